@@ -1,0 +1,25 @@
+"""genlens: see what image models learned and make them generate.
+
+The public API mirrors the CLI (see DESIGN.md section 1). Heavy submodules are imported lazily so
+that ``import genlens`` stays fast.
+"""
+from __future__ import annotations
+
+__version__ = "0.1.0"
+
+from genlens.errors import GenlensError
+
+__all__ = ["GenlensError", "__version__", "load_model", "zoo_names"]
+
+
+def load_model(name_or_dir: str, *, device: str = "cpu"):
+    """Load a zoo model (``fmnist-cnn`` ...) or a checkpoint folder as a :class:`ModelHandle`."""
+    from genlens.models.load import load_model as _load
+
+    return _load(name_or_dir, device=device)
+
+
+def zoo_names() -> list[str]:
+    from genlens.models.zoo import ZOO
+
+    return ZOO.available()

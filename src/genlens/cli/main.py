@@ -1,0 +1,43 @@
+"""Entry point: ``genlens`` (or ``python -m genlens.cli.main``). One typer app, one file per group."""
+from __future__ import annotations
+
+import sys
+
+import typer
+
+from genlens.cli import data as data_cmd
+from genlens.cli import metrics as metrics_cmd
+from genlens.cli import tour as tour_cmd
+from genlens.cli import zoo as zoo_cmd
+
+app = typer.Typer(
+    name="genlens",
+    help="See what image models learned and make them generate.\n\n"
+         "Examples:\n\n  genlens zoo list\n\n  genlens zoo eval fmnist-cnn --json\n\n"
+         "  genlens metrics fid real_dir fake_dir\n\n  genlens tour --out out/tour",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+app.add_typer(zoo_cmd.app, name="zoo")
+app.add_typer(data_cmd.app, name="data")
+app.add_typer(metrics_cmd.app, name="metrics")
+app.command("tour")(tour_cmd.tour)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Run the app; a :class:`GenlensError` becomes one line on stderr and exit code 2."""
+    from genlens.errors import GenlensError
+
+    try:
+        app(args=argv, prog_name="genlens")
+    except GenlensError as exc:
+        sys.stderr.write(f"genlens: error: {exc}\n")
+        sys.exit(exc.exit_code)
+    except KeyboardInterrupt:
+        sys.stderr.write("genlens: interrupted\n")
+        sys.exit(130)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,22 @@
+"""``genlens tour``: the HTML report of every capability on the embedded defaults."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from genlens.cli.common import DataDirOpt, DeviceOpt, SeedOpt, err_console
+
+
+def tour(out: Path = typer.Option(Path("out/tour"), "--out", help="Folder for index.html and PNGs."),
+         seed: int = SeedOpt, device: str = DeviceOpt, data_dir: Path = DataDirOpt,
+         quick: bool = typer.Option(False, "--quick", help="Smaller sample counts (for tests).")) -> None:
+    """Write the tour: out/tour/index.html with the data, the zoo and a section per capability.
+
+    Example: genlens tour --out out/tour
+    """
+    from genlens.report.tour import build_tour
+
+    index = build_tour(out, seed=seed, device=device, data_dir=data_dir, quick=quick,
+                       log=lambda msg: err_console.print(msg))
+    err_console.print(f"tour written -> {index}")

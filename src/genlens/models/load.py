@@ -1,0 +1,66 @@
+"""``load_model(name_or_folder)``: zoo names resolve to the shipped weights inside the package."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from genlens.errors import GenlensError
+from genlens.models.handle import ModelHandle
+from genlens.models.weights_io import WEIGHTS_FILE, load_state_into, read_state, verify_manifest
+from genlens.utils.device import resolve_device
+from genlens.utils.io import read_json
+
+WEIGHTS_ROOT = Path(__file__).parent / "weights"
+
+
+def shipped_folder(name: str) -> Path:
+    return WEIGHTS_ROOT / name
+
+
+def load_model(name_or_dir: str | os.PathLike, *, device: str = "cpu", weights: str | os.PathLike | None = None,
+               verify: bool = True) -> ModelHandle:
+    """A classifier handle from a zoo name (shipped weights) or a model folder.
+
+    ``weights`` overrides the weight file (a .safetensors file for the same architecture).
+    """
+    from genlens.models.zoo import ZOO
+
+    text = str(name_or_dir)
+    if text in ZOO:
+        folder = shipped_folder(text)
+        if not (folder / WEIGHTS_FILE).is_file() and weights is None:
+            raise GenlensError(f"no trained weights for '{text}' at {folder}; run `genlens zoo train {text}`")
+    else:
+        folder = Path(text)
+        if not folder.is_dir():
+            ZOO.get(text)  # raises: unknown zoo model, lists the names
+    return _load_folder(folder, device=device, weights=weights, verify=verify, zoo_name=text if text in ZOO else None)
+
+
+def _load_folder(folder: Path, *, device: str, weights, verify: bool, zoo_name: str | None) -> ModelHandle:
+    from genlens.models.zoo.specs import build, get_spec
+    from genlens.models.zoo.train import make_handle
+
+    cfg_path = folder / "config.json"
+    if zoo_name and not cfg_path.is_file():
+        name = zoo_name
+    else:
+        if not cfg_path.is_file():
+            raise GenlensError(f"'{folder}' has no config.json; pass a zoo name or a folder written by genlens")
+        cfg = read_json(cfg_path)
+        kind = cfg.get("kind", "classifier")
+        if kind != "classifier":
+            raise GenlensError(f"'{folder}' holds a {kind} checkpoint, not a classifier; pass a classifier")
+        name = cfg.get("name", zoo_name)
+    spec = get_spec(name)
+    if weights is None:
+        manifest = verify_manifest(folder) if verify else {}
+        wpath = folder / WEIGHTS_FILE
+    else:
+        manifest, wpath = {}, Path(weights)
+    model = build(name)
+    load_state_into(model, read_state(wpath), what=f"'{wpath}'", arch=name)
+    model.eval()
+    handle = make_handle(spec, model).to(resolve_device(device))
+    handle.meta.update({"folder": str(folder), "manifest": manifest})
+    return handle

@@ -1,0 +1,1 @@
+"""Pictures and the HTML tour (this layer may plot and write files)."""

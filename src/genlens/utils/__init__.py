@@ -1,0 +1,1 @@
+"""Small helpers shared across genlens (device, seeding, modes, images, io)."""

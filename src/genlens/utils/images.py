@@ -1,0 +1,78 @@
+"""Image tensors <-> PNG files, grids and loading (library side: pure tensor helpers + explicit saves).
+
+Convention: images are float tensors in [0, 1], shape (B, C, H, W), C in {1, 3}.
+"""
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image, UnidentifiedImageError
+
+from genlens.errors import GenlensError
+
+IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff"}
+
+
+def safe_name(name: str) -> str:
+    """Folder name for a class: spaces and slashes become ``_`` (DESIGN.md section 1)."""
+    return re.sub(r"[\s/\\]+", "_", name.strip())
+
+
+def to_uint8(img: torch.Tensor) -> np.ndarray:
+    """(C, H, W) float in [0, 1] -> (H, W) or (H, W, 3) uint8."""
+    arr = (img.detach().float().clamp(0, 1).cpu() * 255).round().to(torch.uint8)
+    if arr.shape[0] == 1:
+        return arr[0].numpy()
+    return arr.permute(1, 2, 0).numpy()
+
+
+def make_grid(images: torch.Tensor, *, nrow: int = 8, padding: int = 2, pad_value: float = 1.0) -> torch.Tensor:
+    """Tile (B, C, H, W) into one (C, H', W') image, row-major."""
+    if images.ndim != 4:
+        raise ValueError(f"make_grid expects (B, C, H, W), got shape {tuple(images.shape)}")
+    b, c, h, w = images.shape
+    nrow = max(1, min(nrow, b))
+    ncol = (b + nrow - 1) // nrow
+    grid = images.new_full((c, ncol * (h + padding) + padding, nrow * (w + padding) + padding), pad_value)
+    for i in range(b):
+        r, q = divmod(i, nrow)
+        y, x = padding + r * (h + padding), padding + q * (w + padding)
+        grid[:, y : y + h, x : x + w] = images[i]
+    return grid
+
+
+def save_png(img: torch.Tensor, path: str | os.PathLike, *, upscale: int = 1) -> Path:
+    """Save one (C, H, W) image; ``upscale`` enlarges with nearest neighbour so small images stay crisp."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    pil = Image.fromarray(to_uint8(img))
+    if upscale > 1:
+        pil = pil.resize((pil.width * upscale, pil.height * upscale), Image.NEAREST)
+    pil.save(path)
+    return path
+
+
+def save_grid(images: torch.Tensor, path: str | os.PathLike, *, nrow: int = 8, upscale: int = 1) -> Path:
+    return save_png(make_grid(images, nrow=nrow), path, upscale=upscale)
+
+
+def load_image(path: str | os.PathLike, *, channels: int = 1, size: int | None = None) -> torch.Tensor:
+    """Load an image file as (C, H, W) float in [0, 1]; a non-image gives a one-line error."""
+    path = Path(path)
+    if not path.is_file():
+        raise GenlensError(f"image '{path}' does not exist; pass the path of a PNG/JPEG file")
+    try:
+        with Image.open(path) as im:
+            im.load()
+            im = im.convert("L" if channels == 1 else "RGB")
+            if size is not None and im.size != (size, size):
+                im = im.resize((size, size), Image.BILINEAR)
+            arr = np.asarray(im, dtype=np.float32) / 255.0
+    except (UnidentifiedImageError, OSError, SyntaxError) as exc:
+        raise GenlensError(f"'{path}' is not a readable image ({type(exc).__name__}); pass a PNG or JPEG file") from None
+    t = torch.from_numpy(arr.copy())
+    return t.unsqueeze(0) if t.ndim == 2 else t.permute(2, 0, 1)
