@@ -28,7 +28,8 @@ def git_commit(cwd: str | os.PathLike | None = None) -> str:
     try:
         out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=cwd or Path(__file__).parent, capture_output=True,
                              text=True, timeout=5, check=False)
-        return out.stdout.strip() or "unknown"
+        sha = out.stdout.strip()
+        return sha if len(sha) == 40 and all(c in "0123456789abcdef" for c in sha) else "unknown"
     except (OSError, subprocess.TimeoutExpired):
         return "unknown"
 

@@ -89,7 +89,7 @@ def build_cnn(widths=(32, 64, 128), depths=(1, 2, 2), num_classes=10, in_chans=1
     name="fmnist-vit", arch="vit",
     description="Vision Transformer, patch 4 (49 tokens + class token), dim 128, depth 6, 4 heads",
     kwargs={"embed_dim": 128, "depth": 6, "num_heads": 4, "mlp_ratio": 2.0},
-    train=TrainConfig(epochs=40, lr=1e-3, weight_decay=0.05, warmup_epochs=3),
+    train=TrainConfig(epochs=30, lr=1e-3, weight_decay=0.05, warmup_epochs=3),
 ))
 def build_vit(embed_dim=128, depth=6, num_heads=4, mlp_ratio=2.0, num_classes=10, in_chans=1) -> nn.Module:
     from timm.models.vision_transformer import VisionTransformer
@@ -102,7 +102,7 @@ def build_vit(embed_dim=128, depth=6, num_heads=4, mlp_ratio=2.0, num_classes=10
     name="fmnist-mixer", arch="mixer",
     description="MLP-Mixer, patch 4 (49 tokens), dim 128, 6 blocks, token/channel MLP ratios (0.5, 4)",
     kwargs={"embed_dim": 128, "num_blocks": 6},
-    train=TrainConfig(epochs=40, lr=1e-3, weight_decay=0.05, warmup_epochs=3),
+    train=TrainConfig(epochs=30, lr=1e-3, weight_decay=0.05, warmup_epochs=3),
 ))
 def build_mixer(embed_dim=128, num_blocks=6, num_classes=10, in_chans=1) -> nn.Module:
     from timm.models.mlp_mixer import MlpMixer
@@ -115,7 +115,7 @@ def build_mixer(embed_dim=128, num_blocks=6, num_classes=10, in_chans=1) -> nn.M
     name="fmnist-resmlp", arch="resmlp",
     description="ResMLP (affine norms, layer-scale 0.1), patch 4, dim 128, 6 blocks",
     kwargs={"embed_dim": 128, "num_blocks": 6},
-    train=TrainConfig(epochs=40, lr=1e-3, weight_decay=0.05, warmup_epochs=3),
+    train=TrainConfig(epochs=30, lr=1e-3, weight_decay=0.05, warmup_epochs=3),
 ))
 def build_resmlp(embed_dim=128, num_blocks=6, num_classes=10, in_chans=1) -> nn.Module:
     from timm.models.mlp_mixer import Affine, MlpMixer, ResBlock

@@ -1,0 +1,48 @@
+# genlens: the two sacred commands.
+#   make demo   install, then write the tour (out/tour/index.html)
+#   make test   install with dev tools, then run the test suite
+PYTHON ?= python3.11
+VENV   ?= .venv
+PY      = $(VENV)/bin/python
+PIP     = $(PY) -m pip
+# pip takes torch from this machine's disk when it is there (no multi-GB download); see README.
+TORCH   = "torch>=2.4" "torchvision>=0.19"
+
+.PHONY: demo test install install-dev data bench clean lint
+
+$(VENV)/.base:
+	@command -v $(PYTHON) >/dev/null || { echo "make: $(PYTHON) not found; install Python 3.11 (apt-get install python3.11 python3.11-venv)"; exit 1; }
+	$(PYTHON) -m venv $(VENV)
+	$(PIP) install --quiet --upgrade pip
+	$(PIP) install --quiet $(TORCH)
+	touch $@
+
+$(VENV)/.installed: $(VENV)/.base pyproject.toml
+	$(PIP) install --quiet -e .
+	touch $@
+
+$(VENV)/.dev: $(VENV)/.installed pyproject.toml
+	$(PIP) install --quiet -e '.[dev]'
+	touch $@
+
+install: $(VENV)/.installed
+install-dev: $(VENV)/.dev
+
+data:
+	@bash scripts/ensure-data.sh
+
+demo: install data
+	$(VENV)/bin/genlens tour --out out/tour
+	@echo "open out/tour/index.html"
+
+test: install-dev data
+	$(VENV)/bin/python -m pytest
+
+lint: install-dev
+	$(VENV)/bin/ruff check src tests bench
+
+bench: install-dev data
+	$(PY) bench/zoo.py
+
+clean:
+	rm -rf out runs .pytest_cache

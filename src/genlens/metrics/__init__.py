@@ -1,0 +1,34 @@
+"""Honest image metrics: FID, KID, IS as functions of features; pluggable extractors; classifier judge."""
+
+from genlens.metrics.api import (
+    MetricResult,
+    compute_fid,
+    compute_inception_score,
+    compute_kid,
+    feature_stats,
+)
+from genlens.metrics.extractors import EXTRACTORS, FeatureExtractor, HandleExtractor, extractor_for
+from genlens.metrics.fid import FeatureStats, fid_from_features, fid_from_stats, frechet_distance
+from genlens.metrics.inception_score import inception_score
+from genlens.metrics.judge import JudgeReport, judge
+from genlens.metrics.kid import kid_from_features
+
+__all__ = [
+    "EXTRACTORS",
+    "FeatureExtractor",
+    "FeatureStats",
+    "HandleExtractor",
+    "JudgeReport",
+    "MetricResult",
+    "compute_fid",
+    "compute_inception_score",
+    "compute_kid",
+    "extractor_for",
+    "feature_stats",
+    "fid_from_features",
+    "fid_from_stats",
+    "frechet_distance",
+    "inception_score",
+    "judge",
+    "kid_from_features",
+]
