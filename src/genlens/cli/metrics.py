@@ -1,6 +1,117 @@
-"""``genlens metrics fid|kid|is|judge`` on image folders or .npz files."""
+"""``genlens metrics fid|kid|is|judge`` on image folders, ``.npz`` files or ``fashion-mnist[:split]``."""
 from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
 
 import typer
 
-app = typer.Typer(help="Metrics on image folders or .npz files (filled in below).", no_args_is_help=True)
+from genlens.cli.common import DataDirOpt, DeviceOpt, JsonOpt, SeedOpt, emit_json, err_console
+
+app = typer.Typer(help="FID, KID, Inception Score and classifier judging of image sets.\n\n"
+                  "A set is a folder of images (ROOT/<class>/*.png or ROOT/*.png), an .npz with 'images' "
+                  "(and 'labels'), or fashion-mnist[:train|test].\n\nExamples:\n\n"
+                  "  genlens metrics fid fashion-mnist:test out/samples --json\n\n"
+                  "  genlens metrics judge out/inverted --model fmnist-vit", no_args_is_help=True)
+
+FeaturesOpt = typer.Option("genlens-fmnist", "--features", help="Feature extractor: genlens-fmnist (default), "
+                           "inception (needs local weights), or any zoo model name / model folder.")
+LimitOpt = typer.Option(None, "--limit", help="Use at most this many images of each set (first N).")
+
+
+def _load(spec: str, *, data_dir: Optional[Path], limit: Optional[int], class_names=None):
+    from genlens.data import load_dataset
+    from genlens.data.folder import load_image_folder
+
+    name, _, split = spec.partition(":")
+    if class_names is not None and Path(spec).is_dir():
+        data = load_image_folder(spec, channels=1, size=None, class_names=tuple(class_names))
+    elif Path(spec).exists() or not split:
+        data = load_dataset(spec, size=None, data_dir=str(data_dir) if data_dir else None)
+    else:
+        data = load_dataset(name, split=split, data_dir=str(data_dir) if data_dir else None)
+    return data.take(limit) if limit else data
+
+
+def _report(result: dict, json_out: bool) -> None:
+    if json_out:
+        emit_json(result)
+    else:
+        std = f" ± {result['std']:.4g}" if result.get("std") is not None else ""
+        counts = f"n_real={result['n_real']}, " if result.get("n_real") is not None else ""
+        err_console.print(f"{result['metric'].upper()} = {result['value']:.4g}{std} "
+                          f"({counts}n_fake={result['n_fake']}, features={result['extractor']})")
+
+
+@app.command("fid")
+def fid(real: str = typer.Argument(..., help="Reference set, e.g. fashion-mnist:test."),
+        fake: str = typer.Argument(..., help="Generated set."), features: str = FeaturesOpt,
+        limit: Optional[int] = LimitOpt, device: str = DeviceOpt, data_dir: Optional[Path] = DataDirOpt,
+        json_out: bool = JsonOpt) -> None:
+    """Fréchet distance between the feature statistics of two image sets.
+
+    Example: genlens metrics fid fashion-mnist:test out/samples --json
+    """
+    from genlens.metrics import compute_fid
+
+    r = compute_fid(_load(real, data_dir=data_dir, limit=limit).float_images(),
+                    _load(fake, data_dir=data_dir, limit=limit).float_images(), extractor=features, device=device)
+    _report(r.to_dict(), json_out)
+
+
+@app.command("kid")
+def kid(real: str = typer.Argument(..., help="Reference set."), fake: str = typer.Argument(..., help="Generated set."),
+        features: str = FeaturesOpt, subsets: int = typer.Option(100, "--subsets"),
+        subset_size: int = typer.Option(1000, "--subset-size"), seed: int = SeedOpt,
+        limit: Optional[int] = LimitOpt, device: str = DeviceOpt, data_dir: Optional[Path] = DataDirOpt,
+        json_out: bool = JsonOpt) -> None:
+    """Kernel Inception Distance (unbiased MMD², cubic kernel) with its std over subsets.
+
+    Example: genlens metrics kid fashion-mnist:test samples.npz --subsets 50
+    """
+    from genlens.metrics import compute_kid
+
+    r = compute_kid(_load(real, data_dir=data_dir, limit=limit).float_images(),
+                    _load(fake, data_dir=data_dir, limit=limit).float_images(), extractor=features,
+                    subsets=subsets, subset_size=subset_size, seed=seed, device=device)
+    _report(r.to_dict(), json_out)
+
+
+@app.command("is")
+def inception_score(images: str = typer.Argument(..., help="Image set."), features: str = FeaturesOpt,
+                    splits: int = typer.Option(10, "--splits"), limit: Optional[int] = LimitOpt,
+                    device: str = DeviceOpt, data_dir: Optional[Path] = DataDirOpt, json_out: bool = JsonOpt) -> None:
+    """Inception Score under the extractor's classifier (genlens-fmnist: 10 classes, max 10).
+
+    Example: genlens metrics is out/samples --json
+    """
+    from genlens.metrics import compute_inception_score
+
+    r = compute_inception_score(_load(images, data_dir=data_dir, limit=limit).float_images(), extractor=features,
+                                splits=splits, device=device)
+    _report(r.to_dict(), json_out)
+
+
+@app.command("judge")
+def judge(images: str = typer.Argument(..., help="Images in OUT/<class name>/*.png folders, or an .npz with labels."),
+          model: str = typer.Option("fmnist-cnn", "--model", help="Zoo model (or folder) that judges."),
+          limit: Optional[int] = LimitOpt, device: str = DeviceOpt, data_dir: Optional[Path] = DataDirOpt,
+          json_out: bool = JsonOpt) -> None:
+    """Classify images with a zoo model and report top-1/top-5 per intended class.
+
+    Example: genlens metrics judge out/inverted --model fmnist-vit --json
+    """
+    from genlens.metrics import judge as judge_fn
+    from genlens.models.load import load_model
+
+    handle = load_model(model, device=device)
+    data = _load(images, data_dir=data_dir, limit=limit, class_names=handle.class_names)
+    report = judge_fn(handle, data.float_images(), data.labels).to_dict()
+    if json_out:
+        emit_json(report)
+        return
+    err_console.print(f"judge {report['judge']}: top-1 {100 * report['top1']:.1f}%, top-5 "
+                      f"{100 * report['top5']:.1f}% on {report['n']} images")
+    for cname, r in report["per_class"].items():
+        if r["n"]:
+            err_console.print(f"  {cname:12s} top-1 {100 * r['top1']:5.1f}%  (n={r['n']})")

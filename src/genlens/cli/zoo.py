@@ -56,6 +56,8 @@ def train(
     data_dir: Optional[Path] = DataDirOpt,
     limit_batches: Optional[int] = typer.Option(None, "--limit-batches", hidden=True,
                                                 help="Smoke tests: stop each epoch after this many batches."),
+    limit: Optional[int] = typer.Option(None, "--limit", hidden=True,
+                                        help="Smoke tests: evaluate on the first N test images only."),
     json_out: bool = JsonOpt,
 ) -> None:
     """Train a zoo model with the shipped recipe and write model.safetensors + config.json + manifest.json.
@@ -76,6 +78,8 @@ def train(
     out = out or Path("runs/zoo") / name
     train_data = load_fashion_mnist("train", data_dir=data_dir)
     test_data = load_fashion_mnist("test", data_dir=data_dir)
+    if limit:
+        test_data = test_data.take(limit)
     cfg = replace(spec.train, seed=seed)
     t0 = time.perf_counter()
     with progress_bar(f"train {name} on {dev}", None, quiet=json_out) as cb:
@@ -105,6 +109,8 @@ def eval_model(
                                        "(default out/zoo-eval/NAME)."),
     device: str = DeviceOpt,
     data_dir: Optional[Path] = DataDirOpt,
+    limit: Optional[int] = typer.Option(None, "--limit", hidden=True,
+                                        help="Smoke tests: evaluate on the first N test images only."),
     json_out: bool = JsonOpt,
 ) -> None:
     """Test-set top-1, top-5 and per-class accuracy, plus a confusion-matrix PNG.
@@ -119,6 +125,8 @@ def eval_model(
     t0 = time.perf_counter()
     handle = load_model(name, device=device, weights=weights)
     test = load_fashion_mnist("test", data_dir=data_dir)
+    if limit:
+        test = test.take(limit)
     report = evaluate_classifier(handle, test)
     out = out or Path("out/zoo-eval") / Path(str(name)).name
     confusion_png(report.confusion, handle.class_names, out / "confusion.png", title=f"{handle.name} (test set)")

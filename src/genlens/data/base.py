@@ -1,6 +1,7 @@
 """The in-memory image data set every genlens component consumes."""
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 import torch
@@ -56,7 +57,7 @@ class ImageData:
 def resolve_class(name_or_index: str | int, class_names: tuple[str, ...] | list[str]) -> int:
     """Map a class name (case/space/underscore-insensitive) or index to an index, or fail in one line."""
     names = list(class_names)
-    if isinstance(name_or_index, int) or (isinstance(name_or_index, str) and name_or_index.strip().lstrip("-").isdigit()):
+    if isinstance(name_or_index, int) or re.fullmatch(r"\s*-?[0-9]+\s*", str(name_or_index)):
         i = int(name_or_index)
         if not 0 <= i < len(names):
             raise GenlensError(f"class index {i} is out of range; this model has classes 0..{len(names) - 1}")

@@ -1,7 +1,8 @@
 """Any folder of images, ImageFolder-style (``ROOT/<class>/<image>``) or flat (``ROOT/<image>``).
 
 Flat folders get one class named after the folder. Images are converted to the requested channel
-count and size. A file that is not an image is reported by name (one line), never skipped silently.
+count and size. Only files with an image suffix are read (so a run.json beside the images is fine); a
+file with an image suffix that is not an image is reported by name in one line, never skipped.
 """
 from __future__ import annotations
 

@@ -9,15 +9,19 @@ import torch.nn as nn
 
 @contextmanager
 def eval_mode(*modules: nn.Module) -> Iterator[None]:
-    """Put modules in eval mode and restore each one's previous mode afterwards."""
-    was = [m.training for m in modules]
+    """Put modules in eval mode and restore each submodule's previous mode afterwards.
+
+    Submodules are restored one by one: ``m.train(True)`` alone would also switch a submodule that was
+    deliberately in eval mode (a frozen BatchNorm inside a training model) back to training.
+    """
+    was = [(sub, sub.training) for m in modules for sub in m.modules()]
     try:
         for m in modules:
             m.eval()
         yield
     finally:
-        for m, w in zip(modules, was):
-            m.train(w)
+        for sub, w in was:
+            sub.training = w
 
 
 @contextmanager

@@ -1,0 +1,132 @@
+"""Fixtures shared across the test tree: the real Fashion-MNIST test split, shipped weights, broken copies
+of both, a world where no data can be found, and an in-process CLI runner."""
+from __future__ import annotations
+
+import gzip
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from genlens.errors import GenlensError
+
+
+@pytest.fixture(scope="session")
+def fmnist_dir() -> Path:
+    """The folder holding the real Fashion-MNIST files (Debian package, $GENLENS_DATA or the cache)."""
+    from genlens.data.fashion_mnist import find_fashion_mnist
+
+    try:
+        return find_fashion_mnist()
+    except GenlensError as exc:  # `make test` runs `make data` first; elsewhere say why we skip
+        pytest.skip(f"Fashion-MNIST is not installed: {exc}")
+
+
+@pytest.fixture(scope="session")
+def fmnist_test(fmnist_dir: Path):
+    """The real 10000-image test split, loaded once per session."""
+    from genlens.data.fashion_mnist import load_fashion_mnist
+
+    return load_fashion_mnist("test", data_dir=fmnist_dir)
+
+
+@pytest.fixture
+def no_fmnist(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, Path]:
+    """Every place Fashion-MNIST is searched for is an empty folder; returns the three places."""
+    import genlens.data.fashion_mnist as fm
+
+    places = {k: tmp_path / k for k in ("data_dir", "system", "cache")}
+    for p in places.values():
+        p.mkdir()
+    monkeypatch.delenv("GENLENS_DATA", raising=False)
+    monkeypatch.setattr(fm, "SYSTEM_DIR", places["system"])
+    monkeypatch.setattr(fm, "cache_dir", lambda: places["cache"])
+    return places
+
+
+@pytest.fixture
+def corrupt_fmnist(fmnist_dir: Path, tmp_path: Path) -> Path:
+    """A data folder whose t10k-labels file is a truncated gzip; the other three files link to the real ones."""
+    from genlens.data.fashion_mnist import FILES
+
+    folder = tmp_path / "corrupt-fmnist"
+    folder.mkdir()
+    for name in (n for pair in FILES.values() for n in pair):
+        if name.startswith("t10k-labels"):
+            blob = (fmnist_dir / name).read_bytes()
+            (folder / name).write_bytes(blob[: len(blob) // 2])
+        else:
+            (folder / name).symlink_to((fmnist_dir / name).resolve())
+    return folder
+
+
+@pytest.fixture
+def tiny_fmnist(tmp_path: Path) -> Callable[..., Path]:
+    """Write a small, valid Fashion-MNIST-shaped folder (all four IDX .gz files); returns a factory."""
+    import numpy as np
+
+    from genlens.data.fashion_mnist import FILES
+
+    def make(n_train: int = 16, n_test: int = 8, *, folder: Path | None = None) -> Path:
+        folder = folder or tmp_path / "tiny-fmnist"
+        folder.mkdir(parents=True, exist_ok=True)
+        rng = np.random.default_rng(0)
+        for split, n in (("train", n_train), ("test", n_test)):
+            img_name, lbl_name = FILES[split]
+            images = rng.integers(0, 256, size=(n, 28, 28), dtype=np.uint8)
+            labels = (np.arange(n) % 10).astype(np.uint8)
+            (folder / img_name).write_bytes(gzip.compress(_idx_bytes(images)))
+            (folder / lbl_name).write_bytes(gzip.compress(_idx_bytes(labels)))
+        return folder
+
+    return make
+
+
+@pytest.fixture(scope="session")
+def idx_encode() -> Callable[..., bytes]:
+    """``idx_encode(uint8 array) -> bytes`` in the IDX format."""
+    return _idx_bytes
+
+
+def _idx_bytes(arr) -> bytes:
+    """Encode a uint8 array in the IDX format: 0, 0, 0x08, ndim, big-endian sizes, data."""
+    import struct
+
+    header = bytes([0, 0, 0x08, arr.ndim]) + struct.pack(f">{arr.ndim}I", *arr.shape)
+    return header + arr.tobytes()
+
+
+@pytest.fixture(scope="session")
+def shipped_dir() -> Callable[[str], Path]:
+    from genlens.models.load import shipped_folder
+
+    return shipped_folder
+
+
+@pytest.fixture
+def tampered_model(tmp_path: Path, shipped_dir: Callable[[str], Path]) -> Path:
+    """A copy of the shipped fmnist-cnn folder with one byte of model.safetensors flipped."""
+    folder = tmp_path / "tampered-cnn"
+    shutil.copytree(shipped_dir("fmnist-cnn"), folder)
+    weights = folder / "model.safetensors"
+    blob = bytearray(weights.read_bytes())
+    blob[-1] ^= 0xFF  # inside the tensor data: the file still parses, only the hash can tell
+    weights.write_bytes(bytes(blob))
+    return folder
+
+
+@pytest.fixture
+def cli(capsys: pytest.CaptureFixture[str]) -> Callable[[list[str]], tuple[int, str, str]]:
+    """Run ``genlens ARGS`` in this process; returns (exit code, stdout, stderr)."""
+    from genlens.cli.main import main
+
+    def run(args: list[str]) -> tuple[int, str, str]:
+        capsys.readouterr()  # drop anything printed before
+        with pytest.raises(SystemExit) as exit_info:
+            main([str(a) for a in args])
+        code = exit_info.value.code
+        out, err = capsys.readouterr()
+        return (0 if code is None else int(code)), out, err
+
+    return run
