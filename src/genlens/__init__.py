@@ -9,7 +9,7 @@ __version__ = "0.1.0"
 
 from genlens.errors import GenlensError
 
-__all__ = ["GenlensError", "__version__", "load_model", "zoo_names"]
+__all__ = ["GenlensError", "__version__", "invert", "load_model", "zoo_names"]
 
 
 def load_model(name_or_dir: str, *, device: str = "cpu"):
@@ -23,3 +23,10 @@ def zoo_names() -> list[str]:
     from genlens.models.zoo import ZOO
 
     return ZOO.available()
+
+
+def invert(model, targets, **kwargs):
+    """Class images from a classifier: see :func:`genlens.inversion.api.invert`."""
+    from genlens.inversion.api import invert as _invert
+
+    return _invert(model, targets, **kwargs)

@@ -7,6 +7,7 @@ import typer
 
 from genlens.cli import data as data_cmd
 from genlens.cli.cam import cam as cam_cmd
+from genlens.cli.invert import invert as invert_cmd
 from genlens.cli import metrics as metrics_cmd
 from genlens.cli import tour as tour_cmd
 from genlens.cli import zoo as zoo_cmd
@@ -25,6 +26,7 @@ app.add_typer(data_cmd.app, name="data")
 app.add_typer(metrics_cmd.app, name="metrics")
 app.command("tour")(tour_cmd.tour)
 app.command("cam")(cam_cmd)
+app.command("invert")(invert_cmd)
 
 
 def main(argv: list[str] | None = None) -> None:
