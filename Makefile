@@ -43,6 +43,7 @@ lint: install-dev
 
 bench: install-dev data
 	$(PY) bench/zoo.py
+	$(PY) bench/table.py --readme README.md
 
 clean:
 	rm -rf out runs .pytest_cache

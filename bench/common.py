@@ -1,0 +1,147 @@
+"""Helpers shared by the benchmark scripts: timing, medians, the machine's matmul peak, environment, JSON.
+
+Every benchmark measures its subject and a peer in the same run and reports the ratio (DESIGN.md, bench/).
+Nothing here prints; the scripts' ``main`` functions do.
+"""
+from __future__ import annotations
+
+import datetime as _dt
+import json
+import math
+import os
+import platform
+import statistics
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import torch
+
+
+def synchronize(device: torch.device) -> None:
+    """Wait for queued kernels, so wall-clock time covers the work (a no-op on CPU)."""
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def time_calls(fn: Callable[[], Any], iters: int, device: torch.device) -> float:
+    """Seconds taken by ``iters`` back-to-back calls of ``fn``."""
+    synchronize(device)
+    t0 = time.perf_counter()
+    for _ in range(iters):
+        fn()
+    synchronize(device)
+    return time.perf_counter() - t0
+
+
+def calibrate(fn: Callable[[], Any], device: torch.device, *, min_time: float, min_iters: int) -> int:
+    """Calls per timed sample: at least ``min_iters`` and enough to last ``min_time`` seconds.
+
+    ``fn`` must already be warmed up; the call made here counts as one more warm-up call.
+    """
+    one = time_calls(fn, 1, device)
+    return max(min_iters, math.ceil(min_time / max(one, 1e-9)))
+
+
+def summarize(samples: list[float]) -> dict[str, Any]:
+    """Median, min, max and the raw samples of one measurement."""
+    return {"median": statistics.median(samples), "min": min(samples), "max": max(samples),
+            "samples": list(samples)}
+
+
+# --- the peer every compute benchmark is measured against: square fp32 matmul ---------------------
+
+class MatmulPeak:
+    """Square ``n x n`` matmuls, ``2 n^3`` FLOPs each; one :meth:`sample` gives GFLOP/s."""
+
+    def __init__(self, n: int, *, device: torch.device, dtype: torch.dtype = torch.float32, seed: int = 0):
+        g = torch.Generator().manual_seed(seed)
+        self.n = n
+        self.device = device
+        self.a = torch.randn(n, n, generator=g).to(device=device, dtype=dtype)
+        self.b = torch.randn(n, n, generator=g).to(device=device, dtype=dtype)
+        self.out = torch.empty(n, n, device=device, dtype=dtype)
+        self.iters = 1
+
+    @property
+    def flops(self) -> float:
+        return 2.0 * self.n ** 3
+
+    def __call__(self) -> None:
+        torch.mm(self.a, self.b, out=self.out)
+
+    def warm_up(self, *, min_time: float) -> None:
+        """Run once, then choose how many matmuls each sample times."""
+        self()
+        self.iters = calibrate(self, self.device, min_time=min_time, min_iters=1)
+
+    def sample(self) -> float:
+        """GFLOP/s of one timed batch of ``self.iters`` matmuls."""
+        secs = time_calls(self, self.iters, self.device)
+        return self.flops * self.iters / secs / 1e9
+
+
+def dtype_name(dtype: torch.dtype) -> str:
+    """``torch.float32`` -> ``"float32"``."""
+    return str(dtype).removeprefix("torch.")
+
+
+def peak_summary(samples_by_size: dict[int, list[float]], dtype: str) -> dict[str, Any]:
+    """Per-size medians and the peak: the best size's median GFLOP/s."""
+    sizes = {str(n): summarize(s) for n, s in samples_by_size.items()}
+    best = max(sizes, key=lambda k: sizes[k]["median"])
+    return {"dtype": dtype, "sizes": sizes, "best_size": int(best),
+            "gflops": sizes[best]["median"]}
+
+
+# --- environment and output -------------------------------------------------------------------------
+
+def cpu_model() -> str:
+    """The CPU's model name from /proc/cpuinfo (falls back to ``platform.processor()``)."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.lower().startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"
+
+
+def environment(device: torch.device) -> dict[str, Any]:
+    """Versions, hardware and date: what a reader needs to compare two result files."""
+    import timm
+
+    env: dict[str, Any] = {
+        "date": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
+        "python": platform.python_version(),
+        "torch": torch.__version__,
+        "timm": timm.__version__,
+        "platform": platform.platform(),
+        "cpu": cpu_model(),
+        "cpu_count": os.cpu_count(),
+        "torch_threads": torch.get_num_threads(),
+        "torch_interop_threads": torch.get_num_interop_threads(),
+        "device": str(device),
+        "load_average_start": load_average(),
+    }
+    if device.type == "cuda":
+        env["gpu"] = torch.cuda.get_device_name(device)
+        env["cuda"] = torch.version.cuda
+    return env
+
+
+def load_average() -> list[float] | None:
+    """1/5/15-minute load average: other work on the machine skews every number."""
+    try:
+        return [round(x, 2) for x in os.getloadavg()]
+    except OSError:
+        return None
+
+
+def write_json(path: str | os.PathLike, obj: dict[str, Any]) -> Path:
+    """Write ``obj`` as indented JSON, creating parent folders."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(obj, indent=2) + "\n")
+    return path

@@ -1,0 +1,97 @@
+"""Markdown tables from ``bench/results/*.json``, for pasting into (or updating) a README.
+
+    .venv/bin/python bench/table.py                          # print every known table
+    .venv/bin/python bench/table.py --readme bench/README.md # replace text between the bench markers
+
+Each result file names its benchmark (``"benchmark": "zoo"``); :data:`RENDERERS` maps that name to a
+function returning Markdown. Files of unknown benchmarks are skipped with a note.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+START, END = "<!-- bench:start -->", "<!-- bench:end -->"
+RESULTS = Path(__file__).resolve().parent / "results"
+
+
+def _num(x: float) -> str:
+    """Three significant figures, no scientific notation for the sizes we meet."""
+    return f"{x:,.0f}" if abs(x) >= 100 else f"{x:.3g}"
+
+
+def zoo_table(result: dict[str, Any]) -> str:
+    """Zoo throughput: one row per architecture, medians, fractions of the same run's matmul peak."""
+    header = ("| architecture | params | train img/s | infer img/s | train GFLOP/s | train % of peak "
+              "| infer GFLOP/s | infer % of peak |")
+    rows = [header,
+            "|---|---:|---:|---:|---:|---:|---:|---:|"]
+    for name, m in result["models"].items():
+        tr, inf = m["train"], m["infer"]
+        rows.append(f"| {name} | {m['params'] / 1e6:.2f} M | {_num(tr['images_per_s'])} | "
+                    f"{_num(inf['images_per_s'])} | {_num(tr['gflops'])} | {100 * tr['peak_fraction']:.1f} % | "
+                    f"{_num(inf['gflops'])} | {100 * inf['peak_fraction']:.1f} % |")
+    env, cfg = result["env"], result["config"]
+    peaks = ", ".join(f"{dt} {_num(p['gflops'])} GFLOP/s (n={p['best_size']})" for dt, p in result["peak"].items())
+    where = env.get("gpu") or env["cpu"]
+    note = (f"\nMedians of {cfg['repeats']} interleaved repeats; batch {cfg['train_batch']} train / "
+            f"{cfg['infer_batch']} infer. % of peak: median of each sample over the matmul peak measured just "
+            f"before it (the peer, same run; medians: {peaks}). "
+            f"{where}, {env['device']}, {env['torch_threads']} torch threads, torch {env['torch']}, "
+            f"timm {env['timm']}, {env['date'][:10]}.")
+    if cfg.get("quick"):
+        note += " **Quick smoke run: not a real measurement.**"
+    return "\n".join(rows) + "\n" + note
+
+
+RENDERERS: dict[str, tuple[str, Callable[[dict[str, Any]], str]]] = {
+    "zoo": ("Zoo throughput (`bench/zoo.py`)", zoo_table),
+}
+
+
+def render_all(results_dir: Path = RESULTS) -> str:
+    """Every known result file in ``results_dir`` as a titled Markdown section, in benchmark order."""
+    found = {}
+    for path in sorted(results_dir.glob("*.json")):
+        result = json.loads(path.read_text())
+        if result.get("benchmark") in RENDERERS:
+            found[result["benchmark"]] = result
+    parts = []
+    for bench, (title, render) in RENDERERS.items():
+        if bench in found:
+            parts.append(f"### {title}\n\n{render(found[bench])}")
+    return "\n\n".join(parts) if parts else "_No results yet: run a benchmark in bench/._"
+
+
+def replace_between_markers(text: str, body: str) -> str:
+    """``text`` with everything between the bench markers replaced by ``body``; unchanged without markers."""
+    pattern = re.compile(re.escape(START) + r".*?" + re.escape(END), flags=re.DOTALL)
+    return pattern.sub(lambda _: f"{START}\n{body}\n{END}", text, count=1)
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--results", type=Path, default=RESULTS, help="folder of result JSON files")
+    p.add_argument("--readme", type=Path, default=None, help="update this file between the bench markers")
+    args = p.parse_args(argv)
+    body = render_all(args.results)
+    if args.readme is None:
+        print(body)
+        return 0
+    text = args.readme.read_text()
+    if START not in text or END not in text:
+        print(f"{args.readme} has no {START} ... {END} markers; printing instead\n", file=sys.stderr)
+        print(body)
+        return 1
+    args.readme.write_text(replace_between_markers(text, body))
+    print(f"updated {args.readme}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
