@@ -12,7 +12,7 @@ from genlens.report.tour import SECTIONS, build_tour
 def test_quick_tour_writes_page_pngs_and_numbers(tmp_path):
     index = build_tour(tmp_path, quick=True, device="cpu")
     html = index.read_text()
-    for anchor, title, _ in SECTIONS:
+    for anchor, _title, _ in SECTIONS:
         assert f'id="{anchor}"' in html
     assert (tmp_path / "data" / "grid.png").stat().st_size > 1000
     numbers = json.loads((tmp_path / "tour.json").read_text())["numbers"]

@@ -4,9 +4,10 @@ from __future__ import annotations
 import json
 import sys
 import time
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import typer
 from rich.console import Console
@@ -66,7 +67,7 @@ def progress_bar(description: str, total: int | None, *, quiet: bool = False) ->
     last: dict[str, str] = {}
 
     def callback(info: dict[str, Any]) -> None:
-        if "total" in info and info["total"]:
+        if info.get("total"):
             prog.update(task, total=info["total"])
         for k in ("loss", "lr", "acc"):
             v = info.get(k)

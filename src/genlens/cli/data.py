@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional
 
 import typer
 
@@ -13,7 +12,7 @@ app = typer.Typer(help="Data sets: Fashion-MNIST (offline from Debian's dataset-
 
 
 @app.command("info")
-def info(name: str = typer.Argument("fashion-mnist"), data_dir: Optional[Path] = DataDirOpt,
+def info(name: str = typer.Argument("fashion-mnist"), data_dir: Path | None = DataDirOpt,
          json_out: bool = JsonOpt) -> None:
     """Where the data set was found, its size and class counts.
 
@@ -39,7 +38,7 @@ def info(name: str = typer.Argument("fashion-mnist"), data_dir: Optional[Path] =
 
 
 @app.command("download")
-def download(dest: Optional[Path] = typer.Option(None, "--dest", help="Default ~/.cache/genlens/fashion-mnist.")) -> None:
+def download(dest: Path | None = typer.Option(None, "--dest", help="Default ~/.cache/genlens/fashion-mnist.")) -> None:
     """Download Fashion-MNIST from its official location (needs internet) and verify checksums.
 
     Example: genlens data download
@@ -52,7 +51,7 @@ def download(dest: Optional[Path] = typer.Option(None, "--dest", help="Default ~
 @app.command("show")
 def show(name: str = typer.Argument("fashion-mnist"), out: Path = typer.Option(Path("out/data.png"), "--out"),
          per_class: int = typer.Option(8, "--n", help="Images per class."), seed: int = SeedOpt,
-         data_dir: Optional[Path] = DataDirOpt) -> None:
+         data_dir: Path | None = DataDirOpt) -> None:
     """Write a PNG grid: one row per class.
 
     Example: genlens data show --n 10 --out out/data.png

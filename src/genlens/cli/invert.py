@@ -3,19 +3,27 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import List, Optional
 
 import typer
 
-from genlens.cli.common import DeviceOpt, JsonOpt, SeedOpt, command_line, emit_json, err_console, progress_bar, write_run_json
+from genlens.cli.common import (
+    DeviceOpt,
+    JsonOpt,
+    SeedOpt,
+    command_line,
+    emit_json,
+    err_console,
+    progress_bar,
+    write_run_json,
+)
 
 
 def invert(
     model: str = typer.Argument(..., help="Zoo model name or model folder, e.g. fmnist-vit."),
-    classes: Optional[List[str]] = typer.Option(None, "--class", help="Class name or index (repeatable)."),
+    classes: list[str] | None = typer.Option(None, "--class", help="Class name or index (repeatable)."),
     all_classes: bool = typer.Option(False, "--all-classes", help="Invert every class of the model."),
     method: str = typer.Option("pii", "--method", help="pii | deepdream | deepinversion (or a preset name)."),
-    preset: Optional[str] = typer.Option(None, "--preset", help="Method preset, e.g. pii-paper."),
+    preset: str | None = typer.Option(None, "--preset", help="Method preset, e.g. pii-paper."),
     n: int = typer.Option(1, "--n", help="Images per class."),
     steps_scale: float = typer.Option(1.0, "--steps-scale", help="Multiply every step count (previews: 0.1)."),
     out: Path = typer.Option(Path("out/invert"), "--out", help="Writes OUT/<class>/<i>.png, grid.png, run.json."),

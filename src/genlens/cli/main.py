@@ -6,11 +6,11 @@ import sys
 import typer
 
 from genlens.cli import data as data_cmd
-from genlens.cli.cam import cam as cam_cmd
-from genlens.cli.invert import invert as invert_cmd
 from genlens.cli import metrics as metrics_cmd
 from genlens.cli import tour as tour_cmd
 from genlens.cli import zoo as zoo_cmd
+from genlens.cli.cam import cam as cam_cmd
+from genlens.cli.invert import invert as invert_cmd
 
 app = typer.Typer(
     name="genlens",

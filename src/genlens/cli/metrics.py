@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional
 
 import typer
 
@@ -19,7 +18,7 @@ FeaturesOpt = typer.Option("genlens-fmnist", "--features", help="Feature extract
 LimitOpt = typer.Option(None, "--limit", help="Use at most this many images of each set (first N).")
 
 
-def _load(spec: str, *, data_dir: Optional[Path], limit: Optional[int], class_names=None):
+def _load(spec: str, *, data_dir: Path | None, limit: int | None, class_names=None):
     from genlens.data import load_dataset
     from genlens.data.folder import load_image_folder
 
@@ -46,7 +45,7 @@ def _report(result: dict, json_out: bool) -> None:
 @app.command("fid")
 def fid(real: str = typer.Argument(..., help="Reference set, e.g. fashion-mnist:test."),
         fake: str = typer.Argument(..., help="Generated set."), features: str = FeaturesOpt,
-        limit: Optional[int] = LimitOpt, device: str = DeviceOpt, data_dir: Optional[Path] = DataDirOpt,
+        limit: int | None = LimitOpt, device: str = DeviceOpt, data_dir: Path | None = DataDirOpt,
         json_out: bool = JsonOpt) -> None:
     """Fréchet distance between the feature statistics of two image sets.
 
@@ -63,7 +62,7 @@ def fid(real: str = typer.Argument(..., help="Reference set, e.g. fashion-mnist:
 def kid(real: str = typer.Argument(..., help="Reference set."), fake: str = typer.Argument(..., help="Generated set."),
         features: str = FeaturesOpt, subsets: int = typer.Option(100, "--subsets"),
         subset_size: int = typer.Option(1000, "--subset-size"), seed: int = SeedOpt,
-        limit: Optional[int] = LimitOpt, device: str = DeviceOpt, data_dir: Optional[Path] = DataDirOpt,
+        limit: int | None = LimitOpt, device: str = DeviceOpt, data_dir: Path | None = DataDirOpt,
         json_out: bool = JsonOpt) -> None:
     """Kernel Inception Distance (unbiased MMD², cubic kernel) with its std over subsets.
 
@@ -79,8 +78,8 @@ def kid(real: str = typer.Argument(..., help="Reference set."), fake: str = type
 
 @app.command("is")
 def inception_score(images: str = typer.Argument(..., help="Image set."), features: str = FeaturesOpt,
-                    splits: int = typer.Option(10, "--splits"), limit: Optional[int] = LimitOpt,
-                    device: str = DeviceOpt, data_dir: Optional[Path] = DataDirOpt, json_out: bool = JsonOpt) -> None:
+                    splits: int = typer.Option(10, "--splits"), limit: int | None = LimitOpt,
+                    device: str = DeviceOpt, data_dir: Path | None = DataDirOpt, json_out: bool = JsonOpt) -> None:
     """Inception Score under the extractor's classifier (genlens-fmnist: 10 classes, max 10).
 
     Example: genlens metrics is out/samples --json
@@ -95,7 +94,7 @@ def inception_score(images: str = typer.Argument(..., help="Image set."), featur
 @app.command("judge")
 def judge(images: str = typer.Argument(..., help="Images in OUT/<class name>/*.png folders, or an .npz with labels."),
           model: str = typer.Option("fmnist-cnn", "--model", help="Zoo model (or folder) that judges."),
-          limit: Optional[int] = LimitOpt, device: str = DeviceOpt, data_dir: Optional[Path] = DataDirOpt,
+          limit: int | None = LimitOpt, device: str = DeviceOpt, data_dir: Path | None = DataDirOpt,
           json_out: bool = JsonOpt) -> None:
     """Classify images with a zoo model and report top-1/top-5 per intended class.
 

@@ -3,12 +3,20 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import Optional
 
 import typer
 
-from genlens.cli.common import (DataDirOpt, DeviceOpt, JsonOpt, SeedOpt, command_line, emit_json, err_console,
-                                progress_bar, write_run_json)
+from genlens.cli.common import (
+    DataDirOpt,
+    DeviceOpt,
+    JsonOpt,
+    SeedOpt,
+    command_line,
+    emit_json,
+    err_console,
+    progress_bar,
+    write_run_json,
+)
 
 app = typer.Typer(help="Small Fashion-MNIST classifiers (CNN, ViT, MLP-Mixer, ResMLP) trained by genlens.\n\n"
                   "Examples:\n\n  genlens zoo list\n\n  genlens zoo train fmnist-cnn --device cuda\n\n"
@@ -37,9 +45,11 @@ def list_models(json_out: bool = JsonOpt) -> None:
         return
     from rich.table import Table
 
+    def fmt(v: float | None) -> str:
+        return f"{100 * v:.2f}%" if v is not None else "not trained"
+
     table = Table("name", "arch", "test top-1", "test top-5", "description")
     for r in rows:
-        fmt = (lambda v: f"{100 * v:.2f}%" if v is not None else "not trained")
         table.add_row(r["name"], r["arch"], fmt(r["top1"]), fmt(r["top5"]), r["description"])
     from rich.console import Console
 
@@ -49,14 +59,14 @@ def list_models(json_out: bool = JsonOpt) -> None:
 @app.command("train")
 def train(
     name: str = typer.Argument(..., help="Zoo model name, e.g. fmnist-cnn."),
-    out: Optional[Path] = typer.Option(None, "--out", help="Output folder (default runs/zoo/NAME)."),
-    epochs: Optional[int] = typer.Option(None, "--epochs", help="Override the recipe's number of epochs."),
+    out: Path | None = typer.Option(None, "--out", help="Output folder (default runs/zoo/NAME)."),
+    epochs: int | None = typer.Option(None, "--epochs", help="Override the recipe's number of epochs."),
     seed: int = SeedOpt,
     device: str = DeviceOpt,
-    data_dir: Optional[Path] = DataDirOpt,
-    limit_batches: Optional[int] = typer.Option(None, "--limit-batches", hidden=True,
+    data_dir: Path | None = DataDirOpt,
+    limit_batches: int | None = typer.Option(None, "--limit-batches", hidden=True,
                                                 help="Smoke tests: stop each epoch after this many batches."),
-    limit: Optional[int] = typer.Option(None, "--limit", hidden=True,
+    limit: int | None = typer.Option(None, "--limit", hidden=True,
                                         help="Smoke tests: evaluate on the first N test images only."),
     json_out: bool = JsonOpt,
 ) -> None:
@@ -104,12 +114,12 @@ def train(
 @app.command("eval")
 def eval_model(
     name: str = typer.Argument(..., help="Zoo model name or a model folder."),
-    weights: Optional[Path] = typer.Option(None, "--weights", help="A .safetensors file to load instead."),
-    out: Optional[Path] = typer.Option(None, "--out", help="Folder for confusion.png and run.json "
+    weights: Path | None = typer.Option(None, "--weights", help="A .safetensors file to load instead."),
+    out: Path | None = typer.Option(None, "--out", help="Folder for confusion.png and run.json "
                                        "(default out/zoo-eval/NAME)."),
     device: str = DeviceOpt,
-    data_dir: Optional[Path] = DataDirOpt,
-    limit: Optional[int] = typer.Option(None, "--limit", hidden=True,
+    data_dir: Path | None = DataDirOpt,
+    limit: int | None = typer.Option(None, "--limit", hidden=True,
                                         help="Smoke tests: evaluate on the first N test images only."),
     json_out: bool = JsonOpt,
 ) -> None:

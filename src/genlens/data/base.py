@@ -44,10 +44,10 @@ class ImageData:
         x = self.images if idx is None else self.images[idx]
         return x.float().div_(255.0)
 
-    def subset(self, idx: torch.Tensor) -> "ImageData":
+    def subset(self, idx: torch.Tensor) -> ImageData:
         return ImageData(self.images[idx], self.labels[idx], self.class_names, self.name)
 
-    def take(self, n: int) -> "ImageData":
+    def take(self, n: int) -> ImageData:
         return self.subset(torch.arange(min(n, len(self))))
 
     def class_index(self, name_or_index: str | int) -> int:

@@ -44,7 +44,7 @@ def cache_dir() -> Path:
 def candidate_dirs(data_dir: str | os.PathLike | None = None) -> list[Path]:
     first = data_dir or os.environ.get("GENLENS_DATA")
     dirs = [Path(first)] if first else []
-    return dirs + [SYSTEM_DIR, cache_dir()]
+    return [*dirs, SYSTEM_DIR, cache_dir()]
 
 
 def find_fashion_mnist(data_dir: str | os.PathLike | None = None) -> Path:
@@ -90,7 +90,7 @@ def download_fashion_mnist(dest: str | os.PathLike | None = None, *, base_url: s
         if target.is_file() and _content_sha256(target) == want:
             continue
         try:
-            with urllib.request.urlopen(base_url + name, timeout=60) as resp:  # noqa: S310 - fixed https/http URL
+            with urllib.request.urlopen(base_url + name, timeout=60) as resp:
                 blob = resp.read()
         except OSError as exc:
             raise GenlensError(

@@ -78,7 +78,8 @@ class ImageParam(ABC):
         """(B, C, H, W) in [0, 1], differentiable with respect to ``parameters()``."""
 
     def post_step(self) -> None:
-        """Called after each optimiser step (projection onto the valid set)."""
+        """Called after each optimiser step (projection onto the valid set); default: nothing."""
+        return None
 
     @abstractmethod
     def _state(self) -> torch.Tensor:

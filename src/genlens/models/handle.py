@@ -41,7 +41,7 @@ class ModelHandle:
     def num_classes(self) -> int:
         return len(self.class_names)
 
-    def to(self, device: torch.device | str) -> "ModelHandle":
+    def to(self, device: torch.device | str) -> ModelHandle:
         self.model.to(device)
         return self
 

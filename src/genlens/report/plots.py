@@ -1,8 +1,8 @@
 """Matplotlib figures written as PNG (Agg backend; no display needed)."""
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 import torch
 

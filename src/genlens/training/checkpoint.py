@@ -31,6 +31,7 @@ from torch import nn
 from genlens.errors import GenlensError
 from genlens.training.config_diff import check_same_config, config_to_dict
 from genlens.training.ema import EMA, unwrap_module
+from genlens.utils.io import fsync_path
 
 MODEL_FILE = "model.safetensors"
 EMA_FILE = "ema.safetensors"
@@ -49,20 +50,6 @@ def step_dir_name(step: int) -> str:
 
 
 # ----------------------------------------------------------------------------------------- file system
-def _fsync_path(path: Path) -> None:
-    flags = os.O_RDONLY | (getattr(os, "O_DIRECTORY", 0) if path.is_dir() else 0)
-    try:
-        fd = os.open(path, flags)
-    except OSError:  # pragma: no cover - platforms without directory fds
-        return
-    try:
-        os.fsync(fd)
-    except OSError:  # pragma: no cover
-        pass
-    finally:
-        os.close(fd)
-
-
 def _write_json(path: Path, obj: Any) -> None:
     path.write_text(json.dumps(obj, indent=2, sort_keys=True) + "\n")
 
@@ -75,7 +62,7 @@ def _replace_dir(src: Path, dst: Path) -> None:
             shutil.rmtree(old)
         os.rename(dst, old)
     os.rename(src, dst)
-    _fsync_path(dst.parent)
+    fsync_path(dst.parent)
     shutil.rmtree(old, ignore_errors=True)
 
 
@@ -84,7 +71,7 @@ def _link_or_copy(src: Path, dst: Path) -> None:
         os.link(src, dst)  # files are never rewritten in place, so sharing them is safe
     except OSError:
         shutil.copy2(src, dst)
-        _fsync_path(dst)
+        fsync_path(dst)
 
 
 def find_checkpoint(run_dir: str | os.PathLike, *, name: str = LAST) -> Path | None:
@@ -151,7 +138,7 @@ def save_checkpoint(
             temps.append(step_tmp)
             for file in tmp.iterdir():
                 _link_or_copy(file, step_tmp / file.name)
-            _fsync_path(step_tmp)
+            fsync_path(step_tmp)
             _replace_dir(step_tmp, run_dir / step_dir_name(step))
         _replace_dir(tmp, run_dir / LAST)
     except BaseException:
@@ -189,8 +176,8 @@ def _write_contents(
     _write_json(folder / CONFIG_FILE, config_dict)
     _write_json(folder / STATE_FILE, meta)
     for file in folder.iterdir():
-        _fsync_path(file)
-    _fsync_path(folder)
+        fsync_path(file)
+    fsync_path(folder)
 
 
 def _resolve(path: str | os.PathLike) -> Path:

@@ -76,7 +76,7 @@ def get_spec(name: str) -> ZooSpec:
     target_top1=0.93,
 ))
 def build_cnn(widths=(32, 64, 128), depths=(1, 2, 2), num_classes=10, in_chans=1) -> nn.Module:
-    from timm.models.byobnet import ByobNet, ByoBlockCfg, ByoModelCfg
+    from timm.models.byobnet import ByoBlockCfg, ByobNet, ByoModelCfg
 
     # 3x3 stride-2 stem (28 -> 14), no max-pool; stages at 14, 7, 4 px.
     strides = (1,) + (2,) * (len(widths) - 1)
