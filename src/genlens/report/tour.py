@@ -126,6 +126,31 @@ def section_metrics(ctx: TourContext) -> str:
             + H.table(["judge", "top-1", "top-5", "images"], judge_rows))
 
 
+def section_cam(ctx: TourContext) -> str:
+    from genlens.attribution.gradcam import default_layer, handle_cam
+    from genlens.attribution.overlay import overlay
+    from genlens.data.sample import per_class_sample
+    from genlens.models.load import load_model
+    from genlens.models.zoo import ZOO
+    from genlens.utils.images import save_grid
+
+    test = ctx.data("test")
+    images = per_class_sample(test, 1, seed=ctx.seed)  # one test image per class, class order
+    labels = torch.arange(test.num_classes)
+    rows, layers = [images.expand(-1, 3, -1, -1)], []
+    for name in ZOO.available():
+        handle = load_model(name, device=ctx.device)
+        cams = handle_cam(handle, images.to(handle.device), target=labels.to(handle.device)).detach().cpu()
+        rows.append(overlay(images, cams, alpha=0.5))
+        layers.append((name, default_layer(handle)))
+    save_grid(torch.cat(rows), ctx.out / "cam" / "grid.png", nrow=len(labels), upscale=4)
+    return ("<p>Grad-CAM (Selvaraju et al. 2017) of the true class on one test image per class: first row the "
+            "images, then one row per model (" + ", ".join(f"{n}: <code>{H.esc(layer)}</code>" for n, layer in layers)
+            + "). One torch-native implementation, checked against captum's LayerGradCam in the tests and kept "
+              "differentiable so EqGAN-SA can train through it.</p>"
+            + H.figure("cam/grid.png", "columns: " + ", ".join(test.class_names), width=900))
+
+
 def _later(issue: int, what: str) -> Callable[[TourContext], str]:
     def fn(ctx: TourContext) -> str:
         return f"<p class='todo'>Not built yet: {H.esc(what)} arrives with issue #{issue}.</p>"
@@ -137,8 +162,9 @@ SECTIONS: list[tuple[str, str, Callable[[TourContext], str]]] = [
     ("data", "Data", section_data),
     ("zoo", "Model zoo", section_zoo),
     ("metrics", "Metrics", section_metrics),
-    ("inversion", "Inversion and attribution", _later(3, "Plug-In Inversion, DeepDream, DeepInversion, neurons, "
-                                                       "dead units, Grad-CAM and text-prompt images")),
+    ("cam", "Grad-CAM", section_cam),
+    ("inversion", "Inversion", _later(3, "Plug-In Inversion, DeepDream, DeepInversion grids, neurons, dead units "
+                                        "and text-prompt images")),
     ("gan", "GANs and EqGAN-SA", _later(5, "baseline and EqGAN-SA samples, heatmap editing, DI and FID curves")),
     ("diffusion", "Diffusion", _later(4, "class and prompt samples, guidance and step sweeps, denoising filmstrip")),
 ]
