@@ -10,6 +10,7 @@ from genlens.cli import metrics as metrics_cmd
 from genlens.cli import tour as tour_cmd
 from genlens.cli import zoo as zoo_cmd
 from genlens.cli.cam import cam as cam_cmd
+from genlens.cli.dead import dead as dead_cmd
 from genlens.cli.invert import invert as invert_cmd
 
 app = typer.Typer(
@@ -27,6 +28,7 @@ app.add_typer(metrics_cmd.app, name="metrics")
 app.command("tour")(tour_cmd.tour)
 app.command("cam")(cam_cmd)
 app.command("invert")(invert_cmd)
+app.command("dead")(dead_cmd)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -151,6 +151,28 @@ def section_cam(ctx: TourContext) -> str:
             + H.figure("cam/grid.png", "columns: " + ", ".join(test.class_names), width=900))
 
 
+def section_dead(ctx: TourContext) -> str:
+    from genlens.analysis import dead_unit_census
+    from genlens.models.load import load_model
+    from genlens.models.zoo import ZOO
+    from genlens.report.plots import bar_png
+
+    test = ctx.data("test").take(1000 if ctx.quick else 5000)
+    figs, rows, numbers = [], [], {}
+    for name in ZOO.available():
+        report = dead_unit_census(load_model(name, device=ctx.device), test.float_images())
+        numbers[name] = report.to_dict()
+        rows.append((name, len(report.layers), report.total_units, report.total_dead,
+                     f"{100 * report.total_dead / max(1, report.total_units):.2f}%"))
+        bar_png({c.name: 100 * c.fraction_dead for c in report.layers}, ctx.out / "dead" / f"{name}.png",
+                title=f"{name}: % dead units per activation layer", ylabel="% dead", ylim=(0, 100))
+        figs.append(H.figure(f"dead/{name}.png", f"{name}", width=420))
+    ctx.numbers["dead_units"] = numbers
+    return (f"<p>A unit (conv channel or MLP feature) is dead if its ReLU/GELU output never exceeds 0 on any of "
+            f"{len(test):,} test images (<code>genlens dead MODEL</code>).</p>"
+            + H.table(["model", "activation layers", "units", "dead", "dead %"], rows) + "".join(figs))
+
+
 def _later(issue: int, what: str) -> Callable[[TourContext], str]:
     def fn(ctx: TourContext) -> str:
         return f"<p class='todo'>Not built yet: {H.esc(what)} arrives with issue #{issue}.</p>"
@@ -163,8 +185,9 @@ SECTIONS: list[tuple[str, str, Callable[[TourContext], str]]] = [
     ("zoo", "Model zoo", section_zoo),
     ("metrics", "Metrics", section_metrics),
     ("cam", "Grad-CAM", section_cam),
-    ("inversion", "Inversion", _later(3, "Plug-In Inversion, DeepDream, DeepInversion grids, neurons, dead units "
-                                        "and text-prompt images")),
+    ("dead", "Dead units", section_dead),
+    ("inversion", "Inversion", _later(3, "Plug-In Inversion, DeepDream, DeepInversion grids, the neuron "
+                                        "gallery and text-prompt images")),
     ("gan", "GANs and EqGAN-SA", _later(5, "baseline and EqGAN-SA samples, heatmap editing, DI and FID curves")),
     ("diffusion", "Diffusion", _later(4, "class and prompt samples, guidance and step sweeps, denoising filmstrip")),
 ]
