@@ -12,6 +12,7 @@ from genlens.cli import zoo as zoo_cmd
 from genlens.cli.cam import cam as cam_cmd
 from genlens.cli.dead import dead as dead_cmd
 from genlens.cli.invert import invert as invert_cmd
+from genlens.cli.visualize import visualize as visualize_cmd
 
 app = typer.Typer(
     name="genlens",
@@ -29,6 +30,7 @@ app.command("tour")(tour_cmd.tour)
 app.command("cam")(cam_cmd)
 app.command("invert")(invert_cmd)
 app.command("dead")(dead_cmd)
+app.command("visualize")(visualize_cmd)
 
 
 def main(argv: list[str] | None = None) -> None:
