@@ -1,0 +1,74 @@
+"""Captions for Fashion-MNIST classes: varied templates (synonyms, materials, colours, uses), and a
+held-out set of paraphrases that never appear in training, for evaluating text conditioning.
+
+Training captions are built as template x noun phrase; the held-out prompts describe the class by use
+or context ("something to wear on a run") so that a model only succeeds through the encoder's
+semantics, not by matching words.
+"""
+from __future__ import annotations
+
+import random
+
+# Noun phrases per class (index = Fashion-MNIST label).
+NOUNS: tuple[tuple[str, ...], ...] = (
+    ("t-shirt", "tee", "short-sleeved top", "crew-neck t-shirt", "cotton tee", "tank top"),
+    ("pair of trousers", "pants", "jeans", "slacks", "chinos", "leggings"),
+    ("pullover", "sweater", "jumper", "knitted sweater", "wool pullover", "long-sleeved sweatshirt"),
+    ("dress", "summer dress", "evening gown", "sundress", "cocktail dress", "long dress"),
+    ("coat", "winter coat", "jacket", "parka", "overcoat", "trench coat"),
+    ("sandal", "flip-flop", "strappy sandal", "summer sandal", "open-toed shoe", "high-heeled sandal"),
+    ("shirt", "button-up shirt", "blouse", "collared shirt", "flannel shirt", "dress shirt"),
+    ("sneaker", "trainer", "running shoe", "canvas sneaker", "athletic shoe", "low-top sneaker"),
+    ("bag", "handbag", "purse", "tote bag", "shoulder bag", "backpack"),
+    ("ankle boot", "boot", "leather boot", "chelsea boot", "heeled boot", "winter boot"),
+)
+ADJECTIVES = ("", "black ", "white ", "grey ", "dark ", "light ", "plain ", "patterned ", "leather ", "cotton ",
+              "striped ", "simple ")
+TEMPLATES = ("a photo of a {a}{n}", "a {a}{n}", "an image of a {a}{n}", "a picture of a {a}{n}",
+             "a grayscale photo of a {a}{n}", "a product shot of a {a}{n}", "a small {a}{n}", "the {a}{n}")
+
+# Held out: never used for training; each names a use or situation rather than the class noun.
+HELD_OUT: tuple[tuple[str, ...], ...] = (
+    ("something casual to wear on a hot day", "a basic top with short sleeves"),
+    ("something to cover your legs", "clothing with two legs for the lower body"),
+    ("something warm and knitted to pull over your head", "a cosy top for a cold evening"),
+    ("something elegant to wear to a party", "a one-piece garment with a skirt"),
+    ("outerwear for the rain and cold", "something to wear over everything in winter"),
+    ("open footwear for the beach", "shoes that leave your toes free in summer"),
+    ("a top with buttons and a collar for the office", "something with buttons to wear to work"),
+    ("something to wear on a run", "sporty shoes for the gym"),
+    ("a bag for the groceries", "something to carry your things in"),
+    ("footwear that covers the ankle", "sturdy shoes for autumn"),
+)
+
+
+def class_captions(label: int) -> list[str]:
+    """All training captions of one class (deterministic order)."""
+    out = []
+    for noun in NOUNS[label]:
+        for adj in ADJECTIVES:
+            for t in TEMPLATES:
+                text = t.format(a=adj, n=noun)
+                out.append(("an " + text[2:]) if text.startswith("a ") and text[2] in "aeiou" else text)
+    return sorted(set(out))
+
+
+def all_captions() -> tuple[list[str], list[int]]:
+    texts, labels = [], []
+    for label in range(len(NOUNS)):
+        caps = class_captions(label)
+        texts += caps
+        labels += [label] * len(caps)
+    return texts, labels
+
+
+def sample_captions(labels: list[int], *, rng: random.Random) -> list[str]:
+    return [rng.choice(class_captions(y)) for y in labels]
+
+
+def held_out_prompts() -> tuple[list[str], list[int]]:
+    texts, labels = [], []
+    for label, prompts in enumerate(HELD_OUT):
+        texts += list(prompts)
+        labels += [label] * len(prompts)
+    return texts, labels

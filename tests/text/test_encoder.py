@@ -1,0 +1,58 @@
+"""The frozen sentence encoder: offline, normalised, cached, semantic; prompt limits are one line."""
+from __future__ import annotations
+
+import pytest
+import torch
+
+from genlens.data.captions import all_captions, class_captions, held_out_prompts
+from genlens.errors import GenlensError
+from genlens.text import check_prompt, encode_cached, load_text_encoder
+
+
+@pytest.fixture(scope="module")
+def enc():
+    return load_text_encoder("minilm")
+
+
+def test_embeddings_are_unit_norm_and_cached(enc):
+    e = enc.encode(["a leather ankle boot", "a pair of jeans"])
+    assert e.shape == (2, 384)
+    assert torch.allclose(e.norm(dim=1), torch.ones(2), atol=1e-4)
+    assert torch.equal(enc.encode(["a leather ankle boot"])[0], e[0])
+
+
+def test_semantics_boot_is_closer_to_boot_than_to_bag(enc):
+    e = enc.encode(["a leather ankle boot", "a winter boot", "a tote bag"])
+    assert e[0] @ e[1] > e[0] @ e[2]
+
+
+def test_token_embeddings_and_mask(enc):
+    emb, mask = enc.encode_tokens(["a boot", "a long striped cotton summer dress"], max_tokens=16)
+    assert emb.shape == (2, 16, 384) and mask.shape == (2, 16)
+    assert mask[0].sum() < mask[1].sum()  # the longer prompt has more tokens
+    assert torch.all(emb[0][~mask[0]] == 0)
+
+
+def test_disk_cache_round_trip(enc, tmp_path):
+    texts = ["a sandal", "a sneaker"]
+    first = encode_cached(enc, texts, cache_dir=tmp_path)
+    assert len(list(tmp_path.glob("minilm-*.safetensors"))) == 1
+    assert torch.allclose(encode_cached(enc, texts, cache_dir=tmp_path), first)
+
+
+@pytest.mark.parametrize("prompt, words", [("", "empty"), ("   ", "empty"), ("boot " * 100, "limit is 64")])
+def test_bad_prompts(prompt, words):
+    with pytest.raises(GenlensError, match=words):
+        check_prompt(prompt)
+
+
+def test_over_token_limit(enc):
+    with pytest.raises(GenlensError, match=f"limit is {enc.max_tokens}"):
+        enc.check("antidisestablishmentarianism " * 60)
+
+
+def test_captions_are_varied_and_held_out_prompts_never_train():
+    texts, labels = all_captions()
+    assert len(set(labels)) == 10 and min(len(class_captions(c)) for c in range(10)) > 100
+    held, held_labels = held_out_prompts()
+    assert not set(held) & set(texts) and sorted(set(held_labels)) == list(range(10))
