@@ -1,0 +1,63 @@
+"""GAN model folders: ``save_model_folder`` with ``config.json`` kind ``"gan"``; shipped names resolve to
+``genlens/models/weights/fmnist-<arch>``."""
+from __future__ import annotations
+
+import dataclasses
+import os
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from genlens.errors import GenlensError
+from genlens.gan.networks import ARCHS, GanConfig, Generator
+from genlens.models.load import WEIGHTS_ROOT
+from genlens.models.weights_io import WEIGHTS_FILE, load_state_into, read_state, save_model_folder, verify_manifest
+from genlens.utils.io import read_json
+
+KIND = "gan"
+SHIPPED = {f"fmnist-{arch}": arch for arch in ARCHS}
+
+
+def shipped_gan_folder(arch: str) -> Path:
+    return WEIGHTS_ROOT / f"fmnist-{arch}"
+
+
+def save_generator(folder: str | os.PathLike, G: Generator, *, command: str, metrics: dict[str, Any],
+                   train: dict[str, Any] | None = None) -> Path:
+    """Write G (usually the EMA copy) as a model folder whose config has ``kind: "gan"``."""
+    config = {"kind": KIND, "name": f"fmnist-{G.config.arch}", "gan": dataclasses.asdict(G.config),
+              "train": train or {}}
+    return save_model_folder(folder, G, config=config, command=command, metrics=metrics, dtype=torch.float32)
+
+
+def load_generator(name_or_dir: str | os.PathLike, *, device: str | torch.device = "cpu",
+                   verify: bool = True) -> Generator:
+    """A generator (eval mode) from a shipped name (``fmnist-eqgan-sa`` ...) or a GAN model folder."""
+    text = str(name_or_dir)
+    if text in SHIPPED:
+        folder = shipped_gan_folder(SHIPPED[text])
+        if not (folder / WEIGHTS_FILE).is_file():
+            raise GenlensError(f"no trained GAN '{text}' at {folder}; run `genlens gan train --arch {SHIPPED[text]}`")
+    else:
+        folder = Path(text)
+        if not folder.is_dir():
+            raise GenlensError(f"'{text}' is neither a GAN folder nor a shipped GAN ({', '.join(SHIPPED)}); "
+                               "pass a folder written by `genlens gan train`")
+    cfg_path = folder / "config.json"
+    if not cfg_path.is_file():
+        raise GenlensError(f"'{folder}' has no config.json; pass a folder written by `genlens gan train`")
+    cfg = read_json(cfg_path)
+    kind = cfg.get("kind", "classifier")
+    if kind != KIND:
+        raise GenlensError(f"'{folder}' holds a {kind} checkpoint, not a GAN; pass a folder written by "
+                           "`genlens gan train`")
+    if verify:
+        verify_manifest(folder)
+    try:
+        config = GanConfig(**cfg["gan"])
+    except (KeyError, TypeError) as exc:
+        raise GenlensError(f"'{cfg_path}' has no valid 'gan' config ({exc}); retrain with `genlens gan train`") from None
+    G = Generator(config)
+    load_state_into(G, read_state(folder / WEIGHTS_FILE), what=str(folder / WEIGHTS_FILE), arch=config.arch)
+    return G.to(device).eval().requires_grad_(False)

@@ -1,0 +1,173 @@
+"""EqGAN-SA's spatial awareness: heatmap sampler, Spatial Encoding Layer, alignment loss.
+
+Wang et al., "Improving GAN Equilibrium by Raising Spatial Awareness", CVPR 2022, arXiv 2112.00718.
+
+* Heatmaps (sec. 3.2): fresh Gaussian blobs every forward pass, three levels. Level 1 has one centre
+  c1 ~ clamp(N(0, 0.33^2), -0.75, 0.75) with sigma ~ U[0.5, 1]; level 2 has two centres c1 + U(-0.4, 0.4)
+  with sigma ~ U[0.25, 0.5]; level 3 has four centres c1 + U(-0.8, 0.8) with sigma ~ U[0.1, 0.25]
+  (centres of levels 2 and 3 clamped to [-1, 1]; the "smaller sigma" ranges are our choice). One blob is
+  ``exp(-||coord - c||^2 / sigma) + 0.01`` on a [-1, 1] grid (x = columns, y = rows); a level's map
+  (B, 1, H, W) is the mean over its centres.
+* SEL (eq. 2): ``dx = IN(x) * (1 + sigma(h)) + mu(h)``, ``out = x + 0.1 * conv(lrelu(dx))`` where h is the
+  heatmap resized to the feature size and sigma, mu come from a shared 3x3 conv (64 ch, lrelu).
+* Alignment (eq. 3-4): Grad-CAM of D on the fake image at the D block matching each level (gradient of
+  G's non-saturating loss, channel weights detached, CAM = sum_c relu(w_c A_c)), upsampled and min-max
+  normalised, vs. the level's min-max normalised heatmap; L1 over the pixels whose error exceeds 0.25.
+
+Editing centres outside [-1, 1] are an error (:func:`render_heatmap` raises :class:`GenlensError`): the
+generator never saw such centres, so silently clamping would make "move it there" quietly wrong.
+"""
+from __future__ import annotations
+
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from genlens.attribution.gradcam import GradCAM, normalize_cam, upsample_cam
+from genlens.errors import GenlensError
+
+LEVELS = (1, 2, 3)
+CENTRES_PER_LEVEL = {1: 1, 2: 2, 3: 4}
+SIGMA_RANGE = {1: (0.5, 1.0), 2: (0.25, 0.5), 3: (0.1, 0.25)}
+OFFSET = {2: 0.4, 3: 0.8}
+CENTRE_STD, CENTRE_CLAMP, FLOOR = 0.33, 0.75, 0.01
+ALIGN_THRESHOLD = 0.25
+
+
+@dataclass
+class Heatmaps:
+    """Per-level heatmaps and the blobs they were drawn from."""
+
+    maps: dict[int, torch.Tensor]  # level -> (B, 1, H, W)
+    centers: dict[int, torch.Tensor]  # level -> (B, K, 2) as (x, y) in [-1, 1]
+    sigmas: dict[int, torch.Tensor]  # level -> (B, K)
+
+    def to(self, device: torch.device | str) -> Heatmaps:
+        return Heatmaps({k: v.to(device) for k, v in self.maps.items()},
+                        {k: v.to(device) for k, v in self.centers.items()},
+                        {k: v.to(device) for k, v in self.sigmas.items()})
+
+    @property
+    def batch(self) -> int:
+        return self.maps[1].shape[0]
+
+
+def _grid(size: int, device: torch.device) -> torch.Tensor:
+    lin = torch.linspace(-1.0, 1.0, size, device=device)
+    yy, xx = torch.meshgrid(lin, lin, indexing="ij")
+    return torch.stack([xx, yy], dim=-1)  # (H, W, 2) as (x, y)
+
+
+def _render(centers: torch.Tensor, sigmas: torch.Tensor, size: int) -> torch.Tensor:
+    grid = _grid(size, centers.device)  # (H, W, 2)
+    d2 = (grid[None, None] - centers[:, :, None, None, :]).pow(2).sum(-1)  # (B, K, H, W)
+    blobs = torch.exp(-d2 / sigmas[:, :, None, None]) + FLOOR
+    return blobs.mean(dim=1, keepdim=True)  # (B, 1, H, W)
+
+
+def render_heatmap(centers: torch.Tensor, sigmas: torch.Tensor, size: int) -> torch.Tensor:
+    """(B, K, 2) centres (x, y) and (B, K) sigmas -> (B, 1, size, size), the mean of K blobs.
+
+    Raises :class:`GenlensError` for a centre outside [-1, 1] (naming it) or a non-positive sigma.
+    """
+    centers = torch.as_tensor(centers, dtype=torch.float32)
+    sigmas = torch.as_tensor(sigmas, dtype=torch.float32, device=centers.device)
+    if centers.ndim != 3 or centers.shape[-1] != 2 or sigmas.shape != centers.shape[:2]:
+        raise GenlensError(f"centers must be (B, K, 2) and sigmas (B, K); got {tuple(centers.shape)} and "
+                           f"{tuple(sigmas.shape)}")
+    bad = ~torch.isfinite(centers) | (centers.abs() > 1.0)
+    if bad.any():
+        b, k, _ = bad.nonzero()[0].tolist()
+        x, y = centers[b, k].tolist()
+        raise GenlensError(f"heatmap centre ({x:g}, {y:g}) is outside the image; use coordinates in [-1, 1] "
+                           "(x left to right, y top to bottom)")
+    if not (sigmas > 0).all():
+        raise GenlensError("heatmap sigmas must be positive")
+    return _render(centers, sigmas, size)
+
+
+def sample_heatmaps(batch: int, *, size: int, generator: torch.Generator | None = None,
+                    device: torch.device | str = "cpu") -> Heatmaps:
+    """Draw the three levels for ``batch`` images from ``generator`` (all draws on the CPU, so the same seed
+    gives the same heatmaps on every device)."""
+    g = generator if generator is not None and generator.device.type == "cpu" else None
+
+    def uniform(shape: tuple[int, ...], lo: float, hi: float) -> torch.Tensor:
+        return lo + (hi - lo) * torch.rand(shape, generator=g)
+
+    c1 = (torch.randn(batch, 1, 2, generator=g) * CENTRE_STD).clamp(-CENTRE_CLAMP, CENTRE_CLAMP)
+    centers = {1: c1}
+    for level in (2, 3):
+        k, off = CENTRES_PER_LEVEL[level], OFFSET[level]
+        centers[level] = (c1 + uniform((batch, k, 2), -off, off)).clamp(-1.0, 1.0)
+    sigmas = {lv: uniform((batch, CENTRES_PER_LEVEL[lv]), *SIGMA_RANGE[lv]) for lv in LEVELS}
+    maps = {lv: _render(centers[lv], sigmas[lv], size) for lv in LEVELS}
+    return Heatmaps(maps, centers, sigmas).to(device)
+
+
+class SpatialEncodingLayer(nn.Module):
+    """SEL (eq. 2): modulate instance-normalised features by a heatmap, add back a small residual."""
+
+    def __init__(self, channels: int, *, heat_channels: int = 1, hidden: int = 64, scale: float = 0.1) -> None:
+        super().__init__()
+        self.norm = nn.InstanceNorm2d(channels, affine=False)
+        self.shared = nn.Sequential(nn.Conv2d(heat_channels, hidden, 3, padding=1), nn.LeakyReLU(0.2))
+        self.to_sigma = nn.Conv2d(hidden, channels, 3, padding=1)
+        self.to_mu = nn.Conv2d(hidden, channels, 3, padding=1)
+        self.out = nn.Conv2d(channels, channels, 3, padding=1)
+        self.scale = scale
+
+    def forward(self, x: torch.Tensor, heat: torch.Tensor) -> torch.Tensor:
+        # x (B, C, h, w); heat (B, Kh, H, W) at any resolution
+        heat = F.interpolate(heat, size=x.shape[-2:], mode="bilinear", align_corners=False)
+        hidden = self.shared(heat)
+        dx = self.norm(x) * (1 + self.to_sigma(hidden)) + self.to_mu(hidden)
+        return x + self.out(F.leaky_relu(dx, 0.2)) * self.scale
+
+
+@contextmanager
+def frozen(module: nn.Module):
+    """Parameters of ``module`` do not require grad inside (so no loss built here reaches their .grad)."""
+    flags = [p.requires_grad for p in module.parameters()]
+    module.requires_grad_(False)
+    try:
+        yield module
+    finally:
+        for p, f in zip(module.parameters(), flags, strict=True):
+            p.requires_grad_(f)
+
+
+@dataclass
+class AlignmentResult:
+    loss: torch.Tensor  # scalar, in G's graph
+    logits: torch.Tensor  # (B, 1) D(fake), in G's graph (reuse it for G's adversarial loss)
+    cams: dict[int, torch.Tensor]  # level -> (B, H, W) normalised CAM (detached)
+
+
+def alignment_loss(D: nn.Module, fake: torch.Tensor, heatmaps: Heatmaps, *,
+                   levels: tuple[int, ...] = LEVELS, threshold: float = ALIGN_THRESHOLD) -> AlignmentResult:
+    """Sum over levels (weight 1 each) of the thresholded L1 between D's Grad-CAM and the heatmap.
+
+    ``D.cam_layer(level)`` names the block whose output matches the level. D's parameters are frozen while
+    the graph is built, so back-propagating the loss reaches G (through ``fake``) and never D's .grad.
+    """
+    size = tuple(fake.shape[-2:])
+    total = fake.new_zeros(())
+    cams: dict[int, torch.Tensor] = {}
+    logits = None
+    with frozen(D):
+        for level in levels:
+            cam_fn = GradCAM(D, layer=D.cam_layer(level), relu="per_channel")
+            res = cam_fn.compute(fake, target=lambda out: F.softplus(-out).reshape(-1), create_graph=True)
+            if logits is None:
+                logits = res.output
+            cam = normalize_cam(upsample_cam(res.cam, size))  # (B, H, W)
+            target = normalize_cam(heatmaps.maps[level].to(fake.device).squeeze(1)).detach()
+            err = (cam - target).abs()
+            mask = err > threshold
+            total = total + (err * mask).sum() / mask.sum().clamp_min(1)
+            cams[level] = cam.detach()
+    return AlignmentResult(loss=total, logits=logits, cams=cams)

@@ -1,0 +1,253 @@
+"""The GAN training loop: two optimizers, R1, optional alignment loss, EMA of G, exact resume.
+
+One step (StyleGAN2 schedule, arXiv 1912.04958, with lazy R1):
+  D step:  softplus(D(G(z))) + softplus(-D(x)) [+ r1_every * R1 every r1_every steps]
+  G step:  softplus(-D(G(z))) [+ align_weight * alignment loss for ``arch="eqgan-sa"``], D frozen
+  EMA of G.
+Reuses :mod:`genlens.training` pieces: ``DataOrder`` for the real batches, ``EMA``, atomic
+``save_checkpoint`` / ``load_checkpoint`` (G and D saved together as one module, both optimizers as one
+state), ``capture_rng_state`` (z, heatmaps and noise all come from one ``torch.Generator``, checkpointed),
+and Accelerate for the device the same way :func:`genlens.training.train` does. Single process.
+"""
+from __future__ import annotations
+
+import dataclasses
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, ClassVar
+
+import torch
+from torch import nn
+
+from genlens.errors import GenlensError
+from genlens.gan.losses import d_loss, disequilibrium, g_loss, r1_penalty
+from genlens.gan.networks import Discriminator, GanConfig, Generator
+from genlens.gan.spatial import alignment_loss, frozen
+from genlens.training.checkpoint import find_checkpoint, load_checkpoint, save_checkpoint
+from genlens.training.config_diff import config_to_dict
+from genlens.training.data_order import DataOrder
+from genlens.training.ema import EMA
+from genlens.training.interrupt import DeferredInterrupt
+from genlens.training.loop import _make_accelerator
+from genlens.training.rng import capture_rng_state, restore_rng_state
+from genlens.utils.seed import seed_everything
+
+
+@dataclass(frozen=True)
+class GanTrainConfig:
+    """How to train; every field except ``RUN_CONTROL`` must match when resuming."""
+
+    total_steps: int
+    batch_size: int
+    seed: int = 0
+    lr_g: float = 2e-3
+    lr_d: float = 2e-3
+    betas: tuple[float, float] = (0.0, 0.99)
+    r1_gamma: float = 0.1
+    r1_every: int = 4  # lazy regularisation; 1 = every step
+    align_weight: float = 1.0
+    ema_decay: float = 0.999
+    di_every: int = 0  # measure the disequilibrium indicator every this many steps (0: only at the end)
+    di_samples: int = 256
+    device: str = "auto"
+    mixed_precision: str = "no"
+    checkpoint_every: int = 0
+
+    RUN_CONTROL: ClassVar[tuple[str, ...]] = ("device", "checkpoint_every", "di_every", "di_samples")
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "betas", tuple(float(b) for b in self.betas))
+        if self.total_steps < 1 or self.batch_size < 1:
+            raise GenlensError("total_steps and batch_size must be at least 1")
+        if self.r1_every < 1:
+            raise GenlensError(f"r1_every must be >= 1, got {self.r1_every}")
+        if self.mixed_precision != "no":
+            raise GenlensError("the GAN loop trains in full precision (R1 needs double backward); "
+                               "use mixed_precision='no'")
+
+    def identity(self) -> dict[str, Any]:
+        return {k: v for k, v in dataclasses.asdict(self).items() if k not in self.RUN_CONTROL}
+
+
+class GanPair(nn.Module):
+    """G and D in one module, so one checkpoint file holds both."""
+
+    def __init__(self, config: GanConfig) -> None:
+        super().__init__()
+        self.G = Generator(config)
+        self.D = Discriminator(config)
+
+
+class _Optimizers:
+    """Both optimizers as one stateful object for ``save_checkpoint(optimizer=...)``."""
+
+    def __init__(self, **optims: torch.optim.Optimizer) -> None:
+        self.optims = optims
+
+    def state_dict(self) -> dict[str, Any]:
+        return {k: o.state_dict() for k, o in self.optims.items()}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        for k, o in self.optims.items():
+            o.load_state_dict(state[k])
+
+
+@dataclass
+class GanRun:
+    pair: GanPair
+    ema: EMA
+    history: list[dict[str, Any]]
+    step: int
+
+    @property
+    def G_ema(self) -> Generator:
+        return self.ema.ema_model
+
+
+def measure_di(G: Generator, D: Discriminator, held_out: torch.Tensor, *, n: int, seed: int,
+               batch: int = 128) -> float:
+    """E[D(real)] - E[D(fake)] on ``n`` held-out reals and ``n`` fresh fakes (own generator: training
+    randomness is untouched)."""
+    device = next(D.parameters()).device
+    g = torch.Generator().manual_seed(seed)
+    n = min(n, len(held_out))
+    real_l, fake_l = [], []
+    with torch.no_grad():
+        for i in range(0, n, batch):
+            m = min(batch, n - i)
+            real_l.append(D(held_out[i:i + m].to(device)))
+            z = torch.randn(m, G.config.z_dim, generator=g).to(device)
+            fake_l.append(D(G(z, generator=g)))
+    return disequilibrium(torch.cat(real_l), torch.cat(fake_l))
+
+
+def train_gan(
+    *,
+    model_config: GanConfig,
+    config: GanTrainConfig,
+    data: torch.Tensor,
+    held_out: torch.Tensor | None = None,
+    run_dir: str | Path | None = None,
+    resume: bool = False,
+    stop_at_step: int | None = None,
+    callback: Callable[[dict[str, Any]], None] | None = None,
+) -> GanRun:
+    """Train G and D on ``data`` (N, C, 32, 32) in [-1, 1]; return the models, EMA and this call's history.
+
+    ``callback(record)`` gets ``{"step", "total", "loss_d", "loss_g", "d_real", "d_fake"[, "r1", "align",
+    "di"]}`` after every step (d_real / d_fake: mean raw logits of this step's batch). On NaN/Inf the run
+    stops before touching the weights with a one-line error naming the step; ``run_dir/last`` is kept.
+    """
+    if data.ndim != 4 or tuple(data.shape[1:]) != (model_config.img_channels, 32, 32):
+        raise GenlensError(f"GAN data must be (N, {model_config.img_channels}, 32, 32) in [-1, 1], "
+                           f"got {tuple(data.shape)}; pad Fashion-MNIST 28 -> 32")
+    accelerator = _make_accelerator(config)
+    if accelerator.num_processes > 1:
+        raise GenlensError("the GAN loop runs in one process (R1 and Grad-CAM use double backward, which DDP "
+                           "does not average); launch it without --multi_gpu / --num_processes")
+    device = accelerator.device
+    seed_everything(config.seed)
+    pair = GanPair(model_config)
+    opt_g = torch.optim.Adam(pair.G.parameters(), lr=config.lr_g, betas=config.betas)
+    opt_d = torch.optim.Adam(pair.D.parameters(), lr=config.lr_d, betas=config.betas)
+    pair, opt_g, opt_d = accelerator.prepare(pair, opt_g, opt_d)
+    G, D = pair.G, pair.D
+    ema = EMA(G, decay=config.ema_decay).to(device)
+    optims = _Optimizers(g=opt_g, d=opt_d)
+    gen = torch.Generator().manual_seed(config.seed)  # z, heatmaps, noise (CPU draws: device-independent)
+    generators = {"gan": gen}
+    order = DataOrder(len(data), batch_size=config.batch_size, seed=config.seed)
+    identity = {"train": config.identity(), "model": config_to_dict(model_config), "num_items": len(data)}
+
+    run_dir = Path(run_dir) if run_dir is not None else None
+    found = find_checkpoint(run_dir) if run_dir is not None else None
+    if found is not None and not resume:
+        raise GenlensError(f"{run_dir} already holds a checkpoint; pass --resume to continue it or choose a "
+                           "new run dir")
+    step = 0
+    if found is not None:
+        saved = load_checkpoint(found, model=pair, config=identity, optimizer=optims, ema=ema)
+        step = int(saved["step"])
+        order.load_state_dict(saved["data_order"])
+        restore_rng_state(saved["rng"], generators=generators)
+    last_saved = step if found is not None else None
+    end = config.total_steps if stop_at_step is None else min(config.total_steps, stop_at_step)
+
+    def save(at_step: int) -> None:
+        save_checkpoint(run_dir, step=at_step, model=pair, config=identity, optimizer=optims, ema=ema,
+                        state={"data_order": order.state_dict(), "rng": capture_rng_state(generators=generators)})
+
+    def fakes(batch: int):
+        z = torch.randn(batch, model_config.z_dim, generator=gen).to(device)
+        heat = G.sample_heatmaps(batch, generator=gen) if model_config.use_sel else None
+        return G(z, heat, generator=gen), heat
+
+    def check_finite(which: str, loss: torch.Tensor) -> None:
+        value = float(loss.detach())
+        if not math.isfinite(value):
+            kept = ("no checkpoint was saved yet" if last_saved is None
+                    else f"{run_dir}/last (step {last_saved}) is kept")
+            raise GenlensError(f"{which} loss is {value} at step {step + 1}; training stopped and {kept}; "
+                               "lower the learning rate or raise r1_gamma")
+
+    history: list[dict[str, Any]] = []
+    with DeferredInterrupt() as interrupt:
+        while step < end:
+            start = time.perf_counter()
+            real = data[order.next_indices()].to(device)
+            b = real.shape[0]
+            record: dict[str, Any] = {"step": step + 1, "total": config.total_steps}
+            # --- D step
+            with torch.no_grad():
+                fake, _ = fakes(b)
+            lazy_r1 = config.r1_gamma > 0 and step % config.r1_every == 0
+            if lazy_r1:
+                r1, real_logits = r1_penalty(D, real, gamma=config.r1_gamma)
+            else:
+                r1, real_logits = None, D(real)
+            fake_logits = D(fake)
+            loss_d = d_loss(real_logits, fake_logits)
+            total_d = loss_d + (r1 * config.r1_every if r1 is not None else 0.0)
+            check_finite("D", total_d)
+            opt_d.zero_grad(set_to_none=True)
+            accelerator.backward(total_d)
+            opt_d.step()
+            opt_d.zero_grad(set_to_none=True)
+            # --- G step (D frozen: G's losses never reach D's .grad)
+            with frozen(D):
+                fake, heat = fakes(b)
+                if model_config.use_alignment and config.align_weight > 0:
+                    align = alignment_loss(D, fake, heat)
+                    loss_g = g_loss(align.logits)
+                    total_g = loss_g + config.align_weight * align.loss
+                    record["align"] = float(align.loss.detach())
+                else:
+                    loss_g = g_loss(D(fake))
+                    total_g = loss_g
+                check_finite("G", total_g)
+                opt_g.zero_grad(set_to_none=True)
+                accelerator.backward(total_g)
+                opt_g.step()
+                opt_g.zero_grad(set_to_none=True)
+            ema.update(G)
+            step += 1
+            record.update(loss_d=float(loss_d.detach()), loss_g=float(loss_g.detach()),
+                          d_real=float(real_logits.detach().mean()), d_fake=float(fake_logits.detach().mean()),
+                          images_per_s=b / max(time.perf_counter() - start, 1e-9))
+            if r1 is not None:
+                record["r1"] = float(r1.detach())
+            if held_out is not None and ((config.di_every and step % config.di_every == 0) or step == end):
+                record["di"] = measure_di(G, D, held_out, n=config.di_samples, seed=config.seed + 7919)
+            history.append(record)
+            if callback is not None:
+                callback(record)
+            if run_dir is not None and (interrupt.requested or step == end
+                                        or (config.checkpoint_every and step % config.checkpoint_every == 0)):
+                save(step)
+                last_saved = step
+            if interrupt.requested:
+                raise KeyboardInterrupt
+    return GanRun(pair=pair, ema=ema, history=history, step=step)

@@ -1,0 +1,80 @@
+"""Heatmap sampler, rendering, Spatial Encoding Layer, alignment loss."""
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+
+from genlens.errors import GenlensError
+from genlens.gan import Discriminator, GanConfig, Generator, SpatialEncodingLayer, alignment_loss
+from genlens.gan.spatial import render_heatmap, sample_heatmaps
+
+
+def test_sampler_statistics_and_determinism():
+    g = torch.Generator().manual_seed(0)
+    h = sample_heatmaps(2000, size=16, generator=g)
+    c1 = h.centers[1]
+    assert c1.shape == (2000, 1, 2) and c1.abs().max() <= 0.75
+    assert (c1.abs() == 0.75).any()  # N(0, 0.33) reaches the clamp sometimes
+    assert abs(c1.std().item() - 0.31) < 0.03  # 0.33 shrunk a little by the clamp
+    assert h.centers[2].shape == (2000, 2, 2) and h.centers[3].shape == (2000, 4, 2)
+    assert (h.centers[2] - c1).abs().max() <= 0.4 + 1e-6
+    assert (h.centers[3] - c1).abs().max() <= 0.8 + 1e-6
+    s1 = h.sigmas[1]
+    assert s1.min() >= 0.5 and s1.max() <= 1.0
+    assert h.sigmas[2].max() <= s1.min() and h.sigmas[3].max() <= h.sigmas[2].min()
+    for lv in (1, 2, 3):
+        assert h.maps[lv].shape == (2000, 1, 16, 16)
+    again = sample_heatmaps(2000, size=16, generator=torch.Generator().manual_seed(0))
+    for lv in (1, 2, 3):
+        assert torch.equal(again.maps[lv], h.maps[lv]) and torch.equal(again.centers[lv], h.centers[lv])
+
+
+def test_render_golden_values():
+    centers = torch.tensor([[[0.0, 0.0]]])
+    sigmas = torch.tensor([[0.5]])
+    m = render_heatmap(centers, sigmas, 5)  # grid -1, -0.5, 0, 0.5, 1
+    assert m.shape == (1, 1, 5, 5)
+    assert m[0, 0, 2, 2].item() == pytest.approx(1.01)
+    # pixel (row 2, col 4) is (x=1, y=0): exp(-1 / 0.5) + 0.01
+    assert m[0, 0, 2, 4].item() == pytest.approx(math.exp(-2) + 0.01, rel=1e-6)
+    # x is the column: a centre at x = 1 peaks in the last column
+    right = render_heatmap(torch.tensor([[[1.0, 0.0]]]), sigmas, 5)
+    assert right[0, 0].argmax().item() == 2 * 5 + 4
+    two = render_heatmap(torch.tensor([[[0.0, 0.0], [1.0, 0.0]]]), torch.tensor([[0.5, 0.5]]), 5)
+    assert torch.allclose(two, (m + right) / 2)
+
+
+def test_render_rejects_centre_outside():
+    with pytest.raises(GenlensError, match=r"centre \(1.5, 0\) is outside"):
+        render_heatmap(torch.tensor([[[1.5, 0.0]]]), torch.tensor([[0.5]]), 8)
+
+
+def test_sel_shape_and_small_residual():
+    torch.manual_seed(0)
+    sel = SpatialEncodingLayer(8, heat_channels=1, hidden=16)
+    x = torch.randn(3, 8, 8, 8)
+    heat = torch.rand(3, 1, 32, 32)
+    y = sel(x, heat)
+    assert y.shape == x.shape
+    rel = (y - x).norm() / x.norm()
+    assert 0 < rel < 0.1  # the 0.1 factor keeps SEL close to identity at init
+
+
+def test_alignment_loss_reaches_g_not_d():
+    torch.manual_seed(0)
+    cfg = GanConfig.tiny("eqgan-sa")
+    G, D = Generator(cfg), Discriminator(cfg)
+    heat = G.sample_heatmaps(4, generator=torch.Generator().manual_seed(1))
+    fake = G(torch.randn(4, cfg.z_dim), heat)
+    res = alignment_loss(D, fake, heat)
+    assert res.loss.ndim == 0 and res.loss.item() > 0
+    assert set(res.cams) == {1, 2, 3} and res.cams[1].shape == (4, 32, 32)
+    assert res.logits.shape == (4, 1)
+    res.loss.backward()
+    assert all(p.grad is None for p in D.parameters())
+    assert all(p.requires_grad for p in D.parameters())  # restored
+    grads = [p.grad for p in G.parameters() if p.grad is not None]
+    assert grads and sum(g.abs().sum().item() for g in grads) > 0
+    assert G.blocks[0].sel.to_mu.weight.grad is not None  # reaches the SEL convs too

@@ -1,0 +1,79 @@
+"""Tiny training runs: every arch, exact resume, NaN stop, config mismatch on resume."""
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+
+import genlens.gan.train as gan_train
+from genlens.errors import GenlensError
+from genlens.gan import ARCHS, GanConfig, train_gan
+
+
+@pytest.mark.parametrize("arch", ARCHS)
+def test_twenty_steps_no_nan(arch, images, tiny_train):
+    seen = []
+    run = train_gan(model_config=GanConfig.tiny(arch), config=tiny_train(20), data=images, held_out=images[:8],
+                    callback=seen.append)
+    assert run.step == 20 and len(seen) == 20
+    for r in run.history:
+        assert all(math.isfinite(r[k]) for k in ("loss_d", "loss_g", "d_real", "d_fake"))
+    assert ("align" in run.history[0]) == (arch == "eqgan-sa")
+    assert "r1" in run.history[0] and "r1" not in run.history[1]  # lazy R1 every 2 steps
+    assert math.isfinite(run.history[-1]["di"])
+    assert all(torch.isfinite(p).all() for p in run.G_ema.parameters())
+
+
+def _state(run):
+    return {**{f"pair.{k}": v for k, v in run.pair.state_dict().items()},
+            **{f"ema.{k}": v for k, v in run.G_ema.state_dict().items()}}
+
+
+def test_exact_resume(images, tmp_path, tiny_train):
+    cfg, tc = GanConfig.tiny("eqgan-sa"), tiny_train(6)
+    full = train_gan(model_config=cfg, config=tc, data=images, run_dir=tmp_path / "a")
+    first = train_gan(model_config=cfg, config=tc, data=images, run_dir=tmp_path / "b", stop_at_step=3)
+    assert first.step == 3
+    rest = train_gan(model_config=cfg, config=tc, data=images, run_dir=tmp_path / "b", resume=True)
+    assert rest.step == 6 and [r["step"] for r in rest.history] == [4, 5, 6]
+    for a, b in zip(full.history, first.history + rest.history, strict=True):
+        assert a["loss_d"] == b["loss_d"] and a["loss_g"] == b["loss_g"]
+    sa, sb = _state(full), _state(rest)
+    assert sa.keys() == sb.keys()
+    for k in sa:
+        assert torch.equal(sa[k], sb[k]), k
+
+
+def test_resume_with_other_arch_names_the_field(images, tmp_path, tiny_train):
+    tc = tiny_train(2)
+    train_gan(model_config=GanConfig.tiny("stylegan2"), config=tc, data=images, run_dir=tmp_path)
+    with pytest.raises(GenlensError) as err:
+        train_gan(model_config=GanConfig.tiny("eqgan-sa"), config=tc, data=images, run_dir=tmp_path, resume=True)
+    msg = str(err.value)
+    assert "\n" not in msg and "model.arch ('stylegan2' in checkpoint vs 'eqgan-sa' now)" in msg
+    with pytest.raises(GenlensError, match="already holds a checkpoint"):
+        train_gan(model_config=GanConfig.tiny("stylegan2"), config=tc, data=images, run_dir=tmp_path)
+
+
+def test_nan_stops_and_keeps_last_checkpoint(images, tmp_path, monkeypatch, tiny_train):
+    calls = {"n": 0}
+    real_d_loss = gan_train.d_loss
+
+    def flaky(r, f):
+        calls["n"] += 1
+        out = real_d_loss(r, f)
+        return out * float("nan") if calls["n"] == 3 else out
+
+    monkeypatch.setattr(gan_train, "d_loss", flaky)
+    tc = tiny_train(5, checkpoint_every=2)
+    with pytest.raises(GenlensError, match=r"D loss is nan at step 3; .*last \(step 2\) is kept"):
+        train_gan(model_config=GanConfig.tiny("stylegan2"), config=tc, data=images, run_dir=tmp_path)
+    from genlens.training import read_checkpoint_state
+
+    assert read_checkpoint_state(tmp_path)["step"] == 2
+
+
+def test_bad_data_shape(tiny_train):
+    with pytest.raises(GenlensError, match="pad Fashion-MNIST 28 -> 32"):
+        train_gan(model_config=GanConfig.tiny(), config=tiny_train(1), data=torch.zeros(8, 1, 28, 28))
