@@ -1,0 +1,212 @@
+"""``genlens diffusion train|sample``: DDPM on Fashion-MNIST, class- or text-conditional, with guidance."""
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import typer
+
+from genlens.cli.common import (
+    DataDirOpt,
+    DeviceOpt,
+    JsonOpt,
+    SeedOpt,
+    command_line,
+    emit_json,
+    err_console,
+    progress_bar,
+    write_run_json,
+)
+from genlens.errors import GenlensError
+
+app = typer.Typer(help="Diffusion models (DDPM, classifier-free guidance) on Fashion-MNIST.\n\n"
+                  "Examples:\n\n  genlens diffusion train --cond class --steps 20000 --device cuda\n\n"
+                  "  genlens diffusion sample --all-classes --n 8 --guidance 3 --sampler ddim --steps 20\n\n"
+                  "  genlens diffusion sample --prompt \"a leather ankle boot\" --out out/boots",
+                  no_args_is_help=True)
+
+
+@app.command("train")
+def train(
+    cond: str = typer.Option("class", "--cond", help="Conditioning: class, text (MiniLM prompts) or none."),
+    steps: int = typer.Option(20_000, "--steps", help="Optimizer steps."),
+    batch: int = typer.Option(128, "--batch", help="Global batch size."),
+    out: Path | None = typer.Option(None, "--out", help="Model folder (default runs/diffusion/fmnist-ddpm[-text]); "
+                                    "checkpoints go to OUT/checkpoints."),
+    resume: bool = typer.Option(False, "--resume", help="Continue the run in OUT/checkpoints exactly."),
+    lr: float = typer.Option(2e-4, "--lr", help="AdamW learning rate (cosine decay after warm-up)."),
+    beta_schedule: str = typer.Option("linear", "--beta-schedule", help="linear or cosine."),
+    mixed_precision: str = typer.Option("no", "--mixed-precision", help="no or bf16 (autocast)."),
+    small: bool = typer.Option(False, "--tiny", hidden=True, help="Smoke tests: a tiny network."),
+    limit: int | None = typer.Option(None, "--limit", hidden=True, help="Smoke tests: train on the first N images."),
+    checkpoint_every: int = typer.Option(1000, "--checkpoint-every", help="Save OUT/checkpoints/last every N steps."),
+    seed: int = SeedOpt,
+    device: str = DeviceOpt,
+    data_dir: Path | None = DataDirOpt,
+    json_out: bool = JsonOpt,
+) -> None:
+    """Train a denoiser (ε-prediction, condition dropout 0.1, EMA) and save the EMA weights to OUT.
+
+    Example: genlens diffusion train --cond text --steps 30000 --batch 128 --device cuda --out runs/ddpm-text
+    """
+    from genlens.data.fashion_mnist import load_fashion_mnist
+    from genlens.diffusion.io import SHIPPED, save_diffusion
+    from genlens.diffusion.schedule import NoiseSchedule
+    from genlens.diffusion.train import DiffusionTrainConfig, train_diffusion
+    from genlens.diffusion.unet import UNetConfig
+
+    if cond not in ("class", "text", "none"):
+        raise GenlensError(f"--cond '{cond}' is unknown; use class, text or none")
+    data = load_fashion_mnist("train", data_dir=data_dir)
+    if limit:
+        data = data.take(limit)
+    unet = UNetConfig.tiny(cond, num_classes=data.num_classes) if small else UNetConfig(cond=cond,
+                                                                                       num_classes=data.num_classes)
+    config = DiffusionTrainConfig(unet=unet, schedule=NoiseSchedule(beta_schedule=beta_schedule), steps=steps,
+                                  batch_size=batch, lr=lr, mixed_precision=mixed_precision, seed=seed,
+                                  warmup_steps=min(500, max(1, steps // 10)))
+    out = out or Path("runs/diffusion") / SHIPPED.get(cond, "fmnist-ddpm-uncond")
+    captions = None
+    if cond == "text":
+        from genlens.diffusion.text import build_caption_table
+        from genlens.text import load_text_encoder
+
+        captions = build_caption_table(load_text_encoder("minilm"), max_tokens=unet.max_tokens)
+    t0 = time.perf_counter()
+    with progress_bar(f"diffusion ({cond})", steps, quiet=json_out) as cb:
+        result = train_diffusion(data.images, data.labels, config=config, captions=captions,
+                                 run_dir=out / "checkpoints", resume=resume, device=device,
+                                 checkpoint_every=checkpoint_every, callback=cb)
+    losses = [h["loss"] for h in result.history]
+    metrics = {"final_loss": losses[-1] if losses else None, "steps": steps, "train_seconds": round(result.seconds, 1),
+               "history": [{"step": h["step"], "loss": h["loss"]} for h in result.history[:: max(1, steps // 200)]]}
+    save_diffusion(out, result.model, config=config, class_names=data.class_names, command=command_line(),
+                   metrics=metrics)
+    write_run_json(out, command=command_line(), config=config.to_dict(), seed=seed, metrics=metrics,
+                   seconds=time.perf_counter() - t0)
+    summary = {"out": str(out), "cond": cond, "steps": steps, "final_loss": metrics["final_loss"],
+               "train_seconds": metrics["train_seconds"]}
+    if json_out:
+        emit_json(summary)
+    else:
+        err_console.print(f"diffusion ({cond}): final loss {metrics['final_loss']:.4f} -> {out}")
+
+
+def _default_model(prompt: str | None) -> Path:
+    from genlens.diffusion.io import shipped_diffusion_folder
+
+    cond = "text" if prompt is not None else "class"
+    folder = shipped_diffusion_folder(cond)
+    if not (folder / "model.safetensors").is_file():
+        raise GenlensError(f"no trained diffusion model at {folder}; run `genlens diffusion train --cond {cond} "
+                           f"--out {folder}` or pass a model folder")
+    return folder
+
+
+@app.command("sample")
+def sample_cmd(
+    model: Path | None = typer.Argument(None, help="Model folder (default: the shipped fmnist-ddpm, or "
+                                        "fmnist-ddpm-text with --prompt)."),
+    class_name: str | None = typer.Option(None, "--class", help="Class name or index, e.g. Sneaker."),
+    all_classes: bool = typer.Option(False, "--all-classes", help="Every class of the model."),
+    prompt: str | None = typer.Option(None, "--prompt", help="Text prompt (text-conditional models)."),
+    n: int = typer.Option(8, "--n", help="Images per class / prompt."),
+    guidance: float | None = typer.Option(None, "--guidance", help="Classifier-free guidance scale s "
+                                          "(default 3 for conditional models; 1 = off)."),
+    sampler: str = typer.Option("ddim", "--sampler", help="ddim, dpm++ or ddpm."),
+    steps: int | None = typer.Option(None, "--steps", help="Sampling steps (default 20; ddpm 1000)."),
+    filmstrip: bool = typer.Option(False, "--filmstrip", help="Also write filmstrip.png (x_t along the run)."),
+    out: Path = typer.Option(Path("out/diffusion"), "--out", help="Output folder."),
+    seed: int = SeedOpt,
+    device: str = DeviceOpt,
+    json_out: bool = JsonOpt,
+) -> None:
+    """Generate images: OUT/<class>/<i>.png, OUT/grid.png and OUT/run.json.
+
+    Example: genlens diffusion sample --class Sneaker --n 8 --guidance 3 --sampler ddim --steps 20 --out out/sneakers
+    """
+    import torch
+
+    from genlens.data.base import resolve_class
+    from genlens.diffusion.io import load_diffusion
+    from genlens.diffusion.sample import SAMPLERS
+    from genlens.diffusion.sample import sample as run_sample
+    from genlens.utils.device import resolve_device
+    from genlens.utils.images import safe_name, save_grid, save_png
+    from genlens.utils.seed import make_generator
+
+    if n < 1:
+        raise GenlensError(f"--n must be at least 1, got {n}")
+    chosen = sum([class_name is not None, all_classes, prompt is not None])
+    if chosen > 1:
+        raise GenlensError("pass only one of --class, --all-classes and --prompt")
+    SAMPLERS.get(sampler)  # unknown sampler: one line listing them
+    steps = steps or int(SAMPLERS.meta(sampler)["default_steps"])
+    dev = resolve_device(device)
+    bundle = load_diffusion(model if model is not None else _default_model(prompt), device=dev)
+    net, kind = bundle.model, bundle.model.cond_kind
+    if kind != "none" and guidance is None:
+        guidance = 3.0
+    from genlens.diffusion.guidance import check_guidance
+
+    check_guidance(net, guidance)
+
+    groups: list[tuple[str, object]] = []  # (folder name, condition for n images)
+    if kind == "none":
+        if chosen:
+            raise GenlensError("this model is unconditional; drop --class/--all-classes/--prompt")
+        groups.append(("samples", None))
+    elif kind == "class":
+        if prompt is not None:
+            raise GenlensError("this model is class-conditional; use --class NAME or --all-classes, not --prompt")
+        if not chosen:
+            raise GenlensError("choose what to draw: --class NAME or --all-classes")
+        idx = range(len(bundle.class_names)) if all_classes else [resolve_class(class_name, bundle.class_names)]
+        groups += [(bundle.class_names[i], torch.full((n,), i, dtype=torch.long)) for i in idx]
+    else:
+        from genlens.data.captions import NOUNS
+        from genlens.diffusion.text import encode_prompts
+        from genlens.text import load_text_encoder
+
+        encoder = load_text_encoder(bundle.text_encoder or "minilm")
+        if prompt is not None:
+            prompts = [(prompt, encoder.check(prompt))]
+        elif chosen:  # a class of a text model: its plainest caption
+            idx = range(len(bundle.class_names)) if all_classes else [resolve_class(class_name, bundle.class_names)]
+            prompts = [(bundle.class_names[i], f"a photo of a {NOUNS[i][0]}") for i in idx]
+        else:
+            raise GenlensError("choose what to draw: --prompt TEXT, --class NAME or --all-classes")
+        for name, text in prompts:
+            tokens, mask = encode_prompts(encoder, [text], max_tokens=net.config.max_tokens)
+            groups.append((name, (tokens.expand(n, -1, -1), mask.expand(n, -1))))
+
+    t0 = time.perf_counter()
+    gen = make_generator(seed, dev)
+    images, strips = [], []
+    with progress_bar(f"sample ({sampler}, {steps} steps)", steps * len(groups), quiet=json_out) as cb:
+        for gi, (name, cond) in enumerate(groups):
+            def report(info, gi=gi):
+                cb({"step": gi * steps + info["step"], "total": steps * len(groups)})
+
+            res = run_sample(net, cond, n=n, sampler=sampler, steps=steps, guidance=guidance,
+                             schedule=bundle.schedule, generator=gen, callback=report, return_trajectory=filmstrip)
+            imgs, traj = res if filmstrip else (res, None)
+            imgs = imgs.cpu()
+            for i, img in enumerate(imgs):
+                save_png(img, out / safe_name(name)[:80] / f"{i}.png")
+            images.append(imgs)
+            if traj is not None:
+                strips.append(traj.frames[:, 0])  # first image's path: (K, 1, 28, 28)
+    grid = torch.cat(images)
+    save_grid(grid, out / "grid.png", nrow=n, upscale=2)
+    if strips:
+        save_grid(torch.cat(strips), out / "filmstrip.png", nrow=strips[0].shape[0], upscale=2)
+    result = {"model": str(bundle.folder), "kind": bundle.kind, "sampler": sampler, "steps": steps,
+              "guidance": guidance, "n": n, "groups": [g for g, _ in groups], "images": int(grid.shape[0]),
+              "grid": str(out / "grid.png"), "seconds": round(time.perf_counter() - t0, 3)}
+    write_run_json(out, command=command_line(), config={**result, "prompt": prompt, "device": str(dev)}, seed=seed,
+                   metrics={"images": result["images"]}, seconds=time.perf_counter() - t0)
+    if json_out:
+        emit_json(result)
+    else:
+        err_console.print(f"{result['images']} images -> {out}")

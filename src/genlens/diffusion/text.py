@@ -1,0 +1,48 @@
+"""Text conditions for the denoiser: MiniLM token embeddings of prompts and of every training caption.
+
+The caption table (all Fashion-MNIST captions from :mod:`genlens.data.captions`, about 5,800) is encoded
+once and cached on disk, keyed by the encoder, the token count and a hash of the captions.
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+from collections.abc import Sequence
+from pathlib import Path
+
+import torch
+
+from genlens.diffusion.train import CaptionTable
+
+
+def encode_prompts(encoder, prompts: Sequence[str], *, max_tokens: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """(N, T, 384) token embeddings and (N, T) bool mask; bad prompts raise one-line errors (``encoder.check``)."""
+    return encoder.encode_tokens([encoder.check(p) for p in prompts], max_tokens=max_tokens)
+
+
+def _cache_path(name: str, texts: Sequence[str], max_tokens: int, cache_dir: str | os.PathLike | None) -> Path:
+    key = hashlib.sha256("\n".join(texts).encode()).hexdigest()[:16]
+    folder = (Path(cache_dir) if cache_dir else
+              Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "genlens" / "text")
+    return folder / f"{name}-tokens{max_tokens}-{key}.safetensors"
+
+
+def build_caption_table(encoder, *, max_tokens: int, cache_dir: str | os.PathLike | None = None,
+                        batch: int = 256) -> CaptionTable:
+    """Token embeddings of every training caption, with their labels (cached on disk)."""
+    from safetensors.torch import load_file, save_file
+
+    from genlens.data.captions import all_captions
+    from genlens.utils.io import atomic_write
+
+    texts, labels = all_captions()
+    path = _cache_path(encoder.name, texts, max_tokens, cache_dir)
+    if path.is_file():
+        saved = load_file(str(path))
+        if saved["tokens"].shape[:2] == (len(texts), max_tokens):
+            return CaptionTable(saved["tokens"].float(), saved["mask"].bool(), torch.tensor(labels))
+    parts = [encoder.encode_tokens(texts[i:i + batch], max_tokens=max_tokens) for i in range(0, len(texts), batch)]
+    tokens = torch.cat([p[0] for p in parts]).half()  # fp16 on disk and in memory: 5.8k × T × 384
+    mask = torch.cat([p[1] for p in parts])
+    atomic_write(path, lambda p: save_file({"tokens": tokens.contiguous(), "mask": mask.to(torch.uint8)}, str(p)))
+    return CaptionTable(tokens.float(), mask, torch.tensor(labels))

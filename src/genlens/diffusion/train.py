@@ -1,0 +1,152 @@
+"""Train a denoiser with the ε-prediction DDPM loss on the shared resumable loop.
+
+L = E_{x_0, t, ε} ‖ε − ε_θ(√ᾱ_t x_0 + √(1−ᾱ_t) ε, t, c)‖² (Ho et al. 2020, eq. 14, "L_simple"), with the
+condition c replaced by the null condition with probability ``cond_dropout`` (classifier-free guidance
+training, Ho & Salimans 2022). Sampling uses the EMA weights. Every random draw of the loss (t, ε, the
+dropout mask, the caption of each image) comes from one ``torch.Generator`` whose state the checkpoints
+keep, so a stopped run resumes exactly (:func:`genlens.training.train`).
+"""
+from __future__ import annotations
+
+import dataclasses
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+
+from genlens.diffusion.schedule import NoiseSchedule, q_sample
+from genlens.diffusion.unet import Denoiser, UNetConfig, to_model_space
+from genlens.errors import GenlensError
+from genlens.training import EMA, TrainConfig, cosine_with_warmup, train
+
+
+@dataclass(frozen=True)
+class DiffusionTrainConfig:
+    unet: UNetConfig = field(default_factory=UNetConfig)
+    schedule: NoiseSchedule = field(default_factory=NoiseSchedule)
+    steps: int = 20_000
+    batch_size: int = 128
+    lr: float = 2e-4
+    warmup_steps: int = 500
+    weight_decay: float = 0.0
+    ema_decay: float = 0.999
+    cond_dropout: float = 0.1
+    grad_clip: float | None = 1.0
+    mixed_precision: str = "no"  # no | bf16 (autocast)
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        if not 0.0 <= self.cond_dropout < 1.0:
+            raise GenlensError(f"cond_dropout must be in [0, 1), got {self.cond_dropout} (0.1 is usual)")
+        if self.mixed_precision not in ("no", "bf16"):
+            raise GenlensError(f"mixed_precision '{self.mixed_precision}' is not supported here; use no or bf16")
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> DiffusionTrainConfig:
+        d = dict(d)
+        return cls(unet=UNetConfig.from_dict(d.pop("unet")), schedule=NoiseSchedule.from_dict(d.pop("schedule")), **d)
+
+
+@dataclass
+class CaptionTable:
+    """Token embeddings of every training caption and the class each describes (text conditioning)."""
+
+    tokens: torch.Tensor  # (M, T, D)
+    mask: torch.Tensor  # (M, T) bool
+    labels: torch.Tensor  # (M,) long
+
+    def __post_init__(self) -> None:
+        order = torch.argsort(self.labels, stable=True)
+        self.tokens, self.mask, self.labels = self.tokens[order], self.mask[order].bool(), self.labels[order].long()
+        n = int(self.labels.max()) + 1
+        self.count = torch.bincount(self.labels, minlength=n)  # captions per class
+        self.offset = torch.cumsum(self.count, 0) - self.count
+        if (self.count == 0).any():
+            raise GenlensError("every class needs at least one caption")
+
+    def pick(self, labels: torch.Tensor, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+        """One random caption of each image's class: (B, T, D), (B, T)."""
+        labels = labels.cpu()
+        u = torch.rand(labels.shape[0], generator=generator)
+        idx = self.offset[labels] + (u * self.count[labels]).long().clamp_max(self.count[labels] - 1)
+        return self.tokens[idx], self.mask[idx]
+
+
+def diffusion_loss(model: torch.nn.Module, x0: torch.Tensor, cond: Any, *, alphas_cumprod: torch.Tensor,
+                   generator: torch.Generator, cond_dropout: float) -> torch.Tensor:
+    """L_simple for a batch ``x0`` (B, 1, 32, 32) in [-1, 1]; draws t, ε and the dropout mask from ``generator``."""
+    b = x0.shape[0]
+    t = torch.randint(0, alphas_cumprod.shape[0], (b,), generator=generator)
+    noise = torch.randn(x0.shape, generator=generator)
+    drop = torch.rand(b, generator=generator) < cond_dropout
+    t, noise, drop = t.to(x0.device), noise.to(x0.device), drop.to(x0.device)
+    x_t = q_sample(x0, noise, t, alphas_cumprod)
+    eps = model(x_t, t, cond, drop=drop if cond is not None else None)
+    return F.mse_loss(eps.float(), noise.float())
+
+
+@dataclass
+class DiffusionResult:
+    model: Denoiser  # the EMA weights, eval mode
+    config: DiffusionTrainConfig
+    history: list[dict[str, Any]]
+    seconds: float
+
+
+def train_diffusion(
+    images: torch.Tensor,
+    labels: torch.Tensor,
+    *,
+    config: DiffusionTrainConfig,
+    captions: CaptionTable | None = None,
+    run_dir: str | Path | None = None,
+    resume: bool = False,
+    device: str = "auto",
+    checkpoint_every: int = 0,
+    stop_at_step: int | None = None,
+    callback: Callable[[dict[str, Any]], None] | None = None,
+) -> DiffusionResult:
+    """Train on uint8 (N, 1, 28, 28) ``images`` with integer ``labels``; return the EMA model."""
+    kind = config.unet.cond
+    if kind == "text" and captions is None:
+        raise GenlensError("text conditioning needs a caption table (see build_caption_table)")
+    if kind == "class" and int(labels.max()) >= config.unet.num_classes:
+        raise GenlensError(f"labels go up to {int(labels.max())} but the model has {config.unet.num_classes} classes")
+    torch.manual_seed(config.seed)  # the initial weights
+    model = Denoiser(config.unet)
+    ema = EMA(model, decay=config.ema_decay)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+    scheduler = cosine_with_warmup(optimizer, total_steps=config.steps,
+                                   warmup_steps=min(config.warmup_steps, config.steps - 1))
+    alphas_cumprod = config.schedule.alphas_cumprod()
+    gen = torch.Generator().manual_seed(config.seed + 1)
+
+    def loss_fn(net: torch.nn.Module, batch: tuple[torch.Tensor, torch.Tensor]) -> torch.Tensor:
+        x, y = batch
+        x0 = to_model_space(x)  # (B, 1, 32, 32) in [-1, 1]
+        if kind == "class":
+            cond = y
+        elif kind == "text":
+            tokens, mask = captions.pick(y, gen)
+            cond = (tokens.to(x0.device), mask.to(x0.device))
+        else:
+            cond = None
+        return diffusion_loss(net, x0, cond, alphas_cumprod=alphas_cumprod, generator=gen,
+                              cond_dropout=config.cond_dropout)
+
+    tcfg = TrainConfig(total_steps=config.steps, batch_size=config.batch_size, seed=config.seed,
+                       grad_clip=config.grad_clip, mixed_precision=config.mixed_precision, device=device,
+                       checkpoint_every=checkpoint_every)
+    start = time.perf_counter()
+    history = train(model=model, optimizer=optimizer, loss_fn=loss_fn, data=(images, labels), config=tcfg,
+                    scheduler=scheduler, ema=ema, run_dir=run_dir, resume=resume, run_config=config.to_dict(),
+                    stop_at_step=stop_at_step, generators={"diffusion": gen}, callback=callback)
+    return DiffusionResult(model=ema.ema_model.eval(), config=config, history=history,
+                           seconds=time.perf_counter() - start)

@@ -1,0 +1,70 @@
+"""Tiny denoisers, toy data and a saved tiny model folder shared by the diffusion tests."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+
+from genlens.diffusion import Denoiser, DiffusionTrainConfig, UNetConfig, save_diffusion
+
+CLASS_NAMES = ("Blob", "Bar")
+
+
+@pytest.fixture(autouse=True, scope="module")
+def one_thread():
+    """The tiny convolutions run faster on one thread on a busy 2-core machine."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+class Toy:
+    """Helpers handed to tests through the ``toy`` fixture."""
+
+    class_names = CLASS_NAMES
+
+    @staticmethod
+    def data(n: int = 64) -> tuple[torch.Tensor, torch.Tensor]:
+        """Two classes of uint8 28×28 shapes: a tall block and a wide bar."""
+        labels = torch.arange(n) % 2
+        images = torch.zeros(n, 1, 28, 28, dtype=torch.uint8)
+        images[labels == 0, :, 4:24, 9:19] = 255
+        images[labels == 1, :, 10:18, 2:26] = 200
+        return images, labels
+
+    @staticmethod
+    def denoiser(cond: str = "class", seed: int = 0) -> Denoiser:
+        torch.manual_seed(seed)
+        return Denoiser(UNetConfig.tiny(cond, num_classes=len(CLASS_NAMES))).eval()
+
+    @staticmethod
+    def text_cond(b: int, seed: int = 1) -> tuple[torch.Tensor, torch.Tensor]:
+        g = torch.Generator().manual_seed(seed)
+        tokens = torch.randn(b, 8, 384, generator=g)
+        mask = torch.zeros(b, 8, dtype=torch.bool)
+        mask[:, :5] = True
+        return tokens, mask
+
+
+@pytest.fixture(scope="session")
+def model_folder(tmp_path_factory) -> callable:
+    """``model_folder(cond)``: a saved (untrained) tiny diffusion model folder of that kind."""
+    made: dict[str, Path] = {}
+
+    def make(cond: str = "class") -> Path:
+        if cond not in made:
+            folder = tmp_path_factory.mktemp(f"ddpm-{cond}")
+            cfg = DiffusionTrainConfig(unet=UNetConfig.tiny(cond, num_classes=len(CLASS_NAMES)), steps=1)
+            save_diffusion(folder, Toy.denoiser(cond), config=cfg, class_names=CLASS_NAMES, command="test",
+                           metrics={})
+            made[cond] = folder
+        return made[cond]
+
+    return make
+
+
+@pytest.fixture(scope="session")
+def toy() -> type[Toy]:
+    return Toy

@@ -1,0 +1,129 @@
+"""``genlens diffusion sample|train`` through a local typer app (cli/main.py registers it for real)."""
+import json
+
+import pytest
+import typer
+
+from genlens.cli import diffusion as diffusion_cli
+from genlens.errors import GenlensError
+from genlens.text import check_prompt
+
+
+@pytest.fixture
+def run(capsys):
+    app = typer.Typer(pretty_exceptions_enable=False, add_completion=False)
+    app.add_typer(diffusion_cli.app, name="diffusion")
+
+    def call(args):
+        capsys.readouterr()
+        try:
+            app(args=["diffusion", *map(str, args)], prog_name="genlens")
+            code = 0
+        except SystemExit as exc:
+            code = exc.code or 0
+        except GenlensError as exc:  # what cli.main does
+            print(f"genlens: error: {exc}", file=__import__("sys").stderr)
+            code = exc.exit_code
+        out, err = capsys.readouterr()
+        return code, out, err
+
+    return call
+
+
+class FakeEncoder:
+    """Stands in for MiniLM (11 s to load): same prompt checks, random token embeddings."""
+
+    name = "minilm"
+
+    def check(self, text):
+        return check_prompt(text)
+
+    def encode_tokens(self, texts, *, max_tokens):
+        import torch
+
+        return torch.randn(len(texts), max_tokens, 384), torch.ones(len(texts), max_tokens, dtype=torch.bool)
+
+
+@pytest.fixture
+def fake_text(monkeypatch):
+    import genlens.text
+
+    monkeypatch.setattr(genlens.text, "load_text_encoder", lambda name="minilm", **kw: FakeEncoder())
+
+
+def test_sample_all_classes_writes_the_contract(run, model_folder, tmp_path):
+    out = tmp_path / "out"
+    code, stdout, err = run(["sample", model_folder("class"), "--all-classes", "--n", "2", "--steps", "2",
+                             "--out", out, "--json", "--filmstrip"])
+    assert code == 0, err
+    result = json.loads(stdout)
+    assert stdout.count("\n") == 1 and result["images"] == 4 and result["guidance"] == 3.0
+    for name in ("Blob", "Bar"):
+        assert sorted(p.name for p in (out / name).iterdir()) == ["0.png", "1.png"]
+    assert (out / "grid.png").is_file() and (out / "filmstrip.png").is_file()
+    assert json.loads((out / "run.json").read_text())["seed"] == 0
+
+
+def test_sample_text_model_with_prompt(run, model_folder, tmp_path, fake_text):
+    out = tmp_path / "t"
+    code, _, err = run(["sample", model_folder("text"), "--prompt", "a leather ankle boot", "--n", "2",
+                        "--steps", "2", "--sampler", "dpm++", "--out", out, "--json"])
+    assert code == 0, err
+    assert (out / "a_leather_ankle_boot" / "1.png").is_file()
+
+
+@pytest.mark.parametrize(("case", "words"), [
+    ("unknown class", "unknown class 'Sneaker'"),
+    ("guidance on unconditional", "unconditional"),
+    ("classifier folder", "not a diffusion model"),
+    ("empty prompt", "prompt is empty"),
+    ("long prompt", "limit is 64"),
+    ("prompt on class model", "class-conditional"),
+    ("unknown sampler", "unknown sampler"),
+    ("missing default model", "genlens diffusion train"),
+])
+def test_bad_inputs_are_one_line_errors(case, words, run, model_folder, tmp_path, fake_text, monkeypatch):
+    out = ["--out", tmp_path / "o", "--steps", "1", "--n", "1"]
+    if case == "classifier folder":
+        from genlens.models.load import shipped_folder
+
+        args = ["sample", shipped_folder("fmnist-cnn"), "--class", "Bag"]  # a classifier folder
+    elif case == "missing default model":
+        import genlens.models.load
+
+        monkeypatch.setattr(genlens.models.load, "WEIGHTS_ROOT", tmp_path / "no-weights")
+        args = ["sample", "--class", "Bag"]
+    else:
+        args = {
+            "unknown class": ["sample", model_folder("class"), "--class", "Sneaker"],
+            "guidance on unconditional": ["sample", model_folder("none"), "--guidance", "3"],
+            "empty prompt": ["sample", model_folder("text"), "--prompt", "  "],
+            "long prompt": ["sample", model_folder("text"), "--prompt", "word " * 65],
+            "prompt on class model": ["sample", model_folder("class"), "--prompt", "a bag"],
+            "unknown sampler": ["sample", model_folder("class"), "--class", "Bar", "--sampler", "euler"],
+        }[case]
+    code, _, err = run([*args, *out])
+    assert code == 2, err
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith("genlens: error:") and words in lines[0], err
+
+
+def test_train_smoke_on_tiny_data(run, tiny_fmnist, tmp_path, model_folder):
+    data = tiny_fmnist(n_train=16, n_test=8)
+    out = tmp_path / "trained"
+    code, stdout, err = run(["train", "--cond", "class", "--steps", "2", "--batch", "4", "--tiny", "--device", "cpu",
+                             "--data-dir", data, "--out", out, "--json"])
+    assert code == 0, err
+    assert json.loads(stdout)["steps"] == 2
+    cfg = json.loads((out / "config.json").read_text())
+    assert cfg["kind"] == "diffusion-class" and cfg["class_names"][9] == "Ankle boot"
+    assert (out / "checkpoints" / "last").is_dir() and (out / "manifest.json").is_file()
+    code, _, err = run(["sample", out, "--class", "ankle boot", "--n", "1", "--steps", "1", "--out", tmp_path / "s"])
+    assert code == 0, err
+    assert (tmp_path / "s" / "Ankle_boot" / "0.png").is_file()
+
+
+@pytest.mark.parametrize("command", ["train", "sample"])
+def test_help_has_examples(run, command):
+    code, out, _ = run([command, "--help"])
+    assert code == 0 and "Example" in out and "--seed" in out

@@ -1,0 +1,68 @@
+import pytest
+import torch
+
+from genlens.diffusion import SAMPLERS, sample
+from genlens.errors import GenlensError
+
+
+@pytest.mark.parametrize("sampler", SAMPLERS.available())
+@pytest.mark.parametrize("cond", ["class", "text"])
+def test_each_sampler_gives_images_in_unit_range(sampler, cond, toy):
+    model = toy.denoiser(cond)
+    c = torch.tensor([0, 1]) if cond == "class" else toy.text_cond(2)
+    out = sample(model, c, sampler=sampler, steps=3, guidance=2.0, generator=torch.Generator().manual_seed(0))
+    assert out.shape == (2, 1, 28, 28) and out.min() >= 0 and out.max() <= 1 and torch.isfinite(out).all()
+
+
+def test_samplers_registry():
+    assert set(SAMPLERS.available()) == {"ddpm", "ddim", "dpm++"}
+    with pytest.raises(GenlensError, match="choose one of"):
+        SAMPLERS.get("euler")
+
+
+@pytest.mark.parametrize("sampler", ["ddim", "ddpm"])
+def test_same_seed_same_images(sampler, toy):
+    model, y = toy.denoiser("class"), torch.tensor([0, 1, 1])
+
+    def run(seed):
+        return sample(model, y, sampler=sampler, steps=4, guidance=3.0, generator=torch.Generator().manual_seed(seed))
+
+    assert torch.equal(run(7), run(7))
+    assert not torch.equal(run(7), run(8))
+
+
+def test_ddim_eta0_is_deterministic_given_x_T(toy):
+    """DDIM (eta=0) draws nothing after x_T: an already-advanced generator changes nothing but x_T."""
+    from genlens.diffusion.sample import _ddim
+    from genlens.diffusion.schedule import NoiseSchedule
+
+    sch = _ddim(NoiseSchedule())
+    assert sch.__class__.__name__ == "DDIMScheduler"
+    model, y = toy.denoiser("class"), torch.tensor([0])
+    g = torch.Generator().manual_seed(3)
+    a = sample(model, y, sampler="ddim", steps=5, generator=g)
+    after_a = g.get_state()
+    g2 = torch.Generator().manual_seed(3)
+    b = sample(model, y, sampler="ddim", steps=5, generator=g2)
+    assert torch.equal(a, b) and torch.equal(after_a, g2.get_state())
+    x_t_draw = torch.Generator().manual_seed(3)
+    torch.randn(1, 1, 32, 32, generator=x_t_draw)
+    assert torch.equal(after_a, x_t_draw.get_state())  # only x_T was drawn
+
+
+def test_trajectory_and_callback(toy):
+    seen = []
+    out, traj = sample(toy.denoiser("class"), torch.tensor([1, 0]), steps=6, generator=torch.Generator().manual_seed(0),
+                       return_trajectory=True, trajectory_frames=3, callback=seen.append)
+    assert [s["step"] for s in seen] == list(range(1, 7))
+    assert traj.frames.shape == (3, 2, 1, 28, 28) and len(traj.timesteps) == 3
+    assert traj.timesteps == sorted(traj.timesteps, reverse=True)
+    torch.testing.assert_close(traj.frames[-1], out)
+
+
+def test_unconditional_model_samples_n_and_rejects_guidance(toy):
+    model = toy.denoiser("none")
+    out = sample(model, None, n=3, steps=2, guidance=None, generator=torch.Generator().manual_seed(0))
+    assert out.shape == (3, 1, 28, 28)
+    with pytest.raises(GenlensError, match="unconditional"):
+        sample(model, None, n=3, steps=2, guidance=3.0)
