@@ -49,8 +49,38 @@ def zoo_table(result: dict[str, Any]) -> str:
     return "\n".join(rows) + "\n" + note
 
 
+def inversion_table(result: dict[str, Any]) -> str:
+    """Class inversion: one row per method x architecture, judged by the other zoo models."""
+    rows = ["| method | inverted model | cross top-1 | cross top-5 | own top-1 | IS | img / CPU-s | wall s |",
+            "|---|---|---:|---:|---:|---:|---:|---:|"]
+    for method, m in result["methods"].items():
+        for arch, r in m["per_arch"].items():
+            if r["status"] != "ok":
+                rows.append(f"| {method} | {arch} | n/a | n/a | n/a | n/a | n/a | n/a |")
+                continue
+            rows.append(f"| {method} | {arch} | {100 * r['cross_top1']:.0f} % | {100 * r['cross_top5']:.0f} % | "
+                        f"{100 * r['own_top1']:.0f} % | {r['inception_score']['mean']:.2f} | "
+                        f"{_num(r['images_per_cpu_s'])} | {r['wall_s']:.0f} |")
+        s = m["summary"]
+        if s.get("pairs"):
+            rows.append(f"| **{method}** | **mean of {s['pairs']} pairs** | **{100 * s['cross_top1_mean']:.0f} %** | "
+                        f"**{100 * s['cross_top5_mean']:.0f} %** | {100 * s['own_top1_mean']:.0f} % | | | "
+                        f"**{s['wall_s']:.0f}** |")
+    env, cfg = result["env"], result["config"]
+    note = (f"\n10 classes x n=1, seed {cfg['seed']}; every method at the budget of `pii`: {cfg['budget_steps']} "
+            f"optimisation steps (pii-paper also with pii's ensemble of {cfg['ensemble']}). Cross top-1/top-5: "
+            f"mean over the other judges ({', '.join(result['judges'])}); own top-1 only for contrast. "
+            f"IS under genlens-fmnist features (10 images). {env['cpu']}, {env['torch_threads']} torch threads, "
+            f"load average {env.get('load_average_start')} -> {env.get('load_average_end')}, torch {env['torch']}, "
+            f"{env['date'][:10]}, total {result['wall_seconds']:.0f} s.")
+    if cfg.get("quick"):
+        note += " **Quick smoke run: not a real measurement.**"
+    return "\n".join(rows) + "\n" + note
+
+
 RENDERERS: dict[str, tuple[str, Callable[[dict[str, Any]], str]]] = {
     "zoo": ("Zoo throughput (`bench/zoo.py`)", zoo_table),
+    "inversion": ("Class inversion across architectures (`bench/inversion.py`)", inversion_table),
 }
 
 
@@ -59,7 +89,7 @@ def render_all(results_dir: Path = RESULTS) -> str:
     found = {}
     for path in sorted(results_dir.glob("*.json")):
         result = json.loads(path.read_text())
-        if result.get("benchmark") in RENDERERS:
+        if isinstance(result, dict) and result.get("benchmark") in RENDERERS:
             found[result["benchmark"]] = result
     parts = []
     for bench, (title, render) in RENDERERS.items():

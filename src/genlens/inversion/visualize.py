@@ -15,9 +15,9 @@ import torch
 
 from genlens.errors import GenlensError
 from genlens.inversion.context import Context, Objective
-from genlens.inversion.methods.common import build_param, final_size
-from genlens.inversion.methods.pii import PII_PRESETS, PIIConfig, pii_stages, pii_transforms
-from genlens.inversion.objectives import center_token, patch_tokens, total_variation
+from genlens.inversion.methods.common import final_size
+from genlens.inversion.methods.pii import PII_PRESETS, PIIConfig, pii_param, pii_priors, pii_stages, pii_transforms
+from genlens.inversion.objectives import center_token, patch_tokens
 from genlens.inversion.render import AdamConfig, render
 from genlens.models.handle import ModelHandle
 from genlens.utils.seed import make_generator
@@ -79,12 +79,12 @@ def visualize(handle: ModelHandle, *, layer: str, units: Sequence[int], kind: Ki
     site = resolve_unit_layer(handle, layer)
     unit_t = torch.tensor(list(units), dtype=torch.long)
     objective = units_objective(site, unit_t, kind=kind)
-    if config.tv > 0:
-        objective = objective + config.tv * total_variation(kind=config.tv_kind)
+    priors = pii_priors(config)
+    if priors is not None:
+        objective = objective + priors
     generator = make_generator(seed, "cpu")
     stages = pii_stages(config, final_size(handle), steps_scale)
-    param = build_param(config.param, batch=len(units), channels=handle.input_size[0], size=stages[0].size,
-                        generator=generator, device=handle.device, blur_sigma=config.blur_sigma)
+    param = pii_param(config, batch=len(units), handle=handle, stages=stages, generator=generator)
     result = render(handle, objective, param=param, generator=generator, stages=stages,
                     transforms=pii_transforms(config), optimizer=AdamConfig(lr=config.lr, betas=config.betas),
                     schedule="cosine", callback=callback)

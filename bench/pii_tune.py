@@ -1,0 +1,91 @@
+"""Screen Plug-In Inversion hyper-parameter sets by cross-architecture top-1 (issue 3).
+
+    .venv/bin/python bench/pii_tune.py --configs NAME ... --archs fmnist-cnn fmnist-vit --scale 0.4
+
+Each config inverts all 10 classes (n=1, seed 0) on each architecture and is judged by the *other* zoo
+models; every run is appended to ``bench/results/pii_tuning.json`` ({config, per-arch cross top-1,
+seconds}). The candidate sets live in :data:`CANDIDATES`.
+"""
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+from genlens import load_model
+from genlens.inversion.api import invert
+from genlens.inversion.evaluate import cross_model_eval
+from genlens.inversion.methods.pii import PII_PRESETS, PIIConfig
+
+ZOO = ["fmnist-cnn", "fmnist-vit", "fmnist-mixer", "fmnist-resmlp"]
+LOG = Path(__file__).resolve().parent / "results" / "pii_tuning.json"
+
+CANDIDATES: dict[str, PIIConfig] = {
+    "paper": PII_PRESETS["pii-paper"],
+    "paper-e4": dataclasses.replace(PII_PRESETS["pii-paper"], ensemble=4),
+    "placeholder-3st": PIIConfig(n_stages=3, stage_steps=200, ensemble=4, color_mul=0.3, color_add=0.3, tv=0.05),
+    "blur1-c03-lr05": PIIConfig(n_stages=3, stage_steps=200, ensemble=4, lr=0.05, color_mul=0.3, color_add=0.3,
+                                param="blur", blur_sigma=1.0),
+    "blur1-tv-lr05": PIIConfig(n_stages=3, stage_steps=200, ensemble=4, lr=0.05, color_mul=0.3, color_add=0.3,
+                               param="blur", blur_sigma=1.0, tv=0.05),
+    "fft-c03-lr05": PIIConfig(n_stages=3, stage_steps=200, ensemble=4, lr=0.05, color_mul=0.3, color_add=0.3,
+                              param="fft"),
+    "px-tv01-lr05": PIIConfig(n_stages=3, stage_steps=200, ensemble=4, lr=0.05, color_mul=0.5, color_add=0.5,
+                              tv=0.1),
+    "blur1-c06-lr05": PIIConfig(n_stages=3, stage_steps=200, ensemble=4, lr=0.05, color_mul=0.6, color_add=0.6,
+                                param="blur", blur_sigma=1.0),
+    "blur07-c03-lr05-j1/4": PIIConfig(n_stages=3, stage_steps=200, ensemble=4, lr=0.05, color_mul=0.3,
+                                      color_add=0.3, param="blur", blur_sigma=0.7, jitter=0.25),
+}
+_BLUR = CANDIDATES["blur1-c03-lr05"]
+CANDIDATES |= {
+    "blur1-dark": dataclasses.replace(_BLUR, init_mean=0.2, init_scale=0.4),
+    "blur1-dark-l2": dataclasses.replace(_BLUR, init_mean=0.2, init_scale=0.4, l2=0.02),
+    "blur1-l2": dataclasses.replace(_BLUR, l2=0.02),
+    "blur15-dark": dataclasses.replace(_BLUR, blur_sigma=1.5, init_mean=0.2, init_scale=0.4),
+    "blur1-dark-c0": dataclasses.replace(_BLUR, init_mean=0.2, init_scale=0.4, color_mul=0.0, color_add=0.0),
+    "blur1-dark-lr1": dataclasses.replace(_BLUR, init_mean=0.2, init_scale=0.4, lr=0.1),
+}
+
+
+def run_one(name: str, config: PIIConfig, archs: list[str], judges: list, scale: float) -> dict:
+    per_arch, seconds = {}, {}
+    for arch in archs:
+        t0 = time.perf_counter()
+        images = invert(arch, list(range(10)), preset=config, n=1, seed=0, steps_scale=scale)
+        seconds[arch] = time.perf_counter() - t0
+        rep = cross_model_eval(images, torch.arange(10), judges, source=arch, with_is=False)
+        per_arch[arch] = {"cross_top1": rep["cross_top1_mean"], "own_top1": rep["judges"][arch]["top1"],
+                          "judges": {k: v["top1"] for k, v in rep["judges"].items()}}
+        print(f"  {name} {arch}: cross {rep['cross_top1_mean']:.2f} own {per_arch[arch]['own_top1']:.2f} "
+              f"{seconds[arch]:.0f}s", flush=True)
+    cross = [v["cross_top1"] for v in per_arch.values()]
+    return {"name": name, "config": dataclasses.asdict(config), "steps_scale": scale, "archs": archs,
+            "per_arch": per_arch, "mean_cross_top1": sum(cross) / len(cross), "seconds": seconds}
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--configs", nargs="+", default=list(CANDIDATES))
+    p.add_argument("--archs", nargs="+", default=ZOO)
+    p.add_argument("--scale", type=float, default=1.0, help="steps_scale for every config")
+    p.add_argument("--threads", type=int, default=2)
+    args = p.parse_args(argv)
+    torch.set_num_threads(args.threads)
+    judges = [load_model(a) for a in ZOO]
+    log = json.loads(LOG.read_text()) if LOG.exists() else []
+    for name in args.configs:
+        row = run_one(name, CANDIDATES[name], args.archs, judges, args.scale)
+        print(f"{name}: mean cross top-1 {row['mean_cross_top1']:.3f}", flush=True)
+        log.append(row)
+        LOG.write_text(json.dumps(log, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
