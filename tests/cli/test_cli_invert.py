@@ -35,3 +35,20 @@ def test_invert_bad_input_is_one_line(cli, tmp_path, args, words):
     assert out == ""
     lines = err.strip().splitlines()
     assert len(lines) == 1 and words in lines[0]
+
+
+@pytest.mark.slow
+def test_invert_prompt_on_shipped_clip(cli, tmp_path):
+    code, out, err = cli(["invert", "clip", "--prompt", "a leather ankle boot", "--steps-scale", "0.05",
+                          "--out", str(tmp_path), "--device", "cpu", "--json"])
+    assert code == 0, err
+    result = json.loads(out)
+    assert result["model"] == "fmnist-clip" and len(result["similarity"]) == 1
+    assert (tmp_path / "a_leather_ankle_boot" / "0.png").is_file() and (tmp_path / "grid.png").is_file()
+
+
+def test_invert_empty_prompt_is_one_line(cli, tmp_path):
+    code, out, err = cli(["invert", "clip", "--prompt", "  ", "--out", str(tmp_path), "--device", "cpu"])
+    assert code == 2 and out == ""
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and "prompt is empty" in lines[0]

@@ -19,7 +19,10 @@ from genlens.cli.common import (
 
 
 def invert(
-    model: str = typer.Argument(..., help="Zoo model name or model folder, e.g. fmnist-vit."),
+    model: str = typer.Argument(..., help="Zoo model name or model folder, e.g. fmnist-vit; with --prompt: clip "
+                                "(the shipped fmnist-clip), a clip folder, or open_clip:ARCH:WEIGHTS_FILE."),
+    prompts: list[str] | None = typer.Option(None, "--prompt", help="Text prompt for an image-text model "
+                                                "(repeatable): CLIP-only inversion."),
     classes: list[str] | None = typer.Option(None, "--class", help="Class name or index (repeatable)."),
     all_classes: bool = typer.Option(False, "--all-classes", help="Invert every class of the model."),
     method: str = typer.Option("pii", "--method", help="pii | deepdream | deepinversion (or a preset name)."),
@@ -37,7 +40,13 @@ def invert(
     Example: genlens invert fmnist-cnn --class sneaker --method pii --n 2 --seed 0 --out out/sneaker
 
     Example: genlens invert fmnist-vit --all-classes --eval --json
+
+    Example: genlens invert clip --prompt "a leather ankle boot" --n 2
     """
+    if prompts:
+        _invert_prompts(model, prompts, n=n, seed=seed, steps_scale=steps_scale, preset=preset, out=out,
+                        device=device, json_out=json_out)
+        return
     import torch
 
     from genlens.errors import GenlensError
@@ -80,3 +89,35 @@ def invert(
             tag = " (inverted model)" if jname == handle.name else ""
             err_console.print(f"  judged by {jname:14s} top-1 {100 * r['top1']:5.1f}%  top-5 {100 * r['top5']:5.1f}%{tag}")
         err_console.print(f"  cross-model mean top-1: {100 * result['eval']['cross_top1_mean']:.1f}%")
+
+
+def _invert_prompts(model: str, prompts: list[str], *, n: int, seed: int, steps_scale: float, preset: str | None,
+                    out: Path, device: str, json_out: bool) -> None:
+    from genlens.inversion.methods.clip_text import run_prompt_inversion
+    from genlens.text import check_prompt
+    from genlens.utils.device import resolve_device
+    from genlens.utils.images import safe_name, save_grid, save_png
+
+    prompts = [check_prompt(p) for p in prompts]  # fail before loading anything
+    name = "fmnist-clip" if model == "clip" else model
+    t0 = time.perf_counter()
+    with progress_bar(f"prompt inversion {name}", None, quiet=json_out) as cb:
+        def progress(info: dict) -> None:
+            cb({**info, "total": info.get("total_steps")})
+
+        result = run_prompt_inversion(name, prompts, n=n, seed=seed, steps_scale=steps_scale,
+                                      device=resolve_device(device), callback=progress, preset=preset)
+    seconds = time.perf_counter() - t0
+    for i, (img, prompt) in enumerate(zip(result.images, result.prompts)):
+        save_png(img, out / safe_name(prompt)[:80] / f"{i % n}.png", upscale=4)
+    save_grid(result.images, out / "grid.png", nrow=n if len(prompts) > 1 else min(8, n), upscale=3)
+    summary = {"model": result.model, "preset": result.preset, "prompts": list(prompts), "n": n,
+               "similarity": result.similarity, "seconds": round(seconds, 2), "out": str(out)}
+    write_run_json(out, command=command_line(), config=summary | {"config": result.config}, seed=seed,
+                   metrics={"similarity": result.similarity}, seconds=seconds)
+    if json_out:
+        emit_json(summary)
+        return
+    for prompt, sim in zip(result.prompts, result.similarity):
+        err_console.print(f"  {prompt!r}: cosine {sim:.3f}")
+    err_console.print(f"{len(result.images)} images in {seconds:.1f} s -> {out}/grid.png")

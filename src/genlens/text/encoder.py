@@ -58,6 +58,12 @@ class SentenceEncoder:
             from sentence_transformers import SentenceTransformer
         except ImportError:
             raise GenlensError("sentence-transformers is missing; run `pip install sentence-transformers`") from None
+        try:  # transformers draws its own "Loading weights" bar on stderr; library code stays quiet
+            from transformers.utils import logging as hf_logging
+
+            hf_logging.disable_progress_bar()
+        except ImportError:  # pragma: no cover
+            pass
         self.model = SentenceTransformer(model_dir, device=str(device))
         self.model.eval()
         for p in self.model.parameters():
