@@ -60,6 +60,15 @@ class UNetConfig:
             raise GenlensError("a class-conditional denoiser needs num_classes >= 1")
 
     @classmethod
+    def preset(cls, name: str, cond: str = "class", **kw: Any) -> UNetConfig:
+        """Named sizes: ``base`` (1.7 M parameters, GPU), ``small`` (0.7 M, 2.8x the CPU throughput), ``tiny``."""
+        if name == "tiny":
+            return cls.tiny(cond, **kw)
+        if name not in PRESETS:
+            raise GenlensError(f"denoiser size '{name}' is unknown; use one of: {', '.join([*PRESETS, 'tiny'])}")
+        return cls(cond=cond, **{**PRESETS[name], **kw})
+
+    @classmethod
     def tiny(cls, cond: str = "class", **kw: Any) -> UNetConfig:
         """A few thousand parameters: for tests and smoke runs only."""
         base = dict(block_out_channels=(8, 16), layers_per_block=1, attention_head_dim=4, norm_num_groups=4,
@@ -76,6 +85,14 @@ class UNetConfig:
         if unknown:
             raise GenlensError(f"unknown denoiser config fields {unknown}; the model folder is from another version")
         return cls(**d)
+
+
+# Sizes measured on one CPU thread, batch 64 (training images/s): base 17, small 48.
+PRESETS: dict[str, dict[str, Any]] = {
+    "base": {},
+    "small": dict(block_out_channels=(16, 32, 64), layers_per_block=1, norm_num_groups=8,
+                  attention_levels=(False, False, True)),
+}
 
 
 def _block_types(cfg: UNetConfig, *, cross: bool) -> tuple[tuple[str, ...], tuple[str, ...]]:

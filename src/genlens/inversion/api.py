@@ -9,6 +9,7 @@ import torch
 from genlens.errors import GenlensError
 from genlens.inversion.methods import INVERSION_METHODS
 from genlens.inversion.methods.common import resolve_targets
+from genlens.inversion.probe import check_invertible
 from genlens.inversion.render import Callback
 from genlens.models.handle import ModelHandle
 from genlens.utils.device import resolve_device
@@ -63,6 +64,7 @@ def invert(
         raise GenlensError(f"n (images per class) must be at least 1, got {n}")
     name, config = resolve_method(method, preset)
     idx = resolve_targets(handle, targets)
+    check_invertible(handle)
     rows = torch.tensor(idx, device=handle.device).repeat_interleave(n)
     generator = make_generator(seed, "cpu")  # CPU draws, moved to the device: same seed, same noise
     run = INVERSION_METHODS.get(name)

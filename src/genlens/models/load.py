@@ -19,13 +19,18 @@ def shipped_folder(name: str) -> Path:
 
 def load_model(name_or_dir: str | os.PathLike, *, device: str = "cpu", weights: str | os.PathLike | None = None,
                verify: bool = True) -> ModelHandle:
-    """A classifier handle from a zoo name (shipped weights) or a model folder.
+    """A classifier handle from a zoo name (shipped weights), a model folder, or ``timm:<arch>:<weights file>``
+    (see :mod:`genlens.models.external`).
 
     ``weights`` overrides the weight file (a .safetensors file for the same architecture).
     """
     from genlens.models.zoo import ZOO
 
     text = str(name_or_dir)
+    if text.startswith("timm:"):
+        from genlens.models.external import load_timm_spec
+
+        return load_timm_spec(text, device=resolve_device(device))
     if text in ZOO:
         folder = shipped_folder(text)
         if not (folder / WEIGHTS_FILE).is_file() and weights is None:

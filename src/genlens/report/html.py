@@ -12,7 +12,7 @@ h1{margin-bottom:.1em} h2{border-bottom:2px solid #e3e7ec;padding-bottom:.2em;ma
 th,td{border:1px solid #d9dee4;padding:.3em .6em;text-align:right} th{background:#f3f5f8}
 td:first-child,th:first-child{text-align:left} figure{display:inline-block;margin:.5em 1em .5em 0;vertical-align:top}
 figcaption{font-size:.85em;color:#5b6672;max-width:420px} img{image-rendering:pixelated;border:1px solid #e3e7ec}
-.todo{background:#fff8e6;border-left:4px solid #f0b429;padding:.5em 1em} nav a{margin-right:1em}
+.grid{display:flex;flex-wrap:wrap;gap:.5em} .todo{background:#fff8e6;border-left:4px solid #f0b429;padding:.5em 1em} nav a{margin-right:1em}
 code{background:#f3f5f8;padding:0 .25em;border-radius:3px}
 """
 
