@@ -41,8 +41,18 @@ test: install-dev data
 lint: install-dev
 	$(VENV)/bin/ruff check src tests bench
 
-bench: install-dev data
+# Peers compared in the same run. torch-lucent pins kornia<=0.4.1 and torch-dreams wants mkl and full
+# opencv, so both go in without their pins, with what they really import beside them.
+$(VENV)/.peers: $(VENV)/.dev
+	$(PIP) install --quiet --no-deps torch-lucent==0.1.8 torch-dreams==4.0.0
+	$(PIP) install --quiet "kornia>=0.7" decorator ipython opencv-python-headless tqdm denoising-diffusion-pytorch
+	touch $@
+
+bench: install-dev data $(VENV)/.peers
 	$(PY) bench/zoo.py
+	$(PY) bench/inversion.py --seeds 0 1 2
+	$(PY) bench/diffusion.py
+	$(PY) bench/gan.py
 	$(PY) bench/table.py --readme README.md
 
 clean:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import re
 import sys
 from collections.abc import Callable
@@ -49,30 +50,65 @@ def zoo_table(result: dict[str, Any]) -> str:
     return "\n".join(rows) + "\n" + note
 
 
+def _speed_vs_pii(result: dict[str, Any], method: str, arch: str) -> str:
+    """img / CPU-s of pii over ``method``'s on ``arch`` ("2.0x": pii makes images twice as fast); "" without pii."""
+    pii = result["methods"].get("pii", {}).get("per_arch", {}).get(arch, {})
+    r = result["methods"][method]["per_arch"][arch]
+    if pii.get("status") != "ok" or r.get("status") != "ok":
+        return ""
+    return f"{pii['images_per_cpu_s'] / r['images_per_cpu_s']:.2f}x"
+
+
 def inversion_table(result: dict[str, Any]) -> str:
-    """Class inversion: one row per method x architecture, judged by the other zoo models."""
-    rows = ["| method | inverted model | cross top-1 | cross top-5 | own top-1 | IS | img / CPU-s | wall s |",
-            "|---|---|---:|---:|---:|---:|---:|---:|"]
+    """Class inversion: one row per method x architecture, judged by the other zoo models.
+
+    A row's numbers are medians over its seeds (schema 2; older files hold one seed, ``config.seed``).
+    Peers (``"peer": true``) get "vs pii speed": pii's images per CPU-second over theirs, per architecture
+    and, on the summary row, the geometric mean over architectures.
+    """
+    cfg = result["config"]
+    rows = ["| method | inverted model | seeds | cross top-1 | cross top-5 | own top-1 | IS | img / CPU-s "
+            "| vs pii speed | wall s |",
+            "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for method, m in result["methods"].items():
+        peer = bool(m.get("peer"))
+        ratios = []
         for arch, r in m["per_arch"].items():
             if r["status"] != "ok":
-                rows.append(f"| {method} | {arch} | n/a | n/a | n/a | n/a | n/a | n/a |")
+                rows.append(f"| {method} | {arch} | | n/a | n/a | n/a | n/a | n/a | | n/a |")
                 continue
-            rows.append(f"| {method} | {arch} | {100 * r['cross_top1']:.0f} % | {100 * r['cross_top5']:.0f} % | "
-                        f"{100 * r['own_top1']:.0f} % | {r['inception_score']['mean']:.2f} | "
-                        f"{_num(r['images_per_cpu_s'])} | {r['wall_s']:.0f} |")
+            vs = _speed_vs_pii(result, method, arch) if peer else ""
+            if vs:
+                ratios.append(float(vs[:-1]))
+            rows.append(f"| {method} | {arch} | {len(r.get('seeds', [cfg['seed']]))} | {100 * r['cross_top1']:.0f} % | "
+                        f"{100 * r['cross_top5']:.0f} % | {100 * r['own_top1']:.0f} % | "
+                        f"{r['inception_score']['mean']:.2f} | {_num(r['images_per_cpu_s'])} | {vs} | "
+                        f"{r['wall_s']:.0f} |")
         s = m["summary"]
         if s.get("pairs"):
-            rows.append(f"| **{method}** | **mean of {s['pairs']} pairs** | **{100 * s['cross_top1_mean']:.0f} %** | "
-                        f"**{100 * s['cross_top5_mean']:.0f} %** | {100 * s['own_top1_mean']:.0f} % | | | "
-                        f"**{s['wall_s']:.0f}** |")
-    env, cfg = result["env"], result["config"]
-    note = (f"\n10 classes x n=1, seed {cfg['seed']}; every method at the budget of `pii`: {cfg['budget_steps']} "
+            by_seed = list(s.get("cross_top1_by_seed", {}).values())
+            spread = (f" ({100 * min(by_seed):.0f}-{100 * max(by_seed):.0f} % over seeds)"
+                      if len(by_seed) > 1 else "")
+            gmean = f"**{math.prod(ratios) ** (1 / len(ratios)):.2f}x**" if ratios else ""
+            rows.append(f"| **{method}** | **mean of {s['pairs']} pairs** | | **{100 * s['cross_top1_mean']:.0f} %**"
+                        f"{spread} | **{100 * s['cross_top5_mean']:.0f} %** | {100 * s['own_top1_mean']:.0f} % | | "
+                        f"| {gmean} | **{s['wall_s']:.0f}** |")
+    env = result["env"]
+    seeds = cfg.get("seeds", [cfg["seed"]])
+    seed_note = (f"seeds {', '.join(map(str, seeds))}, each row the median over them (cross top-1 of the "
+                 f"summary: mean of the rows' medians; in brackets the range of the per-seed means)"
+                 if len(seeds) > 1 else f"seed {seeds[0]}")
+    peers = cfg.get("peers") or [k for k, v in result["methods"].items() if v.get("peer")]
+    peer_note = (f" Peers ({', '.join(peers)}): their library's own parameterisation, transforms and optimiser, "
+                 f"a class-logit objective, 10 classes in one batch, RGB seen by our model as gray "
+                 f"(`bench/peers/`); vs pii speed = pii's img / CPU-s over the peer's (2x: pii twice as fast)."
+                 if peers else "")
+    note = (f"\n10 classes x n=1, {seed_note}; every method at the budget of `pii`: {cfg['budget_steps']} "
             f"optimisation steps (pii-paper also with pii's ensemble of {cfg['ensemble']}). Cross top-1/top-5: "
             f"mean over the other judges ({', '.join(result['judges'])}); own top-1 only for contrast. "
-            f"IS under genlens-fmnist features (10 images). {env['cpu']}, {env['torch_threads']} torch threads, "
-            f"load average {env.get('load_average_start')} -> {env.get('load_average_end')}, torch {env['torch']}, "
-            f"{env['date'][:10]}, total {result['wall_seconds']:.0f} s.")
+            f"IS under genlens-fmnist features (10 images).{peer_note} {env['cpu']}, {env['torch_threads']} "
+            f"torch threads, load average {env.get('load_average_start')} -> {env.get('load_average_end')}, "
+            f"torch {env['torch']}, {env['date'][:10]}, total {result['wall_seconds']:.0f} s.")
     if cfg.get("quick"):
         note += " **Quick smoke run: not a real measurement.**"
     return "\n".join(rows) + "\n" + note

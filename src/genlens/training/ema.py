@@ -50,11 +50,15 @@ class EMA:
     def update(self, model: nn.Module) -> None:
         weight = 1.0 - self.current_decay()
         source = unwrap_module(model)
+        floats: tuple[list[torch.Tensor], list[torch.Tensor]] = ([], [])
         for ema_p, p in zip(self.ema_model.parameters(), source.parameters(), strict=True):
             if ema_p.dtype.is_floating_point:
-                ema_p.lerp_(p.detach().to(ema_p.dtype), weight)
+                floats[0].append(ema_p)
+                floats[1].append(p.detach().to(ema_p.dtype))
             else:
                 ema_p.copy_(p.detach())
+        if floats[0]:  # one fused kernel per dtype/device group instead of one small op per tensor
+            torch._foreach_lerp_(floats[0], floats[1], weight)
         for ema_b, b in zip(self.ema_model.buffers(), source.buffers(), strict=True):
             ema_b.copy_(b.detach())
         self.num_updates += 1
