@@ -63,7 +63,7 @@ def test_bad_inputs(gan_folder, tmp_path, capsys, monkeypatch):
         (["edit", gan_folder, "--center", "left"], "--center 'left' is not x,y"),
         (["sample", other], "holds a diffusion checkpoint, not a GAN"),
         (["sample", classifier], "holds a classifier checkpoint, not a GAN"),
-        (["sample", "fmnist-eqgan-sa"], "run `genlens gan train --arch eqgan-sa`"),
+        (["sample", "fmnist-eqgan"], "run `genlens gan train --arch eqgan-sa`"),
         (["sample", tmp_path / "nowhere"], "neither a GAN folder nor a shipped GAN"),
     ]
     for args, words in cases:

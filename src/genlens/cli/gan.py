@@ -24,12 +24,12 @@ from genlens.errors import GenlensError
 app = typer.Typer(
     help="GANs on Fashion-MNIST: a StyleGAN2-style baseline and EqGAN-SA (spatial awareness).\n\n"
          "Examples:\n\n  genlens gan train --arch eqgan-sa --steps 20000\n\n"
-         "  genlens gan sample fmnist-eqgan-sa --n 16 --out out/gan/samples\n\n"
-         "  genlens gan edit fmnist-eqgan-sa --seed 3 --center 0.5,-0.2 --out out/gan/edit",
+         "  genlens gan sample fmnist-eqgan --n 16 --out out/gan/samples\n\n"
+         "  genlens gan edit fmnist-eqgan --seed 3 --center 0.5,-0.2 --out out/gan/edit",
     no_args_is_help=True,
 )
 
-NameArg = Annotated[str, typer.Argument(help="Shipped GAN (fmnist-stylegan2, fmnist-sel-only, fmnist-eqgan-sa) "
+NameArg = Annotated[str, typer.Argument(help="Shipped GAN (fmnist-gan, fmnist-sel-only, fmnist-eqgan) "
                                              "or a folder written by `genlens gan train`.")]
 
 
@@ -128,7 +128,7 @@ def sample(
     device: str = DeviceOpt,
     json_out: bool = JsonOpt,
 ) -> None:
-    """Sample images. Example: genlens gan sample fmnist-eqgan-sa --n 16 --out out/gan/samples"""
+    """Sample images. Example: genlens gan sample fmnist-eqgan --n 16 --out out/gan/samples"""
     from genlens.gan.edit import sample as sample_images
 
     t0 = time.perf_counter()
@@ -154,7 +154,7 @@ def interpolate(
     device: str = DeviceOpt,
     json_out: bool = JsonOpt,
 ) -> None:
-    """Interpolate between two seeds' latents. Example: genlens gan interpolate fmnist-eqgan-sa --seed 0 --to-seed 5"""
+    """Interpolate between two seeds' latents. Example: genlens gan interpolate fmnist-eqgan --seed 0 --to-seed 5"""
     from genlens.gan.edit import interpolate as interp
 
     t0 = time.perf_counter()
@@ -191,7 +191,7 @@ def edit(
     device: str = DeviceOpt,
     json_out: bool = JsonOpt,
 ) -> None:
-    """Move one heatmap level of a seed's image. Example: genlens gan edit fmnist-eqgan-sa --seed 3 --center 0.5,0"""
+    """Move one heatmap level of a seed's image. Example: genlens gan edit fmnist-eqgan --seed 3 --center 0.5,0"""
     import torch
 
     from genlens.gan.edit import change_center_of_mass
@@ -219,3 +219,66 @@ def edit(
         emit_json(result)
     else:
         err_console.print(f"edited seed {seed} level {level} -> {xy}; images in {out}")
+
+
+@app.command("eval")
+def evaluate(
+    name: NameArg,
+    n: Annotated[int, typer.Option("--n", min=10, help="Samples for FID, KID and class coverage.")] = 2000,
+    extractor: Annotated[str, typer.Option("--extractor", help="FID/KID features: genlens-fmnist, inception, "
+                                           "or a zoo model name.")] = "genlens-fmnist",
+    editing_latents: Annotated[int, typer.Option("--editing-latents", min=1, help="Latents for the editing score "
+                                                 "(12 heatmap moves each).")] = 64,
+    run_dir: Annotated[Path | None, typer.Option("--run-dir", help="Training run dir (G + D checkpoint): also "
+                                                 "report the disequilibrium indicator.")] = None,
+    di_n: Annotated[int, typer.Option("--di-n", min=1, help="Held-out reals and fakes for DI.")] = 1024,
+    render_threads: Annotated[int, typer.Option("--render-threads", min=1, help="CPU threads for render ms.")] = 2,
+    out: Annotated[Path | None, typer.Option("--out", help="Also write run.json into this folder.")] = None,
+    data_dir: Path | None = DataDirOpt,
+    seed: int = SeedOpt,
+    device: str = DeviceOpt,
+    json_out: bool = JsonOpt,
+) -> None:
+    """FID/KID vs the test set, class coverage, editing score, CPU render time [and DI from --run-dir].
+
+    Example: genlens gan eval fmnist-eqgan --n 2000 --run-dir out/gan/eqgan-sa --json
+    """
+    from genlens.gan.data import fmnist_28, fmnist_32
+    from genlens.gan.di import di_from_checkpoint, load_training_checkpoint
+    from genlens.gan.evaluate import class_coverage, editing_correlation, fid_kid, render_ms
+
+    t0 = time.perf_counter()
+    G = _load(name, device)
+    if run_dir is not None:
+        load_training_checkpoint(run_dir)  # a bad --run-dir fails now, in one line, before the long part
+    dev = str(G.const.device)
+    with progress_bar("gan eval", 5, quiet=json_out) as callback:
+        scores = fid_kid(G, n, fmnist_28("test", data_dir=data_dir), extractor=extractor, seed=seed, device=dev,
+                         kid_subset_size=min(1000, n))
+        callback({"step": 1})
+        coverage = class_coverage(G, n, seed=seed + 1, device=dev)
+        callback({"step": 2})
+        editing = (editing_correlation(G, latents_n=editing_latents, seed=seed + 2) if G.config.use_sel else None)
+        callback({"step": 3})
+        di = (di_from_checkpoint(run_dir, fmnist_32("test", data_dir=data_dir, limit=di_n), n=di_n, seed=seed,
+                                 device=dev) if run_dir is not None else None)
+        callback({"step": 4})
+        render = render_ms(G, threads=render_threads)
+        callback({"step": 5})
+    result = {"model": name, "arch": G.config.arch, "n": n, "fid": scores["fid"].to_dict(),
+              "kid": scores["kid"].to_dict(), "coverage": coverage.to_dict(), "editing": editing, "di": di,
+              "render_ms": render, "seconds": round(time.perf_counter() - t0, 2)}
+    if editing is None:
+        result["editing_note"] = f"a {G.config.arch} generator has no heatmap input"
+    if out is not None:
+        write_run_json(out, command=command_line(), config={"model": name, "n": n, "extractor": extractor},
+                       seed=seed, metrics=result, seconds=time.perf_counter() - t0)
+    if json_out:
+        emit_json(result)
+    else:
+        edit_txt = "n/a" if editing is None else f"{editing['correlation']:.3f} (slope {editing['slope']:.2f})"
+        err_console.print(
+            f"{name}: FID {scores['fid'].value:.2f}, KID {scores['kid'].value:.4f} ({scores['fid'].extractor}, "
+            f"{n} samples); smallest class {coverage.min_class} {100 * coverage.min_fraction:.1f}%; editing r "
+            f"{edit_txt}; render {render['median_ms']:.1f} ms on {render_threads} CPU threads"
+            + ("" if di is None else f"; DI {di['di']:.3f}"))

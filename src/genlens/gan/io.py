@@ -1,5 +1,6 @@
 """GAN model folders: ``save_model_folder`` with ``config.json`` kind ``"gan"``; shipped names resolve to
-``genlens/models/weights/fmnist-<arch>``."""
+``genlens/models/weights/<name>``: ``fmnist-gan`` (the StyleGAN2-style baseline), ``fmnist-sel-only`` (the
+ablation) and ``fmnist-eqgan`` (EqGAN-SA)."""
 from __future__ import annotations
 
 import dataclasses
@@ -16,24 +17,26 @@ from genlens.models.weights_io import WEIGHTS_FILE, load_state_into, read_state,
 from genlens.utils.io import read_json
 
 KIND = "gan"
-SHIPPED = {f"fmnist-{arch}": arch for arch in ARCHS}
+SHIPPED_NAMES = {"stylegan2": "fmnist-gan", "sel-only": "fmnist-sel-only", "eqgan-sa": "fmnist-eqgan"}
+assert set(SHIPPED_NAMES) == set(ARCHS)
+SHIPPED = {name: arch for arch, name in SHIPPED_NAMES.items()}  # shipped name -> arch
 
 
 def shipped_gan_folder(arch: str) -> Path:
-    return WEIGHTS_ROOT / f"fmnist-{arch}"
+    return WEIGHTS_ROOT / SHIPPED_NAMES[arch]
 
 
 def save_generator(folder: str | os.PathLike, G: Generator, *, command: str, metrics: dict[str, Any],
                    train: dict[str, Any] | None = None) -> Path:
     """Write G (usually the EMA copy) as a model folder whose config has ``kind: "gan"``."""
-    config = {"kind": KIND, "name": f"fmnist-{G.config.arch}", "gan": dataclasses.asdict(G.config),
+    config = {"kind": KIND, "name": SHIPPED_NAMES[G.config.arch], "gan": dataclasses.asdict(G.config),
               "train": train or {}}
     return save_model_folder(folder, G, config=config, command=command, metrics=metrics, dtype=torch.float32)
 
 
 def load_generator(name_or_dir: str | os.PathLike, *, device: str | torch.device = "cpu",
                    verify: bool = True) -> Generator:
-    """A generator (eval mode) from a shipped name (``fmnist-eqgan-sa`` ...) or a GAN model folder."""
+    """A generator (eval mode) from a shipped name (``fmnist-eqgan`` ...) or a GAN model folder."""
     text = str(name_or_dir)
     if text in SHIPPED:
         folder = shipped_gan_folder(SHIPPED[text])

@@ -1,0 +1,75 @@
+"""The discriminator next to a shipped generator, and D's Grad-CAM on generated images.
+
+A GAN model folder (``save_generator``) holds the EMA generator; ``bench/gan.py`` also writes the final D as
+``discriminator.safetensors`` in the same folder and lists its sha256 in ``manifest.json``, so the tour can
+show D's CAM beside G's input heatmap and ``genlens gan eval`` can report DI without the training run.
+The CAM is the one EqGAN-SA aligns with the heatmaps (arXiv 2112.00718, eq. 3): gradient of G's
+non-saturating loss softplus(-D(x)) w.r.t. the D block matching a heatmap level, channel weights = spatial
+mean of the gradients, CAM = sum_c relu(w_c A_c), upsampled to the image and min-max normalised.
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from safetensors.torch import save_file
+
+from genlens.attribution.gradcam import GradCAM, normalize_cam, upsample_cam
+from genlens.errors import GenlensError
+from genlens.gan.networks import Discriminator, GanConfig
+from genlens.gan.spatial import LEVELS
+from genlens.models.weights_io import load_state_into, read_state, verify_manifest
+from genlens.utils.io import atomic_write, atomic_write_json, read_json, sha256_file
+from genlens.utils.modes import eval_mode
+
+D_FILE = "discriminator.safetensors"
+
+
+def save_discriminator(folder: str | os.PathLike, D: Discriminator) -> Path:
+    """Write D (float32) into an existing GAN model folder and add its sha256 to the manifest."""
+    folder = Path(folder)
+    mpath = folder / "manifest.json"
+    if not mpath.is_file():
+        raise GenlensError(f"'{folder}' has no manifest.json; save the generator there first (save_generator)")
+    state = {k: v.detach().float().cpu().contiguous() for k, v in D.state_dict().items()}
+    atomic_write(folder / D_FILE, lambda p: save_file(state, str(p), metadata={"format": "pt"}))
+    manifest = read_json(mpath)
+    manifest.setdefault("sha256", {})[D_FILE] = sha256_file(folder / D_FILE)
+    atomic_write_json(mpath, manifest)
+    return folder / D_FILE
+
+
+def has_discriminator(folder: str | os.PathLike) -> bool:
+    return (Path(folder) / D_FILE).is_file()
+
+
+def load_discriminator(folder: str | os.PathLike, *, device: str | torch.device = "cpu") -> Discriminator:
+    """D (eval mode, no grad) from a GAN model folder that has one; checks the manifest hashes first."""
+    folder = Path(folder)
+    if not has_discriminator(folder):
+        raise GenlensError(f"'{folder}' has no {D_FILE}; folders written by bench/gan.py --ship-dir include one, "
+                           "or pass the training run dir (--run-dir) instead")
+    verify_manifest(folder)
+    cfg = read_json(folder / "config.json")
+    try:
+        config = GanConfig(**cfg["gan"])
+    except (KeyError, TypeError) as exc:
+        raise GenlensError(f"'{folder}/config.json' has no valid 'gan' config ({exc})") from None
+    D = Discriminator(config)
+    load_state_into(D, read_state(folder / D_FILE), what=str(folder / D_FILE), arch=config.arch)
+    return D.to(device).eval().requires_grad_(False)
+
+
+def discriminator_cams(D: Discriminator, images: torch.Tensor, *, levels: tuple[int, ...] = LEVELS
+                       ) -> dict[int, torch.Tensor]:
+    """Level -> (B, H, W) CAM in [0, 1] of D on images (B, C, 32, 32) in [-1, 1], at the D block of each level."""
+    size = tuple(images.shape[-2:])
+    out = {}
+    with eval_mode(D):
+        for level in levels:
+            cam = GradCAM(D, layer=D.cam_layer(level), relu="per_channel")
+            res = cam.compute(images, target=lambda logits: F.softplus(-logits).reshape(-1))
+            out[level] = normalize_cam(upsample_cam(res.cam, size)).detach()
+    return out

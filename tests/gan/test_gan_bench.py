@@ -1,0 +1,60 @@
+"""bench/gan.py --quick in-process on a tiny synthetic Fashion-MNIST: result file, table, shipped folders."""
+from __future__ import annotations
+
+import importlib.util
+import json
+from pathlib import Path
+
+import pytest
+
+from genlens.gan.discriminator import load_discriminator
+from genlens.gan.io import load_generator
+
+BENCH = Path(__file__).resolve().parents[2] / "bench" / "gan.py"
+
+
+@pytest.fixture(scope="module")
+def bench():
+    spec = importlib.util.spec_from_file_location("bench_gan", BENCH)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_boundaries_and_kimg_choice(bench):
+    assert bench._boundaries(1.0, 64, 4) == (16, [4, 8, 12, 16])
+    args = bench.parse_args(["--quick", "--fid-n", "100", "--final-fid-n", "100", "--coverage-n", "100"])
+    calib = [{"images_per_s": 1000.0, "eval_s": 1.0}, {"images_per_s": 500.0, "eval_s": 2.0}]
+    kimg, info = bench.choose_kimg(calib, args, seconds_left=100.0, waves=1)
+    assert info["slowest_images_per_s"] == 500.0
+    # 100 s - 2 evals x (2 + 2 s overhead) - final (4 x 2 + 10 s) = 74 s of training at 500 img/s, 10 % margin
+    assert kimg == pytest.approx(0.9 * 74 * 500 / 1000, abs=1e-3)
+
+
+@pytest.mark.slow
+def test_quick_run_writes_results_table_and_models(bench, tiny_fmnist, tmp_path):
+    data = tiny_fmnist(64, 40)
+    out = tmp_path / "gan.json"
+    argv = ["--quick", "--archs", "stylegan2", "eqgan-sa", "--seeds", "0", "1", "--kimg", "0.032", "--evals", "2",
+            "--fid-n", "16", "--final-fid-n", "24", "--coverage-n", "20", "--di-n", "8", "--edit-latents", "2",
+            "--render-repeats", "2", "--data-dir", str(data), "--run-root", str(tmp_path / "runs"),
+            "--ship-dir", str(tmp_path / "weights"), "--out", str(out), "--png-dir", str(tmp_path / "png")]
+    assert bench.main(argv) == 0
+    result = json.loads(out.read_text())
+    assert result["benchmark"] == "gan" and result["config"]["quick"] is True
+    assert set(result["summary"]) == {"stylegan2", "eqgan-sa"} and len(result["runs"]) == 4
+    eq = result["summary"]["eqgan-sa"]
+    assert eq["fid"]["per_seed"] and len(eq["fid"]["per_seed"]) == 2 and eq["extractor"] == "genlens-fmnist"
+    assert result["summary"]["stylegan2"]["editing_correlation"] is None and eq["editing_correlation"] is not None
+    assert result["curves"]["eqgan-sa"]["kimg"] == [0.016, 0.032] and result["compare_kimg"] == 0.032
+    assert set(result["targets"]) == {"fid_eqgan_below_baseline", "di_eqgan_below_baseline",
+                                      "coverage_all_classes_4pct", "editing_correlation_0.8", "render_10ms"}
+    assert "| eqgan-sa | 0.032 |" in bench.gan_table(result)
+    for name in ("fid_vs_kimg.png", "di_vs_kimg.png", "samples_eqgan-sa.png"):
+        assert (tmp_path / "png" / name).is_file()
+    folder = tmp_path / "weights" / "fmnist-eqgan"
+    manifest = json.loads((folder / "manifest.json").read_text())
+    assert set(manifest["sha256"]) == {"model.safetensors", "discriminator.safetensors"}
+    assert manifest["command"].startswith("python3 bench/gan.py --quick") and manifest["metrics"]["render_ms"]["median_ms"] > 0
+    assert manifest["metrics"]["seed"] == 0 and manifest["metrics"]["kimg"] == 0.032
+    assert load_generator(folder).config.arch == "eqgan-sa" and load_discriminator(folder).config.arch == "eqgan-sa"
