@@ -114,9 +114,23 @@ def inversion_table(result: dict[str, Any]) -> str:
     return "\n".join(rows) + "\n" + note
 
 
+def _lazy(module: str, name: str) -> Callable[[dict[str, Any]], str]:
+    """A renderer that lives in its benchmark's own file, imported only when a result needs it."""
+
+    def render(result: dict[str, Any]) -> str:
+        import importlib
+
+        return getattr(importlib.import_module(module), name)(result)
+
+    return render
+
+
 RENDERERS: dict[str, tuple[str, Callable[[dict[str, Any]], str]]] = {
     "zoo": ("Zoo throughput (`bench/zoo.py`)", zoo_table),
     "inversion": ("Class inversion across architectures (`bench/inversion.py`)", inversion_table),
+    "diffusion": ("Diffusion against a peer and a plain diffusers step (`bench/diffusion.py`)",
+                  _lazy("diffusion", "diffusion_table")),
+    "gan": ("GANs: StyleGAN2 baseline, +SEL, EqGAN-SA (`bench/gan.py`)", _lazy("gan", "gan_table")),
 }
 
 

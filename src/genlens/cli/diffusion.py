@@ -17,12 +17,14 @@ from genlens.cli.common import (
     progress_bar,
     write_run_json,
 )
+from genlens.cli.diffusion_eval import eval_cmd
 from genlens.errors import GenlensError
 
 app = typer.Typer(help="Diffusion models (DDPM, classifier-free guidance) on Fashion-MNIST.\n\n"
                   "Examples:\n\n  genlens diffusion train --cond class --steps 20000 --device cuda\n\n"
                   "  genlens diffusion sample --all-classes --n 8 --guidance 3 --sampler ddim --steps 20\n\n"
-                  "  genlens diffusion sample --prompt \"a leather ankle boot\" --out out/boots",
+                  "  genlens diffusion sample --prompt \"a leather ankle boot\" --out out/boots\n\n"
+                  "  genlens diffusion eval --n 2000 --guidance 3 --sweep guidance --out out/diffusion-eval",
                   no_args_is_help=True)
 
 
@@ -37,9 +39,15 @@ def train(
     lr: float = typer.Option(2e-4, "--lr", help="AdamW learning rate (cosine decay after warm-up)."),
     beta_schedule: str = typer.Option("linear", "--beta-schedule", help="linear or cosine."),
     mixed_precision: str = typer.Option("no", "--mixed-precision", help="no or bf16 (autocast)."),
+    size: str = typer.Option("base", "--size", help="Denoiser size: base (GPU) or small (CPU, ~3x faster)."),
+    ema_decay: float = typer.Option(0.999, "--ema-decay", help="EMA decay of the sampled weights."),
+    warmup: int | None = typer.Option(None, "--warmup", help="Warm-up steps (default min(500, steps/10))."),
+    threads: int | None = typer.Option(None, "--threads", help="torch CPU threads (default: torch's choice)."),
     small: bool = typer.Option(False, "--tiny", hidden=True, help="Smoke tests: a tiny network."),
     limit: int | None = typer.Option(None, "--limit", hidden=True, help="Smoke tests: train on the first N images."),
     checkpoint_every: int = typer.Option(1000, "--checkpoint-every", help="Save OUT/checkpoints/last every N steps."),
+    grid_every: int = typer.Option(0, "--grid-every", help="Every N steps write OUT/samples/step_XXXXXX.png: EMA "
+                                   "samples, one row per class (DDIM 20, guidance 3, fixed seed). 0: off."),
     seed: int = SeedOpt,
     device: str = DeviceOpt,
     data_dir: Path | None = DataDirOpt,
@@ -60,11 +68,15 @@ def train(
     data = load_fashion_mnist("train", data_dir=data_dir)
     if limit:
         data = data.take(limit)
-    unet = UNetConfig.tiny(cond, num_classes=data.num_classes) if small else UNetConfig(cond=cond,
-                                                                                       num_classes=data.num_classes)
+    if threads:
+        import torch
+
+        torch.set_num_threads(threads)
+    unet = UNetConfig.preset("tiny" if small else size, cond, num_classes=data.num_classes)
+    warmup_steps = warmup if warmup is not None else min(500, max(1, steps // 10))
     config = DiffusionTrainConfig(unet=unet, schedule=NoiseSchedule(beta_schedule=beta_schedule), steps=steps,
                                   batch_size=batch, lr=lr, mixed_precision=mixed_precision, seed=seed,
-                                  warmup_steps=min(500, max(1, steps // 10)))
+                                  warmup_steps=warmup_steps, ema_decay=ema_decay)
     out = out or Path("runs/diffusion") / SHIPPED.get(cond, "fmnist-ddpm-uncond")
     captions = None
     if cond == "text":
@@ -74,6 +86,12 @@ def train(
         captions = build_caption_table(load_text_encoder("minilm"), max_tokens=unet.max_tokens)
     t0 = time.perf_counter()
     with progress_bar(f"diffusion ({cond})", steps, quiet=json_out) as cb:
+        if grid_every:
+            from genlens.cli.diffusion_eval import class_prompt_tokens, grid_writer
+
+            tokens = class_prompt_tokens(data.class_names, unet.max_tokens) if cond == "text" else None
+            cb = grid_writer(cb, every=grid_every, out=out, num_classes=data.num_classes, class_tokens=tokens,
+                             seed=seed)
         result = train_diffusion(data.images, data.labels, config=config, captions=captions,
                                  run_dir=out / "checkpoints", resume=resume, device=device,
                                  checkpoint_every=checkpoint_every, callback=cb)
@@ -210,3 +228,6 @@ def sample_cmd(
         emit_json(result)
     else:
         err_console.print(f"{result['images']} images -> {out}")
+
+
+app.command("eval")(eval_cmd)  # genlens diffusion eval (cli/diffusion_eval.py)

@@ -113,7 +113,10 @@ def train_diffusion(
     stop_at_step: int | None = None,
     callback: Callable[[dict[str, Any]], None] | None = None,
 ) -> DiffusionResult:
-    """Train on uint8 (N, 1, 28, 28) ``images`` with integer ``labels``; return the EMA model."""
+    """Train on uint8 (N, 1, 28, 28) ``images`` with integer ``labels``; return the EMA model.
+
+    ``callback(record)`` gets the loop's record plus ``"ema_model"`` (the EMA denoiser, eval mode): sample from
+    it under its own generator (and ``torch.random.fork_rng``) so the training draws stay exact."""
     kind = config.unet.cond
     if kind == "text" and captions is None:
         raise GenlensError("text conditioning needs a caption table (see build_caption_table)")
@@ -144,9 +147,14 @@ def train_diffusion(
     tcfg = TrainConfig(total_steps=config.steps, batch_size=config.batch_size, seed=config.seed,
                        grad_clip=config.grad_clip, mixed_precision=config.mixed_precision, device=device,
                        checkpoint_every=checkpoint_every)
+
+    def report(record: dict[str, Any]) -> None:  # the EMA model rides along: sample grids during training
+        callback({**record, "ema_model": ema.ema_model})
+
     start = time.perf_counter()
     history = train(model=model, optimizer=optimizer, loss_fn=loss_fn, data=(images, labels), config=tcfg,
                     scheduler=scheduler, ema=ema, run_dir=run_dir, resume=resume, run_config=config.to_dict(),
-                    stop_at_step=stop_at_step, generators={"diffusion": gen}, callback=callback)
+                    stop_at_step=stop_at_step, generators={"diffusion": gen},
+                    callback=report if callback is not None else None)
     return DiffusionResult(model=ema.ema_model.eval(), config=config, history=history,
                            seconds=time.perf_counter() - start)

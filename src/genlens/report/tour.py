@@ -174,32 +174,9 @@ def section_dead(ctx: TourContext) -> str:
 
 
 def section_inversion(ctx: TourContext) -> str:
-    from genlens.inversion.api import invert
-    from genlens.inversion.evaluate import cross_model_eval
-    from genlens.models.load import load_model
-    from genlens.models.zoo import ZOO
-    from genlens.utils.images import save_grid
+    from genlens.report.inversion_section import section_inversion as build
 
-    source = "fmnist-vit"
-    judges = [load_model(name, device=ctx.device) for name in ZOO.available()]
-    handle = next(h for h in judges if h.name == source)
-    labels = torch.arange(handle.num_classes)
-    scale = 0.1 if ctx.quick else 1.0
-    t0 = time.perf_counter()
-    images = invert(handle, labels.tolist(), method="pii", seed=ctx.seed, steps_scale=scale)
-    secs = time.perf_counter() - t0
-    save_grid(images, ctx.out / "inversion" / "pii-vit.png", nrow=len(labels), upscale=3)
-    ev = cross_model_eval(images, labels, judges, source=source, with_is=False)
-    ctx.numbers["inversion"] = {"source": source, "steps_scale": scale, "seconds": round(secs, 1), **ev}
-    rows = [(j, f"{100 * r['top1']:.0f}%", f"{100 * r['top5']:.0f}%", "inverted model" if j == source else "judge")
-            for j, r in ev["judges"].items()]
-    return (f"<p>Plug-In Inversion (Ghiasi et al. 2022) of every class of <code>{source}</code> with the tuned "
-            f"<code>pii</code> preset (one hyper-parameter set for all four architectures), {secs:.0f} s here. "
-            "Success is judged by the <em>other</em> models, never by the inverted model's own confidence: "
-            f"mean cross-model top-1 {100 * ev['cross_top1_mean']:.0f}%. The whole-zoo comparison with the paper's "
-            "literal recipe, DeepDream and DeepInversion is <code>bench/inversion.py</code> (README table).</p>"
-            + H.figure("inversion/pii-vit.png", "columns: " + ", ".join(handle.class_names), width=900)
-            + H.table(["model", "top-1 on intended class", "top-5", "role"], rows))
+    return build(ctx)
 
 
 def _later(issue: int, what: str) -> Callable[[TourContext], str]:
@@ -216,8 +193,10 @@ SECTIONS: list[tuple[str, str, Callable[[TourContext], str]]] = [
     ("cam", "Grad-CAM", section_cam),
     ("dead", "Dead units", section_dead),
     ("inversion", "Inversion", section_inversion),
-    ("gan", "GANs and EqGAN-SA", _later(5, "baseline and EqGAN-SA samples, heatmap editing, DI and FID curves")),
-    ("diffusion", "Diffusion", _later(4, "class and prompt samples, guidance and step sweeps, denoising filmstrip")),
+    ("gan", "GANs and EqGAN-SA", lambda ctx: __import__("genlens.report.gan_section",
+                                                        fromlist=["section_gan"]).section_gan(ctx)),
+    ("diffusion", "Diffusion", lambda ctx: __import__("genlens.report.diffusion_section",
+                                                      fromlist=["section_diffusion"]).section_diffusion(ctx)),
 ]
 
 
