@@ -54,6 +54,7 @@ def shipped(monkeypatch, tiny_models, tmp_path):
     monkeypatch.setattr(genlens.diffusion.prompt_cache, "cached_prompt_tokens", fake_tokens)
     bench = tmp_path / "bench.json"
     monkeypatch.setattr(D, "BENCH_RESULT", bench)
+    monkeypatch.setattr(D, "EVAL_RESULTS", ())
     monkeypatch.setattr(D, "STEPS", 3)  # the tour uses 20; a few steps keep the test fast
     return bench
 
