@@ -66,3 +66,53 @@ def test_unconditional_model_samples_n_and_rejects_guidance(toy):
     assert out.shape == (3, 1, 28, 28)
     with pytest.raises(GenlensError, match="unconditional"):
         sample(model, None, n=3, steps=2, guidance=3.0)
+
+
+class _Loud(torch.nn.Module):
+    """A denoiser whose ε̂ is 3× the toy's: x̂_0 leaves [-1, 1] at most steps, so the clip matters."""
+
+    def __init__(self, inner):
+        super().__init__()
+        self.inner, self.config, self.cond_kind = inner, inner.config, inner.cond_kind
+
+    def forward(self, x, t, cond, drop=None):
+        return 3.0 * self.inner(x, t, cond, drop=drop)
+
+
+def test_ddim_matches_song_eq12_with_consistent_clipping(toy):
+    """Golden maths: DDIM (Song et al. 2021, eq. 12, eta = 0) with x̂_0 clipped to [-1, 1] and ε̂ re-derived
+    from the clipped x̂_0, written out by hand on diffusers' "leading" timesteps (T/n spacing, last step to
+    ᾱ = 1). Mixing a clipped x̂_0 with the raw ε̂ (diffusers' default) drifts; this pins the fix."""
+    from genlens.diffusion.schedule import NoiseSchedule
+
+    model, y, steps = _Loud(toy.denoiser("class")), torch.tensor([0, 1]), 5
+    ours = sample(model, y, sampler="ddim", steps=steps, guidance=None, generator=torch.Generator().manual_seed(4))
+    ab = NoiseSchedule().alphas_cumprod().double()
+    x = torch.randn(2, 1, 32, 32, generator=torch.Generator().manual_seed(4)).double()
+    ts = [t * (1000 // steps) for t in reversed(range(steps))]  # 800, 600, 400, 200, 0
+    clipped = 0
+    with torch.no_grad():
+        for i, t in enumerate(ts):
+            eps = model(x.float(), torch.tensor(t), y).double()
+            a_t = ab[t]
+            a_prev = ab[ts[i + 1]] if i + 1 < len(ts) else torch.tensor(1.0, dtype=torch.float64)
+            x0 = (x - (1 - a_t).sqrt() * eps) / a_t.sqrt()
+            clipped += int((x0.abs() > 1).any())
+            x0 = x0.clamp(-1, 1)
+            eps = (x - a_t.sqrt() * x0) / (1 - a_t).sqrt()
+            x = a_prev.sqrt() * x0 + (1 - a_prev).sqrt() * eps
+    assert clipped >= 2  # the test exercises the clip
+    expected = ((x[..., 2:-2, 2:-2] + 1) / 2).clamp(0, 1).float()
+    torch.testing.assert_close(ours, expected, atol=2e-4, rtol=0)
+
+
+def test_dpm_solver_clips_the_data_prediction_to_the_data_range():
+    """DPM-Solver++ (data prediction) must clip x̂_0 to [-1, 1] like DDIM/DDPM: dynamic thresholding with
+    sample_max_value 1 is exactly that clip."""
+    from genlens.diffusion.sample import _dpmpp
+    from genlens.diffusion.schedule import NoiseSchedule
+
+    sch = _dpmpp(NoiseSchedule())
+    assert sch.config.algorithm_type == "dpmsolver++" and sch.config.thresholding
+    x0 = torch.linspace(-3, 3, 2 * 32 * 32).view(2, 1, 32, 32)
+    torch.testing.assert_close(sch._threshold_sample(x0), x0.clamp(-1, 1))

@@ -1,4 +1,6 @@
 """DDPM training on the shared loop: the loss falls, resume is exact, the saved EMA model loads back."""
+import dataclasses
+
 import pytest
 import torch
 
@@ -89,3 +91,17 @@ def test_caption_table_picks_captions_of_the_right_class():
     for row, lab in zip(tokens, [1, 1, 0, 0, 1]):
         match = [i for i in range(6) if torch.equal(table.tokens[i], row)]
         assert len(match) == 1 and int(table.labels[match[0]]) == lab
+
+
+def test_init_from_starts_at_the_saved_weights_and_checks_the_config(trained, toy, tmp_path):
+    folder = save_diffusion(tmp_path / "phase1", trained.model, config=trained.config, class_names=toy.class_names,
+                            command="test", metrics={})
+    images, labels = toy.data(16)
+    cfg = dataclasses.replace(_config(steps=1), lr=1e-12, warmup_steps=0, init_from=str(folder))  # lr ~0: no change
+    phase2 = train_diffusion(images, labels, config=cfg, device="cpu")
+    for k, v in trained.model.state_dict().items():
+        torch.testing.assert_close(phase2.model.state_dict()[k], v, rtol=0, atol=1e-6, msg=k)
+    other = DiffusionTrainConfig(unet=UNetConfig.tiny("class", num_classes=2, block_out_channels=(4, 8)), steps=1,
+                                 batch_size=8, init_from=str(folder))
+    with pytest.raises(GenlensError, match="block_out_channels"):
+        train_diffusion(images, labels, config=other, device="cpu")

@@ -43,6 +43,8 @@ def train(
     ema_decay: float = typer.Option(0.999, "--ema-decay", help="EMA decay of the sampled weights."),
     warmup: int | None = typer.Option(None, "--warmup", help="Warm-up steps (default min(500, steps/10))."),
     threads: int | None = typer.Option(None, "--threads", help="torch CPU threads (default: torch's choice)."),
+    init_from: Path | None = typer.Option(None, "--init-from", help="Start from the weights of this model folder "
+                                          "(same --size and --cond): a second phase with a fresh LR schedule."),
     small: bool = typer.Option(False, "--tiny", hidden=True, help="Smoke tests: a tiny network."),
     limit: int | None = typer.Option(None, "--limit", hidden=True, help="Smoke tests: train on the first N images."),
     checkpoint_every: int = typer.Option(1000, "--checkpoint-every", help="Save OUT/checkpoints/last every N steps."),
@@ -76,7 +78,8 @@ def train(
     warmup_steps = warmup if warmup is not None else min(500, max(1, steps // 10))
     config = DiffusionTrainConfig(unet=unet, schedule=NoiseSchedule(beta_schedule=beta_schedule), steps=steps,
                                   batch_size=batch, lr=lr, mixed_precision=mixed_precision, seed=seed,
-                                  warmup_steps=warmup_steps, ema_decay=ema_decay)
+                                  warmup_steps=warmup_steps, ema_decay=ema_decay,
+                                  init_from=str(init_from) if init_from is not None else None)
     out = out or Path("runs/diffusion") / SHIPPED.get(cond, "fmnist-ddpm-uncond")
     captions = None
     if cond == "text":
@@ -96,7 +99,8 @@ def train(
                                  run_dir=out / "checkpoints", resume=resume, device=device,
                                  checkpoint_every=checkpoint_every, callback=cb)
     losses = [h["loss"] for h in result.history]
-    metrics = {"final_loss": losses[-1] if losses else None, "steps": steps, "train_seconds": round(result.seconds, 1),
+    metrics = {"init_from": _provenance(init_from)} if init_from is not None else {}
+    metrics |= {"final_loss": losses[-1] if losses else None, "steps": steps, "train_seconds": round(result.seconds, 1),
                "history": [{"step": h["step"], "loss": h["loss"]} for h in result.history[:: max(1, steps // 200)]]}
     save_diffusion(out, result.model, config=config, class_names=data.class_names, command=command_line(),
                    metrics=metrics)
@@ -108,6 +112,16 @@ def train(
         emit_json(summary)
     else:
         err_console.print(f"diffusion ({cond}): final loss {metrics['final_loss']:.4f} -> {out}")
+
+
+def _provenance(folder: Path) -> dict:
+    """What a warm start came from: the folder, its weights' sha256 and the command that made them."""
+    from genlens.utils.io import read_json
+
+    manifest = read_json(folder / "manifest.json")
+    return {"folder": str(folder), "sha256": manifest.get("sha256"), "command": manifest.get("command"),
+            "git_commit": manifest.get("git_commit"), "metrics": {k: v for k, v in manifest.get("metrics", {}).items()
+                                                                   if k != "history"}}
 
 
 def _default_model(prompt: str | None) -> Path:

@@ -13,7 +13,7 @@ import torch
 from torch import nn
 
 from genlens.diffusion.guidance import GuidedDenoiser
-from genlens.diffusion.sample import SAMPLERS
+from genlens.diffusion.sample import SAMPLERS, step_kwargs
 from genlens.diffusion.schedule import NoiseSchedule
 from genlens.diffusion.unet import from_model_space
 from genlens.errors import GenlensError
@@ -54,6 +54,7 @@ def denoising_filmstrip(
         raise GenlensError(f"a filmstrip needs at least 2 frames, got {frames}")
     schedule = schedule or NoiseSchedule()
     scheduler = SAMPLERS.create(sampler, schedule=schedule)
+    extra = step_kwargs(sampler)
     guided = GuidedDenoiser(model, guidance)
     device = next(model.parameters()).device
     b = cond.shape[0] if isinstance(cond, torch.Tensor) else cond[0].shape[0]
@@ -76,5 +77,5 @@ def denoising_filmstrip(
                 ts.append(int(t))
                 xs.append(from_model_space(x).cpu())
                 x0s.append(from_model_space(x0.clamp(-1, 1)).cpu())
-            x = scheduler.step(eps, t, x, generator=generator).prev_sample
+            x = scheduler.step(eps, t, x, generator=generator, **extra).prev_sample
     return Filmstrip(ts, torch.stack(xs), torch.stack(x0s), from_model_space(x).cpu())

