@@ -38,8 +38,10 @@ class FakeEncoder:
     def check(self, text):
         return check_prompt(text)
 
-    def encode_tokens(self, texts, *, max_tokens):
+    def encode_tokens(self, texts, *, max_tokens, pooled=False):
         import torch
+
+        self.pooled_calls = getattr(self, "pooled_calls", []) + [pooled]
 
         return torch.randn(len(texts), max_tokens, 384), torch.ones(len(texts), max_tokens, dtype=torch.bool)
 
@@ -70,6 +72,21 @@ def test_sample_text_model_with_prompt(run, model_folder, tmp_path, fake_text):
                         "--steps", "2", "--sampler", "dpm++", "--out", out, "--json"])
     assert code == 0, err
     assert (out / "a_leather_ankle_boot" / "1.png").is_file()
+
+
+def test_a_pooled_text_model_gets_pooled_prompts(run, tmp_path, monkeypatch):
+    """The token layout travels with the model: a pooled_token model's prompts are encoded pooled."""
+    import genlens.text
+    from genlens.diffusion import DiffusionTrainConfig, Denoiser, UNetConfig, save_diffusion
+
+    cfg = DiffusionTrainConfig(unet=UNetConfig.tiny("text", num_classes=2, pooled_token=True), steps=1)
+    folder = save_diffusion(tmp_path / "pooled", Denoiser(cfg.unet), config=cfg, class_names=("Blob", "Bar"),
+                            command="test", metrics={})
+    enc = FakeEncoder()
+    monkeypatch.setattr(genlens.text, "load_text_encoder", lambda name="minilm", **kw: enc)
+    code, _, err = run(["sample", folder, "--prompt", "a boot", "--n", "1", "--steps", "1", "--out", tmp_path / "o"])
+    assert code == 0, err
+    assert enc.pooled_calls == [True]
 
 
 @pytest.mark.parametrize(("case", "words"), [

@@ -33,6 +33,18 @@ def test_token_embeddings_and_mask(enc):
     assert torch.all(emb[0][~mask[0]] == 0)
 
 
+def test_pooled_token_is_minilms_sentence_embedding_before_normalisation(enc):
+    """Oracle: slot 0 of the pooled layout, L2-normalised, is sentence-transformers' own sentence embedding
+    (mean pooling then normalisation), even when the prompt is longer than the token slots."""
+    texts = ["a boot", "a long striped cotton summer dress with thin straps and a flowing skirt"]
+    emb, mask = enc.encode_tokens(texts, max_tokens=6, pooled=True)
+    plain, _ = enc.encode_tokens(texts, max_tokens=5)
+    sentence = enc.encode(texts)
+    torch.testing.assert_close(emb[:, 0] / emb[:, 0].norm(dim=1, keepdim=True), sentence, atol=1e-4, rtol=0)
+    torch.testing.assert_close(emb[:, 1:], plain)  # the tokens follow, truncated to T - 1
+    assert mask[:, 0].all() and mask[1].all() and mask[0].sum() < 6
+
+
 def test_disk_cache_round_trip(enc, tmp_path):
     texts = ["a sandal", "a sneaker"]
     first = encode_cached(enc, texts, cache_dir=tmp_path)

@@ -43,6 +43,8 @@ def train(
     ema_decay: float = typer.Option(0.999, "--ema-decay", help="EMA decay of the sampled weights."),
     warmup: int | None = typer.Option(None, "--warmup", help="Warm-up steps (default min(500, steps/10))."),
     threads: int | None = typer.Option(None, "--threads", help="torch CPU threads (default: torch's choice)."),
+    pooled_token: bool = typer.Option(True, "--pooled-token/--no-pooled-token", help="Text models: let "
+                                      "cross-attention also see the prompt's mean token (helps paraphrases)."),
     init_from: Path | None = typer.Option(None, "--init-from", help="Start from the weights of this model folder "
                                           "(same --size and --cond): a second phase with a fresh LR schedule."),
     small: bool = typer.Option(False, "--tiny", hidden=True, help="Smoke tests: a tiny network."),
@@ -74,7 +76,8 @@ def train(
         import torch
 
         torch.set_num_threads(threads)
-    unet = UNetConfig.preset("tiny" if small else size, cond, num_classes=data.num_classes)
+    extra = {"pooled_token": pooled_token} if cond == "text" else {}
+    unet = UNetConfig.preset("tiny" if small else size, cond, num_classes=data.num_classes, **extra)
     warmup_steps = warmup if warmup is not None else min(500, max(1, steps // 10))
     config = DiffusionTrainConfig(unet=unet, schedule=NoiseSchedule(beta_schedule=beta_schedule), steps=steps,
                                   batch_size=batch, lr=lr, mixed_precision=mixed_precision, seed=seed,
@@ -86,13 +89,15 @@ def train(
         from genlens.diffusion.text import build_caption_table
         from genlens.text import load_text_encoder
 
-        captions = build_caption_table(load_text_encoder("minilm"), max_tokens=unet.max_tokens)
+        captions = build_caption_table(load_text_encoder("minilm"), max_tokens=unet.max_tokens,
+                                       pooled=unet.pooled_token)
     t0 = time.perf_counter()
     with progress_bar(f"diffusion ({cond})", steps, quiet=json_out) as cb:
         if grid_every:
             from genlens.cli.diffusion_eval import class_prompt_tokens, grid_writer
 
-            tokens = class_prompt_tokens(data.class_names, unet.max_tokens) if cond == "text" else None
+            tokens = (class_prompt_tokens(data.class_names, unet.max_tokens, pooled=unet.pooled_token)
+                      if cond == "text" else None)
             cb = grid_writer(cb, every=grid_every, out=out, num_classes=data.num_classes, class_tokens=tokens,
                              seed=seed)
         result = train_diffusion(data.images, data.labels, config=config, captions=captions,
@@ -197,7 +202,7 @@ def sample_cmd(
         groups += [(bundle.class_names[i], torch.full((n,), i, dtype=torch.long)) for i in idx]
     else:
         from genlens.data.captions import NOUNS
-        from genlens.diffusion.text import encode_prompts
+        from genlens.diffusion.text import encode_prompts, token_layout
         from genlens.text import load_text_encoder
 
         encoder = load_text_encoder(bundle.text_encoder or "minilm")
@@ -209,7 +214,7 @@ def sample_cmd(
         else:
             raise GenlensError("choose what to draw: --prompt TEXT, --class NAME or --all-classes")
         for name, text in prompts:
-            tokens, mask = encode_prompts(encoder, [text], max_tokens=net.config.max_tokens)
+            tokens, mask = encode_prompts(encoder, [text], **token_layout(net.config))
             groups.append((name, (tokens.expand(n, -1, -1), mask.expand(n, -1))))
 
     t0 = time.perf_counter()

@@ -32,15 +32,16 @@ def save_png_atomic(images, path: Path, *, nrow: int, upscale: int = 2) -> Path:
     return atomic_write_bytes(path, buf.getvalue())
 
 
-def class_prompt_tokens(class_names, max_tokens: int, encoder=None):
-    """(K, T, D), (K, T): "a photo of a <noun>" per class, for drawing classes from a text model."""
+def class_prompt_tokens(class_names, max_tokens: int, encoder=None, *, pooled: bool = False):
+    """(K, T, D), (K, T): "a photo of a <noun>" per class, for drawing classes from a text model
+    (``pooled``: the model's token layout, see ``genlens.diffusion.text.token_layout``)."""
     from genlens.data.captions import NOUNS
     from genlens.diffusion.text import encode_prompts
     from genlens.text import load_text_encoder
 
     encoder = encoder or load_text_encoder("minilm")
     return encode_prompts(encoder, [f"a photo of a {NOUNS[i][0]}" for i in range(len(class_names))],
-                          max_tokens=max_tokens)
+                          max_tokens=max_tokens, pooled=pooled)
 
 
 def grid_writer(progress: Callable[[dict[str, Any]], None], *, every: int, out: Path, num_classes: int,
@@ -153,10 +154,12 @@ def eval_cmd(
     reference = E.Reference.build(test.float_images(), device=dev)
     encoder = class_tokens = None
     if kind == "text":
+        from genlens.diffusion.text import token_layout
         from genlens.text import load_text_encoder
 
         encoder = load_text_encoder(bundle.text_encoder or "minilm")
-        class_tokens = class_prompt_tokens(names, net.config.max_tokens, encoder)
+        class_tokens = class_prompt_tokens(names, net.config.max_tokens, encoder,
+                                           pooled=token_layout(net.config)["pooled"])
     common = dict(schedule=bundle.schedule, class_names=names, class_tokens=class_tokens, batch_size=batch, seed=seed)
     result: dict[str, Any] = {"model": str(bundle.folder), "kind": bundle.kind, "seed": seed, "device": dev}
     with progress_bar(f"eval ({sampler} {steps}, s={guidance:g}, n={n})", None, quiet=json_out) as cb:
@@ -179,10 +182,10 @@ def eval_cmd(
         result["steps_sweep"], result["fast_vs_full"] = rows, E.fast_vs_full(rows)
     if prompts:
         from genlens.data.captions import held_out_prompts
-        from genlens.diffusion.text import encode_prompts
+        from genlens.diffusion.text import encode_prompts, token_layout
 
         texts, plabels = held_out_prompts()
-        tokens = encode_prompts(encoder, texts, max_tokens=net.config.max_tokens)
+        tokens = encode_prompts(encoder, texts, **token_layout(net.config))
         with progress_bar("held-out prompts", None, quiet=json_out) as cb:
             result["prompts"] = E.evaluate_prompts(net, texts, plabels, tokens, k=k, judges=judges, class_names=names,
                                                    sampler=sampler, steps=steps, guidance=guidance,

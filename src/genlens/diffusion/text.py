@@ -15,20 +15,31 @@ import torch
 from genlens.diffusion.train import CaptionTable
 
 
-def encode_prompts(encoder, prompts: Sequence[str], *, max_tokens: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """(N, T, 384) token embeddings and (N, T) bool mask; bad prompts raise one-line errors (``encoder.check``)."""
-    return encoder.encode_tokens([encoder.check(p) for p in prompts], max_tokens=max_tokens)
+def encode_prompts(encoder, prompts: Sequence[str], *, max_tokens: int, pooled: bool = False
+                   ) -> tuple[torch.Tensor, torch.Tensor]:
+    """(N, T, 384) token embeddings and (N, T) bool mask; bad prompts raise one-line errors (``encoder.check``).
+    ``pooled``: slot 0 is the sentence's mean token (a model trained with ``UNetConfig.pooled_token``)."""
+    texts = [encoder.check(p) for p in prompts]
+    if pooled:
+        return encoder.encode_tokens(texts, max_tokens=max_tokens, pooled=True)
+    return encoder.encode_tokens(texts, max_tokens=max_tokens)
 
 
-def _cache_path(name: str, texts: Sequence[str], max_tokens: int, cache_dir: str | os.PathLike | None) -> Path:
+def token_layout(config) -> dict:
+    """How a text model's prompts are encoded: ``{"max_tokens": T, "pooled": bool}`` from its UNetConfig."""
+    return {"max_tokens": int(config.max_tokens), "pooled": bool(getattr(config, "pooled_token", False))}
+
+
+def _cache_path(name: str, texts: Sequence[str], max_tokens: int, cache_dir: str | os.PathLike | None,
+                pooled: bool = False) -> Path:
     key = hashlib.sha256("\n".join(texts).encode()).hexdigest()[:16]
     folder = (Path(cache_dir) if cache_dir else
               Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "genlens" / "text")
-    return folder / f"{name}-tokens{max_tokens}-{key}.safetensors"
+    return folder / f"{name}-tokens{max_tokens}{'-pooled' if pooled else ''}-{key}.safetensors"
 
 
 def build_caption_table(encoder, *, max_tokens: int, cache_dir: str | os.PathLike | None = None,
-                        batch: int = 256) -> CaptionTable:
+                        batch: int = 256, pooled: bool = False) -> CaptionTable:
     """Token embeddings of every training caption, with their labels (cached on disk)."""
     from safetensors.torch import load_file, save_file
 
@@ -36,12 +47,13 @@ def build_caption_table(encoder, *, max_tokens: int, cache_dir: str | os.PathLik
     from genlens.utils.io import atomic_write
 
     texts, labels = all_captions()
-    path = _cache_path(encoder.name, texts, max_tokens, cache_dir)
+    path = _cache_path(encoder.name, texts, max_tokens, cache_dir, pooled)
     if path.is_file():
         saved = load_file(str(path))
         if saved["tokens"].shape[:2] == (len(texts), max_tokens):
             return CaptionTable(saved["tokens"].float(), saved["mask"].bool(), torch.tensor(labels))
-    parts = [encoder.encode_tokens(texts[i:i + batch], max_tokens=max_tokens) for i in range(0, len(texts), batch)]
+    parts = [encode_prompts(encoder, texts[i:i + batch], max_tokens=max_tokens, pooled=pooled)
+             for i in range(0, len(texts), batch)]
     tokens = torch.cat([p[0] for p in parts]).half()  # fp16 on disk and in memory: 5.8k × T × 384
     mask = torch.cat([p[1] for p in parts])
     atomic_write(path, lambda p: save_file({"tokens": tokens.contiguous(), "mask": mask.to(torch.uint8)}, str(p)))

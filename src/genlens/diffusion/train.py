@@ -63,7 +63,8 @@ def warm_start(model: Denoiser, config: DiffusionTrainConfig) -> None:
 
     bundle = load_diffusion(config.init_from)
     theirs, ours = bundle.model.config.to_dict(), config.unet.to_dict()
-    diff = sorted(k for k in ours if ours[k] != theirs.get(k))
+    same_weights = {"pooled_token"}  # changes what the prompt tokens hold, not a weight shape
+    diff = sorted(k for k in ours if ours[k] != theirs.get(k) and k not in same_weights)
     if bundle.schedule != config.schedule:
         diff.append("schedule")
     if diff:

@@ -43,6 +43,9 @@ class UNetConfig:
     attention_levels: tuple[bool, ...] = (False, True, True)  # (cross-)attention per resolution
     text_dim: int = 384  # MiniLM token embeddings
     max_tokens: int = 16
+    # Text only: cross-attention also sees the prompt's mean token (MiniLM's sentence pooling) in slot 0,
+    # so paraphrases, which sentence-BERT places together, condition alike (like Imagen's pooled embedding).
+    pooled_token: bool = False
     in_channels: int = 1
     sample_size: int = IMAGE_SIZE + 2 * PAD
 

@@ -188,6 +188,7 @@ def _class_part(ctx, cnn) -> str:
 def _text_part(ctx, cnn) -> str:
     from genlens.diffusion.evaluate import generate, judge_samples
     from genlens.diffusion.prompt_cache import cached_prompt_tokens
+    from genlens.diffusion.text import token_layout
     from genlens.utils.images import save_grid
 
     bundle, note = _model("text", ctx)
@@ -198,7 +199,7 @@ def _text_part(ctx, cnn) -> str:
     gallery = [g for g in gallery if g[1] < len(names)]
     per = 1 if ctx.quick else 3
     prompts = [g[0] for g in gallery]
-    tokens, mask = cached_prompt_tokens(prompts, max_tokens=net.config.max_tokens,
+    tokens, mask = cached_prompt_tokens(prompts, **token_layout(net.config),
                                         encoder_name=bundle.text_encoder or "minilm")
     which = torch.arange(len(prompts)).repeat_interleave(per)
     dev = next(net.parameters()).device

@@ -94,17 +94,34 @@ class SentenceEncoder:
         return torch.stack([self._cache[t] for t in texts])
 
     @torch.no_grad()
-    def encode_tokens(self, texts: Sequence[str], *, max_tokens: int = 32) -> tuple[torch.Tensor, torch.Tensor]:
-        """Token embeddings padded to ``max_tokens``: (N, T, 384) and a bool mask (N, T)."""
+    def encode_tokens(self, texts: Sequence[str], *, max_tokens: int = 32, pooled: bool = False
+                      ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Token embeddings padded to ``max_tokens``: (N, T, 384) and a bool mask (N, T).
+
+        ``pooled``: slot 0 holds the mean of ALL the prompt's token embeddings (MiniLM's sentence pooling,
+        before its L2 normalisation, so its scale matches the tokens'), followed by the first T − 1 tokens.
+        The pooled vector is what sentence-BERT trains to place paraphrases together."""
         texts = [self.check(t) for t in texts]
         outs = self.model.encode(texts, output_value="token_embeddings", show_progress_bar=False)
-        emb = torch.zeros(len(texts), max_tokens, self.dim)
-        mask = torch.zeros(len(texts), max_tokens, dtype=torch.bool)
-        for i, o in enumerate(outs):
-            n = min(max_tokens, o.shape[0])
-            emb[i, :n] = o[:n].float().cpu()
-            mask[i, :n] = True
-        return emb, mask
+        return pack_tokens([o.float().cpu() for o in outs], max_tokens=max_tokens, dim=self.dim, pooled=pooled)
+
+
+def pack_tokens(seqs: Sequence[torch.Tensor], *, max_tokens: int, dim: int, pooled: bool = False
+                ) -> tuple[torch.Tensor, torch.Tensor]:
+    """Variable-length (L_i, D) token embeddings -> padded (N, T, D) and a bool mask (N, T); with ``pooled``
+    slot 0 is each sequence's mean over all its L_i tokens and the tokens follow (truncated to T − 1)."""
+    if pooled and max_tokens < 2:
+        raise GenlensError("a pooled token plus prompt tokens needs max_tokens >= 2")
+    emb = torch.zeros(len(seqs), max_tokens, dim)
+    mask = torch.zeros(len(seqs), max_tokens, dtype=torch.bool)
+    first = 1 if pooled else 0
+    for i, o in enumerate(seqs):
+        if pooled:
+            emb[i, 0], mask[i, 0] = o.mean(0), True
+        n = min(max_tokens - first, o.shape[0])
+        emb[i, first:first + n] = o[:n]
+        mask[i, first:first + n] = True
+    return emb, mask
 
 
 def encode_cached(encoder: TextEncoder, texts: Sequence[str], *, cache_dir: str | os.PathLike | None = None
