@@ -41,7 +41,7 @@ class FakeEncoder:
     def encode_tokens(self, texts, *, max_tokens, pooled=False):
         import torch
 
-        self.pooled_calls = getattr(self, "pooled_calls", []) + [pooled]
+        self.pooled_calls = [*getattr(self, "pooled_calls", []), pooled]
 
         return torch.randn(len(texts), max_tokens, 384), torch.ones(len(texts), max_tokens, dtype=torch.bool)
 
@@ -77,7 +77,7 @@ def test_sample_text_model_with_prompt(run, model_folder, tmp_path, fake_text):
 def test_a_pooled_text_model_gets_pooled_prompts(run, tmp_path, monkeypatch):
     """The token layout travels with the model: a pooled_token model's prompts are encoded pooled."""
     import genlens.text
-    from genlens.diffusion import DiffusionTrainConfig, Denoiser, UNetConfig, save_diffusion
+    from genlens.diffusion import Denoiser, DiffusionTrainConfig, UNetConfig, save_diffusion
 
     cfg = DiffusionTrainConfig(unet=UNetConfig.tiny("text", num_classes=2, pooled_token=True), steps=1)
     folder = save_diffusion(tmp_path / "pooled", Denoiser(cfg.unet), config=cfg, class_names=("Blob", "Bar"),
