@@ -33,6 +33,7 @@ import torch
 from genlens.errors import GenlensError
 from genlens.gan.edit import NOISE_OFFSET, change_center_of_mass, displacement_correlation, latents
 from genlens.gan.networks import Generator
+from genlens.gan.render import FixedLatentRenderer
 from genlens.gan.spatial import Heatmaps, render_heatmap, sample_heatmaps
 from genlens.metrics.api import MetricResult
 from genlens.metrics.extractors import FeatureExtractor, extractor_for
@@ -259,8 +260,10 @@ def content_displacement(before: torch.Tensor, after: torch.Tensor) -> torch.Ten
 
 # ---------------------------------------------------------------------------------------- latency
 def render_ms(G: Generator, *, threads: int = 2, repeats: int = 50, warmup: int = 10, seed: int = 0) -> dict[str, Any]:
-    """Median wall time (ms) to render one 32x32 image on the CPU from a fixed latent (w cached) with a new
-    level-1 heatmap each call (heatmap rendering included); ``threads`` intra-op threads, ``inference_mode``."""
+    """Median wall time (ms) to render one 32x32 image on the CPU from a fixed latent with a new level-1
+    heatmap each call (heatmap rendering included), the explorer's drag loop: w and everything derived from
+    it (styles, demodulated weights, noise) are baked once by :class:`~genlens.gan.render.FixedLatentRenderer`;
+    ``threads`` intra-op threads, ``inference_mode``."""
     if repeats < 1 or warmup < 0 or threads < 1:
         raise GenlensError("render_ms needs repeats >= 1, warmup >= 0 and threads >= 1")
     Gc = copy.deepcopy(G).cpu().eval() if _device(G).type != "cpu" else G.eval()
@@ -270,13 +273,14 @@ def render_ms(G: Generator, *, threads: int = 2, repeats: int = 50, warmup: int 
         with torch.inference_mode():
             z, heat = latents(Gc, 1, seed)
             w = Gc.mapping(z)
+            renderer = FixedLatentRenderer(Gc, w, noise_mode="const")
             g = torch.Generator().manual_seed(int(seed) + 1)
             centres = (torch.rand(warmup + repeats, 2, generator=g) * 1.6 - 0.8)
             times = []
             for i in range(warmup + repeats):
                 t0 = time.perf_counter()
                 h = with_level1(heat, centres[i:i + 1], size=Gc.config.resolution) if heat is not None else None
-                Gc.synthesize(w, h, noise_mode="const")
+                renderer(h)
                 if i >= warmup:
                     times.append(1000 * (time.perf_counter() - t0))
     finally:
