@@ -1,0 +1,124 @@
+"""The README's diffusion tables, from ``genlens diffusion eval`` outputs (``bench/results/diffusion-eval/``).
+
+    .venv/bin/python bench/diffusion_eval_table.py                   # print
+    .venv/bin/python bench/diffusion_eval_table.py --readme README.md  # replace between the diffusion markers
+
+``class/eval.json`` is the class model's run (n samples at s, DDIM steps; optional guidance and steps sweeps);
+``text/eval.json`` the text model's (held-out paraphrases with ``--prompts``). Every number comes from those
+files; a missing file or section leaves its rows out.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import sys
+from pathlib import Path
+from typing import Any
+
+START, END = "<!-- diffusion:start -->", "<!-- diffusion:end -->"
+RESULTS = Path(__file__).resolve().parent / "results" / "diffusion-eval"
+
+
+def _pct(x: float) -> str:
+    return f"{100 * x:.1f} %"
+
+
+def _load(path: Path) -> dict[str, Any] | None:
+    return json.loads(path.read_text()) if path.is_file() else None
+
+
+def _setting(ev: dict[str, Any]) -> str:
+    return f"s={ev['guidance']:g}, {ev['sampler'].upper() if ev['sampler'] != 'dpm++' else 'DPM++'} {ev['steps']}"
+
+
+def headline(cls: dict[str, Any] | None, txt: dict[str, Any] | None) -> list[str]:
+    rows = ["| measure (genlens-fmnist features, full test set as reference) | value | samples | target |",
+            "|---|---:|---:|---|"]
+    if cls:
+        ev, ref = cls["class_eval"], cls.get("reference", {})
+        name = Path(cls["model"]).name
+        rows.append(f"| judged accuracy, `{name}`, {_setting(ev)} (zoo CNN) | {_pct(ev['accuracy'])} | {ev['n']} "
+                    f"| ≥ 90 % |")
+        halves = ref.get("fid_test_halves", {}).get("value")
+        target = f"≤ {3 * halves:.3g} (3 × test halves)" if halves else "≤ 3 × real floor"
+        rows.append(f"| FID, {_setting(ev)} | {ev['fid']['value']:.2f} | {ev['fid']['n_fake']} | {target} |")
+        kid = ev["kid"]
+        rows.append(f"| KID, {_setting(ev)} | {kid['value']:.3f} ± {kid['std']:.3f} | {kid['n_fake']} | |")
+        if "fid_real_n" in ref:
+            r = ref["fid_real_n"]
+            rows.append(f"| FID, {r['n_fake']} real training images (same n) | {r['value']:.2f} | {r['n_fake']} "
+                        f"| floor |")
+        if halves:
+            rows.append(f"| FID, test half vs half | {halves:.3f} | {ref['fid_test_halves']['n_fake']} "
+                        f"| the issue's floor |")
+    if txt:
+        name = Path(txt["model"]).name
+        if "prompts" in txt:
+            p = txt["prompts"]
+            rows.append(f"| held-out paraphrase accuracy, `{name}`, {_setting(p)} | {_pct(p['accuracy'])} "
+                        f"| {p['n']} | ≥ 75 % |")
+        ev = txt["class_eval"]
+        rows.append(f"| `{name}`, one training-style prompt per class: accuracy / FID | {_pct(ev['accuracy'])} / "
+                    f"{ev['fid']['value']:.2f} | {ev['n']} | |")
+    return rows
+
+
+def guidance_rows(cls: dict[str, Any]) -> list[str]:
+    sweep = cls.get("guidance_sweep") or []
+    if not sweep:
+        return []
+    s = " | ".join(f"{r['guidance']:g}" for r in sweep)
+    return ["", f"Guidance sweep ({sweep[0].get('judge', 'zoo CNN')}-judged, DDIM {cls['class_eval']['steps']}, "
+            "the same initial noise at every s):", "",
+            f"| s | {s} |", "|---|" + "---:|" * len(sweep),
+            "| FID | " + " | ".join(f"{r['fid']:.2f}" for r in sweep) + " |",
+            "| accuracy | " + " | ".join(f"{100 * r['accuracy']:.0f} %" for r in sweep) + " |",
+            "", f"(n = {sweep[0]['n']} per point.)"]
+
+
+def steps_rows(cls: dict[str, Any]) -> list[str]:
+    sweep, rows = cls.get("steps_sweep") or [], []
+    if sweep:
+        rows += ["", f"Steps sweep (s={sweep[0]['guidance']:g}):", "",
+                 "| sampler | steps | n | FID | accuracy | seconds |", "|---|---:|---:|---:|---:|---:|"]
+    rows += [f"| {r['sampler']} | {r['steps']} | {r['n']} | {r['fid']:.2f} | {100 * r['accuracy']:.0f} % "
+             f"| {r['seconds']:.0f} |" for r in sweep]
+    f = cls.get("fast_vs_full")
+    if f:
+        rows += ["", f"{f['fast'][0].upper()}-{f['fast'][1]} / {f['full'][0].upper()}-{f['full'][1]} FID at "
+                 f"n={f['n']}: {f['ratio']:.2f} (target ≤ 1.2), {f['speedup']:.0f}× faster."]
+    return rows
+
+
+def render(results: Path = RESULTS) -> str:
+    cls, txt = _load(results / "class" / "eval.json"), _load(results / "text" / "eval.json")
+    if not cls and not txt:
+        return "_No diffusion evaluation yet: run `genlens diffusion eval`._"
+    rows = headline(cls, txt)
+    if cls:
+        rows += guidance_rows(cls) + steps_rows(cls)
+    return "\n".join(rows)
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--results", type=Path, default=RESULTS)
+    p.add_argument("--readme", type=Path, default=None, help="update this file between the diffusion markers")
+    args = p.parse_args(argv)
+    body = render(args.results)
+    if args.readme is None:
+        print(body)
+        return 0
+    text = args.readme.read_text()
+    if START not in text or END not in text:
+        print(f"{args.readme} has no {START} ... {END} markers", file=sys.stderr)
+        return 1
+    pattern = re.compile(re.escape(START) + r".*?" + re.escape(END), flags=re.DOTALL)
+    args.readme.write_text(pattern.sub(lambda _: f"{START}\n{body}\n{END}", text, count=1))
+    print(f"updated {args.readme}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

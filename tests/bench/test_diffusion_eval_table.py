@@ -1,0 +1,41 @@
+"""bench/diffusion_eval_table.py: README tables come from the eval files and only from them."""
+from __future__ import annotations
+
+import importlib.util
+import json
+from pathlib import Path
+
+BENCH = Path(__file__).resolve().parents[2] / "bench"
+
+
+def _module():
+    spec = importlib.util.spec_from_file_location("_bench_diffusion_eval_table", BENCH / "diffusion_eval_table.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def _metric(value, n, std=None):
+    return {"value": value, "n_fake": n, "std": std}
+
+
+def test_renders_the_numbers_of_the_files_and_replaces_only_between_markers(tmp_path):
+    mod = _module()
+    ev = {"accuracy": 0.912, "fid": _metric(1.234, 2000), "kid": _metric(0.0123, 2000, 0.001), "n": 2000,
+          "guidance": 3.0, "sampler": "ddim", "steps": 20}
+    cls = {"model": "x/fmnist-ddpm", "class_eval": ev,
+           "reference": {"fid_test_halves": _metric(0.064, 5000), "fid_real_n": _metric(0.06, 2000)},
+           "guidance_sweep": [{"guidance": 0.0, "fid": 9.5, "accuracy": 0.1, "n": 200, "judge": "fmnist-cnn"},
+                              {"guidance": 3.0, "fid": 7.25, "accuracy": 0.9, "n": 200, "judge": "fmnist-cnn"}],
+           "fast_vs_full": {"fast": ["ddim", 20], "full": ["ddpm", 1000], "n": 64, "ratio": 1.1, "speedup": 48.0}}
+    (tmp_path / "class").mkdir()
+    (tmp_path / "class" / "eval.json").write_text(json.dumps(cls))
+    body = mod.render(tmp_path)
+    assert "| 91.2 % | 2000 | ≥ 90 % |" in body and "| 1.23 | 2000 | ≤ 0.192 (3 × test halves) |" in body
+    assert "| FID | 9.50 | 7.25 |" in body and "1.10 (target ≤ 1.2), 48× faster" in body
+    assert "paraphrase" not in body  # no text eval file, no text rows
+    readme = tmp_path / "README.md"
+    readme.write_text("before\n<!-- diffusion:start -->\nold\n<!-- diffusion:end -->\nafter\n")
+    assert mod.main(["--results", str(tmp_path), "--readme", str(readme)]) == 0
+    text = readme.read_text()
+    assert text.startswith("before\n") and text.endswith("after\n") and "old" not in text and "91.2 %" in text
