@@ -16,8 +16,14 @@ from genlens.diffusion.schedule import NoiseSchedule
 from genlens.diffusion.train import DiffusionTrainConfig
 from genlens.diffusion.unet import Denoiser, UNetConfig
 from genlens.errors import GenlensError
-from genlens.models.weights_io import WEIGHTS_FILE, load_state_into, read_state, save_model_folder, verify_manifest
-from genlens.utils.io import read_json
+from genlens.models.weights_io import (
+    WEIGHTS_FILE,
+    load_state_into,
+    read_folder_config,
+    read_state,
+    save_model_folder,
+    verify_manifest,
+)
 
 KINDS = {"class": "diffusion-class", "text": "diffusion-text", "none": "diffusion-none"}
 SHIPPED = {"class": "fmnist-ddpm", "text": "fmnist-ddpm-text"}
@@ -57,14 +63,9 @@ def load_diffusion(folder: str | os.PathLike, *, device: str | torch.device = "c
     if not folder.is_dir():
         raise GenlensError(f"diffusion model folder '{folder}' does not exist; train one with "
                            "`genlens diffusion train --out DIR`")
-    cpath = folder / "config.json"
-    if not cpath.is_file():
-        raise GenlensError(f"'{folder}' has no config.json; it is not a genlens model folder")
-    meta = read_json(cpath)
-    kind = meta.get("kind") if isinstance(meta, dict) else None
-    if kind not in KINDS.values():
-        raise GenlensError(f"'{folder}' holds a model of kind '{kind}', not a diffusion model; pass a folder "
-                           "written by `genlens diffusion train`")
+    meta = read_folder_config(folder, kinds=tuple(KINDS.values()), what="a diffusion model",
+                              fix="pass a folder written by `genlens diffusion train`")
+    kind = meta["kind"]
     if verify:
         verify_manifest(folder)
     unet = UNetConfig.from_dict(meta["unet"])

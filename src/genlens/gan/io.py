@@ -13,8 +13,14 @@ import torch
 from genlens.errors import GenlensError
 from genlens.gan.networks import ARCHS, GanConfig, Generator
 from genlens.models.load import WEIGHTS_ROOT
-from genlens.models.weights_io import WEIGHTS_FILE, load_state_into, read_state, save_model_folder, verify_manifest
-from genlens.utils.io import read_json
+from genlens.models.weights_io import (
+    WEIGHTS_FILE,
+    load_state_into,
+    read_folder_config,
+    read_state,
+    save_model_folder,
+    verify_manifest,
+)
 
 KIND = "gan"
 SHIPPED_NAMES = {"stylegan2": "fmnist-gan", "sel-only": "fmnist-sel-only", "eqgan-sa": "fmnist-eqgan"}
@@ -47,20 +53,13 @@ def load_generator(name_or_dir: str | os.PathLike, *, device: str | torch.device
         if not folder.is_dir():
             raise GenlensError(f"'{text}' is neither a GAN folder nor a shipped GAN ({', '.join(SHIPPED)}); "
                                "pass a folder written by `genlens gan train`")
-    cfg_path = folder / "config.json"
-    if not cfg_path.is_file():
-        raise GenlensError(f"'{folder}' has no config.json; pass a folder written by `genlens gan train`")
-    cfg = read_json(cfg_path)
-    kind = cfg.get("kind", "classifier")
-    if kind != KIND:
-        raise GenlensError(f"'{folder}' holds a {kind} checkpoint, not a GAN; pass a folder written by "
-                           "`genlens gan train`")
+    cfg = read_folder_config(folder, kinds=(KIND,), what="a GAN", fix="pass a folder written by `genlens gan train`")
     if verify:
         verify_manifest(folder)
     try:
         config = GanConfig(**cfg["gan"])
     except (KeyError, TypeError) as exc:
-        raise GenlensError(f"'{cfg_path}' has no valid 'gan' config ({exc}); retrain with `genlens gan train`") from None
+        raise GenlensError(f"'{folder}/config.json' has no valid 'gan' config ({exc}); retrain with `genlens gan train`") from None
     G = Generator(config)
     load_state_into(G, read_state(folder / WEIGHTS_FILE), what=str(folder / WEIGHTS_FILE), arch=config.arch)
     return G.to(device).eval().requires_grad_(False)

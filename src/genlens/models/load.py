@@ -6,9 +6,8 @@ from pathlib import Path
 
 from genlens.errors import GenlensError
 from genlens.models.handle import ModelHandle
-from genlens.models.weights_io import WEIGHTS_FILE, load_state_into, read_state, verify_manifest
+from genlens.models.weights_io import WEIGHTS_FILE, load_state_into, read_folder_config, read_state, verify_manifest
 from genlens.utils.device import resolve_device
-from genlens.utils.io import read_json
 
 WEIGHTS_ROOT = Path(__file__).parent / "weights"
 
@@ -50,12 +49,8 @@ def _load_folder(folder: Path, *, device: str, weights, verify: bool, zoo_name: 
     if zoo_name and not cfg_path.is_file():
         name = zoo_name
     else:
-        if not cfg_path.is_file():
-            raise GenlensError(f"'{folder}' has no config.json; pass a zoo name or a folder written by genlens")
-        cfg = read_json(cfg_path)
-        kind = cfg.get("kind", "classifier")
-        if kind != "classifier":
-            raise GenlensError(f"'{folder}' holds a {kind} checkpoint, not a classifier; pass a classifier")
+        cfg = read_folder_config(folder, kinds=("classifier",), what="a classifier",
+                                 fix="pass a zoo name or a classifier folder written by genlens")
         name = cfg.get("name", zoo_name)
     spec = get_spec(name)
     if weights is None:

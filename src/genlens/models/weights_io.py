@@ -10,6 +10,7 @@ import os
 import platform
 import subprocess
 import time
+from collections.abc import Collection
 from pathlib import Path
 from typing import Any
 
@@ -67,6 +68,19 @@ def save_model_folder(folder: str | os.PathLike, model: nn.Module, *, config: di
     }
     atomic_write_json(folder / "manifest.json", manifest)
     return folder
+
+
+def read_folder_config(folder: Path, *, kinds: Collection[str], what: str, fix: str) -> dict[str, Any]:
+    """A model folder's ``config.json``, checked to hold one of ``kinds`` (a config without ``kind`` is a
+    classifier, the first kind genlens wrote); otherwise one line naming what the folder holds and ``fix``."""
+    path = Path(folder) / "config.json"
+    if not path.is_file():
+        raise GenlensError(f"'{folder}' has no config.json; {fix}")
+    cfg = read_json(path)
+    kind = cfg.get("kind", "classifier") if isinstance(cfg, dict) else "unreadable"
+    if kind not in kinds:
+        raise GenlensError(f"'{folder}' holds a {kind} checkpoint, not {what}; {fix}")
+    return cfg
 
 
 def verify_manifest(folder: Path) -> dict[str, Any]:
