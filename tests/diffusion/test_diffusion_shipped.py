@@ -33,4 +33,4 @@ def test_shipped_class_model_draws_the_requested_classes():
     images, labels = generate_class_samples(bundle.model, 20, schedule=bundle.schedule, sampler="ddim", steps=10,
                                             guidance=3.0, seed=0)
     pred = load_model("fmnist-cnn").predict(images).argmax(1)
-    assert (pred == labels).float().mean() >= 0.6
+    assert (pred == labels).float().mean() >= 0.75
