@@ -9,6 +9,7 @@ from genlens.report.tour import SECTIONS, build_tour
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(600)  # ~200 s on 2 idle cores (every section runs live); headroom for a loaded machine
 def test_quick_tour_writes_page_pngs_and_numbers(tmp_path):
     index = build_tour(tmp_path, quick=True, device="cpu")
     html = index.read_text()
