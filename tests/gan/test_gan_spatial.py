@@ -77,4 +77,4 @@ def test_alignment_loss_reaches_g_not_d():
     assert all(p.requires_grad for p in D.parameters())  # restored
     grads = [p.grad for p in G.parameters() if p.grad is not None]
     assert grads and sum(g.abs().sum().item() for g in grads) > 0
-    assert G.blocks[0].sel.to_mu.weight.grad is not None  # reaches the SEL convs too
+    assert G.blocks[0].sel.to_sigma_mu.weight.grad is not None  # reaches the SEL convs too

@@ -17,30 +17,48 @@ import torch.nn.functional as F
 
 from genlens.errors import GenlensError
 from genlens.gan.networks import Generator, ModulatedConv2d, StyledLayer
-from genlens.gan.spatial import Heatmaps
+from genlens.gan.spatial import Heatmaps, SpatialEncodingLayer
 
 NOISE_MODES = ("const", "none", "random")
 
 
+_CL = torch.channels_last  # oneDNN runs NHWC convolutions without re-laying out activations on every call
+SQRT2 = math.sqrt(2)
+
+
 @dataclass
 class _Conv:
-    weight: torch.Tensor  # (out, in, k, k): modulated (and demodulated) for this w
+    weight: torch.Tensor  # (out, in, k, k), channels-last; modulated (and demodulated) for this w
     bias: torch.Tensor | None
     padding: int
 
 
+def _fixed(weight: torch.Tensor, bias: torch.Tensor | None, padding: int, gain: float = 1.0) -> _Conv:
+    return _Conv((weight * gain).contiguous(memory_format=_CL), None if bias is None else bias * gain, padding)
+
+
 @dataclass
 class _Styled:
-    conv: _Conv
-    noise: torch.Tensor | None  # (1, 1, res, res), already scaled by the layer's noise strength
+    conv: _Conv  # weight, bias already times sqrt(2): lrelu(a) * sqrt(2) == lrelu(sqrt(2) * a)
+    noise: torch.Tensor | None  # (1, 1, res, res), scaled by the layer's noise strength (and sqrt(2))
 
 
-def _bake_conv(m: ModulatedConv2d, w: torch.Tensor) -> _Conv:
+@dataclass
+class _Sel:
+    """A Spatial Encoding Layer with its residual scale folded into the output conv."""
+
+    shared: _Conv
+    sigma_mu: _Conv
+    out: _Conv  # weight and bias times the SEL's residual scale (0.1)
+    eps: float
+
+
+def _bake_conv(m: ModulatedConv2d, w: torch.Tensor, gain: float = 1.0) -> _Conv:
     styles = m.affine(w)[0]  # (in,)
     weight = m.weight * m.gain * styles[None, :, None, None]  # (out, in, k, k): eq. 1
     if m.demodulate:
         weight = weight * torch.rsqrt(weight.pow(2).sum(dim=(1, 2, 3), keepdim=True) + 1e-8)  # eq. 3
-    return _Conv(weight.contiguous(), m.bias if m.demodulate else None, m.padding)
+    return _fixed(weight, m.bias if m.demodulate else None, m.padding, gain)
 
 
 def _bake_styled(layer: StyledLayer, w: torch.Tensor, res: int, noise_mode: str,
@@ -52,7 +70,14 @@ def _bake_styled(layer: StyledLayer, w: torch.Tensor, res: int, noise_mode: str,
         noise = layer.noise_const
     else:
         noise = None
-    return _Styled(_bake_conv(layer.conv, w), None if noise is None else noise * layer.noise_strength)
+    noise = None if noise is None else noise * (layer.noise_strength * SQRT2)
+    return _Styled(_bake_conv(layer.conv, w, SQRT2), noise)
+
+
+def _bake_sel(sel: SpatialEncodingLayer) -> _Sel:
+    shared = sel.shared[0]
+    return _Sel(_fixed(shared.weight, shared.bias, 1), _fixed(sel.to_sigma_mu.weight, sel.to_sigma_mu.bias, 1),
+                _fixed(sel.out.weight, sel.out.bias, 1, sel.scale), sel.norm.eps)
 
 
 def _conv(c: _Conv, x: torch.Tensor) -> torch.Tensor:
@@ -62,8 +87,20 @@ def _conv(c: _Conv, x: torch.Tensor) -> torch.Tensor:
 def _styled(s: _Styled, x: torch.Tensor) -> torch.Tensor:
     x = _conv(s.conv, x)
     if s.noise is not None:
-        x = x + s.noise
-    return F.leaky_relu(x, 0.2) * math.sqrt(2)
+        x = x.add_(s.noise)
+    return F.leaky_relu_(x, 0.2)
+
+
+def _sel(s: _Sel, x: torch.Tensor, heat: torch.Tensor) -> torch.Tensor:
+    """``SpatialEncodingLayer.forward`` on baked weights (same maths, fewer kernels)."""
+    if heat.shape[-2:] != x.shape[-2:]:
+        heat = F.interpolate(heat, size=x.shape[-2:], mode="bilinear", align_corners=False)
+    hidden = F.leaky_relu_(_conv(s.shared, heat.contiguous(memory_format=_CL)), 0.2)
+    sigma_mu = _conv(s.sigma_mu, hidden)
+    var, mean = torch.var_mean(x, dim=(2, 3), keepdim=True, correction=0)  # instance norm, no affine
+    normed = (x - mean).mul_(torch.rsqrt(var + s.eps))
+    dx = torch.addcmul(sigma_mu[:, 1:2], normed, sigma_mu[:, 0:1] + 1)  # IN(x) * (1 + sigma) + mu
+    return _conv(s.out, F.leaky_relu_(dx, 0.2)).add_(x)
 
 
 class FixedLatentRenderer:
@@ -82,7 +119,6 @@ class FixedLatentRenderer:
         if w.ndim != 2 or w.shape[0] != 1:
             raise GenlensError(f"a fixed-latent renderer takes one w of shape (1, w_dim), got {tuple(w.shape)}")
         self.G = G
-        self.const = G.const
         self.blocks = []
         with torch.no_grad():
             for block, res in zip(G.blocks, (4, 8, 16, 32)):
@@ -90,7 +126,9 @@ class FixedLatentRenderer:
                 conv1 = _bake_styled(block.conv1, w, res, noise_mode, generator)
                 torgb = _bake_conv(block.torgb, w)
                 torgb = _Conv(torgb.weight, block.rgb_bias, torgb.padding)  # to-RGB: no demodulation, own bias
-                self.blocks.append((block, conv0, conv1, torgb))
+                sel = None if block.sel is None else _bake_sel(block.sel)
+                self.blocks.append((block.first, sel, conv0, conv1, torgb))
+            self.const = G.const.detach().contiguous(memory_format=_CL)
 
     def __call__(self, heatmaps: Heatmaps | None) -> torch.Tensor:
         G = self.G
@@ -98,16 +136,16 @@ class FixedLatentRenderer:
             raise GenlensError(f"a '{G.config.arch}' generator needs heatmaps to render")
         b = heatmaps.batch if heatmaps is not None else 1
         x, rgb = self.const.expand(b, -1, -1, -1), None
-        for i, (block, conv0, conv1, torgb) in enumerate(self.blocks):
-            if not block.first:
+        for i, (first, sel, conv0, conv1, torgb) in enumerate(self.blocks):
+            if not first:
                 x = F.interpolate(x, scale_factor=2, mode="bilinear", align_corners=False)
-            if block.sel is not None:
-                x = block.sel(x, G.block_heat(heatmaps, i))
+            if sel is not None:
+                x = _sel(sel, x, G.block_heat(heatmaps, i))
             if conv0 is not None:
                 x = _styled(conv0, x)
             x = _styled(conv1, x)
             y = _conv(torgb, x)
             if rgb is not None:
-                y = y + F.interpolate(rgb, scale_factor=2, mode="bilinear", align_corners=False)
+                y = y.add_(F.interpolate(rgb, scale_factor=2, mode="bilinear", align_corners=False))
             rgb = y
         return torch.tanh(rgb)

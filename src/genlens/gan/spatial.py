@@ -9,7 +9,8 @@ Wang et al., "Improving GAN Equilibrium by Raising Spatial Awareness", CVPR 2022
   ``exp(-||coord - c||^2 / sigma) + 0.01`` on a [-1, 1] grid (x = columns, y = rows); a level's map
   (B, 1, H, W) is the mean over its centres.
 * SEL (eq. 2): ``dx = IN(x) * (1 + sigma(h)) + mu(h)``, ``out = x + 0.1 * conv(lrelu(dx))`` where h is the
-  heatmap resized to the feature size and sigma, mu come from a shared 3x3 conv (64 ch, lrelu).
+  heatmap resized to the feature size and sigma, mu (one map each, broadcast over channels, as in the official
+  code) come from a shared 3x3 conv (64 ch, lrelu).
 * Alignment (eq. 3-4): Grad-CAM of D on the fake image at the D block matching each level (gradient of
   G's non-saturating loss, channel weights detached, CAM = sum_c relu(w_c A_c)), upsampled and min-max
   normalised, vs. the level's min-max normalised heatmap; L1 over the pixels whose error exceeds 0.25.
@@ -115,16 +116,18 @@ class SpatialEncodingLayer(nn.Module):
         super().__init__()
         self.norm = nn.InstanceNorm2d(channels, affine=False)
         self.shared = nn.Sequential(nn.Conv2d(heat_channels, hidden, 3, padding=1), nn.LeakyReLU(0.2))
-        self.to_sigma = nn.Conv2d(hidden, channels, 3, padding=1)
-        self.to_mu = nn.Conv2d(hidden, channels, 3, padding=1)
+        # sigma and mu are one spatial map each, broadcast over the C feature channels, as in the official
+        # code's SEL (Conv2dLayer(nhidden, 1, 3) for both): the heatmap says *where*, the features say *what*.
+        # One conv with two output channels computes both.
+        self.to_sigma_mu = nn.Conv2d(hidden, 2, 3, padding=1)
         self.out = nn.Conv2d(channels, channels, 3, padding=1)
         self.scale = scale
 
     def forward(self, x: torch.Tensor, heat: torch.Tensor) -> torch.Tensor:
         # x (B, C, h, w); heat (B, Kh, H, W) at any resolution
         heat = F.interpolate(heat, size=x.shape[-2:], mode="bilinear", align_corners=False)
-        hidden = self.shared(heat)
-        dx = self.norm(x) * (1 + self.to_sigma(hidden)) + self.to_mu(hidden)
+        sigma, mu = self.to_sigma_mu(self.shared(heat)).chunk(2, dim=1)  # (B, 1, h, w) each
+        dx = self.norm(x) * (1 + sigma) + mu
         return x + self.out(F.leaky_relu(dx, 0.2)) * self.scale
 
 
