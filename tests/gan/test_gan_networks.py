@@ -66,3 +66,24 @@ def test_r1_matches_hand_computation():
     assert pen.item() == pytest.approx(expected.item(), rel=1e-5)
     pen.backward()
     assert lin.weight.grad is not None and lin.weight.grad.abs().sum() > 0
+
+
+@pytest.mark.parametrize("demodulate,kernel", [(True, 3), (False, 1)])
+def test_modulated_conv_matches_per_sample_kernels(demodulate, kernel):
+    """The batched (style-scaled input) path equals StyleGAN2 eq. 1-3 written out with one kernel per sample."""
+    from genlens.gan.networks import ModulatedConv2d
+
+    torch.manual_seed(0)
+    m = ModulatedConv2d(6, 5, 8, kernel=kernel, demodulate=demodulate)
+    torch.nn.init.normal_(m.affine.weight)  # styles that differ per sample and channel
+    torch.nn.init.normal_(m.bias)
+    x, w = torch.randn(3, 6, 7, 7), torch.randn(3, 8)
+    styles = m.affine(w)
+    ref = []
+    for i in range(3):
+        k = m.weight * m.gain * styles[i][None, :, None, None]  # eq. 1
+        if demodulate:
+            k = k / torch.sqrt(k.square().sum(dim=(1, 2, 3), keepdim=True) + 1e-8)  # eq. 2-3
+        y = torch.nn.functional.conv2d(x[i:i + 1], k, padding=kernel // 2)
+        ref.append(y + m.bias[None, :, None, None] if demodulate else y)
+    torch.testing.assert_close(m(x, w), torch.cat(ref), rtol=1e-5, atol=1e-5)

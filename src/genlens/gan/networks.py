@@ -83,7 +83,13 @@ class MappingNetwork(nn.Module):
 
 
 class ModulatedConv2d(nn.Module):
-    """StyleGAN2 eq. 1-3: w'_ijk = s_i w_ijk, demodulated by 1 / sqrt(sum_ik w'^2 + eps); grouped conv."""
+    """StyleGAN2 eq. 1-3: w'_ijk = s_i w_ijk, demodulated by 1 / sqrt(sum_ik w'^2 + eps).
+
+    Computed without per-sample weights, as StyleGAN2's non-fused path does: scale the input channels by the
+    styles, convolve with the shared weight, then scale the output channels by the demodulation coefficients
+    d_j = 1 / sqrt(sum_i s_i^2 sum_k w_ijk^2 + eps) (eq. 3 with the style factored out of the kernel sum).
+    The same numbers as a grouped convolution with one group per sample, but one ordinary batched convolution:
+    about 2x faster for a G training step on CPU (a 128->128 layer at 8x8: 8x)."""
 
     def __init__(self, in_ch: int, out_ch: int, w_dim: int, *, kernel: int = 3, demodulate: bool = True) -> None:
         super().__init__()
@@ -97,15 +103,13 @@ class ModulatedConv2d(nn.Module):
         self.padding = kernel // 2
 
     def forward(self, x: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
-        b, c, h, wd = x.shape
         styles = self.affine(w)  # (B, in)
-        weight = self.weight[None] * self.gain * styles[:, None, :, None, None]  # (B, out, in, k, k)
-        if self.demodulate:
-            weight = weight * torch.rsqrt(weight.pow(2).sum(dim=(2, 3, 4), keepdim=True) + 1e-8)
-        out = F.conv2d(x.reshape(1, b * c, h, wd), weight.reshape(-1, c, *weight.shape[-2:]),
-                       padding=self.padding, groups=b)
-        out = out.reshape(b, -1, h, wd)
-        return out + self.bias[None, :, None, None] if self.demodulate else out
+        weight = self.weight * self.gain
+        out = F.conv2d(x * styles[:, :, None, None], weight, padding=self.padding)
+        if not self.demodulate:
+            return out
+        dcoef = torch.rsqrt(styles.square() @ weight.square().sum(dim=(2, 3)).t() + 1e-8)  # (B, out): eq. 3
+        return out * dcoef[:, :, None, None] + self.bias[None, :, None, None]
 
 
 class StyledLayer(nn.Module):
