@@ -68,3 +68,18 @@ def test_captions_are_varied_and_held_out_prompts_never_train():
     assert len(set(labels)) == 10 and min(len(class_captions(c)) for c in range(10)) > 100
     held, held_labels = held_out_prompts()
     assert not set(held) & set(texts) and sorted(set(held_labels)) == list(range(10))
+
+
+def test_use_captions_do_not_leak_held_out_wording():
+    """Use captions teach context ("a sweater for chilly weather") without the held-out prompts' phrases."""
+    from genlens.data.captions import USES
+
+    texts, _ = all_captions()
+    assert any("for jogging" in t for t in class_captions(7)) and any("made of wool" in t for t in class_captions(2))
+    held, _ = held_out_prompts()
+    for prompt in held:  # no training caption contains a held-out prompt, nor any of its 3-word spans
+        words = prompt.split()
+        spans = {" ".join(words[i:i + 3]) for i in range(len(words) - 2)}
+        leaked = [s for s in spans if any(f" {s} " in f" {u} " for uses in USES for u in uses)]
+        assert not leaked, (prompt, leaked)
+    assert not any(p in t for p in held for t in texts)

@@ -43,7 +43,7 @@ def train(
     data_dir: Path | None = DataDirOpt,
     limit_images: int | None = typer.Option(None, "--limit-images", hidden=True, help="Smoke tests: train on N images."),
     captions_per_class: int = typer.Option(128, "--captions-per-class",
-                                           help="Training captions per class (of ~570), encoded once; 0: all."),
+                                           help="Training captions per class (of ~1,000), encoded once; 0: all."),
     limit: int | None = typer.Option(None, "--limit", hidden=True, help="Smoke tests: evaluate on N test images."),
     json_out: bool = JsonOpt,
 ) -> None:

@@ -43,7 +43,7 @@ class ClipTrainConfig:
     hflip: bool = True
     grad_clip: float = 1.0
     limit_images: int | None = None  # train on the first N images only (smoke tests)
-    captions_per_class: int | None = 128  # every k-th of the ~570 captions of each class; None: all
+    captions_per_class: int | None = 128  # every k-th of the ~1,000 captions of each class; None: all
     seed: int = 0
 
     def __post_init__(self) -> None:

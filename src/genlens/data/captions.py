@@ -24,6 +24,31 @@ NOUNS: tuple[tuple[str, ...], ...] = (
 )
 ADJECTIVES = ("", "black ", "white ", "grey ", "dark ", "light ", "plain ", "patterned ", "leather ", "cotton ",
               "striped ", "simple ")
+# What the garment is for, or a feature it has: "a {adjective}{noun} {use}". Written to teach use and context
+# without reusing the held-out prompts' wording (tests/test_captions.py checks that no held-out prompt or its
+# distinctive phrase appears in a training caption).
+USES: tuple[tuple[str, ...], ...] = (
+    ("for everyday wear", "for a sunny afternoon", "to wear in warm weather", "with a round neck",
+     "for lounging at home", "to wear under a jacket"),
+    ("with a belt and pockets", "for hiking", "with long straight legs", "to wear with a shirt",
+     "for a walk in the park", "with a zip and a button"),
+    ("to keep warm", "for chilly weather", "with long sleeves and a round neck", "made of wool",
+     "for winter mornings", "to layer over a shirt"),
+    ("for a wedding", "for a summer evening", "for a night out", "for a dance", "with a flared hem",
+     "that reaches the knees"),
+    ("for cold weather", "with a hood", "to wear outdoors in the snow", "for a windy day", "with a warm lining",
+     "for wet weather"),
+    ("for hot weather", "with thin straps", "for the pool", "for walking on holiday", "with an open toe",
+     "for a summer stroll"),
+    ("with a collar and cuffs", "for a business meeting", "with buttons down the front", "tucked into trousers",
+     "for a formal dinner", "with a chest pocket"),
+    ("for jogging", "for sport", "with laces and a rubber sole", "for the tennis court", "for walking all day",
+     "for training"),
+    ("for shopping", "to carry books", "for travel", "with a long strap", "for a laptop",
+     "to hold keys and a wallet"),
+    ("for winter", "with a zip on the side", "for muddy paths", "with a thick sole", "for rainy days",
+     "for walking in the snow"),
+)
 TEMPLATES = ("a photo of a {a}{n}", "a {a}{n}", "an image of a {a}{n}", "a picture of a {a}{n}",
              "a grayscale photo of a {a}{n}", "a product shot of a {a}{n}", "a small {a}{n}", "the {a}{n}")
 
@@ -49,8 +74,15 @@ def class_captions(label: int) -> list[str]:
         for adj in ADJECTIVES:
             for t in TEMPLATES:
                 text = t.format(a=adj, n=noun)
-                out.append(("an " + text[2:]) if text.startswith("a ") and text[2] in "aeiou" else text)
-    return sorted(set(out))
+                out.append(text)
+        for adj in ADJECTIVES:
+            for use in USES[label]:
+                out.append(f"a {adj}{noun} {use}")
+    return sorted({_article(t) for t in out})
+
+
+def _article(text: str) -> str:
+    return ("an " + text[2:]) if text.startswith("a ") and text[2] in "aeiou" else text
 
 
 def all_captions() -> tuple[list[str], list[int]]:

@@ -1,6 +1,6 @@
 """Text conditions for the denoiser: MiniLM token embeddings of prompts and of every training caption.
 
-The caption table (all Fashion-MNIST captions from :mod:`genlens.data.captions`, about 5,800) is encoded
+The caption table (all Fashion-MNIST captions from :mod:`genlens.data.captions`, about 10,000) is encoded
 once and cached on disk, keyed by the encoder, the token count and a hash of the captions.
 """
 from __future__ import annotations
@@ -54,7 +54,7 @@ def build_caption_table(encoder, *, max_tokens: int, cache_dir: str | os.PathLik
             return CaptionTable(saved["tokens"].float(), saved["mask"].bool(), torch.tensor(labels))
     parts = [encode_prompts(encoder, texts[i:i + batch], max_tokens=max_tokens, pooled=pooled)
              for i in range(0, len(texts), batch)]
-    tokens = torch.cat([p[0] for p in parts]).half()  # fp16 on disk and in memory: 5.8k × T × 384
+    tokens = torch.cat([p[0] for p in parts]).half()  # fp16 on disk and in memory: 10k × T × 384
     mask = torch.cat([p[1] for p in parts])
     atomic_write(path, lambda p: save_file({"tokens": tokens.contiguous(), "mask": mask.to(torch.uint8)}, str(p)))
     return CaptionTable(tokens.float(), mask, torch.tensor(labels))
