@@ -15,11 +15,20 @@ Results are medians and means over seeds; ``targets`` says which of the issue's 
 then chooses ``--kimg`` so that the slowest run, its evaluations included, fits in the budget; all runs
 still see the same number of images. ``--deadline-s`` is a safety net: a run past it stops at the next
 evaluation point, and the comparisons use the largest kimg that every run reached.
+
+Without a GPU the full comparison is hours of CPU (half width: 34 / 20 img/s on 2 threads for StyleGAN2 /
+EqGAN-SA), so it can be spread over sessions: ``--pause-after-s S`` stops every unfinished run at its next
+evaluation point after S seconds and exits without results (each run's checkpoint and curve so far stay in
+``--run-root``); the same command with ``--resume`` continues exactly where each run stopped:
+
+    .venv/bin/python bench/gan.py --device cpu --parallel 2 --kimg 100 --run-root runs/gan-cpu --pause-after-s 7200
+    .venv/bin/python bench/gan.py --device cpu --parallel 2 --kimg 100 --run-root runs/gan-cpu --pause-after-s 7200 --resume
 """
 from __future__ import annotations
 
 import argparse
 import dataclasses
+import json
 import math
 import shlex
 import shutil
@@ -58,6 +67,11 @@ TAIL_S = 20.0  # after training: render times, JSON, PNGs
 
 def model_config(arch: str, width: str) -> GanConfig:
     return GanConfig.tiny(arch) if width == "tiny" else GanConfig(arch=arch, **WIDTHS[width])
+
+
+def _wall() -> float:
+    """Wall-clock seconds (the deadline and pause checks; tests replace it)."""
+    return time.time()
 
 
 def log(msg: str) -> None:
@@ -142,13 +156,23 @@ def train_job(job: dict[str, Any]) -> dict[str, Any]:
     cfg = model_config(arch, job["width"])
     tcfg = _train_config(job, job["total_steps"])
     run_dir = Path(job["run_dir"])
-    if run_dir.exists():
-        shutil.rmtree(run_dir)  # this benchmark's own scratch folder from an earlier run
     curve: list[dict[str, Any]] = []
     t_train = t_eval = 0.0
     step, run, stopped_early = 0, None, False
+    saved = load_progress(run_dir, job) if job.get("resume") else None
+    if saved is not None:
+        curve, t_train, t_eval, step = saved["curve"], saved["train_seconds"], saved["eval_seconds"], saved["step"]
+        log(f"{arch} seed {seed}: resuming at {step * batch / 1000:g} kimg ({len(curve)} evaluation points done)")
+    elif run_dir.exists():
+        shutil.rmtree(run_dir)  # this benchmark's own scratch folder from an earlier run
     for end in job["boundaries"]:
-        if job["deadline"] is not None and step > 0 and time.time() > job["deadline"]:
+        if end <= step:
+            continue
+        if job.get("pause_at") is not None and _wall() > job["pause_at"]:
+            log(f"{arch} seed {seed}: pausing at {step * batch / 1000:g} kimg; rerun with --resume to continue")
+            return {"arch": arch, "seed": seed, "paused": True, "steps": step, "kimg": step * batch / 1000,
+                    "total_steps": job["total_steps"]}
+        if job["deadline"] is not None and step > 0 and _wall() > job["deadline"]:
             stopped_early = True
             log(f"{arch} seed {seed}: deadline reached at {step * batch / 1000:g} kimg, stopping here")
             break
@@ -170,9 +194,13 @@ def train_job(job: dict[str, Any]) -> dict[str, Any]:
                 point[key] = statistics.fmean(vals)
         curve.append(point)
         step = run.step
+        save_progress(run_dir, job, step=step, curve=curve, train_seconds=t_train, eval_seconds=t_eval)
         log(f"{arch} seed {seed}: {point['kimg']:g} kimg  FID {fid.value:.2f}  DI {point['di']:.3f}  "
             f"{point['images_per_s']:.0f} img/s")
     t0 = time.perf_counter()
+    if run is None or run.step != step:  # resumed past the last chunk: rebuild the models from the checkpoint
+        run = train_gan(model_config=cfg, config=tcfg, data=env["train"], run_dir=run_dir, resume=True,
+                        stop_at_step=step)
     G = run.G_ema
     final = fid_kid(G, job["final_fid_n"], env["ref"], extractor=env["ext"], seed=FID_SEED + 1, device=dev,
                     kid_subset_size=min(1000, job["final_fid_n"]))
@@ -202,6 +230,36 @@ def train_job(job: dict[str, Any]) -> dict[str, Any]:
         result["shipped"] = str(folder)
     result["eval_seconds"] = round(t_eval + time.perf_counter() - t0, 2)
     return result
+
+
+# What must match for --resume to continue a run's scratch folder (everything that shapes its curve).
+PROGRESS_KEYS = ("arch", "seed", "width", "batch", "total_steps", "boundaries", "fid_n", "di_n", "limit", "ref_n",
+                 "device")
+PROGRESS_FILE = "bench_progress.json"
+
+
+def save_progress(run_dir: Path, job: dict[str, Any], **state: Any) -> None:
+    """The curve so far, beside the checkpoint that train_gan has just written for the same step."""
+    from genlens.utils.io import atomic_write_json
+
+    atomic_write_json(run_dir / PROGRESS_FILE, {"job": {k: job[k] for k in PROGRESS_KEYS}, **state})
+
+
+def load_progress(run_dir: Path, job: dict[str, Any]) -> dict[str, Any] | None:
+    """The saved progress of this run, or None when there is none; a run made with other settings is an error."""
+    from genlens.errors import GenlensError
+    from genlens.utils.io import read_json
+
+    path = run_dir / PROGRESS_FILE
+    if not path.is_file():
+        return None
+    saved = read_json(path)
+    want = json.loads(json.dumps({k: job[k] for k in PROGRESS_KEYS}))  # tuples -> lists, as stored
+    diff = sorted(k for k in PROGRESS_KEYS if saved["job"].get(k) != want[k])
+    if diff:
+        raise GenlensError(f"--resume: {run_dir} was started with other settings ({', '.join(diff)} differ); "
+                           "rerun with the original options or drop --resume to start over")
+    return saved
 
 
 _BARRIER: Any = None  # set in spawned workers: calibration jobs start timing together
@@ -364,7 +422,7 @@ def _patch_manifests(runs: list[dict[str, Any]], render: dict[str, Any]) -> None
 def run(args: argparse.Namespace, progress: Callable[[str], None] = log) -> dict[str, Any]:
     from genlens.utils.device import resolve_device
 
-    t_start, wall0 = time.perf_counter(), time.time()
+    t_start, wall0 = time.perf_counter(), _wall()
     device = resolve_device(args.device)
     torch.set_num_threads(args.threads)
     env = environment(device)
@@ -376,7 +434,8 @@ def run(args: argparse.Namespace, progress: Callable[[str], None] = log) -> dict
                 "coverage_n": args.coverage_n, "di_n": args.di_n, "ref_n": args.ref_n,
                 "calib_warm": args.calib_warm, "calib_steps": args.calib_steps, "edit_latents": args.edit_latents,
                 "png_dir": args.png_dir, "ship_dir": args.ship_dir, "ship_seed": args.seeds[0], "command": command,
-                "deadline": wall0 + args.deadline_s if args.deadline_s else None}
+                "deadline": wall0 + args.deadline_s if args.deadline_s else None, "resume": args.resume,
+                "pause_at": wall0 + args.pause_after_s if args.pause_after_s else None}
     calibration = None
     total_steps, bounds = _boundaries(args.kimg, args.batch, args.evals)
     with Runner(parallel) as runner:
@@ -394,6 +453,13 @@ def run(args: argparse.Namespace, progress: Callable[[str], None] = log) -> dict
         jobs = [base_job | {"mode": "train", "arch": a, "seed": s, "total_steps": total_steps, "boundaries": bounds,
                             "run_dir": str(Path(args.run_root) / f"{a}-s{s}")} for a in args.archs for s in args.seeds]
         runs = runner.map(jobs)
+    paused = [r for r in runs if r.get("paused")]
+    if paused:
+        done = len(runs) - len(paused)
+        progress(f"paused: {done} of {len(runs)} runs finished; " + ", ".join(
+            f"{r['arch']} seed {r['seed']} at {r['kimg']:g} of {r['total_steps'] * args.batch / 1000:g} kimg"
+            for r in paused) + "; rerun the same command with --resume to continue")
+        return {"benchmark": "gan", "partial": True, "runs": runs, "wall_seconds": time.perf_counter() - t_start}
     progress("render time on the CPU")
     render = measure_render(args.archs, args.width, args.render_repeats, args.render_threads)
     _patch_manifests(runs, render)
@@ -484,6 +550,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--worker-threads", type=int, default=None, help="torch threads per run (default 1 CPU, 2 CUDA)")
     p.add_argument("--budget-s", type=float, default=None, help="choose --kimg from a calibration to fit this")
     p.add_argument("--deadline-s", type=float, default=None, help="stop runs at the next evaluation after this")
+    p.add_argument("--pause-after-s", type=float, default=None,
+                   help="stop every unfinished run at its next evaluation after this and exit without results; "
+                        "--resume continues (long CPU runs spread over several sessions)")
+    p.add_argument("--resume", action="store_true",
+                   help="continue runs from their checkpoints and curves in --run-root (same settings required)")
     p.add_argument("--calib-warm", type=int, default=None, help="calibration warm-up steps (default 10)")
     p.add_argument("--calib-steps", type=int, default=None, help="calibration timed steps (default 20)")
     p.add_argument("--data-dir", default=None, help="Fashion-MNIST folder (else $GENLENS_DATA, ...)")
@@ -511,7 +582,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    if args.resume and args.budget_s:
+        raise SystemExit("gan.py: --resume needs a fixed --kimg (--budget-s would choose a new one)")
     result = run(args)
+    if result.get("partial"):
+        return 0  # nothing to report yet; --out keeps its last complete result
     path = write_json(args.out, result)
     try:
         write_pngs(result, args.png_dir)

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from genlens.errors import GenlensError
 from genlens.gan.discriminator import load_discriminator
 from genlens.gan.io import load_generator
 
@@ -58,3 +59,31 @@ def test_quick_run_writes_results_table_and_models(bench, tiny_fmnist, tmp_path)
     assert manifest["command"].startswith("python3 bench/gan.py --quick") and manifest["metrics"]["render_ms"]["median_ms"] > 0
     assert manifest["metrics"]["seed"] == 0 and manifest["metrics"]["kimg"] == 0.032
     assert load_generator(folder).config.arch == "eqgan-sa" and load_discriminator(folder).config.arch == "eqgan-sa"
+
+
+@pytest.mark.slow
+def test_pause_and_resume_give_the_uninterrupted_curve(bench, tiny_fmnist, tmp_path, monkeypatch):
+    """--pause-after-s stops at an evaluation point without results; --resume finishes the same curve."""
+    data = tiny_fmnist(64, 40)
+
+    def argv(root: str, out: str, *extra: str) -> list[str]:
+        return ["--quick", "--archs", "eqgan-sa", "--seeds", "0", "--kimg", "0.032", "--evals", "2", "--fid-n", "16",
+                "--final-fid-n", "24", "--coverage-n", "20", "--di-n", "8", "--edit-latents", "2",
+                "--render-repeats", "2", "--data-dir", str(data), "--run-root", str(tmp_path / root),
+                "--out", str(tmp_path / out), *extra]
+
+    assert bench.main(argv("whole", "whole.json")) == 0
+    clock = iter([0.0, 0.0])  # run start, first chunk: before the pause; every later check: after it
+    monkeypatch.setattr(bench, "_wall", lambda: next(clock, 100.0))
+    assert bench.main(argv("split", "split.json", "--pause-after-s", "50")) == 0
+    assert not (tmp_path / "split.json").exists()  # paused: no result yet
+    progress = json.loads((tmp_path / "split" / "eqgan-sa-s0" / bench.PROGRESS_FILE).read_text())
+    assert progress["step"] == 2 and len(progress["curve"]) == 1
+    with pytest.raises(GenlensError, match="batch"):  # other settings: refuse, say which
+        bench.main(argv("split", "x.json", "--resume", "--batch", "4"))
+    monkeypatch.setattr(bench, "_wall", lambda: 0.0)
+    assert bench.main(argv("split", "split.json", "--resume")) == 0
+    whole, split = (json.loads((tmp_path / f).read_text())["runs"][0] for f in ("whole.json", "split.json"))
+    assert [p["fid"] for p in split["curve"]] == [p["fid"] for p in whole["curve"]]
+    assert [p["di"] for p in split["curve"]] == [p["di"] for p in whole["curve"]]
+    assert split["final"]["fid"]["value"] == whole["final"]["fid"]["value"] and split["steps"] == 4
