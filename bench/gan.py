@@ -186,8 +186,15 @@ def train_job(job: dict[str, Any]) -> dict[str, Any]:
                       device=dev)["fid"]
         t2 = time.perf_counter()
         t_train, t_eval = t_train + (t1 - t0), t_eval + (t2 - t1)
-        point = {"step": run.step, "kimg": run.step * batch / 1000, "fid": fid.value, "di": recs[-1].get("di"),
-                 "images_per_s": (run.step - step) * batch / (t1 - t0), "elapsed_s": round(t_train + t_eval, 2)}
+        if recs:
+            di, ips = recs[-1].get("di"), (run.step - step) * batch / (t1 - t0)
+        else:  # killed after this chunk's checkpoint but before its curve point was saved: evaluate it now
+            from genlens.gan.train import measure_di
+
+            di = measure_di(run.pair.G, run.pair.D, env["held_out"], n=tcfg.di_samples, seed=tcfg.seed + 7919)
+            ips = None
+        point = {"step": run.step, "kimg": run.step * batch / 1000, "fid": fid.value, "di": di,
+                 "images_per_s": ips, "elapsed_s": round(t_train + t_eval, 2)}
         for key in ("loss_d", "loss_g", "d_real", "d_fake", "align", "r1"):
             vals = [r[key] for r in recs if key in r]
             if vals:
@@ -195,8 +202,8 @@ def train_job(job: dict[str, Any]) -> dict[str, Any]:
         curve.append(point)
         step = run.step
         save_progress(run_dir, job, step=step, curve=curve, train_seconds=t_train, eval_seconds=t_eval)
-        log(f"{arch} seed {seed}: {point['kimg']:g} kimg  FID {fid.value:.2f}  DI {point['di']:.3f}  "
-            f"{point['images_per_s']:.0f} img/s")
+        speed = "" if ips is None else f"  {ips:.0f} img/s"
+        log(f"{arch} seed {seed}: {point['kimg']:g} kimg  FID {fid.value:.2f}  DI {point['di']:.3f}{speed}")
     t0 = time.perf_counter()
     if run is None or run.step != step:  # resumed past the last chunk: rebuild the models from the checkpoint
         run = train_gan(model_config=cfg, config=tcfg, data=env["train"], run_dir=run_dir, resume=True,

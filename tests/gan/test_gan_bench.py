@@ -87,3 +87,11 @@ def test_pause_and_resume_give_the_uninterrupted_curve(bench, tiny_fmnist, tmp_p
     assert [p["fid"] for p in split["curve"]] == [p["fid"] for p in whole["curve"]]
     assert [p["di"] for p in split["curve"]] == [p["di"] for p in whole["curve"]]
     assert split["final"]["fid"]["value"] == whole["final"]["fid"]["value"] and split["steps"] == 4
+    # killed after the last chunk's checkpoint but before its curve point: --resume evaluates that point
+    path = tmp_path / "whole" / "eqgan-sa-s0" / bench.PROGRESS_FILE
+    progress = json.loads(path.read_text())
+    progress.update(step=2, curve=progress["curve"][:1])
+    path.write_text(json.dumps(progress))
+    assert bench.main(argv("whole", "again.json", "--resume")) == 0
+    again = json.loads((tmp_path / "again.json").read_text())["runs"][0]
+    assert [(p["fid"], p["di"]) for p in again["curve"]] == [(p["fid"], p["di"]) for p in whole["curve"]]
