@@ -65,6 +65,9 @@ CANDIDATES |= {
     "pii-c05": dataclasses.replace(_PII, color_mul=0.5, color_add=0.5),
     "pii-j1/5": dataclasses.replace(_PII, jitter=0.2),
     "pii-4st": dataclasses.replace(_PII, n_stages=4, stage_steps=150),
+    # random rotation/scale per ensemble copy (lucid-style robustness), aimed at the CNN's canvas-filling texture
+    "pii-aff5": dataclasses.replace(_PII, affine_degrees=5.0, affine_scale=0.05),
+    "pii-aff10": dataclasses.replace(_PII, affine_degrees=10.0, affine_scale=0.1),
 }
 
 

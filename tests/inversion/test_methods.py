@@ -25,6 +25,22 @@ def test_pii_paper_preset_is_the_literal_recipe() -> None:
     assert PII_PRESETS["pii"] != cfg and Flip not in [type(t) for t in pii_transforms(PII_PRESETS["pii"])]
 
 
+def test_pii_affine_option_adds_a_zero_padded_random_affine_per_copy() -> None:
+    import dataclasses
+
+    from genlens.inversion.augment import RandomAffine
+
+    cfg = dataclasses.replace(PII_PRESETS["pii"], affine_degrees=10.0, affine_scale=0.1)
+    aff = list(pii_transforms(cfg))[-1]
+    assert isinstance(aff, RandomAffine) and (aff.degrees, aff.scale, aff.translate) == (10.0, (0.9, 1.1), 0.0)
+    x = torch.zeros(2, 1, 12, 12)
+    x[:, :, 4:8, 4:8] = 1.0
+    out = pii_transforms(cfg)(x, generator=torch.Generator().manual_seed(0))
+    assert out.shape == (2 * cfg.ensemble, 1, 12, 12) and not torch.equal(out[0], out[1])  # copies differ
+    with pytest.raises(GenlensError, match="affine_scale"):
+        PIIConfig(affine_scale=1.5)
+
+
 def test_method_and_preset_resolution() -> None:
     assert resolve_method("pii", None)[1] == PII_PRESETS["pii"]
     assert resolve_method("pii", "pii-paper")[1] == PII_PRESETS["pii-paper"]

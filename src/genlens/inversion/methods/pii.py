@@ -18,7 +18,7 @@ from typing import Literal
 import torch
 
 from genlens.errors import GenlensError
-from genlens.inversion.augment import ColorShift, Compose, Flip, Jitter, Repeat
+from genlens.inversion.augment import ColorShift, Compose, Flip, Jitter, RandomAffine, Repeat
 from genlens.inversion.context import Objective
 from genlens.inversion.methods.common import build_param, final_size, fraction_of, scale_steps
 from genlens.inversion.objectives import class_ce, total_variation
@@ -40,6 +40,10 @@ class PIIConfig:
     color_mul: float = 1.0  # ColorShift: x * exp(U(-mul, mul)) + U(-add, add)
     color_add: float = 1.0
     flip: bool = False
+    # Random rotation (± degrees) and scale (1 ± affine_scale) per copy, zero-padded (not in the paper; 0: off).
+    # Lucid's standard transforms use both; a candidate for sources whose images fill the canvas with texture.
+    affine_degrees: float = 0.0
+    affine_scale: float = 0.0
     tv: float = 0.0  # weight of a total-variation prior (0 in the paper)
     tv_kind: Literal["l1", "l2", "deepinversion"] = "l2"
     l2: float = 0.0  # weight of the per-image L2 norm of the pixels (0 in the paper): pulls the background to 0
@@ -53,6 +57,8 @@ class PIIConfig:
             raise GenlensError(f"PII needs 1..8 stages (canvas steps of 1/8), got {self.n_stages}")
         if self.stage_steps < 1 or self.ensemble < 1:
             raise GenlensError("PII needs stage_steps >= 1 and ensemble >= 1")
+        if self.affine_degrees < 0 or not 0 <= self.affine_scale < 1:
+            raise GenlensError("PII needs affine_degrees >= 0 and 0 <= affine_scale < 1")
 
 
 PII_PRESETS: dict[str, PIIConfig] = {
@@ -85,6 +91,9 @@ def pii_stages(config: PIIConfig, final: tuple[int, int], steps_scale: float) ->
 def pii_transforms(config: PIIConfig) -> Compose:
     chain = [Jitter(fraction=config.jitter), Repeat(copies=config.ensemble),
              ColorShift(mul=config.color_mul, add=config.color_add)]
+    if config.affine_degrees or config.affine_scale:
+        chain.append(RandomAffine(degrees=config.affine_degrees, translate=0.0, padding_mode="zeros",
+                                  scale=(1 - config.affine_scale, 1 + config.affine_scale)))
     return Compose(chain + ([Flip()] if config.flip else []))
 
 
