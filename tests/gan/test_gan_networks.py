@@ -87,3 +87,23 @@ def test_modulated_conv_matches_per_sample_kernels(demodulate, kernel):
         y = torch.nn.functional.conv2d(x[i:i + 1], k, padding=kernel // 2)
         ref.append(y + m.bias[None, :, None, None] if demodulate else y)
     torch.testing.assert_close(m(x, w), torch.cat(ref), rtol=1e-5, atol=1e-5)
+
+
+@torch.no_grad()
+def test_equalised_layers_scale_at_run_time():
+    """ProGAN sec. 4.1: stored weights N(0, 1) (/ lr_mul), applied as weight * lr_mul / sqrt(fan_in)."""
+    from genlens.gan.layers import EqualConv2d, EqualLinear
+
+    torch.manual_seed(0)
+    fc = EqualLinear(256, 64, bias_init=1.0, lr_mul=0.01)
+    assert abs(float(fc.weight.std()) - 100.0) < 5.0 and torch.allclose(fc.bias * fc.bias_gain, torch.ones(64))
+    w, b = fc.effective()
+    assert abs(float(w.std()) - 1 / 16) < 0.005
+    x = torch.randn(5, 256)
+    torch.testing.assert_close(fc(x), torch.nn.functional.linear(x, w, b))
+    conv = EqualConv2d(16, 8, 3)
+    assert conv.padding == 1 and abs(float(conv.effective()[0].std()) - 1 / 12) < 0.01
+    # unit-variance layers: D's logits and the mapping's w stay O(1) at init, whatever the widths
+    G, D = Generator(GanConfig(arch="stylegan2")), Discriminator(GanConfig(arch="stylegan2"))
+    logits = D(torch.rand(16, 1, 32, 32) * 2 - 1)
+    assert 0.01 < float(logits.std()) < 10 and 0.1 < float(G.mapping(torch.randn(64, 128)).std()) < 10

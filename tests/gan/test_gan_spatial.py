@@ -59,7 +59,7 @@ def test_sel_shape_and_small_residual():
     y = sel(x, heat)
     assert y.shape == x.shape
     rel = (y - x).norm() / x.norm()
-    assert 0 < rel < 0.1  # the 0.1 factor keeps SEL close to identity at init
+    assert 0.02 < rel < 0.2  # the 0.1 factor on a unit-variance conv keeps SEL close to identity at init
 
 
 def test_alignment_loss_reaches_g_not_d():

@@ -18,6 +18,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from genlens.errors import GenlensError
+from genlens.gan.layers import EqualConv2d, EqualLinear, lrelu
 from genlens.gan.spatial import LEVELS, Heatmaps, SpatialEncodingLayer, sample_heatmaps
 
 ARCHS = ("stylegan2", "sel-only", "eqgan-sa")
@@ -71,15 +72,20 @@ class GanConfig:
 
 # --------------------------------------------------------------------------------------- generator
 class MappingNetwork(nn.Module):
+    """z -> w: pixel norm, then equalised-lr FC layers with lr multiplier 0.01 (StyleGAN2's mapping)."""
+
+    LR_MUL = 0.01
+
     def __init__(self, z_dim: int, w_dim: int, layers: int) -> None:
         super().__init__()
         dims = [z_dim] + [w_dim] * layers
-        layers_ = [m for a, b in itertools.pairwise(dims) for m in (nn.Linear(a, b), nn.LeakyReLU(0.2))]
-        self.net = nn.Sequential(*layers_)
+        self.net = nn.ModuleList(EqualLinear(a, b, lr_mul=self.LR_MUL) for a, b in itertools.pairwise(dims))
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
-        z = z * torch.rsqrt(z.pow(2).mean(dim=1, keepdim=True) + 1e-8)  # pixel norm of z
-        return self.net(z)  # (B, w_dim)
+        x = z * torch.rsqrt(z.pow(2).mean(dim=1, keepdim=True) + 1e-8)  # pixel norm of z
+        for fc in self.net:
+            x = lrelu(fc(x))
+        return x  # (B, w_dim)
 
 
 class ModulatedConv2d(nn.Module):
@@ -94,9 +100,7 @@ class ModulatedConv2d(nn.Module):
     def __init__(self, in_ch: int, out_ch: int, w_dim: int, *, kernel: int = 3, demodulate: bool = True) -> None:
         super().__init__()
         self.weight = nn.Parameter(torch.randn(out_ch, in_ch, kernel, kernel))
-        self.affine = nn.Linear(w_dim, in_ch)
-        nn.init.zeros_(self.affine.weight)
-        nn.init.ones_(self.affine.bias)  # styles start at 1
+        self.affine = EqualLinear(w_dim, in_ch, bias_init=1.0)  # styles around 1 (StyleGAN2)
         self.bias = nn.Parameter(torch.zeros(out_ch))
         self.gain = 1 / math.sqrt(in_ch * kernel * kernel)  # equalised learning rate
         self.demodulate = demodulate
@@ -206,13 +210,13 @@ class DBlock(nn.Module):
 
     def __init__(self, in_ch: int, out_ch: int) -> None:
         super().__init__()
-        self.conv0 = nn.Conv2d(in_ch, in_ch, 3, padding=1)
-        self.conv1 = nn.Conv2d(in_ch, out_ch, 3, padding=1)
-        self.skip = nn.Conv2d(in_ch, out_ch, 1, bias=False)
+        self.conv0 = EqualConv2d(in_ch, in_ch, 3)
+        self.conv1 = EqualConv2d(in_ch, out_ch, 3)
+        self.skip = EqualConv2d(in_ch, out_ch, 1, bias=False)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        y = F.leaky_relu(self.conv0(x), 0.2)
-        y = F.avg_pool2d(F.leaky_relu(self.conv1(y), 0.2), 2)
+        y = lrelu(self.conv0(x))
+        y = F.avg_pool2d(lrelu(self.conv1(y)), 2)
         return (y + self.skip(F.avg_pool2d(x, 2))) / math.sqrt(2)
 
 
@@ -238,12 +242,12 @@ class Discriminator(nn.Module):
         super().__init__()
         self.config = config
         c = config.d_channels
-        self.fromrgb = nn.Conv2d(config.img_channels, c[0], 1)
+        self.fromrgb = EqualConv2d(config.img_channels, c[0], 1)
         self.b32, self.b16, self.b8 = DBlock(c[0], c[1]), DBlock(c[1], c[2]), DBlock(c[2], c[3])
         extra = 1 if config.mbstd_group else 0
-        self.conv = nn.Conv2d(c[3] + extra, c[3], 3, padding=1)
-        self.fc = nn.Linear(c[3] * 16, c[3])
-        self.out = nn.Linear(c[3], 1)
+        self.conv = EqualConv2d(c[3] + extra, c[3], 3)
+        self.fc = EqualLinear(c[3] * 16, c[3])
+        self.out = EqualLinear(c[3], 1)
 
     def cam_layer(self, level: int) -> nn.Module:
         if level not in self.CAM_LAYERS:
@@ -251,13 +255,13 @@ class Discriminator(nn.Module):
         return getattr(self, self.CAM_LAYERS[level])
 
     def forward(self, img: torch.Tensor) -> torch.Tensor:
-        x = F.leaky_relu(self.fromrgb(img), 0.2)
+        x = lrelu(self.fromrgb(img))
         for name in self.BLOCKS:
             x = getattr(self, name)(x)
         if self.config.mbstd_group:
             x = minibatch_std(x, self.config.mbstd_group)
-        x = F.leaky_relu(self.conv(x), 0.2)
-        x = F.leaky_relu(self.fc(x.flatten(1)), 0.2)
+        x = lrelu(self.conv(x))
+        x = lrelu(self.fc(x.flatten(1)))
         return self.out(x)  # (B, 1)
 
 

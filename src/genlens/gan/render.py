@@ -76,8 +76,8 @@ def _bake_styled(layer: StyledLayer, w: torch.Tensor, res: int, noise_mode: str,
 
 def _bake_sel(sel: SpatialEncodingLayer) -> _Sel:
     shared = sel.shared[0]
-    return _Sel(_fixed(shared.weight, shared.bias, 1), _fixed(sel.to_sigma_mu.weight, sel.to_sigma_mu.bias, 1),
-                _fixed(sel.out.weight, sel.out.bias, 1, sel.scale), sel.norm.eps)
+    return _Sel(_fixed(*shared.effective(), 1), _fixed(*sel.to_sigma_mu.effective(), 1),
+                _fixed(*sel.out.effective(), 1, sel.scale), sel.norm.eps)
 
 
 def _conv(c: _Conv, x: torch.Tensor) -> torch.Tensor:

@@ -29,6 +29,7 @@ from torch import nn
 
 from genlens.attribution.gradcam import GradCAM, normalize_cam, upsample_cam
 from genlens.errors import GenlensError
+from genlens.gan.layers import EqualConv2d
 
 LEVELS = (1, 2, 3)
 CENTRES_PER_LEVEL = {1: 1, 2: 2, 3: 4}
@@ -115,12 +116,13 @@ class SpatialEncodingLayer(nn.Module):
     def __init__(self, channels: int, *, heat_channels: int = 1, hidden: int = 64, scale: float = 0.1) -> None:
         super().__init__()
         self.norm = nn.InstanceNorm2d(channels, affine=False)
-        self.shared = nn.Sequential(nn.Conv2d(heat_channels, hidden, 3, padding=1), nn.LeakyReLU(0.2))
+        # equalised-lr convs, as the official code's Conv2dLayer (genlens.gan.layers)
+        self.shared = nn.Sequential(EqualConv2d(heat_channels, hidden, 3), nn.LeakyReLU(0.2))
         # sigma and mu are one spatial map each, broadcast over the C feature channels, as in the official
         # code's SEL (Conv2dLayer(nhidden, 1, 3) for both): the heatmap says *where*, the features say *what*.
         # One conv with two output channels computes both.
-        self.to_sigma_mu = nn.Conv2d(hidden, 2, 3, padding=1)
-        self.out = nn.Conv2d(channels, channels, 3, padding=1)
+        self.to_sigma_mu = EqualConv2d(hidden, 2, 3)
+        self.out = EqualConv2d(channels, channels, 3)
         self.scale = scale
 
     def forward(self, x: torch.Tensor, heat: torch.Tensor) -> torch.Tensor:
