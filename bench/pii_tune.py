@@ -56,9 +56,12 @@ CANDIDATES |= {
 
 # Next screen (3 seeds): variations of the shipped preset aimed at the CNN's transfer, its weakest source
 # (full bench, 3 seeds: CNN 0.50, ViT 0.83, Mixer 0.77, ResMLP 0.90).
-_PII = PII_PRESETS["pii"]
+# These names keep the meaning they had in the log: "pii" is the preset before it gained the random affine
+# (2026-11-30); "pii-affine" is the preset now.
+_PII = dataclasses.replace(PII_PRESETS["pii"], affine_degrees=0.0, affine_scale=0.0)
 CANDIDATES |= {
     "pii": _PII,
+    "pii-affine": PII_PRESETS["pii"],
     "pii-l2-05": dataclasses.replace(_PII, l2=0.05),
     "pii-blur15": dataclasses.replace(_PII, blur_sigma=1.5),
     "pii-tv02": dataclasses.replace(_PII, tv=0.02),
@@ -68,6 +71,7 @@ CANDIDATES |= {
     # random rotation/scale per ensemble copy (lucid-style robustness), aimed at the CNN's canvas-filling texture
     "pii-aff5": dataclasses.replace(_PII, affine_degrees=5.0, affine_scale=0.05),
     "pii-aff10": dataclasses.replace(_PII, affine_degrees=10.0, affine_scale=0.1),
+    "pii-aff15": dataclasses.replace(_PII, affine_degrees=15.0, affine_scale=0.15),
 }
 
 

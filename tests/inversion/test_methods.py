@@ -25,6 +25,14 @@ def test_pii_paper_preset_is_the_literal_recipe() -> None:
     assert PII_PRESETS["pii"] != cfg and Flip not in [type(t) for t in pii_transforms(PII_PRESETS["pii"])]
 
 
+def test_pii_default_preset_adds_rotation_and_scale_after_colorshift() -> None:
+    from genlens.inversion.augment import RandomAffine
+
+    chain = list(pii_transforms(PII_PRESETS["pii"]))
+    assert [type(t) for t in chain] == [Jitter, Repeat, ColorShift, RandomAffine]
+    assert (chain[-1].degrees, chain[-1].scale, chain[-1].padding_mode) == (10.0, (0.9, 1.1), "zeros")
+
+
 def test_pii_affine_option_adds_a_zero_padded_random_affine_per_copy() -> None:
     import dataclasses
 

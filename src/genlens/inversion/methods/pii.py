@@ -8,7 +8,8 @@ roll-jitter of ±1/7 of the canvas, then an ensemble of copies each with its own
 
 Two presets: ``pii-paper`` is that literal recipe; ``pii`` (the default) is one fixed set tuned on our 28-px
 grayscale models for cross-architecture top-1 at a CPU budget: 3 stages x 200 steps, 4 copies, lr 0.05,
-ColorShift 0.3, a Gaussian-blurred pixel parameterisation (sigma 1), a dark start and a small L2 prior.
+ColorShift 0.3, a random rotation (±10°) and scale (±10 %) per copy, a Gaussian-blurred pixel
+parameterisation (sigma 1), a dark start and a small L2 prior.
 """
 from __future__ import annotations
 
@@ -73,8 +74,13 @@ PII_PRESETS: dict[str, PIIConfig] = {
     # 0.81 (sources CNN 0.60, ViT 0.93, Mixer 0.80, ResMLP 0.90), top-5 0.92; the whole zoo in 467 s on
     # 2 shared CPU cores (1 torch thread). A 3-seed screen around this set at half the steps (2026-11-30):
     # this set 0.717, TV 0.02 0.722 (within seed noise), ColorShift 0.5 0.642, blur sigma 1.5 0.619, L2 0.05
-    # CNN source 0.44 (vs 0.50, dropped): no neighbour is better, so the set stays.
+    # CNN source 0.44 (vs 0.50, dropped): no neighbour is better. The 3-seed full run showed the seed-0
+    # figure was partly luck (0.75, seeds 0.68-0.81). A random rotation/scale per ensemble copy (lucid's
+    # standard transforms) then lifted the same half-budget 3-seed screen to 0.783 (±5°, ±5 %) and
+    # 0.844 (±10°, ±10 %: sources CNN 0.64, ViT 0.91, Mixer 0.91, ResMLP 0.91), so ±10°/±10 % joins the set:
+    # an image that only works at one exact pose and scale is the source model's private texture.
     "pii": PIIConfig(n_stages=3, stage_steps=200, ensemble=4, lr=0.05, color_mul=0.3, color_add=0.3,
+                     affine_degrees=10.0, affine_scale=0.1,
                      param="blur", blur_sigma=1.0, init_mean=0.2, init_scale=0.4, l2=0.02),
 }
 
