@@ -13,12 +13,13 @@ from genlens.diffusion import (
     save_diffusion,
     train_diffusion,
 )
+from genlens.diffusion.train import pooled_only
 from genlens.errors import GenlensError
 from genlens.training import read_checkpoint_state
 
 
-def _config(cond="class", steps=30, **kw):
-    return DiffusionTrainConfig(unet=UNetConfig.tiny(cond, num_classes=2), steps=steps, batch_size=8, lr=3e-3,
+def _config(cond="class", steps=30, unet=None, **kw):
+    return DiffusionTrainConfig(unet=unet or UNetConfig.tiny(cond, num_classes=2), steps=steps, batch_size=8, lr=3e-3,
                                 warmup_steps=2, ema_decay=0.9, seed=3, **kw)
 
 
@@ -105,3 +106,35 @@ def test_init_from_starts_at_the_saved_weights_and_checks_the_config(trained, to
                                  batch_size=8, init_from=str(folder))
     with pytest.raises(GenlensError, match="block_out_channels"):
         train_diffusion(images, labels, config=other, device="cpu")
+
+
+def test_pooled_only_hides_the_word_tokens_of_the_chosen_rows():
+    tokens, mask = torch.randn(3, 4, 5), torch.tensor([[1, 1, 1, 0]] * 3, dtype=torch.bool)
+    t, m = pooled_only(tokens, mask, torch.tensor([True, False, True]))
+    assert m.tolist() == [[True, False, False, False], [True, True, True, False], [True, False, False, False]]
+    torch.testing.assert_close(t[1], tokens[1])
+    torch.testing.assert_close(t[[0, 2], 0], tokens[[0, 2], 0])
+    assert t[[0, 2], 1:].abs().sum() == 0
+
+
+def test_word_dropout_one_trains_on_the_pooled_token_alone(toy):
+    """With word_dropout=1 the words never reach the denoiser: captions that differ only in their word tokens
+    give the same training run, to the bit."""
+    images, labels = toy.data(16)
+    table = _captions()
+    noisy = table.tokens.clone()
+    noisy[:, 1:] = torch.randn(noisy[:, 1:].shape, generator=torch.Generator().manual_seed(9))
+    other = CaptionTable(noisy, table.mask.clone(), table.labels.clone())
+    cfg = _config("text", steps=3, unet=UNetConfig.tiny("text", num_classes=2, pooled_token=True), word_dropout=1.0)
+    a = train_diffusion(images, labels, config=cfg, captions=table, device="cpu")
+    b = train_diffusion(images, labels, config=cfg, captions=other, device="cpu")
+    assert [h["loss"] for h in a.history] == [h["loss"] for h in b.history]
+    c = train_diffusion(images, labels, config=dataclasses.replace(cfg, word_dropout=0.0), captions=other, device="cpu")
+    assert [h["loss"] for h in c.history] != [h["loss"] for h in b.history]
+
+
+def test_word_dropout_needs_a_pooled_text_model():
+    with pytest.raises(GenlensError, match="pooled"):
+        _config("text", unet=UNetConfig.tiny("text", num_classes=2), word_dropout=0.5)
+    with pytest.raises(GenlensError, match="word_dropout"):
+        _config("text", unet=UNetConfig.tiny("text", num_classes=2, pooled_token=True), word_dropout=1.5)

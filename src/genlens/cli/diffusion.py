@@ -45,6 +45,8 @@ def train(
     threads: int | None = typer.Option(None, "--threads", help="torch CPU threads (default: torch's choice)."),
     pooled_token: bool = typer.Option(True, "--pooled-token/--no-pooled-token", help="Text models: let "
                                       "cross-attention also see the prompt's mean token (helps paraphrases)."),
+    word_dropout: float = typer.Option(0.0, "--word-dropout", help="Text models: per image, the probability of "
+                                       "hiding the word tokens so only the pooled token conditions (paraphrases)."),
     init_from: Path | None = typer.Option(None, "--init-from", help="Start from the weights of this model folder "
                                           "(same --size and --cond): a second phase with a fresh LR schedule."),
     small: bool = typer.Option(False, "--tiny", hidden=True, help="Smoke tests: a tiny network."),
@@ -81,7 +83,7 @@ def train(
     warmup_steps = warmup if warmup is not None else min(500, max(1, steps // 10))
     config = DiffusionTrainConfig(unet=unet, schedule=NoiseSchedule(beta_schedule=beta_schedule), steps=steps,
                                   batch_size=batch, lr=lr, mixed_precision=mixed_precision, seed=seed,
-                                  warmup_steps=warmup_steps, ema_decay=ema_decay,
+                                  warmup_steps=warmup_steps, ema_decay=ema_decay, word_dropout=word_dropout,
                                   init_from=str(init_from) if init_from is not None else None)
     out = out or Path("runs/diffusion") / SHIPPED.get(cond, "fmnist-ddpm-uncond")
     captions = None

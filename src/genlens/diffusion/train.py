@@ -35,6 +35,10 @@ class DiffusionTrainConfig:
     weight_decay: float = 0.0
     ema_decay: float = 0.999
     cond_dropout: float = 0.1
+    # Text models with a pooled slot: per image, the probability of hiding every word token so that only the
+    # sentence's mean token conditions it. Forces the denoiser to read the pooled embedding, where
+    # sentence-BERT puts paraphrases together, instead of latching onto single words ("rain", "hot").
+    word_dropout: float = 0.0
     grad_clip: float | None = 1.0
     mixed_precision: str = "no"  # no | bf16 (autocast)
     seed: int = 0
@@ -43,6 +47,10 @@ class DiffusionTrainConfig:
     def __post_init__(self) -> None:
         if not 0.0 <= self.cond_dropout < 1.0:
             raise GenlensError(f"cond_dropout must be in [0, 1), got {self.cond_dropout} (0.1 is usual)")
+        if not 0.0 <= self.word_dropout <= 1.0:
+            raise GenlensError(f"word_dropout must be in [0, 1], got {self.word_dropout}")
+        if self.word_dropout > 0 and not (self.unet.cond == "text" and self.unet.pooled_token):
+            raise GenlensError("word_dropout needs a text model with a pooled token (--cond text --pooled-token)")
         if self.mixed_precision not in ("no", "bf16"):
             raise GenlensError(f"mixed_precision '{self.mixed_precision}' is not supported here; use no or bf16")
 
@@ -96,6 +104,13 @@ class CaptionTable:
         u = torch.rand(labels.shape[0], generator=generator)
         idx = self.offset[labels] + (u * self.count[labels]).long().clamp_max(self.count[labels] - 1)
         return self.tokens[idx], self.mask[idx]
+
+
+def pooled_only(tokens: torch.Tensor, mask: torch.Tensor, rows: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Hide the word tokens (slots 1..T-1) of the selected ``rows``, keeping slot 0, the pooled token."""
+    keep = torch.ones_like(mask)
+    keep[rows, 1:] = False
+    return tokens * keep.unsqueeze(-1).to(tokens.dtype), mask & keep
 
 
 def diffusion_loss(model: torch.nn.Module, x0: torch.Tensor, cond: Any, *, alphas_cumprod: torch.Tensor,
@@ -159,6 +174,8 @@ def train_diffusion(
             cond = y
         elif kind == "text":
             tokens, mask = captions.pick(y, gen)
+            if config.word_dropout > 0:  # drawn only when on, so older runs resume on the same random stream
+                tokens, mask = pooled_only(tokens, mask, torch.rand(y.shape[0], generator=gen) < config.word_dropout)
             cond = (tokens.to(x0.device), mask.to(x0.device))
         else:
             cond = None
