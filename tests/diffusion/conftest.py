@@ -68,3 +68,9 @@ def model_folder(tmp_path_factory) -> callable:
 @pytest.fixture(scope="session")
 def toy() -> type[Toy]:
     return Toy
+
+
+@pytest.fixture
+def run(cli):
+    """``run(ARGS)`` = ``genlens diffusion ARGS`` in this process: (exit code, stdout, stderr)."""
+    return lambda args: cli(["diffusion", *args])

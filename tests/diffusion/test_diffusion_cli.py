@@ -2,32 +2,8 @@
 import json
 
 import pytest
-import typer
 
-from genlens.cli import diffusion as diffusion_cli
-from genlens.errors import GenlensError
 from genlens.text import check_prompt
-
-
-@pytest.fixture
-def run(capsys):
-    app = typer.Typer(pretty_exceptions_enable=False, add_completion=False)
-    app.add_typer(diffusion_cli.app, name="diffusion")
-
-    def call(args):
-        capsys.readouterr()
-        try:
-            app(args=["diffusion", *map(str, args)], prog_name="genlens")
-            code = 0
-        except SystemExit as exc:
-            code = exc.code or 0
-        except GenlensError as exc:  # what cli.main does
-            print(f"genlens: error: {exc}", file=__import__("sys").stderr)
-            code = exc.exit_code
-        out, err = capsys.readouterr()
-        return code, out, err
-
-    return call
 
 
 class FakeEncoder:

@@ -4,7 +4,6 @@ import json
 
 import pytest
 import torch
-import typer
 from torch import nn
 
 from genlens.diffusion import evaluate as E
@@ -182,27 +181,6 @@ def test_prompt_token_cache(tmp_path, monkeypatch):
 
 
 # ----------------------------------------------------------------------------------------- the CLI
-@pytest.fixture
-def run(capsys):
-    from genlens.cli import diffusion as diffusion_cli
-
-    app = typer.Typer(pretty_exceptions_enable=False, add_completion=False)
-    app.add_typer(diffusion_cli.app, name="diffusion")
-
-    def call(args):
-        capsys.readouterr()
-        try:
-            app(args=["diffusion", *map(str, args)], prog_name="genlens")
-            code = 0
-        except SystemExit as exc:
-            code = exc.code or 0
-        except GenlensError as exc:
-            print(f"genlens: error: {exc}", file=__import__("sys").stderr)
-            code = exc.exit_code
-        out, err = capsys.readouterr()
-        return code, out, err
-
-    return call
 
 
 def test_train_grids_then_eval_cli(run, tiny_fmnist, tmp_path, monkeypatch):

@@ -2,29 +2,12 @@
 from __future__ import annotations
 
 import json
-import sys
 
 import pytest
 import torch
 
 import genlens.gan.io as gan_io
-from genlens.errors import GenlensError
 from genlens.gan import GanConfig, Generator, save_generator
-
-
-def run(args: list[str], capsys) -> tuple[int, str, str]:
-    """Like ``genlens gan ARGS`` (the lead registers the group in cli/main.py the same way)."""
-    from genlens.cli.gan import app
-
-    capsys.readouterr()
-    code = 0
-    try:
-        app(args=[str(a) for a in args], prog_name="genlens gan", standalone_mode=False)
-    except GenlensError as exc:
-        sys.stderr.write(f"genlens: error: {exc}\n")
-        code = exc.exit_code
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 @pytest.fixture(scope="module")
@@ -35,21 +18,20 @@ def gan_folder(tmp_path_factory):
     return folder
 
 
-def test_sample_interpolate_edit(gan_folder, tmp_path, capsys):
-    code, out, _ = run(["sample", gan_folder, "--n", "3", "--out", tmp_path / "s", "--json", "--device", "cpu"],
-                       capsys)
+def test_sample_interpolate_edit(gan_folder, tmp_path, cli):
+    code, out, _ = cli(["gan", "sample", gan_folder, "--n", "3", "--out", tmp_path / "s", "--json", "--device", "cpu"])
     assert code == 0 and json.loads(out)["n"] == 3
     assert all((tmp_path / "s" / f).is_file() for f in ("0.png", "2.png", "grid.png", "run.json"))
-    code, out, _ = run(["interpolate", gan_folder, "--steps", "3", "--out", tmp_path / "i", "--json"], capsys)
+    code, out, _ = cli(["gan", "interpolate", gan_folder, "--steps", "3", "--out", tmp_path / "i", "--json"])
     assert code == 0 and (tmp_path / "i" / "grid.png").is_file()
-    code, out, _ = run(["edit", gan_folder, "--seed", "2", "--center", "0.5,-0.25", "--out", tmp_path / "e",
-                        "--json"], capsys)
+    code, out, _ = cli(["gan", "edit", gan_folder, "--seed", "2", "--center", "0.5,-0.25", "--out", tmp_path / "e",
+                        "--json"])
     result = json.loads(out)
     assert code == 0 and result["center_after"] == [0.5, -0.25]
     assert all((tmp_path / "e" / f"{k}.png").is_file() for k in ("original", "edited", "heatmap_after"))
 
 
-def test_bad_inputs(gan_folder, tmp_path, capsys, monkeypatch):
+def test_bad_inputs(gan_folder, tmp_path, cli, monkeypatch):
     other = tmp_path / "diff"
     other.mkdir()
     (other / "config.json").write_text(json.dumps({"kind": "diffusion"}))
@@ -67,20 +49,20 @@ def test_bad_inputs(gan_folder, tmp_path, capsys, monkeypatch):
         (["sample", tmp_path / "nowhere"], "neither a GAN folder nor a shipped GAN"),
     ]
     for args, words in cases:
-        code, out, err = run([*args, "--out", tmp_path / "o"], capsys)
+        code, out, err = cli(["gan", *args, "--out", tmp_path / "o"])
         assert code == 2 and out == "", args
         assert len(err.strip().splitlines()) == 1 and words in err, (args, err)
 
 
-def test_train_smoke(fmnist_dir, tmp_path, capsys):
-    code, out, _ = run(["train", "--arch", "eqgan-sa", "--tiny", "--steps", "2", "--batch-size", "4",
+def test_train_smoke(fmnist_dir, tmp_path, cli):
+    code, out, _ = cli(["gan", "train", "--arch", "eqgan-sa", "--tiny", "--steps", "2", "--batch-size", "4",
                         "--limit", "16", "--run-dir", tmp_path / "run", "--out", tmp_path / "model",
-                        "--device", "cpu", "--json", "--data-dir", fmnist_dir], capsys)
+                        "--device", "cpu", "--json", "--data-dir", fmnist_dir])
     result = json.loads(out)
     assert code == 0 and result["steps"] == 2
     G = gan_io.load_generator(tmp_path / "model")
     assert G.config.arch == "eqgan-sa" and (tmp_path / "run" / "run.json").is_file()
-    code, _, err = run(["train", "--arch", "stylegan2", "--tiny", "--steps", "3", "--batch-size", "4", "--limit",
+    code, _, err = cli(["gan", "train", "--arch", "stylegan2", "--tiny", "--steps", "3", "--batch-size", "4", "--limit",
                         "16", "--run-dir", tmp_path / "run", "--out", tmp_path / "m2", "--device", "cpu",
-                        "--resume", "--json", "--data-dir", fmnist_dir], capsys)
+                        "--resume", "--json", "--data-dir", fmnist_dir])
     assert code == 2 and "model.arch ('eqgan-sa' in checkpoint vs 'stylegan2' now)" in err

@@ -2,27 +2,11 @@
 from __future__ import annotations
 
 import json
-import sys
 
 import pytest
 import torch
 
-from genlens.errors import GenlensError
 from genlens.gan import GanConfig, Generator, save_generator, train_gan
-
-
-def run(args, capsys):
-    from genlens.cli.gan import app
-
-    capsys.readouterr()
-    code = 0
-    try:
-        app(args=[str(a) for a in args], prog_name="genlens gan", standalone_mode=False)
-    except GenlensError as exc:
-        sys.stderr.write(f"genlens: error: {exc}\n")
-        code = exc.exit_code
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 @pytest.fixture(scope="module")
@@ -33,13 +17,13 @@ def folder(tmp_path_factory):
 
 
 @pytest.mark.slow
-def test_eval_json_with_di(folder, tiny_fmnist, tiny_train, images, tmp_path, capsys):
+def test_eval_json_with_di(folder, tiny_fmnist, tiny_train, images, tmp_path, cli):
     data = tiny_fmnist(16, 24)
     run_dir = tmp_path / "run"
     train_gan(model_config=GanConfig.tiny("eqgan-sa"), config=tiny_train(2), data=images, run_dir=run_dir)
-    code, out, _ = run(["eval", folder, "--n", "12", "--editing-latents", "2", "--render-threads", "1",
+    code, out, _ = cli(["gan", "eval", folder, "--n", "12", "--editing-latents", "2", "--render-threads", "1",
                         "--run-dir", run_dir, "--di-n", "8", "--data-dir", data, "--device", "cpu", "--json",
-                        "--out", tmp_path / "eval"], capsys)
+                        "--out", tmp_path / "eval"])
     assert code == 0
     r = json.loads(out)
     assert r["arch"] == "eqgan-sa" and r["fid"]["extractor"] == "genlens-fmnist" and r["fid"]["n_fake"] == 12
@@ -49,7 +33,7 @@ def test_eval_json_with_di(folder, tiny_fmnist, tiny_train, images, tmp_path, ca
     assert (tmp_path / "eval" / "run.json").is_file()
 
 
-def test_eval_bad_inputs(folder, tmp_path, capsys):
+def test_eval_bad_inputs(folder, tmp_path, cli):
     diff = tmp_path / "diff"
     diff.mkdir()
     (diff / "config.json").write_text(json.dumps({"kind": "diffusion"}))
@@ -57,5 +41,5 @@ def test_eval_bad_inputs(folder, tmp_path, capsys):
     empty.mkdir()
     for args, words in ((["eval", diff], "holds a diffusion checkpoint, not a GAN"),
                         (["eval", folder, "--run-dir", empty, "--n", "10"], "no checkpoint in")):
-        code, out, err = run(args, capsys)
+        code, out, err = cli(["gan", *args])
         assert code == 2 and out == "" and len(err.strip().splitlines()) == 1 and words in err, err
