@@ -13,7 +13,7 @@ from genlens.diffusion import (
     save_diffusion,
     train_diffusion,
 )
-from genlens.diffusion.train import pooled_only
+from genlens.diffusion.train import noisy_tokens, pooled_only
 from genlens.errors import GenlensError
 from genlens.training import read_checkpoint_state
 
@@ -138,3 +138,28 @@ def test_word_dropout_needs_a_pooled_text_model():
         _config("text", unet=UNetConfig.tiny("text", num_classes=2), word_dropout=0.5)
     with pytest.raises(GenlensError, match="word_dropout"):
         _config("text", unet=UNetConfig.tiny("text", num_classes=2, pooled_token=True), word_dropout=1.5)
+
+
+def test_noisy_tokens_scale_with_each_tokens_rms_and_skip_padding():
+    g = torch.Generator().manual_seed(0)
+    tokens = torch.randn(2, 3, 4000, generator=g) * torch.tensor([1.0, 5.0, 0.0]).view(1, 3, 1)
+    mask = torch.tensor([[True, True, False], [True, True, False]])
+    noise = torch.randn(tokens.shape, generator=g)
+    out = noisy_tokens(tokens, mask, torch.tensor([0.0, 0.5]), noise)
+    torch.testing.assert_close(out[0], tokens[0])  # r = 0: unchanged
+    added = (out[1] - tokens[1]).pow(2).mean(-1).sqrt()  # rms of the added noise per token
+    torch.testing.assert_close(added[:2], torch.tensor([0.5, 2.5]), rtol=0.03, atol=0)
+    assert added[2] == 0  # the padded slot stays zero
+
+
+def test_cond_noise_changes_training_only_when_on_and_needs_text(toy):
+    images, labels = toy.data(16)
+    cfg = _config("text", steps=2)
+    a = train_diffusion(images, labels, config=cfg, captions=_captions(), device="cpu")
+    b = train_diffusion(images, labels, config=dataclasses.replace(cfg, cond_noise=1.0), captions=_captions(),
+                        device="cpu")
+    assert [h["loss"] for h in a.history] != [h["loss"] for h in b.history]
+    with pytest.raises(GenlensError, match="--cond text"):
+        _config("class", cond_noise=0.5)
+    with pytest.raises(GenlensError, match="cond_noise"):
+        _config("text", cond_noise=-1.0)

@@ -47,6 +47,8 @@ def train(
                                       "cross-attention also see the prompt's mean token (helps paraphrases)."),
     word_dropout: float = typer.Option(0.0, "--word-dropout", help="Text models: per image, the probability of "
                                        "hiding the word tokens so only the pooled token conditions (paraphrases)."),
+    cond_noise: float = typer.Option(0.0, "--cond-noise", help="Text models: add Gaussian noise up to this many "
+                                     "times each token's rms to the prompt embeddings (conditioning augmentation)."),
     init_from: Path | None = typer.Option(None, "--init-from", help="Start from the weights of this model folder "
                                           "(same --size and --cond): a second phase with a fresh LR schedule."),
     small: bool = typer.Option(False, "--tiny", hidden=True, help="Smoke tests: a tiny network."),
@@ -84,6 +86,7 @@ def train(
     config = DiffusionTrainConfig(unet=unet, schedule=NoiseSchedule(beta_schedule=beta_schedule), steps=steps,
                                   batch_size=batch, lr=lr, mixed_precision=mixed_precision, seed=seed,
                                   warmup_steps=warmup_steps, ema_decay=ema_decay, word_dropout=word_dropout,
+                                  cond_noise=cond_noise,
                                   init_from=str(init_from) if init_from is not None else None)
     out = out or Path("runs/diffusion") / SHIPPED.get(cond, "fmnist-ddpm-uncond")
     captions = None

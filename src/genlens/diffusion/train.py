@@ -39,6 +39,12 @@ class DiffusionTrainConfig:
     # sentence's mean token conditions it. Forces the denoiser to read the pooled embedding, where
     # sentence-BERT puts paraphrases together, instead of latching onto single words ("rain", "hot").
     word_dropout: float = 0.0
+    # Text models: conditioning augmentation. Per image r ~ U(0, cond_noise), every token embedding e becomes
+    # e + r·rms(e)·n, n ~ N(0, I) (the noise augmentation of unCLIP's image embedding, Ramesh et al. 2022, and
+    # StackGAN's conditioning augmentation, Zhang et al. 2017). Held-out paraphrases sit far from every training
+    # caption (median cosine 0.65 to the nearest one in MiniLM's pooled space); training on a noisy
+    # neighbourhood of each caption teaches the denoiser the class of the region, not of the exact vector.
+    cond_noise: float = 0.0
     grad_clip: float | None = 1.0
     mixed_precision: str = "no"  # no | bf16 (autocast)
     seed: int = 0
@@ -49,6 +55,10 @@ class DiffusionTrainConfig:
             raise GenlensError(f"cond_dropout must be in [0, 1), got {self.cond_dropout} (0.1 is usual)")
         if not 0.0 <= self.word_dropout <= 1.0:
             raise GenlensError(f"word_dropout must be in [0, 1], got {self.word_dropout}")
+        if self.cond_noise < 0:
+            raise GenlensError(f"cond_noise must be >= 0, got {self.cond_noise} (1.0: noise up to the tokens' rms)")
+        if self.cond_noise > 0 and self.unet.cond != "text":
+            raise GenlensError("cond_noise perturbs text embeddings; it needs --cond text")
         if self.word_dropout > 0 and not (self.unet.cond == "text" and self.unet.pooled_token):
             raise GenlensError("word_dropout needs a text model with a pooled token (--cond text --pooled-token)")
         if self.mixed_precision not in ("no", "bf16"):
@@ -111,6 +121,13 @@ def pooled_only(tokens: torch.Tensor, mask: torch.Tensor, rows: torch.Tensor) ->
     keep = torch.ones_like(mask)
     keep[rows, 1:] = False
     return tokens * keep.unsqueeze(-1).to(tokens.dtype), mask & keep
+
+
+def noisy_tokens(tokens: torch.Tensor, mask: torch.Tensor, r: torch.Tensor, noise: torch.Tensor) -> torch.Tensor:
+    """e + r·rms(e)·n for every kept token (``tokens`` (B, T, D), ``r`` (B,), ``noise`` (B, T, D) ~ N(0, I));
+    rms(e) = ‖e‖/√D, so r = 1 adds noise as large as the token itself. Padded slots stay zero."""
+    rms = tokens.pow(2).mean(-1, keepdim=True).sqrt()
+    return tokens + (r.view(-1, 1, 1) * rms * noise) * mask.unsqueeze(-1).to(tokens.dtype)
 
 
 def diffusion_loss(model: torch.nn.Module, x0: torch.Tensor, cond: Any, *, alphas_cumprod: torch.Tensor,
@@ -176,6 +193,9 @@ def train_diffusion(
             tokens, mask = captions.pick(y, gen)
             if config.word_dropout > 0:  # drawn only when on, so older runs resume on the same random stream
                 tokens, mask = pooled_only(tokens, mask, torch.rand(y.shape[0], generator=gen) < config.word_dropout)
+            if config.cond_noise > 0:
+                r = torch.rand(y.shape[0], generator=gen) * config.cond_noise
+                tokens = noisy_tokens(tokens, mask, r, torch.randn(tokens.shape, generator=gen))
             cond = (tokens.to(x0.device), mask.to(x0.device))
         else:
             cond = None
