@@ -72,7 +72,7 @@ def test_captions_are_varied_and_held_out_prompts_never_train():
 
 def test_use_captions_do_not_leak_held_out_wording():
     """Use captions teach context ("a sweater for chilly weather") without the held-out prompts' phrases."""
-    from genlens.data.captions import USES
+    from genlens.data.captions import MORE_USES, USES
 
     texts, _ = all_captions()
     assert any("for jogging" in t for t in class_captions(7)) and any("made of wool" in t for t in class_captions(2))
@@ -80,6 +80,21 @@ def test_use_captions_do_not_leak_held_out_wording():
     for prompt in held:  # no training caption contains a held-out prompt, nor any of its 3-word spans
         words = prompt.split()
         spans = {" ".join(words[i:i + 3]) for i in range(len(words) - 2)}
-        leaked = [s for s in spans if any(f" {s} " in f" {u} " for uses in USES for u in uses)]
+        leaked = [s for s in spans if any(f" {s} " in f" {u} " for uses in USES + MORE_USES for u in uses)]
         assert not leaked, (prompt, leaked)
     assert not any(p in t for p in held for t in texts)
+
+
+def test_added_captions_use_none_of_the_held_out_content_words():
+    """The second caption round (more nouns, more uses, "something {use}") was written after the held-out
+    prompts were known, so it must not borrow their words: only function words may repeat."""
+    import re
+
+    from genlens.data.captions import MORE_NOUNS, MORE_USES
+
+    function = {"a", "an", "the", "for", "to", "with", "of", "on", "in", "and", "your", "that", "something", "wear"}
+    held, _ = held_out_prompts()
+    content = {w for p in held for w in re.findall(r"[a-z-]+", p.lower())} - function
+    added = {w for group in MORE_NOUNS + MORE_USES for phrase in group for w in re.findall(r"[a-z-]+", phrase)}
+    assert not added & content, sorted(added & content)
+    assert any(t.startswith("something ") for t in class_captions(4))

@@ -49,6 +49,26 @@ USES: tuple[tuple[str, ...], ...] = (
     ("for winter", "with a zip on the side", "for muddy paths", "with a thick sole", "for rainy days",
      "for walking in the snow"),
 )
+# More nouns and more uses, written with none of the held-out prompts' content words (a test checks), and
+# "something {use}" captions that name no garment at all: they teach the model to read a description.
+MORE_NOUNS: tuple[tuple[str, ...], ...] = (
+    ("jersey tee", "sleeveless vest"), ("pair of bottoms", "full-length legwear"),
+    ("woolly jumper", "cable-knit jumper"), ("frock", "gown"), ("anorak", "peacoat"), ("slider", "jelly sandal"),
+    ("oxford shirt", "linen shirt"), ("plimsoll", "sports shoe"), ("satchel", "holdall"),
+    ("walking boot", "desert boot"),
+)
+MORE_USES: tuple[tuple[str, ...], ...] = (
+    ("for a heatwave", "for relaxing outdoors", "for a picnic", "for the weekend"),
+    ("with pleats at the front", "for cycling", "with side pockets", "for a stroll"),
+    ("for frosty mornings", "with a ribbed hem", "for snug nights indoors", "for a frosty walk"),
+    ("for a gala", "for a ball", "for a celebration", "with a fitted waist"),
+    ("for stormy weather", "for freezing temperatures", "with a fur-trimmed hood", "for a blizzard"),
+    ("for the seaside", "with a buckle strap", "for the poolside", "for a tropical trip"),
+    ("for a job interview", "with cuffs and a yoke", "for smart occasions", "with a breast pocket"),
+    ("for a marathon", "for the track", "for workouts", "for aerobics"),
+    ("for a market trip", "to hold a purse and phone", "for a weekend trip", "with a pair of handles"),
+    ("for frosty trails", "for slushy streets", "with a lug sole", "for the hills"),
+)
 TEMPLATES = ("a photo of a {a}{n}", "a {a}{n}", "an image of a {a}{n}", "a picture of a {a}{n}",
              "a grayscale photo of a {a}{n}", "a product shot of a {a}{n}", "a small {a}{n}", "the {a}{n}")
 
@@ -78,6 +98,13 @@ def class_captions(label: int) -> list[str]:
         for adj in ADJECTIVES:
             for use in USES[label]:
                 out.append(f"a {adj}{noun} {use}")
+    for noun in NOUNS[label][:3] + MORE_NOUNS[label]:
+        for adj in ADJECTIVES[:6]:
+            out.append(f"a {adj}{noun}")
+            for use in MORE_USES[label]:
+                out.append(f"a {adj}{noun} {use}")
+    for use in USES[label] + MORE_USES[label]:
+        out.append(f"something {use}")
     return sorted({_article(t) for t in out})
 
 
