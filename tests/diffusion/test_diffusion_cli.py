@@ -120,3 +120,23 @@ def test_train_smoke_on_tiny_data(run, tiny_fmnist, tmp_path, model_folder):
 def test_help_has_examples(run, command):
     code, out, _ = run([command, "--help"])
     assert code == 0 and "Example" in out and "--seed" in out
+
+
+def test_text_training_records_its_captions_and_refuses_to_resume_on_others(run, tiny_fmnist, tmp_path, fake_text,
+                                                                            monkeypatch):
+    import genlens.data.captions as captions
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    data = tiny_fmnist(n_train=16, n_test=8)
+    out = tmp_path / "text"
+    args = ["train", "--cond", "text", "--steps", "2", "--batch", "4", "--tiny", "--device", "cpu", "--data-dir", data,
+            "--out", out, "--json"]
+    code, _, err = run(args)
+    assert code == 0, err
+    texts, labels = captions.all_captions()
+    recorded = json.loads((out / "manifest.json").read_text())["metrics"]["captions"]
+    assert recorded["count"] == len(texts) and recorded["source"].startswith("minilm/")
+    monkeypatch.setattr(captions, "all_captions", lambda: (texts[:-1], labels[:-1]))
+    code, _, err = run([*args, "--resume"])
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert code != 0 and len(lines) == 1 and "captions" in lines[0], err

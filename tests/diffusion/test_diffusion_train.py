@@ -13,6 +13,7 @@ from genlens.diffusion import (
     save_diffusion,
     train_diffusion,
 )
+from genlens.diffusion.text import caption_source
 from genlens.diffusion.train import noisy_tokens, pooled_only
 from genlens.errors import GenlensError
 from genlens.training import read_checkpoint_state
@@ -62,6 +63,26 @@ def test_resume_with_other_config_is_refused(toy, tmp_path):
     with pytest.raises(GenlensError):
         train_diffusion(images, labels, config=_config(steps=2, cond_dropout=0.2), device="cpu", run_dir=tmp_path,
                         resume=True)
+
+
+def test_resume_on_another_caption_set_is_refused_and_names_the_captions(toy, tmp_path):
+    images, labels = toy.data(16)
+    table = dataclasses.replace(_captions(), source="enc/aaaa")
+    cfg = _config("text", steps=3)
+    train_diffusion(images, labels, config=cfg, captions=table, device="cpu", run_dir=tmp_path, stop_at_step=1)
+    other = dataclasses.replace(_captions(), source="enc/bbbb")
+    with pytest.raises(GenlensError, match="captions"):
+        train_diffusion(images, labels, config=cfg, captions=other, device="cpu", run_dir=tmp_path, resume=True)
+    done = train_diffusion(images, labels, config=cfg, captions=table, device="cpu", run_dir=tmp_path, resume=True)
+    assert [h["step"] for h in done.history] == [2, 3]
+
+
+def test_caption_source_changes_with_any_caption_or_class():
+    base = caption_source("minilm", ["a shoe", "a bag"], [7, 8])
+    assert base.startswith("minilm/") and base == caption_source("minilm", ["a shoe", "a bag"], [7, 8])
+    assert len({base, caption_source("minilm", ["a shoe", "a bags"], [7, 8]),
+                caption_source("minilm", ["a shoe", "a bag"], [7, 9]),
+                caption_source("other", ["a shoe", "a bag"], [7, 8])}) == 4
 
 
 def test_text_conditional_trains_and_bf16_runs(toy):

@@ -110,6 +110,8 @@ def train(
                                  checkpoint_every=checkpoint_every, callback=cb)
     losses = [h["loss"] for h in result.history]
     metrics = {"init_from": _provenance(init_from)} if init_from is not None else {}
+    if captions is not None:
+        metrics["captions"] = {"source": captions.source, "count": int(captions.labels.numel())}
     metrics |= {"final_loss": losses[-1] if losses else None, "steps": steps, "train_seconds": round(result.seconds, 1),
                "history": [{"step": h["step"], "loss": h["loss"]} for h in result.history[:: max(1, steps // 200)]]}
     save_diffusion(out, result.model, config=config, class_names=data.class_names, command=command_line(),

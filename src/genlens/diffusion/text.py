@@ -30,6 +30,12 @@ def token_layout(config) -> dict:
     return {"max_tokens": int(config.max_tokens), "pooled": bool(getattr(config, "pooled_token", False))}
 
 
+def caption_source(encoder_name: str, texts: Sequence[str], labels: Sequence[int]) -> str:
+    """``"<encoder>/<sha256 of the captions and their classes, 16 hex>"``: names a caption table in run configs."""
+    blob = "\n".join(f"{int(y)}\t{t}" for t, y in zip(texts, labels, strict=True))
+    return f"{encoder_name}/{hashlib.sha256(blob.encode()).hexdigest()[:16]}"
+
+
 def _cache_path(name: str, texts: Sequence[str], max_tokens: int, cache_dir: str | os.PathLike | None,
                 pooled: bool = False) -> Path:
     key = hashlib.sha256("\n".join(texts).encode()).hexdigest()[:16]
@@ -48,13 +54,14 @@ def build_caption_table(encoder, *, max_tokens: int, cache_dir: str | os.PathLik
 
     texts, labels = all_captions()
     path = _cache_path(encoder.name, texts, max_tokens, cache_dir, pooled)
+    source = caption_source(encoder.name, texts, labels)
     if path.is_file():
         saved = load_file(str(path))
         if saved["tokens"].shape[:2] == (len(texts), max_tokens):
-            return CaptionTable(saved["tokens"].float(), saved["mask"].bool(), torch.tensor(labels))
+            return CaptionTable(saved["tokens"].float(), saved["mask"].bool(), torch.tensor(labels), source)
     parts = [encode_prompts(encoder, texts[i:i + batch], max_tokens=max_tokens, pooled=pooled)
              for i in range(0, len(texts), batch)]
     tokens = torch.cat([p[0] for p in parts]).half()  # fp16 on disk and in memory: 10k × T × 384
     mask = torch.cat([p[1] for p in parts])
     atomic_write(path, lambda p: save_file({"tokens": tokens.contiguous(), "mask": mask.to(torch.uint8)}, str(p)))
-    return CaptionTable(tokens.float(), mask, torch.tensor(labels))
+    return CaptionTable(tokens.float(), mask, torch.tensor(labels), source)

@@ -98,6 +98,10 @@ class CaptionTable:
     tokens: torch.Tensor  # (M, T, D)
     mask: torch.Tensor  # (M, T) bool
     labels: torch.Tensor  # (M,) long
+    # What the table was made of (encoder and a hash of the caption texts and labels); a text run keeps it in
+    # its checkpoints, so a resume after the captions change stops and says so instead of silently training on
+    # another caption set.
+    source: str = ""
 
     def __post_init__(self) -> None:
         order = torch.argsort(self.labels, stable=True)
@@ -209,9 +213,12 @@ def train_diffusion(
     def report(record: dict[str, Any]) -> None:  # the EMA model rides along: sample grids during training
         callback({**record, "ema_model": ema.ema_model})
 
+    run_config = config.to_dict()
+    if kind == "text":
+        run_config["captions"] = captions.source or "unnamed caption table"
     start = time.perf_counter()
     history = train(model=model, optimizer=optimizer, loss_fn=loss_fn, data=(images, labels), config=tcfg,
-                    scheduler=scheduler, ema=ema, run_dir=run_dir, resume=resume, run_config=config.to_dict(),
+                    scheduler=scheduler, ema=ema, run_dir=run_dir, resume=resume, run_config=run_config,
                     stop_at_step=stop_at_step, generators={"diffusion": gen},
                     callback=report if callback is not None else None)
     return DiffusionResult(model=ema.ema_model.eval(), config=config, history=history,
