@@ -4,7 +4,8 @@
     .venv/bin/python bench/diffusion_eval_table.py --readme README.md  # replace between the diffusion markers
 
 ``class/eval.json`` is the class model's run (n samples at s, DDIM steps; optional guidance and steps sweeps);
-``text/eval.json`` the text model's (held-out paraphrases with ``--prompts``). Every number comes from those
+``text/eval.json`` the text model's (held-out paraphrases with ``--prompts``, anchored by default) and
+``text-plain/eval.json`` the same with ``--anchors 0`` (the prompt alone). Every number comes from those
 files; a missing file or section leaves its rows out.
 """
 from __future__ import annotations
@@ -32,7 +33,16 @@ def _setting(ev: dict[str, Any]) -> str:
     return f"s={ev['guidance']:g}, {ev['sampler'].upper() if ev['sampler'] != 'dpm++' else 'DPM++'} {ev['steps']}"
 
 
-def headline(cls: dict[str, Any] | None, txt: dict[str, Any] | None) -> list[str]:
+def _anchoring(p: dict[str, Any]) -> str:
+    a = p.get("anchors") or {"k": 0}
+    if not a["k"]:
+        return "prompt alone"
+    mix = f", prompt weight {a['prompt_weight']:g}" if a.get("prompt_weight") else ""
+    return f"{a['k']} nearest training captions{mix}"
+
+
+def headline(cls: dict[str, Any] | None, txt: dict[str, Any] | None, plain: dict[str, Any] | None = None
+             ) -> list[str]:
     rows = ["| measure (genlens-fmnist features, full test set as reference) | value | samples | target |",
             "|---|---:|---:|---|"]
     if cls:
@@ -54,10 +64,11 @@ def headline(cls: dict[str, Any] | None, txt: dict[str, Any] | None) -> list[str
                         f"| the issue's floor |")
     if txt:
         name = Path(txt["model"]).name
-        if "prompts" in txt:
-            p = txt["prompts"]
-            rows.append(f"| held-out paraphrase accuracy, `{name}`, {_setting(p)} | {_pct(p['accuracy'])} "
-                        f"| {p['n']} | ≥ 75 % |")
+        for run in (txt, plain):
+            if run and "prompts" in run:
+                p = run["prompts"]
+                rows.append(f"| held-out paraphrase accuracy, `{Path(run['model']).name}`, {_setting(p)}, "
+                            f"{_anchoring(p)} | {_pct(p['accuracy'])} | {p['n']} | ≥ 75 % |")
         ev = txt["class_eval"]
         rows.append(f"| `{name}`, one training-style prompt per class: accuracy / FID | {_pct(ev['accuracy'])} / "
                     f"{ev['fid']['value']:.2f} | {ev['n']} | |")
@@ -93,9 +104,10 @@ def steps_rows(cls: dict[str, Any]) -> list[str]:
 
 def render(results: Path = RESULTS) -> str:
     cls, txt = _load(results / "class" / "eval.json"), _load(results / "text" / "eval.json")
+    plain = _load(results / "text-plain" / "eval.json")  # the same prompts with --anchors 0
     if not cls and not txt:
         return "_No diffusion evaluation yet: run `genlens diffusion eval`._"
-    rows = headline(cls, txt)
+    rows = headline(cls, txt, plain)
     if cls:
         rows += guidance_rows(cls) + steps_rows(cls)
     return "\n".join(rows)

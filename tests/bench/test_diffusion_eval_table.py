@@ -39,3 +39,17 @@ def test_renders_the_numbers_of_the_files_and_replaces_only_between_markers(tmp_
     assert mod.main(["--results", str(tmp_path), "--readme", str(readme)]) == 0
     text = readme.read_text()
     assert text.startswith("before\n") and text.endswith("after\n") and "old" not in text and "91.2 %" in text
+
+
+def test_anchored_and_plain_prompt_rows_say_how_the_prompts_were_conditioned(tmp_path):
+    mod = _module()
+    ev = {"accuracy": 0.95, "fid": _metric(1.5, 200), "n": 200, "guidance": 3.0, "sampler": "ddim", "steps": 20}
+    prompts = {"accuracy": 0.7912, "n": 400, "guidance": 3.0, "sampler": "ddim", "steps": 20,
+               "anchors": {"k": 8, "prompt_weight": 0.0}}
+    for folder, p in (("text", prompts), ("text-plain", {**prompts, "accuracy": 0.623, "anchors": {"k": 0}})):
+        (tmp_path / folder).mkdir()
+        (tmp_path / folder / "eval.json").write_text(json.dumps({"model": "x/fmnist-ddpm-text", "class_eval": ev,
+                                                                  "prompts": p}))
+    body = mod.render(tmp_path)
+    assert "s=3, DDIM 20, 8 nearest training captions | 79.1 % | 400 | ≥ 75 % |" in body
+    assert "s=3, DDIM 20, prompt alone | 62.3 % | 400 | ≥ 75 % |" in body

@@ -17,7 +17,7 @@ from genlens.cli.common import (
     progress_bar,
     write_run_json,
 )
-from genlens.cli.diffusion_eval import eval_cmd
+from genlens.cli.diffusion_eval import AnchorsOpt, PromptWeightOpt, eval_cmd
 from genlens.errors import GenlensError
 
 app = typer.Typer(help="Diffusion models (DDPM, classifier-free guidance) on Fashion-MNIST.\n\n"
@@ -160,6 +160,8 @@ def sample_cmd(
     sampler: str = typer.Option("ddim", "--sampler", help="ddim, dpm++ or ddpm."),
     steps: int | None = typer.Option(None, "--steps", help="Sampling steps (default 20; ddpm 1000)."),
     filmstrip: bool = typer.Option(False, "--filmstrip", help="Also write filmstrip.png (x_t along the run)."),
+    anchors: int = AnchorsOpt,
+    prompt_weight: float = PromptWeightOpt,
     out: Path = typer.Option(Path("out/diffusion"), "--out", help="Output folder."),
     seed: int = SeedOpt,
     device: str = DeviceOpt,
@@ -196,6 +198,7 @@ def sample_cmd(
     check_guidance(net, guidance)
 
     groups: list[tuple[str, object]] = []  # (folder name, condition for n images)
+    anchor_records: list[dict] = []  # the captions a prompt was anchored to (run.json)
     if kind == "none":
         if chosen:
             raise GenlensError("this model is unconditional; drop --class/--all-classes/--prompt")
@@ -209,6 +212,7 @@ def sample_cmd(
         groups += [(bundle.class_names[i], torch.full((n,), i, dtype=torch.long)) for i in idx]
     else:
         from genlens.data.captions import NOUNS
+        from genlens.diffusion.anchors import AnchorConfig, condition_prompts
         from genlens.diffusion.text import encode_prompts, token_layout
         from genlens.text import load_text_encoder
 
@@ -220,9 +224,15 @@ def sample_cmd(
             prompts = [(bundle.class_names[i], f"a photo of a {NOUNS[i][0]}") for i in idx]
         else:
             raise GenlensError("choose what to draw: --prompt TEXT, --class NAME or --all-classes")
-        for name, text in prompts:
-            tokens, mask = encode_prompts(encoder, [text], **token_layout(net.config))
-            groups.append((name, (tokens.expand(n, -1, -1), mask.expand(n, -1))))
+        plan = AnchorConfig(k=anchors, prompt_weight=prompt_weight)
+        if prompt is not None:  # anchored to its nearest training captions unless --anchors 0
+            net, (tokens, mask), found = condition_prompts(net, encoder, [prompt], plan)
+            anchor_records = found.to_records(bundle.class_names) if found is not None else []
+            groups.append((prompt, (tokens.expand(n, *tokens.shape[1:]), mask.expand(n, *mask.shape[1:]))))
+        else:  # a class of a text model: its plainest caption
+            for name, text in prompts:
+                tokens, mask = encode_prompts(encoder, [text], **token_layout(net.config))
+                groups.append((name, (tokens.expand(n, -1, -1), mask.expand(n, -1))))
 
     t0 = time.perf_counter()
     gen = make_generator(seed, dev)
@@ -248,6 +258,8 @@ def sample_cmd(
     result = {"model": str(bundle.folder), "kind": bundle.kind, "sampler": sampler, "steps": steps,
               "guidance": guidance, "n": n, "groups": [g for g, _ in groups], "images": int(grid.shape[0]),
               "grid": str(out / "grid.png"), "seconds": round(time.perf_counter() - t0, 3)}
+    if anchor_records:
+        result["anchors"] = {"k": anchors, "prompt_weight": prompt_weight, "captions": anchor_records[0]["anchors"]}
     write_run_json(out, command=command_line(), config={**result, "prompt": prompt, "device": str(dev)}, seed=seed,
                    metrics={"images": result["images"]}, seconds=time.perf_counter() - t0)
     if json_out:

@@ -12,6 +12,10 @@ from genlens.cli.common import DataDirOpt, DeviceOpt, JsonOpt, SeedOpt, command_
 from genlens.errors import GenlensError
 
 SWEEPS = ("guidance", "steps")
+AnchorsOpt = typer.Option(8, "--anchors", help="Text prompts: also condition on the prompt's K nearest training "
+                          "captions (MiniLM cosine); 0 = the prompt alone.")
+PromptWeightOpt = typer.Option(0.0, "--prompt-weight", help="With --anchors: the prompt's own share λ of the "
+                               "conditional prediction (the anchors share 1 − λ); 1 = the prompt alone.")
 
 
 # ----------------------------------------------------------------------------------------- training grids
@@ -112,6 +116,8 @@ def eval_cmd(
     scales: str = typer.Option("0,1,2,3,5,8", "--scales", help="Guidance scales of the guidance sweep."),
     prompts: bool = typer.Option(False, "--prompts", help="Prompt accuracy on the held-out paraphrases (text model)."),
     k: int = typer.Option(20, "--k", help="Samples per prompt with --prompts."),
+    anchors: int = AnchorsOpt,
+    prompt_weight: float = PromptWeightOpt,
     all_judges: bool = typer.Option(False, "--all-judges", help="Judge with the ViT, Mixer and ResMLP as well."),
     batch: int = typer.Option(256, "--batch", help="Sampling batch size."),
     out: Path = typer.Option(Path("out/diffusion-eval"), "--out", help="Folder for eval.json and the plots."),
@@ -182,14 +188,19 @@ def eval_cmd(
         result["steps_sweep"], result["fast_vs_full"] = rows, E.fast_vs_full(rows)
     if prompts:
         from genlens.data.captions import held_out_prompts
-        from genlens.diffusion.text import encode_prompts, token_layout
+        from genlens.diffusion.anchors import AnchorConfig, condition_prompts
 
         texts, plabels = held_out_prompts()
-        tokens = encode_prompts(encoder, texts, **token_layout(net.config))
+        plan = AnchorConfig(k=anchors, prompt_weight=prompt_weight)
+        # Anchors come from the TRAINING captions only; the held-out prompts are never among them.
+        prompt_net, tokens, found = condition_prompts(net, encoder, texts, plan)
         with progress_bar("held-out prompts", None, quiet=json_out) as cb:
-            result["prompts"] = E.evaluate_prompts(net, texts, plabels, tokens, k=k, judges=judges, class_names=names,
-                                                   sampler=sampler, steps=steps, guidance=guidance,
+            result["prompts"] = E.evaluate_prompts(prompt_net, texts, plabels, tokens, k=k, judges=judges,
+                                                   class_names=names, sampler=sampler, steps=steps, guidance=guidance,
                                                    schedule=bundle.schedule, seed=seed, batch_size=batch, callback=cb)
+        result["prompts"]["anchors"] = {"k": plan.k if plan.active else 0, "prompt_weight": plan.prompt_weight}
+        if found is not None:
+            result["prompts"]["anchors"]["per_prompt"] = found.to_records(names)
     result["seconds"] = round(time.perf_counter() - t0, 2)
     _write_outputs(result, images, labels, names, out)
     atomic_write_json(out / "eval.json", {**result, "command": command_line()})
