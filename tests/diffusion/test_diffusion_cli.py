@@ -21,6 +21,17 @@ class FakeEncoder:
 
         return torch.randn(len(texts), max_tokens, 384), torch.ones(len(texts), max_tokens, dtype=torch.bool)
 
+    def encode(self, texts):  # pooled sentence vectors: what caption anchoring retrieves with
+        import torch
+
+        return torch.nn.functional.normalize(torch.randn(len(texts), 384), dim=-1)
+
+
+@pytest.fixture(autouse=True)
+def own_cache(tmp_path, monkeypatch):
+    """Fake embeddings must never land in the user's real MiniLM caches (~/.cache/genlens/text)."""
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+
 
 @pytest.fixture
 def fake_text(monkeypatch):
