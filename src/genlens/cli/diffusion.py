@@ -212,7 +212,7 @@ def sample_cmd(
         groups += [(bundle.class_names[i], torch.full((n,), i, dtype=torch.long)) for i in idx]
     else:
         from genlens.data.captions import NOUNS
-        from genlens.diffusion.anchors import AnchorConfig, condition_prompts
+        from genlens.diffusion.anchors import AnchorConfig, caption_index_path, condition_prompts
         from genlens.diffusion.text import encode_prompts, token_layout
         from genlens.text import load_text_encoder
 
@@ -226,6 +226,8 @@ def sample_cmd(
             raise GenlensError("choose what to draw: --prompt TEXT, --class NAME or --all-classes")
         plan = AnchorConfig(k=anchors, prompt_weight=prompt_weight)
         if prompt is not None:  # anchored to its nearest training captions unless --anchors 0
+            if plan.active and not caption_index_path(encoder.name).is_file() and not json_out:
+                err_console.print("indexing the training captions for anchoring (once, about a minute)...")
             net, (tokens, mask), found = condition_prompts(net, encoder, [prompt], plan)
             anchor_records = found.to_records(bundle.class_names) if found is not None else []
             groups.append((prompt, (tokens.expand(n, *tokens.shape[1:]), mask.expand(n, *mask.shape[1:]))))

@@ -71,19 +71,28 @@ class CaptionIndex:
         return top.indices, top.values
 
 
+def caption_index_path(encoder_name: str, *, cache_dir: str | os.PathLike | None = None) -> Path:
+    """Where :func:`caption_index` keeps the index of the current caption set (keyed by its hash)."""
+    from genlens.data.captions import all_captions
+    from genlens.diffusion.text import caption_source
+
+    texts, labels = all_captions()
+    key = caption_source(encoder_name, texts, labels).replace("/", "-")
+    folder = (Path(cache_dir) if cache_dir else
+              Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "genlens" / "text")
+    return folder / f"{key}-pooled-index.safetensors"
+
+
 def caption_index(encoder, *, cache_dir: str | os.PathLike | None = None) -> CaptionIndex:
-    """The training captions' pooled embeddings (``encoder.encode``), cached on disk by caption-set hash."""
+    """The training captions' pooled embeddings (``encoder.encode``), cached on disk by caption-set hash.
+    Building it encodes every caption once (about a minute on 2 CPU cores); later calls read the file."""
     from safetensors.torch import load_file, save_file
 
     from genlens.data.captions import all_captions
-    from genlens.diffusion.text import caption_source
     from genlens.utils.io import atomic_write
 
     texts, labels = all_captions()
-    key = caption_source(encoder.name, texts, labels).replace("/", "-")
-    folder = (Path(cache_dir) if cache_dir else
-              Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "genlens" / "text")
-    path = folder / f"{key}-pooled-index.safetensors"
+    path = caption_index_path(encoder.name, cache_dir=cache_dir)
     if path.is_file():
         vectors = load_file(str(path))["vectors"].float()
         if vectors.shape[0] == len(texts):
