@@ -145,3 +145,22 @@ def test_cli_sample_writes_the_anchors_it_used(run, model_folder, tmp_path, monk
     assert code == 0 and "anchors" not in json.loads(stdout), err
     code, _, err = run(["sample", model_folder("text"), "--prompt", "a boot", "--anchors", "-2", "--out", out])
     assert code != 0 and "anchors must be >= 0" in err
+
+
+def test_cached_anchored_tokens_hit_the_disk_the_second_time(tmp_path, monkeypatch):
+    import genlens.text
+    from genlens.diffusion.prompt_cache import cached_anchored_tokens
+
+    enc = BagOfWordsEncoder()
+    loads = []
+    monkeypatch.setattr(genlens.text, "load_text_encoder", lambda name="minilm", **kw: loads.append(name) or enc)
+    first = cached_anchored_tokens(["a leather ankle boot", "a bag for the groceries"], k=2, max_tokens=6,
+                                   encoder_name="bow", cache_dir=tmp_path, pooled=True)
+    again = cached_anchored_tokens(["a leather ankle boot", "a bag for the groceries"], k=2, max_tokens=6,
+                                   encoder_name="bow", cache_dir=tmp_path, pooled=True)
+    assert loads == ["bow"]  # the second call never loads the encoder
+    assert first[0].shape == (2, 3, 6, 384) and first[2][0][0] == "a leather ankle boot"
+    torch.testing.assert_close(first[0], again[0])
+    assert first[2] == again[2]
+    torch.testing.assert_close(first[0][:, 0], enc.encode_tokens(["a leather ankle boot", "a bag for the groceries"],
+                                                                 max_tokens=6, pooled=True)[0])

@@ -51,7 +51,14 @@ def shipped(monkeypatch, tiny_models, tmp_path):
         return torch.randn(len(prompts), max_tokens, 384, generator=g), torch.ones(len(prompts), max_tokens,
                                                                                    dtype=torch.bool)
 
+    def fake_anchored(prompts, *, k, max_tokens, **kw):
+        g = torch.Generator().manual_seed(k)
+        return (torch.randn(len(prompts), 1 + k, max_tokens, 384, generator=g),
+                torch.ones(len(prompts), 1 + k, max_tokens, dtype=torch.bool),
+                [[f"training caption {j} of {p}" for j in range(k)] for p in prompts])
+
     monkeypatch.setattr(genlens.diffusion.prompt_cache, "cached_prompt_tokens", fake_tokens)
+    monkeypatch.setattr(genlens.diffusion.prompt_cache, "cached_anchored_tokens", fake_anchored)
     bench = tmp_path / "bench.json"
     monkeypatch.setattr(D, "BENCH_RESULT", bench)
     monkeypatch.setattr(D, "EVAL_RESULTS", ())
@@ -86,6 +93,8 @@ def test_section_with_models_and_bench(ctx, shipped):
     gallery = nums["prompt_gallery"]
     assert [p["prompt"] for p in gallery["prompts"]] == [D.GALLERY[i][0] for i in D.QUICK_GALLERY]
     assert "something to wear on a run" in html and "held-out" in html
+    assert gallery["anchors"] == 8 and 0 <= gallery["accuracy_anchored"] <= 1
+    assert "training caption 0 of something to wear on a run" in html and "anchored" in html
     assert "4.200" in html and "93.0%" in html and "1.600" in html  # bench numbers, read not recomputed
     assert nums["bench"]["prompts"]["accuracy"] == 0.8
 

@@ -39,3 +39,40 @@ def cached_prompt_tokens(prompts: Sequence[str], *, max_tokens: int, encoder_nam
     atomic_write(path, lambda p: save_file({"tokens": tokens.float().contiguous(), "mask": mask.to(torch.uint8)},
                                            str(p)))
     return tokens.float(), mask.bool()
+
+
+def cached_anchored_tokens(prompts: Sequence[str], *, k: int, max_tokens: int, encoder_name: str = "minilm",
+                           cache_dir: str | os.PathLike | None = None, pooled: bool = False
+                           ) -> tuple[torch.Tensor, torch.Tensor, list[list[str]]]:
+    """Caption-anchored conditions of ``prompts`` (:mod:`genlens.diffusion.anchors`): tokens (P, 1 + K, T, D)
+    with the prompt in slot 0, mask (P, 1 + K, T) and each prompt's K anchor captions. Cached like
+    :func:`cached_prompt_tokens`, keyed by the prompts, K and the caption set; a miss loads the encoder and
+    (the first time) indexes the training captions."""
+    import json
+
+    from safetensors import safe_open
+    from safetensors.torch import save_file
+
+    from genlens.data.captions import all_captions
+    from genlens.diffusion.text import caption_source
+    from genlens.utils.io import atomic_write
+
+    texts, labels = all_captions()
+    tag = f"anchors{k}-{caption_source(encoder_name, texts, labels).split('/')[-1]}"
+    path = prompt_cache_path([tag, *prompts], max_tokens=max_tokens, encoder_name=encoder_name,
+                             cache_dir=cache_dir, pooled=pooled)
+    if path.is_file():
+        with safe_open(str(path), framework="pt") as f:
+            tokens, mask = f.get_tensor("tokens"), f.get_tensor("mask")
+            anchors = json.loads((f.metadata() or {}).get("anchors", "[]"))
+        if tokens.shape[:3] == (len(prompts), 1 + k, max_tokens) and len(anchors) == len(prompts):
+            return tokens.float(), mask.bool(), anchors
+    from genlens.diffusion.anchors import anchored_tokens, caption_index, find_anchors
+    from genlens.text import load_text_encoder
+
+    encoder = load_text_encoder(encoder_name)
+    found = find_anchors(encoder, prompts, caption_index(encoder, cache_dir=cache_dir), k)
+    tokens, mask = anchored_tokens(encoder, found, max_tokens=max_tokens, pooled=pooled)
+    atomic_write(path, lambda p: save_file({"tokens": tokens.float().contiguous(), "mask": mask.to(torch.uint8)},
+                                           str(p), metadata={"anchors": json.dumps(found.texts)}))
+    return tokens.float(), mask.bool(), found.texts
