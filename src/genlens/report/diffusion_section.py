@@ -11,7 +11,7 @@ Benchmark file ``bench/results/diffusion.json`` (written by ``bench/diffusion.py
 - ``result["class_eval"] = {"fid": {"value", "extractor", "n_fake"}, "accuracy", "judge", "n", "guidance",
   "sampler", "steps"}``
 - ``result["reference"] = {"fid_test_halves": {"value", "n_fake"}, "fid_real_n": {"value", "n_fake"}}``
-- ``result["prompts"] = {"accuracy", "n", "k"}`` (held-out paraphrases)
+- ``result["prompts"] = {"accuracy", "n", "k", "anchors": {"k", "prompt_weight"}}`` (held-out paraphrases)
 
 Budget: < 90 s on 2 CPU cores (< 30 s with ``ctx.quick``). Measured cost on one CPU thread: the small
 class UNet does ~140 image-forwards/s, the text UNet ~70, and a guided DDIM-20 sample takes 40 forwards
@@ -271,7 +271,9 @@ def _bench_part(ctx) -> str:
         if key in ref:
             rows.append((label, f"{ref[key]['value']:.3f}", ref[key].get("n_fake")))
     if pr:
-        rows.append(("held-out prompt accuracy", f"{100 * pr['accuracy']:.1f}%", pr.get("n")))
+        k = (pr.get("anchors") or {}).get("k", 0)
+        how = f"anchored to {k} nearest training captions" if k else "prompt alone"
+        rows.append((f"held-out prompt accuracy ({how})", f"{100 * pr['accuracy']:.1f}%", pr.get("n")))
     ctx.numbers.setdefault("diffusion", {})["bench"] = {k: result[k] for k in
                                                         ("class_eval", "reference", "prompts") if k in result}
     return ("<h3>Benchmark: sweeps and scores</h3><p>From <code>bench/results/diffusion.json</code> and "
