@@ -215,5 +215,7 @@ def test_eval_cli_bad_inputs(run, model_folder, tmp_path):
     assert code == 2 and "unknown" in err and "guidance or steps" in err
     code, _, err = run(["eval", model_folder("class"), "--prompts", "--out", tmp_path])
     assert code == 2 and "text-conditional" in err
+    code, _, err = run(["eval", model_folder("text"), "--prompts", "--prompt-set", "test", "--out", tmp_path])
+    assert code == 2 and "held_out or validation" in err
     code, out, _ = run(["eval", "--help"])
     assert code == 0 and "Example" in out

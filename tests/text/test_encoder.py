@@ -68,6 +68,10 @@ def test_captions_are_varied_and_held_out_prompts_never_train():
     assert len(set(labels)) == 10 and min(len(class_captions(c)) for c in range(10)) > 100
     held, held_labels = held_out_prompts()
     assert not set(held) & set(texts) and sorted(set(held_labels)) == list(range(10))
+    valid, valid_labels = held_out_prompts("validation")
+    assert not set(valid) & (set(texts) | set(held)) and valid_labels == held_labels  # two per class, same order
+    with pytest.raises(GenlensError, match="held_out or validation"):
+        held_out_prompts("test")
 
 
 def test_use_captions_do_not_leak_held_out_wording():

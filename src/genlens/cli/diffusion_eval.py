@@ -116,6 +116,8 @@ def eval_cmd(
     scales: str = typer.Option("0,1,2,3,5,8", "--scales", help="Guidance scales of the guidance sweep."),
     prompts: bool = typer.Option(False, "--prompts", help="Prompt accuracy on the held-out paraphrases (text model)."),
     k: int = typer.Option(20, "--k", help="Samples per prompt with --prompts."),
+    prompt_set: str = typer.Option("held_out", "--prompt-set", help="With --prompts: held_out (the evaluation "
+                                   "paraphrases) or validation (a second set, never used to choose settings)."),
     anchors: int = AnchorsOpt,
     prompt_weight: float = PromptWeightOpt,
     all_judges: bool = typer.Option(False, "--all-judges", help="Judge with the ViT, Mixer and ResMLP as well."),
@@ -154,6 +156,10 @@ def eval_cmd(
         raise GenlensError("this model is unconditional; eval scores class-conditional and text models")
     if prompts and kind != "text":
         raise GenlensError("--prompts needs a text-conditional model (e.g. the shipped fmnist-ddpm-text)")
+    if prompts:
+        from genlens.data.captions import held_out_prompts
+
+        held_out_prompts(prompt_set)  # an unknown set fails here, before any sampling
     t0 = time.perf_counter()
     test, train = load_fashion_mnist("test", data_dir=data_dir), load_fashion_mnist("train", data_dir=data_dir)
     judges = E.default_judges(dev, all_zoo=all_judges)
@@ -190,7 +196,7 @@ def eval_cmd(
         from genlens.data.captions import held_out_prompts
         from genlens.diffusion.anchors import AnchorConfig, condition_prompts
 
-        texts, plabels = held_out_prompts()
+        texts, plabels = held_out_prompts(prompt_set)
         plan = AnchorConfig(k=anchors, prompt_weight=prompt_weight)
         # Anchors come from the TRAINING captions only; the held-out prompts are never among them.
         prompt_net, tokens, found = condition_prompts(net, encoder, texts, plan)
@@ -198,6 +204,7 @@ def eval_cmd(
             result["prompts"] = E.evaluate_prompts(prompt_net, texts, plabels, tokens, k=k, judges=judges,
                                                    class_names=names, sampler=sampler, steps=steps, guidance=guidance,
                                                    schedule=bundle.schedule, seed=seed, batch_size=batch, callback=cb)
+        result["prompts"]["prompt_set"] = prompt_set
         result["prompts"]["anchors"] = {"k": plan.k if plan.active else 0, "prompt_weight": plan.prompt_weight}
         if found is not None:
             result["prompts"]["anchors"]["per_prompt"] = found.to_records(names)

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import random
 
+from genlens.errors import GenlensError
+
 # Noun phrases per class (index = Fashion-MNIST label).
 NOUNS: tuple[tuple[str, ...], ...] = (
     ("t-shirt", "tee", "short-sleeved top", "crew-neck t-shirt", "cotton tee", "tank top"),
@@ -86,6 +88,21 @@ HELD_OUT: tuple[tuple[str, ...], ...] = (
     ("footwear that covers the ankle", "sturdy shoes for autumn"),
 )
 
+# A second held-out set, written after caption anchoring's settings (K = 8, λ = 0) had been chosen on HELD_OUT,
+# to check them on prompts they were not tuned on. Never used for training or for choosing settings.
+VALIDATION: tuple[tuple[str, ...], ...] = (
+    ("a simple tee for the weekend", "a light top for summer afternoons"),
+    ("long pants for the office", "something to wear on your legs for hiking"),
+    ("a thick woolly jumper for winter", "a knit to keep you warm by the fire"),
+    ("a summer frock", "an outfit for a wedding guest"),
+    ("a long jacket for a chilly walk", "something to keep you dry and warm outdoors"),
+    ("flip flops for the pool", "strappy footwear for a warm holiday"),
+    ("a formal top with a collar", "a button-down for a meeting"),
+    ("trainers for everyday wear", "comfortable shoes for walking around town"),
+    ("a tote for the beach", "something to hold your laptop and keys"),
+    ("short boots for winter", "chunky boots with a heel"),
+)
+
 
 def class_captions(label: int) -> list[str]:
     """All training captions of one class (deterministic order)."""
@@ -125,9 +142,14 @@ def sample_captions(labels: list[int], *, rng: random.Random) -> list[str]:
     return [rng.choice(class_captions(y)) for y in labels]
 
 
-def held_out_prompts() -> tuple[list[str], list[int]]:
+def held_out_prompts(which: str = "held_out") -> tuple[list[str], list[int]]:
+    """Prompts never used in training and their classes: ``"held_out"`` (the evaluation set) or
+    ``"validation"`` (the second set, see ``VALIDATION``)."""
+    sets = {"held_out": HELD_OUT, "validation": VALIDATION}
+    if which not in sets:
+        raise GenlensError(f"prompt set '{which}' is unknown; use held_out or validation")
     texts, labels = [], []
-    for label, prompts in enumerate(HELD_OUT):
+    for label, prompts in enumerate(sets[which]):
         texts += list(prompts)
         labels += [label] * len(prompts)
     return texts, labels
