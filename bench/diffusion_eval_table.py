@@ -5,7 +5,8 @@
 
 ``class/eval.json`` is the class model's run (n samples at s, DDIM steps; optional guidance and steps sweeps);
 ``text/eval.json`` the text model's (held-out paraphrases with ``--prompts``, anchored by default) and
-``text-plain/eval.json`` the same with ``--anchors 0`` (the prompt alone). Every number comes from those
+``text-plain/eval.json`` the same with ``--anchors 0`` (the prompt alone); ``validation{,-plain}/eval.json``
+the same two on the second held-out set (``--prompt-set validation``). Every number comes from those
 files; a missing file or section leaves its rows out.
 """
 from __future__ import annotations
@@ -41,8 +42,8 @@ def _anchoring(p: dict[str, Any]) -> str:
     return f"{a['k']} nearest training captions{mix}"
 
 
-def headline(cls: dict[str, Any] | None, txt: dict[str, Any] | None, plain: dict[str, Any] | None = None
-             ) -> list[str]:
+def headline(cls: dict[str, Any] | None, txt: dict[str, Any] | None, plain: dict[str, Any] | None = None,
+             *extra: dict[str, Any] | None) -> list[str]:
     rows = ["| measure (genlens-fmnist features, full test set as reference) | value | samples | target |",
             "|---|---:|---:|---|"]
     if cls:
@@ -64,10 +65,12 @@ def headline(cls: dict[str, Any] | None, txt: dict[str, Any] | None, plain: dict
                         f"| the issue's floor |")
     if txt:
         name = Path(txt["model"]).name
-        for run in (txt, plain):
+        for run in (txt, plain, *extra):
             if run and "prompts" in run:
                 p = run["prompts"]
-                rows.append(f"| held-out paraphrase accuracy, `{Path(run['model']).name}`, {_setting(p)}, "
+                what = ("second held-out set (validation)" if p.get("prompt_set") == "validation"
+                        else "held-out paraphrase accuracy")
+                rows.append(f"| {what}, `{Path(run['model']).name}`, {_setting(p)}, "
                             f"{_anchoring(p)} | {_pct(p['accuracy'])} | {p['n']} | ≥ 75 % |")
         ev = txt["class_eval"]
         rows.append(f"| `{name}`, one training-style prompt per class: accuracy / FID | {_pct(ev['accuracy'])} / "
@@ -107,7 +110,8 @@ def render(results: Path = RESULTS) -> str:
     plain = _load(results / "text-plain" / "eval.json")  # the same prompts with --anchors 0
     if not cls and not txt:
         return "_No diffusion evaluation yet: run `genlens diffusion eval`._"
-    rows = headline(cls, txt, plain)
+    extra = [_load(results / f / "eval.json") for f in ("validation", "validation-plain")]
+    rows = headline(cls, txt, plain, *extra)
     if cls:
         rows += guidance_rows(cls) + steps_rows(cls)
     return "\n".join(rows)

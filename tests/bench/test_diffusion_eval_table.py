@@ -50,6 +50,12 @@ def test_anchored_and_plain_prompt_rows_say_how_the_prompts_were_conditioned(tmp
         (tmp_path / folder).mkdir()
         (tmp_path / folder / "eval.json").write_text(json.dumps({"model": "x/fmnist-ddpm-text", "class_eval": ev,
                                                                   "prompts": p}))
+    (tmp_path / "validation").mkdir()
+    (tmp_path / "validation" / "eval.json").write_text(json.dumps({
+        "model": "x/fmnist-ddpm-text", "class_eval": ev, "prompts": {**prompts, "accuracy": 0.795, "n": 200,
+                                                                     "prompt_set": "validation"}}))
     body = mod.render(tmp_path)
+    assert "| second held-out set (validation), `fmnist-ddpm-text`, s=3, DDIM 20, 8 nearest training captions " \
+           "| 79.5 % | 200 |" in body
     assert "s=3, DDIM 20, 8 nearest training captions | 79.1 % | 400 | ≥ 75 % |" in body
     assert "s=3, DDIM 20, prompt alone | 62.3 % | 400 | ≥ 75 % |" in body
