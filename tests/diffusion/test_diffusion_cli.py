@@ -151,3 +151,17 @@ def test_text_training_records_its_captions_and_refuses_to_resume_on_others(run,
     code, _, err = run([*args, "--resume"])
     lines = [line for line in err.splitlines() if line.strip()]
     assert code != 0 and len(lines) == 1 and "captions" in lines[0], err
+
+
+def test_sample_guidance_interval_recorded_and_checked(run, model_folder, tmp_path):
+    out = tmp_path / "gi"
+    code, stdout, err = run(["sample", model_folder("class"), "--class", "Bar", "--n", "1", "--steps", "2",
+                             "--guidance-interval", "100,800", "--out", out, "--json"])
+    assert code == 0, err
+    assert json.loads(stdout)["guidance_interval"] == [100, 800]
+    assert json.loads((out / "run.json").read_text())["config"]["guidance_interval"] == [100, 800]
+    for bad in ("800,100", "a,b", "5"):
+        code, _, err = run(["sample", model_folder("class"), "--class", "Bar", "--n", "1", "--steps", "2",
+                            "--guidance-interval", bad, "--out", tmp_path / "bad"])
+        assert code != 0 and "guidance-interval" in err.replace("guidance interval", "guidance-interval")
+        assert len(err.strip().splitlines()) == 1, err

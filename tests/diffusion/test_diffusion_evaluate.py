@@ -197,12 +197,14 @@ def test_train_grids_then_eval_cli(run, tiny_fmnist, tmp_path, monkeypatch):
     assert [p.name for p in (model / "samples").iterdir()] == ["step_000002.png"]
     out = tmp_path / "eval"
     code, stdout, err = run(["eval", model, "--n", "4", "--steps", "2", "--sweep", "guidance", "--scales", "3",
-                             "--data-dir", data, "--device", "cpu", "--out", out, "--json"])
+                             "--guidance-interval", "1,999", "--data-dir", data, "--device", "cpu", "--out", out,
+                             "--json"])
     assert code == 0, err
     result = json.loads(stdout)
     assert stdout.count("\n") == 1
     ev = result["class_eval"]
     assert ev["n"] == 4 and ev["fid"]["extractor"] == "genlens-fmnist" and ev["judge"] == "fmnist-cnn"
+    assert ev["guidance_interval"] == [1, 999]
     assert result["reference"]["fid_real_n"]["n_fake"] == 4
     assert [r["guidance"] for r in result["guidance_sweep"]] == [3.0]
     for name in ("eval.json", "samples.png", "per_class_accuracy.png", "guidance_sweep.png"):
@@ -217,5 +219,7 @@ def test_eval_cli_bad_inputs(run, model_folder, tmp_path):
     assert code == 2 and "text-conditional" in err
     code, _, err = run(["eval", model_folder("text"), "--prompts", "--prompt-set", "test", "--out", tmp_path])
     assert code == 2 and "held_out or validation" in err
+    code, _, err = run(["eval", model_folder("class"), "--guidance-interval", "9,1", "--out", tmp_path])
+    assert code == 2 and "lo <= hi" in err
     code, out, _ = run(["eval", "--help"])
     assert code == 0 and "Example" in out

@@ -45,3 +45,66 @@ def test_guidance_on_unconditional_model_is_one_line_error(toy):
         GuidedDenoiser(toy.denoiser("none"), 3.0)
     assert "\n" not in str(err.value)
     GuidedDenoiser(toy.denoiser("none"), None)  # no guidance: fine
+
+
+def _perturbed(toy):
+    model = toy.denoiser("class")
+    with torch.no_grad():  # make the null condition matter
+        for p in model.parameters():
+            p.add_(torch.randn_like(p, generator=torch.Generator().manual_seed(5)) * 0.05)
+    return model
+
+
+def test_guidance_interval_guides_inside_and_is_conditional_outside(toy):
+    model = _perturbed(toy)
+    x, y = torch.randn(3, 1, 32, 32, generator=torch.Generator().manual_seed(4)), torch.tensor([0, 1, 0])
+    calls = []
+    model.register_forward_hook(lambda m, args, out: calls.append(args[0].shape[0]))
+    limited = GuidedDenoiser(model, 3.0, interval=(150, 700))
+    # Inside the interval: exactly the full-guidance prediction (one doubled batch).
+    torch.testing.assert_close(limited(x, torch.tensor(400), y), GuidedDenoiser(model, 3.0)(x, torch.tensor(400), y))
+    assert calls[0] == 6
+    # Outside (above and below): the conditional prediction alone, from ONE undoubled forward.
+    for t in (900, 20):
+        calls.clear()
+        out = limited(x, torch.tensor(t), y)
+        assert calls == [3]
+        torch.testing.assert_close(out, model(x, torch.tensor(t), y))
+    # The bounds are inclusive.
+    torch.testing.assert_close(limited(x, torch.tensor(700), y), GuidedDenoiser(model, 3.0)(x, torch.tensor(700), y))
+
+
+def test_guidance_interval_per_row_timesteps(toy):
+    model = _perturbed(toy)
+    x, y = torch.randn(2, 1, 32, 32, generator=torch.Generator().manual_seed(6)), torch.tensor([1, 0])
+    t = torch.tensor([400, 900])  # the first row inside the interval, the second outside
+    out = GuidedDenoiser(model, 3.0, interval=(150, 700))(x, t, y)
+    full = GuidedDenoiser(model, 3.0)(x, t, y)
+    cond = model(x, t, y)
+    torch.testing.assert_close(out[0], full[0])
+    torch.testing.assert_close(out[1], cond[1])
+
+
+@pytest.mark.parametrize("interval", [(700, 150), (-1, 10), (0, 1000)])
+def test_bad_guidance_interval_is_one_line_error(interval, toy):
+    from genlens.diffusion.sample import sample
+
+    with pytest.raises(GenlensError, match="guidance interval") as err:
+        sample(toy.denoiser("class"), torch.tensor([0]), steps=2, guidance=3.0, guidance_interval=interval)
+    assert "\n" not in str(err.value)
+
+
+def test_sampling_with_an_interval(toy):
+    from genlens.diffusion.sample import sample
+
+    model, y = _perturbed(toy), torch.tensor([0, 1])
+
+    def draw(**kw):
+        return sample(model, y, steps=4, guidance=3.0, generator=torch.Generator().manual_seed(0), **kw)
+
+    torch.testing.assert_close(draw(guidance_interval=(0, 999)), draw())  # the whole range: plain guidance
+    # An interval that no DDIM-4 timestep (750, 500, 250, 0) falls in: the conditional model alone.
+    none_guided = draw(guidance_interval=(760, 999))
+    torch.testing.assert_close(none_guided, sample(model, y, steps=4, guidance=1.0,
+                                                   generator=torch.Generator().manual_seed(0)))
+    assert not torch.allclose(draw(guidance_interval=(300, 999)), draw())

@@ -17,7 +17,7 @@ from genlens.cli.common import (
     progress_bar,
     write_run_json,
 )
-from genlens.cli.diffusion_eval import AnchorsOpt, PromptWeightOpt, eval_cmd
+from genlens.cli.diffusion_eval import AnchorsOpt, GuidanceIntervalOpt, PromptWeightOpt, eval_cmd, parse_interval
 from genlens.errors import GenlensError
 
 app = typer.Typer(help="Diffusion models (DDPM, classifier-free guidance) on Fashion-MNIST.\n\n"
@@ -162,6 +162,7 @@ def sample_cmd(
     filmstrip: bool = typer.Option(False, "--filmstrip", help="Also write filmstrip.png (x_t along the run)."),
     anchors: int = AnchorsOpt,
     prompt_weight: float = PromptWeightOpt,
+    guidance_interval: str | None = GuidanceIntervalOpt,
     out: Path = typer.Option(Path("out/diffusion"), "--out", help="Output folder."),
     seed: int = SeedOpt,
     device: str = DeviceOpt,
@@ -188,6 +189,7 @@ def sample_cmd(
         raise GenlensError("pass only one of --class, --all-classes and --prompt")
     SAMPLERS.get(sampler)  # unknown sampler: one line listing them
     steps = steps or int(SAMPLERS.meta(sampler)["default_steps"])
+    interval = parse_interval(guidance_interval)
     dev = resolve_device(device)
     bundle = load_diffusion(model if model is not None else _default_model(prompt), device=dev)
     net, kind = bundle.model, bundle.model.cond_kind
@@ -245,7 +247,7 @@ def sample_cmd(
                 cb({"step": gi * steps + info["step"], "total": steps * len(groups)})
 
             res = run_sample(net, cond, n=n, sampler=sampler, steps=steps, guidance=guidance,
-                             schedule=bundle.schedule, generator=gen, callback=report, return_trajectory=filmstrip)
+                             guidance_interval=interval, schedule=bundle.schedule, generator=gen, callback=report, return_trajectory=filmstrip)
             imgs, traj = res if filmstrip else (res, None)
             imgs = imgs.cpu()
             for i, img in enumerate(imgs):
@@ -260,6 +262,8 @@ def sample_cmd(
     result = {"model": str(bundle.folder), "kind": bundle.kind, "sampler": sampler, "steps": steps,
               "guidance": guidance, "n": n, "groups": [g for g, _ in groups], "images": int(grid.shape[0]),
               "grid": str(out / "grid.png"), "seconds": round(time.perf_counter() - t0, 3)}
+    if interval is not None:
+        result["guidance_interval"] = list(interval)
     if anchor_records:
         result["anchors"] = {"k": anchors, "prompt_weight": prompt_weight, "captions": anchor_records[0]["anchors"]}
     write_run_json(out, command=command_line(), config={**result, "prompt": prompt, "device": str(dev)}, seed=seed,

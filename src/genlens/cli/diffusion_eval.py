@@ -16,6 +16,23 @@ AnchorsOpt = typer.Option(8, "--anchors", help="Text prompts: also condition on 
                           "captions (MiniLM cosine); 0 = the prompt alone.")
 PromptWeightOpt = typer.Option(0.0, "--prompt-weight", help="With --anchors: the prompt's own share λ of the "
                                "conditional prediction (the anchors share 1 − λ); 1 = the prompt alone.")
+GuidanceIntervalOpt = typer.Option(None, "--guidance-interval", help="Guide only at training timesteps LO,HI "
+                                   "(e.g. 150,700; Kynkäänniemi et al. 2024), the conditional prediction alone "
+                                   "elsewhere; those steps cost half. Default: guide every step.")
+
+
+def parse_interval(text: str | None) -> tuple[int, int] | None:
+    """``"150,700"`` -> (150, 700); None stays None. A malformed value is a one-line error."""
+    if text is None or not text.strip():
+        return None
+    parts = text.split(",")
+    try:
+        lo, hi = (int(p) for p in parts)
+    except ValueError:
+        raise GenlensError(f"--guidance-interval '{text}' must be two integer timesteps LO,HI, e.g. 150,700") from None
+    from genlens.diffusion.guidance import check_interval
+
+    return check_interval((lo, hi))
 
 
 # ----------------------------------------------------------------------------------------- training grids
@@ -120,6 +137,7 @@ def eval_cmd(
                                    "paraphrases) or validation (a second set, never used to choose settings)."),
     anchors: int = AnchorsOpt,
     prompt_weight: float = PromptWeightOpt,
+    guidance_interval: str | None = GuidanceIntervalOpt,
     all_judges: bool = typer.Option(False, "--all-judges", help="Judge with the ViT, Mixer and ResMLP as well."),
     batch: int = typer.Option(256, "--batch", help="Sampling batch size."),
     out: Path = typer.Option(Path("out/diffusion-eval"), "--out", help="Folder for eval.json and the plots."),
@@ -149,6 +167,7 @@ def eval_cmd(
         raise GenlensError(f"--n must be at least 2 and --k at least 1 (got {n}, {k})")
     SAMPLERS.get(sampler)
     steps = steps or int(SAMPLERS.meta(sampler)["default_steps"])
+    interval = parse_interval(guidance_interval)
     dev = str(resolve_device(device))
     bundle = load_diffusion(model if model is not None else _default_model(prompts), device=dev)
     net, kind, names = bundle.model, bundle.model.cond_kind, list(bundle.class_names)
@@ -172,7 +191,8 @@ def eval_cmd(
         encoder = load_text_encoder(bundle.text_encoder or "minilm")
         class_tokens = class_prompt_tokens(names, net.config.max_tokens, encoder,
                                            pooled=token_layout(net.config)["pooled"])
-    common = dict(schedule=bundle.schedule, class_names=names, class_tokens=class_tokens, batch_size=batch, seed=seed)
+    common = dict(schedule=bundle.schedule, class_names=names, class_tokens=class_tokens, batch_size=batch, seed=seed,
+                  guidance_interval=interval)
     result: dict[str, Any] = {"model": str(bundle.folder), "kind": bundle.kind, "seed": seed, "device": dev}
     with progress_bar(f"eval ({sampler} {steps}, s={guidance:g}, n={n})", None, quiet=json_out) as cb:
         ev, images, labels = E.evaluate_class_model(net, n=n, sampler=sampler, steps=steps, guidance=guidance,
@@ -203,7 +223,7 @@ def eval_cmd(
         with progress_bar("held-out prompts", None, quiet=json_out) as cb:
             result["prompts"] = E.evaluate_prompts(prompt_net, texts, plabels, tokens, k=k, judges=judges,
                                                    class_names=names, sampler=sampler, steps=steps, guidance=guidance,
-                                                   schedule=bundle.schedule, seed=seed, batch_size=batch, callback=cb)
+                                                   guidance_interval=interval, schedule=bundle.schedule, seed=seed, batch_size=batch, callback=cb)
         result["prompts"]["prompt_set"] = prompt_set
         result["prompts"]["anchors"] = {"k": plan.k if plan.active else 0, "prompt_weight": plan.prompt_weight}
         if found is not None:

@@ -1,6 +1,6 @@
 """Diffusion models on Fashion-MNIST: diffusers UNets (class- or text-conditional), DDPM training with
 condition dropout and EMA, classifier-free guidance and DDPM / DDIM / DPM-Solver++ sampling."""
-from genlens.diffusion.guidance import GuidedDenoiser, check_guidance, combine
+from genlens.diffusion.guidance import GuidedDenoiser, check_guidance, check_interval, combine
 from genlens.diffusion.io import DiffusionBundle, load_diffusion, save_diffusion, shipped_diffusion_folder
 from genlens.diffusion.sample import SAMPLERS, Trajectory, sample
 from genlens.diffusion.schedule import NoiseSchedule, q_sample
@@ -19,6 +19,7 @@ __all__ = [
     "Trajectory",
     "UNetConfig",
     "check_guidance",
+    "check_interval",
     "combine",
     "diffusion_loss",
     "from_model_space",

@@ -75,6 +75,7 @@ def generate(
     sampler: str = "ddim",
     steps: int = 20,
     guidance: float | None = 3.0,
+    guidance_interval: tuple[int, int] | None = None,
     schedule: NoiseSchedule | None = None,
     seed: int = 0,
     batch_size: int = 256,
@@ -97,8 +98,8 @@ def generate(
                           "what": "sample"})
 
         cond = cond_fn(idx)
-        imgs = sample(model, cond, n=len(idx), sampler=sampler, steps=steps, guidance=guidance, schedule=schedule,
-                      generator=gen, callback=report)
+        imgs = sample(model, cond, n=len(idx), sampler=sampler, steps=steps, guidance=guidance,
+                      guidance_interval=guidance_interval, schedule=schedule, generator=gen, callback=report)
         out.append(imgs.cpu())
     return torch.cat(out)
 
@@ -112,7 +113,8 @@ def generate_class_samples(
     **kw: Any,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """n samples balanced over the classes: images (n, 1, 28, 28) in [0, 1] and their labels (n,).
-    Keyword arguments as :func:`generate` (sampler, steps, guidance, schedule, seed, batch_size, callback)."""
+    Keyword arguments as :func:`generate` (sampler, steps, guidance, guidance_interval, schedule, seed,
+    batch_size, callback)."""
     labels = balanced_labels(n, _num_classes(model, num_classes, class_tokens))
     dev = next(model.parameters()).device
 
@@ -208,6 +210,12 @@ def score_samples(images: torch.Tensor, labels: torch.Tensor, *, reference: Refe
     return {**out, **judge_samples(images, labels, judges, class_names)}
 
 
+def _interval_record(interval: tuple[int, int] | None) -> dict[str, Any]:
+    """``{"guidance_interval": [lo, hi]}`` for results made with a guidance interval; nothing otherwise, so
+    results without one keep their old keys."""
+    return {"guidance_interval": [int(v) for v in interval]} if interval is not None else {}
+
+
 def evaluate_class_model(
     model: nn.Module,
     *,
@@ -215,6 +223,7 @@ def evaluate_class_model(
     sampler: str = "ddim",
     steps: int = 20,
     guidance: float | None = 3.0,
+    guidance_interval: tuple[int, int] | None = None,
     seed: int = 0,
     reference: Reference | None = None,
     test_images: torch.Tensor | None = None,
@@ -237,10 +246,11 @@ def evaluate_class_model(
     t0 = time.perf_counter()
     images, labels = generate_class_samples(model, n, num_classes=len(class_names) if class_names else None,
                                             class_tokens=class_tokens, sampler=sampler, steps=steps,
-                                            guidance=guidance, schedule=schedule, seed=seed, batch_size=batch_size,
-                                            callback=callback)
+                                            guidance=guidance, guidance_interval=guidance_interval,
+                                            schedule=schedule, seed=seed, batch_size=batch_size, callback=callback)
     seconds = time.perf_counter() - t0
-    result = {"sampler": sampler, "steps": steps, "guidance": guidance, "seed": seed, "seconds": round(seconds, 3),
+    result = {"sampler": sampler, "steps": steps, "guidance": guidance, **_interval_record(guidance_interval),
+              "seed": seed, "seconds": round(seconds, 3),
               "images_per_s": round(n / max(seconds, 1e-9), 2),
               **score_samples(images, labels, reference=reference, judges=judges, class_names=class_names, kid=kid)}
     return (result, images, labels) if return_samples else result
@@ -259,6 +269,7 @@ def evaluate_prompts(
     sampler: str = "ddim",
     steps: int = 20,
     guidance: float | None = 3.0,
+    guidance_interval: tuple[int, int] | None = None,
     schedule: NoiseSchedule | None = None,
     seed: int = 0,
     batch_size: int = 256,
@@ -284,7 +295,8 @@ def evaluate_prompts(
 
     t0 = time.perf_counter()
     images = generate(model, cond_fn, len(which), sampler=sampler, steps=steps, guidance=guidance,
-                      schedule=schedule, seed=seed, batch_size=batch_size, callback=callback)
+                      guidance_interval=guidance_interval, schedule=schedule, seed=seed, batch_size=batch_size,
+                      callback=callback)
     seconds = time.perf_counter() - t0
     verdict = judge_samples(images, y, judges, class_names)
     first = judges[0]
@@ -294,7 +306,8 @@ def evaluate_prompts(
     per_prompt = [{"prompt": p, "class": class_names[c] if class_names else int(c),
                    "accuracy": float(hit[which == i].mean()), "n": k}
                   for i, (p, c) in enumerate(zip(prompts, labels))]
-    return {"sampler": sampler, "steps": steps, "guidance": guidance, "seed": seed, "k": k, "n": len(which),
+    return {"sampler": sampler, "steps": steps, "guidance": guidance, **_interval_record(guidance_interval),
+            "seed": seed, "k": k, "n": len(which),
             "seconds": round(seconds, 3), **verdict, "per_prompt": per_prompt}
 
 

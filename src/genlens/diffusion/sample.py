@@ -14,7 +14,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from genlens.diffusion.guidance import GuidedDenoiser
+from genlens.diffusion.guidance import GuidedDenoiser, check_interval
 from genlens.diffusion.schedule import NoiseSchedule
 from genlens.diffusion.unet import Cond, cond_batch_size, from_model_space
 from genlens.errors import GenlensError
@@ -80,6 +80,7 @@ def sample(
     sampler: str = "ddim",
     steps: int = 20,
     guidance: float | None = 3.0,
+    guidance_interval: tuple[int, int] | None = None,
     schedule: NoiseSchedule | None = None,
     generator: torch.Generator | None = None,
     callback: Callable[[dict[str, Any]], None] | None = None,
@@ -90,7 +91,8 @@ def sample(
 
     ``cond``: labels (B,) for a class model, ``(tokens, mask)`` for a text model, ``None`` for an
     unconditional one (then ``n`` sets the batch). ``guidance`` s: ε̃ = ε_u + s(ε_c − ε_u) (None or 1:
-    conditional only). The initial noise and the stochastic samplers draw from ``generator``, so a seed
+    conditional only); ``guidance_interval`` (t_lo, t_hi) applies s only at training timesteps inside it
+    (:mod:`genlens.diffusion.guidance`). The initial noise and the stochastic samplers draw from ``generator``, so a seed
     gives the same images on the same device. ``callback({"step", "total", "t"})`` after each step.
     """
     if steps < 1:
@@ -100,7 +102,7 @@ def sample(
         raise GenlensError(f"steps {steps} exceeds the model's {schedule.num_train_timesteps} training timesteps")
     scheduler = SAMPLERS.create(sampler, schedule=schedule)
     extra = step_kwargs(sampler)
-    guided = GuidedDenoiser(model, guidance)
+    guided = GuidedDenoiser(model, guidance, check_interval(guidance_interval, schedule.num_train_timesteps))
     if cond is None:
         if n is None or n < 1:
             raise GenlensError("an unconditional model needs n >= 1 (how many images)")
