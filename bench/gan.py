@@ -23,6 +23,10 @@ evaluation point after S seconds and exits without results (each run's checkpoin
 
     .venv/bin/python bench/gan.py --device cpu --parallel 2 --kimg 100 --run-root runs/gan-cpu --pause-after-s 7200
     .venv/bin/python bench/gan.py --device cpu --parallel 2 --kimg 100 --run-root runs/gan-cpu --pause-after-s 7200 --resume
+
+A run can also be extended: ``--resume`` with a larger ``--kimg`` and ``--evals`` in proportion (the same images
+per evaluation chunk) continues every finished run and keeps its earlier curve points, e.g. the shipped
+40-kimg comparison (``--kimg 40 --evals 8``) to 80 kimg with ``--kimg 80 --evals 16 --resume``.
 """
 from __future__ import annotations
 
@@ -243,6 +247,9 @@ def train_job(job: dict[str, Any]) -> dict[str, Any]:
 PROGRESS_KEYS = ("arch", "seed", "width", "batch", "total_steps", "boundaries", "fid_n", "di_n", "limit", "ref_n",
                  "device")
 PROGRESS_FILE = "bench_progress.json"
+# A finished or paused run may be extended (--resume with a larger --kimg and the same chunk size): training
+# has constant learning rates, so the longer run's curve starts with the shorter one's points.
+EXTENDABLE = ("total_steps", "boundaries")
 
 
 def save_progress(run_dir: Path, job: dict[str, Any], **state: Any) -> None:
@@ -262,7 +269,11 @@ def load_progress(run_dir: Path, job: dict[str, Any]) -> dict[str, Any] | None:
         return None
     saved = read_json(path)
     want = json.loads(json.dumps({k: job[k] for k in PROGRESS_KEYS}))  # tuples -> lists, as stored
-    diff = sorted(k for k in PROGRESS_KEYS if saved["job"].get(k) != want[k])
+    diff = sorted(k for k in PROGRESS_KEYS if k not in EXTENDABLE and saved["job"].get(k) != want[k])
+    old_bounds = saved["job"].get("boundaries") or []
+    if old_bounds != want["boundaries"][:len(old_bounds)]:  # extending keeps every earlier evaluation point
+        diff += ["boundaries (a longer run must keep the earlier evaluation points: same --batch, "
+                 "--kimg / --evals per chunk)"]
     if diff:
         raise GenlensError(f"--resume: {run_dir} was started with other settings ({', '.join(diff)} differ); "
                            "rerun with the original options or drop --resume to start over")

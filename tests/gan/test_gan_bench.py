@@ -95,3 +95,26 @@ def test_pause_and_resume_give_the_uninterrupted_curve(bench, tiny_fmnist, tmp_p
     assert bench.main(argv("whole", "again.json", "--resume")) == 0
     again = json.loads((tmp_path / "again.json").read_text())["runs"][0]
     assert [(p["fid"], p["di"]) for p in again["curve"]] == [(p["fid"], p["di"]) for p in whole["curve"]]
+
+
+@pytest.mark.slow
+def test_resume_with_more_kimg_extends_the_curve(bench, tiny_fmnist, tmp_path):
+    """--resume with twice the kimg and evals continues a finished run: same curve as one long run."""
+    data = tiny_fmnist(64, 40)
+
+    def argv(root: str, out: str, kimg: str, evals: str, *extra: str) -> list[str]:
+        return ["--quick", "--archs", "sel-only", "--seeds", "0", "--kimg", kimg, "--evals", evals, "--fid-n", "16",
+                "--final-fid-n", "24", "--coverage-n", "20", "--di-n", "8", "--edit-latents", "2",
+                "--render-repeats", "2", "--data-dir", str(data), "--run-root", str(tmp_path / root),
+                "--out", str(tmp_path / out), *extra]
+
+    assert bench.main(argv("whole", "whole.json", "0.032", "2")) == 0
+    assert bench.main(argv("grown", "short.json", "0.016", "1")) == 0
+    with pytest.raises(GenlensError, match="boundaries"):  # another chunk size would move the earlier points
+        bench.main(argv("grown", "x.json", "0.032", "1", "--resume"))
+    assert bench.main(argv("grown", "grown.json", "0.032", "2", "--resume")) == 0
+    whole, short, grown = (json.loads((tmp_path / f).read_text())["runs"][0]
+                           for f in ("whole.json", "short.json", "grown.json"))
+    assert short["steps"] == 2 and grown["steps"] == whole["steps"] == 4
+    assert [(p["fid"], p["di"]) for p in grown["curve"]] == [(p["fid"], p["di"]) for p in whole["curve"]]
+    assert grown["final"]["fid"]["value"] == whole["final"]["fid"]["value"]

@@ -45,6 +45,21 @@ def test_exact_resume(images, tmp_path, tiny_train):
         assert torch.equal(sa[k], sb[k]), k
 
 
+def test_extend_a_finished_run_to_more_steps(images, tmp_path, tiny_train):
+    """Constant learning rates: a 3-step run resumed with total_steps=6 equals a 6-step run."""
+    cfg = GanConfig.tiny("eqgan-sa")
+    full = train_gan(model_config=cfg, config=tiny_train(6), data=images, run_dir=tmp_path / "a")
+    short = train_gan(model_config=cfg, config=tiny_train(3), data=images, run_dir=tmp_path / "b")
+    longer = train_gan(model_config=cfg, config=tiny_train(6), data=images, run_dir=tmp_path / "b", resume=True)
+    assert short.step == 3 and [r["step"] for r in longer.history] == [4, 5, 6]
+    for a, b in zip(full.history, short.history + longer.history, strict=True):
+        assert a["loss_d"] == b["loss_d"] and a["loss_g"] == b["loss_g"]
+    sa, sb = _state(full), _state(longer)
+    assert all(torch.equal(sa[k], sb[k]) for k in sa)
+    with pytest.raises(GenlensError, match=r"already at step 6, past the 4 steps asked for; pass --steps 6"):
+        train_gan(model_config=cfg, config=tiny_train(4), data=images, run_dir=tmp_path / "b", resume=True)
+
+
 def test_resume_with_other_arch_names_the_field(images, tmp_path, tiny_train):
     tc = tiny_train(2)
     train_gan(model_config=GanConfig.tiny("stylegan2"), config=tc, data=images, run_dir=tmp_path)

@@ -169,8 +169,14 @@ def train_gan(
                            "new run dir")
     step = 0
     if found is not None:
-        saved = load_checkpoint(found, model=pair, config=identity, optimizer=optims, ema=ema)
+        # total_steps may grow: the learning rates are constant (StyleGAN2 has no schedule) and the data order
+        # does not depend on it, so a finished run extended to more steps equals one trained that long.
+        saved = load_checkpoint(found, model=pair, config=identity, optimizer=optims, ema=ema,
+                                ignore=("train.total_steps",))
         step = int(saved["step"])
+        if step > config.total_steps:
+            raise GenlensError(f"{run_dir} is already at step {step}, past the {config.total_steps} steps asked "
+                               f"for; pass --steps {step} or more to continue it")
         order.load_state_dict(saved["data_order"])
         restore_rng_state(saved["rng"], generators=generators)
     last_saved = step if found is not None else None
