@@ -5,10 +5,12 @@ import math
 
 import pytest
 import torch
+import torch.nn.functional as F
 
+from genlens.attribution.gradcam import GradCAM, normalize_cam, upsample_cam
 from genlens.errors import GenlensError
 from genlens.gan import Discriminator, GanConfig, Generator, SpatialEncodingLayer, alignment_loss
-from genlens.gan.spatial import render_heatmap, sample_heatmaps
+from genlens.gan.spatial import ALIGN_THRESHOLD, frozen, render_heatmap, sample_heatmaps
 
 
 def test_sampler_statistics_and_determinism():
@@ -78,3 +80,41 @@ def test_alignment_loss_reaches_g_not_d():
     grads = [p.grad for p in G.parameters() if p.grad is not None]
     assert grads and sum(g.abs().sum().item() for g in grads) > 0
     assert G.blocks[0].sel.to_sigma_mu.weight.grad is not None  # reaches the SEL convs too
+
+
+def _alignment_per_level(D, fake, heat):
+    """Reference: one Grad-CAM per level through the generic GradCAM class, ranges detached."""
+    total = fake.new_zeros(())
+    with frozen(D):
+        for level in (1, 2, 3):
+            res = GradCAM(D, layer=D.cam_layer(level), relu="per_channel").compute(
+                fake, target=lambda out: F.softplus(-out).reshape(-1), create_graph=True)
+            cam = normalize_cam(upsample_cam(res.cam, tuple(fake.shape[-2:])), detach_range=True)
+            err = (cam - normalize_cam(heat.maps[level].squeeze(1))).abs()
+            mask = err > ALIGN_THRESHOLD
+            total = total + (err * mask).sum() / mask.sum().clamp_min(1)
+    return total
+
+
+def test_alignment_loss_one_pass_equals_grad_cam_per_level():
+    torch.manual_seed(0)
+    cfg = GanConfig.tiny("eqgan-sa")
+    G, D = Generator(cfg), Discriminator(cfg)
+    heat = G.sample_heatmaps(4, generator=torch.Generator().manual_seed(2))
+    fake = G(torch.randn(4, cfg.z_dim), heat).detach().requires_grad_(True)
+    ours = alignment_loss(D, fake, heat).loss
+    ref = _alignment_per_level(D, fake, heat)
+    torch.testing.assert_close(ours, ref, rtol=1e-5, atol=1e-6)
+    (g_ours,) = torch.autograd.grad(ours, fake)
+    (g_ref,) = torch.autograd.grad(ref, fake)
+    torch.testing.assert_close(g_ours, g_ref, rtol=1e-4, atol=1e-7)
+
+
+def test_normalize_cam_detach_range_keeps_values_drops_extreme_gradient():
+    cam = torch.tensor([[[0.0, 1.0], [2.0, 4.0]]], requires_grad=True)
+    a, b = normalize_cam(cam), normalize_cam(cam, detach_range=True)
+    torch.testing.assert_close(a, b)
+    (ga,) = torch.autograd.grad(a[0, 0, 1], cam)
+    (gb,) = torch.autograd.grad(b[0, 0, 1], cam)
+    assert gb[0, 1, 1] == 0 and ga[0, 1, 1] != 0  # the max pixel only moves the value through the range
+    torch.testing.assert_close(gb, torch.tensor([[[0.0, 0.25], [0.0, 0.0]]]))

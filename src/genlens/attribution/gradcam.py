@@ -173,11 +173,15 @@ def upsample_cam(cam: torch.Tensor, size: int | tuple[int, int]) -> torch.Tensor
     return F.interpolate(cam.unsqueeze(1), size=size, mode="bilinear", align_corners=False).squeeze(1)
 
 
-def normalize_cam(cam: torch.Tensor, eps: float = 1e-8) -> torch.Tensor:
-    """Min-max normalise each (h, w) map to [0, 1]; a constant map becomes zeros. Differentiable."""
+def normalize_cam(cam: torch.Tensor, eps: float = 1e-8, *, detach_range: bool = False) -> torch.Tensor:
+    """Min-max normalise each (h, w) map to [0, 1]; a constant map becomes zeros. Differentiable; with
+    ``detach_range`` the minimum and maximum are constants for autograd (a loss on the map then reshapes
+    the whole map instead of mostly moving its two extreme pixels)."""
     flat = cam.flatten(1)
     lo = flat.min(dim=1).values.view(-1, 1, 1)
     hi = flat.max(dim=1).values.view(-1, 1, 1)
+    if detach_range:
+        lo, hi = lo.detach(), hi.detach()
     return (cam - lo) / (hi - lo).clamp_min(eps)
 
 

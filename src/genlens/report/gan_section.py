@@ -207,21 +207,36 @@ def _overlays(ctx, gens, folders, sel: list[str]) -> str:
     return H.figure(src, f"{ARCH_TITLES[arch]}, {what}", width=560)
 
 
+def _signed_rgb(diff: torch.Tensor, scale: float) -> torch.Tensor:
+    """(B, 1, H, W) signed change -> RGB on black: red where the image got brighter, blue where darker,
+    full colour at |change| >= ``scale``."""
+    d = (diff.float().cpu() / max(scale, 1e-6)).clamp(-1, 1)
+    return torch.cat([d.clamp_min(0), torch.zeros_like(d), (-d).clamp_min(0)], dim=1)
+
+
 def _editing_strip(ctx, gens, sel: list[str]) -> str:
     from genlens.attribution.overlay import colorize
     from genlens.gan.edit import latents, move_level, render
 
-    rows, names = [], []
+    rows, names, scales = [], [], []
     xs = torch.linspace(-0.6, 0.6, STRIP).tolist()
     for arch in sel:
         G = gens[arch]
         z, heat = latents(G, 1, ctx.seed)
         y = float(heat.centers[1][0, 0, 1])
         moved = [move_level(heat, 1, (x, y), size=G.config.resolution) for x in xs]
+        images = torch.cat([render(G, z, h, seed=ctx.seed) for h in moved]).float().cpu()
+        # change against the middle frame (centre x = 0): a heatmap that moves content shows red ahead of
+        # the centre and blue behind it, swapping sides as the centre crosses the middle
+        diff = images - images[STRIP // 2:STRIP // 2 + 1]
+        scale = float(diff.abs().flatten().quantile(0.99))  # a few extreme pixels would leave the rest black
         rows.append(torch.cat([colorize(_heat01(h.maps[1])) for h in moved]))
-        rows.append(_rgb(torch.cat([_to01(render(G, z, h, seed=ctx.seed)) for h in moved])))
+        rows.append(_rgb(_to01(images)))
+        rows.append(_signed_rgb(diff, scale))
         names.append(ARCH_TITLES[arch])
+        scales.append(f"{ARCH_TITLES[arch]} {scale / 2:.2f}")
     src = _save(torch.cat(rows), ctx, "editing_strip.png", nrow=STRIP)
-    return H.figure(src, f"editing: the same latent and noise, level-1 heatmap centre moved from x = -0.6 to 0.6 "
-                    f"(heatmap row above image row); {', '.join(names)}", width=STRIP * 80)
-
+    return H.figure(src, f"editing: the same latent and noise, level-1 heatmap centre moved from x = -0.6 to 0.6; "
+                    f"per variant ({', '.join(names)}) three rows: the heatmap, the image, and the change against "
+                    f"the middle frame (red brighter, blue darker; full colour at the 99th percentile of |change|, "
+                    f"as a fraction of the intensity range: {', '.join(scales)})", width=STRIP * 80)
