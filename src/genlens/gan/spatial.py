@@ -5,8 +5,10 @@ Wang et al., "Improving GAN Equilibrium by Raising Spatial Awareness", CVPR 2022
 * Heatmaps (sec. 3.2): fresh Gaussian blobs every forward pass, three levels. Level 1 has one centre
   c1 ~ clamp(N(0, 0.33^2), -0.75, 0.75) with sigma ~ U[0.5, 1]; level 2 has two centres c1 + U(-0.4, 0.4)
   with sigma ~ U[0.25, 0.5]; level 3 has four centres c1 + U(-0.8, 0.8) with sigma ~ U[0.1, 0.25]
-  (centres of levels 2 and 3 clamped to [-1, 1]; the "smaller sigma" ranges are our choice). One blob is
-  ``exp(-||coord - c||^2 / sigma) + 0.01`` on a [-1, 1] grid (x = columns, y = rows); a level's map
+  (centres of levels 2 and 3 clamped to [-1, 1]; the "smaller sigma" ranges are our choice: the official
+  code draws sigma2 ~ (U[0, 1] + 0.1) / 1.4 and sigma3 ~ (U[0, 1] + 0.1) / 2, per centre, and feeds each
+  centre as its own channel through a two-conv heatmap encoder, where the SEL here takes the mean map).
+  One blob is ``exp(-||coord - c||^2 / sigma) + 0.01`` on a [-1, 1] grid (x = columns, y = rows); a level's map
   (B, 1, H, W) is the mean over its centres.
 * SEL (eq. 2): ``dx = IN(x) * (1 + sigma(h)) + mu(h)``, ``out = x + 0.1 * conv(lrelu(dx))`` where h is the
   heatmap resized to the feature size and sigma, mu (one map each, broadcast over channels, as in the official
