@@ -27,6 +27,8 @@ evaluation point after S seconds and exits without results (each run's checkpoin
 A run can also be extended: ``--resume`` with a larger ``--kimg`` and ``--evals`` in proportion (the same images
 per evaluation chunk) continues every finished run and keeps its earlier curve points, e.g. the shipped
 40-kimg comparison (``--kimg 40 --evals 8``) to 80 kimg with ``--kimg 80 --evals 16 --resume``.
+Runs that are already finished reuse their saved final metrics (FID/KID, coverage, editing) when the
+final settings match; ``--recompute-final`` evaluates them again (e.g. after a change to the evaluation code).
 """
 from __future__ import annotations
 
@@ -209,23 +211,37 @@ def train_job(job: dict[str, Any]) -> dict[str, Any]:
         speed = "" if ips is None else f"  {ips:.0f} img/s"
         log(f"{arch} seed {seed}: {point['kimg']:g} kimg  FID {fid.value:.2f}  DI {point['di']:.3f}{speed}")
     t0 = time.perf_counter()
-    if run is None or run.step != step:  # resumed past the last chunk: rebuild the models from the checkpoint
+    # A finished run resumed again (e.g. a later session re-running the command) reuses its final metrics
+    # when the step and the evaluation settings are the same: they cost minutes per run and do not change.
+    key = {"step": step, **{k: job[k] for k in FINAL_KEYS}}
+    cached = (saved or {}).get("final_cache")
+    final = cached["final"] if cached and cached.get("key") == key and not job.get("recompute_final") else None
+    shipping = bool(job["png_dir"] or job["ship_dir"]) and seed == job["ship_seed"]
+    if (final is None or shipping) and (run is None or run.step != step):
+        # resumed past the last chunk: rebuild the models from the checkpoint
         run = train_gan(model_config=cfg, config=tcfg, data=env["train"], run_dir=run_dir, resume=True,
                         stop_at_step=step)
-    G = run.G_ema
-    final = fid_kid(G, job["final_fid_n"], env["ref"], extractor=env["ext"], seed=FID_SEED + 1, device=dev,
-                    kid_subset_size=min(1000, job["final_fid_n"]))
-    coverage = class_coverage(G, job["coverage_n"], classifier=env["classifier"], seed=FID_SEED + 2, device=dev)
-    editing = editing_correlation(G, latents_n=job["edit_latents"], seed=FID_SEED + 3) if cfg.use_sel else None
+    if final is None:
+        G = run.G_ema
+        fk = fid_kid(G, job["final_fid_n"], env["ref"], extractor=env["ext"], seed=FID_SEED + 1, device=dev,
+                     kid_subset_size=min(1000, job["final_fid_n"]))
+        coverage = class_coverage(G, job["coverage_n"], classifier=env["classifier"], seed=FID_SEED + 2, device=dev)
+        editing = editing_correlation(G, latents_n=job["edit_latents"], seed=FID_SEED + 3) if cfg.use_sel else None
+        final = {"fid": fk["fid"].to_dict(), "kid": fk["kid"].to_dict(), "coverage": coverage.to_dict(),
+                 "editing": editing}
+        save_progress(run_dir, job, step=step, curve=curve, train_seconds=t_train, eval_seconds=t_eval,
+                      final_cache={"key": key, "final": final})
+    else:
+        log(f"{arch} seed {seed}: final metrics at {step * batch / 1000:g} kimg reused from the last run")
     result = {"arch": arch, "seed": seed, "model": dataclasses.asdict(cfg), "steps": step, "kimg": step * batch / 1000,
               "batch": batch, "stopped_early": stopped_early, "curve": curve,
-              "final": {"fid": final["fid"].to_dict(), "kid": final["kid"].to_dict(), "di": curve[-1]["di"],
-                        "coverage": coverage.to_dict(), "editing": editing},
+              "final": {"fid": final["fid"], "kid": final["kid"], "di": curve[-1]["di"],
+                        "coverage": final["coverage"], "editing": final["editing"]},
               "train_seconds": round(t_train, 2), "images_per_s": step * batch / max(t_train, 1e-9)}
     if job["png_dir"] and seed == job["ship_seed"]:
         from genlens.utils.images import save_grid
 
-        grid = (generate(G, 64, seed=0) + 1) / 2
+        grid = (generate(run.G_ema, 64, seed=0) + 1) / 2
         save_grid(grid, Path(job["png_dir"]) / f"samples_{arch}.png", nrow=8, upscale=2)
     if job["ship_dir"] and seed == job["ship_seed"]:
         from genlens.gan.discriminator import save_discriminator
@@ -236,7 +252,7 @@ def train_job(job: dict[str, Any]) -> dict[str, Any]:
                     "fid_curve": [[p["kimg"], p["fid"]] for p in curve], "di_curve": [[p["kimg"], p["di"]] for p in curve],
                     "gpu": torch.cuda.get_device_name(device) if device.type == "cuda" else None}
         folder = Path(job["ship_dir"]) / shipped_gan_folder(arch).name
-        save_generator(folder, G, command=job["command"], metrics=metrics, train=tcfg.identity())
+        save_generator(folder, run.G_ema, command=job["command"], metrics=metrics, train=tcfg.identity())
         save_discriminator(folder, run.pair.D)  # for D's CAM in the tour and DI without the run dir
         result["shipped"] = str(folder)
     result["eval_seconds"] = round(t_eval + time.perf_counter() - t0, 2)
@@ -250,6 +266,8 @@ PROGRESS_FILE = "bench_progress.json"
 # A finished or paused run may be extended (--resume with a larger --kimg and the same chunk size): training
 # has constant learning rates, so the longer run's curve starts with the shorter one's points.
 EXTENDABLE = ("total_steps", "boundaries")
+# Settings of the final evaluation: a finished run resumed with the same ones reuses its saved final metrics.
+FINAL_KEYS = ("final_fid_n", "coverage_n", "edit_latents")
 
 
 def save_progress(run_dir: Path, job: dict[str, Any], **state: Any) -> None:
@@ -453,6 +471,7 @@ def run(args: argparse.Namespace, progress: Callable[[str], None] = log) -> dict
                 "calib_warm": args.calib_warm, "calib_steps": args.calib_steps, "edit_latents": args.edit_latents,
                 "png_dir": args.png_dir, "ship_dir": args.ship_dir, "ship_seed": args.seeds[0], "command": command,
                 "deadline": wall0 + args.deadline_s if args.deadline_s else None, "resume": args.resume,
+                "recompute_final": args.recompute_final,
                 "pause_at": wall0 + args.pause_after_s if args.pause_after_s else None}
     calibration = None
     total_steps, bounds = _boundaries(args.kimg, args.batch, args.evals)
@@ -573,6 +592,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         "--resume continues (long CPU runs spread over several sessions)")
     p.add_argument("--resume", action="store_true",
                    help="continue runs from their checkpoints and curves in --run-root (same settings required)")
+    p.add_argument("--recompute-final", action="store_true",
+                   help="with --resume: evaluate finished runs again instead of reusing their saved final metrics")
     p.add_argument("--calib-warm", type=int, default=None, help="calibration warm-up steps (default 10)")
     p.add_argument("--calib-steps", type=int, default=None, help="calibration timed steps (default 20)")
     p.add_argument("--data-dir", default=None, help="Fashion-MNIST folder (else $GENLENS_DATA, ...)")

@@ -118,3 +118,37 @@ def test_resume_with_more_kimg_extends_the_curve(bench, tiny_fmnist, tmp_path):
     assert short["steps"] == 2 and grown["steps"] == whole["steps"] == 4
     assert [(p["fid"], p["di"]) for p in grown["curve"]] == [(p["fid"], p["di"]) for p in whole["curve"]]
     assert grown["final"]["fid"]["value"] == whole["final"]["fid"]["value"]
+
+
+@pytest.mark.slow
+def test_resume_of_a_finished_run_reuses_its_final_metrics(bench, tiny_fmnist, tmp_path, monkeypatch):
+    """Re-running a finished command with --resume skips the final evaluation (same step and settings);
+    other final settings or --recompute-final evaluate again."""
+    import genlens.gan.evaluate as gan_eval
+
+    data = tiny_fmnist(64, 40)
+
+    def argv(out: str, *extra: str) -> list[str]:
+        return ["--quick", "--archs", "sel-only", "--seeds", "0", "--kimg", "0.016", "--evals", "1", "--fid-n", "16",
+                "--final-fid-n", "24", "--coverage-n", "20", "--di-n", "8", "--edit-latents", "2",
+                "--render-repeats", "2", "--data-dir", str(data), "--run-root", str(tmp_path / "runs"),
+                "--out", str(tmp_path / out), *extra]
+
+    assert bench.main(argv("first.json")) == 0
+    real_fid_kid, calls = gan_eval.fid_kid, []
+
+    def counting(*a, **k):
+        calls.append(a[1])  # the sample count: 16 for curve points, 24 for the final FID/KID
+        return real_fid_kid(*a, **k)
+
+    monkeypatch.setattr(gan_eval, "fid_kid", counting)
+    assert bench.main(argv("again.json", "--resume")) == 0
+    assert calls == []
+    first, again = (json.loads((tmp_path / f).read_text())["runs"][0] for f in ("first.json", "again.json"))
+    assert again["final"] == first["final"]
+    assert bench.main(argv("more.json", "--resume", "--final-fid-n", "20")) == 0
+    assert calls == [20]
+    assert bench.main(argv("forced.json", "--resume", "--final-fid-n", "20", "--recompute-final")) == 0
+    assert calls == [20, 20]
+    forced = json.loads((tmp_path / "forced.json").read_text())["runs"][0]
+    assert forced["final"]["fid"]["n_fake"] == 20
