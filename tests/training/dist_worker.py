@@ -12,7 +12,7 @@ import torch
 from safetensors.torch import save_file
 from torch import nn
 
-from genlens.training import EMA, TrainConfig, cosine_with_warmup, train
+from genlens.training import EMA, TrainConfig, cosine_with_warmup, end_distributed, train
 
 CONFIG = TrainConfig(total_steps=10, batch_size=8, device="cpu", grad_clip=1.0, seed=3)
 
@@ -55,3 +55,4 @@ if __name__ == "__main__":
         tensors["losses"] = torch.tensor([r["loss"] for r in history], dtype=torch.float64)
         tensors["world"] = torch.tensor(PartialState().num_processes)
         save_file(tensors, str(out / "weights.safetensors"))
+    end_distributed()  # every rank: no abort at exit while the main process is still writing

@@ -19,6 +19,7 @@ from genlens.cli.common import (
 )
 from genlens.cli.diffusion_eval import AnchorsOpt, GuidanceIntervalOpt, PromptWeightOpt, eval_cmd, parse_interval
 from genlens.errors import GenlensError
+from genlens.training.distributed import end_distributed
 
 app = typer.Typer(help="Diffusion models (DDPM, classifier-free guidance) on Fashion-MNIST.\n\n"
                   "Examples:\n\n  genlens diffusion train --cond class --steps 20000 --device cuda\n\n"
@@ -118,6 +119,7 @@ def train(
                    metrics=metrics)
     write_run_json(out, command=command_line(), config=config.to_dict(), seed=seed, metrics=metrics,
                    seconds=time.perf_counter() - t0)
+    end_distributed()  # under accelerate launch: all ranks done, no abort at exit
     summary = {"out": str(out), "cond": cond, "steps": steps, "final_loss": metrics["final_loss"],
                "train_seconds": metrics["train_seconds"]}
     if json_out:

@@ -20,6 +20,7 @@ from genlens.cli.common import (
     write_run_json,
 )
 from genlens.errors import GenlensError
+from genlens.training.distributed import end_distributed
 
 app = typer.Typer(
     help="GANs on Fashion-MNIST: a StyleGAN2-style baseline and EqGAN-SA (spatial awareness).\n\n"
@@ -104,6 +105,7 @@ def train(
               "run_dir": str(run_dir), "model_folder": str(folder)}
     write_run_json(run_dir, command=command_line(), config=config, seed=seed, metrics=metrics,
                    seconds=time.perf_counter() - t0)
+    end_distributed()  # under accelerate launch: all ranks done, no abort at exit
     if json_out:
         emit_json({"model_folder": str(folder), "run_dir": str(run_dir), **metrics})
     else:

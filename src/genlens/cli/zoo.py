@@ -17,6 +17,7 @@ from genlens.cli.common import (
     progress_bar,
     write_run_json,
 )
+from genlens.training.distributed import end_distributed
 
 app = typer.Typer(help="Small Fashion-MNIST classifiers (CNN, ViT, MLP-Mixer, ResMLP) trained by genlens.\n\n"
                   "Examples:\n\n  genlens zoo list\n\n  genlens zoo train fmnist-cnn --device cuda\n\n"
@@ -103,6 +104,7 @@ def train(
     save_model_folder(out, result.handle.model, config=config, command=command_line(), metrics=metrics)
     write_run_json(out, command=command_line(), config=config, seed=seed, metrics=metrics,
                    seconds=time.perf_counter() - t0)
+    end_distributed()  # under accelerate launch: all ranks done, no abort at exit
     summary = {"name": name, "out": str(out), "top1": report.top1, "top5": report.top5,
                "train_seconds": round(result.seconds, 1)}
     if json_out:

@@ -8,6 +8,7 @@ from genlens.training.checkpoint import (
 )
 from genlens.training.config_diff import check_same_config, config_differences, config_to_dict
 from genlens.training.data_order import DataOrder
+from genlens.training.distributed import end_distributed
 from genlens.training.ema import EMA
 from genlens.training.loop import TrainConfig, train
 from genlens.training.rng import capture_rng_state, restore_rng_state
@@ -23,6 +24,7 @@ __all__ = [
     "config_differences",
     "config_to_dict",
     "cosine_with_warmup",
+    "end_distributed",
     "find_checkpoint",
     "load_checkpoint",
     "read_checkpoint_state",
