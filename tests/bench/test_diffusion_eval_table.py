@@ -34,6 +34,12 @@ def test_renders_the_numbers_of_the_files_and_replaces_only_between_markers(tmp_
     assert "| 91.2 % | 2000 | ≥ 90 % |" in body and "| 1.23 | 2000 | ≤ 0.192 (3 × test halves) |" in body
     assert "| FID | 9.50 | 7.25 |" in body and "1.10 (target ≤ 1.2), 48× faster" in body
     assert "paraphrase" not in body  # no text eval file, no text rows
+    cls["fast_vs_full_by_sampler"] = [cls["fast_vs_full"], {"fast": ["dpm++", 20], "full": ["ddpm", 1000], "n": 64,
+                                                             "ratio": 0.95, "speedup": 47.0}]
+    (tmp_path / "class" / "eval.json").write_text(json.dumps(cls))
+    body = mod.render(tmp_path)
+    assert "DDIM-20 / DDPM-1000 FID at n=64: 1.10 (target ≤ 1.2)" in body
+    assert "DPM++-20 / DDPM-1000 FID at n=64: 0.95, 47× faster." in body
     readme = tmp_path / "README.md"
     readme.write_text("before\n<!-- diffusion:start -->\nold\n<!-- diffusion:end -->\nafter\n")
     assert mod.main(["--results", str(tmp_path), "--readme", str(readme)]) == 0

@@ -98,13 +98,18 @@ def test_sweeps_and_the_fast_vs_full_ratio(toy, judge_handle, reference):
     common = dict(reference=reference, judges=[judge_handle], class_names=toy.class_names, kid=False)
     rows = E.guidance_sweep(model, scales=(0, 3), n=4, steps=2, **common)
     assert [r["guidance"] for r in rows] == [0.0, 3.0] and all(r["n"] == 4 for r in rows)
-    rows = E.steps_sweep(model, points=(("ddim", 2), ("ddim", 3), ("ddpm", 6)), n=4, n_slow=2, slow_steps=4,
-                         compare_steps=2, **common)
-    assert [(r["sampler"], r["steps"], r["n"]) for r in rows] == [("ddim", 2, 4), ("ddim", 3, 4), ("ddpm", 6, 2),
-                                                                     ("ddim", 2, 2)]
+    rows = E.steps_sweep(model, points=(("ddim", 2), ("dpm++", 2), ("ddpm", 6)), n=4, n_slow=2, slow_steps=4,
+                         compare=(("ddim", 2), ("dpm++", 2)), **common)
+    assert [(r["sampler"], r["steps"], r["n"]) for r in rows] == [("ddim", 2, 4), ("dpm++", 2, 4), ("ddpm", 6, 2),
+                                                                     ("ddim", 2, 2), ("dpm++", 2, 2)]
     cmp = E.fast_vs_full(rows, fast=("ddim", 2), full=("ddpm", 6))
     assert cmp["n"] == 2 and cmp["ratio"] == pytest.approx(rows[3]["fid"] / rows[2]["fid"])
+    dpm = E.fast_vs_full(rows, fast=("dpm++", 2), full=("ddpm", 6))
+    assert dpm["n"] == 2 and dpm["ratio"] == pytest.approx(rows[4]["fid"] / rows[2]["fid"])
     assert E.fast_vs_full(rows[:2]) is None
+    # no slow point: nothing extra is run at the small n
+    rows = E.steps_sweep(model, points=(("ddim", 2),), n=4, n_slow=2, slow_steps=4, **common)
+    assert [(r["sampler"], r["n"]) for r in rows] == [("ddim", 4)]
 
 
 def test_prompt_accuracy(toy, judge_handle):

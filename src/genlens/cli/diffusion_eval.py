@@ -212,6 +212,7 @@ def eval_cmd(
             rows = E.steps_sweep(net, n=m, n_slow=slow, reference=reference, judges=judges[:1], guidance=guidance,
                                  callback=cb, **common)
         result["steps_sweep"], result["fast_vs_full"] = rows, E.fast_vs_full(rows)
+        result["fast_vs_full_by_sampler"] = [c for c in (E.fast_vs_full(rows, fast=p) for p in E.COMPARE_POINTS) if c]
     if prompts:
         from genlens.data.captions import held_out_prompts
         from genlens.diffusion.anchors import AnchorConfig, condition_prompts
@@ -278,9 +279,8 @@ def _print_summary(result: dict[str, Any], out: Path) -> None:
     for r in result.get("steps_sweep", []):
         table.add_row(f"{r['sampler']} {r['steps']}: FID / seconds", f"{r['fid']:.3f} / {r['seconds']:.1f} s",
                       str(r["n"]))
-    if result.get("fast_vs_full"):
-        c = result["fast_vs_full"]
-        table.add_row("FID ddim 20 / ddpm 1000", f"{c['ratio']:.3f}", str(c["n"]))
+    for c in result.get("fast_vs_full_by_sampler", []):
+        table.add_row(f"FID {c['fast'][0]} {c['fast'][1]} / ddpm 1000", f"{c['ratio']:.3f}", str(c["n"]))
     if "prompts" in result:
         table.add_row("held-out prompt accuracy", f"{100 * result['prompts']['accuracy']:.1f}%",
                       str(result["prompts"]["n"]))

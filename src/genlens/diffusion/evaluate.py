@@ -32,7 +32,11 @@ from genlens.utils.seed import make_generator
 Callback = Callable[[dict[str, Any]], None] | None
 ClassTokens = tuple[torch.Tensor, torch.Tensor]  # (K, T, D) token embeddings and (K, T) mask, one prompt per class
 GUIDANCE_SCALES = (0.0, 1.0, 2.0, 3.0, 5.0, 8.0)
-STEP_POINTS = (("ddim", 10), ("ddim", 20), ("ddim", 50), ("ddpm", 1000))
+# The issue's sweep (DDIM 10/20/50 against DDPM 1000) plus DPM-Solver++ 2M at 10 and 20 steps, the other
+# fast sampler a user can pick (``--sampler dpm++``).
+STEP_POINTS = (("ddim", 10), ("ddim", 20), ("ddim", 50), ("dpm++", 10), ("dpm++", 20), ("ddpm", 1000))
+# Fast samplers that are also run on the slow point's smaller n, so each is compared with DDPM 1000 at equal n.
+COMPARE_POINTS = (("ddim", 20), ("dpm++", 20))
 
 
 # ----------------------------------------------------------------------------------------- sampling
@@ -345,7 +349,7 @@ def steps_sweep(
     n: int = 1000,
     n_slow: int | None = None,
     slow_steps: int = 100,
-    compare_steps: int = 20,
+    compare: Sequence[tuple[str, int]] = COMPARE_POINTS,
     reference: Reference,
     judges: Sequence[ModelHandle],
     guidance: float | None = 3.0,
@@ -353,13 +357,13 @@ def steps_sweep(
     **kw: Any,
 ) -> list[dict[str, Any]]:
     """FID, accuracy and wall-clock seconds per (sampler, steps). Points with more than ``slow_steps`` steps
-    (DDPM 1000 is 50× DDIM 20) use ``n_slow`` samples; then DDIM-``compare_steps`` is also run on the same
-    ``n_slow`` so the two are compared at equal n (FID is biased upwards at small n). Rows: {"sampler",
+    (DDPM 1000 is 50× DDIM 20) use ``n_slow`` samples; then each ``compare`` point is also run on the same
+    ``n_slow`` so it meets the slow one at equal n (FID is biased upwards at small n). Rows: {"sampler",
     "steps", "n", "fid", "kid", "accuracy", "seconds", "images_per_s", "guidance", "extractor", "judge"}."""
     n_slow = n_slow or n
     plan = [(s, k, n_slow if k > slow_steps else n) for s, k in points]
     if n_slow != n and any(k > slow_steps for _, k in points):
-        plan.append(("ddim", compare_steps, n_slow))
+        plan += [(s, k, n_slow) for s, k in compare]
     rows = []
     for i, (sampler, steps, m) in enumerate(plan):
         if callback is not None:

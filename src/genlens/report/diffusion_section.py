@@ -110,7 +110,7 @@ def steps_sweep_png(rows: Sequence[dict[str, Any]], path: str | Path) -> Path:
         groups.setdefault((r["sampler"], r["n"]), []).append(r)
     for (sampler, n), rs in sorted(groups.items()):
         rs = sorted(rs, key=lambda r: r["steps"])
-        ax.plot([r["steps"] for r in rs], [r["fid"] for r in rs], "o-" if sampler == "ddim" else "s",
+        ax.plot([r["steps"] for r in rs], [r["fid"] for r in rs], "o-" if len(rs) > 1 else "s",
                 label=f"{sampler} (n={n})")
         for r in rs:
             ax.annotate(f"{r['seconds']:.0f} s", (r["steps"], r["fid"]), textcoords="offset points", xytext=(4, 4),
