@@ -9,11 +9,12 @@ downscaled 28 -> 20 px (antialiased) and pasted at a random, per-image fixed off
 If centring were the only obstacle, the editing correlation here should be clearly higher. For scale, the
 JSON also holds the score of untrained generators of the same shape (three initialisations).
 
-    .venv/bin/python bench/gan_placed.py                      # 40.4 kimg, ~30 min on one CPU thread
+    .venv/bin/python bench/gan_placed.py --seeds 0 1          # 40.4 kimg each, ~30 min per seed on one thread
     .venv/bin/python bench/gan_placed.py --quick              # tiny smoke run, < 1 min
 
 The run directory keeps the checkpoint, so the same command resumes (or, once finished, only re-scores).
-Writes ``bench/results/gan_placed.json`` and a PNG (four latents, level-1 centre moved left to right).
+Writes ``bench/results/gan_placed.json`` and a PNG (four latents of the first seed, level-1 centre moved left
+to right, each with its signed change).
 """
 from __future__ import annotations
 
@@ -31,10 +32,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import environment, write_json
 
 from genlens.gan.data import fmnist_32
+from genlens.gan.evaluate import editing_correlation
 from genlens.gan.networks import GanConfig, Generator
 from genlens.gan.train import GanTrainConfig, train_gan
 
 RESULTS = Path(__file__).resolve().parent / "results"
+EDIT_SEED = 12345 + 3  # bench/gan.py: FID_SEED + 3
 ITEM, CANVAS = 20, 32
 
 
@@ -48,70 +51,83 @@ def placed(images32: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
     return out
 
 
+def _strip_png(G: Generator, path: Path, latents: int = 4) -> Path:
+    """Per latent: the level-1 centre moved left to right (9 frames), then each frame minus the middle one
+    (grey = no change, white = brighter, black = darker; scaled per row)."""
+    import torchvision
+
+    edit = importlib.import_module("genlens.gan.edit")
+    rows = []
+    for s in range(latents):
+        z, heat = edit.latents(G, 1, s)
+        frames = torch.cat([edit.render(G, z, edit.move_level(heat, 1, (float(x), 0.0), size=CANVAS), seed=s)
+                            for x in torch.linspace(-0.8, 0.8, 9)])
+        diff = frames - frames[4:5]
+        scale = diff.abs().flatten().quantile(0.99).clamp_min(1e-6)
+        rows += [frames * 0.5 + 0.5, (0.5 + 0.5 * diff / scale).clamp(0, 1)]
+    big = F.interpolate(torch.cat(rows), scale_factor=3, mode="nearest")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    torchvision.utils.save_image(big, path, nrow=9, padding=3, pad_value=0.5)
+    return path
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--steps", type=int, default=632,
                    help="batches of 64 (632 = 40.4 kimg, bench/gan.py's 40-kimg comparison point)")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seeds", type=int, nargs="+", default=[0])
     p.add_argument("--threads", type=int, default=1)
-    p.add_argument("--edit-latents", type=int, default=32)
-    p.add_argument("--run-dir", type=Path, default=None, help="default runs/gan-placed/eqgan-sa-s<seed>")
+    p.add_argument("--edit-latents", type=int, default=64)
+    p.add_argument("--run-root", type=Path, default=None, help="default runs/gan-placed (eqgan-sa-s<seed> inside)")
     p.add_argument("--out", type=Path, default=None, help="default bench/results/gan_placed.json")
     p.add_argument("--data-dir", type=Path, default=None, help="Fashion-MNIST IDX folder (default: the usual search)")
     p.add_argument("--quick", action="store_true",
                    help="tiny networks, 4 steps, 512 images (smoke test; writes under runs/gan-placed/quick)")
     args = p.parse_args(argv)
-    root = Path("runs/gan-placed")
-    args.run_dir = args.run_dir or (root / "quick" if args.quick else root / f"eqgan-sa-s{args.seed}")
+    root = args.run_root or Path("runs/gan-placed") / ("quick" if args.quick else "")
     args.out = args.out or (root / "quick.json" if args.quick else RESULTS / "gan_placed.json")
     torch.set_num_threads(args.threads)
-    edit = importlib.import_module("genlens.gan.edit")
 
     limit = 512 if args.quick else None
     gen = torch.Generator().manual_seed(123)
     data = placed(fmnist_32("train", data_dir=args.data_dir, limit=limit), gen)
     held_out = placed(fmnist_32("test", data_dir=args.data_dir, limit=limit), gen)[:1024]
     if args.quick:
-        cfg = GanConfig.tiny("eqgan-sa")
-        steps = 4
+        cfg, steps = GanConfig.tiny("eqgan-sa"), 4
     else:  # bench/gan.py's "half" width
         cfg = GanConfig(arch="eqgan-sa", g_channels=(128, 128, 64, 32), d_channels=(32, 64, 128, 128), sel_hidden=32)
         steps = args.steps
-    tcfg = GanTrainConfig(total_steps=steps, batch_size=64, seed=args.seed, device="cpu",
-                          checkpoint_every=100, di_every=100)
     t0 = time.perf_counter()
-    run = train_gan(model_config=cfg, config=tcfg, data=data, held_out=held_out, run_dir=args.run_dir, resume=True)
-    G = run.G_ema.eval()
-    score = edit.editing_score(G, range(args.edit_latents))
-    # The same score for untrained generators of the same shape: SEL's random convolutions already perturb
-    # the image near the heatmap, so this is the "no learned spatial control" reference.
+    runs, png = [], args.out.with_suffix(".png")
+    for seed in args.seeds:
+        tcfg = GanTrainConfig(total_steps=steps, batch_size=64, seed=seed, device="cpu",
+                              checkpoint_every=100, di_every=100)
+        run = train_gan(model_config=cfg, config=tcfg, data=data, held_out=held_out,
+                        run_dir=root / f"eqgan-sa-s{seed}", resume=True)
+        G = run.G_ema.eval()
+        # bench/gan.py's editing score (content displacement vs heatmap shift), on the same latents.
+        runs.append({"seed": seed, "steps": run.step, "kimg": run.step * 64 / 1000,
+                     "editing": editing_correlation(G, latents_n=args.edit_latents, seed=EDIT_SEED)})
+        if seed == args.seeds[0]:
+            _strip_png(G, png)
+    # The same score for untrained generators of the same shape: the "no learned spatial control" reference.
     untrained = []
     for s in range(3):
         torch.manual_seed(s)
-        untrained.append(edit.editing_score(Generator(cfg).eval(), range(args.edit_latents))["correlation"])
-
-    import torchvision
-
-    frames = []
-    for s in range(4):
-        z, heat = edit.latents(G, 1, s)
-        for x in torch.linspace(-0.8, 0.8, 9):
-            frames.append(edit.render(G, z, edit.move_level(heat, 1, (float(x), 0.0), size=CANVAS), seed=s))
-    png = args.out.with_suffix(".png")
-    png.parent.mkdir(parents=True, exist_ok=True)
-    big = F.interpolate(torch.cat(frames) * 0.5 + 0.5, scale_factor=3, mode="nearest")
-    torchvision.utils.save_image(big, png, nrow=9, padding=3, pad_value=0.5)
+        untrained.append(editing_correlation(Generator(cfg).eval(), latents_n=args.edit_latents,
+                                             seed=EDIT_SEED)["correlation"])
+    rs = [r["editing"]["correlation"] for r in runs]
     result = {
         "benchmark": "gan_placed", "schema": 1, "env": environment(torch.device("cpu")),
         "command": " ".join([Path(sys.argv[0]).as_posix(), *(argv if argv is not None else sys.argv[1:])]),
         "data": f"Fashion-MNIST train, items {ITEM} px at random offsets on a {CANVAS}x{CANVAS} canvas",
-        "arch": "eqgan-sa", "seed": args.seed, "steps": run.step, "kimg": run.step * 64 / 1000,
-        "seconds_this_call": time.perf_counter() - t0,
-        "editing": score, "editing_untrained": {"correlation": untrained, "init_seeds": [0, 1, 2]},
+        "arch": "eqgan-sa", "seconds_this_call": time.perf_counter() - t0, "runs": runs,
+        "editing_correlation": {"mean": sum(rs) / len(rs), "per_seed": rs},
+        "editing_untrained": {"correlation": untrained, "init_seeds": [0, 1, 2]},
         "png": str(png),
     }
     write_json(args.out, result)
-    print(json.dumps({"editing": score, "untrained": untrained, "kimg": result["kimg"]}))
+    print(json.dumps({"editing_r": rs, "untrained_r": untrained, "kimg": [r["kimg"] for r in runs]}))
     return 0
 
 

@@ -33,10 +33,12 @@ def test_placed_items_keep_their_size_and_move_around():
 def test_quick_run_writes_the_editing_scores(tiny_fmnist, tmp_path):
     mod = _module()
     out = tmp_path / "placed.json"
-    argv = ["--quick", "--data-dir", str(tiny_fmnist(64, 16)), "--run-dir", str(tmp_path / "run"), "--out", str(out),
+    argv = ["--quick", "--data-dir", str(tiny_fmnist(64, 16)), "--run-root", str(tmp_path / "runs"), "--seeds", "0", "1", "--out", str(out),
             "--edit-latents", "2"]
     assert mod.main(argv) == 0
     result = json.loads(out.read_text())
-    assert result["steps"] == 4 and result["editing"]["n"] == 2 * 8
-    assert -1.0 <= result["editing"]["correlation"] <= 1.0 and len(result["editing_untrained"]["correlation"]) == 3
+    assert [r["steps"] for r in result["runs"]] == [4, 4] and result["runs"][0]["editing"]["latents"] == 2
+    assert result["editing_correlation"]["per_seed"] == [r["editing"]["correlation"] for r in result["runs"]]
+    assert all(-1.0 <= r <= 1.0 for r in result["editing_correlation"]["per_seed"])
+    assert len(result["editing_untrained"]["correlation"]) == 3 and (tmp_path / "runs" / "eqgan-sa-s1").is_dir()
     assert Path(result["png"]).is_file()

@@ -259,7 +259,8 @@ def _bench_part(ctx) -> str:
                              width=640))
     if result.get("steps_sweep"):
         steps_sweep_png(result["steps_sweep"], out / "steps-sweep.png")
-        figs.append(H.figure("diffusion/steps-sweep.png", "steps sweep: DDIM 10/20/50 and DDPM 1000", width=460))
+        figs.append(H.figure("diffusion/steps-sweep.png",
+                             "steps sweep: DDIM 10/20/50, DPM-Solver++ 10/20 and DDPM 1000", width=460))
     ev, ref, pr = result.get("class_eval"), result.get("reference") or {}, result.get("prompts")
     if ev:
         rows.append((f"FID ({ev['fid'].get('extractor', 'genlens-fmnist')}), {ev.get('sampler', 'ddim')} "
