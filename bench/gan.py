@@ -507,8 +507,9 @@ def run(args: argparse.Namespace, progress: Callable[[str], None] = log) -> dict
     return {"benchmark": "gan", "schema": SCHEMA, "env": env, "config": config_dict(args, total_steps),
             "definitions": {"fid": "genlens-fmnist features, EMA generator, samples cropped 32->28 vs the test set",
                             "di": "E[D(held-out test image)] - E[D(G(z))] on raw logits, trained G (not EMA)",
-                            "editing": "Pearson r between level-1 heatmap shift d and (centre of mass of |change|) - "
-                                       "old centre, x and y pooled; slope ~0.5 for a perfect translation",
+                            "editing": "Pearson r between level-1 heatmap shift d and the content displacement (centre of "
+                                       "mass of the brightening minus that of the darkening), x and y pooled; "
+                                       "genlens.gan.evaluate.editing_correlation",
                             "render_ms": f"median ms, one 32x32 image, fixed w, new heatmap, CPU, {args.render_threads} threads"},
             "calibration": calibration, "compare_kimg": compare_kimg, "summary": summary, "curves": curves,
             "targets": targets(summary, render, compare_kimg), "runs": runs,

@@ -149,6 +149,11 @@ def editing_score(G: Generator, seeds: range | list[int] = range(8), *,
     ``slope`` is the least-squares gain of the offsets on the shifts. Content that simply translates by d
     leaves |change| at both its old and new place, so its centre of mass moves by about d / 2: a slope
     near 0.5 with a correlation near 1 is a perfect edit; the correlation is the score.
+
+    This is a quick probe on a few fixed targets with the literal "centre of mass of |change|" reading,
+    which border-cut heatmaps bias towards the middle (even untrained SEL generators score above 0).
+    The benchmarked editing score is :func:`genlens.gan.evaluate.editing_correlation` (content
+    displacement over random shifts); use that one to compare models.
     """
     shifts, moves = [], []
     for seed in seeds:
