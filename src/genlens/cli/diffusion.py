@@ -17,7 +17,14 @@ from genlens.cli.common import (
     progress_bar,
     write_run_json,
 )
-from genlens.cli.diffusion_eval import AnchorsOpt, GuidanceIntervalOpt, PromptWeightOpt, eval_cmd, parse_interval
+from genlens.cli.diffusion_eval import (
+    AnchorsOpt,
+    GuidanceIntervalOpt,
+    PromptWeightOpt,
+    eval_cmd,
+    interval_for,
+    parse_interval,
+)
 from genlens.errors import GenlensError
 from genlens.training.distributed import end_distributed
 
@@ -191,9 +198,10 @@ def sample_cmd(
         raise GenlensError("pass only one of --class, --all-classes and --prompt")
     SAMPLERS.get(sampler)  # unknown sampler: one line listing them
     steps = steps or int(SAMPLERS.meta(sampler)["default_steps"])
-    interval = parse_interval(guidance_interval)
+    parse_interval(guidance_interval)
     dev = resolve_device(device)
     bundle = load_diffusion(model if model is not None else _default_model(prompt), device=dev)
+    interval, interval_record = interval_for(guidance_interval, bundle)
     net, kind = bundle.model, bundle.model.cond_kind
     if kind != "none" and guidance is None:
         guidance = 3.0
@@ -264,8 +272,8 @@ def sample_cmd(
     result = {"model": str(bundle.folder), "kind": bundle.kind, "sampler": sampler, "steps": steps,
               "guidance": guidance, "n": n, "groups": [g for g, _ in groups], "images": int(grid.shape[0]),
               "grid": str(out / "grid.png"), "seconds": round(time.perf_counter() - t0, 3)}
-    if interval is not None:
-        result["guidance_interval"] = list(interval)
+    if kind != "none":
+        result.update(interval_record)
     if anchor_records:
         result["anchors"] = {"k": anchors, "prompt_weight": prompt_weight, "captions": anchor_records[0]["anchors"]}
     write_run_json(out, command=command_line(), config={**result, "prompt": prompt, "device": str(dev)}, seed=seed,
@@ -274,6 +282,41 @@ def sample_cmd(
         emit_json(result)
     else:
         err_console.print(f"{result['images']} images -> {out}")
+
+
+@app.command("defaults")
+def defaults_cmd(
+    model: Path = typer.Argument(..., help="Diffusion model folder."),
+    guidance_interval: str | None = typer.Option(None, "--guidance-interval", help="Set the recommended interval "
+                                                 "LO,HI (training timesteps), or 'none' for guidance at every step."),
+    note: str | None = typer.Option(None, "--note", help="Where the choice was measured (kept in config.json)."),
+    json_out: bool = JsonOpt,
+) -> None:
+    """Show or set a model's recommended sampling settings, which `diffusion sample` and `diffusion eval` use
+    unless --guidance-interval overrides them. The weights and manifest are untouched.
+
+    Example: genlens diffusion defaults runs/ddpm --guidance-interval 150,600 --note "FID 0.99 -> 0.60, n=2000"
+    """
+    from genlens.diffusion.defaults import SamplingDefaults, parse_interval_flag, write_sampling_defaults
+    from genlens.diffusion.io import load_diffusion
+
+    given, interval = parse_interval_flag(guidance_interval)
+    bundle = load_diffusion(model, verify=False)
+    current = bundle.sampling
+    if given or note is not None:
+        if bundle.kind == "diffusion-none" and interval is not None:
+            raise GenlensError("this model is unconditional, so it has no guidance to limit; drop --guidance-interval")
+        current = SamplingDefaults(guidance_interval=interval if given else current.guidance_interval,
+                                   note=note if note is not None else current.note)
+        write_sampling_defaults(model, current)
+    result = {"model": str(model), **current.to_dict()}
+    if json_out:
+        emit_json(result)
+    else:
+        gi = current.guidance_interval
+        where = f"at training timesteps {gi[0]}-{gi[1]}" if gi else "at every step"
+        err_console.print(f"{model}: guidance {where}"
+                          + (f" ({current.note})" if current.note else ""))
 
 
 app.command("eval")(eval_cmd)  # genlens diffusion eval (cli/diffusion_eval.py)

@@ -17,22 +17,25 @@ AnchorsOpt = typer.Option(8, "--anchors", help="Text prompts: also condition on 
 PromptWeightOpt = typer.Option(0.0, "--prompt-weight", help="With --anchors: the prompt's own share λ of the "
                                "conditional prediction (the anchors share 1 − λ); 1 = the prompt alone.")
 GuidanceIntervalOpt = typer.Option(None, "--guidance-interval", help="Guide only at training timesteps LO,HI "
-                                   "(e.g. 150,700; Kynkäänniemi et al. 2024), the conditional prediction alone "
-                                   "elsewhere; those steps cost half. Default: guide every step.")
+                                   "(e.g. 150,600; Kynkäänniemi et al. 2024), the conditional prediction alone "
+                                   "elsewhere; those steps cost half. 'none' guides every step. Default: the "
+                                   "model's recommendation (`genlens diffusion defaults MODEL`).")
 
 
-def parse_interval(text: str | None) -> tuple[int, int] | None:
-    """``"150,700"`` -> (150, 700); None stays None. A malformed value is a one-line error."""
-    if text is None or not text.strip():
-        return None
-    parts = text.split(",")
-    try:
-        lo, hi = (int(p) for p in parts)
-    except ValueError:
-        raise GenlensError(f"--guidance-interval '{text}' must be two integer timesteps LO,HI, e.g. 150,700") from None
-    from genlens.diffusion.guidance import check_interval
+def parse_interval(text: str | None) -> None:
+    """Check ``--guidance-interval`` before any model is loaded (a malformed value is a one-line error)."""
+    from genlens.diffusion.defaults import parse_interval_flag
 
-    return check_interval((lo, hi))
+    parse_interval_flag(text)
+
+
+def interval_for(text: str | None, bundle) -> tuple[tuple[int, int] | None, dict[str, Any]]:
+    """The interval to sample ``bundle`` with and the record results carry: ``guidance_interval`` (null = every
+    step) and ``guidance_interval_source`` (flag, model or none)."""
+    from genlens.diffusion.defaults import resolve_interval
+
+    interval, source = resolve_interval(text, bundle.sampling)
+    return interval, {"guidance_interval": list(interval) if interval else None, "guidance_interval_source": source}
 
 
 # ----------------------------------------------------------------------------------------- training grids
@@ -167,9 +170,10 @@ def eval_cmd(
         raise GenlensError(f"--n must be at least 2 and --k at least 1 (got {n}, {k})")
     SAMPLERS.get(sampler)
     steps = steps or int(SAMPLERS.meta(sampler)["default_steps"])
-    interval = parse_interval(guidance_interval)
+    parse_interval(guidance_interval)
     dev = str(resolve_device(device))
     bundle = load_diffusion(model if model is not None else _default_model(prompts), device=dev)
+    interval, interval_record = interval_for(guidance_interval, bundle)
     net, kind, names = bundle.model, bundle.model.cond_kind, list(bundle.class_names)
     if kind == "none":
         raise GenlensError("this model is unconditional; eval scores class-conditional and text models")
@@ -193,7 +197,8 @@ def eval_cmd(
                                            pooled=token_layout(net.config)["pooled"])
     common = dict(schedule=bundle.schedule, class_names=names, class_tokens=class_tokens, batch_size=batch, seed=seed,
                   guidance_interval=interval)
-    result: dict[str, Any] = {"model": str(bundle.folder), "kind": bundle.kind, "seed": seed, "device": dev}
+    result: dict[str, Any] = {"model": str(bundle.folder), "kind": bundle.kind, "seed": seed, "device": dev,
+                              **interval_record}
     with progress_bar(f"eval ({sampler} {steps}, s={guidance:g}, n={n})", None, quiet=json_out) as cb:
         ev, images, labels = E.evaluate_class_model(net, n=n, sampler=sampler, steps=steps, guidance=guidance,
                                                     reference=reference, judges=judges, callback=cb,

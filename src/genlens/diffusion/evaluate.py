@@ -131,7 +131,8 @@ def generate_class_samples(
 
 def class_grid(model: nn.Module, *, per_class: int = 8, num_classes: int | None = None,
                class_tokens: ClassTokens | None = None, sampler: str = "ddim", steps: int = 20,
-               guidance: float | None = 3.0, schedule: NoiseSchedule | None = None, seed: int = 0) -> torch.Tensor:
+               guidance: float | None = 3.0, schedule: NoiseSchedule | None = None, seed: int = 0,
+               guidance_interval: tuple[int, int] | None = None) -> torch.Tensor:
     """(K·per_class, 1, 28, 28): ``per_class`` samples of each class, class-major (one grid row per class
     with ``nrow=per_class``). A fixed seed gives the same noise at every call, so grids written during
     training show the model changing, not the noise."""
@@ -140,7 +141,7 @@ def class_grid(model: nn.Module, *, per_class: int = 8, num_classes: int | None 
     c = class_condition(model, labels, class_tokens)
     cond = c.to(dev) if isinstance(c, torch.Tensor) else tuple(t.to(dev) for t in c)
     return sample(model, cond, sampler=sampler, steps=steps, guidance=guidance, schedule=schedule,
-                  generator=make_generator(seed, dev)).cpu()
+                  guidance_interval=guidance_interval, generator=make_generator(seed, dev)).cpu()
 
 
 # ----------------------------------------------------------------------------------------- scoring

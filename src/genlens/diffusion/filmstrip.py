@@ -12,7 +12,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from genlens.diffusion.guidance import GuidedDenoiser
+from genlens.diffusion.guidance import GuidedDenoiser, check_interval
 from genlens.diffusion.sample import SAMPLERS, step_kwargs
 from genlens.diffusion.schedule import NoiseSchedule
 from genlens.diffusion.unet import from_model_space
@@ -48,14 +48,16 @@ def denoising_filmstrip(
     frames: int = 6,
     schedule: NoiseSchedule | None = None,
     generator: torch.Generator | None = None,
+    guidance_interval: tuple[int, int] | None = None,
 ) -> Filmstrip:
-    """Run the sampler on ``cond`` (labels (B,) or (tokens, mask)) and keep ``frames`` evenly spaced steps."""
+    """Run the sampler on ``cond`` (labels (B,) or (tokens, mask)) and keep ``frames`` evenly spaced steps
+    (``guidance_interval`` as in :func:`genlens.diffusion.sample.sample`)."""
     if frames < 2:
         raise GenlensError(f"a filmstrip needs at least 2 frames, got {frames}")
     schedule = schedule or NoiseSchedule()
     scheduler = SAMPLERS.create(sampler, schedule=schedule)
     extra = step_kwargs(sampler)
-    guided = GuidedDenoiser(model, guidance)
+    guided = GuidedDenoiser(model, guidance, check_interval(guidance_interval, schedule.num_train_timesteps))
     device = next(model.parameters()).device
     b = cond.shape[0] if isinstance(cond, torch.Tensor) else cond[0].shape[0]
     size = model.config.sample_size

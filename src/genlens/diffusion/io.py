@@ -1,17 +1,19 @@
 """Diffusion model folders: ``model.safetensors`` (EMA weights) + ``config.json`` + ``manifest.json``.
 
 config.json: ``{"kind": "diffusion-class" | "diffusion-text" | "diffusion-none", "unet": {...},
-"schedule": {...}, "class_names": [...], "text_encoder": "minilm" | null, "train": {...}}``.
+"schedule": {...}, "class_names": [...], "text_encoder": "minilm" | null, "train": {...},
+"sampling": {...} (optional; :mod:`genlens.diffusion.defaults`)}``.
 """
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import torch
 
+from genlens.diffusion.defaults import SamplingDefaults
 from genlens.diffusion.schedule import NoiseSchedule
 from genlens.diffusion.train import DiffusionTrainConfig
 from genlens.diffusion.unet import Denoiser, UNetConfig
@@ -39,6 +41,7 @@ class DiffusionBundle:
     kind: str
     folder: Path
     text_encoder: str | None = None
+    sampling: SamplingDefaults = field(default_factory=SamplingDefaults)  # the folder's recommended guidance interval
 
 
 def save_diffusion(folder: str | os.PathLike, model: Denoiser, *, config: DiffusionTrainConfig,
@@ -72,6 +75,8 @@ def load_diffusion(folder: str | os.PathLike, *, device: str | torch.device = "c
     model = Denoiser(unet)
     load_state_into(model, read_state(folder / WEIGHTS_FILE), what=f"'{folder / WEIGHTS_FILE}'", arch=kind)
     model = model.to(device).eval().requires_grad_(False)
-    return DiffusionBundle(model=model, schedule=NoiseSchedule.from_dict(meta["schedule"]),
+    schedule = NoiseSchedule.from_dict(meta["schedule"])
+    return DiffusionBundle(model=model, schedule=schedule,
                            class_names=tuple(meta.get("class_names") or ()), kind=kind, folder=folder,
-                           text_encoder=meta.get("text_encoder"))
+                           text_encoder=meta.get("text_encoder"),
+                           sampling=SamplingDefaults.from_dict(meta.get("sampling"), schedule.num_train_timesteps))

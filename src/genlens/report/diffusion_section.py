@@ -154,8 +154,9 @@ def _class_part(ctx, cnn) -> str:
     net, names = bundle.model, list(bundle.class_names)
     per = 1 if ctx.quick else 6
     t0 = time.perf_counter()
+    interval = bundle.sampling.guidance_interval  # the model's recommendation, as `diffusion sample` uses it
     images = class_grid(net, per_class=per, sampler=SAMPLER, steps=STEPS, guidance=GUIDANCE,
-                        schedule=bundle.schedule, seed=ctx.seed)
+                        schedule=bundle.schedule, seed=ctx.seed, guidance_interval=interval)
     secs = time.perf_counter() - t0
     labels = torch.arange(len(names)).repeat_interleave(per)
     verdict = judge_samples(images, labels, [cnn], names)
@@ -163,16 +164,20 @@ def _class_part(ctx, cnn) -> str:
     film_classes = [c for c in FILM_CLASSES if c < len(names)][: 2 if ctx.quick else 4] or [0]
     film = denoising_filmstrip(net, torch.tensor(film_classes, device=next(net.parameters()).device),
                                sampler=SAMPLER, steps=STEPS, guidance=GUIDANCE, frames=6 if ctx.quick else 8,
-                               schedule=bundle.schedule, generator=make_generator(ctx.seed + 1, ctx.device))
+                               schedule=bundle.schedule, generator=make_generator(ctx.seed + 1, ctx.device),
+                               guidance_interval=interval)
     k = len(film.timesteps) + 1
     save_grid(film.rows(), ctx.out / "diffusion" / "filmstrip.png", nrow=k, upscale=3)
     ctx.numbers.setdefault("diffusion", {})["class_grid"] = {
         "n": int(images.shape[0]), "sampler": SAMPLER, "steps": STEPS, "guidance": GUIDANCE, "seconds": round(secs, 2),
+        "guidance_interval": list(interval) if interval else None,
         "accuracy": verdict["accuracy"], "judge": verdict["judge"], "per_class_accuracy": verdict["per_class_accuracy"],
         "filmstrip_timesteps": film.timesteps}
     rows = [(c, f"{100 * a:.0f}%") for c, a in verdict["per_class_accuracy"].items()]
     return (f"<h3>Class-conditional samples</h3><p>The shipped <code>fmnist-ddpm</code> (EMA weights), DDIM {STEPS} "
-            f"steps, classifier-free guidance s = {GUIDANCE:g}, seed {ctx.seed}: {per} samples per class, drawn now "
+            f"steps, classifier-free guidance s = {GUIDANCE:g}"
+            + (f" at training timesteps {interval[0]}–{interval[1]} (the model's recommended guidance interval)"
+               if interval else "") + f", seed {ctx.seed}: {per} samples per class, drawn now "
             f"in {secs:.1f} s. Judged by <code>{H.esc(verdict['judge'])}</code>: "
             f"<b>{100 * verdict['accuracy']:.0f}%</b> as the requested class ({images.shape[0]} images).</p>"
             + H.figure("diffusion/class-grid.png", ("one row per class: " if per > 1 else "one column per class: ")
