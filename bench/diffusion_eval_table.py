@@ -30,8 +30,15 @@ def _load(path: Path) -> dict[str, Any] | None:
     return json.loads(path.read_text()) if path.is_file() else None
 
 
+def _interval(ev: dict[str, Any]) -> str:
+    """" guided at t 150–600" for results made with a guidance interval (``diffusion eval`` records it)."""
+    gi = ev.get("guidance_interval")
+    return f" guided at t {gi[0]}–{gi[1]}" if gi else ""
+
+
 def _setting(ev: dict[str, Any]) -> str:
-    return f"s={ev['guidance']:g}, {ev['sampler'].upper() if ev['sampler'] != 'dpm++' else 'DPM++'} {ev['steps']}"
+    sampler = ev["sampler"].upper() if ev["sampler"] != "dpm++" else "DPM++"
+    return f"s={ev['guidance']:g}{_interval(ev)}, {sampler} {ev['steps']}"
 
 
 def _anchoring(p: dict[str, Any]) -> str:
@@ -84,7 +91,7 @@ def guidance_rows(cls: dict[str, Any]) -> list[str]:
         return []
     s = " | ".join(f"{r['guidance']:g}" for r in sweep)
     return ["", f"Guidance sweep ({sweep[0].get('judge', 'zoo CNN')}-judged, DDIM {cls['class_eval']['steps']}, "
-            "the same initial noise at every s):", "",
+            f"the same initial noise at every s{_interval(sweep[0]).replace(' guided', ', guided')}):", "",
             f"| s | {s} |", "|---|" + "---:|" * len(sweep),
             "| FID | " + " | ".join(f"{r['fid']:.2f}" for r in sweep) + " |",
             "| accuracy | " + " | ".join(f"{100 * r['accuracy']:.0f} %" for r in sweep) + " |",
@@ -94,7 +101,7 @@ def guidance_rows(cls: dict[str, Any]) -> list[str]:
 def steps_rows(cls: dict[str, Any]) -> list[str]:
     sweep, rows = cls.get("steps_sweep") or [], []
     if sweep:
-        rows += ["", f"Steps sweep (s={sweep[0]['guidance']:g}):", "",
+        rows += ["", f"Steps sweep (s={sweep[0]['guidance']:g}{_interval(sweep[0]).replace(' guided', ', guided')}):", "",
                  "| sampler | steps | n | FID | accuracy | seconds |", "|---|---:|---:|---:|---:|---:|"]
     rows += [f"| {r['sampler']} | {r['steps']} | {r['n']} | {r['fid']:.2f} | {100 * r['accuracy']:.0f} % "
              f"| {r['seconds']:.0f} |" for r in sweep]

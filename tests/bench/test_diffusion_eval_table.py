@@ -65,3 +65,21 @@ def test_anchored_and_plain_prompt_rows_say_how_the_prompts_were_conditioned(tmp
            "| 79.5 % | 200 |" in body
     assert "s=3, DDIM 20, 8 nearest training captions | 79.1 % | 400 | ≥ 75 % |" in body
     assert "s=3, DDIM 20, prompt alone | 62.3 % | 400 | ≥ 75 % |" in body
+
+
+def test_rows_say_when_guidance_was_limited_to_an_interval(tmp_path):
+    mod = _module()
+    ev = {"accuracy": 0.98, "fid": _metric(0.6, 2000), "kid": _metric(0.003, 2000, 0.001), "n": 2000,
+          "guidance": 3.0, "sampler": "ddim", "steps": 20, "guidance_interval": [150, 600]}
+    sweep = [{"guidance": 3.0, "fid": 0.7, "accuracy": 0.98, "n": 200, "guidance_interval": [150, 600]}]
+    steps = [{"sampler": "ddim", "steps": 20, "n": 200, "fid": 0.7, "accuracy": 0.98, "seconds": 9,
+              "guidance": 3.0, "guidance_interval": [150, 600]}]
+    (tmp_path / "class").mkdir()
+    (tmp_path / "class" / "eval.json").write_text(json.dumps({"model": "x/fmnist-ddpm", "class_eval": ev,
+                                                              "guidance_sweep": sweep, "steps_sweep": steps}))
+    body = mod.render(tmp_path)
+    assert "| FID, s=3 guided at t 150–600, DDIM 20 | 0.60 | 2000 |" in body
+    assert "every s, guided at t 150–600)" in body and "Steps sweep (s=3, guided at t 150–600)" in body
+    ev.pop("guidance_interval")
+    (tmp_path / "class" / "eval.json").write_text(json.dumps({"model": "x/fmnist-ddpm", "class_eval": ev}))
+    assert "guided" not in mod.render(tmp_path)
