@@ -211,6 +211,7 @@ def test_train_grids_then_eval_cli(run, tiny_fmnist, tmp_path, monkeypatch):
     assert ev["n"] == 4 and ev["fid"]["extractor"] == "genlens-fmnist" and ev["judge"] == "fmnist-cnn"
     assert ev["guidance_interval"] == [1, 999]
     assert (result["guidance_interval"], result["guidance_interval_source"]) == ([1, 999], "flag")
+    assert result["guidance_sweep"][0]["guidance_interval"] == [1, 999]  # sweeps record it too
     assert result["reference"]["fid_real_n"]["n_fake"] == 4
     assert [r["guidance"] for r in result["guidance_sweep"]] == [3.0]
     for name in ("eval.json", "samples.png", "per_class_accuracy.png", "guidance_sweep.png"):

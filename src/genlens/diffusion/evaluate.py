@@ -378,7 +378,8 @@ def steps_sweep(
 def _row(r: dict[str, Any], **extra: Any) -> dict[str, Any]:
     return {**extra, "n": r["n"], "fid": r["fid"]["value"], "kid": r.get("kid", {}).get("value"),
             "accuracy": r["accuracy"], "seconds": r["seconds"], "images_per_s": r["images_per_s"],
-            "extractor": r["fid"]["extractor"], "judge": r["judge"]}
+            "extractor": r["fid"]["extractor"], "judge": r["judge"],
+            **({"guidance_interval": r["guidance_interval"]} if "guidance_interval" in r else {})}
 
 
 def fast_vs_full(rows: Sequence[dict[str, Any]], *, fast: tuple[str, int] = ("ddim", 20),
