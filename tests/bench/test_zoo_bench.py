@@ -33,7 +33,10 @@ def test_zoo_quick_writes_json(tmp_path):
         m = model[mode]
         assert m["images_per_s"] > 0 and m["flops_per_image"] > 0 and m["gflops"] > 0
         assert len(m["images_per_s_samples"]["samples"]) == result["config"]["repeats"]
-        assert 0 < m["peak_fraction"] < 1.5
+        # A unit slip (GFLOP vs FLOP, per batch vs per image) is off by 1e3 or more; the quick run times the
+        # peak GEMM in a few ms, so on a machine busy with other work the fraction can exceed 1 (2.2 seen
+        # with a training run on the other core): bound it loosely.
+        assert 0 < m["peak_fraction"] < 10
     # a training step (forward + backward) costs about 3x the forward pass
     assert 2 < model["train"]["flops_per_image"] / model["infer"]["flops_per_image"] < 4
 
