@@ -1,0 +1,112 @@
+"""Probe: autoguidance on top of the shipped class model's guidance (not yet a library feature).
+
+Autoguidance (Karras et al. 2024, "Guiding a Diffusion Model with a Bad Version of Itself", arXiv 2406.02507,
+eq. 2) extrapolates from a weaker model of the same kind: ε = ε_bad + w (ε_good − ε_bad). Here the "bad"
+model is an earlier training phase of `fmnist-ddpm` itself, recovered from git history and checked against
+the sha256 its successor's manifest records; both branches of classifier-free guidance are autoguided, then
+combined as usual, ε_u' + s (ε_c' − ε_u'), with s applied over the model's recommended interval.
+
+    .venv/bin/python bench/diffusion_autoguidance.py --n 2000 --seed 1 --runs phase1:2 phase1:1.5 phase2:2
+
+Writes bench/results/diffusion-eval/autoguidance.json; each row names its bad model, w, s and the interval.
+"""
+from __future__ import annotations
+
+import argparse
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "bench"))
+WEIGHTS = "src/genlens/models/weights/fmnist-ddpm"
+# Earlier phases of the shipped weights: the commit that shipped them and the sha256 the manifest chain records.
+PHASES = {"phase1": ("00a41a7", "1c016ab57b143fcb51bf44003d76738522f03494e5eb2b92fe8b0fd6d1904523", 3500),
+          "phase2": ("e31ccd6", "1bd4c84823a30328943dc3665b836d68cedd5ba3c66950cf9898eccd2346de07", 7500)}
+
+
+class AutoGuided(nn.Module):
+    """ε_bad + w (ε_good − ε_bad) for any condition (the null one included), so CFG can wrap it."""
+
+    def __init__(self, good: nn.Module, bad: nn.Module, w: float) -> None:
+        super().__init__()
+        self.good, self.bad, self.w = good, bad, float(w)
+        self.config, self.cond_kind = good.config, good.cond_kind
+
+    def forward(self, x: torch.Tensor, t: Any, cond: Any, drop: torch.Tensor | None = None) -> torch.Tensor:
+        kw = {} if drop is None else {"drop": drop}
+        good = self.good(x, t, cond, **kw)
+        if self.w == 1.0:
+            return good
+        bad = self.bad(x, t, cond, **kw)
+        return bad + self.w * (good - bad)  # Karras et al. 2024, eq. 2
+
+
+def phase_folder(name: str, into: Path) -> Path:
+    """The phase's model folder, written from git history and checked against its recorded sha256."""
+    from genlens.utils.io import sha256_file
+
+    commit, sha, _ = PHASES[name]
+    folder = into / name
+    folder.mkdir(parents=True, exist_ok=True)
+    for f in ("model.safetensors", "config.json", "manifest.json"):
+        blob = subprocess.run(["git", "-C", str(ROOT), "show", f"{commit}:{WEIGHTS}/{f}"], check=True,
+                              capture_output=True).stdout
+        (folder / f).write_bytes(blob)
+    if sha256_file(folder / "model.safetensors") != sha:
+        raise SystemExit(f"{name}: weights from {commit} do not match sha256 {sha[:12]}…")
+    return folder
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--n", type=int, default=2000)
+    p.add_argument("--seed", type=int, default=1)
+    p.add_argument("--guidance", type=float, default=3.0)
+    p.add_argument("--runs", nargs="+", default=["phase1:2"], help="BAD:W pairs, e.g. phase1:2 (BAD in "
+                   f"{sorted(PHASES)}; W = 1 is the shipped sampling alone)")
+    p.add_argument("--batch", type=int, default=250)
+    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "diffusion-eval" / "autoguidance.json")
+    args = p.parse_args(argv)
+    torch.set_num_threads(args.threads)
+
+    from common import environment, write_json
+
+    from genlens.data.fashion_mnist import load_fashion_mnist
+    from genlens.diffusion import evaluate as E
+    from genlens.diffusion.io import load_diffusion
+
+    good = load_diffusion(ROOT / WEIGHTS)
+    interval = good.sampling.guidance_interval
+    reference = E.Reference.build(load_fashion_mnist("test").float_images())
+    judges = E.default_judges()
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for spec in args.runs:
+            name, w = spec.split(":")
+            bad = load_diffusion(phase_folder(name, Path(tmp)), verify=False).model
+            r = E.evaluate_class_model(AutoGuided(good.model, bad, float(w)), n=args.n, seed=args.seed,
+                                       guidance=args.guidance, guidance_interval=interval, reference=reference,
+                                       judges=judges, schedule=good.schedule, class_names=good.class_names,
+                                       batch_size=args.batch)
+            rows.append({"bad_model": name, "bad_model_steps": PHASES[name][2], "w": float(w),
+                         "fid": r["fid"]["value"], "kid": r["kid"]["value"], "kid_std": r["kid"]["std"],
+                         "accuracy": r["accuracy"], "seconds": r["seconds"]})
+            print(rows[-1], flush=True)
+    write_json(args.out, {"what": "autoguidance (Karras et al. 2024) on top of CFG, probe", "model": WEIGHTS,
+                          "n": args.n, "seed": args.seed, "guidance": args.guidance,
+                          "guidance_interval": list(interval) if interval else None, "sampler": "ddim", "steps": 20,
+                          "extractor": "genlens-fmnist", "judge": "fmnist-cnn", "rows": rows,
+                          "command": " ".join(["python3", "bench/diffusion_autoguidance.py", *sys.argv[1:]]),
+                          "env": environment(torch.device("cpu"))})
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
