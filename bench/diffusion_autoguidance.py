@@ -1,4 +1,4 @@
-"""Probe: autoguidance on top of the shipped class model's guidance (not yet a library feature).
+"""Probe: autoguidance on top of the shipped class model's guidance, with earlier phases as the guide.
 
 Autoguidance (Karras et al. 2024, "Guiding a Diffusion Model with a Bad Version of Itself", arXiv 2406.02507,
 eq. 2) extrapolates from a weaker model of the same kind: ε = ε_bad + w (ε_good − ε_bad). Here the "bad"
@@ -17,10 +17,8 @@ import subprocess
 import sys
 import tempfile
 from pathlib import Path
-from typing import Any
 
 import torch
-from torch import nn
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "bench"))
@@ -28,23 +26,6 @@ WEIGHTS = "src/genlens/models/weights/fmnist-ddpm"
 # Earlier phases of the shipped weights: the commit that shipped them and the sha256 the manifest chain records.
 PHASES = {"phase1": ("00a41a7", "1c016ab57b143fcb51bf44003d76738522f03494e5eb2b92fe8b0fd6d1904523", 3500),
           "phase2": ("e31ccd6", "1bd4c84823a30328943dc3665b836d68cedd5ba3c66950cf9898eccd2346de07", 7500)}
-
-
-class AutoGuided(nn.Module):
-    """ε_bad + w (ε_good − ε_bad) for any condition (the null one included), so CFG can wrap it."""
-
-    def __init__(self, good: nn.Module, bad: nn.Module, w: float) -> None:
-        super().__init__()
-        self.good, self.bad, self.w = good, bad, float(w)
-        self.config, self.cond_kind = good.config, good.cond_kind
-
-    def forward(self, x: torch.Tensor, t: Any, cond: Any, drop: torch.Tensor | None = None) -> torch.Tensor:
-        kw = {} if drop is None else {"drop": drop}
-        good = self.good(x, t, cond, **kw)
-        if self.w == 1.0:
-            return good
-        bad = self.bad(x, t, cond, **kw)
-        return bad + self.w * (good - bad)  # Karras et al. 2024, eq. 2
 
 
 def phase_folder(name: str, into: Path) -> Path:
@@ -80,6 +61,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from genlens.data.fashion_mnist import load_fashion_mnist
     from genlens.diffusion import evaluate as E
+    from genlens.diffusion.autoguidance import AutoGuided
     from genlens.diffusion.io import load_diffusion
 
     good = load_diffusion(ROOT / WEIGHTS)

@@ -20,8 +20,11 @@ from genlens.cli.common import (
 from genlens.cli.diffusion_eval import (
     AnchorsOpt,
     GuidanceIntervalOpt,
+    GuideModelOpt,
+    GuideWeightOpt,
     PromptWeightOpt,
     eval_cmd,
+    guided_for,
     interval_for,
     parse_interval,
 )
@@ -172,6 +175,8 @@ def sample_cmd(
     anchors: int = AnchorsOpt,
     prompt_weight: float = PromptWeightOpt,
     guidance_interval: str | None = GuidanceIntervalOpt,
+    guide_model: str | None = GuideModelOpt,
+    guide_weight: float | None = GuideWeightOpt,
     out: Path = typer.Option(Path("out/diffusion"), "--out", help="Output folder."),
     seed: int = SeedOpt,
     device: str = DeviceOpt,
@@ -202,7 +207,8 @@ def sample_cmd(
     dev = resolve_device(device)
     bundle = load_diffusion(model if model is not None else _default_model(prompt), device=dev)
     interval, interval_record = interval_for(guidance_interval, bundle)
-    net, kind = bundle.model, bundle.model.cond_kind
+    net, guide_record = guided_for(guide_model, guide_weight, bundle, dev)  # autoguidance also helps unconditional
+    kind = net.cond_kind
     if kind != "none" and guidance is None:
         guidance = 3.0
     from genlens.diffusion.guidance import check_guidance
@@ -272,6 +278,7 @@ def sample_cmd(
     result = {"model": str(bundle.folder), "kind": bundle.kind, "sampler": sampler, "steps": steps,
               "guidance": guidance, "n": n, "groups": [g for g, _ in groups], "images": int(grid.shape[0]),
               "grid": str(out / "grid.png"), "seconds": round(time.perf_counter() - t0, 3)}
+    result.update(guide_record)
     if kind != "none":
         result.update(interval_record)
     if anchor_records:
@@ -289,34 +296,74 @@ def defaults_cmd(
     model: Path = typer.Argument(..., help="Diffusion model folder."),
     guidance_interval: str | None = typer.Option(None, "--guidance-interval", help="Set the recommended interval "
                                                  "LO,HI (training timesteps), or 'none' for guidance at every step."),
+    guide_model: str | None = typer.Option(None, "--guide-model", help="Set the recommended autoguidance guide: a "
+                                           "folder (stored relative to MODEL's parent when it lies beside it), or "
+                                           "'none' to recommend none."),
+    guide_weight: float | None = typer.Option(None, "--guide-weight", help="Set the guide's weight w (default 2)."),
+    guide_interval: str | None = typer.Option(None, "--guide-interval", help="Set the timesteps LO,HI where the guide "
+                                              "acts, or 'none' for every step."),
     note: str | None = typer.Option(None, "--note", help="Where the choice was measured (kept in config.json)."),
     json_out: bool = JsonOpt,
 ) -> None:
-    """Show or set a model's recommended sampling settings, which `diffusion sample` and `diffusion eval` use
-    unless --guidance-interval overrides them. The weights and manifest are untouched.
+    """Show or set a model's recommended sampling settings (guidance interval, autoguidance guide), which
+    `diffusion sample`, `diffusion eval` and the tour use unless their flags override them. The weights and
+    manifest are untouched.
 
-    Example: genlens diffusion defaults runs/ddpm --guidance-interval 150,600 --note "FID 0.99 -> 0.60, n=2000"
+    Example: genlens diffusion defaults runs/ddpm --guidance-interval 150,600 --guide-model ddpm-early --guide-weight 2
     """
-    from genlens.diffusion.defaults import SamplingDefaults, parse_interval_flag, write_sampling_defaults
+    from dataclasses import replace
+
+    from genlens.diffusion.autoguidance import check_guide_weight, with_guide
+    from genlens.diffusion.defaults import (
+        GUIDE_OFF_WORDS,
+        parse_interval_flag,
+        resolve_guide,
+        write_sampling_defaults,
+    )
     from genlens.diffusion.io import load_diffusion
 
     given, interval = parse_interval_flag(guidance_interval)
+    gi_given, gi = parse_interval_flag(guide_interval)
+    if guide_weight is not None:
+        check_guide_weight(guide_weight)
     bundle = load_diffusion(model, verify=False)
     current = bundle.sampling
-    if given or note is not None:
-        if bundle.kind == "diffusion-none" and interval is not None:
-            raise GenlensError("this model is unconditional, so it has no guidance to limit; drop --guidance-interval")
-        current = SamplingDefaults(guidance_interval=interval if given else current.guidance_interval,
-                                   note=note if note is not None else current.note)
+    if given and bundle.kind == "diffusion-none" and interval is not None:
+        raise GenlensError("this model is unconditional, so it has no guidance to limit; drop --guidance-interval")
+    if given:
+        current = replace(current, guidance_interval=interval)
+    if guide_model is not None:
+        if guide_model.strip().lower() in GUIDE_OFF_WORDS:
+            current = replace(current, guide_model=None, guide_weight=1.0, guide_interval=None)
+        else:
+            folder = Path(guide_model).resolve()
+            parent = Path(model).resolve().parent
+            stored = folder.name if folder.parent == parent else str(folder)  # a sibling travels with its model
+            current = replace(current, guide_model=stored,
+                              guide_weight=guide_weight if guide_weight is not None else 2.0)
+    elif guide_weight is not None:
+        if current.guide_model is None:
+            raise GenlensError("--guide-weight needs a guide: pass --guide-model FOLDER as well")
+        current = replace(current, guide_weight=float(guide_weight))
+    if gi_given:
+        if current.guide_model is None and gi is not None:
+            raise GenlensError("--guide-interval needs a guide: pass --guide-model FOLDER as well")
+        current = replace(current, guide_interval=gi)
+    if note is not None:
+        current = replace(current, note=note)
+    if current != bundle.sampling:
+        if current.guide_model is not None:  # the guide must load and match before it is recommended
+            with_guide(bundle, resolve_guide(None, None, current, model), verify=False)
         write_sampling_defaults(model, current)
     result = {"model": str(model), **current.to_dict()}
     if json_out:
         emit_json(result)
     else:
-        gi = current.guidance_interval
-        where = f"at training timesteps {gi[0]}-{gi[1]}" if gi else "at every step"
-        err_console.print(f"{model}: guidance {where}"
-                          + (f" ({current.note})" if current.note else ""))
+        where = (f"at training timesteps {current.guidance_interval[0]}-{current.guidance_interval[1]}"
+                 if current.guidance_interval else "at every step")
+        guide = (f"; autoguided by {current.guide_model} (w={current.guide_weight:g})"
+                 if current.guide_model else "")
+        err_console.print(f"{model}: guidance {where}{guide}" + (f" ({current.note})" if current.note else ""))
 
 
 app.command("eval")(eval_cmd)  # genlens diffusion eval (cli/diffusion_eval.py)

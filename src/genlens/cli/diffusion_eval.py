@@ -20,6 +20,20 @@ GuidanceIntervalOpt = typer.Option(None, "--guidance-interval", help="Guide only
                                    "(e.g. 150,600; Kynkäänniemi et al. 2024), the conditional prediction alone "
                                    "elsewhere; those steps cost half. 'none' guides every step. Default: the "
                                    "model's recommendation (`genlens diffusion defaults MODEL`).")
+GuideModelOpt = typer.Option(None, "--guide-model", help="Autoguidance (Karras et al. 2024): a weaker version of the "
+                             "same model (an earlier checkpoint folder) to extrapolate away from; every guided step "
+                             "then costs twice. 'none' turns it off. Default: the model's recommendation.")
+GuideWeightOpt = typer.Option(None, "--guide-weight", help="Autoguidance weight w: eps_bad + w (eps_good - eps_bad); "
+                              "1 = off. Default: the model's recommendation, else 2.")
+
+
+def guided_for(model_flag: str | None, weight_flag: float | None, bundle, device) -> tuple[Any, dict[str, Any]]:
+    """``bundle``'s denoiser with the autoguidance the flags or the model's recommendation ask for, and the record
+    results carry (guide_model, guide_sha256, guide_weight, guide_interval, guide_source)."""
+    from genlens.diffusion.autoguidance import with_guide
+    from genlens.diffusion.defaults import resolve_guide
+
+    return with_guide(bundle, resolve_guide(model_flag, weight_flag, bundle.sampling, bundle.folder), device=device)
 
 
 def parse_interval(text: str | None) -> None:
@@ -141,6 +155,8 @@ def eval_cmd(
     anchors: int = AnchorsOpt,
     prompt_weight: float = PromptWeightOpt,
     guidance_interval: str | None = GuidanceIntervalOpt,
+    guide_model: str | None = GuideModelOpt,
+    guide_weight: float | None = GuideWeightOpt,
     all_judges: bool = typer.Option(False, "--all-judges", help="Judge with the ViT, Mixer and ResMLP as well."),
     batch: int = typer.Option(256, "--batch", help="Sampling batch size."),
     out: Path = typer.Option(Path("out/diffusion-eval"), "--out", help="Folder for eval.json and the plots."),
@@ -174,7 +190,8 @@ def eval_cmd(
     dev = str(resolve_device(device))
     bundle = load_diffusion(model if model is not None else _default_model(prompts), device=dev)
     interval, interval_record = interval_for(guidance_interval, bundle)
-    net, kind, names = bundle.model, bundle.model.cond_kind, list(bundle.class_names)
+    net, guide_record = guided_for(guide_model, guide_weight, bundle, dev)
+    kind, names = net.cond_kind, list(bundle.class_names)
     if kind == "none":
         raise GenlensError("this model is unconditional; eval scores class-conditional and text models")
     if prompts and kind != "text":
@@ -198,7 +215,7 @@ def eval_cmd(
     common = dict(schedule=bundle.schedule, class_names=names, class_tokens=class_tokens, batch_size=batch, seed=seed,
                   guidance_interval=interval)
     result: dict[str, Any] = {"model": str(bundle.folder), "kind": bundle.kind, "seed": seed, "device": dev,
-                              **interval_record}
+                              **interval_record, **guide_record}
     with progress_bar(f"eval ({sampler} {steps}, s={guidance:g}, n={n})", None, quiet=json_out) as cb:
         ev, images, labels = E.evaluate_class_model(net, n=n, sampler=sampler, steps=steps, guidance=guidance,
                                                     reference=reference, judges=judges, callback=cb,

@@ -6,8 +6,14 @@ lowers FID/KID on the shipped class model but costs the text model held-out prom
 "Guidance interval"). So each model folder carries its own choice, with a note saying where it was measured,
 and ``diffusion sample`` / ``diffusion eval`` use it unless ``--guidance-interval`` overrides it.
 
-``config.json``: ``{"sampling": {"guidance_interval": [lo, hi] | null, "note": "..."}}``. A folder without the
-block samples with plain classifier-free guidance at every step.
+The same block may name a guide model for autoguidance (Karras et al. 2024; :mod:`genlens.diffusion.autoguidance`):
+an earlier or smaller version of the same model, extrapolated away from with weight w. ``diffusion sample`` /
+``diffusion eval`` use it unless ``--guide-model`` / ``--guide-weight`` override it.
+
+``config.json``: ``{"sampling": {"guidance_interval": [lo, hi] | null, "guide_model": "folder" | null,
+"guide_weight": w, "guide_interval": [lo, hi] | null, "note": "..."}}``. ``guide_model`` is a path relative to the
+model folder's parent (so a sibling folder's name) or an absolute path. A folder without the block samples with
+plain classifier-free guidance at every step.
 """
 from __future__ import annotations
 
@@ -16,23 +22,33 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from genlens.diffusion.autoguidance import check_guide_weight
 from genlens.diffusion.guidance import check_interval
 from genlens.errors import GenlensError
 
 OFF_WORDS = ("none", "off", "all")  # --guidance-interval none: guide at every step, whatever the model says
+GUIDE_OFF_WORDS = ("none", "off")  # --guide-model none: no autoguidance, whatever the model says
 
 
 @dataclass(frozen=True)
 class SamplingDefaults:
     """``guidance_interval``: (t_lo, t_hi) in training timesteps, or None for guidance at every step;
-    ``note``: where the choice was measured (a results file, the numbers)."""
+    ``guide_model``: the autoguidance guide (relative to the model folder's parent, or absolute), or None;
+    ``guide_weight``: its w; ``guide_interval``: timesteps where it acts (None: every step);
+    ``note``: where the choices were measured (a results file, the numbers)."""
 
     guidance_interval: tuple[int, int] | None = None
     note: str = ""
+    guide_model: str | None = None
+    guide_weight: float = 1.0
+    guide_interval: tuple[int, int] | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return {"guidance_interval": list(self.guidance_interval) if self.guidance_interval else None,
-                "note": self.note}
+        d: dict[str, Any] = {"guidance_interval": list(self.guidance_interval) if self.guidance_interval else None}
+        if self.guide_model is not None:
+            d |= {"guide_model": self.guide_model, "guide_weight": self.guide_weight,
+                  "guide_interval": list(self.guide_interval) if self.guide_interval else None}
+        return d | {"note": self.note}
 
     @classmethod
     def from_dict(cls, d: dict[str, Any] | None, num_train_timesteps: int = 1000) -> SamplingDefaults:
@@ -46,7 +62,20 @@ class SamplingDefaults:
             raise GenlensError(f"config.json sampling.guidance_interval {raw!r} must be [lo, hi] or null; rewrite it "
                                "with `genlens diffusion defaults MODEL --guidance-interval LO,HI`")
         interval = check_interval(tuple(raw), num_train_timesteps) if raw is not None else None
-        return cls(guidance_interval=interval, note=str(d.get("note", "")))
+        guide, graw = d.get("guide_model"), d.get("guide_interval")
+        if guide is not None and (not isinstance(guide, str) or not guide.strip()):
+            raise GenlensError(f"config.json sampling.guide_model {guide!r} must be a folder path or null; rewrite it "
+                               "with `genlens diffusion defaults MODEL --guide-model FOLDER`")
+        if graw is not None and (not isinstance(graw, (list, tuple)) or len(graw) != 2):
+            raise GenlensError(f"config.json sampling.guide_interval {graw!r} must be [lo, hi] or null; rewrite it "
+                               "with `genlens diffusion defaults MODEL --guide-model FOLDER`")
+        try:
+            weight = check_guide_weight(d.get("guide_weight", 2.0 if guide else 1.0))
+        except (TypeError, ValueError):
+            raise GenlensError(f"config.json sampling.guide_weight {d.get('guide_weight')!r} is not a number; rewrite "
+                               "it with `genlens diffusion defaults MODEL --guide-weight W`") from None
+        return cls(guidance_interval=interval, note=str(d.get("note", "")), guide_model=guide, guide_weight=weight,
+                   guide_interval=check_interval(tuple(graw), num_train_timesteps) if graw is not None else None)
 
 
 def parse_interval_flag(text: str | None) -> tuple[bool, tuple[int, int] | None]:
@@ -90,3 +119,42 @@ def write_sampling_defaults(folder: str | os.PathLike, defaults: SamplingDefault
                            "pass a folder written by `genlens diffusion train`")
     cfg["sampling"] = defaults.to_dict()
     return atomic_write_json(path, cfg)
+
+
+@dataclass(frozen=True)
+class GuidePlan:
+    """The autoguidance to sample with: ``folder`` None = none; ``source`` says where it came from (``flag``,
+    ``model`` or ``none``)."""
+
+    folder: Path | None
+    weight: float = 1.0
+    interval: tuple[int, int] | None = None
+    source: str = "none"
+
+    def record(self, sha256: str | None = None) -> dict[str, Any]:
+        """What results carry: the guide's folder, sha256, w, interval and source (folder null = none)."""
+        if self.folder is None:
+            return {"guide_model": None, "guide_source": self.source}
+        return {"guide_model": str(self.folder), "guide_sha256": sha256, "guide_weight": self.weight,
+                "guide_interval": list(self.interval) if self.interval else None, "guide_source": self.source}
+
+
+def resolve_guide(model_flag: str | None, weight_flag: float | None, defaults: SamplingDefaults,
+                  model_folder: str | os.PathLike) -> GuidePlan:
+    """The guide to sample ``model_folder`` with. ``--guide-model none`` (or ``--guide-weight 1``) turns it off;
+    ``--guide-model FOLDER`` picks one (w from ``--guide-weight``, else 2); otherwise the model's own
+    recommendation, with ``--guide-weight`` overriding its w."""
+    weight = check_guide_weight(weight_flag) if weight_flag is not None else None
+    if (model_flag is not None and model_flag.strip().lower() in GUIDE_OFF_WORDS) or weight == 1.0:
+        return GuidePlan(None, source="flag")
+    if model_flag is not None and model_flag.strip():
+        return GuidePlan(Path(model_flag), weight if weight is not None else 2.0, None, "flag")
+    if defaults.guide_model is not None:
+        folder = Path(defaults.guide_model)
+        folder = folder if folder.is_absolute() else Path(model_folder).parent / folder
+        return GuidePlan(folder, weight if weight is not None else defaults.guide_weight, defaults.guide_interval,
+                         "model" if weight is None else "model+flag")
+    if weight is not None:
+        raise GenlensError(f"--guide-weight {weight_flag} needs a guide model, and this model recommends none; pass "
+                           "--guide-model FOLDER (an earlier or smaller version of the same model)")
+    return GuidePlan(None)

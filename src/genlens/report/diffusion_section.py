@@ -151,10 +151,15 @@ def _class_part(ctx, cnn) -> str:
     bundle, note = _model("class", ctx)
     if bundle is None:
         return note
-    net, names = bundle.model, list(bundle.class_names)
+    from genlens.diffusion.autoguidance import with_guide
+    from genlens.diffusion.defaults import resolve_guide
+
+    # the model's recommendations (guidance interval, autoguidance guide), as `diffusion sample` uses them
+    net, guide = with_guide(bundle, resolve_guide(None, None, bundle.sampling, bundle.folder), device=ctx.device)
+    names = list(bundle.class_names)
     per = 1 if ctx.quick else 6
     t0 = time.perf_counter()
-    interval = bundle.sampling.guidance_interval  # the model's recommendation, as `diffusion sample` uses it
+    interval = bundle.sampling.guidance_interval
     images = class_grid(net, per_class=per, sampler=SAMPLER, steps=STEPS, guidance=GUIDANCE,
                         schedule=bundle.schedule, seed=ctx.seed, guidance_interval=interval)
     secs = time.perf_counter() - t0
@@ -170,14 +175,17 @@ def _class_part(ctx, cnn) -> str:
     save_grid(film.rows(), ctx.out / "diffusion" / "filmstrip.png", nrow=k, upscale=3)
     ctx.numbers.setdefault("diffusion", {})["class_grid"] = {
         "n": int(images.shape[0]), "sampler": SAMPLER, "steps": STEPS, "guidance": GUIDANCE, "seconds": round(secs, 2),
-        "guidance_interval": list(interval) if interval else None,
+        "guidance_interval": list(interval) if interval else None, **guide,
         "accuracy": verdict["accuracy"], "judge": verdict["judge"], "per_class_accuracy": verdict["per_class_accuracy"],
         "filmstrip_timesteps": film.timesteps}
     rows = [(c, f"{100 * a:.0f}%") for c, a in verdict["per_class_accuracy"].items()]
     return (f"<h3>Class-conditional samples</h3><p>The shipped <code>fmnist-ddpm</code> (EMA weights), DDIM {STEPS} "
             f"steps, classifier-free guidance s = {GUIDANCE:g}"
             + (f" at training timesteps {interval[0]}–{interval[1]} (the model's recommended guidance interval)"
-               if interval else "") + f", seed {ctx.seed}: {per} samples per class, drawn now "
+               if interval else "")
+            + (f", autoguided by its earlier checkpoint <code>{H.esc(Path(guide['guide_model']).name)}</code> with "
+               f"w = {guide['guide_weight']:g} (Karras et al. 2024)" if guide.get("guide_model") else "")
+            + f", seed {ctx.seed}: {per} samples per class, drawn now "
             f"in {secs:.1f} s. Judged by <code>{H.esc(verdict['judge'])}</code>: "
             f"<b>{100 * verdict['accuracy']:.0f}%</b> as the requested class ({images.shape[0]} images).</p>"
             + H.figure("diffusion/class-grid.png", ("one row per class: " if per > 1 else "one column per class: ")

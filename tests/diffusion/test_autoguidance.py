@@ -1,0 +1,163 @@
+"""Autoguidance (Karras et al. 2024, eq. 2): the maths, how CFG wraps it, the model's recommended guide, the
+CLI flags that override it, and the one-line errors for a guide that does not fit."""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from genlens.diffusion import DiffusionTrainConfig, UNetConfig, save_diffusion
+from genlens.diffusion.autoguidance import AutoGuided, check_guide_weight
+from genlens.diffusion.defaults import SamplingDefaults, resolve_guide
+from genlens.diffusion.guidance import GuidedDenoiser
+from genlens.diffusion.io import load_diffusion
+from genlens.errors import GenlensError
+
+
+def _inputs(b: int = 3):
+    g = torch.Generator().manual_seed(0)
+    return torch.randn(b, 1, 32, 32, generator=g), torch.tensor([0, 1, 0][:b])
+
+
+def test_eq2_for_conditional_and_null_rows(toy):
+    good, bad = toy.denoiser(seed=0), toy.denoiser(seed=1)
+    x, labels = _inputs()
+    drop = torch.tensor([False, True, False])
+    with torch.no_grad():
+        g, b = good(x, 500, labels, drop=drop), bad(x, 500, labels, drop=drop)
+        out = AutoGuided(good, bad, 2.5)(x, 500, labels, drop=drop)
+        torch.testing.assert_close(out, b + 2.5 * (g - b))
+        torch.testing.assert_close(AutoGuided(good, bad, 1.0)(x, 500, labels), good(x, 500, labels))  # w=1: good
+        assert not torch.allclose(g, b)  # the two networks really differ, so the check above means something
+
+
+def test_interval_limits_the_guide_per_row(toy):
+    good, bad = toy.denoiser(seed=0), toy.denoiser(seed=1)
+    x, labels = _inputs()
+    t = torch.tensor([100, 400, 900])
+    ag = AutoGuided(good, bad, 2.0, interval=(150, 600))
+    with torch.no_grad():
+        out, g, b = ag(x, t, labels), good(x, t, labels), bad(x, t, labels)
+        torch.testing.assert_close(out[[0, 2]], g[[0, 2]])  # outside: the good model alone
+        torch.testing.assert_close(out[1], (b + 2.0 * (g - b))[1])
+        torch.testing.assert_close(ag(x, 50, labels), good(x, 50, labels))  # no row inside: guide never runs
+
+
+def test_cfg_wraps_autoguidance_on_both_branches(toy):
+    good, bad = toy.denoiser(seed=0), toy.denoiser(seed=1)
+    x, labels = _inputs()
+    with torch.no_grad():
+        out = GuidedDenoiser(AutoGuided(good, bad, 2.0), 3.0)(x, 300, labels)
+
+        def ag(drop):
+            d = torch.full((3,), drop)
+            g, b = good(x, 300, labels, drop=d), bad(x, 300, labels, drop=d)
+            return b + 2.0 * (g - b)
+
+        torch.testing.assert_close(out, ag(True) + 3.0 * (ag(False) - ag(True)), rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.parametrize("w", [0.5, -1, float("nan"), 25])
+def test_bad_weight_is_one_line_error(w):
+    with pytest.raises(GenlensError, match="guide weight") as e:
+        check_guide_weight(w)
+    assert "\n" not in str(e.value)
+
+
+def test_defaults_round_trip_and_resolution(tmp_path):
+    d = SamplingDefaults(guidance_interval=(150, 600), guide_model="early", guide_weight=2.0, note="n=2000")
+    assert SamplingDefaults.from_dict(d.to_dict()) == d
+    model = tmp_path / "model"
+    plan = resolve_guide(None, None, d, model)
+    assert (plan.folder, plan.weight, plan.source) == (tmp_path / "early", 2.0, "model")  # a sibling folder
+    assert resolve_guide(None, 1.5, d, model).weight == 1.5
+    assert resolve_guide("none", None, d, model).folder is None
+    assert resolve_guide(None, 1.0, d, model).folder is None  # w = 1 switches it off
+    flag = resolve_guide(str(tmp_path / "other"), None, SamplingDefaults(), model)
+    assert (flag.folder, flag.weight, flag.source) == (tmp_path / "other", 2.0, "flag")
+    assert resolve_guide(None, None, SamplingDefaults(), model).folder is None
+    with pytest.raises(GenlensError, match="needs a guide model"):
+        resolve_guide(None, 2.0, SamplingDefaults(), model)
+    with pytest.raises(GenlensError, match="guide_weight"):
+        SamplingDefaults.from_dict({"guide_model": "early", "guide_weight": "strong"})
+    with pytest.raises(GenlensError, match="guide_model"):
+        SamplingDefaults.from_dict({"guide_model": 3})
+
+
+def _png(path):
+    return np.asarray(Image.open(path))
+
+
+@pytest.fixture
+def pair(toy, tmp_path):
+    """A class model and, beside it, a guide of the same kind (different weights)."""
+    cfg = DiffusionTrainConfig(unet=UNetConfig.tiny("class", num_classes=2), steps=1)
+    folders = []
+    for name, seed in (("model", 0), ("early", 1)):
+        folders.append(save_diffusion(tmp_path / name, toy.denoiser(seed=seed), config=cfg,
+                                      class_names=toy.class_names, command="test", metrics={}))
+    return folders
+
+
+def test_recommended_guide_is_used_by_sample_and_overridable(run, pair, tmp_path):
+    model, guide = pair
+    code, stdout, err = run(["defaults", model, "--guide-model", guide, "--guide-weight", "2", "--json"])
+    assert code == 0, err
+    assert json.loads(stdout)["guide_model"] == "early"  # stored relative: it travels with its sibling
+    assert load_diffusion(model).sampling.guide_weight == 2.0  # the manifest still verifies
+
+    def sample(tag, *flags):
+        out = tmp_path / tag
+        code, stdout, err = run(["sample", model, "--class", "Bar", "--n", "2", "--steps", "4", "--seed", "3",
+                                 "--out", out, "--json", *flags])
+        assert code == 0, err
+        return json.loads(stdout), _png(out / "Bar" / "0.png")
+
+    by_model, img_model = sample("model")
+    by_flag, img_flag = sample("flag", "--guide-model", str(guide), "--guide-weight", "2")
+    off, img_off = sample("off", "--guide-model", "none")
+    assert (by_model["guide_source"], by_model["guide_weight"]) == ("model", 2.0)
+    assert by_model["guide_sha256"] == json.loads((guide / "manifest.json").read_text())["sha256"]["model.safetensors"]
+    assert by_flag["guide_source"] == "flag" and off["guide_model"] is None
+    np.testing.assert_array_equal(img_model, img_flag)  # the recommendation is exactly the flags
+    assert not np.array_equal(img_model, img_off)  # and the guide really changes the images
+    code, stdout, _ = run(["defaults", model, "--guide-model", "none", "--json"])
+    assert code == 0 and "guide_model" not in json.loads(stdout)
+
+
+def test_guide_bad_inputs_are_one_line_errors(run, pair, model_folder, tmp_path):
+    model, _ = pair
+    cases = [
+        (["sample", model, "--class", "Bar", "--n", "1", "--steps", "2", "--out", tmp_path / "a",
+          "--guide-model", model_folder("text")], "differs from"),  # a text model cannot guide a class model
+        (["sample", model, "--class", "Bar", "--n", "1", "--steps", "2", "--out", tmp_path / "b",
+          "--guide-model", tmp_path / "missing"], "does not exist"),
+        (["sample", model, "--class", "Bar", "--n", "1", "--steps", "2", "--out", tmp_path / "c",
+          "--guide-weight", "2"], "needs a guide model"),
+        (["sample", model, "--class", "Bar", "--n", "1", "--steps", "2", "--out", tmp_path / "d",
+          "--guide-model", model_folder("class"), "--guide-weight", "0.5"], "guide weight"),
+        (["defaults", model, "--guide-model", model_folder("text")], "differs from"),
+        (["defaults", model, "--guide-weight", "3"], "needs a guide"),
+    ]
+    for args, words in cases:
+        code, _, err = run(args)
+        assert code != 0 and words in err and len(err.strip().splitlines()) == 1, (args, err)
+    assert load_diffusion(model).sampling.guide_model is None  # a refused guide is never recorded
+
+
+def test_shipped_guide_matches_the_shipped_model():
+    """fmnist-ddpm recommends a guide; it must ship beside it, verify and fit (same kind, classes, schedule)."""
+    from genlens.diffusion.autoguidance import with_guide
+    from genlens.diffusion.io import shipped_diffusion_folder
+
+    folder = shipped_diffusion_folder("class")
+    if not (folder / "model.safetensors").is_file():
+        pytest.skip("fmnist-ddpm is not trained")
+    bundle = load_diffusion(folder)
+    if bundle.sampling.guide_model is None:
+        pytest.skip("fmnist-ddpm recommends no guide")
+    net, record = with_guide(bundle, resolve_guide(None, None, bundle.sampling, folder))
+    assert isinstance(net, AutoGuided) and record["guide_source"] == "model" and record["guide_sha256"]
