@@ -13,10 +13,12 @@ Writes bench/results/diffusion-eval/autoguidance.json; each row names its bad mo
 from __future__ import annotations
 
 import argparse
+import json
 import subprocess
 import sys
 import tempfile
 from pathlib import Path
+from typing import Any
 
 import torch
 
@@ -44,18 +46,42 @@ def phase_folder(name: str, into: Path) -> Path:
     return folder
 
 
+def parse_spec(spec: str, *, guidance: float, interval: str) -> dict[str, Any]:
+    """``BAD:W`` (the first probe's form) or ``bad=phase2|FOLDER,w=2,s=3,iv=150-500|none,ag=LO-HI|all,sampler=ddim``
+    (20 steps of the named sampler)."""
+    if "=" not in spec:
+        name, w = spec.split(":")
+        spec = f"bad={name},w={w}"
+    kv = dict(part.split("=", 1) for part in spec.split(","))
+    unknown = set(kv) - {"bad", "w", "s", "iv", "ag", "sampler"}
+    if unknown:
+        raise SystemExit(f"run spec '{spec}': unknown keys {sorted(unknown)} (use bad, w, s, iv, ag, sampler)")
+
+    def span(text: str) -> tuple[int, int] | None:
+        return None if text in ("none", "all") else tuple(int(v) for v in text.split("-"))  # type: ignore[return-value]
+
+    return {"bad": kv.get("bad", "phase2"), "w": float(kv.get("w", 2)), "s": float(kv.get("s", guidance)),
+            "iv": span(kv.get("iv", interval)), "ag": span(kv.get("ag", "all")), "sampler": kv.get("sampler", "ddim")}
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--n", type=int, default=2000)
     p.add_argument("--seed", type=int, default=1)
-    p.add_argument("--guidance", type=float, default=3.0)
+    p.add_argument("--guidance", type=float, default=3.0, help="CFG s unless a run spec sets s=")
+    p.add_argument("--interval", default="150-600", help="CFG interval LO-HI|none unless a run spec sets iv= "
+                   "(150-600: the shipped recommendation when the probe began)")
     p.add_argument("--runs", nargs="+", default=["phase1:2"], help="BAD:W pairs, e.g. phase1:2 (BAD in "
-                   f"{sorted(PHASES)}; W = 1 is the shipped sampling alone)")
+                   f"{sorted(PHASES)}), or key=value lists: bad=phase2|FOLDER,w=2,s=3,iv=150-500|none,ag=LO-HI|all "
+                   "(ag: timesteps where the guide acts)")
+    p.add_argument("--section", default=None, help="merge the rows into --out under this key instead of "
+                   "rewriting the file")
     p.add_argument("--batch", type=int, default=250)
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "diffusion-eval" / "autoguidance.json")
     args = p.parse_args(argv)
     torch.set_num_threads(args.threads)
+    specs = [parse_spec(r, guidance=args.guidance, interval=args.interval) for r in args.runs]
 
     from common import environment, write_json
 
@@ -65,27 +91,36 @@ def main(argv: list[str] | None = None) -> int:
     from genlens.diffusion.io import load_diffusion
 
     good = load_diffusion(ROOT / WEIGHTS)
-    interval = good.sampling.guidance_interval
     reference = E.Reference.build(load_fashion_mnist("test").float_images())
     judges = E.default_judges()
-    rows = []
+    rows, bads = [], {}
     with tempfile.TemporaryDirectory() as tmp:
-        for spec in args.runs:
-            name, w = spec.split(":")
-            bad = load_diffusion(phase_folder(name, Path(tmp)), verify=False).model
-            r = E.evaluate_class_model(AutoGuided(good.model, bad, float(w)), n=args.n, seed=args.seed,
-                                       guidance=args.guidance, guidance_interval=interval, reference=reference,
-                                       judges=judges, schedule=good.schedule, class_names=good.class_names,
-                                       batch_size=args.batch)
-            rows.append({"bad_model": name, "bad_model_steps": PHASES[name][2], "w": float(w),
+        for spec, text in zip(specs, args.runs, strict=True):
+            name = spec["bad"]
+            if name not in bads:
+                folder = phase_folder(name, Path(tmp)) if name in PHASES else Path(name)
+                bads[name] = load_diffusion(folder, verify=name in PHASES).model
+            net = AutoGuided(good.model, bads[name], spec["w"], spec["ag"])
+            r = E.evaluate_class_model(net, n=args.n, seed=args.seed, guidance=spec["s"], guidance_interval=spec["iv"],
+                                       sampler=spec["sampler"], steps=20,
+                                       reference=reference, judges=judges, schedule=good.schedule,
+                                       class_names=good.class_names, batch_size=args.batch)
+            rows.append({"spec": text, "bad_model": name, "bad_model_steps": PHASES[name][2] if name in PHASES else None,
+                         "w": spec["w"], "guidance": spec["s"], "sampler": spec["sampler"], "guidance_interval": spec["iv"] and list(spec["iv"]),
+                         "guide_interval": spec["ag"] and list(spec["ag"]),
                          "fid": r["fid"]["value"], "kid": r["kid"]["value"], "kid_std": r["kid"]["std"],
                          "accuracy": r["accuracy"], "seconds": r["seconds"]})
             print(rows[-1], flush=True)
+    command = " ".join(["python3", "bench/diffusion_autoguidance.py", *sys.argv[1:]])
+    if args.section:
+        doc = json.loads(args.out.read_text()) if args.out.is_file() else {}
+        doc[args.section] = {"n": args.n, "seed": args.seed, "steps": 20, "rows": rows,
+                             "command": command}
+        write_json(args.out, doc)
+        return 0
     write_json(args.out, {"what": "autoguidance (Karras et al. 2024) on top of CFG, probe", "model": WEIGHTS,
-                          "n": args.n, "seed": args.seed, "guidance": args.guidance,
-                          "guidance_interval": list(interval) if interval else None, "sampler": "ddim", "steps": 20,
-                          "extractor": "genlens-fmnist", "judge": "fmnist-cnn", "rows": rows,
-                          "command": " ".join(["python3", "bench/diffusion_autoguidance.py", *sys.argv[1:]]),
+                          "n": args.n, "seed": args.seed, "guidance": args.guidance, "sampler": "ddim", "steps": 20,
+                          "extractor": "genlens-fmnist", "judge": "fmnist-cnn", "rows": rows, "command": command,
                           "env": environment(torch.device("cpu"))})
     return 0
 

@@ -36,9 +36,18 @@ def _interval(ev: dict[str, Any]) -> str:
     return f" guided at t {gi[0]}–{gi[1]}" if gi else ""
 
 
-def _setting(ev: dict[str, Any]) -> str:
+def _guide(run: dict[str, Any] | None) -> str:
+    """", autoguided by `fmnist-ddpm-guide` (w=2)" for runs with autoguidance (``diffusion eval`` records it)."""
+    if not run or not run.get("guide_model"):
+        return ""
+    gi = run.get("guide_interval")
+    where = f" at t {gi[0]}–{gi[1]}" if gi else ""
+    return f", autoguided by `{Path(run['guide_model']).name}` (w={run['guide_weight']:g}{where})"
+
+
+def _setting(ev: dict[str, Any], run: dict[str, Any] | None = None) -> str:
     sampler = ev["sampler"].upper() if ev["sampler"] != "dpm++" else "DPM++"
-    return f"s={ev['guidance']:g}{_interval(ev)}, {sampler} {ev['steps']}"
+    return f"s={ev['guidance']:g}{_interval(ev)}{_guide(run)}, {sampler} {ev['steps']}"
 
 
 def _anchoring(p: dict[str, Any]) -> str:
@@ -56,13 +65,13 @@ def headline(cls: dict[str, Any] | None, txt: dict[str, Any] | None, plain: dict
     if cls:
         ev, ref = cls["class_eval"], cls.get("reference", {})
         name = Path(cls["model"]).name
-        rows.append(f"| judged accuracy, `{name}`, {_setting(ev)} (zoo CNN) | {_pct(ev['accuracy'])} | {ev['n']} "
+        rows.append(f"| judged accuracy, `{name}`, {_setting(ev, cls)} (zoo CNN) | {_pct(ev['accuracy'])} | {ev['n']} "
                     f"| ≥ 90 % |")
         halves = ref.get("fid_test_halves", {}).get("value")
         target = f"≤ {3 * halves:.3g} (3 × test halves)" if halves else "≤ 3 × real floor"
-        rows.append(f"| FID, {_setting(ev)} | {ev['fid']['value']:.2f} | {ev['fid']['n_fake']} | {target} |")
+        rows.append(f"| FID, {_setting(ev, cls)} | {ev['fid']['value']:.2f} | {ev['fid']['n_fake']} | {target} |")
         kid = ev["kid"]
-        rows.append(f"| KID, {_setting(ev)} | {kid['value']:.3f} ± {kid['std']:.3f} | {kid['n_fake']} | |")
+        rows.append(f"| KID, {_setting(ev, cls)} | {kid['value']:.3f} ± {kid['std']:.3f} | {kid['n_fake']} | |")
         if "fid_real_n" in ref:
             r = ref["fid_real_n"]
             rows.append(f"| FID, {r['n_fake']} real training images (same n) | {r['value']:.2f} | {r['n_fake']} "
@@ -77,7 +86,7 @@ def headline(cls: dict[str, Any] | None, txt: dict[str, Any] | None, plain: dict
                 p = run["prompts"]
                 what = ("second held-out set (validation)" if p.get("prompt_set") == "validation"
                         else "held-out paraphrase accuracy")
-                rows.append(f"| {what}, `{Path(run['model']).name}`, {_setting(p)}, "
+                rows.append(f"| {what}, `{Path(run['model']).name}`, {_setting(p, run)}, "
                             f"{_anchoring(p)} | {_pct(p['accuracy'])} | {p['n']} | ≥ 75 % |")
         ev = txt["class_eval"]
         rows.append(f"| `{name}`, one training-style prompt per class: accuracy / FID | {_pct(ev['accuracy'])} / "
@@ -91,7 +100,7 @@ def guidance_rows(cls: dict[str, Any]) -> list[str]:
         return []
     s = " | ".join(f"{r['guidance']:g}" for r in sweep)
     return ["", f"Guidance sweep ({sweep[0].get('judge', 'zoo CNN')}-judged, DDIM {cls['class_eval']['steps']}, "
-            f"the same initial noise at every s{_interval(sweep[0]).replace(' guided', ', guided')}):", "",
+            f"the same initial noise at every s{_interval(sweep[0]).replace(' guided', ', guided')}{_guide(cls)}):", "",
             f"| s | {s} |", "|---|" + "---:|" * len(sweep),
             "| FID | " + " | ".join(f"{r['fid']:.2f}" for r in sweep) + " |",
             "| accuracy | " + " | ".join(f"{100 * r['accuracy']:.0f} %" for r in sweep) + " |",
@@ -101,7 +110,8 @@ def guidance_rows(cls: dict[str, Any]) -> list[str]:
 def steps_rows(cls: dict[str, Any]) -> list[str]:
     sweep, rows = cls.get("steps_sweep") or [], []
     if sweep:
-        rows += ["", f"Steps sweep (s={sweep[0]['guidance']:g}{_interval(sweep[0]).replace(' guided', ', guided')}):", "",
+        rows += ["", f"Steps sweep (s={sweep[0]['guidance']:g}{_interval(sweep[0]).replace(' guided', ', guided')}"
+                 f"{_guide(cls)}):", "",
                  "| sampler | steps | n | FID | accuracy | seconds |", "|---|---:|---:|---:|---:|---:|"]
     rows += [f"| {r['sampler']} | {r['steps']} | {r['n']} | {r['fid']:.2f} | {100 * r['accuracy']:.0f} % "
              f"| {r['seconds']:.0f} |" for r in sweep]

@@ -29,3 +29,16 @@ def test_phase_weights_come_from_git_with_their_recorded_sha(tmp_path):
     from genlens.diffusion.io import load_diffusion
 
     assert load_diffusion(folder).model.cond_kind == "class"  # verifies the phase's own manifest sha256 too
+
+
+def test_run_specs_old_and_key_value_forms():
+    mod = _module()
+    old = mod.parse_spec("phase1:1.5", guidance=3.0, interval="150-600")
+    assert old == {"bad": "phase1", "w": 1.5, "s": 3.0, "iv": (150, 600), "ag": None,
+                   "sampler": "ddim"}
+    new = mod.parse_spec("bad=runs/x,w=2,s=2,iv=none,ag=0-600,sampler=dpm++", guidance=3.0, interval="150-600")
+    assert new == {"bad": "runs/x", "w": 2.0, "s": 2.0, "iv": None, "ag": (0, 600), "sampler": "dpm++"}
+    import pytest
+
+    with pytest.raises(SystemExit, match="unknown keys"):
+        mod.parse_spec("bad=phase2,cfg=3", guidance=3.0, interval="150-600")

@@ -83,3 +83,20 @@ def test_rows_say_when_guidance_was_limited_to_an_interval(tmp_path):
     ev.pop("guidance_interval")
     (tmp_path / "class" / "eval.json").write_text(json.dumps({"model": "x/fmnist-ddpm", "class_eval": ev}))
     assert "guided" not in mod.render(tmp_path)
+
+
+def test_rows_name_the_autoguidance_guide_and_its_weight(tmp_path):
+    mod = _module()
+    ev = {"accuracy": 0.97, "fid": _metric(0.3, 2000), "kid": _metric(0.002, 2000, 0.001), "n": 2000,
+          "guidance": 3.0, "sampler": "ddim", "steps": 20, "guidance_interval": [150, 600]}
+    sweep = [{"guidance": 3.0, "fid": 0.4, "accuracy": 0.97, "n": 200, "guidance_interval": [150, 600]}]
+    run = {"model": "x/fmnist-ddpm", "class_eval": ev, "guidance_sweep": sweep,
+           "guide_model": "w/fmnist-ddpm-guide", "guide_weight": 2.0, "guide_interval": None}
+    (tmp_path / "class").mkdir()
+    (tmp_path / "class" / "eval.json").write_text(json.dumps(run))
+    body = mod.render(tmp_path)
+    assert "| FID, s=3 guided at t 150–600, autoguided by `fmnist-ddpm-guide` (w=2), DDIM 20 | 0.30 | 2000 |" in body
+    assert "guided at t 150–600, autoguided by `fmnist-ddpm-guide` (w=2)):" in body  # the sweep heading too
+    run["guide_model"] = None
+    (tmp_path / "class" / "eval.json").write_text(json.dumps(run))
+    assert "autoguided" not in mod.render(tmp_path)

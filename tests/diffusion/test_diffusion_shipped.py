@@ -41,4 +41,5 @@ def test_recommended_guidance_intervals():
     without one, because the same interval costs held-out prompt accuracy (README, "Guidance interval")."""
     cls, txt = (load_diffusion(shipped_diffusion_folder(c), verify=False).sampling for c in ("class", "text"))
     assert cls.guidance_interval is not None and "2,000 samples" in cls.note
-    assert txt.guidance_interval is None
+    assert cls.guide_model == "fmnist-ddpm-guide" and cls.guide_weight > 1 and "autoguidance.json" in cls.note
+    assert txt.guidance_interval is None and txt.guide_model is None

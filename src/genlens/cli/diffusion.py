@@ -50,7 +50,8 @@ def train(
     lr: float = typer.Option(2e-4, "--lr", help="AdamW learning rate (cosine decay after warm-up)."),
     beta_schedule: str = typer.Option("linear", "--beta-schedule", help="linear or cosine."),
     mixed_precision: str = typer.Option("no", "--mixed-precision", help="no or bf16 (autocast)."),
-    size: str = typer.Option("base", "--size", help="Denoiser size: base (GPU) or small (CPU, ~3x faster)."),
+    size: str = typer.Option("base", "--size", help="Denoiser size: base (GPU), small (CPU, ~3x faster) or xs "
+                             "(a guide for --guide-model)."),
     ema_decay: float = typer.Option(0.999, "--ema-decay", help="EMA decay of the sampled weights."),
     warmup: int | None = typer.Option(None, "--warmup", help="Warm-up steps (default min(500, steps/10))."),
     threads: int | None = typer.Option(None, "--threads", help="torch CPU threads (default: torch's choice)."),
