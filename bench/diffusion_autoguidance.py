@@ -47,20 +47,20 @@ def phase_folder(name: str, into: Path) -> Path:
 
 
 def parse_spec(spec: str, *, guidance: float, interval: str) -> dict[str, Any]:
-    """``BAD:W`` (the first probe's form) or ``bad=phase2|FOLDER,w=2,s=3,iv=150-500|none,ag=LO-HI|all,sampler=ddim``
-    (20 steps of the named sampler)."""
+    """``BAD:W`` (the first probe's form) or ``good=FOLDER,bad=phase2|FOLDER,w=2,s=3,iv=150-500|none,ag=LO-HI|all,
+    sampler=ddim`` (20 steps of the named sampler; ``good`` defaults to the shipped weights)."""
     if "=" not in spec:
         name, w = spec.split(":")
         spec = f"bad={name},w={w}"
     kv = dict(part.split("=", 1) for part in spec.split(","))
-    unknown = set(kv) - {"bad", "w", "s", "iv", "ag", "sampler"}
+    unknown = set(kv) - {"good", "bad", "w", "s", "iv", "ag", "sampler"}
     if unknown:
-        raise SystemExit(f"run spec '{spec}': unknown keys {sorted(unknown)} (use bad, w, s, iv, ag, sampler)")
+        raise SystemExit(f"run spec '{spec}': unknown keys {sorted(unknown)} (use good, bad, w, s, iv, ag, sampler)")
 
     def span(text: str) -> tuple[int, int] | None:
         return None if text in ("none", "all") else tuple(int(v) for v in text.split("-"))  # type: ignore[return-value]
 
-    return {"bad": kv.get("bad", "phase2"), "w": float(kv.get("w", 2)), "s": float(kv.get("s", guidance)),
+    return {"good": kv.get("good", WEIGHTS), "bad": kv.get("bad", "phase2"), "w": float(kv.get("w", 2)), "s": float(kv.get("s", guidance)),
             "iv": span(kv.get("iv", interval)), "ag": span(kv.get("ag", "all")), "sampler": kv.get("sampler", "ddim")}
 
 
@@ -89,8 +89,9 @@ def main(argv: list[str] | None = None) -> int:
     from genlens.diffusion import evaluate as E
     from genlens.diffusion.autoguidance import AutoGuided
     from genlens.diffusion.io import load_diffusion
+    from genlens.utils.io import sha256_file
 
-    good = load_diffusion(ROOT / WEIGHTS)
+    goods = {}
     reference = E.Reference.build(load_fashion_mnist("test").float_images())
     judges = E.default_judges()
     rows, bads = [], {}
@@ -100,12 +101,16 @@ def main(argv: list[str] | None = None) -> int:
             if name not in bads:
                 folder = phase_folder(name, Path(tmp)) if name in PHASES else Path(name)
                 bads[name] = load_diffusion(folder, verify=name in PHASES).model
+            if spec["good"] not in goods:
+                goods[spec["good"]] = load_diffusion(ROOT / spec["good"])
+            good = goods[spec["good"]]
             net = AutoGuided(good.model, bads[name], spec["w"], spec["ag"])
             r = E.evaluate_class_model(net, n=args.n, seed=args.seed, guidance=spec["s"], guidance_interval=spec["iv"],
                                        sampler=spec["sampler"], steps=20,
                                        reference=reference, judges=judges, schedule=good.schedule,
                                        class_names=good.class_names, batch_size=args.batch)
-            rows.append({"spec": text, "bad_model": name, "bad_model_steps": PHASES[name][2] if name in PHASES else None,
+            rows.append({"spec": text, "good_model": spec["good"], "good_sha256": sha256_file(Path(ROOT / spec["good"]) / "model.safetensors"),
+                         "bad_model": name, "bad_model_steps": PHASES[name][2] if name in PHASES else None,
                          "w": spec["w"], "guidance": spec["s"], "sampler": spec["sampler"], "guidance_interval": spec["iv"] and list(spec["iv"]),
                          "guide_interval": spec["ag"] and list(spec["ag"]),
                          "fid": r["fid"]["value"], "kid": r["kid"]["value"], "kid_std": r["kid"]["std"],

@@ -15,7 +15,12 @@ def test_manifest_and_config(cond):
     folder = shipped_diffusion_folder(cond)
     manifest = json.loads((folder / "manifest.json").read_text())
     assert manifest["sha256"]["model.safetensors"] == sha256_file(folder / "model.safetensors")
-    assert manifest["command"].startswith(f"genlens diffusion train --cond {cond} ")
+    # made by our own training command, or a weight average (`diffusion average`) of models that were
+    sources = manifest.get("soup") or [manifest]
+    assert all(src["command"].startswith(f"genlens diffusion train --cond {cond} ") for src in sources)
+    if "soup" in manifest:
+        assert manifest["command"].startswith("genlens diffusion average ") and len(sources) >= 2
+        assert all(re.fullmatch(r"[0-9a-f]{64}", src["sha256"]) for src in sources)
     assert re.fullmatch(r"[0-9a-f]{40}", manifest["git_commit"])
     assert (folder / "model.safetensors").stat().st_size < 10 * 1024 * 1024
     bundle = load_diffusion(folder)  # verifies the sha256 again
