@@ -71,8 +71,9 @@ CHUNK_OVERHEAD_S = 2.0  # per evaluation point: rebuild, checkpoint load and sav
 TAIL_S = 20.0  # after training: render times, JSON, PNGs
 
 
-def model_config(arch: str, width: str) -> GanConfig:
-    return GanConfig.tiny(arch) if width == "tiny" else GanConfig(arch=arch, **WIDTHS[width])
+def model_config(arch: str, width: str, heat_sigmas: str = "narrow") -> GanConfig:
+    cfg = GanConfig.tiny(arch) if width == "tiny" else GanConfig(arch=arch, **WIDTHS[width])
+    return dataclasses.replace(cfg, heat_sigmas=heat_sigmas)
 
 
 def _wall() -> float:
@@ -139,7 +140,7 @@ def calibrate_job(job: dict[str, Any]) -> dict[str, Any]:
     if _BARRIER is not None:  # one calibration job per process, all timed at once (the real contention)
         _BARRIER.wait()
     stamps: list[float] = []
-    cfg = model_config(job["arch"], job["width"])
+    cfg = model_config(job["arch"], job["width"], job.get("heat_sigmas", "narrow"))
     warm, steps = job["calib_warm"], job["calib_steps"]
     run = train_gan(model_config=cfg, config=_train_config(job, warm + steps), data=env["train"],
                     callback=lambda r: stamps.append(time.perf_counter()))
@@ -159,7 +160,7 @@ def train_job(job: dict[str, Any]) -> dict[str, Any]:
     env = _setup(job)
     device, dev = env["device"], str(env["device"])
     arch, seed, batch = job["arch"], job["seed"], job["batch"]
-    cfg = model_config(arch, job["width"])
+    cfg = model_config(arch, job["width"], job.get("heat_sigmas", "narrow"))
     tcfg = _train_config(job, job["total_steps"])
     run_dir = Path(job["run_dir"])
     curve: list[dict[str, Any]] = []
@@ -260,8 +261,9 @@ def train_job(job: dict[str, Any]) -> dict[str, Any]:
 
 
 # What must match for --resume to continue a run's scratch folder (everything that shapes its curve).
-PROGRESS_KEYS = ("arch", "seed", "width", "batch", "total_steps", "boundaries", "fid_n", "di_n", "limit", "ref_n",
+PROGRESS_KEYS = ("arch", "seed", "width", "heat_sigmas", "batch", "total_steps", "boundaries", "fid_n", "di_n", "limit", "ref_n",
                  "device")
+PROGRESS_DEFAULTS = {"heat_sigmas": "narrow"}  # keys added later, with the value runs had before them
 PROGRESS_FILE = "bench_progress.json"
 # A finished or paused run may be extended (--resume with a larger --kimg and the same chunk size): training
 # has constant learning rates, so the longer run's curve starts with the shorter one's points.
@@ -270,11 +272,15 @@ EXTENDABLE = ("total_steps", "boundaries")
 FINAL_KEYS = ("final_fid_n", "coverage_n", "edit_latents")
 
 
+def _progress_key(job: dict[str, Any]) -> dict[str, Any]:
+    return {k: job.get(k, PROGRESS_DEFAULTS.get(k)) if k in PROGRESS_DEFAULTS else job[k] for k in PROGRESS_KEYS}
+
+
 def save_progress(run_dir: Path, job: dict[str, Any], **state: Any) -> None:
     """The curve so far, beside the checkpoint that train_gan has just written for the same step."""
     from genlens.utils.io import atomic_write_json
 
-    atomic_write_json(run_dir / PROGRESS_FILE, {"job": {k: job[k] for k in PROGRESS_KEYS}, **state})
+    atomic_write_json(run_dir / PROGRESS_FILE, {"job": _progress_key(job), **state})
 
 
 def load_progress(run_dir: Path, job: dict[str, Any]) -> dict[str, Any] | None:
@@ -286,8 +292,9 @@ def load_progress(run_dir: Path, job: dict[str, Any]) -> dict[str, Any] | None:
     if not path.is_file():
         return None
     saved = read_json(path)
-    want = json.loads(json.dumps({k: job[k] for k in PROGRESS_KEYS}))  # tuples -> lists, as stored
-    diff = sorted(k for k in PROGRESS_KEYS if k not in EXTENDABLE and saved["job"].get(k) != want[k])
+    want = json.loads(json.dumps(_progress_key(job)))  # tuples -> lists, as stored
+    diff = sorted(k for k in PROGRESS_KEYS
+                  if k not in EXTENDABLE and saved["job"].get(k, PROGRESS_DEFAULTS.get(k)) != want[k])
     old_bounds = saved["job"].get("boundaries") or []
     if old_bounds != want["boundaries"][:len(old_bounds)]:  # extending keeps every earlier evaluation point
         diff += ["boundaries (a longer run must keep the earlier evaluation points: same --batch, "
@@ -465,7 +472,7 @@ def run(args: argparse.Namespace, progress: Callable[[str], None] = log) -> dict
     command = shlex.join(["python3", "bench/gan.py", *args.argv])
     n_runs = len(args.archs) * len(args.seeds)
     parallel = max(1, min(args.parallel, n_runs))
-    base_job = {"width": args.width, "batch": args.batch, "device": str(device), "threads": args.worker_threads,
+    base_job = {"width": args.width, "heat_sigmas": args.heat_sigmas, "batch": args.batch, "device": str(device), "threads": args.worker_threads,
                 "data_dir": args.data_dir, "limit": args.limit, "fid_n": args.fid_n, "final_fid_n": args.final_fid_n,
                 "coverage_n": args.coverage_n, "di_n": args.di_n, "ref_n": args.ref_n,
                 "calib_warm": args.calib_warm, "calib_steps": args.calib_steps, "edit_latents": args.edit_latents,
@@ -517,11 +524,12 @@ def run(args: argparse.Namespace, progress: Callable[[str], None] = log) -> dict
 
 
 def config_dict(args: argparse.Namespace, total_steps: int) -> dict[str, Any]:
-    keys = ("archs", "seeds", "kimg", "batch", "evals", "width", "fid_n", "final_fid_n", "coverage_n", "di_n",
+    keys = ("archs", "seeds", "kimg", "batch", "evals", "width", "heat_sigmas", "fid_n", "final_fid_n", "coverage_n", "di_n",
             "edit_latents", "limit", "ref_n", "render_threads", "device", "parallel", "budget_s", "deadline_s", "quick", "threads",
             "worker_threads")
     return {k: getattr(args, k) for k in keys} | {"total_steps": total_steps,
-                                                   "model": {a: dataclasses.asdict(model_config(a, args.width)) for a in args.archs}}
+                                                   "model": {a: dataclasses.asdict(model_config(a, args.width, args.heat_sigmas))
+                                                             for a in args.archs}}
 
 
 # --- table and plots ----------------------------------------------------------------------------------
@@ -573,6 +581,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--batch", type=int, default=None, help="batch size (default 64)")
     p.add_argument("--evals", type=int, default=None, help="evaluation points per run (default 10)")
     p.add_argument("--width", choices=tuple(WIDTHS), default=None, help="network widths (default half)")
+    p.add_argument("--heat-sigmas", choices=("narrow", "official"), default="narrow",
+                   help="heatmap sigma ranges of levels 2/3 (genlens.gan.spatial.SIGMA_RANGES; default narrow)")
     p.add_argument("--fid-n", type=int, default=None, help="samples per curve FID (default 5000)")
     p.add_argument("--final-fid-n", type=int, default=None, help="samples for the final FID/KID (default 10000)")
     p.add_argument("--coverage-n", type=int, default=None, help="samples for class coverage (default 2000)")

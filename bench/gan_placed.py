@@ -12,6 +12,12 @@ JSON also holds the score of untrained generators of the same shape (three initi
     .venv/bin/python bench/gan_placed.py --seeds 0 1          # 40.4 kimg each, ~30 min per seed on one thread
     .venv/bin/python bench/gan_placed.py --quick              # tiny smoke run, < 1 min
 
+The same 40.4-kimg run on the ordinary (centred) data, and with the official code's wider heatmap sigmas for
+levels 2/3 (``--heat-sigmas official``, ``genlens.gan.spatial.SIGMA_RANGES``), separates the two causes:
+
+    .venv/bin/python bench/gan_placed.py --data centred --heat-sigmas narrow official --seeds 0 \
+        --out bench/results/gan_editing_sigmas.json
+
 The run directory keeps the checkpoint, so the same command resumes (or, once finished, only re-scores).
 Writes ``bench/results/gan_placed.json`` and a PNG (four latents of the first seed, level-1 centre moved left
 to right, each with its signed change).
@@ -23,6 +29,7 @@ import importlib
 import json
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import torch
@@ -32,9 +39,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import environment, write_json
 
 from genlens.gan.data import fmnist_32
-from genlens.gan.evaluate import editing_correlation
+from genlens.gan.evaluate import editing_correlation, fid_kid
 from genlens.gan.networks import GanConfig, Generator
-from genlens.gan.train import GanTrainConfig, train_gan
+from genlens.gan.train import GanTrainConfig, measure_di, train_gan
 
 RESULTS = Path(__file__).resolve().parent / "results"
 EDIT_SEED = 12345 + 3  # bench/gan.py: FID_SEED + 3
@@ -76,6 +83,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--steps", type=int, default=632,
                    help="batches of 64 (632 = 40.4 kimg, bench/gan.py's 40-kimg comparison point)")
     p.add_argument("--seeds", type=int, nargs="+", default=[0])
+    p.add_argument("--data", choices=("placed", "centred"), default="placed",
+                   help="placed: items at random offsets (the control); centred: Fashion-MNIST as bench/gan.py uses it")
+    p.add_argument("--fid-n", type=int, default=0, help="samples for FID/KID against the test set (centred data "
+                   "only; 0: skip)")
+    p.add_argument("--heat-sigmas", nargs="+", choices=("narrow", "official"), default=["narrow"],
+                   help="heatmap sigma sets to train (each seed once per set)")
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--edit-latents", type=int, default=64)
     p.add_argument("--run-root", type=Path, default=None, help="default runs/gan-placed (eqgan-sa-s<seed> inside)")
@@ -90,8 +103,18 @@ def main(argv: list[str] | None = None) -> int:
 
     limit = 512 if args.quick else None
     gen = torch.Generator().manual_seed(123)
-    data = placed(fmnist_32("train", data_dir=args.data_dir, limit=limit), gen)
-    held_out = placed(fmnist_32("test", data_dir=args.data_dir, limit=limit), gen)[:1024]
+    data, held_out = fmnist_32("train", data_dir=args.data_dir, limit=limit), fmnist_32("test", data_dir=args.data_dir, limit=limit)
+    if args.data == "placed":
+        data, held_out = placed(data, gen), placed(held_out, gen)
+    held_out = held_out[:1024]
+    if args.fid_n and args.data != "centred":
+        raise SystemExit("--fid-n compares with the (centred) test set; use it with --data centred")
+    test_ref = None
+    if args.fid_n:
+        from genlens.data.fashion_mnist import load_fashion_mnist
+        from genlens.gan.evaluate import reference
+
+        test_ref = reference(load_fashion_mnist("test", data_dir=args.data_dir).float_images())
     if args.quick:
         cfg, steps = GanConfig.tiny("eqgan-sa"), 4
     else:  # bench/gan.py's "half" width
@@ -99,17 +122,26 @@ def main(argv: list[str] | None = None) -> int:
         steps = args.steps
     t0 = time.perf_counter()
     runs, png = [], args.out.with_suffix(".png")
-    for seed in args.seeds:
-        tcfg = GanTrainConfig(total_steps=steps, batch_size=64, seed=seed, device="cpu",
-                              checkpoint_every=100, di_every=100)
-        run = train_gan(model_config=cfg, config=tcfg, data=data, held_out=held_out,
-                        run_dir=root / f"eqgan-sa-s{seed}", resume=True)
-        G = run.G_ema.eval()
-        # bench/gan.py's editing score (content displacement vs heatmap shift), on the same latents.
-        runs.append({"seed": seed, "steps": run.step, "kimg": run.step * 64 / 1000,
-                     "editing": editing_correlation(G, latents_n=args.edit_latents, seed=EDIT_SEED)})
-        if seed == args.seeds[0]:
-            _strip_png(G, png)
+    for sigmas in args.heat_sigmas:
+        for seed in args.seeds:
+            tcfg = GanTrainConfig(total_steps=steps, batch_size=64, seed=seed, device="cpu",
+                                  checkpoint_every=100, di_every=100)
+            # the first runs (placed, narrow) keep their original folder names
+            tag = "" if (args.data, sigmas) == ("placed", "narrow") else f"-{args.data}-{sigmas}"
+            run = train_gan(model_config=replace(cfg, heat_sigmas=sigmas), config=tcfg, data=data,
+                            held_out=held_out, run_dir=root / f"eqgan-sa{tag}-s{seed}", resume=True)
+            G = run.G_ema.eval()
+            # bench/gan.py's editing score (content displacement vs heatmap shift), on the same latents.
+            runs.append({"seed": seed, "heat_sigmas": sigmas, "steps": run.step, "kimg": run.step * 64 / 1000,
+                         "editing": editing_correlation(G, latents_n=args.edit_latents, seed=EDIT_SEED),
+                         # bench/gan.py's DI: trained G and D, held-out reals vs fresh fakes
+                         "di": measure_di(run.pair.G, run.pair.D, held_out, n=min(1024, len(held_out)),
+                                          seed=tcfg.seed + 7919)})
+            if args.fid_n:  # bench/gan.py's final FID/KID (genlens-fmnist, the full test set, the same latents)
+                fk = fid_kid(G, args.fid_n, test_ref, seed=EDIT_SEED - 2)
+                runs[-1].update(fid=fk["fid"].value, kid=fk["kid"].value, fid_n=args.fid_n)
+            if seed == args.seeds[0]:
+                _strip_png(G, png if sigmas == args.heat_sigmas[0] else png.with_name(f"{png.stem}-{sigmas}.png"))
     # The same score for untrained generators of the same shape: the "no learned spatial control" reference.
     untrained = []
     for s in range(3):
@@ -117,17 +149,20 @@ def main(argv: list[str] | None = None) -> int:
         untrained.append(editing_correlation(Generator(cfg).eval(), latents_n=args.edit_latents,
                                              seed=EDIT_SEED)["correlation"])
     rs = [r["editing"]["correlation"] for r in runs]
+    by_sigmas = {sg: [r["editing"]["correlation"] for r in runs if r["heat_sigmas"] == sg] for sg in args.heat_sigmas}
     result = {
         "benchmark": "gan_placed", "schema": 1, "env": environment(torch.device("cpu")),
         "command": " ".join([Path(sys.argv[0]).as_posix(), *(argv if argv is not None else sys.argv[1:])]),
-        "data": f"Fashion-MNIST train, items {ITEM} px at random offsets on a {CANVAS}x{CANVAS} canvas",
+        "data": (f"Fashion-MNIST train, items {ITEM} px at random offsets on a {CANVAS}x{CANVAS} canvas"
+                 if args.data == "placed" else "Fashion-MNIST train, centred, padded 28 -> 32 (as bench/gan.py)"),
         "arch": "eqgan-sa", "seconds_this_call": time.perf_counter() - t0, "runs": runs,
         "editing_correlation": {"mean": sum(rs) / len(rs), "per_seed": rs},
+        "editing_by_heat_sigmas": {sg: {"mean": sum(v) / len(v), "per_seed": v} for sg, v in by_sigmas.items()},
         "editing_untrained": {"correlation": untrained, "init_seeds": [0, 1, 2]},
         "png": str(png),
     }
     write_json(args.out, result)
-    print(json.dumps({"editing_r": rs, "untrained_r": untrained, "kimg": [r["kimg"] for r in runs]}))
+    print(json.dumps({"editing_r": by_sigmas, "untrained_r": untrained, "kimg": [r["kimg"] for r in runs]}))
     return 0
 
 

@@ -5,6 +5,7 @@ import importlib.util
 import json
 from pathlib import Path
 
+import pytest
 import torch
 
 BENCH = Path(__file__).resolve().parents[2] / "bench" / "gan_placed.py"
@@ -42,3 +43,19 @@ def test_quick_run_writes_the_editing_scores(tiny_fmnist, tmp_path):
     assert all(-1.0 <= r <= 1.0 for r in result["editing_correlation"]["per_seed"])
     assert len(result["editing_untrained"]["correlation"]) == 3 and (tmp_path / "runs" / "eqgan-sa-s1").is_dir()
     assert Path(result["png"]).is_file()
+
+
+def test_quick_centred_run_compares_sigma_sets(tiny_fmnist, tmp_path):
+    mod = _module()
+    out = tmp_path / "sigmas.json"
+    argv = ["--quick", "--data", "centred", "--heat-sigmas", "narrow", "official", "--fid-n", "32",
+            "--data-dir", str(tiny_fmnist(64, 40)), "--run-root", str(tmp_path / "runs"), "--seeds", "0",
+            "--out", str(out), "--edit-latents", "2"]
+    assert mod.main(argv) == 0
+    result = json.loads(out.read_text())
+    assert [r["heat_sigmas"] for r in result["runs"]] == ["narrow", "official"]
+    assert set(result["editing_by_heat_sigmas"]) == {"narrow", "official"}
+    assert all(r["fid"] > 0 and r["fid_n"] == 32 and isinstance(r["di"], float) for r in result["runs"])
+    assert (tmp_path / "runs" / "eqgan-sa-centred-official-s0").is_dir() and "centred" in result["data"]
+    with pytest.raises(SystemExit, match="use it with --data centred"):
+        mod.main(["--quick", "--fid-n", "8", "--data-dir", str(tiny_fmnist(64, 40)), "--run-root", str(tmp_path / "r2")])

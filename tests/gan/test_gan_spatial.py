@@ -1,6 +1,7 @@
 """Heatmap sampler, rendering, Spatial Encoding Layer, alignment loss."""
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import pytest
@@ -31,6 +32,31 @@ def test_sampler_statistics_and_determinism():
     again = sample_heatmaps(2000, size=16, generator=torch.Generator().manual_seed(0))
     for lv in (1, 2, 3):
         assert torch.equal(again.maps[lv], h.maps[lv]) and torch.equal(again.centers[lv], h.centers[lv])
+
+
+def test_official_sigma_ranges():
+    """The official code's sigmas: sigma2 ~ (U + 0.1) / 1.4, sigma3 ~ (U + 0.1) / 2, per centre; centres and
+    level 1 are drawn exactly as for the narrow set (same seed, same centres)."""
+    h = sample_heatmaps(4000, size=16, generator=torch.Generator().manual_seed(0), sigmas="official")
+    narrow = sample_heatmaps(4000, size=16, generator=torch.Generator().manual_seed(0))
+    for lv in (1, 2, 3):
+        assert torch.equal(h.centers[lv], narrow.centers[lv])
+    for lv, (lo, hi) in {2: (0.1 / 1.4, 1.1 / 1.4), 3: (0.05, 0.55)}.items():
+        s = h.sigmas[lv]
+        assert s.min() >= lo and s.max() <= hi and s.min() < lo + 0.01 and s.max() > hi - 0.01
+        assert abs(s.mean().item() - (lo + hi) / 2) < 0.01
+    with pytest.raises(GenlensError, match="unknown heatmap sigma set 'wide'"):
+        sample_heatmaps(2, size=8, sigmas="wide")
+
+
+def test_generator_samples_its_configs_sigmas():
+    G = Generator(dataclasses.replace(GanConfig.tiny("eqgan-sa"), heat_sigmas="official"))
+    h = G.sample_heatmaps(500, generator=torch.Generator().manual_seed(0))
+    assert h.sigmas[3].max() > 0.25  # beyond the narrow range of level 3
+    old = {k: v for k, v in GanConfig.tiny("eqgan-sa").__dict__.items() if k != "heat_sigmas"}
+    assert GanConfig(**old).heat_sigmas == "narrow"  # configs saved before the option load as before
+    with pytest.raises(GenlensError, match="unknown heatmap sigma set"):
+        GanConfig(heat_sigmas="wide")
 
 
 def test_render_golden_values():

@@ -71,6 +71,9 @@ def train(
     resume: Annotated[bool, typer.Option("--resume", help="Continue the checkpoint in --run-dir.")] = False,
     checkpoint_every: Annotated[int, typer.Option("--checkpoint-every", min=0)] = 1000,
     tiny: Annotated[bool, typer.Option("--tiny", help="A tiny network (smoke tests).")] = False,
+    heat_sigmas: Annotated[str, typer.Option("--heat-sigmas", help="Heatmap sigma ranges of levels 2/3: narrow "
+                                             "(U[0.25, 0.5], U[0.1, 0.25]) or official (the official code's wider "
+                                             "ones).")] = "narrow",
     limit: Annotated[int | None, typer.Option("--limit", min=8, help="Use only the first N training images.")]
     = None,
     data_dir: Path | None = DataDirOpt,
@@ -82,12 +85,14 @@ def train(
 
     Example: genlens gan train --arch eqgan-sa --steps 20000 --run-dir out/gan/eqgan-sa
     """
+    from dataclasses import replace
+
     from genlens.gan.io import save_generator, shipped_gan_folder
     from genlens.gan.networks import GanConfig
     from genlens.gan.train import GanTrainConfig, train_gan
 
     t0 = time.perf_counter()
-    model_cfg = GanConfig.tiny(arch) if tiny else GanConfig(arch=arch)
+    model_cfg = replace(GanConfig.tiny(arch) if tiny else GanConfig(arch=arch), heat_sigmas=heat_sigmas)
     train_cfg = GanTrainConfig(total_steps=steps, batch_size=batch_size, seed=seed, device=device,
                                checkpoint_every=checkpoint_every, di_every=max(steps // 20, 1))
     data = fmnist_32("train", data_dir=data_dir, limit=limit)

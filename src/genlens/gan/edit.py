@@ -29,7 +29,8 @@ def latents(G: Generator, n: int, seed: int) -> tuple[torch.Tensor, Heatmaps | N
         raise GenlensError(f"n must be at least 1, got {n}")
     g = torch.Generator().manual_seed(int(seed))
     z = torch.randn(n, G.config.z_dim, generator=g)
-    heat = sample_heatmaps(n, size=G.config.resolution, generator=g) if G.config.use_sel else None
+    heat = (sample_heatmaps(n, size=G.config.resolution, generator=g, sigmas=G.config.heat_sigmas)
+            if G.config.use_sel else None)
     return z.to(_device(G)), None if heat is None else heat.to(_device(G))
 
 

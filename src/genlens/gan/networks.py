@@ -19,7 +19,7 @@ from torch import nn
 
 from genlens.errors import GenlensError
 from genlens.gan.layers import EqualConv2d, EqualLinear, lrelu
-from genlens.gan.spatial import LEVELS, Heatmaps, SpatialEncodingLayer, sample_heatmaps
+from genlens.gan.spatial import LEVELS, Heatmaps, SpatialEncodingLayer, check_sigmas, sample_heatmaps
 
 ARCHS = ("stylegan2", "sel-only", "eqgan-sa")
 RESOLUTIONS = (4, 8, 16, 32)
@@ -36,6 +36,7 @@ class GanConfig:
     img_channels: int = 1
     mbstd_group: int = 4  # 0: no minibatch-std layer
     sel_hidden: int = 64
+    heat_sigmas: str = "narrow"  # heatmap sigma ranges: narrow | official (genlens.gan.spatial.SIGMA_RANGES)
 
     def __post_init__(self) -> None:
         if self.arch not in ARCHS:
@@ -45,6 +46,7 @@ class GanConfig:
             object.__setattr__(self, name, tuple(int(c) for c in chans))
             if len(chans) != len(RESOLUTIONS) or min(chans) < 1:
                 raise GenlensError(f"{name} needs {len(RESOLUTIONS)} positive widths (for 4, 8, 16, 32 px)")
+        check_sigmas(self.heat_sigmas)
         if self.mbstd_group < 0:
             raise GenlensError("mbstd_group must be >= 0 (0 turns minibatch-std off)")
 
@@ -182,7 +184,7 @@ class Generator(nn.Module):
 
     def sample_heatmaps(self, batch: int, *, generator: torch.Generator | None = None) -> Heatmaps:
         return sample_heatmaps(batch, size=self.config.resolution, generator=generator,
-                               device=self.const.device)
+                               device=self.const.device, sigmas=self.config.heat_sigmas)
 
     def block_heat(self, heatmaps: Heatmaps, index: int) -> torch.Tensor:
         if index < len(LEVELS):

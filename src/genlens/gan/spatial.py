@@ -4,10 +4,12 @@ Wang et al., "Improving GAN Equilibrium by Raising Spatial Awareness", CVPR 2022
 
 * Heatmaps (sec. 3.2): fresh Gaussian blobs every forward pass, three levels. Level 1 has one centre
   c1 ~ clamp(N(0, 0.33^2), -0.75, 0.75) with sigma ~ U[0.5, 1]; level 2 has two centres c1 + U(-0.4, 0.4)
-  with sigma ~ U[0.25, 0.5]; level 3 has four centres c1 + U(-0.8, 0.8) with sigma ~ U[0.1, 0.25]
-  (centres of levels 2 and 3 clamped to [-1, 1]; the "smaller sigma" ranges are our choice: the official
-  code draws sigma2 ~ (U[0, 1] + 0.1) / 1.4 and sigma3 ~ (U[0, 1] + 0.1) / 2, per centre, and feeds each
-  centre as its own channel through a two-conv heatmap encoder, where the SEL here takes the mean map).
+  with a smaller sigma; level 3 has four centres c1 + U(-0.8, 0.8) with a smaller sigma still (centres of
+  levels 2 and 3 clamped to [-1, 1]). Two sets of sigma ranges (``SIGMA_RANGES``, ``GanConfig.heat_sigmas``):
+  "narrow", our first choice, sigma2 ~ U[0.25, 0.5], sigma3 ~ U[0.1, 0.25]; "official", the official code's
+  sigma2 ~ (U[0, 1] + 0.1) / 1.4 and sigma3 ~ (U[0, 1] + 0.1) / 2 per centre (wider, and overlapping level
+  1's). The official code also feeds each centre as its own channel through a two-conv heatmap encoder,
+  where the SEL here takes the mean map.
   One blob is ``exp(-||coord - c||^2 / sigma) + 0.01`` on a [-1, 1] grid (x = columns, y = rows); a level's map
   (B, 1, H, W) is the mean over its centres.
 * SEL (eq. 2): ``dx = IN(x) * (1 + sigma(h)) + mu(h)``, ``out = x + 0.1 * conv(lrelu(dx))`` where h is the
@@ -36,7 +38,8 @@ from genlens.gan.layers import EqualConv2d
 
 LEVELS = (1, 2, 3)
 CENTRES_PER_LEVEL = {1: 1, 2: 2, 3: 4}
-SIGMA_RANGE = {1: (0.5, 1.0), 2: (0.25, 0.5), 3: (0.1, 0.25)}
+SIGMA_RANGES = {"narrow": {1: (0.5, 1.0), 2: (0.25, 0.5), 3: (0.1, 0.25)},
+                "official": {1: (0.5, 1.0), 2: (0.1 / 1.4, 1.1 / 1.4), 3: (0.1 / 2, 1.1 / 2)}}
 OFFSET = {2: 0.4, 3: 0.8}
 CENTRE_STD, CENTRE_CLAMP, FLOOR = 0.33, 0.75, 0.01
 ALIGN_THRESHOLD = 0.25
@@ -94,10 +97,17 @@ def render_heatmap(centers: torch.Tensor, sigmas: torch.Tensor, size: int) -> to
     return _render(centers, sigmas, size)
 
 
+def check_sigmas(name: str) -> str:
+    if name not in SIGMA_RANGES:
+        raise GenlensError(f"unknown heatmap sigma set '{name}'; use one of: {', '.join(SIGMA_RANGES)}")
+    return name
+
+
 def sample_heatmaps(batch: int, *, size: int, generator: torch.Generator | None = None,
-                    device: torch.device | str = "cpu") -> Heatmaps:
+                    device: torch.device | str = "cpu", sigmas: str = "narrow") -> Heatmaps:
     """Draw the three levels for ``batch`` images from ``generator`` (all draws on the CPU, so the same seed
-    gives the same heatmaps on every device)."""
+    gives the same heatmaps on every device); ``sigmas`` names the sigma ranges (``SIGMA_RANGES``)."""
+    ranges = SIGMA_RANGES[check_sigmas(sigmas)]
     g = generator if generator is not None and generator.device.type == "cpu" else None
 
     def uniform(shape: tuple[int, ...], lo: float, hi: float) -> torch.Tensor:
@@ -108,9 +118,9 @@ def sample_heatmaps(batch: int, *, size: int, generator: torch.Generator | None 
     for level in (2, 3):
         k, off = CENTRES_PER_LEVEL[level], OFFSET[level]
         centers[level] = (c1 + uniform((batch, k, 2), -off, off)).clamp(-1.0, 1.0)
-    sigmas = {lv: uniform((batch, CENTRES_PER_LEVEL[lv]), *SIGMA_RANGE[lv]) for lv in LEVELS}
-    maps = {lv: _render(centers[lv], sigmas[lv], size) for lv in LEVELS}
-    return Heatmaps(maps, centers, sigmas).to(device)
+    drawn = {lv: uniform((batch, CENTRES_PER_LEVEL[lv]), *ranges[lv]) for lv in LEVELS}
+    maps = {lv: _render(centers[lv], drawn[lv], size) for lv in LEVELS}
+    return Heatmaps(maps, centers, drawn).to(device)
 
 
 class SpatialEncodingLayer(nn.Module):
