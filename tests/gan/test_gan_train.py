@@ -92,3 +92,23 @@ def test_nan_stops_and_keeps_last_checkpoint(images, tmp_path, monkeypatch, tiny
 def test_bad_data_shape(tiny_train):
     with pytest.raises(GenlensError, match="pad Fashion-MNIST 28 -> 32"):
         train_gan(model_config=GanConfig.tiny(), config=tiny_train(1), data=torch.zeros(8, 1, 28, 28))
+
+
+def test_checkpoint_from_before_heat_sigmas_resumes_as_narrow(images, tmp_path, tiny_train):
+    """Run dirs written before GanConfig.heat_sigmas existed were trained with the narrow sigmas: they resume as
+    narrow, and asking for official names the field."""
+    import dataclasses
+    import json
+
+    tc = tiny_train(2)
+    train_gan(model_config=GanConfig.tiny("eqgan-sa"), config=tc, data=images, run_dir=tmp_path)
+    state_file = tmp_path / "last" / "state.json"
+    state = json.loads(state_file.read_text())
+    del state["config"]["model"]["heat_sigmas"]  # as an older genlens wrote it
+    state_file.write_text(json.dumps(state))
+    official = dataclasses.replace(GanConfig.tiny("eqgan-sa"), heat_sigmas="official")
+    with pytest.raises(GenlensError, match=r"model.heat_sigmas \('narrow' in checkpoint vs 'official' now\)"):
+        train_gan(model_config=official, config=tiny_train(3), data=images, run_dir=tmp_path, resume=True)
+    run = train_gan(model_config=GanConfig.tiny("eqgan-sa"), config=tiny_train(3), data=images, run_dir=tmp_path,
+                    resume=True)
+    assert run.step == 3

@@ -107,6 +107,10 @@ class GanRun:
         return self.ema.ema_model
 
 
+# GanConfig fields added after checkpoints existed, with the value those runs were trained with
+CONFIG_ADDED = {"model.heat_sigmas": "narrow"}
+
+
 def measure_di(G: Generator, D: Discriminator, held_out: torch.Tensor, *, n: int, seed: int,
                batch: int = 128) -> float:
     """E[D(real)] - E[D(fake)] on ``n`` held-out reals and ``n`` fresh fakes (own generator: training
@@ -172,7 +176,7 @@ def train_gan(
         # total_steps may grow: the learning rates are constant (StyleGAN2 has no schedule) and the data order
         # does not depend on it, so a finished run extended to more steps equals one trained that long.
         saved = load_checkpoint(found, model=pair, config=identity, optimizer=optims, ema=ema,
-                                ignore=("train.total_steps",))
+                                ignore=("train.total_steps",), added=CONFIG_ADDED)
         step = int(saved["step"])
         if step > config.total_steps:
             raise GenlensError(f"{run_dir} is already at step {step}, past the {config.total_steps} steps asked "

@@ -216,6 +216,7 @@ def load_checkpoint(
     scaler: Any = None,
     ema: EMA | None = None,
     ignore: Iterable[str] = (),
+    added: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Load a checkpoint (a checkpoint folder or a run dir) into the given objects; returns ``state.json``.
 
@@ -225,7 +226,7 @@ def load_checkpoint(
     folder = _resolve(path)
     state = read_checkpoint_state(folder)
     if config is not None:
-        check_same_config(state.get("config", {}), config, ignore=ignore)
+        check_same_config(state.get("config", {}), config, ignore=ignore, added=added)
     _load_weights(unwrap_module(model), folder / MODEL_FILE)
     if ema is not None:
         if state.get("ema") is None:

@@ -31,9 +31,13 @@ def _flatten(data: Any, prefix: str = "") -> dict[str, Any]:
     return {prefix[:-1]: data}
 
 
-def config_differences(stored: Any, current: Any, *, ignore: Iterable[str] = ()) -> list[str]:
-    """``["lr (0.001 in checkpoint vs 0.002 now)", ...]``; nested keys are dotted, e.g. ``train.seed``."""
-    old = _flatten(config_to_dict(stored))
+def config_differences(stored: Any, current: Any, *, ignore: Iterable[str] = (),
+                       added: Mapping[str, Any] | None = None) -> list[str]:
+    """``["lr (0.001 in checkpoint vs 0.002 now)", ...]``; nested keys are dotted, e.g. ``train.seed``.
+
+    ``added``: dotted keys introduced after some checkpoints were written, with the value those checkpoints
+    implicitly had; a stored config without the key counts as holding that value."""
+    old = {**(added or {}), **_flatten(config_to_dict(stored))}
     new = _flatten(config_to_dict(current))
     skip = set(ignore)
     diffs = []
@@ -48,9 +52,11 @@ def config_differences(stored: Any, current: Any, *, ignore: Iterable[str] = ())
     return diffs
 
 
-def check_same_config(stored: Any, current: Any, *, ignore: Iterable[str] = ()) -> None:
-    """Raise a one-line :class:`GenlensError` naming every field that differs."""
-    diffs = config_differences(stored, current, ignore=ignore)
+def check_same_config(stored: Any, current: Any, *, ignore: Iterable[str] = (),
+                      added: Mapping[str, Any] | None = None) -> None:
+    """Raise a one-line :class:`GenlensError` naming every field that differs (``added``: see
+    :func:`config_differences`)."""
+    diffs = config_differences(stored, current, ignore=ignore, added=added)
     if diffs:
         raise GenlensError(
             f"checkpoint config differs in: {', '.join(diffs)}; start a new run dir or pass the same config"
