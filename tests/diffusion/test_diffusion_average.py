@@ -3,6 +3,7 @@ one-line errors for inputs that cannot be averaged."""
 from __future__ import annotations
 
 import json
+import shlex
 
 import pytest
 import torch
@@ -57,7 +58,9 @@ def test_average_command_writes_a_loadable_soup(run, toy, tmp_path):
     assert [s["sha256"] for s in manifest["soup"]] == [sha256_file(a / "model.safetensors"),
                                                        sha256_file(b / "model.safetensors"), sha256_file(snap)]
     assert [s["weight"] for s in manifest["soup"]] == [0.25, 0.25, 0.5]
-    assert manifest["soup"][0]["command"] == "make a" and manifest["command"].startswith("genlens")
+    assert manifest["soup"][0]["command"] == "make a"
+    assert manifest["command"] == shlex.join(["genlens", "diffusion", "average", str(a), str(b), str(snap), "--weights",
+                                              "1,1,2", "--out", str(out), "--json"])
     assert json.loads(stdout)["out"] == str(out)
 
 

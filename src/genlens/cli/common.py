@@ -46,12 +46,54 @@ def write_run_json(out: Path, *, command: str, config: dict[str, Any], seed: int
     })
 
 
+_INVOCATION: list[str] | None = None  # the argv given to genlens.cli.main.main, once it runs
+
+
+@contextmanager
+def invocation(argv: list[str]) -> Iterator[None]:
+    """While the ``genlens`` entry point runs: the arguments it was called with (for :func:`command_line`)."""
+    global _INVOCATION
+    before, _INVOCATION = _INVOCATION, [str(a) for a in argv]
+    try:
+        yield
+    finally:
+        _INVOCATION = before
+
+
 def command_line() -> str:
+    """The running command as a shell line starting with ``genlens``, for manifests and run.json.
+
+    From the entry point it is the exact argv. Called in-process without it (typer's test runner, a notebook
+    invoking the app), ``sys.argv`` is the host's (pytest, ipykernel), so the line is rebuilt from the click
+    context instead: the command path and every parameter whose value differs from its default."""
     import shlex
 
-    argv = list(sys.argv)
-    argv[0] = "genlens"
-    return " ".join(shlex.quote(a) for a in argv)
+    if _INVOCATION is not None:
+        return shlex.join(["genlens", *_INVOCATION])
+    from typer.main import get_current_context  # typer carries its own click; its context, not click's
+
+    ctx = get_current_context(silent=True)
+    if ctx is None:
+        return shlex.join(["genlens", *sys.argv[1:]])
+    return shlex.join(["genlens", *ctx.command_path.split()[1:], *_rebuilt_params(ctx)])
+
+
+def _rebuilt_params(ctx: Any) -> list[str]:
+    out: list[str] = []
+    for param in ctx.command.params:
+        value = ctx.params.get(param.name)
+        if value is None or value == param.default or (isinstance(value, (list, tuple)) and not value):
+            continue
+        values = list(value) if isinstance(value, (list, tuple)) else [value]
+        if param.param_type_name == "argument":
+            out += [str(v) for v in values]
+        elif getattr(param, "is_flag", False):
+            names = param.opts if value else (param.secondary_opts or param.opts)
+            out.append(names[0])
+        else:
+            for v in values:
+                out += [param.opts[0], str(v)]
+    return out
 
 
 @contextmanager

@@ -41,10 +41,12 @@ app.command("visualize")(visualize_cmd)
 
 def main(argv: list[str] | None = None) -> None:
     """Run the app; a :class:`GenlensError` becomes one line on stderr and exit code 2."""
+    from genlens.cli.common import invocation
     from genlens.errors import GenlensError
 
     try:
-        app(args=argv, prog_name="genlens")
+        with invocation(sys.argv[1:] if argv is None else argv):
+            app(args=argv, prog_name="genlens")
     except GenlensError as exc:
         sys.stderr.write(f"genlens: error: {exc}\n")
         sys.exit(exc.exit_code)
