@@ -74,3 +74,22 @@ def toy() -> type[Toy]:
 def run(cli):
     """``run(ARGS)`` = ``genlens diffusion ARGS`` in this process: (exit code, stdout, stderr)."""
     return lambda args: cli(["diffusion", *args])
+
+
+@pytest.fixture
+def sample_bar(run, tmp_path):
+    """``sample_bar(MODEL, TAG, *FLAGS)``: ``genlens diffusion sample MODEL --class Bar`` (2 images, 4 steps,
+    seed 3) into tmp_path/TAG; returns (the --json record, the first image as an array)."""
+    import json
+
+    import numpy as np
+    from PIL import Image
+
+    def sample(model, tag, *flags):
+        out = tmp_path / tag
+        code, stdout, err = run(["sample", model, "--class", "Bar", "--n", "2", "--steps", "4", "--seed", "3",
+                                 "--out", out, "--json", *flags])
+        assert code == 0, err
+        return json.loads(stdout), np.asarray(Image.open(out / "Bar" / "0.png"))
+
+    return sample

@@ -7,7 +7,6 @@ import json
 import numpy as np
 import pytest
 import torch
-from PIL import Image
 
 from genlens.diffusion import DiffusionTrainConfig, UNetConfig, save_diffusion
 from genlens.diffusion.autoguidance import AutoGuided, check_guide_weight
@@ -87,10 +86,6 @@ def test_defaults_round_trip_and_resolution(tmp_path):
         SamplingDefaults.from_dict({"guide_model": 3})
 
 
-def _png(path):
-    return np.asarray(Image.open(path))
-
-
 @pytest.fixture
 def pair(toy, tmp_path):
     """A class model and, beside it, a guide of the same kind (different weights)."""
@@ -102,23 +97,16 @@ def pair(toy, tmp_path):
     return folders
 
 
-def test_recommended_guide_is_used_by_sample_and_overridable(run, pair, tmp_path):
+def test_recommended_guide_is_used_by_sample_and_overridable(run, pair, sample_bar):
     model, guide = pair
     code, stdout, err = run(["defaults", model, "--guide-model", guide, "--guide-weight", "2", "--json"])
     assert code == 0, err
     assert json.loads(stdout)["guide_model"] == "early"  # stored relative: it travels with its sibling
     assert load_diffusion(model).sampling.guide_weight == 2.0  # the manifest still verifies
 
-    def sample(tag, *flags):
-        out = tmp_path / tag
-        code, stdout, err = run(["sample", model, "--class", "Bar", "--n", "2", "--steps", "4", "--seed", "3",
-                                 "--out", out, "--json", *flags])
-        assert code == 0, err
-        return json.loads(stdout), _png(out / "Bar" / "0.png")
-
-    by_model, img_model = sample("model")
-    by_flag, img_flag = sample("flag", "--guide-model", str(guide), "--guide-weight", "2")
-    off, img_off = sample("off", "--guide-model", "none")
+    by_model, img_model = sample_bar(model, "model")
+    by_flag, img_flag = sample_bar(model, "flag", "--guide-model", str(guide), "--guide-weight", "2")
+    off, img_off = sample_bar(model, "off", "--guide-model", "none")
     assert (by_model["guide_source"], by_model["guide_weight"]) == ("model", 2.0)
     assert by_model["guide_sha256"] == json.loads((guide / "manifest.json").read_text())["sha256"]["model.safetensors"]
     assert by_flag["guide_source"] == "flag" and off["guide_model"] is None

@@ -7,7 +7,6 @@ import shutil
 
 import numpy as np
 import pytest
-from PIL import Image
 
 from genlens.diffusion.defaults import SamplingDefaults, parse_interval_flag, resolve_interval
 from genlens.diffusion.io import load_diffusion
@@ -34,10 +33,6 @@ def test_bad_config_block_is_one_line_error(raw):
     assert "\n" not in str(e.value)
 
 
-def _png(path):
-    return np.asarray(Image.open(path))
-
-
 @pytest.fixture
 def own_folder(model_folder, tmp_path):
     """A private copy of the shared tiny class model (the defaults command rewrites config.json)."""
@@ -46,7 +41,7 @@ def own_folder(model_folder, tmp_path):
     return folder
 
 
-def test_defaults_command_sets_what_sample_uses(run, own_folder, tmp_path):
+def test_defaults_command_sets_what_sample_uses(run, own_folder, sample_bar):
     code, stdout, err = run(["defaults", own_folder, "--json"])
     assert code == 0, err
     assert json.loads(stdout)["guidance_interval"] is None
@@ -57,16 +52,9 @@ def test_defaults_command_sets_what_sample_uses(run, own_folder, tmp_path):
     bundle = load_diffusion(own_folder)  # the manifest still verifies: only config.json changed
     assert bundle.sampling.guidance_interval == (150, 600)
 
-    def sample(tag, *flags):
-        out = tmp_path / tag
-        code, stdout, err = run(["sample", own_folder, "--class", "Bar", "--n", "2", "--steps", "4", "--seed", "3",
-                                 "--out", out, "--json", *flags])
-        assert code == 0, err
-        return json.loads(stdout), _png(out / "Bar" / "0.png")
-
-    by_model, img_model = sample("model")
-    by_flag, img_flag = sample("flag", "--guidance-interval", "150,600")
-    plain, img_plain = sample("plain", "--guidance-interval", "none")
+    by_model, img_model = sample_bar(own_folder, "model")
+    by_flag, img_flag = sample_bar(own_folder, "flag", "--guidance-interval", "150,600")
+    plain, img_plain = sample_bar(own_folder, "plain", "--guidance-interval", "none")
     assert (by_model["guidance_interval"], by_model["guidance_interval_source"]) == ([150, 600], "model")
     assert (by_flag["guidance_interval"], by_flag["guidance_interval_source"]) == ([150, 600], "flag")
     assert (plain["guidance_interval"], plain["guidance_interval_source"]) == (None, "flag")
