@@ -3,7 +3,9 @@
 For every arch x seed the same training (``genlens.gan.train.train_gan``: same data order, batch, number of
 images) runs in chunks; after each chunk (every ``kimg / evals`` thousand images) we record FID of the EMA
 generator (genlens-fmnist features, ``--fid-n`` samples vs the 10,000 test images) and the disequilibrium
-indicator DI = E[D(held-out real)] - E[D(G(z))] on raw logits (``--di-n`` each). At the end: FID and KID
+indicator DI = E[D(held-out real)] - E[D(G(z))] on raw logits (``--di-n`` each), and for heatmap generators
+the editing correlation on ``--curve-edit-latents`` latents (so the curve shows when G takes up or drops heatmap
+control; ``editing_vs_kimg.png``). At the end: FID and KID
 with ``--final-fid-n`` samples, class coverage of ``--coverage-n`` samples under the zoo CNN, the editing
 correlation (heatmap-carrying archs only) and, per arch, the CPU time to render one image with a new heatmap.
 Results are medians and means over seeds; ``targets`` says which of the issue's targets are met.
@@ -61,10 +63,10 @@ WIDTHS: dict[str, dict[str, Any]] = {
     "tiny": {},  # GanConfig.tiny
 }
 FULL = {"kimg": 200.0, "batch": 64, "evals": 10, "fid_n": 5000, "final_fid_n": 10000, "coverage_n": 2000,
-        "di_n": 1024, "edit_latents": 64, "limit": None, "width": "half", "render_repeats": 100, "ref_n": None,
+        "di_n": 1024, "edit_latents": 64, "curve_edit_latents": 32, "limit": None, "width": "half", "render_repeats": 100, "ref_n": None,
         "render_threads": 2, "calib_warm": 10, "calib_steps": 20}
 QUICK = {"kimg": 0.128, "batch": 8, "evals": 2, "fid_n": 64, "final_fid_n": 128, "coverage_n": 200, "di_n": 32,
-         "edit_latents": 4, "limit": 512, "width": "tiny", "render_repeats": 10, "ref_n": 500, "render_threads": 1,
+         "edit_latents": 4, "curve_edit_latents": 4, "limit": 512, "width": "tiny", "render_repeats": 10, "ref_n": 500, "render_threads": 1,
          "calib_warm": 2, "calib_steps": 4}
 FID_SEED = 12345  # the same latents for every arch and every evaluation point
 CHUNK_OVERHEAD_S = 2.0  # per evaluation point: rebuild, checkpoint load and save (a guess, generous on a GPU)
@@ -191,6 +193,9 @@ def train_job(job: dict[str, Any]) -> dict[str, Any]:
         t1 = time.perf_counter()
         fid = fid_kid(run.G_ema, job["fid_n"], env["ref"], extractor=env["ext"], seed=FID_SEED, kid=False,
                       device=dev)["fid"]
+        # Editing r at every point as well (cheaper, fewer latents): when G takes up or drops heatmap control.
+        editing = (editing_correlation(run.G_ema, latents_n=job["curve_edit_latents"], seed=FID_SEED + 3)["correlation"]
+                   if cfg.use_sel and job.get("curve_edit_latents") else None)
         t2 = time.perf_counter()
         t_train, t_eval = t_train + (t1 - t0), t_eval + (t2 - t1)
         if recs:
@@ -200,7 +205,7 @@ def train_job(job: dict[str, Any]) -> dict[str, Any]:
 
             di = measure_di(run.pair.G, run.pair.D, env["held_out"], n=tcfg.di_samples, seed=tcfg.seed + 7919)
             ips = None
-        point = {"step": run.step, "kimg": run.step * batch / 1000, "fid": fid.value, "di": di,
+        point = {"step": run.step, "kimg": run.step * batch / 1000, "fid": fid.value, "di": di, "editing": editing,
                  "images_per_s": ips, "elapsed_s": round(t_train + t_eval, 2)}
         for key in ("loss_d", "loss_g", "d_real", "d_fake", "align", "r1"):
             vals = [r[key] for r in recs if key in r]
@@ -210,7 +215,8 @@ def train_job(job: dict[str, Any]) -> dict[str, Any]:
         step = run.step
         save_progress(run_dir, job, step=step, curve=curve, train_seconds=t_train, eval_seconds=t_eval)
         speed = "" if ips is None else f"  {ips:.0f} img/s"
-        log(f"{arch} seed {seed}: {point['kimg']:g} kimg  FID {fid.value:.2f}  DI {point['di']:.3f}{speed}")
+        edit = "" if editing is None else f"  editing r {editing:.2f}"
+        log(f"{arch} seed {seed}: {point['kimg']:g} kimg  FID {fid.value:.2f}  DI {point['di']:.3f}{edit}{speed}")
     t0 = time.perf_counter()
     # A finished run resumed again (e.g. a later session re-running the command) reuses its final metrics
     # when the step and the evaluation settings are the same: they cost minutes per run and do not change.
@@ -402,6 +408,11 @@ def summarize(runs: list[dict[str, Any]], archs: list[str]) -> tuple[dict[str, A
                         "per_seed": {str(r["seed"]): {"kimg": [p["kimg"] for p in r["curve"]],
                                                       "fid": [p["fid"] for p in r["curve"]],
                                                       "di": [p["di"] for p in r["curve"]]} for r in rs}}
+        # Editing r per point: only runs made since bench/gan.py records it, and only SEL generators.
+        if all(p.get("editing") is not None for r in rs for p in r["curve"]):
+            curves[arch]["editing_mean"] = [mean_at("editing", k) for k in shared]
+            for r in rs:
+                curves[arch]["per_seed"][str(r["seed"])]["editing"] = [p["editing"] for p in r["curve"]]
     return summary, curves, compare_kimg
 
 
@@ -476,6 +487,7 @@ def run(args: argparse.Namespace, progress: Callable[[str], None] = log) -> dict
                 "data_dir": args.data_dir, "limit": args.limit, "fid_n": args.fid_n, "final_fid_n": args.final_fid_n,
                 "coverage_n": args.coverage_n, "di_n": args.di_n, "ref_n": args.ref_n,
                 "calib_warm": args.calib_warm, "calib_steps": args.calib_steps, "edit_latents": args.edit_latents,
+                "curve_edit_latents": args.curve_edit_latents,
                 "png_dir": args.png_dir, "ship_dir": args.ship_dir, "ship_seed": args.seeds[0], "command": command,
                 "deadline": wall0 + args.deadline_s if args.deadline_s else None, "resume": args.resume,
                 "recompute_final": args.recompute_final,
@@ -525,7 +537,7 @@ def run(args: argparse.Namespace, progress: Callable[[str], None] = log) -> dict
 
 def config_dict(args: argparse.Namespace, total_steps: int) -> dict[str, Any]:
     keys = ("archs", "seeds", "kimg", "batch", "evals", "width", "heat_sigmas", "fid_n", "final_fid_n", "coverage_n", "di_n",
-            "edit_latents", "limit", "ref_n", "render_threads", "device", "parallel", "budget_s", "deadline_s", "quick", "threads",
+            "edit_latents", "curve_edit_latents", "limit", "ref_n", "render_threads", "device", "parallel", "budget_s", "deadline_s", "quick", "threads",
             "worker_threads")
     return {k: getattr(args, k) for k in keys} | {"total_steps": total_steps,
                                                    "model": {a: dataclasses.asdict(model_config(a, args.width, args.heat_sigmas))
@@ -564,11 +576,13 @@ def gan_table(result: dict[str, Any]) -> str:
 
 
 def write_pngs(result: dict[str, Any], folder: str | Path) -> list[Path]:
-    """FID and DI vs kimg (mean over seeds, thin lines per seed) as PNGs in ``folder``."""
+    """FID, DI and (for runs that recorded it) editing r vs kimg (mean over seeds, thin lines per seed) as PNGs
+    in ``folder``."""
     from genlens.report.gan_section import curves_png
 
     folder = Path(folder)
-    return [curves_png(result["curves"], key, folder / f"{key}_vs_kimg.png") for key in ("fid", "di")]
+    keys = ["fid", "di"] + (["editing"] if any("editing_mean" in c for c in result["curves"].values()) else [])
+    return [curves_png(result["curves"], key, folder / f"{key}_vs_kimg.png") for key in keys]
 
 
 # --- command line -------------------------------------------------------------------------------------
@@ -588,6 +602,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--coverage-n", type=int, default=None, help="samples for class coverage (default 2000)")
     p.add_argument("--di-n", type=int, default=None, help="held-out reals and fakes for DI (default 1024)")
     p.add_argument("--edit-latents", type=int, default=None, help="latents for the editing score (default 64)")
+    p.add_argument("--curve-edit-latents", type=int, default=None,
+                   help="latents for the editing r at every evaluation point (default 32; 0 skips it)")
     p.add_argument("--limit", type=int, default=None, help="use only the first N training images")
     p.add_argument("--render-repeats", type=int, default=None, help="timed renders per arch (default 100)")
     p.add_argument("--render-threads", type=int, default=None, help="CPU threads for the render time (default 2)")

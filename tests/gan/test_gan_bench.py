@@ -48,10 +48,17 @@ def test_quick_run_writes_results_table_and_models(bench, tiny_fmnist, tmp_path)
     assert eq["fid"]["per_seed"] and len(eq["fid"]["per_seed"]) == 2 and eq["extractor"] == "genlens-fmnist"
     assert result["summary"]["stylegan2"]["editing_correlation"] is None and eq["editing_correlation"] is not None
     assert result["curves"]["eqgan-sa"]["kimg"] == [0.016, 0.032] and result["compare_kimg"] == 0.032
+    # editing r at every evaluation point for heatmap generators only, averaged over seeds
+    eq_curve, base_curve = result["curves"]["eqgan-sa"], result["curves"]["stylegan2"]
+    assert "editing_mean" not in base_curve and all(p["editing"] is None for r in result["runs"]
+                                                    if r["arch"] == "stylegan2" for p in r["curve"])
+    per_seed = [eq_curve["per_seed"][s]["editing"] for s in ("0", "1")]
+    assert all(-1 <= v <= 1 for v in per_seed[0] + per_seed[1])
+    assert eq_curve["editing_mean"] == pytest.approx([(a + b) / 2 for a, b in zip(*per_seed, strict=True)])
     assert set(result["targets"]) == {"fid_eqgan_below_baseline", "di_eqgan_below_baseline",
                                       "coverage_all_classes_4pct", "editing_correlation_0.8", "render_10ms"}
     assert "| eqgan-sa | 0.032 |" in bench.gan_table(result)
-    for name in ("fid_vs_kimg.png", "di_vs_kimg.png", "samples_eqgan-sa.png"):
+    for name in ("fid_vs_kimg.png", "di_vs_kimg.png", "editing_vs_kimg.png", "samples_eqgan-sa.png"):
         assert (tmp_path / "png" / name).is_file()
     folder = tmp_path / "weights" / "fmnist-eqgan"
     manifest = json.loads((folder / "manifest.json").read_text())

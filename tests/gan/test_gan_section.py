@@ -36,6 +36,7 @@ def weights(tmp_path, monkeypatch):
     bench = tmp_path / "gan.json"
     bench.write_text(json.dumps(_bench_result()))
     monkeypatch.setattr(gs, "BENCH_RESULT", bench)
+    monkeypatch.setattr(gs, "EDIT_CURVE_RESULT", tmp_path / "no_editing_curve.json")
     return root
 
 
@@ -70,3 +71,16 @@ def test_section_without_models_says_how_to_make_them_and_shows_curves(weights, 
     for name in ("fid_vs_kimg.png", "di_vs_kimg.png"):
         assert (ctx.out / "gan" / name).stat().st_size > 1000 and f"gan/{name}" in html
     assert ctx.numbers["gan"]["bench"]["compare_kimg"] == 2.0 and "not met" in html
+
+
+def test_editing_curve_comes_from_its_own_run_when_the_comparison_lacks_it(weights, tmp_path, monkeypatch):
+    ctx = _ctx(tmp_path)
+    assert "editing_vs_kimg.png" not in gs.section_gan(ctx)  # no run has recorded the editing r yet
+    curve = {"kimg": [1.0, 2.0], "fid_mean": [80.0, 60.0], "di_mean": [1.0, 0.5], "editing_mean": [-0.5, 0.6],
+             "per_seed": {"0": {"kimg": [1.0, 2.0], "fid": [81.0, 61.0], "di": [1.1, 0.6], "editing": [-0.5, 0.6]}}}
+    path = tmp_path / "gan_editing_curve.json"
+    path.write_text(json.dumps({"curves": {"eqgan-sa": curve}}))
+    monkeypatch.setattr(gs, "EDIT_CURVE_RESULT", path)
+    html = gs.section_gan(_ctx(tmp_path / "again"))
+    assert "gan/editing_vs_kimg.png" in html and "editing r vs images seen" in html
+    assert (tmp_path / "again" / "tour" / "gan" / "editing_vs_kimg.png").stat().st_size > 1000

@@ -14,6 +14,8 @@ import torch
 from genlens.report import html as H
 
 BENCH_RESULT = Path(__file__).resolve().parents[3] / "bench" / "results" / "gan.json"
+# EqGAN-SA alone with the editing r at every evaluation point (bench/gan.py --archs eqgan-sa ...)
+EDIT_CURVE_RESULT = BENCH_RESULT.with_name("gan_editing_curve.json")
 ARCH_TITLES = {"stylegan2": "StyleGAN2-style baseline", "sel-only": "+ SEL only", "eqgan-sa": "EqGAN-SA"}
 TRAIN_COMMAND = "bash scripts/train_gan_gpu.sh"
 STRIP = 7  # frames of the editing strip
@@ -38,19 +40,24 @@ def _plt():
 
 
 def curves_png(curves: dict[str, Any], key: str, path: str | Path) -> Path:
-    """``key`` ("fid" or "di") vs kimg from ``bench/gan.py`` curves: the mean over seeds per arch, thick, and
-    each seed, thin and dashed."""
+    """``key`` ("fid", "di" or "editing") vs kimg from ``bench/gan.py`` curves: the mean over seeds per arch,
+    thick, and each seed, thin and dashed. Archs without that curve (editing r needs heatmaps) are left out."""
     plt = _plt()
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fig, ax = plt.subplots(figsize=(5.2, 3.4))
     for i, (arch, c) in enumerate(curves.items()):
+        if f"{key}_mean" not in c:
+            continue
         colour = f"C{i}"
         ax.plot(c["kimg"], c[f"{key}_mean"], color=colour, lw=2, label=ARCH_TITLES.get(arch, arch), marker="o", ms=3)
         for seed in c["per_seed"].values():
             ax.plot(seed["kimg"], seed[key], color=colour, lw=0.8, ls="--", alpha=0.6)
     ax.set_xlabel("thousands of real images shown (kimg)")
-    ax.set_ylabel("FID (genlens-fmnist)" if key == "fid" else "DI = E[D(real)] - E[D(fake)]")
+    ax.set_ylabel({"fid": "FID (genlens-fmnist)", "di": "DI = E[D(real)] - E[D(fake)]",
+                   "editing": "editing r (heatmap shift vs content shift)"}.get(key, key))
+    if key == "editing":
+        ax.axhline(0.8, color="0.4", lw=0.8, ls=":", label="target r = 0.8")
     if key == "fid":
         ax.set_yscale("log")
     ax.grid(alpha=0.3)
@@ -103,10 +110,18 @@ def _bench_part(ctx) -> str:
         return (f"<p>No training curves yet: <code>{TRAIN_COMMAND}</code> writes "
                 "<code>bench/results/gan.json</code> with FID and DI every few thousand images.</p>")
     result = json.loads(BENCH_RESULT.read_text())
+    panels = [("fid", "FID vs images seen (mean over seeds; dashed: single seeds)"),
+              ("di", "disequilibrium indicator vs images seen")]
+    edit_curves = result["curves"]
+    if not any("editing_mean" in c for c in edit_curves.values()) and EDIT_CURVE_RESULT.is_file():
+        edit_curves = json.loads(EDIT_CURVE_RESULT.read_text())["curves"]  # an EqGAN-SA-only run that records it
     figs = [H.figure(str(curves_png(result["curves"], key, ctx.out / "gan" / f"{key}_vs_kimg.png")
-                         .relative_to(ctx.out)), cap, width=460)
-            for key, cap in (("fid", "FID vs images seen (mean over seeds; dashed: single seeds)"),
-                             ("di", "disequilibrium indicator vs images seen"))]
+                         .relative_to(ctx.out)), cap, width=460) for key, cap in panels]
+    if any("editing_mean" in c for c in edit_curves.values()):
+        figs.append(H.figure(str(curves_png(edit_curves, "editing", ctx.out / "gan" / "editing_vs_kimg.png")
+                                 .relative_to(ctx.out)),
+                             "editing r vs images seen: how closely the content follows a moved level-1 heatmap "
+                             "(the same runs' curve; dotted: the issue's 0.8)", width=460))
     rows = []
     for arch, s in result["summary"].items():
         ed = s.get("editing_correlation")
