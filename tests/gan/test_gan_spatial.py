@@ -59,6 +59,32 @@ def test_generator_samples_its_configs_sigmas():
         GanConfig(heat_sigmas="wide")
 
 
+def test_conv_heat_encoder_sees_each_centre():
+    """heat_encoder="conv" (the official code's): per-centre channels through two convs per level; the SELs of
+    blocks 4, 8, 16 px get one level's features, the 32-px block all three."""
+    cfg = dataclasses.replace(GanConfig.tiny("eqgan-sa"), heat_encoder="conv")
+    torch.manual_seed(0)
+    G = Generator(cfg)
+    f = cfg.heat_features
+    assert [b.sel.shared[0].weight.shape[1] for b in G.blocks] == [f, f, f, 3 * f]
+    assert [c.weight.shape[1] for c in G.heat_encoder.conv0] == [1, 2, 4]  # K centres in as K channels
+    h = G.sample_heatmaps(3, generator=torch.Generator().manual_seed(1))
+    heats = G.block_heats(h)
+    assert [tuple(t.shape) for t in heats] == [(3, f, 32, 32)] * 3 + [(3, 3 * f, 32, 32)]
+    # swapping two level-3 centres leaves the mean map alone but not the encoded features
+    swapped = dataclasses.replace(h, centers={**h.centers, 3: h.centers[3][:, [1, 0, 2, 3]]},
+                                  sigmas={**h.sigmas, 3: h.sigmas[3][:, [1, 0, 2, 3]]})
+    swapped_maps = render_heatmap(swapped.centers[3], swapped.sigmas[3], 32)
+    torch.testing.assert_close(swapped_maps, h.maps[3])
+    assert not torch.allclose(G.block_heats(swapped)[2], heats[2])
+    torch.testing.assert_close(G.block_heats(swapped)[0], heats[0])
+    assert G(torch.randn(3, cfg.z_dim), h).shape == (3, 1, 32, 32)
+    plain = Generator(GanConfig.tiny("eqgan-sa"))
+    assert plain.heat_encoder is None and [tuple(t.shape) for t in plain.block_heats(h)][-1] == (3, 3, 32, 32)
+    with pytest.raises(GenlensError, match="unknown heatmap encoder 'unet'; use one of: mean, conv"):
+        GanConfig(heat_encoder="unet")
+
+
 def test_render_golden_values():
     centers = torch.tensor([[[0.0, 0.0]]])
     sigmas = torch.tensor([[0.5]])

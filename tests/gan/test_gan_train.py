@@ -104,11 +104,15 @@ def test_checkpoint_from_before_heat_sigmas_resumes_as_narrow(images, tmp_path, 
     train_gan(model_config=GanConfig.tiny("eqgan-sa"), config=tc, data=images, run_dir=tmp_path)
     state_file = tmp_path / "last" / "state.json"
     state = json.loads(state_file.read_text())
-    del state["config"]["model"]["heat_sigmas"]  # as an older genlens wrote it
+    for key in ("heat_sigmas", "heat_encoder", "heat_features"):  # as an older genlens wrote it
+        del state["config"]["model"][key]
     state_file.write_text(json.dumps(state))
     official = dataclasses.replace(GanConfig.tiny("eqgan-sa"), heat_sigmas="official")
     with pytest.raises(GenlensError, match=r"model.heat_sigmas \('narrow' in checkpoint vs 'official' now\)"):
         train_gan(model_config=official, config=tiny_train(3), data=images, run_dir=tmp_path, resume=True)
+    encoded = dataclasses.replace(GanConfig.tiny("eqgan-sa"), heat_encoder="conv")
+    with pytest.raises(GenlensError, match=r"model.heat_encoder \('mean' in checkpoint vs 'conv' now\)"):
+        train_gan(model_config=encoded, config=tiny_train(3), data=images, run_dir=tmp_path, resume=True)
     run = train_gan(model_config=GanConfig.tiny("eqgan-sa"), config=tiny_train(3), data=images, run_dir=tmp_path,
                     resume=True)
     assert run.step == 3

@@ -74,6 +74,9 @@ def train(
     heat_sigmas: Annotated[str, typer.Option("--heat-sigmas", help="Heatmap sigma ranges of levels 2/3: narrow "
                                              "(U[0.25, 0.5], U[0.1, 0.25]) or official (the official code's wider "
                                              "ones).")] = "narrow",
+    heat_encoder: Annotated[str, typer.Option("--heat-encoder", help="Heatmaps into the SELs: mean (each level's "
+                                              "mean map) or conv (the official code's per-centre conv encoder)."
+                                              )] = "mean",
     limit: Annotated[int | None, typer.Option("--limit", min=8, help="Use only the first N training images.")]
     = None,
     data_dir: Path | None = DataDirOpt,
@@ -92,7 +95,8 @@ def train(
     from genlens.gan.train import GanTrainConfig, train_gan
 
     t0 = time.perf_counter()
-    model_cfg = replace(GanConfig.tiny(arch) if tiny else GanConfig(arch=arch), heat_sigmas=heat_sigmas)
+    model_cfg = replace(GanConfig.tiny(arch) if tiny else GanConfig(arch=arch), heat_sigmas=heat_sigmas,
+                        heat_encoder=heat_encoder)
     train_cfg = GanTrainConfig(total_steps=steps, batch_size=batch_size, seed=seed, device=device,
                                checkpoint_every=checkpoint_every, di_every=max(steps // 20, 1))
     data = fmnist_32("train", data_dir=data_dir, limit=limit)

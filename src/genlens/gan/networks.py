@@ -19,7 +19,8 @@ from torch import nn
 
 from genlens.errors import GenlensError
 from genlens.gan.layers import EqualConv2d, EqualLinear, lrelu
-from genlens.gan.spatial import LEVELS, Heatmaps, SpatialEncodingLayer, check_sigmas, sample_heatmaps
+from genlens.gan.spatial import (LEVELS, HeatmapEncoder, Heatmaps, SpatialEncodingLayer, check_encoder, check_sigmas,
+                                 sample_heatmaps)
 
 ARCHS = ("stylegan2", "sel-only", "eqgan-sa")
 RESOLUTIONS = (4, 8, 16, 32)
@@ -37,6 +38,8 @@ class GanConfig:
     mbstd_group: int = 4  # 0: no minibatch-std layer
     sel_hidden: int = 64
     heat_sigmas: str = "narrow"  # heatmap sigma ranges: narrow | official (genlens.gan.spatial.SIGMA_RANGES)
+    heat_encoder: str = "mean"  # into the SELs: mean (a level's mean map) | conv (official per-centre encoder)
+    heat_features: int = 32  # channels per level out of the conv heatmap encoder (the official code's 32)
 
     def __post_init__(self) -> None:
         if self.arch not in ARCHS:
@@ -47,6 +50,9 @@ class GanConfig:
             if len(chans) != len(RESOLUTIONS) or min(chans) < 1:
                 raise GenlensError(f"{name} needs {len(RESOLUTIONS)} positive widths (for 4, 8, 16, 32 px)")
         check_sigmas(self.heat_sigmas)
+        check_encoder(self.heat_encoder)
+        if self.heat_features < 2:
+            raise GenlensError("heat_features must be >= 2 (the encoder's first conv has heat_features // 2 channels)")
         if self.mbstd_group < 0:
             raise GenlensError("mbstd_group must be >= 0 (0 turns minibatch-std off)")
 
@@ -174,10 +180,13 @@ class Generator(nn.Module):
         c = config.g_channels
         self.mapping = MappingNetwork(config.z_dim, config.w_dim, config.mapping_layers)
         self.const = nn.Parameter(torch.randn(1, c[0], 4, 4))
+        encoded = config.use_sel and config.heat_encoder == "conv"
+        self.heat_encoder = HeatmapEncoder(config.heat_features) if encoded else None
+        per_level = config.heat_features if encoded else 1
         blocks = []
         for i, res in enumerate(RESOLUTIONS):
             # level 1 feeds 4 px, level 2 8 px, level 3 16 px; higher blocks get all three
-            sel_heat = (1 if i < len(LEVELS) else len(LEVELS)) if config.use_sel else 0
+            sel_heat = (per_level if i < len(LEVELS) else per_level * len(LEVELS)) if config.use_sel else 0
             blocks.append(GBlock(c[max(i - 1, 0)], c[i], config.w_dim, res, config.img_channels,
                                  first=i == 0, sel_heat=sel_heat, sel_hidden=config.sel_hidden))
         self.blocks = nn.ModuleList(blocks)
@@ -186,18 +195,24 @@ class Generator(nn.Module):
         return sample_heatmaps(batch, size=self.config.resolution, generator=generator,
                                device=self.const.device, sigmas=self.config.heat_sigmas)
 
-    def block_heat(self, heatmaps: Heatmaps, index: int) -> torch.Tensor:
-        if index < len(LEVELS):
-            return heatmaps.maps[LEVELS[index]]
-        return torch.cat([heatmaps.maps[lv] for lv in LEVELS], dim=1)
+    def block_heats(self, heatmaps: Heatmaps) -> list[torch.Tensor]:
+        """The SEL input of every block: level i's map (or encoded features) for block i < 3, all three
+        concatenated for the blocks above."""
+        if self.heat_encoder is not None:
+            per_level = self.heat_encoder(heatmaps)
+        else:
+            per_level = [heatmaps.maps[lv] for lv in LEVELS]
+        joint = torch.cat(per_level, dim=1)
+        return [per_level[i] if i < len(LEVELS) else joint for i in range(len(self.blocks))]
 
     def synthesize(self, w: torch.Tensor, heatmaps: Heatmaps | None = None, *, noise_mode: str = "random",
                    generator: torch.Generator | None = None) -> torch.Tensor:
         if self.config.use_sel and heatmaps is None:
             heatmaps = self.sample_heatmaps(w.shape[0], generator=generator)
         x, rgb = self.const.expand(w.shape[0], -1, -1, -1), None
+        heats = self.block_heats(heatmaps) if self.config.use_sel else [None] * len(self.blocks)
         for i, block in enumerate(self.blocks):
-            heat = self.block_heat(heatmaps, i) if block.sel is not None else None
+            heat = heats[i] if block.sel is not None else None
             x, rgb = block(x, rgb, w, heat, noise_mode=noise_mode, generator=generator)
         return torch.tanh(rgb)
 

@@ -136,11 +136,12 @@ class FixedLatentRenderer:
             raise GenlensError(f"a '{G.config.arch}' generator needs heatmaps to render")
         b = heatmaps.batch if heatmaps is not None else 1
         x, rgb = self.const.expand(b, -1, -1, -1), None
+        heats = G.block_heats(heatmaps) if heatmaps is not None else None
         for i, (first, sel, conv0, conv1, torgb) in enumerate(self.blocks):
             if not first:
                 x = F.interpolate(x, scale_factor=2, mode="bilinear", align_corners=False)
             if sel is not None:
-                x = _sel(sel, x, G.block_heat(heatmaps, i))
+                x = _sel(sel, x, heats[i])
             if conv0 is not None:
                 x = _styled(conv0, x)
             x = _styled(conv1, x)

@@ -8,8 +8,10 @@ Wang et al., "Improving GAN Equilibrium by Raising Spatial Awareness", CVPR 2022
   levels 2 and 3 clamped to [-1, 1]). Two sets of sigma ranges (``SIGMA_RANGES``, ``GanConfig.heat_sigmas``):
   "narrow", our first choice, sigma2 ~ U[0.25, 0.5], sigma3 ~ U[0.1, 0.25]; "official", the official code's
   sigma2 ~ (U[0, 1] + 0.1) / 1.4 and sigma3 ~ (U[0, 1] + 0.1) / 2 per centre (wider, and overlapping level
-  1's). The official code also feeds each centre as its own channel through a two-conv heatmap encoder,
-  where the SEL here takes the mean map.
+  1's). Two ways into the SELs (``GanConfig.heat_encoder``): "mean", our first choice, hands each SEL the
+  level's mean map; "conv", the official code's, renders each centre as its own channel and passes each
+  level through a two-conv encoder (K -> 16 -> 32 channels, 3x3, lrelu) at image resolution before the
+  SELs resize it (:class:`HeatmapEncoder`).
   One blob is ``exp(-||coord - c||^2 / sigma) + 0.01`` on a [-1, 1] grid (x = columns, y = rows); a level's map
   (B, 1, H, W) is the mean over its centres.
 * SEL (eq. 2): ``dx = IN(x) * (1 + sigma(h)) + mu(h)``, ``out = x + 0.1 * conv(lrelu(dx))`` where h is the
@@ -24,6 +26,7 @@ generator never saw such centres, so silently clamping would make "move it there
 """
 from __future__ import annotations
 
+import math
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 
@@ -69,11 +72,15 @@ def _grid(size: int, device: torch.device) -> torch.Tensor:
     return torch.stack([xx, yy], dim=-1)  # (H, W, 2) as (x, y)
 
 
-def _render(centers: torch.Tensor, sigmas: torch.Tensor, size: int) -> torch.Tensor:
+def render_blobs(centers: torch.Tensor, sigmas: torch.Tensor, size: int) -> torch.Tensor:
+    """(B, K, 2) centres and (B, K) sigmas -> (B, K, size, size): one blob per centre, unchecked."""
     grid = _grid(size, centers.device)  # (H, W, 2)
     d2 = (grid[None, None] - centers[:, :, None, None, :]).pow(2).sum(-1)  # (B, K, H, W)
-    blobs = torch.exp(-d2 / sigmas[:, :, None, None]) + FLOOR
-    return blobs.mean(dim=1, keepdim=True)  # (B, 1, H, W)
+    return torch.exp(-d2 / sigmas[:, :, None, None]) + FLOOR
+
+
+def _render(centers: torch.Tensor, sigmas: torch.Tensor, size: int) -> torch.Tensor:
+    return render_blobs(centers, sigmas, size).mean(dim=1, keepdim=True)  # (B, 1, H, W)
 
 
 def render_heatmap(centers: torch.Tensor, sigmas: torch.Tensor, size: int) -> torch.Tensor:
@@ -95,6 +102,15 @@ def render_heatmap(centers: torch.Tensor, sigmas: torch.Tensor, size: int) -> to
     if not (sigmas > 0).all():
         raise GenlensError("heatmap sigmas must be positive")
     return _render(centers, sigmas, size)
+
+
+HEAT_ENCODERS = ("mean", "conv")
+
+
+def check_encoder(name: str) -> str:
+    if name not in HEAT_ENCODERS:
+        raise GenlensError(f"unknown heatmap encoder '{name}'; use one of: {', '.join(HEAT_ENCODERS)}")
+    return name
 
 
 def check_sigmas(name: str) -> str:
@@ -144,6 +160,29 @@ class SpatialEncodingLayer(nn.Module):
         sigma, mu = self.to_sigma_mu(self.shared(heat)).chunk(2, dim=1)  # (B, 1, h, w) each
         dx = self.norm(x) * (1 + sigma) + mu
         return x + self.out(F.leaky_relu(dx, 0.2)) * self.scale
+
+
+class HeatmapEncoder(nn.Module):
+    """The official code's heatmap encoder (genforce/eqgan-sa ``SynthesisNetwork.hm_conv*``): per level, the
+    K per-centre blobs (K = 1, 2, 4) as K channels through a 3x3 conv to ``features // 2`` channels and
+    another to ``features``, both leaky ReLU, at image resolution. The SEL of the block fed by a level gets
+    that level's features; higher blocks get the three concatenated (``3 * features`` channels)."""
+
+    def __init__(self, features: int = 32) -> None:
+        super().__init__()
+        self.features = features
+        self.conv0 = nn.ModuleList(EqualConv2d(CENTRES_PER_LEVEL[lv], features // 2, 3) for lv in LEVELS)
+        self.conv1 = nn.ModuleList(EqualConv2d(features // 2, features, 3) for lv in LEVELS)
+
+    def forward(self, heat: Heatmaps) -> list[torch.Tensor]:
+        """-> one (B, features, H, W) tensor per level, in ``LEVELS`` order."""
+        size = heat.maps[1].shape[-1]
+        out = []
+        for i, lv in enumerate(LEVELS):
+            blobs = render_blobs(heat.centers[lv], heat.sigmas[lv], size)
+            h = F.leaky_relu(self.conv0[i](blobs), 0.2) * math.sqrt(2)  # official lrelu: gain sqrt(2)
+            out.append(F.leaky_relu(self.conv1[i](h), 0.2))  # gain sqrt(2) * sqrt(0.5) = 1, as the official
+        return out
 
 
 @contextmanager
