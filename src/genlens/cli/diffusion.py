@@ -23,10 +23,13 @@ from genlens.cli.diffusion_eval import (
     GuideModelOpt,
     GuideWeightOpt,
     PromptWeightOpt,
+    SpacingOpt,
     eval_cmd,
     guided_for,
     interval_for,
     parse_interval,
+    parse_spacing,
+    spacing_for,
 )
 from genlens.errors import GenlensError
 from genlens.training.distributed import end_distributed
@@ -176,6 +179,7 @@ def sample_cmd(
     anchors: int = AnchorsOpt,
     prompt_weight: float = PromptWeightOpt,
     guidance_interval: str | None = GuidanceIntervalOpt,
+    timestep_spacing: str | None = SpacingOpt,
     guide_model: str | None = GuideModelOpt,
     guide_weight: float | None = GuideWeightOpt,
     out: Path = typer.Option(Path("out/diffusion"), "--out", help="Output folder."),
@@ -205,9 +209,11 @@ def sample_cmd(
     SAMPLERS.get(sampler)  # unknown sampler: one line listing them
     steps = steps or int(SAMPLERS.meta(sampler)["default_steps"])
     parse_interval(guidance_interval)
+    parse_spacing(timestep_spacing)
     dev = resolve_device(device)
     bundle = load_diffusion(model if model is not None else _default_model(prompt), device=dev)
     interval, interval_record = interval_for(guidance_interval, bundle)
+    spacing, spacing_record = spacing_for(timestep_spacing, bundle, steps)
     net, guide_record = guided_for(guide_model, guide_weight, bundle, dev)  # autoguidance also helps unconditional
     kind = net.cond_kind
     if kind != "none" and guidance is None:
@@ -264,7 +270,8 @@ def sample_cmd(
                 cb({"step": gi * steps + info["step"], "total": steps * len(groups)})
 
             res = run_sample(net, cond, n=n, sampler=sampler, steps=steps, guidance=guidance,
-                             guidance_interval=interval, schedule=bundle.schedule, generator=gen, callback=report, return_trajectory=filmstrip)
+                             guidance_interval=interval, schedule=bundle.schedule, generator=gen, callback=report,
+                             return_trajectory=filmstrip, spacing=spacing)
             imgs, traj = res if filmstrip else (res, None)
             imgs = imgs.cpu()
             for i, img in enumerate(imgs):
@@ -280,6 +287,7 @@ def sample_cmd(
               "guidance": guidance, "n": n, "groups": [g for g, _ in groups], "images": int(grid.shape[0]),
               "grid": str(out / "grid.png"), "seconds": round(time.perf_counter() - t0, 3)}
     result.update(guide_record)
+    result.update(spacing_record)
     if kind != "none":
         result.update(interval_record)
     if anchor_records:
@@ -303,10 +311,14 @@ def defaults_cmd(
     guide_weight: float | None = typer.Option(None, "--guide-weight", help="Set the guide's weight w (default 2)."),
     guide_interval: str | None = typer.Option(None, "--guide-interval", help="Set the timesteps LO,HI where the guide "
                                               "acts, or 'none' for every step."),
+    timestep_spacing: str | None = typer.Option(None, "--timestep-spacing", help="Set the recommended timestep "
+                                                "spacing: leading (diffusers' default), trailing, power:RHO or "
+                                                "quadratic."),
     note: str | None = typer.Option(None, "--note", help="Where the choice was measured (kept in config.json)."),
     json_out: bool = JsonOpt,
 ) -> None:
-    """Show or set a model's recommended sampling settings (guidance interval, autoguidance guide), which
+    """Show or set a model's recommended sampling settings (guidance interval, autoguidance guide, timestep
+    spacing), which
     `diffusion sample`, `diffusion eval` and the tour use unless their flags override them. The weights and
     manifest are untouched.
 
@@ -350,6 +362,11 @@ def defaults_cmd(
         if current.guide_model is None and gi is not None:
             raise GenlensError("--guide-interval needs a guide: pass --guide-model FOLDER as well")
         current = replace(current, guide_interval=gi)
+    if timestep_spacing is not None and timestep_spacing.strip():
+        from genlens.diffusion.spacing import TimestepSpacing
+
+        sp = TimestepSpacing.parse(timestep_spacing)
+        current = replace(current, timestep_spacing=None if sp.is_default else str(sp))
     if note is not None:
         current = replace(current, note=note)
     if current != bundle.sampling:
@@ -364,7 +381,8 @@ def defaults_cmd(
                  if current.guidance_interval else "at every step")
         guide = (f"; autoguided by {current.guide_model} (w={current.guide_weight:g})"
                  if current.guide_model else "")
-        err_console.print(f"{model}: guidance {where}{guide}" + (f" ({current.note})" if current.note else ""))
+        spacing = f"; timestep spacing {current.timestep_spacing}" if current.timestep_spacing else ""
+        err_console.print(f"{model}: guidance {where}{guide}{spacing}" + (f" ({current.note})" if current.note else ""))
 
 
 @app.command("average")

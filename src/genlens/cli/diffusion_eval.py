@@ -20,6 +20,10 @@ GuidanceIntervalOpt = typer.Option(None, "--guidance-interval", help="Guide only
                                    "(e.g. 150,600; Kynkäänniemi et al. 2024), the conditional prediction alone "
                                    "elsewhere; those steps cost half. 'none' guides every step. Default: the "
                                    "model's recommendation (`genlens diffusion defaults MODEL`).")
+SpacingOpt = typer.Option(None, "--timestep-spacing", help="Which training timesteps the steps visit: leading "
+                          "(diffusers' default), trailing, power:RHO (more steps at low noise for RHO > 1, e.g. "
+                          "power:1.5) or quadratic (power:2, DDIM's CIFAR-10 choice). Default: the model's "
+                          "recommendation.")
 GuideModelOpt = typer.Option(None, "--guide-model", help="Autoguidance (Karras et al. 2024): a weaker version of the "
                              "same model (an earlier checkpoint folder) to extrapolate away from; every guided step "
                              "then costs twice. 'none' turns it off. Default: the model's recommendation.")
@@ -50,6 +54,25 @@ def interval_for(text: str | None, bundle) -> tuple[tuple[int, int] | None, dict
 
     interval, source = resolve_interval(text, bundle.sampling)
     return interval, {"guidance_interval": list(interval) if interval else None, "guidance_interval_source": source}
+
+
+def spacing_for(text: str | None, bundle, steps: int) -> tuple[str, dict[str, Any]]:
+    """The timestep spacing to sample ``bundle`` with (checked against ``steps`` before any sampling) and the
+    record results carry: ``timestep_spacing`` and ``timestep_spacing_source`` (flag, model or default)."""
+    from genlens.diffusion.defaults import resolve_spacing
+    from genlens.diffusion.spacing import spaced_timesteps
+
+    spacing, source = resolve_spacing(text, bundle.sampling)
+    spaced_timesteps(spacing, steps, bundle.schedule.num_train_timesteps)
+    return spacing, {"timestep_spacing": spacing, "timestep_spacing_source": source}
+
+
+def parse_spacing(text: str | None) -> None:
+    """Check ``--timestep-spacing`` before any model is loaded."""
+    from genlens.diffusion.spacing import TimestepSpacing
+
+    if text is not None and text.strip():
+        TimestepSpacing.parse(text)
 
 
 # ----------------------------------------------------------------------------------------- training grids
@@ -155,6 +178,7 @@ def eval_cmd(
     anchors: int = AnchorsOpt,
     prompt_weight: float = PromptWeightOpt,
     guidance_interval: str | None = GuidanceIntervalOpt,
+    timestep_spacing: str | None = SpacingOpt,
     guide_model: str | None = GuideModelOpt,
     guide_weight: float | None = GuideWeightOpt,
     all_judges: bool = typer.Option(False, "--all-judges", help="Judge with the ViT, Mixer and ResMLP as well."),
@@ -187,9 +211,11 @@ def eval_cmd(
     SAMPLERS.get(sampler)
     steps = steps or int(SAMPLERS.meta(sampler)["default_steps"])
     parse_interval(guidance_interval)
+    parse_spacing(timestep_spacing)
     dev = str(resolve_device(device))
     bundle = load_diffusion(model if model is not None else _default_model(prompts), device=dev)
     interval, interval_record = interval_for(guidance_interval, bundle)
+    spacing, spacing_record = spacing_for(timestep_spacing, bundle, steps)
     net, guide_record = guided_for(guide_model, guide_weight, bundle, dev)
     kind, names = net.cond_kind, list(bundle.class_names)
     if kind == "none":
@@ -213,9 +239,9 @@ def eval_cmd(
         class_tokens = class_prompt_tokens(names, net.config.max_tokens, encoder,
                                            pooled=token_layout(net.config)["pooled"])
     common = dict(schedule=bundle.schedule, class_names=names, class_tokens=class_tokens, batch_size=batch, seed=seed,
-                  guidance_interval=interval)
+                  guidance_interval=interval, spacing=spacing)
     result: dict[str, Any] = {"model": str(bundle.folder), "kind": bundle.kind, "seed": seed, "device": dev,
-                              **interval_record, **guide_record}
+                              **interval_record, **spacing_record, **guide_record}
     with progress_bar(f"eval ({sampler} {steps}, s={guidance:g}, n={n})", None, quiet=json_out) as cb:
         ev, images, labels = E.evaluate_class_model(net, n=n, sampler=sampler, steps=steps, guidance=guidance,
                                                     reference=reference, judges=judges, callback=cb,
@@ -246,7 +272,8 @@ def eval_cmd(
         with progress_bar("held-out prompts", None, quiet=json_out) as cb:
             result["prompts"] = E.evaluate_prompts(prompt_net, texts, plabels, tokens, k=k, judges=judges,
                                                    class_names=names, sampler=sampler, steps=steps, guidance=guidance,
-                                                   guidance_interval=interval, schedule=bundle.schedule, seed=seed, batch_size=batch, callback=cb)
+                                                   guidance_interval=interval, schedule=bundle.schedule, seed=seed,
+                                                   batch_size=batch, callback=cb, spacing=spacing)
         result["prompts"]["prompt_set"] = prompt_set
         result["prompts"]["anchors"] = {"k": plan.k if plan.active else 0, "prompt_weight": plan.prompt_weight}
         if found is not None:

@@ -10,8 +10,10 @@ The same block may name a guide model for autoguidance (Karras et al. 2024; :mod
 an earlier or smaller version of the same model, extrapolated away from with weight w. ``diffusion sample`` /
 ``diffusion eval`` use it unless ``--guide-model`` / ``--guide-weight`` override it.
 
+It may also name a timestep spacing (:mod:`genlens.diffusion.spacing`), which ``--timestep-spacing`` overrides.
+
 ``config.json``: ``{"sampling": {"guidance_interval": [lo, hi] | null, "guide_model": "folder" | null,
-"guide_weight": w, "guide_interval": [lo, hi] | null, "note": "..."}}``. ``guide_model`` is a path relative to the
+"guide_weight": w, "guide_interval": [lo, hi] | null, "timestep_spacing": "power:1.5", "note": "..."}}``. ``guide_model`` is a path relative to the
 model folder's parent (so a sibling folder's name) or an absolute path. A folder without the block samples with
 plain classifier-free guidance at every step.
 """
@@ -24,6 +26,7 @@ from typing import Any
 
 from genlens.diffusion.autoguidance import check_guide_weight
 from genlens.diffusion.guidance import check_interval
+from genlens.diffusion.spacing import TimestepSpacing
 from genlens.errors import GenlensError
 
 OFF_WORDS = ("none", "off", "all")  # --guidance-interval none: guide at every step, whatever the model says
@@ -35,6 +38,7 @@ class SamplingDefaults:
     """``guidance_interval``: (t_lo, t_hi) in training timesteps, or None for guidance at every step;
     ``guide_model``: the autoguidance guide (relative to the model folder's parent, or absolute), or None;
     ``guide_weight``: its w; ``guide_interval``: timesteps where it acts (None: every step);
+    ``timestep_spacing``: the timesteps a few-step sampler visits (None: diffusers' ``leading``);
     ``note``: where the choices were measured (a results file, the numbers)."""
 
     guidance_interval: tuple[int, int] | None = None
@@ -42,12 +46,15 @@ class SamplingDefaults:
     guide_model: str | None = None
     guide_weight: float = 1.0
     guide_interval: tuple[int, int] | None = None
+    timestep_spacing: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         d: dict[str, Any] = {"guidance_interval": list(self.guidance_interval) if self.guidance_interval else None}
         if self.guide_model is not None:
             d |= {"guide_model": self.guide_model, "guide_weight": self.guide_weight,
                   "guide_interval": list(self.guide_interval) if self.guide_interval else None}
+        if self.timestep_spacing is not None:
+            d["timestep_spacing"] = self.timestep_spacing
         return d | {"note": self.note}
 
     @classmethod
@@ -74,8 +81,15 @@ class SamplingDefaults:
         except (TypeError, ValueError):
             raise GenlensError(f"config.json sampling.guide_weight {d.get('guide_weight')!r} is not a number; rewrite "
                                "it with `genlens diffusion defaults MODEL --guide-weight W`") from None
+        spacing = d.get("timestep_spacing")
+        if spacing is not None:
+            if not isinstance(spacing, str):
+                raise GenlensError(f"config.json sampling.timestep_spacing {spacing!r} must be a string like "
+                                   "\"power:1.5\"; rewrite it with `genlens diffusion defaults MODEL --timestep-spacing S`")
+            spacing = str(TimestepSpacing.parse(spacing))
         return cls(guidance_interval=interval, note=str(d.get("note", "")), guide_model=guide, guide_weight=weight,
-                   guide_interval=check_interval(tuple(graw), num_train_timesteps) if graw is not None else None)
+                   guide_interval=check_interval(tuple(graw), num_train_timesteps) if graw is not None else None,
+                   timestep_spacing=spacing)
 
 
 def parse_interval_flag(text: str | None) -> tuple[bool, tuple[int, int] | None]:
@@ -103,6 +117,16 @@ def resolve_interval(text: str | None, defaults: SamplingDefaults) -> tuple[tupl
     if defaults.guidance_interval is not None:
         return defaults.guidance_interval, "model"
     return None, "none"
+
+
+def resolve_spacing(text: str | None, defaults: SamplingDefaults) -> tuple[str, str]:
+    """The timestep spacing to sample with and where it came from: ``"flag"`` (``--timestep-spacing``),
+    ``"model"`` (the folder's recommendation) or ``"default"`` (diffusers' ``leading``)."""
+    if text is not None and text.strip():
+        return str(TimestepSpacing.parse(text)), "flag"
+    if defaults.timestep_spacing is not None:
+        return defaults.timestep_spacing, "model"
+    return str(TimestepSpacing()), "default"
 
 
 def write_sampling_defaults(folder: str | os.PathLike, defaults: SamplingDefaults) -> Path:

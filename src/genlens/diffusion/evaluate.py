@@ -20,6 +20,7 @@ from torch import nn
 
 from genlens.diffusion.sample import sample
 from genlens.diffusion.schedule import NoiseSchedule
+from genlens.diffusion.spacing import TimestepSpacing
 from genlens.errors import GenlensError
 from genlens.metrics.api import MetricResult
 from genlens.metrics.extractors import FeatureExtractor, extractor_for
@@ -84,6 +85,7 @@ def generate(
     seed: int = 0,
     batch_size: int = 256,
     callback: Callback = None,
+    spacing: str | None = None,
 ) -> torch.Tensor:
     """n images (n, 1, 28, 28) in [0, 1] on the CPU, in batches; ``cond_fn(indices (b,))`` gives each batch's
     condition. One generator drawn in order, so a seed (and batch size) fixes the images on a device."""
@@ -103,7 +105,8 @@ def generate(
 
         cond = cond_fn(idx)
         imgs = sample(model, cond, n=len(idx), sampler=sampler, steps=steps, guidance=guidance,
-                      guidance_interval=guidance_interval, schedule=schedule, generator=gen, callback=report)
+                      guidance_interval=guidance_interval, schedule=schedule, generator=gen, callback=report,
+                      spacing=spacing)
         out.append(imgs.cpu())
     return torch.cat(out)
 
@@ -118,7 +121,7 @@ def generate_class_samples(
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """n samples balanced over the classes: images (n, 1, 28, 28) in [0, 1] and their labels (n,).
     Keyword arguments as :func:`generate` (sampler, steps, guidance, guidance_interval, schedule, seed,
-    batch_size, callback)."""
+    batch_size, callback, spacing)."""
     labels = balanced_labels(n, _num_classes(model, num_classes, class_tokens))
     dev = next(model.parameters()).device
 
@@ -132,7 +135,7 @@ def generate_class_samples(
 def class_grid(model: nn.Module, *, per_class: int = 8, num_classes: int | None = None,
                class_tokens: ClassTokens | None = None, sampler: str = "ddim", steps: int = 20,
                guidance: float | None = 3.0, schedule: NoiseSchedule | None = None, seed: int = 0,
-               guidance_interval: tuple[int, int] | None = None) -> torch.Tensor:
+               guidance_interval: tuple[int, int] | None = None, spacing: str | None = None) -> torch.Tensor:
     """(K·per_class, 1, 28, 28): ``per_class`` samples of each class, class-major (one grid row per class
     with ``nrow=per_class``). A fixed seed gives the same noise at every call, so grids written during
     training show the model changing, not the noise."""
@@ -141,7 +144,7 @@ def class_grid(model: nn.Module, *, per_class: int = 8, num_classes: int | None 
     c = class_condition(model, labels, class_tokens)
     cond = c.to(dev) if isinstance(c, torch.Tensor) else tuple(t.to(dev) for t in c)
     return sample(model, cond, sampler=sampler, steps=steps, guidance=guidance, schedule=schedule,
-                  guidance_interval=guidance_interval, generator=make_generator(seed, dev)).cpu()
+                  guidance_interval=guidance_interval, generator=make_generator(seed, dev), spacing=spacing).cpu()
 
 
 # ----------------------------------------------------------------------------------------- scoring
@@ -221,6 +224,13 @@ def _interval_record(interval: tuple[int, int] | None) -> dict[str, Any]:
     return {"guidance_interval": [int(v) for v in interval]} if interval is not None else {}
 
 
+def _spacing_record(spacing: str | None) -> dict[str, Any]:
+    """``{"timestep_spacing": "power:1.5"}`` for results made with a spacing other than the default ``leading``;
+    nothing otherwise, so earlier results keep their keys."""
+    sp = TimestepSpacing.parse(spacing)
+    return {} if sp.is_default else {"timestep_spacing": str(sp)}
+
+
 def evaluate_class_model(
     model: nn.Module,
     *,
@@ -240,6 +250,7 @@ def evaluate_class_model(
     kid: bool = True,
     callback: Callback = None,
     return_samples: bool = False,
+    spacing: str | None = None,
 ) -> dict[str, Any] | tuple[dict[str, Any], torch.Tensor, torch.Tensor]:
     """Draw ``n`` class-balanced samples and score them: FID/KID against ``reference`` (or ``test_images``,
     the full test set) and the judges' accuracy (default: the zoo CNN) overall and per class."""
@@ -252,9 +263,11 @@ def evaluate_class_model(
     images, labels = generate_class_samples(model, n, num_classes=len(class_names) if class_names else None,
                                             class_tokens=class_tokens, sampler=sampler, steps=steps,
                                             guidance=guidance, guidance_interval=guidance_interval,
-                                            schedule=schedule, seed=seed, batch_size=batch_size, callback=callback)
+                                            schedule=schedule, seed=seed, batch_size=batch_size, callback=callback,
+                                            spacing=spacing)
     seconds = time.perf_counter() - t0
     result = {"sampler": sampler, "steps": steps, "guidance": guidance, **_interval_record(guidance_interval),
+              **_spacing_record(spacing),
               "seed": seed, "seconds": round(seconds, 3),
               "images_per_s": round(n / max(seconds, 1e-9), 2),
               **score_samples(images, labels, reference=reference, judges=judges, class_names=class_names, kid=kid)}
@@ -279,6 +292,7 @@ def evaluate_prompts(
     seed: int = 0,
     batch_size: int = 256,
     callback: Callback = None,
+    spacing: str | None = None,
 ) -> dict[str, Any]:
     """``k`` samples per prompt (``prompt_tokens``: (P, T, D), (P, T)), judged against each prompt's intended
     class: overall accuracy, per prompt and per class. Default prompts: the held-out paraphrases
@@ -301,7 +315,7 @@ def evaluate_prompts(
     t0 = time.perf_counter()
     images = generate(model, cond_fn, len(which), sampler=sampler, steps=steps, guidance=guidance,
                       guidance_interval=guidance_interval, schedule=schedule, seed=seed, batch_size=batch_size,
-                      callback=callback)
+                      callback=callback, spacing=spacing)
     seconds = time.perf_counter() - t0
     verdict = judge_samples(images, y, judges, class_names)
     first = judges[0]
@@ -312,7 +326,7 @@ def evaluate_prompts(
                    "accuracy": float(hit[which == i].mean()), "n": k}
                   for i, (p, c) in enumerate(zip(prompts, labels))]
     return {"sampler": sampler, "steps": steps, "guidance": guidance, **_interval_record(guidance_interval),
-            "seed": seed, "k": k, "n": len(which),
+            **_spacing_record(spacing), "seed": seed, "k": k, "n": len(which),
             "seconds": round(seconds, 3), **verdict, "per_prompt": per_prompt}
 
 
@@ -379,7 +393,8 @@ def _row(r: dict[str, Any], **extra: Any) -> dict[str, Any]:
     return {**extra, "n": r["n"], "fid": r["fid"]["value"], "kid": r.get("kid", {}).get("value"),
             "accuracy": r["accuracy"], "seconds": r["seconds"], "images_per_s": r["images_per_s"],
             "extractor": r["fid"]["extractor"], "judge": r["judge"],
-            **({"guidance_interval": r["guidance_interval"]} if "guidance_interval" in r else {})}
+            **({"guidance_interval": r["guidance_interval"]} if "guidance_interval" in r else {}),
+            **({"timestep_spacing": r["timestep_spacing"]} if "timestep_spacing" in r else {})}
 
 
 def fast_vs_full(rows: Sequence[dict[str, Any]], *, fast: tuple[str, int] = ("ddim", 20),

@@ -15,6 +15,7 @@ from torch import nn
 from genlens.diffusion.guidance import GuidedDenoiser, check_interval
 from genlens.diffusion.sample import SAMPLERS, step_kwargs
 from genlens.diffusion.schedule import NoiseSchedule
+from genlens.diffusion.spacing import TimestepSpacing, set_spaced_timesteps
 from genlens.diffusion.unet import from_model_space
 from genlens.errors import GenlensError
 from genlens.utils.modes import eval_mode
@@ -49,9 +50,10 @@ def denoising_filmstrip(
     schedule: NoiseSchedule | None = None,
     generator: torch.Generator | None = None,
     guidance_interval: tuple[int, int] | None = None,
+    spacing: TimestepSpacing | str | None = None,
 ) -> Filmstrip:
     """Run the sampler on ``cond`` (labels (B,) or (tokens, mask)) and keep ``frames`` evenly spaced steps
-    (``guidance_interval`` as in :func:`genlens.diffusion.sample.sample`)."""
+    (``guidance_interval`` and ``spacing`` as in :func:`genlens.diffusion.sample.sample`)."""
     if frames < 2:
         raise GenlensError(f"a filmstrip needs at least 2 frames, got {frames}")
     schedule = schedule or NoiseSchedule()
@@ -63,7 +65,7 @@ def denoising_filmstrip(
     size = model.config.sample_size
     x = torch.randn(b, model.config.in_channels, size, size, generator=generator,
                     device=generator.device if generator is not None else device).to(device)
-    scheduler.set_timesteps(steps, device=device)
+    set_spaced_timesteps(scheduler, steps, spacing, device)
     x = x * scheduler.init_noise_sigma
     alphas = schedule.alphas_cumprod().to(device)
     timesteps = list(scheduler.timesteps)

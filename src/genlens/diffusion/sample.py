@@ -3,7 +3,9 @@
 Samplers (registry ``SAMPLERS``): ``ddpm`` (ancestral, Ho et al. 2020; meant for all 1000 steps),
 ``ddim`` (Song et al. 2021, arXiv 2010.02502, eta = 0: deterministic given x_T) and ``dpm++``
 (DPM-Solver++ 2M, Lu et al. 2022, arXiv 2211.01095). Each is built from the model's training schedule
-and uses the diffusers interface ``set_timesteps(n)``, ``.timesteps``, ``step(ε̂, t, x, generator=)``.
+and uses the diffusers interface ``set_timesteps(n)``, ``.timesteps``, ``step(ε̂, t, x, generator=)``. Which
+timesteps the S steps visit is the timestep spacing (:mod:`genlens.diffusion.spacing`; default diffusers'
+``leading``).
 """
 from __future__ import annotations
 
@@ -16,6 +18,7 @@ from torch import nn
 
 from genlens.diffusion.guidance import GuidedDenoiser, check_interval
 from genlens.diffusion.schedule import NoiseSchedule
+from genlens.diffusion.spacing import TimestepSpacing, set_spaced_timesteps
 from genlens.diffusion.unet import Cond, cond_batch_size, from_model_space
 from genlens.errors import GenlensError
 from genlens.registry import Registry
@@ -33,9 +36,9 @@ def _ddpm(schedule: NoiseSchedule):
 
 @SAMPLERS.register("ddim", default_steps=20)
 def _ddim(schedule: NoiseSchedule):
-    from diffusers import DDIMScheduler
+    from genlens.diffusion.ddim import SpacedDDIMScheduler  # diffusers' DDIM, plus custom timestep sequences
 
-    return DDIMScheduler(**schedule.scheduler_config())
+    return SpacedDDIMScheduler(**schedule.scheduler_config())
 
 
 @SAMPLERS.register("dpm++", default_steps=20)
@@ -83,6 +86,7 @@ def sample(
     guidance_interval: tuple[int, int] | None = None,
     schedule: NoiseSchedule | None = None,
     generator: torch.Generator | None = None,
+    spacing: TimestepSpacing | str | None = None,
     callback: Callable[[dict[str, Any]], None] | None = None,
     return_trajectory: bool = False,
     trajectory_frames: int = 8,
@@ -92,7 +96,8 @@ def sample(
     ``cond``: labels (B,) for a class model, ``(tokens, mask)`` for a text model, ``None`` for an
     unconditional one (then ``n`` sets the batch). ``guidance`` s: ε̃ = ε_u + s(ε_c − ε_u) (None or 1:
     conditional only); ``guidance_interval`` (t_lo, t_hi) applies s only at training timesteps inside it
-    (:mod:`genlens.diffusion.guidance`). The initial noise and the stochastic samplers draw from ``generator``, so a seed
+    (:mod:`genlens.diffusion.guidance`); ``spacing`` picks the timesteps the steps visit
+    (:mod:`genlens.diffusion.spacing`, default ``leading``). The initial noise and the stochastic samplers draw from ``generator``, so a seed
     gives the same images on the same device. ``callback({"step", "total", "t"})`` after each step.
     """
     if steps < 1:
@@ -113,7 +118,7 @@ def sample(
     size = model.config.sample_size
     x = torch.randn(b, model.config.in_channels, size, size, generator=generator,
                     device=generator.device if generator is not None else device).to(device)
-    scheduler.set_timesteps(steps, device=device)
+    set_spaced_timesteps(scheduler, steps, spacing, device)
     x = x * scheduler.init_noise_sigma
     timesteps = list(scheduler.timesteps)
     keep = set(torch.linspace(0, len(timesteps) - 1, max(2, trajectory_frames)).round().long().tolist())

@@ -19,8 +19,15 @@ from torch import nn
 
 from genlens.errors import GenlensError
 from genlens.gan.layers import EqualConv2d, EqualLinear, lrelu
-from genlens.gan.spatial import (LEVELS, HeatmapEncoder, Heatmaps, SpatialEncodingLayer, check_encoder, check_sigmas,
-                                 sample_heatmaps)
+from genlens.gan.spatial import (
+    LEVELS,
+    HeatmapEncoder,
+    Heatmaps,
+    SpatialEncodingLayer,
+    check_encoder,
+    check_sigmas,
+    sample_heatmaps,
+)
 
 ARCHS = ("stylegan2", "sel-only", "eqgan-sa")
 RESOLUTIONS = (4, 8, 16, 32)

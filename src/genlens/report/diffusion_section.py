@@ -159,9 +159,9 @@ def _class_part(ctx, cnn) -> str:
     names = list(bundle.class_names)
     per = 1 if ctx.quick else 6
     t0 = time.perf_counter()
-    interval = bundle.sampling.guidance_interval
+    interval, spacing = bundle.sampling.guidance_interval, bundle.sampling.timestep_spacing
     images = class_grid(net, per_class=per, sampler=SAMPLER, steps=STEPS, guidance=GUIDANCE,
-                        schedule=bundle.schedule, seed=ctx.seed, guidance_interval=interval)
+                        schedule=bundle.schedule, seed=ctx.seed, guidance_interval=interval, spacing=spacing)
     secs = time.perf_counter() - t0
     labels = torch.arange(len(names)).repeat_interleave(per)
     verdict = judge_samples(images, labels, [cnn], names)
@@ -170,12 +170,12 @@ def _class_part(ctx, cnn) -> str:
     film = denoising_filmstrip(net, torch.tensor(film_classes, device=next(net.parameters()).device),
                                sampler=SAMPLER, steps=STEPS, guidance=GUIDANCE, frames=6 if ctx.quick else 8,
                                schedule=bundle.schedule, generator=make_generator(ctx.seed + 1, ctx.device),
-                               guidance_interval=interval)
+                               guidance_interval=interval, spacing=spacing)
     k = len(film.timesteps) + 1
     save_grid(film.rows(), ctx.out / "diffusion" / "filmstrip.png", nrow=k, upscale=3)
     ctx.numbers.setdefault("diffusion", {})["class_grid"] = {
         "n": int(images.shape[0]), "sampler": SAMPLER, "steps": STEPS, "guidance": GUIDANCE, "seconds": round(secs, 2),
-        "guidance_interval": list(interval) if interval else None, **guide,
+        "guidance_interval": list(interval) if interval else None, "timestep_spacing": spacing or "leading", **guide,
         "accuracy": verdict["accuracy"], "judge": verdict["judge"], "per_class_accuracy": verdict["per_class_accuracy"],
         "filmstrip_timesteps": film.timesteps}
     rows = [(c, f"{100 * a:.0f}%") for c, a in verdict["per_class_accuracy"].items()]
@@ -183,6 +183,7 @@ def _class_part(ctx, cnn) -> str:
             f"steps, classifier-free guidance s = {GUIDANCE:g}"
             + (f" at training timesteps {interval[0]}–{interval[1]} (the model's recommended guidance interval)"
                if interval else "")
+            + (f", timesteps spaced {H.esc(spacing)}" if spacing else "")
             + (f", autoguided by its earlier checkpoint <code>{H.esc(Path(guide['guide_model']).name)}</code> with "
                f"w = {guide['guide_weight']:g} (Karras et al. 2024)" if guide.get("guide_model") else "")
             + f", seed {ctx.seed}: {per} samples per class, drawn now "
