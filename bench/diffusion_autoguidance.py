@@ -48,20 +48,22 @@ def phase_folder(name: str, into: Path) -> Path:
 
 def parse_spec(spec: str, *, guidance: float, interval: str) -> dict[str, Any]:
     """``BAD:W`` (the first probe's form) or ``good=FOLDER,bad=phase2|FOLDER,w=2,s=3,iv=150-500|none,ag=LO-HI|all,
-    sampler=ddim`` (20 steps of the named sampler; ``good`` defaults to the shipped weights)."""
+    sampler=ddim,sp=leading|power:1.5`` (20 steps of the named sampler with that timestep spacing; ``good``
+    defaults to the shipped weights)."""
     if "=" not in spec:
         name, w = spec.split(":")
         spec = f"bad={name},w={w}"
     kv = dict(part.split("=", 1) for part in spec.split(","))
-    unknown = set(kv) - {"good", "bad", "w", "s", "iv", "ag", "sampler"}
+    unknown = set(kv) - {"good", "bad", "w", "s", "iv", "ag", "sampler", "sp"}
     if unknown:
-        raise SystemExit(f"run spec '{spec}': unknown keys {sorted(unknown)} (use good, bad, w, s, iv, ag, sampler)")
+        raise SystemExit(f"run spec '{spec}': unknown keys {sorted(unknown)} (use good, bad, w, s, iv, ag, sampler, sp)")
 
     def span(text: str) -> tuple[int, int] | None:
         return None if text in ("none", "all") else tuple(int(v) for v in text.split("-"))  # type: ignore[return-value]
 
     return {"good": kv.get("good", WEIGHTS), "bad": kv.get("bad", "phase2"), "w": float(kv.get("w", 2)), "s": float(kv.get("s", guidance)),
-            "iv": span(kv.get("iv", interval)), "ag": span(kv.get("ag", "all")), "sampler": kv.get("sampler", "ddim")}
+            "iv": span(kv.get("iv", interval)), "ag": span(kv.get("ag", "all")), "sampler": kv.get("sampler", "ddim"),
+            "sp": kv.get("sp", "leading")}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -72,8 +74,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--interval", default="150-600", help="CFG interval LO-HI|none unless a run spec sets iv= "
                    "(150-600: the shipped recommendation when the probe began)")
     p.add_argument("--runs", nargs="+", default=["phase1:2"], help="BAD:W pairs, e.g. phase1:2 (BAD in "
-                   f"{sorted(PHASES)}), or key=value lists: bad=phase2|FOLDER,w=2,s=3,iv=150-500|none,ag=LO-HI|all "
-                   "(ag: timesteps where the guide acts)")
+                   f"{sorted(PHASES)}), or key=value lists: bad=phase2|FOLDER,w=2,s=3,iv=150-500|none,ag=LO-HI|all,"
+                   "sp=power:1.5 (ag: timesteps where the guide acts; sp: timestep spacing, default leading)")
     p.add_argument("--section", default=None, help="merge the rows into --out under this key instead of "
                    "rewriting the file")
     p.add_argument("--batch", type=int, default=250)
@@ -106,12 +108,13 @@ def main(argv: list[str] | None = None) -> int:
             good = goods[spec["good"]]
             net = AutoGuided(good.model, bads[name], spec["w"], spec["ag"])
             r = E.evaluate_class_model(net, n=args.n, seed=args.seed, guidance=spec["s"], guidance_interval=spec["iv"],
-                                       sampler=spec["sampler"], steps=20,
+                                       sampler=spec["sampler"], steps=20, spacing=spec["sp"],
                                        reference=reference, judges=judges, schedule=good.schedule,
                                        class_names=good.class_names, batch_size=args.batch)
             rows.append({"spec": text, "good_model": spec["good"], "good_sha256": sha256_file(Path(ROOT / spec["good"]) / "model.safetensors"),
                          "bad_model": name, "bad_model_steps": PHASES[name][2] if name in PHASES else None,
-                         "w": spec["w"], "guidance": spec["s"], "sampler": spec["sampler"], "guidance_interval": spec["iv"] and list(spec["iv"]),
+                         "w": spec["w"], "guidance": spec["s"], "sampler": spec["sampler"], "timestep_spacing": spec["sp"],
+                         "guidance_interval": spec["iv"] and list(spec["iv"]),
                          "guide_interval": spec["ag"] and list(spec["ag"]),
                          "fid": r["fid"]["value"], "kid": r["kid"]["value"], "kid_std": r["kid"]["std"],
                          "accuracy": r["accuracy"], "seconds": r["seconds"]})

@@ -45,9 +45,15 @@ def _guide(run: dict[str, Any] | None) -> str:
     return f", autoguided by `{Path(run['guide_model']).name}` (w={run['guide_weight']:g}{where})"
 
 
+def _spacing(ev: dict[str, Any]) -> str:
+    """" (timesteps power:1.5)" for results sampled with a spacing other than diffusers' leading one."""
+    sp = ev.get("timestep_spacing")
+    return f" (timesteps {sp})" if sp and sp != "leading" else ""
+
+
 def _setting(ev: dict[str, Any], run: dict[str, Any] | None = None) -> str:
     sampler = ev["sampler"].upper() if ev["sampler"] != "dpm++" else "DPM++"
-    return f"s={ev['guidance']:g}{_interval(ev)}{_guide(run)}, {sampler} {ev['steps']}"
+    return f"s={ev['guidance']:g}{_interval(ev)}{_guide(run)}, {sampler} {ev['steps']}{_spacing(ev)}"
 
 
 def _anchoring(p: dict[str, Any]) -> str:
@@ -99,8 +105,9 @@ def guidance_rows(cls: dict[str, Any]) -> list[str]:
     if not sweep:
         return []
     s = " | ".join(f"{r['guidance']:g}" for r in sweep)
-    return ["", f"Guidance sweep ({sweep[0].get('judge', 'zoo CNN')}-judged, DDIM {cls['class_eval']['steps']}, "
-            f"the same initial noise at every s{_interval(sweep[0]).replace(' guided', ', guided')}{_guide(cls)}):", "",
+    return ["", f"Guidance sweep ({sweep[0].get('judge', 'zoo CNN')}-judged, DDIM {cls['class_eval']['steps']}"
+            f"{_spacing(sweep[0])}, the same initial noise at every s"
+            f"{_interval(sweep[0]).replace(' guided', ', guided')}{_guide(cls)}):", "",
             f"| s | {s} |", "|---|" + "---:|" * len(sweep),
             "| FID | " + " | ".join(f"{r['fid']:.2f}" for r in sweep) + " |",
             "| accuracy | " + " | ".join(f"{100 * r['accuracy']:.0f} %" for r in sweep) + " |",
@@ -110,8 +117,10 @@ def guidance_rows(cls: dict[str, Any]) -> list[str]:
 def steps_rows(cls: dict[str, Any]) -> list[str]:
     sweep, rows = cls.get("steps_sweep") or [], []
     if sweep:
+        sp = sweep[0].get("timestep_spacing")
+        where = f"; fewer steps than timesteps visit them spaced {sp}" if sp and sp != "leading" else ""
         rows += ["", f"Steps sweep (s={sweep[0]['guidance']:g}{_interval(sweep[0]).replace(' guided', ', guided')}"
-                 f"{_guide(cls)}):", "",
+                 f"{_guide(cls)}{where}):", "",
                  "| sampler | steps | n | FID | accuracy | seconds |", "|---|---:|---:|---:|---:|---:|"]
     rows += [f"| {r['sampler']} | {r['steps']} | {r['n']} | {r['fid']:.2f} | {100 * r['accuracy']:.0f} % "
              f"| {r['seconds']:.0f} |" for r in sweep]

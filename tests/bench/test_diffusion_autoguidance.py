@@ -35,11 +35,11 @@ def test_run_specs_old_and_key_value_forms():
     mod = _module()
     old = mod.parse_spec("phase1:1.5", guidance=3.0, interval="150-600")
     assert old == {"good": mod.WEIGHTS, "bad": "phase1", "w": 1.5, "s": 3.0, "iv": (150, 600), "ag": None,
-                   "sampler": "ddim"}
-    new = mod.parse_spec("good=runs/soup,bad=runs/x,w=2,s=2,iv=none,ag=0-600,sampler=dpm++", guidance=3.0,
+                   "sampler": "ddim", "sp": "leading"}
+    new = mod.parse_spec("good=runs/soup,bad=runs/x,w=2,s=2,iv=none,ag=0-600,sampler=dpm++,sp=power:1.5", guidance=3.0,
                          interval="150-600")
     assert new == {"good": "runs/soup", "bad": "runs/x", "w": 2.0, "s": 2.0, "iv": None, "ag": (0, 600),
-                   "sampler": "dpm++"}
+                   "sampler": "dpm++", "sp": "power:1.5"}
     import pytest
 
     with pytest.raises(SystemExit, match="unknown keys"):

@@ -100,3 +100,23 @@ def test_rows_name_the_autoguidance_guide_and_its_weight(tmp_path):
     run["guide_model"] = None
     (tmp_path / "class" / "eval.json").write_text(json.dumps(run))
     assert "autoguided" not in mod.render(tmp_path)
+
+
+def test_rows_name_a_timestep_spacing_other_than_the_default(tmp_path):
+    mod = _module()
+    ev = {"accuracy": 0.95, "fid": _metric(0.19, 2000), "kid": _metric(0.001, 2000, 0.001), "n": 2000,
+          "guidance": 3.0, "sampler": "ddim", "steps": 20, "timestep_spacing": "power:1.5"}
+    sweep = [{"guidance": 3.0, "fid": 0.5, "accuracy": 0.95, "n": 200, "timestep_spacing": "power:1.5"}]
+    steps = [{"sampler": "ddim", "steps": 20, "n": 200, "fid": 0.5, "accuracy": 0.95, "seconds": 9, "guidance": 3.0,
+              "timestep_spacing": "power:1.5"}]
+    (tmp_path / "class").mkdir()
+    (tmp_path / "class" / "eval.json").write_text(json.dumps({"model": "x/fmnist-ddpm", "class_eval": ev,
+                                                              "guidance_sweep": sweep, "steps_sweep": steps}))
+    body = mod.render(tmp_path)
+    assert "| FID, s=3, DDIM 20 (timesteps power:1.5) | 0.19 | 2000 |" in body
+    assert "DDIM 20 (timesteps power:1.5), the same initial noise" in body and "spaced power:1.5):" in body
+    for row in (ev, sweep[0], steps[0]):
+        row["timestep_spacing"] = "leading"
+    (tmp_path / "class" / "eval.json").write_text(json.dumps({"model": "x/fmnist-ddpm", "class_eval": ev,
+                                                              "guidance_sweep": sweep, "steps_sweep": steps}))
+    assert "power" not in mod.render(tmp_path) and "leading" not in mod.render(tmp_path)
