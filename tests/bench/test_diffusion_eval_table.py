@@ -31,7 +31,7 @@ def test_renders_the_numbers_of_the_files_and_replaces_only_between_markers(tmp_
     (tmp_path / "class").mkdir()
     (tmp_path / "class" / "eval.json").write_text(json.dumps(cls))
     body = mod.render(tmp_path)
-    assert "| 91.2 % | 2000 | ≥ 90 % |" in body and "| 1.23 | 2000 | ≤ 0.192 (3 × test halves) |" in body
+    assert "| 91.2 % | 2000 | ≥ 90 % |" in body and "| 1.234 | 2000 | ≤ 0.192 (3 × test halves) |" in body
     assert "| FID | 9.50 | 7.25 |" in body and "1.10 (target ≤ 1.2), 48× faster" in body
     assert "paraphrase" not in body  # no text eval file, no text rows
     cls["fast_vs_full_by_sampler"] = [cls["fast_vs_full"], {"fast": ["dpm++", 20], "full": ["ddpm", 1000], "n": 64,
@@ -78,7 +78,7 @@ def test_rows_say_when_guidance_was_limited_to_an_interval(tmp_path):
     (tmp_path / "class" / "eval.json").write_text(json.dumps({"model": "x/fmnist-ddpm", "class_eval": ev,
                                                               "guidance_sweep": sweep, "steps_sweep": steps}))
     body = mod.render(tmp_path)
-    assert "| FID, s=3 guided at t 150–600, DDIM 20 | 0.60 | 2000 |" in body
+    assert "| FID, s=3 guided at t 150–600, DDIM 20 | 0.6 | 2000 |" in body
     assert "every s, guided at t 150–600)" in body and "Steps sweep (s=3, guided at t 150–600)" in body
     ev.pop("guidance_interval")
     (tmp_path / "class" / "eval.json").write_text(json.dumps({"model": "x/fmnist-ddpm", "class_eval": ev}))
@@ -95,7 +95,7 @@ def test_rows_name_the_autoguidance_guide_and_its_weight(tmp_path):
     (tmp_path / "class").mkdir()
     (tmp_path / "class" / "eval.json").write_text(json.dumps(run))
     body = mod.render(tmp_path)
-    assert "| FID, s=3 guided at t 150–600, autoguided by `fmnist-ddpm-guide` (w=2), DDIM 20 | 0.30 | 2000 |" in body
+    assert "| FID, s=3 guided at t 150–600, autoguided by `fmnist-ddpm-guide` (w=2), DDIM 20 | 0.3 | 2000 |" in body
     assert "guided at t 150–600, autoguided by `fmnist-ddpm-guide` (w=2)):" in body  # the sweep heading too
     run["guide_model"] = None
     (tmp_path / "class" / "eval.json").write_text(json.dumps(run))
