@@ -70,24 +70,13 @@ def test_unconditional_model_samples_n_and_rejects_guidance(toy):
         sample(model, None, n=3, steps=2, guidance=3.0)
 
 
-class _Loud(torch.nn.Module):
-    """A denoiser whose ε̂ is 3× the toy's: x̂_0 leaves [-1, 1] at most steps, so the clip matters."""
-
-    def __init__(self, inner):
-        super().__init__()
-        self.inner, self.config, self.cond_kind = inner, inner.config, inner.cond_kind
-
-    def forward(self, x, t, cond, drop=None):
-        return 3.0 * self.inner(x, t, cond, drop=drop)
-
-
 def test_ddim_matches_song_eq12_with_consistent_clipping(toy):
     """Golden maths: DDIM (Song et al. 2021, eq. 12, eta = 0) with x̂_0 clipped to [-1, 1] and ε̂ re-derived
     from the clipped x̂_0, written out by hand on diffusers' "leading" timesteps (T/n spacing, last step to
     ᾱ = 1). Mixing a clipped x̂_0 with the raw ε̂ (diffusers' default) drifts; this pins the fix."""
     from genlens.diffusion.schedule import NoiseSchedule
 
-    model, y, steps = _Loud(toy.denoiser("class")), torch.tensor([0, 1]), 5
+    model, y, steps = toy.loud(toy.denoiser("class")), torch.tensor([0, 1]), 5
     ours = sample(model, y, sampler="ddim", steps=steps, guidance=None, generator=torch.Generator().manual_seed(4))
     ab = NoiseSchedule().alphas_cumprod().double()
     x = torch.randn(2, 1, 32, 32, generator=torch.Generator().manual_seed(4)).double()

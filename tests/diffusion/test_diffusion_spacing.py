@@ -58,21 +58,10 @@ def test_parse_round_trip():
     assert str(TimestepSpacing.parse("trailing")) == "trailing"
 
 
-class _Loud(torch.nn.Module):
-    """ε̂ 3× the toy's, so x̂_0 leaves [-1, 1] and the clip acts."""
-
-    def __init__(self, inner):
-        super().__init__()
-        self.inner, self.config, self.cond_kind = inner, inner.config, inner.cond_kind
-
-    def forward(self, x, t, cond, drop=None):
-        return 3.0 * self.inner(x, t, cond, drop=drop)
-
-
 def test_custom_sequence_ddim_matches_song_eq12(toy):
     """Golden maths: DDIM (eq. 12, η = 0, clipped x̂_0 and the ε̂ re-derived from it) between consecutive
     entries of a quadratic sequence, written out by hand."""
-    model, y, steps = _Loud(toy.denoiser("class")), torch.tensor([0, 1]), 5
+    model, y, steps = toy.loud(toy.denoiser("class")), torch.tensor([0, 1]), 5
     ours = sample(model, y, sampler="ddim", steps=steps, guidance=None, spacing="quadratic",
                   generator=torch.Generator().manual_seed(4))
     ab = NoiseSchedule().alphas_cumprod().double()
