@@ -38,10 +38,13 @@ import argparse
 import dataclasses
 import json
 import math
+import os
 import shlex
 import shutil
+import signal
 import statistics
 import sys
+import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
@@ -320,9 +323,26 @@ def load_progress(run_dir: Path, job: dict[str, Any]) -> dict[str, Any] | None:
 _BARRIER: Any = None  # set in spawned workers: calibration jobs start timing together
 
 
-def _init_worker(barrier: Any) -> None:
+def _init_worker(barrier: Any, parent: int) -> None:
     global _BARRIER
     _BARRIER = barrier
+    threading.Thread(target=_exit_with_parent, args=(parent,), daemon=True).start()
+
+
+def _exit_with_parent(parent: int, poll_s: float = 2.0) -> None:
+    """A spawned worker quits when the benchmark process is gone (killed with SIGKILL, say), instead of
+    training on unseen; the run's last checkpoint stays for ``--resume``."""
+    while os.getppid() == parent:  # the parent's pid, passed in: it may die before this worker starts
+        time.sleep(poll_s)
+    os._exit(1)
+
+
+def _stop_on_sigterm() -> None:
+    """SIGTERM (``kill``, ``pkill``, a CI timeout) unwinds like Ctrl-C, so :class:`Runner` stops its workers."""
+    def handler(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt(f"signal {signum}")
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, handler)
 
 
 def run_job(job: dict[str, Any]) -> dict[str, Any]:
@@ -338,7 +358,7 @@ class Runner:
         if parallel > 1:
             ctx = get_context("spawn")
             self.pool = ProcessPoolExecutor(max_workers=parallel, mp_context=ctx, initializer=_init_worker,
-                                            initargs=(ctx.Barrier(parallel, timeout=900),))
+                                            initargs=(ctx.Barrier(parallel, timeout=900), os.getpid()))
 
     def map(self, jobs: list[dict[str, Any]]) -> list[dict[str, Any]]:
         return [run_job(j) for j in jobs] if self.pool is None else list(self.pool.map(run_job, jobs))
@@ -346,9 +366,20 @@ class Runner:
     def __enter__(self) -> Runner:
         return self
 
-    def __exit__(self, *exc: object) -> None:
-        if self.pool is not None:
+    def __exit__(self, exc_type: type[BaseException] | None, *exc: object) -> None:
+        if self.pool is None:
+            return
+        if exc_type is None:
             self.pool.shutdown()
+            return
+        # interrupted or failed: the workers' runs are mid-training, so stop them now rather than wait
+        # (each run resumes from its last checkpoint with --resume)
+        workers = list(getattr(self.pool, "_processes", {}).values())
+        self.pool.shutdown(wait=False, cancel_futures=True)
+        for proc in workers:
+            proc.terminate()
+        for proc in workers:
+            proc.join(timeout=10)
 
 
 # --- the experiment -----------------------------------------------------------------------------------
@@ -658,6 +689,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    _stop_on_sigterm()
     if args.resume and args.budget_s:
         raise SystemExit("gan.py: --resume needs a fixed --kimg (--budget-s would choose a new one)")
     result = run(args)
