@@ -76,15 +76,24 @@ CHUNK_OVERHEAD_S = 2.0  # per evaluation point: rebuild, checkpoint load and sav
 TAIL_S = 20.0  # after training: render times, JSON, PNGs
 
 
-def model_config(arch: str, width: str, heat_sigmas: str = "narrow", heat_encoder: str = "mean") -> GanConfig:
+# heatmap-path options of the model (GanConfig fields), with the value runs had before each was added
+HEAT_OPTIONS = {"heat_sigmas": "narrow", "heat_encoder": "mean", "sel_placement": "block"}
+
+
+def heat_options(source: dict[str, Any] | argparse.Namespace) -> dict[str, str]:
+    """The heatmap-path options of a job dict or the parsed arguments (missing keys: their old value)."""
+    get = source.get if isinstance(source, dict) else lambda k, d: getattr(source, k, d)
+    return {k: get(k, d) for k, d in HEAT_OPTIONS.items()}
+
+
+def model_config(arch: str, width: str, **heat: str) -> GanConfig:
     cfg = GanConfig.tiny(arch) if width == "tiny" else GanConfig(arch=arch, **WIDTHS[width])
-    return dataclasses.replace(cfg, heat_sigmas=heat_sigmas, heat_encoder=heat_encoder)
+    return dataclasses.replace(cfg, **heat)
 
 
 def job_config(job: dict[str, Any], arch: str | None = None) -> GanConfig:
     """The model config of a job (keys added later default to what runs had before them)."""
-    return model_config(arch or job["arch"], job["width"], job.get("heat_sigmas", "narrow"),
-                        job.get("heat_encoder", "mean"))
+    return model_config(arch or job["arch"], job["width"], **heat_options(job))
 
 
 def _wall() -> float:
@@ -276,9 +285,9 @@ def train_job(job: dict[str, Any]) -> dict[str, Any]:
 
 
 # What must match for --resume to continue a run's scratch folder (everything that shapes its curve).
-PROGRESS_KEYS = ("arch", "seed", "width", "heat_sigmas", "heat_encoder", "batch", "total_steps", "boundaries", "fid_n", "di_n", "limit", "ref_n",
+PROGRESS_KEYS = ("arch", "seed", "width", "heat_sigmas", "heat_encoder", "sel_placement", "batch", "total_steps", "boundaries", "fid_n", "di_n", "limit", "ref_n",
                  "device")
-PROGRESS_DEFAULTS = {"heat_sigmas": "narrow", "heat_encoder": "mean"}  # keys added later, with the value runs had before them
+PROGRESS_DEFAULTS = HEAT_OPTIONS  # keys added later, with the value runs had before them
 PROGRESS_FILE = "bench_progress.json"
 # A finished or paused run may be extended (--resume with a larger --kimg and the same chunk size): training
 # has constant learning rates, so the longer run's curve starts with the shorter one's points.
@@ -483,8 +492,7 @@ def targets(summary: dict[str, Any], render: dict[str, Any], compare_kimg: float
     return out
 
 
-def measure_render(archs: list[str], width: str, repeats: int, threads: int, heat_sigmas: str = "narrow",
-                   heat_encoder: str = "mean") -> dict[str, Any]:
+def measure_render(archs: list[str], width: str, repeats: int, threads: int, **heat: str) -> dict[str, Any]:
     """CPU render time per arch (weights do not change the cost, so a fresh network of the shipped shape)."""
     from common import cpu_model
 
@@ -494,7 +502,7 @@ def measure_render(archs: list[str], width: str, repeats: int, threads: int, hea
     out = {}
     for arch in archs:
         torch.manual_seed(0)
-        out[arch] = render_ms(Generator(model_config(arch, width, heat_sigmas, heat_encoder)).eval(), threads=threads, repeats=repeats,
+        out[arch] = render_ms(Generator(model_config(arch, width, **heat)).eval(), threads=threads, repeats=repeats,
                               warmup=max(3, repeats // 5)) | {"cpu": cpu_model()}
     return out
 
@@ -521,7 +529,7 @@ def run(args: argparse.Namespace, progress: Callable[[str], None] = log) -> dict
     command = shlex.join(["python3", "bench/gan.py", *args.argv])
     n_runs = len(args.archs) * len(args.seeds)
     parallel = max(1, min(args.parallel, n_runs))
-    base_job = {"width": args.width, "heat_sigmas": args.heat_sigmas, "heat_encoder": args.heat_encoder, "batch": args.batch, "device": str(device), "threads": args.worker_threads,
+    base_job = {"width": args.width, **heat_options(args), "batch": args.batch, "device": str(device), "threads": args.worker_threads,
                 "data_dir": args.data_dir, "limit": args.limit, "fid_n": args.fid_n, "final_fid_n": args.final_fid_n,
                 "coverage_n": args.coverage_n, "di_n": args.di_n, "ref_n": args.ref_n,
                 "calib_warm": args.calib_warm, "calib_steps": args.calib_steps, "edit_latents": args.edit_latents,
@@ -555,8 +563,7 @@ def run(args: argparse.Namespace, progress: Callable[[str], None] = log) -> dict
             for r in paused) + "; rerun the same command with --resume to continue")
         return {"benchmark": "gan", "partial": True, "runs": runs, "wall_seconds": time.perf_counter() - t_start}
     progress("render time on the CPU")
-    render = measure_render(args.archs, args.width, args.render_repeats, args.render_threads, args.heat_sigmas,
-                            args.heat_encoder)
+    render = measure_render(args.archs, args.width, args.render_repeats, args.render_threads, **heat_options(args))
     _patch_manifests(runs, render)
     summary, curves, compare_kimg = summarize(runs, args.archs)
     for arch in args.archs:
@@ -575,11 +582,11 @@ def run(args: argparse.Namespace, progress: Callable[[str], None] = log) -> dict
 
 
 def config_dict(args: argparse.Namespace, total_steps: int) -> dict[str, Any]:
-    keys = ("archs", "seeds", "kimg", "batch", "evals", "width", "heat_sigmas", "heat_encoder", "fid_n", "final_fid_n", "coverage_n", "di_n",
+    keys = ("archs", "seeds", "kimg", "batch", "evals", "width", *HEAT_OPTIONS, "fid_n", "final_fid_n", "coverage_n", "di_n",
             "edit_latents", "curve_edit_latents", "limit", "ref_n", "render_threads", "device", "parallel", "budget_s", "deadline_s", "quick", "threads",
             "worker_threads")
     return {k: getattr(args, k) for k in keys} | {"total_steps": total_steps,
-                                                   "model": {a: dataclasses.asdict(model_config(a, args.width, args.heat_sigmas, args.heat_encoder))
+                                                   "model": {a: dataclasses.asdict(model_config(a, args.width, **heat_options(args)))
                                                              for a in args.archs}}
 
 
@@ -638,6 +645,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                    help="heatmap sigma ranges of levels 2/3 (genlens.gan.spatial.SIGMA_RANGES; default narrow)")
     p.add_argument("--heat-encoder", choices=("mean", "conv"), default="mean",
                    help="heatmaps into the SELs: each level's mean map, or the official per-centre conv encoder")
+    p.add_argument("--sel-placement", choices=("block", "layer"), default="block",
+                   help="SELs in G: one per block (block) or the official code's, before every conv and to-RGB (layer)")
     p.add_argument("--fid-n", type=int, default=None, help="samples per curve FID (default 5000)")
     p.add_argument("--final-fid-n", type=int, default=None, help="samples for the final FID/KID (default 10000)")
     p.add_argument("--coverage-n", type=int, default=None, help="samples for class coverage (default 2000)")

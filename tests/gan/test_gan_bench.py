@@ -90,6 +90,8 @@ def test_pause_and_resume_give_the_uninterrupted_curve(bench, tiny_fmnist, tmp_p
         bench.main(argv("split", "x.json", "--resume", "--batch", "4"))
     with pytest.raises(GenlensError, match="heat_encoder"):
         bench.main(argv("split", "x.json", "--resume", "--heat-encoder", "conv"))
+    with pytest.raises(GenlensError, match="sel_placement"):
+        bench.main(argv("split", "x.json", "--resume", "--sel-placement", "layer"))
     monkeypatch.setattr(bench, "_wall", lambda: 0.0)
     assert bench.main(argv("split", "split.json", "--resume")) == 0
     whole, split = (json.loads((tmp_path / f).read_text())["runs"][0] for f in ("whole.json", "split.json"))

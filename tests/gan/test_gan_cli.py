@@ -48,6 +48,7 @@ def test_bad_inputs(gan_folder, tmp_path, cli, monkeypatch):
         (["sample", "fmnist-eqgan"], "run `genlens gan train --arch eqgan-sa`"),
         (["sample", tmp_path / "nowhere"], "neither a GAN folder nor a shipped GAN"),
         (["train", "--heat-encoder", "unet"], "unknown heatmap encoder 'unet'; use one of: mean, conv"),
+        (["train", "--sel-placement", "all"], "unknown SEL placement 'all'; use one of: block, layer"),
     ]
     for args, words in cases:
         code, out, err = cli(["gan", *args, "--out", tmp_path / "o"])
@@ -56,7 +57,8 @@ def test_bad_inputs(gan_folder, tmp_path, cli, monkeypatch):
 
 
 def test_train_smoke(fmnist_dir, tmp_path, cli):
-    code, out, _ = cli(["gan", "train", "--arch", "eqgan-sa", "--tiny", "--heat-encoder", "conv", "--steps", "2",
+    code, out, _ = cli(["gan", "train", "--arch", "eqgan-sa", "--tiny", "--heat-encoder", "conv", "--sel-placement",
+                        "layer", "--steps", "2",
                         "--batch-size", "4", "--limit", "16", "--run-dir", tmp_path / "run", "--out", tmp_path / "model",
                         "--device", "cpu", "--json", "--data-dir", fmnist_dir])
     result = json.loads(out)
@@ -64,6 +66,7 @@ def test_train_smoke(fmnist_dir, tmp_path, cli):
     G = gan_io.load_generator(tmp_path / "model")
     assert G.config.arch == "eqgan-sa" and (tmp_path / "run" / "run.json").is_file()
     assert G.config.heat_encoder == "conv" and G.heat_encoder is not None  # the saved config rebuilds the encoder
+    assert G.config.sel_placement == "layer" and G.blocks[-1].sel_rgb is not None
     code, _, err = cli(["gan", "train", "--arch", "stylegan2", "--tiny", "--steps", "3", "--batch-size", "4", "--limit",
                         "16", "--run-dir", tmp_path / "run", "--out", tmp_path / "m2", "--device", "cpu",
                         "--resume", "--json", "--data-dir", fmnist_dir])

@@ -10,18 +10,21 @@ from genlens.gan.edit import latents
 from genlens.gan.evaluate import render_ms, with_level1
 
 
-def _generator(arch: str, heat_encoder: str = "mean") -> Generator:
+def _generator(arch: str, heat_encoder: str = "mean", sel_placement: str = "block") -> Generator:
     torch.manual_seed(0)
-    G = Generator(dataclasses.replace(GanConfig.tiny(arch), heat_encoder=heat_encoder)).eval()
+    G = Generator(dataclasses.replace(GanConfig.tiny(arch), heat_encoder=heat_encoder,
+                                      sel_placement=sel_placement)).eval()
     with torch.no_grad():  # non-trivial styles, noise strengths and SEL weights
         for p in G.parameters():
             p.add_(torch.randn_like(p) * 0.2)
     return G
 
 
-@pytest.mark.parametrize(("arch", "heat_encoder"), [("eqgan-sa", "mean"), ("eqgan-sa", "conv"), ("stylegan2", "mean")])
-def test_matches_synthesize_for_a_batch_of_heatmaps(arch, heat_encoder):
-    G = _generator(arch, heat_encoder)
+@pytest.mark.parametrize(("arch", "heat_encoder", "sel_placement"),
+                         [("eqgan-sa", "mean", "block"), ("eqgan-sa", "conv", "block"), ("eqgan-sa", "mean", "layer"),
+                          ("eqgan-sa", "conv", "layer"), ("stylegan2", "mean", "layer")])
+def test_matches_synthesize_for_a_batch_of_heatmaps(arch, heat_encoder, sel_placement):
+    G = _generator(arch, heat_encoder, sel_placement)
     z, heat = latents(G, 1, seed=3)
     w = G.mapping(z)
     if heat is not None:  # one latent, three level-1 centres in one pass

@@ -85,6 +85,41 @@ def test_conv_heat_encoder_sees_each_centre():
         GanConfig(heat_encoder="unet")
 
 
+def test_layer_placement_puts_a_sel_before_every_conv_and_to_rgb():
+    """sel_placement="layer" (the official code's SynthesisLayer / ToRGBLayer): a SEL before conv0, conv1 and
+    to-RGB of every block (the 4-px block has no conv0), each fed the block's heatmap; "block" keeps one per
+    block, and baseline generators get none either way."""
+    torch.manual_seed(0)
+    cfg = dataclasses.replace(GanConfig.tiny("eqgan-sa"), sel_placement="layer")
+    G = Generator(cfg)
+    sels = [[m is not None for m in (b.sel, b.sel1, b.sel_rgb)] for b in G.blocks]
+    assert sels == [[True, False, True]] + [[True, True, True]] * 3
+    c = cfg.g_channels
+    assert [b.sel_rgb.norm.num_features for b in G.blocks] == list(c)  # to-RGB sees the block's output width
+    assert [b.sel1.shared[0].weight.shape[1] for b in G.blocks[1:]] == [1, 1, 3]  # level 2, 3, then all three
+    one = Generator(GanConfig.tiny("eqgan-sa"))
+    assert all(b.sel1 is None and b.sel_rgb is None for b in one.blocks)
+    assert all(b.sel is None and b.sel_rgb is None for b in Generator(dataclasses.replace(
+        GanConfig.tiny("stylegan2"), sel_placement="layer")).blocks)
+    extra = sum(p.numel() for p in G.parameters()) - sum(p.numel() for p in one.parameters())
+    assert extra == sum(p.numel() for b in G.blocks for m in (b.sel1, b.sel_rgb) if m is not None for p in m.parameters())
+    # the to-RGB SEL lets the heatmap reach the output directly: only it differs from zero -> the image moves
+    z = torch.randn(2, cfg.z_dim)
+    h = G.sample_heatmaps(2, generator=torch.Generator().manual_seed(1))
+    with torch.no_grad():
+        for b in G.blocks:
+            for m in (b.sel, b.sel1):
+                if m is not None:
+                    m.out.weight.zero_()
+                    m.out.bias.zero_()
+        base = G(z, h, noise_mode="const")
+        G.blocks[-1].sel_rgb.out.weight.zero_()
+        G.blocks[-1].sel_rgb.out.bias.zero_()
+        assert not torch.allclose(G(z, h, noise_mode="const"), base)
+    with pytest.raises(GenlensError, match="unknown SEL placement 'conv'; use one of: block, layer"):
+        GanConfig(sel_placement="conv")
+
+
 def test_render_golden_values():
     centers = torch.tensor([[[0.0, 0.0]]])
     sigmas = torch.tensor([[0.5]])

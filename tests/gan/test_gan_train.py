@@ -104,7 +104,7 @@ def test_checkpoint_from_before_heat_sigmas_resumes_as_narrow(images, tmp_path, 
     train_gan(model_config=GanConfig.tiny("eqgan-sa"), config=tc, data=images, run_dir=tmp_path)
     state_file = tmp_path / "last" / "state.json"
     state = json.loads(state_file.read_text())
-    for key in ("heat_sigmas", "heat_encoder", "heat_features"):  # as an older genlens wrote it
+    for key in ("heat_sigmas", "heat_encoder", "heat_features", "sel_placement"):  # as an older genlens wrote it
         del state["config"]["model"][key]
     state_file.write_text(json.dumps(state))
     official = dataclasses.replace(GanConfig.tiny("eqgan-sa"), heat_sigmas="official")
@@ -113,6 +113,9 @@ def test_checkpoint_from_before_heat_sigmas_resumes_as_narrow(images, tmp_path, 
     encoded = dataclasses.replace(GanConfig.tiny("eqgan-sa"), heat_encoder="conv")
     with pytest.raises(GenlensError, match=r"model.heat_encoder \('mean' in checkpoint vs 'conv' now\)"):
         train_gan(model_config=encoded, config=tiny_train(3), data=images, run_dir=tmp_path, resume=True)
+    layered = dataclasses.replace(GanConfig.tiny("eqgan-sa"), sel_placement="layer")
+    with pytest.raises(GenlensError, match=r"model.sel_placement \('block' in checkpoint vs 'layer' now\)"):
+        train_gan(model_config=layered, config=tiny_train(3), data=images, run_dir=tmp_path, resume=True)
     run = train_gan(model_config=GanConfig.tiny("eqgan-sa"), config=tiny_train(3), data=images, run_dir=tmp_path,
                     resume=True)
     assert run.step == 3

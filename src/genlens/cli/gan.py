@@ -77,6 +77,9 @@ def train(
     heat_encoder: Annotated[str, typer.Option("--heat-encoder", help="Heatmaps into the SELs: mean (each level's "
                                               "mean map) or conv (the official code's per-centre conv encoder)."
                                               )] = "mean",
+    sel_placement: Annotated[str, typer.Option("--sel-placement", help="SELs in G: block (one per block, before "
+                                               "its convs) or layer (the official code's: before every conv and "
+                                               "to-RGB).")] = "block",
     limit: Annotated[int | None, typer.Option("--limit", min=8, help="Use only the first N training images.")]
     = None,
     data_dir: Path | None = DataDirOpt,
@@ -96,7 +99,7 @@ def train(
 
     t0 = time.perf_counter()
     model_cfg = replace(GanConfig.tiny(arch) if tiny else GanConfig(arch=arch), heat_sigmas=heat_sigmas,
-                        heat_encoder=heat_encoder)
+                        heat_encoder=heat_encoder, sel_placement=sel_placement)
     train_cfg = GanTrainConfig(total_steps=steps, batch_size=batch_size, seed=seed, device=device,
                                checkpoint_every=checkpoint_every, di_every=max(steps // 20, 1))
     data = fmnist_32("train", data_dir=data_dir, limit=limit)

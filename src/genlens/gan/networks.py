@@ -30,6 +30,11 @@ from genlens.gan.spatial import (
 )
 
 ARCHS = ("stylegan2", "sel-only", "eqgan-sa")
+# Where the Spatial Encoding Layers sit in G. "block": one per block, on the block's input (our first reading of
+# "SEL before G's convolutions"; every model before this option). "layer": the official code's (genforce/eqgan-sa,
+# training/networks.py: SynthesisLayer and ToRGBLayer each own a SEL): one before every modulated conv and one
+# before to-RGB, so the heatmap also reaches each resolution's image output directly.
+SEL_PLACEMENTS = ("block", "layer")
 RESOLUTIONS = (4, 8, 16, 32)
 
 
@@ -47,6 +52,7 @@ class GanConfig:
     heat_sigmas: str = "narrow"  # heatmap sigma ranges: narrow | official (genlens.gan.spatial.SIGMA_RANGES)
     heat_encoder: str = "mean"  # into the SELs: mean (a level's mean map) | conv (official per-centre encoder)
     heat_features: int = 32  # channels per level out of the conv heatmap encoder (the official code's 32)
+    sel_placement: str = "block"  # block: one SEL per block, before its convs | layer: official, before every conv and to-RGB
 
     def __post_init__(self) -> None:
         if self.arch not in ARCHS:
@@ -58,6 +64,8 @@ class GanConfig:
                 raise GenlensError(f"{name} needs {len(RESOLUTIONS)} positive widths (for 4, 8, 16, 32 px)")
         check_sigmas(self.heat_sigmas)
         check_encoder(self.heat_encoder)
+        if self.sel_placement not in SEL_PLACEMENTS:
+            raise GenlensError(f"unknown SEL placement '{self.sel_placement}'; use one of: {', '.join(SEL_PLACEMENTS)}")
         if self.heat_features < 2:
             raise GenlensError("heat_features must be >= 2 (the encoder's first conv has heat_features // 2 channels)")
         if self.mbstd_group < 0:
@@ -154,11 +162,23 @@ class StyledLayer(nn.Module):
 
 
 class GBlock(nn.Module):
+    """Upsample (but the first), [SEL] conv0 (but the first), [SEL] conv1, [SEL] to-RGB, plus the skip image.
+
+    ``sel``: the SEL on the block's input (both placements); ``sel1`` before conv1 and ``sel_rgb`` before
+    to-RGB exist with ``placement="layer"`` only (``sel1`` not in the first block, whose only conv is conv1)."""
+
     def __init__(self, in_ch: int, out_ch: int, w_dim: int, res: int, img_ch: int, *,
-                 first: bool, sel_heat: int, sel_hidden: int) -> None:
+                 first: bool, sel_heat: int, sel_hidden: int, placement: str = "block") -> None:
         super().__init__()
         self.first = first
-        self.sel = SpatialEncodingLayer(in_ch, heat_channels=sel_heat, hidden=sel_hidden) if sel_heat else None
+
+        def sel(ch: int) -> SpatialEncodingLayer:
+            return SpatialEncodingLayer(ch, heat_channels=sel_heat, hidden=sel_hidden)
+
+        per_layer = bool(sel_heat) and placement == "layer"
+        self.sel = sel(in_ch) if sel_heat else None
+        self.sel1 = sel(out_ch) if per_layer and not first else None
+        self.sel_rgb = sel(out_ch) if per_layer else None
         self.conv0 = None if first else StyledLayer(in_ch, out_ch, w_dim, res)
         self.conv1 = StyledLayer(in_ch if first else out_ch, out_ch, w_dim, res)
         self.torgb = ModulatedConv2d(out_ch, img_ch, w_dim, kernel=1, demodulate=False)
@@ -171,8 +191,10 @@ class GBlock(nn.Module):
             x = self.sel(x, heat)
         if self.conv0 is not None:
             x = self.conv0(x, w, noise_mode=noise_mode, generator=generator)
+            if self.sel1 is not None:
+                x = self.sel1(x, heat)
         x = self.conv1(x, w, noise_mode=noise_mode, generator=generator)
-        y = self.torgb(x, w) + self.rgb_bias[None, :, None, None]
+        y = self.torgb(x if self.sel_rgb is None else self.sel_rgb(x, heat), w) + self.rgb_bias[None, :, None, None]
         if rgb is not None:
             y = y + F.interpolate(rgb, scale_factor=2, mode="bilinear", align_corners=False)
         return x, y
@@ -195,7 +217,8 @@ class Generator(nn.Module):
             # level 1 feeds 4 px, level 2 8 px, level 3 16 px; higher blocks get all three
             sel_heat = (per_level if i < len(LEVELS) else per_level * len(LEVELS)) if config.use_sel else 0
             blocks.append(GBlock(c[max(i - 1, 0)], c[i], config.w_dim, res, config.img_channels,
-                                 first=i == 0, sel_heat=sel_heat, sel_hidden=config.sel_hidden))
+                                 first=i == 0, sel_heat=sel_heat, sel_hidden=config.sel_hidden,
+                                 placement=config.sel_placement))
         self.blocks = nn.ModuleList(blocks)
 
     def sample_heatmaps(self, batch: int, *, generator: torch.Generator | None = None) -> Heatmaps:

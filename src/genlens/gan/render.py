@@ -126,8 +126,9 @@ class FixedLatentRenderer:
                 conv1 = _bake_styled(block.conv1, w, res, noise_mode, generator)
                 torgb = _bake_conv(block.torgb, w)
                 torgb = _Conv(torgb.weight, block.rgb_bias, torgb.padding)  # to-RGB: no demodulation, own bias
-                sel = None if block.sel is None else _bake_sel(block.sel)
-                self.blocks.append((block.first, sel, conv0, conv1, torgb))
+                sels = tuple(None if m is None else _bake_sel(m)
+                             for m in (block.sel, getattr(block, "sel1", None), getattr(block, "sel_rgb", None)))
+                self.blocks.append((block.first, sels, conv0, conv1, torgb))
             self.const = G.const.detach().contiguous(memory_format=_CL)
 
     def __call__(self, heatmaps: Heatmaps | None) -> torch.Tensor:
@@ -137,15 +138,17 @@ class FixedLatentRenderer:
         b = heatmaps.batch if heatmaps is not None else 1
         x, rgb = self.const.expand(b, -1, -1, -1), None
         heats = G.block_heats(heatmaps) if heatmaps is not None else None
-        for i, (first, sel, conv0, conv1, torgb) in enumerate(self.blocks):
+        for i, (first, (sel, sel1, sel_rgb), conv0, conv1, torgb) in enumerate(self.blocks):
             if not first:
                 x = F.interpolate(x, scale_factor=2, mode="bilinear", align_corners=False)
             if sel is not None:
                 x = _sel(sel, x, heats[i])
             if conv0 is not None:
                 x = _styled(conv0, x)
+                if sel1 is not None:
+                    x = _sel(sel1, x, heats[i])
             x = _styled(conv1, x)
-            y = _conv(torgb, x)
+            y = _conv(torgb, x if sel_rgb is None else _sel(sel_rgb, x, heats[i]))
             if rgb is not None:
                 y = y.add_(F.interpolate(rgb, scale_factor=2, mode="bilinear", align_corners=False))
             rgb = y

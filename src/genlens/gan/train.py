@@ -108,7 +108,8 @@ class GanRun:
 
 
 # GanConfig fields added after checkpoints existed, with the value those runs were trained with
-CONFIG_ADDED = {"model.heat_sigmas": "narrow", "model.heat_encoder": "mean", "model.heat_features": 32}
+CONFIG_ADDED = {"model.heat_sigmas": "narrow", "model.heat_encoder": "mean", "model.heat_features": 32,
+                "model.sel_placement": "block"}
 
 
 def measure_di(G: Generator, D: Discriminator, held_out: torch.Tensor, *, n: int, seed: int,
