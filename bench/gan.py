@@ -78,12 +78,22 @@ TAIL_S = 20.0  # after training: render times, JSON, PNGs
 
 # heatmap-path options of the model (GanConfig fields), with the value runs had before each was added
 HEAT_OPTIONS = {"heat_sigmas": "narrow", "heat_encoder": "mean", "sel_placement": "block"}
+# training options of the same kind (GanTrainConfig fields)
+TRAIN_OPTIONS = {"align_cam": "g-loss"}
 
 
 def heat_options(source: dict[str, Any] | argparse.Namespace) -> dict[str, str]:
     """The heatmap-path options of a job dict or the parsed arguments (missing keys: their old value)."""
+    return _options(source, HEAT_OPTIONS)
+
+
+def train_options(source: dict[str, Any] | argparse.Namespace) -> dict[str, str]:
+    return _options(source, TRAIN_OPTIONS)
+
+
+def _options(source: dict[str, Any] | argparse.Namespace, defaults: dict[str, str]) -> dict[str, str]:
     get = source.get if isinstance(source, dict) else lambda k, d: getattr(source, k, d)
-    return {k: get(k, d) for k, d in HEAT_OPTIONS.items()}
+    return {k: get(k, d) for k, d in defaults.items()}
 
 
 def model_config(arch: str, width: str, **heat: str) -> GanConfig:
@@ -147,6 +157,7 @@ def _train_config(job: dict[str, Any], total_steps: int):
     from genlens.gan.train import GanTrainConfig
 
     return GanTrainConfig(total_steps=total_steps, batch_size=job["batch"], seed=job["seed"], device=job["device"],
+                          **train_options(job),
                           di_samples=job["di_n"], checkpoint_every=0)
 
 
@@ -285,9 +296,9 @@ def train_job(job: dict[str, Any]) -> dict[str, Any]:
 
 
 # What must match for --resume to continue a run's scratch folder (everything that shapes its curve).
-PROGRESS_KEYS = ("arch", "seed", "width", "heat_sigmas", "heat_encoder", "sel_placement", "batch", "total_steps", "boundaries", "fid_n", "di_n", "limit", "ref_n",
+PROGRESS_KEYS = ("arch", "seed", "width", "heat_sigmas", "heat_encoder", "sel_placement", "align_cam", "batch", "total_steps", "boundaries", "fid_n", "di_n", "limit", "ref_n",
                  "device")
-PROGRESS_DEFAULTS = HEAT_OPTIONS  # keys added later, with the value runs had before them
+PROGRESS_DEFAULTS = HEAT_OPTIONS | TRAIN_OPTIONS  # keys added later, with the value runs had before them
 PROGRESS_FILE = "bench_progress.json"
 # A finished or paused run may be extended (--resume with a larger --kimg and the same chunk size): training
 # has constant learning rates, so the longer run's curve starts with the shorter one's points.
@@ -529,7 +540,7 @@ def run(args: argparse.Namespace, progress: Callable[[str], None] = log) -> dict
     command = shlex.join(["python3", "bench/gan.py", *args.argv])
     n_runs = len(args.archs) * len(args.seeds)
     parallel = max(1, min(args.parallel, n_runs))
-    base_job = {"width": args.width, **heat_options(args), "batch": args.batch, "device": str(device), "threads": args.worker_threads,
+    base_job = {"width": args.width, **heat_options(args), **train_options(args), "batch": args.batch, "device": str(device), "threads": args.worker_threads,
                 "data_dir": args.data_dir, "limit": args.limit, "fid_n": args.fid_n, "final_fid_n": args.final_fid_n,
                 "coverage_n": args.coverage_n, "di_n": args.di_n, "ref_n": args.ref_n,
                 "calib_warm": args.calib_warm, "calib_steps": args.calib_steps, "edit_latents": args.edit_latents,
@@ -582,7 +593,7 @@ def run(args: argparse.Namespace, progress: Callable[[str], None] = log) -> dict
 
 
 def config_dict(args: argparse.Namespace, total_steps: int) -> dict[str, Any]:
-    keys = ("archs", "seeds", "kimg", "batch", "evals", "width", *HEAT_OPTIONS, "fid_n", "final_fid_n", "coverage_n", "di_n",
+    keys = ("archs", "seeds", "kimg", "batch", "evals", "width", *HEAT_OPTIONS, *TRAIN_OPTIONS, "fid_n", "final_fid_n", "coverage_n", "di_n",
             "edit_latents", "curve_edit_latents", "limit", "ref_n", "render_threads", "device", "parallel", "budget_s", "deadline_s", "quick", "threads",
             "worker_threads")
     return {k: getattr(args, k) for k in keys} | {"total_steps": total_steps,
@@ -645,6 +656,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                    help="heatmap sigma ranges of levels 2/3 (genlens.gan.spatial.SIGMA_RANGES; default narrow)")
     p.add_argument("--heat-encoder", choices=("mean", "conv"), default="mean",
                    help="heatmaps into the SELs: each level's mean map, or the official per-centre conv encoder")
+    p.add_argument("--align-cam", choices=("g-loss", "real"), default="g-loss",
+                   help="whose Grad-CAM the alignment ties to the heatmap: G's loss (the official code) or D's logit")
     p.add_argument("--sel-placement", choices=("block", "layer"), default="block",
                    help="SELs in G: one per block (block) or the official code's, before every conv and to-RGB (layer)")
     p.add_argument("--fid-n", type=int, default=None, help="samples per curve FID (default 5000)")

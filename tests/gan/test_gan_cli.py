@@ -49,6 +49,7 @@ def test_bad_inputs(gan_folder, tmp_path, cli, monkeypatch):
         (["sample", tmp_path / "nowhere"], "neither a GAN folder nor a shipped GAN"),
         (["train", "--heat-encoder", "unet"], "unknown heatmap encoder 'unet'; use one of: mean, conv"),
         (["train", "--sel-placement", "all"], "unknown SEL placement 'all'; use one of: block, layer"),
+        (["train", "--align-cam", "fake"], "unknown alignment CAM 'fake'; use one of: g-loss, real"),
     ]
     for args, words in cases:
         code, out, err = cli(["gan", *args, "--out", tmp_path / "o"])

@@ -169,13 +169,13 @@ def test_alignment_loss_reaches_g_not_d():
     assert G.blocks[0].sel.to_sigma_mu.weight.grad is not None  # reaches the SEL convs too
 
 
-def _alignment_per_level(D, fake, heat):
+def _alignment_per_level(D, fake, heat, score=lambda out: F.softplus(-out).reshape(-1)):
     """Reference: one Grad-CAM per level through the generic GradCAM class, ranges detached."""
     total = fake.new_zeros(())
     with frozen(D):
         for level in (1, 2, 3):
             res = GradCAM(D, layer=D.cam_layer(level), relu="per_channel").compute(
-                fake, target=lambda out: F.softplus(-out).reshape(-1), create_graph=True)
+                fake, target=score, create_graph=True)
             cam = normalize_cam(upsample_cam(res.cam, tuple(fake.shape[-2:])), detach_range=True)
             err = (cam - normalize_cam(heat.maps[level].squeeze(1))).abs()
             mask = err > ALIGN_THRESHOLD
@@ -183,18 +183,34 @@ def _alignment_per_level(D, fake, heat):
     return total
 
 
-def test_alignment_loss_one_pass_equals_grad_cam_per_level():
+@pytest.mark.parametrize(("cam_of", "score"), [("g-loss", lambda out: F.softplus(-out).reshape(-1)),
+                                               ("real", lambda out: out.reshape(-1))])
+def test_alignment_loss_one_pass_equals_grad_cam_per_level(cam_of, score):
     torch.manual_seed(0)
     cfg = GanConfig.tiny("eqgan-sa")
     G, D = Generator(cfg), Discriminator(cfg)
     heat = G.sample_heatmaps(4, generator=torch.Generator().manual_seed(2))
     fake = G(torch.randn(4, cfg.z_dim), heat).detach().requires_grad_(True)
-    ours = alignment_loss(D, fake, heat).loss
-    ref = _alignment_per_level(D, fake, heat)
+    ours = alignment_loss(D, fake, heat, cam_of=cam_of).loss
+    ref = _alignment_per_level(D, fake, heat, score)
     torch.testing.assert_close(ours, ref, rtol=1e-5, atol=1e-6)
     (g_ours,) = torch.autograd.grad(ours, fake)
     (g_ref,) = torch.autograd.grad(ref, fake)
     torch.testing.assert_close(g_ours, g_ref, rtol=1e-4, atol=1e-7)
+
+
+def test_real_and_g_loss_cams_split_the_channels():
+    """With per-channel relu the two CAMs take complementary channel terms: the g-loss weights are the logit's
+    times -sigmoid(-D) < 0 per sample, so relu(w A) of one is relu(-k w A) of the other."""
+    torch.manual_seed(0)
+    cfg = GanConfig.tiny("eqgan-sa")
+    G, D = Generator(cfg), Discriminator(cfg)
+    heat = G.sample_heatmaps(2, generator=torch.Generator().manual_seed(3))
+    fake = G(torch.randn(2, cfg.z_dim), heat).detach()
+    fake_cam, real_cam = (alignment_loss(D, fake, heat, cam_of=c).cams for c in ("g-loss", "real"))
+    assert not torch.allclose(fake_cam[1], real_cam[1], atol=1e-3)
+    with pytest.raises(GenlensError, match="unknown alignment CAM 'fake'; use one of: g-loss, real"):
+        alignment_loss(D, fake, heat, cam_of="fake")
 
 
 def test_normalize_cam_detach_range_keeps_values_drops_extreme_gradient():

@@ -106,6 +106,7 @@ def test_checkpoint_from_before_heat_sigmas_resumes_as_narrow(images, tmp_path, 
     state = json.loads(state_file.read_text())
     for key in ("heat_sigmas", "heat_encoder", "heat_features", "sel_placement"):  # as an older genlens wrote it
         del state["config"]["model"][key]
+    del state["config"]["train"]["align_cam"]
     state_file.write_text(json.dumps(state))
     official = dataclasses.replace(GanConfig.tiny("eqgan-sa"), heat_sigmas="official")
     with pytest.raises(GenlensError, match=r"model.heat_sigmas \('narrow' in checkpoint vs 'official' now\)"):
@@ -116,6 +117,9 @@ def test_checkpoint_from_before_heat_sigmas_resumes_as_narrow(images, tmp_path, 
     layered = dataclasses.replace(GanConfig.tiny("eqgan-sa"), sel_placement="layer")
     with pytest.raises(GenlensError, match=r"model.sel_placement \('block' in checkpoint vs 'layer' now\)"):
         train_gan(model_config=layered, config=tiny_train(3), data=images, run_dir=tmp_path, resume=True)
+    with pytest.raises(GenlensError, match=r"train.align_cam \('g-loss' in checkpoint vs 'real' now\)"):
+        train_gan(model_config=GanConfig.tiny("eqgan-sa"), config=dataclasses.replace(tiny_train(3), align_cam="real"),
+                  data=images, run_dir=tmp_path, resume=True)
     run = train_gan(model_config=GanConfig.tiny("eqgan-sa"), config=tiny_train(3), data=images, run_dir=tmp_path,
                     resume=True)
     assert run.step == 3

@@ -80,6 +80,9 @@ def train(
     sel_placement: Annotated[str, typer.Option("--sel-placement", help="SELs in G: block (one per block, before "
                                                "its convs) or layer (the official code's: before every conv and "
                                                "to-RGB).")] = "block",
+    align_cam: Annotated[str, typer.Option("--align-cam", help="Whose Grad-CAM the alignment ties to the heatmap: "
+                                           "g-loss (G's loss, as the official code: where D sees fake) or real "
+                                           "(D's logit: where D sees real).")] = "g-loss",
     limit: Annotated[int | None, typer.Option("--limit", min=8, help="Use only the first N training images.")]
     = None,
     data_dir: Path | None = DataDirOpt,
@@ -100,7 +103,7 @@ def train(
     t0 = time.perf_counter()
     model_cfg = replace(GanConfig.tiny(arch) if tiny else GanConfig(arch=arch), heat_sigmas=heat_sigmas,
                         heat_encoder=heat_encoder, sel_placement=sel_placement)
-    train_cfg = GanTrainConfig(total_steps=steps, batch_size=batch_size, seed=seed, device=device,
+    train_cfg = GanTrainConfig(total_steps=steps, batch_size=batch_size, seed=seed, device=device, align_cam=align_cam,
                                checkpoint_every=checkpoint_every, di_every=max(steps // 20, 1))
     data = fmnist_32("train", data_dir=data_dir, limit=limit)
     held_out = fmnist_32("test", data_dir=data_dir, limit=1024)

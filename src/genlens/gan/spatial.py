@@ -46,6 +46,7 @@ SIGMA_RANGES = {"narrow": {1: (0.5, 1.0), 2: (0.25, 0.5), 3: (0.1, 0.25)},
 OFFSET = {2: 0.4, 3: 0.8}
 CENTRE_STD, CENTRE_CLAMP, FLOOR = 0.33, 0.75, 0.01
 ALIGN_THRESHOLD = 0.25
+ALIGN_CAMS = ("g-loss", "real")  # the scalar whose Grad-CAM is aligned: G's loss softplus(-D) | D's raw logit
 
 
 @dataclass
@@ -204,8 +205,8 @@ class AlignmentResult:
     cams: dict[int, torch.Tensor]  # level -> (B, H, W) normalised CAM (detached)
 
 
-def alignment_loss(D: nn.Module, fake: torch.Tensor, heatmaps: Heatmaps, *,
-                   levels: tuple[int, ...] = LEVELS, threshold: float = ALIGN_THRESHOLD) -> AlignmentResult:
+def alignment_loss(D: nn.Module, fake: torch.Tensor, heatmaps: Heatmaps, *, levels: tuple[int, ...] = LEVELS,
+                   threshold: float = ALIGN_THRESHOLD, cam_of: str = "g-loss") -> AlignmentResult:
     """Sum over levels (weight 1 each) of the thresholded L1 between D's Grad-CAM and the heatmap.
 
     One forward pass of D captures the output of every level's block (``D.cam_layer(level)``); one gradient
@@ -216,7 +217,15 @@ def alignment_loss(D: nn.Module, fake: torch.Tensor, heatmaps: Heatmaps, *,
     two gradients w.r.t. the image have cosine 0.14) instead of reshaping the map.
     D's parameters are frozen while the graph is built, so back-propagating the loss reaches G (through
     ``fake``) and never D's .grad.
+
+    ``cam_of="g-loss"`` (the issue's and the official code's) differentiates G's loss softplus(-D(fake)): its
+    gradient is -sigmoid(-D) times that of the logit, so with the per-channel relu the map keeps the channels
+    whose activation lowers D's realness, where D sees evidence of *fake* (Grad-CAM's counterfactual map,
+    Selvaraju et al. 2017, sec. 5). ``cam_of="real"`` differentiates D's raw logit: plain Grad-CAM of "real",
+    where D sees evidence of a real image.
     """
+    if cam_of not in ALIGN_CAMS:
+        raise GenlensError(f"unknown alignment CAM '{cam_of}'; use one of: {', '.join(ALIGN_CAMS)}")
     size = tuple(fake.shape[-2:])
     total = fake.new_zeros(())
     cams: dict[int, torch.Tensor] = {}
@@ -224,7 +233,8 @@ def alignment_loss(D: nn.Module, fake: torch.Tensor, heatmaps: Heatmaps, *,
         caps = [stack.enter_context(ActivationCapture(D.cam_layer(level))) for level in levels]
         logits = D(fake)
         acts = [cap.output for cap in caps]
-        grads = torch.autograd.grad(F.softplus(-logits).sum(), acts, retain_graph=True)
+        score = F.softplus(-logits).sum() if cam_of == "g-loss" else logits.sum()
+        grads = torch.autograd.grad(score, acts, retain_graph=True)
         for level, a, g in zip(levels, acts, grads, strict=True):
             weights = g.detach().mean(dim=(2, 3), keepdim=True)  # Grad-CAM channel weights (eq. 1)
             cam = normalize_cam(upsample_cam(F.relu(weights * a).sum(dim=1), size), detach_range=True)

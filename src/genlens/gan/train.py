@@ -25,7 +25,7 @@ from torch import nn
 from genlens.errors import GenlensError
 from genlens.gan.losses import d_loss, disequilibrium, g_loss, r1_penalty
 from genlens.gan.networks import Discriminator, GanConfig, Generator
-from genlens.gan.spatial import alignment_loss, frozen
+from genlens.gan.spatial import ALIGN_CAMS, alignment_loss, frozen
 from genlens.training.checkpoint import find_checkpoint, load_checkpoint, save_checkpoint
 from genlens.training.config_diff import config_to_dict
 from genlens.training.data_order import DataOrder
@@ -49,6 +49,10 @@ class GanTrainConfig:
     r1_gamma: float = 0.1
     r1_every: int = 4  # lazy regularisation; 1 = every step
     align_weight: float = 1.0
+    # whose Grad-CAM the alignment ties to the heatmap: "g-loss", the gradient of G's loss softplus(-D(G(z)))
+    # as the issue and the official code (where D sees evidence of *fake*); "real", the gradient of D's raw
+    # logit, plain Grad-CAM of the class "real" (Selvaraju et al. 2017, eq. 1-2)
+    align_cam: str = "g-loss"
     ema_decay: float = 0.999
     di_every: int = 0  # measure the disequilibrium indicator every this many steps (0: only at the end)
     di_samples: int = 256
@@ -64,6 +68,8 @@ class GanTrainConfig:
             raise GenlensError("total_steps and batch_size must be at least 1")
         if self.r1_every < 1:
             raise GenlensError(f"r1_every must be >= 1, got {self.r1_every}")
+        if self.align_cam not in ALIGN_CAMS:
+            raise GenlensError(f"unknown alignment CAM '{self.align_cam}'; use one of: {', '.join(ALIGN_CAMS)}")
         if self.mixed_precision != "no":
             raise GenlensError("the GAN loop trains in full precision (R1 needs double backward); "
                                "use mixed_precision='no'")
@@ -109,7 +115,7 @@ class GanRun:
 
 # GanConfig fields added after checkpoints existed, with the value those runs were trained with
 CONFIG_ADDED = {"model.heat_sigmas": "narrow", "model.heat_encoder": "mean", "model.heat_features": 32,
-                "model.sel_placement": "block"}
+                "model.sel_placement": "block", "train.align_cam": "g-loss"}
 
 
 def measure_di(G: Generator, D: Discriminator, held_out: torch.Tensor, *, n: int, seed: int,
@@ -231,7 +237,7 @@ def train_gan(
             with frozen(D):
                 fake, heat = fakes(b)
                 if model_config.use_alignment and config.align_weight > 0:
-                    align = alignment_loss(D, fake, heat)
+                    align = alignment_loss(D, fake, heat, cam_of=config.align_cam)
                     loss_g = g_loss(align.logits)
                     total_g = loss_g + config.align_weight * align.loss
                     record["align"] = float(align.loss.detach())
