@@ -1,9 +1,7 @@
 """bench/gan.py --quick in-process on a tiny synthetic Fashion-MNIST: result file, table, shipped folders."""
 from __future__ import annotations
 
-import importlib.util
 import json
-from pathlib import Path
 
 import pytest
 
@@ -11,15 +9,10 @@ from genlens.errors import GenlensError
 from genlens.gan.discriminator import load_discriminator
 from genlens.gan.io import load_generator
 
-BENCH = Path(__file__).resolve().parents[2] / "bench" / "gan.py"
-
 
 @pytest.fixture(scope="module")
-def bench():
-    spec = importlib.util.spec_from_file_location("bench_gan", BENCH)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+def bench(bench_script):
+    return bench_script("gan")
 
 
 def test_boundaries_and_kimg_choice(bench):

@@ -1,23 +1,15 @@
 """bench/gan_cam_location.py: the per-image CAM correlations it reports."""
 from __future__ import annotations
 
-import importlib.util
-from pathlib import Path
-
 import pytest
 import torch
 
 from genlens.gan import Discriminator, GanConfig, Generator
 
-BENCH = Path(__file__).resolve().parents[2] / "bench" / "gan_cam_location.py"
-
 
 @pytest.fixture(scope="module")
-def bench():
-    spec = importlib.util.spec_from_file_location("bench_gan_cam_location", BENCH)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+def bench(bench_script):
+    return bench_script("gan_cam_location")
 
 
 def test_image_corr_golden(bench):

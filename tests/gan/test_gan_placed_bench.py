@@ -1,25 +1,19 @@
 """bench/gan_placed.py: the placed-object data and a --quick run on a tiny synthetic Fashion-MNIST."""
 from __future__ import annotations
 
-import importlib.util
 import json
 from pathlib import Path
 
 import pytest
 import torch
 
-BENCH = Path(__file__).resolve().parents[2] / "bench" / "gan_placed.py"
+
+@pytest.fixture(scope="module")
+def mod(bench_script):
+    return bench_script("gan_placed")
 
 
-def _module():
-    spec = importlib.util.spec_from_file_location("bench_gan_placed", BENCH)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-def test_placed_items_keep_their_size_and_move_around():
-    mod = _module()
+def test_placed_items_keep_their_size_and_move_around(mod):
     images = torch.full((200, 1, 32, 32), -1.0)
     images[:, :, 2:30, 2:30] = 1.0  # a white 28x28 item in the padded frame
     out = mod.placed(images, torch.Generator().manual_seed(0))
@@ -31,8 +25,7 @@ def test_placed_items_keep_their_size_and_move_around():
     assert rows.min() == 0 and cols.min() == 0 and rows.max() == 12 and cols.max() == 12
 
 
-def test_quick_run_writes_the_editing_scores(tiny_fmnist, tmp_path):
-    mod = _module()
+def test_quick_run_writes_the_editing_scores(mod, tiny_fmnist, tmp_path):
     out = tmp_path / "placed.json"
     argv = ["--quick", "--data-dir", str(tiny_fmnist(64, 16)), "--run-root", str(tmp_path / "runs"), "--seeds", "0", "1", "--out", str(out),
             "--edit-latents", "2"]
@@ -45,8 +38,7 @@ def test_quick_run_writes_the_editing_scores(tiny_fmnist, tmp_path):
     assert Path(result["png"]).is_file()
 
 
-def test_quick_centred_run_compares_sigma_sets(tiny_fmnist, tmp_path):
-    mod = _module()
+def test_quick_centred_run_compares_sigma_sets(mod, tiny_fmnist, tmp_path):
     out = tmp_path / "sigmas.json"
     argv = ["--quick", "--data", "centred", "--heat-sigmas", "narrow", "official", "--fid-n", "32",
             "--data-dir", str(tiny_fmnist(64, 40)), "--run-root", str(tmp_path / "runs"), "--seeds", "0",
