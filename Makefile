@@ -32,7 +32,7 @@ data:
 	@bash scripts/ensure-data.sh
 
 demo: install data
-	$(VENV)/bin/genlens tour --out out/tour
+	$(VENV)/bin/genlens tour --out out/tour --results bench/results
 	@echo "open out/tour/index.html"
 
 test: install-dev data

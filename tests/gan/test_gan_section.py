@@ -14,8 +14,9 @@ from genlens.gan.networks import ARCHS, Discriminator
 from genlens.report.tour import TourContext
 
 
-def _ctx(tmp_path):
-    return TourContext(out=tmp_path / "tour", seed=0, device="cpu", data_dir=None, quick=True, log=lambda m: None)
+def _ctx(tmp_path, results=None):
+    return TourContext(out=tmp_path / "tour", seed=0, device="cpu", data_dir=None, quick=True, log=lambda m: None,
+                       results=results or tmp_path / "results")
 
 
 def _bench_result() -> dict:
@@ -33,10 +34,8 @@ def _bench_result() -> dict:
 def weights(tmp_path, monkeypatch):
     root = tmp_path / "weights"
     monkeypatch.setattr(gan_io, "WEIGHTS_ROOT", root)
-    bench = tmp_path / "gan.json"
-    bench.write_text(json.dumps(_bench_result()))
-    monkeypatch.setattr(gs, "BENCH_RESULT", bench)
-    monkeypatch.setattr(gs, "EDIT_CURVE_RESULT", tmp_path / "no_editing_curve.json")
+    (tmp_path / "results").mkdir()
+    (tmp_path / "results" / "gan.json").write_text(json.dumps(_bench_result()))
     return root
 
 
@@ -48,8 +47,7 @@ def test_section_with_tiny_models(weights, tmp_path, monkeypatch):
                                 metrics={"kimg": 1.0, "fid": {"value": 42.0}})
         if arch == "eqgan-sa":
             save_discriminator(folder, Discriminator(cfg))
-    monkeypatch.setattr(gs, "BENCH_RESULT", tmp_path / "missing.json")  # curves: see the next test
-    ctx = _ctx(tmp_path)
+    ctx = _ctx(tmp_path, results=tmp_path / "empty")  # no gan.json there; curves: see the next test
     html = gs.section_gan(ctx)
     for name in ("samples_stylegan2.png", "samples_eqgan-sa.png", "overlays_eqgan-sa.png", "editing_strip.png",
                  "interpolation.png"):
@@ -73,14 +71,18 @@ def test_section_without_models_says_how_to_make_them_and_shows_curves(weights, 
     assert ctx.numbers["gan"]["bench"]["compare_kimg"] == 2.0 and "not met" in html
 
 
+def test_without_a_results_folder_the_curves_are_a_note(weights, tmp_path):
+    ctx = TourContext(out=tmp_path / "tour", seed=0, device="cpu", data_dir=None, quick=True, log=lambda m: None)
+    html = gs.section_gan(ctx)
+    assert "--results bench/results" in html and "fid_vs_kimg.png" not in html
+
+
 def test_editing_curve_comes_from_its_own_run_when_the_comparison_lacks_it(weights, tmp_path, monkeypatch):
     ctx = _ctx(tmp_path)
     assert "editing_vs_kimg.png" not in gs.section_gan(ctx)  # no run has recorded the editing r yet
     curve = {"kimg": [1.0, 2.0], "fid_mean": [80.0, 60.0], "di_mean": [1.0, 0.5], "editing_mean": [-0.5, 0.6],
              "per_seed": {"0": {"kimg": [1.0, 2.0], "fid": [81.0, 61.0], "di": [1.1, 0.6], "editing": [-0.5, 0.6]}}}
-    path = tmp_path / "gan_editing_curve.json"
-    path.write_text(json.dumps({"curves": {"eqgan-sa": curve}}))
-    monkeypatch.setattr(gs, "EDIT_CURVE_RESULT", path)
-    html = gs.section_gan(_ctx(tmp_path / "again"))
+    (tmp_path / "results" / "gan_editing_curve.json").write_text(json.dumps({"curves": {"eqgan-sa": curve}}))
+    html = gs.section_gan(_ctx(tmp_path / "again", results=tmp_path / "results"))
     assert "gan/editing_vs_kimg.png" in html and "editing r vs images seen" in html
     assert (tmp_path / "again" / "tour" / "gan" / "editing_vs_kimg.png").stat().st_size > 1000

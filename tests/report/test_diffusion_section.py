@@ -36,7 +36,8 @@ def tiny_models(tmp_path_factory):
 
 @pytest.fixture
 def ctx(tmp_path):
-    return TourContext(out=tmp_path, seed=0, device="cpu", data_dir=None, quick=True, log=lambda m: None)
+    return TourContext(out=tmp_path, seed=0, device="cpu", data_dir=None, quick=True, log=lambda m: None,
+                       results=tmp_path / "results")
 
 
 @pytest.fixture
@@ -59,9 +60,8 @@ def shipped(monkeypatch, tiny_models, tmp_path):
 
     monkeypatch.setattr(genlens.diffusion.prompt_cache, "cached_prompt_tokens", fake_tokens)
     monkeypatch.setattr(genlens.diffusion.prompt_cache, "cached_anchored_tokens", fake_anchored)
-    bench = tmp_path / "bench.json"
-    monkeypatch.setattr(D, "BENCH_RESULT", bench)
-    monkeypatch.setattr(D, "EVAL_RESULTS", ())
+    bench = tmp_path / "results" / D.BENCH_FILE  # no diffusion-eval/ beside it
+    bench.parent.mkdir()
     monkeypatch.setattr(D, "STEPS", 3)  # the tour uses 20; a few steps keep the test fast
     return bench
 

@@ -36,3 +36,9 @@ def test_bench_grid_shows_each_method_and_its_measured_number(tmp_path):
 def test_bench_grid_says_what_to_run_when_missing(tmp_path):
     html = _bench_grid(_ctx(tmp_path), tmp_path / "nothing")
     assert "bench/inversion.py" in html and "todo" in html
+
+
+def test_without_a_results_folder_the_grid_is_a_note(tmp_path):
+    ctx = _ctx(tmp_path)
+    html = _bench_grid(ctx, None)
+    assert "--results bench/results" in html and "inversion_bench" not in ctx.numbers

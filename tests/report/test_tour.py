@@ -5,7 +5,14 @@ import json
 
 import pytest
 
+from genlens.errors import GenlensError
 from genlens.report.tour import SECTIONS, build_tour
+
+
+def test_a_results_folder_that_is_not_there_is_a_one_line_error(tmp_path):
+    with pytest.raises(GenlensError, match="--results"):
+        build_tour(tmp_path / "out", results=tmp_path / "no-such-folder")
+    assert not (tmp_path / "out").exists()  # refused before writing anything
 
 
 @pytest.mark.slow

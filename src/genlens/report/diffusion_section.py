@@ -2,7 +2,7 @@
 model, a prompt gallery from the text-conditional one (judged live by the zoo CNN), and the guidance and
 steps sweeps read from the benchmark (too slow to recompute in a tour on CPU).
 
-Benchmark file ``bench/results/diffusion.json`` (written by ``bench/diffusion.py``; the same layout as the
+Benchmark file ``diffusion.json`` in the results folder the tour is given (written by ``bench/diffusion.py``; the same layout as the
 ``eval.json`` of ``genlens diffusion eval``). Keys read here, all optional:
 
 - ``result["guidance_sweep"] = [{"guidance", "fid", "accuracy", "n"}, ...]``
@@ -33,17 +33,16 @@ import torch
 
 from genlens.report import html as H
 
-BENCH_RESULT = Path(__file__).resolve().parents[3] / "bench" / "results" / "diffusion.json"
+BENCH_FILE = "diffusion.json"  # in the results folder the tour is given (bench/results in a checkout)
 # `genlens diffusion eval` outputs kept beside it: the shipped models' scores and sweeps (same keys).
-EVAL_RESULTS = tuple(BENCH_RESULT.parent / "diffusion-eval" / kind / "eval.json" for kind in ("class", "text"))
+EVAL_FILES = tuple(f"diffusion-eval/{kind}/eval.json" for kind in ("class", "text"))
 
 
-def load_bench_results(path: Path | None = None, evals: Sequence[Path] | None = None) -> dict[str, Any] | None:
-    """The benchmark file merged with the eval.json files (later files fill keys the earlier ones lack)."""
-    path = path or BENCH_RESULT
+def load_bench_results(results: Path, evals: Sequence[str] = EVAL_FILES) -> dict[str, Any] | None:
+    """``results/diffusion.json`` merged with the eval.json files (later files fill keys the earlier ones lack)."""
     merged: dict[str, Any] = {}
     found = False
-    for p in (path, *(EVAL_RESULTS if evals is None else evals)):
+    for p in (results / BENCH_FILE, *(results / e for e in evals)):
         if p.is_file():
             found = True
             for k, v in json.loads(p.read_text()).items():
@@ -260,7 +259,9 @@ def _text_part(ctx, cnn) -> str:
 
 
 def _bench_part(ctx) -> str:
-    result = load_bench_results()
+    if ctx.results is None:
+        return "<h3>Sweeps</h3>" + H.no_results("the guidance and steps sweeps")
+    result = load_bench_results(ctx.results)
     if result is None:
         return ("<h3>Sweeps</h3><p class='todo'>No benchmark result at <code>bench/results/diffusion.json</code>; "
                 "create it with <code>python bench/diffusion.py</code> (or <code>genlens diffusion eval --sweep "

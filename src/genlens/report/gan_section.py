@@ -1,7 +1,7 @@
 """The tour's GAN section: the three shipped variants side by side, heatmaps, editing, interpolation, curves.
 
 Everything is computed here from the shipped generator folders (``genlens.gan.io.shipped_gan_folder``) and,
-when present, ``bench/results/gan.json`` (training curves of ``bench/gan.py``). Without trained models the
+when the tour is given a results folder, its ``gan.json`` (training curves of ``bench/gan.py``). Without trained models the
 section says which command makes them and shows only what costs nothing (the heatmap sampler).
 """
 from __future__ import annotations
@@ -13,9 +13,9 @@ import torch
 
 from genlens.report import html as H
 
-BENCH_RESULT = Path(__file__).resolve().parents[3] / "bench" / "results" / "gan.json"
+BENCH_FILE = "gan.json"  # in the results folder the tour is given (bench/results in a checkout)
 # EqGAN-SA alone with the editing r at every evaluation point (bench/gan.py --archs eqgan-sa ...)
-EDIT_CURVE_RESULT = BENCH_RESULT.with_name("gan_editing_curve.json")
+EDIT_CURVE_FILE = "gan_editing_curve.json"
 ARCH_TITLES = {"stylegan2": "StyleGAN2-style baseline", "sel-only": "+ SEL only", "eqgan-sa": "EqGAN-SA"}
 TRAIN_COMMAND = "bash scripts/train_gan_gpu.sh"
 STRIP = 7  # frames of the editing strip
@@ -106,15 +106,18 @@ def _bench_part(ctx) -> str:
     """Curves and the summary table of bench/results/gan.json, if it exists."""
     import json
 
-    if not BENCH_RESULT.is_file():
+    bench_result, edit_curve_result = ctx.result_path(BENCH_FILE), ctx.result_path(EDIT_CURVE_FILE)
+    if bench_result is None:
+        return H.no_results("the GAN training curves of bench/gan.py")
+    if not bench_result.is_file():
         return (f"<p>No training curves yet: <code>{TRAIN_COMMAND}</code> writes "
                 "<code>bench/results/gan.json</code> with FID and DI every few thousand images.</p>")
-    result = json.loads(BENCH_RESULT.read_text())
+    result = json.loads(bench_result.read_text())
     panels = [("fid", "FID vs images seen (mean over seeds; dashed: single seeds)"),
               ("di", "disequilibrium indicator vs images seen")]
     edit_curves = result["curves"]
-    if not any("editing_mean" in c for c in edit_curves.values()) and EDIT_CURVE_RESULT.is_file():
-        edit_curves = json.loads(EDIT_CURVE_RESULT.read_text())["curves"]  # an EqGAN-SA-only run that records it
+    if not any("editing_mean" in c for c in edit_curves.values()) and edit_curve_result.is_file():
+        edit_curves = json.loads(edit_curve_result.read_text())["curves"]  # an EqGAN-SA-only run that records it
     figs = [H.figure(str(curves_png(result["curves"], key, ctx.out / "gan" / f"{key}_vs_kimg.png")
                          .relative_to(ctx.out)), cap, width=460) for key, cap in panels]
     if any("editing_mean" in c for c in edit_curves.values()):

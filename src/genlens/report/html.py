@@ -32,6 +32,12 @@ def figure(src: str, caption: str, *, width: int | None = None) -> str:
     return f'<figure><img src="{esc(src)}" alt="{esc(caption)}"{w}><figcaption>{esc(caption)}</figcaption></figure>'
 
 
+def no_results(what: str) -> str:
+    """The note a section shows for a part that needs benchmark results when the tour was given none."""
+    return (f"<p class='todo'>No benchmark results given, so {esc(what)} is not shown. From a source checkout: "
+            "<code>genlens tour --results bench/results</code> (what <code>make demo</code> runs).</p>")
+
+
 def section(anchor: str, title: str, body: str) -> str:
     return f'<section id="{esc(anchor)}"><h2>{esc(title)}</h2>{body}</section>'
 

@@ -1,5 +1,6 @@
 """The tour's inversion section: live PII of one model judged by the others, the classes x architectures x
-methods grid of the last ``bench/inversion.py`` run, a live neuron gallery and live text-prompt images.
+methods grid of the last ``bench/inversion.py`` run (from the results folder the tour is given), a live
+neuron gallery and live text-prompt images.
 
 The whole-zoo, every-method comparison takes ~10 CPU-minutes per method, too long for ``make demo``: the
 tour shows that benchmark's own PNG grids and numbers (with its date and command) and computes the cheap
@@ -17,7 +18,6 @@ import torch
 
 from genlens.report import html as H
 
-BENCH_RESULTS = Path(__file__).resolve().parents[3] / "bench" / "results"  # a source checkout
 METHOD_TITLES = {"pii": "PII (tuned preset)", "pii-paper": "PII (paper recipe)", "deepdream": "DeepDream",
                  "deepinversion": "DeepInversion", "lucent": "lucent render_vis", "torch-dreams": "torch-dreams"}
 NEURON_LAYERS = [("fmnist-cnn", "stages.2", "last conv stage, channels 0-7"),
@@ -51,12 +51,15 @@ def _live_pii(ctx, judges) -> str:
             + H.table(["model", "top-1 on intended class", "top-5", "role"], rows))
 
 
-def _bench_grid(ctx, results: Path = BENCH_RESULTS) -> str:
-    """Every method x architecture from the last bench run (PNG rows = classes in order)."""
+def _bench_grid(ctx, results: Path | None) -> str:
+    """Every method x architecture from the last bench run (PNG rows = classes in order); ``results``: the
+    folder of benchmark results the tour was given (None: a note instead)."""
+    if results is None:
+        return H.no_results("the methods x architectures grid of bench/inversion.py")
     path = results / "inversion.json"
     if not path.is_file():
-        return ("<p class='todo'>No <code>bench/results/inversion.json</code> here (an installed package, not a "
-                "checkout): run <code>python bench/inversion.py</code> for the methods x architectures grid.</p>")
+        return (f"<p class='todo'>No <code>inversion.json</code> in {H.esc(results)}: run <code>python "
+                "bench/inversion.py</code> for the methods x architectures grid.</p>")
     result = json.loads(path.read_text())
     dest = ctx.out / "inversion" / "bench"
     dest.mkdir(parents=True, exist_ok=True)
@@ -132,4 +135,4 @@ def section_inversion(ctx) -> str:
     from genlens.models.zoo import ZOO
 
     judges = [load_model(name, device=ctx.device) for name in ZOO.available()]
-    return _live_pii(ctx, judges) + _bench_grid(ctx) + _neurons(ctx, judges) + _prompts(ctx, judges)
+    return _live_pii(ctx, judges) + _bench_grid(ctx, ctx.results) + _neurons(ctx, judges) + _prompts(ctx, judges)

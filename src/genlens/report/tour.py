@@ -1,7 +1,9 @@
 """The tour: one HTML page (plus PNGs and tour.json) showing every capability on the embedded defaults.
 
 Each capability contributes a section function ``(ctx) -> html``; later issues add theirs to
-``SECTIONS``. Everything is computed here from the shipped models and data, nothing is pasted in.
+``SECTIONS``. Everything is computed here from the shipped models and data, nothing is pasted in, except
+the benchmark results a caller hands over as ``results`` (a folder such as a checkout's ``bench/results``):
+the installed package never looks for them itself, and without them those parts show a note.
 """
 from __future__ import annotations
 
@@ -13,6 +15,7 @@ from typing import Any
 
 import torch
 
+from genlens.errors import GenlensError
 from genlens.report import html as H
 from genlens.utils.io import atomic_write, atomic_write_json
 
@@ -25,6 +28,7 @@ class TourContext:
     data_dir: Path | None
     quick: bool
     log: Callable[[str], None]
+    results: Path | None = None  # benchmark result files (bench/results in a checkout); None: not shown
     numbers: dict[str, Any] = field(default_factory=dict)
     _cache: dict[str, Any] = field(default_factory=dict)
 
@@ -34,6 +38,10 @@ class TourContext:
 
             self._cache[split] = load_fashion_mnist(split, data_dir=self.data_dir)
         return self._cache[split]
+
+    def result_path(self, name: str) -> Path | None:
+        """``results/name`` when the tour was given a results folder, else None (the section shows a note)."""
+        return None if self.results is None else self.results / name
 
     def test_subset(self):
         d = self.data("test")
@@ -201,12 +209,18 @@ SECTIONS: list[tuple[str, str, Callable[[TourContext], str]]] = [
 
 
 def build_tour(out: str | Path, *, seed: int = 0, device: str = "cpu", data_dir: Path | None = None,
-               quick: bool = False, log: Callable[[str], None] = lambda m: None) -> Path:
+               results: str | Path | None = None, quick: bool = False,
+               log: Callable[[str], None] = lambda m: None) -> Path:
+    """Write ``out/index.html`` (+ PNGs, tour.json). ``results``: a folder of benchmark result files to show."""
     from genlens.utils.device import resolve_device
 
     out = Path(out)
+    if results is not None and not Path(results).is_dir():
+        raise GenlensError(f"tour results folder {results} does not exist; pass a folder of benchmark results "
+                           "(bench/results in a checkout) or leave --results out")
     out.mkdir(parents=True, exist_ok=True)
-    ctx = TourContext(out=out, seed=seed, device=str(resolve_device(device)), data_dir=data_dir, quick=quick, log=log)
+    ctx = TourContext(out=out, seed=seed, device=str(resolve_device(device)), data_dir=data_dir, quick=quick, log=log,
+                      results=None if results is None else Path(results))
     t_all = time.perf_counter()
     parts, timings = [], {}
     for anchor, title, fn in SECTIONS:
