@@ -1,6 +1,6 @@
 """Helpers shared by the benchmark scripts: timing, medians, the machine's matmul peak, environment, JSON.
 
-Every benchmark measures its subject and a peer in the same run and reports the ratio (DESIGN.md, bench/).
+Every benchmark measures its subject and a peer in the same run and reports the ratio (docs/benchmarks.md).
 Nothing here prints; the scripts' ``main`` functions do.
 """
 from __future__ import annotations
