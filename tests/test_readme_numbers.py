@@ -1,0 +1,104 @@
+"""Every number in the README's status table is recomputed from the committed result file it comes from.
+
+Each row names its sources below (file and key, never a scan); the printed number must equal the file's value
+formatted as the README prints it, and a number in a row with no source here fails the test.
+"""
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS = ROOT / "bench" / "results"
+WEIGHTS = ROOT / "src" / "genlens" / "models" / "weights"
+
+
+@cache
+def _json(path: Path) -> Any:
+    return json.loads(path.read_text())
+
+
+def _get(path: Path, *keys: str) -> float:
+    value = _json(path)
+    for key in keys:
+        value = value[key]
+    return float(value)
+
+
+def pct(digits: int) -> Callable[[float], str]:
+    return lambda x: f"{100 * x:.{digits}f}"
+
+
+def fixed(digits: int) -> Callable[[float], str]:
+    return lambda x: f"{x:.{digits}f}"
+
+
+ZOO = ("fmnist-cnn", "fmnist-vit", "fmnist-mixer", "fmnist-resmlp")
+CLASS_EVAL = RESULTS / "diffusion-eval" / "class" / "eval.json"
+HALVES = (CLASS_EVAL, "reference", "fid_test_halves", "value")
+INVERSION = RESULTS / "inversion.json"
+GAN = RESULTS / "gan.json"
+
+# Row (the start of its first cell) -> [(value from a file, how the README prints it)], plus the constants the
+# row may print besides (targets fixed by the issues, not measured).
+SOURCES: dict[str, tuple[list[tuple[Callable[[], float], Callable[[float], str]]], set[str]]] = {
+    "Model zoo": ([(lambda n=n: _get(WEIGHTS / n / "manifest.json", "metrics", "top1"), pct(2)) for n in ZOO], set()),
+    "Metrics": ([(lambda: _get(*HALVES), fixed(3))], set()),
+    "Inversion": ([(lambda m=m: _get(INVERSION, "methods", m, "summary", "cross_top1_mean"), pct(0))
+                   for m in ("pii", "lucent", "torch-dreams")], set()),
+    "Text": ([(lambda: _get(WEIGHTS / "fmnist-clip" / "manifest.json", "metrics", "zero_shot_top1"), pct(1))], set()),
+    "Diffusion, class model": ([(lambda: _get(CLASS_EVAL, "class_eval", "fid", "value"), fixed(4)),
+                                (lambda: 3 * _get(*HALVES), fixed(4)),  # the bar: 3 x the real test halves
+                                (lambda: _get(CLASS_EVAL, "class_eval", "accuracy"), pct(1))], set()),
+    "Diffusion, text model": ([(lambda f=f: _get(RESULTS / "diffusion-eval" / f / "eval.json", "prompts", "accuracy"),
+                                pct(1)) for f in ("text", "text-plain")], set()),
+    "Diffusion against": ([(lambda: _get(RESULTS / "diffusion.json", "parts", "peer", "fid_ratio_ours_over_peer"),
+                            fixed(2))], set()),
+    "GANs": ([(lambda a=a: _get(GAN, "summary", a, "fid_at_compare", "mean"), fixed(2))
+              for a in ("eqgan-sa", "stylegan2")]
+             + [(lambda: _get(GAN, "summary", "eqgan-sa", "editing_correlation", "mean"), fixed(2))],
+             {"0.8"}),  # the editing target of the GAN issue
+}
+NUMBER = re.compile(r"(?<![\w.-])\d+(?:\.\d+)?")
+
+
+def status_rows() -> dict[str, str]:
+    """First cell -> headline cell of the README's status table."""
+    text = (ROOT / "README.md").read_text()
+    table = text.split("## Status", 1)[1].split("\n## ", 1)[0]
+    rows = {}
+    for line in table.splitlines():
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if len(cells) >= 2 and cells[0] not in ("capability", "---"):
+            rows[cells[0]] = cells[1]
+    return rows
+
+
+def _row(prefix: str) -> str:
+    matches = [headline for cap, headline in status_rows().items() if cap.startswith(prefix)]
+    assert len(matches) == 1, f"README status table: expected one row starting {prefix!r}, found {len(matches)}"
+    return matches[0]
+
+
+@pytest.mark.parametrize("prefix", list(SOURCES))
+def test_status_numbers_are_the_result_files_numbers(prefix):
+    sources, constants = SOURCES[prefix]
+    headline = _row(prefix)
+    expected = [fmt(value()) for value, fmt in sources]
+    printed = NUMBER.findall(headline)
+    for number in expected:
+        assert number in printed, f"{prefix}: the file says {number}, the README says {headline!r}"
+    stray = set(printed) - set(expected) - constants
+    assert not stray, f"{prefix}: {sorted(stray)} in {headline!r} match no result file (they say {expected})"
+
+
+def test_every_row_with_a_number_has_its_sources_named_here():
+    for capability, headline in status_rows().items():
+        if NUMBER.search(headline):
+            assert any(capability.startswith(p) for p in SOURCES), f"no result file named for {capability!r}"
