@@ -65,7 +65,7 @@ class PIIConfig:
 PII_PRESETS: dict[str, PIIConfig] = {
     "pii-paper": PIIConfig(),
     # One fixed set for all four 28-px grayscale zoo models, chosen by cross-architecture top-1 (the other
-    # models judging; bench/pii_tune.py, log in bench/results/pii_tuning.json). Screen at 3 x 60 steps with
+    # models judging; experiments/pii_tune.py, log in experiments/pii_tuning.json). Screen at 3 x 60 steps with
     # CNN + ViT sources: old placeholder (pixels, ColorShift 0.3, TV 0.05) 0.27, pixels + TV 0.1 0.35,
     # fft 0.55, blur sigma 1 0.58, + dark start 0.67, + L2 0.70 (this set); ColorShift 0.6 0.50, jitter 1/4
     # 0.38. The blur removes pixel-level textures that only the source model believes; the dark start and

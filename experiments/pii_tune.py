@@ -1,9 +1,9 @@
 """Screen Plug-In Inversion hyper-parameter sets by cross-architecture top-1 (issue 3).
 
-    .venv/bin/python bench/pii_tune.py --configs NAME ... --archs fmnist-cnn fmnist-vit --scale 0.4 --seeds 0 1 2
+    .venv/bin/python experiments/pii_tune.py --configs NAME ... --archs fmnist-cnn fmnist-vit --scale 0.4 --seeds 0 1 2
 
 Each config inverts all 10 classes (``--n`` images per class, each of ``--seeds``) on each architecture and
-is judged by the *other* zoo models; every run is appended to ``bench/results/pii_tuning.json`` ({config,
+is judged by the *other* zoo models; every run is appended to ``experiments/pii_tuning.json`` ({config,
 per-arch cross top-1 pooled over seeds, per-seed means, seconds}). One seed of 10 images has a noise floor
 of about ±10 points, which is why a screen should use 3 seeds. The candidate sets live in :data:`CANDIDATES`.
 """
@@ -24,7 +24,7 @@ from genlens.inversion.evaluate import cross_model_eval
 from genlens.inversion.methods.pii import PII_PRESETS, PIIConfig
 
 ZOO = ["fmnist-cnn", "fmnist-vit", "fmnist-mixer", "fmnist-resmlp"]
-LOG = Path(__file__).resolve().parent / "results" / "pii_tuning.json"
+LOG = Path(__file__).resolve().parent / "pii_tuning.json"
 
 CANDIDATES: dict[str, PIIConfig] = {
     "paper": PII_PRESETS["pii-paper"],
