@@ -16,7 +16,7 @@ def test_a_results_folder_that_is_not_there_is_a_one_line_error(tmp_path):
 
 
 @pytest.mark.slow
-@pytest.mark.timeout(600)  # ~200 s on 2 idle cores (every section runs live); headroom for a loaded machine
+@pytest.mark.timeout(600)  # ~135 s on 2 shared cores (every section runs live, quick sizes); headroom for load
 def test_quick_tour_writes_page_pngs_and_numbers(tmp_path):
     index = build_tour(tmp_path, quick=True, device="cpu")
     html = index.read_text()

@@ -34,7 +34,7 @@ def _live_pii(ctx, judges) -> str:
     source = "fmnist-vit"
     handle = next(h for h in judges if h.name == source)
     labels = torch.arange(handle.num_classes)
-    scale = 0.1 if ctx.quick else 1.0
+    scale = 0.05 if ctx.quick else 1.0
     t0 = time.perf_counter()
     images = invert(handle, labels.tolist(), method="pii", seed=ctx.seed, steps_scale=scale)
     secs = time.perf_counter() - t0
