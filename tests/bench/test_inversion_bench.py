@@ -29,13 +29,6 @@ def quick_run(tmp_path_factory) -> tuple[dict[str, Any], Path]:
     return json.loads(out.read_text()), out.parent
 
 
-def _table(result: dict[str, Any]) -> str:
-    sys.path.insert(0, str(BENCH))
-    try:
-        from table import inversion_table
-    finally:
-        sys.path.remove(str(BENCH))
-    return inversion_table(result)
 
 
 def _check_row(r: dict[str, Any], cfg: dict[str, Any]) -> None:
@@ -53,7 +46,7 @@ def _check_row(r: dict[str, Any], cfg: dict[str, Any]) -> None:
 
 @pytest.mark.slow
 @pytest.mark.timeout(240)
-def test_inversion_quick_writes_json(quick_run):
+def test_inversion_quick_writes_json(quick_run, bench_script):
     result, out_dir = quick_run
     cfg = result["config"]
     assert result["benchmark"] == "inversion" and cfg["quick"] is True
@@ -78,13 +71,13 @@ def test_inversion_quick_writes_json(quick_run):
         assert 0.0 <= s["cross_top1_mean"] <= 1.0
     assert result["config"]["presets"]["pii-paper"]["ensemble"] == cfg["ensemble"]
 
-    table = _table(result)
+    table = bench_script("table").inversion_table(result)
     assert "| pii | fmnist-cnn | 1 |" in table and "| deepinversion | fmnist-mixer | | n/a" in table
 
 
 @pytest.mark.slow
 @pytest.mark.timeout(240)
-def test_inversion_quick_includes_peers(request):
+def test_inversion_quick_includes_peers(request, bench_script):
     for mod in PEER_MODULES.values():
         pytest.importorskip(mod)
     result, out_dir = request.getfixturevalue("quick_run")
@@ -98,7 +91,7 @@ def test_inversion_quick_includes_peers(request):
             assert r["steps"] == cfg["budget_steps"]  # one model call per step, counted by the wrapper
             assert (out_dir / "inversion" / f"{peer}_{arch}.png").stat().st_size > 0
         assert m["summary"]["pairs"] == 3 * len(cfg["archs"])
-    table = _table(result)
+    table = bench_script("table").inversion_table(result)
     for peer in PEER_MODULES:
         assert f"| {peer} | fmnist-cnn | 1 |" in table
         assert f"| **{peer}** | **mean of 6 pairs** |" in table

@@ -13,7 +13,7 @@ BENCH = Path(__file__).resolve().parents[2] / "bench"
 
 @pytest.mark.slow
 @pytest.mark.timeout(240)
-def test_zoo_quick_writes_json(tmp_path):
+def test_zoo_quick_writes_json(tmp_path, bench_script):
     out = tmp_path / "zoo.json"
     cmd = [sys.executable, str(BENCH / "zoo.py"), "--quick", "--archs", "fmnist-cnn", "--device", "cpu",
            "--out", str(out)]
@@ -40,9 +40,4 @@ def test_zoo_quick_writes_json(tmp_path):
     # a training step (forward + backward) costs about 3x the forward pass
     assert 2 < model["train"]["flops_per_image"] / model["infer"]["flops_per_image"] < 4
 
-    sys.path.insert(0, str(BENCH))
-    try:
-        from table import zoo_table
-    finally:
-        sys.path.remove(str(BENCH))
-    assert "| fmnist-cnn |" in zoo_table(result)
+    assert "| fmnist-cnn |" in bench_script("table").zoo_table(result)
