@@ -53,7 +53,7 @@ bench: install-dev data $(VENV)/.peers
 	$(PY) bench/inversion.py --seeds 0 1 2
 	$(PY) bench/diffusion.py
 	$(PY) bench/gan.py
-	$(PY) bench/table.py --readme README.md
+	$(PY) bench/table.py
 
 clean:
 	rm -rf out runs .pytest_cache
