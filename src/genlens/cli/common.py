@@ -18,6 +18,7 @@ err_console = Console(stderr=True)
 SeedOpt = typer.Option(0, "--seed", help="Random seed; the same seed gives the same result on the same device.")
 DeviceOpt = typer.Option("auto", "--device", help="auto, cpu, cuda, cuda:N or mps.")
 JsonOpt = typer.Option(False, "--json", help="Print exactly one JSON object on stdout (for scripts).")
+DATA_SPEC_HELP = "Data spec: NAME[:train|test] (fashion-mnist, digits), folder:PATH or npz:PATH."
 DataDirOpt = typer.Option(None, "--data-dir", help="Folder with the Fashion-MNIST IDX .gz files (else $GENLENS_DATA, "
                           "/usr/share/datasets/fashion-mnist, ~/.cache/genlens/fashion-mnist).")
 
