@@ -42,14 +42,15 @@ def info(name: str = typer.Argument("fashion-mnist", help=DATA_SPEC_HELP), data_
 
 
 @app.command("download")
-def download(dest: Path | None = typer.Option(None, "--dest", help="Default ~/.cache/genlens/fashion-mnist.")) -> None:
+def download(out: Path | None = typer.Option(None, "--out", help="Folder for the files (default "
+                                             "~/.cache/genlens/fashion-mnist).")) -> None:
     """Download Fashion-MNIST from its official location (needs internet) and verify checksums.
 
     Example: genlens data download
     """
     from genlens.data.fashion_mnist import download_fashion_mnist
 
-    err_console.print(f"Fashion-MNIST ready in {download_fashion_mnist(dest)}")
+    err_console.print(f"Fashion-MNIST ready in {download_fashion_mnist(out)}")
 
 
 @app.command("show")
