@@ -78,7 +78,7 @@ def train(
 
     Example: genlens zoo train fmnist-cnn --device cuda --out runs/zoo/fmnist-cnn
     """
-    from dataclasses import asdict, replace
+    from dataclasses import replace
 
     from genlens.data.spec import load_data, parse_data_spec
     from genlens.errors import GenlensError
@@ -86,6 +86,7 @@ def train(
     from genlens.models.zoo import get_spec
     from genlens.models.zoo.evaluate import evaluate_classifier
     from genlens.models.zoo.train import train_zoo_model
+    from genlens.utils.config_io import to_dict
     from genlens.utils.device import resolve_device
 
     spec = get_spec(name)
@@ -106,7 +107,7 @@ def train(
     metrics = {"top1": report.top1, "top5": report.top5, "per_class": report.per_class, "test_images": report.n,
                "train_seconds": round(result.seconds, 1), "train_images_per_second": round(result.images_per_second, 1),
                "device": str(dev), "history": result.history}
-    config = {"kind": "classifier", "name": name, "spec": spec.to_dict(), "train": asdict(result.config)}
+    config = {"kind": "classifier", "name": name, "spec": to_dict(spec), "train": to_dict(result.config)}
     save_model_folder(out, result.handle.model, config=config, command=command_line(), metrics=metrics)
     write_run_json(out, command=command_line(), config=config, seed=seed, metrics=metrics,
                    seconds=time.perf_counter() - t0)

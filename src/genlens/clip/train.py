@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Any
 
 import torch
@@ -25,6 +25,7 @@ from genlens.data.captions import NOUNS, class_captions, held_out_prompts
 from genlens.errors import GenlensError
 from genlens.models.zoo.augment import random_hflip, random_shift
 from genlens.models.zoo.train import warmup_cosine
+from genlens.utils.config_io import to_dict
 from genlens.utils.modes import eval_mode
 
 Callback = Callable[[dict[str, Any]], None]
@@ -205,6 +206,6 @@ def evaluate_clip(model, test: ImageData) -> dict[str, Any]:
 
 def train_config_dict(result: ClipTrainResult, model: FmnistClip) -> dict[str, Any]:
     """config.json for a trained model folder."""
-    return {"kind": "clip", "name": model.name, "model": model.config.to_dict(), "train": asdict(result.config),
+    return {"kind": "clip", "name": model.name, "model": to_dict(model.config), "train": to_dict(result.config),
             "zero_shot_template": ZERO_SHOT_TEMPLATE}
 
