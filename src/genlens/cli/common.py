@@ -47,6 +47,17 @@ def write_run_json(out: Path, *, command: str, config: dict[str, Any], seed: int
     })
 
 
+def write_named_images(out: Path, images: Any, names: list[str], *, n: int, upscale: int = 4,
+                       grid_upscale: int = 3) -> None:
+    """The DESIGN.md image contract: ``OUT/<name, spaces and slashes as _>/<i>.png`` for ``n`` images per
+    name (in order) plus ``OUT/grid.png``, one row per name (a single name fills rows of up to 8)."""
+    from genlens.utils.images import safe_name, save_grid, save_png
+
+    for i, (img, name) in enumerate(zip(images, names)):
+        save_png(img, out / safe_name(name)[:80] / f"{i % n}.png", upscale=upscale)
+    save_grid(images, out / "grid.png", nrow=n if len(images) > n else min(8, n), upscale=grid_upscale)
+
+
 _INVOCATION: list[str] | None = None  # the argv given to genlens.cli.main.main, once it runs
 
 
