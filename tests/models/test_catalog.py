@@ -36,3 +36,10 @@ def test_headline_order_and_unknown_kinds(tmp_path):
     assert set(rows) == {"new-thing", "old-cnn"}
     assert rows["new-thing"].task == "locator" and rows["new-thing"].value is None
     assert rows["old-cnn"].kind == "classifier" and rows["old-cnn"].value == 0.5
+
+
+def test_public_api_mirrors_the_cli():
+    import genlens
+
+    assert [r.name for r in genlens.shipped_models()] == [r.name for r in shipped_models()]
+    assert len(genlens.load_data("digits:test", limit=3)) == 3
