@@ -1,7 +1,6 @@
-"""Data set registry: ``load_dataset("fashion-mnist", split="test")``, or any data spec (``folder:PATH``...)."""
+"""Data set registry: ``DATASETS.create("fashion-mnist", split="test")``; load any data spec with
+:func:`genlens.data.spec.load_data`."""
 from __future__ import annotations
-
-import os
 
 from genlens.data.base import ImageData
 from genlens.registry import Registry
@@ -21,12 +20,3 @@ def _digits(split: str = "train", **_: object) -> ImageData:
     from genlens.data.digits import load_digits
 
     return load_digits(split)
-
-
-def load_dataset(name_or_path: str | os.PathLike, *, split: str = "train", data_dir: str | None = None,
-                 channels: int = 1, size: int | None = 28) -> ImageData:
-    """The images a data spec names (``NAME[:split]``, ``folder:PATH``, ``npz:PATH`` or an existing path;
-    see :mod:`genlens.data.spec`); ``split`` applies when the spec names none."""
-    from genlens.data.spec import load_data
-
-    return load_data(name_or_path, split=split, data_dir=data_dir, channels=channels, size=size)

@@ -11,6 +11,7 @@ import os
 from pathlib import Path
 
 from genlens.data.base import ImageData
+from genlens.data.registry import DATASETS
 from genlens.errors import GenlensError
 
 
@@ -31,8 +32,6 @@ class DataSpec:
 
 def parse_data_spec(text: str | os.PathLike | DataSpec) -> DataSpec:
     """``text`` as a :class:`DataSpec`; an unknown name or an empty part is one :class:`GenlensError` line."""
-    from genlens.data.registry import DATASETS
-
     if isinstance(text, DataSpec):
         return text
     raw = str(text).strip()
@@ -60,8 +59,6 @@ def load_data(spec: str | os.PathLike | DataSpec, *, split: str = "train", data_
               limit: int | None = None) -> ImageData:
     """The images a spec names. ``split`` applies when the spec names none; ``channels``/``size`` and
     ``class_names`` (folder names mapped onto known classes) apply to folders; ``limit`` keeps the first N."""
-    from genlens.data.registry import DATASETS
-
     s = parse_data_spec(spec)
     if s.kind == "name":
         data = DATASETS.create(s.name, split=s.split or split, data_dir=str(data_dir) if data_dir else None)
@@ -75,3 +72,9 @@ def load_data(spec: str | os.PathLike | DataSpec, *, split: str = "train", data_
         data = load_image_folder(s.path, channels=channels, size=size,
                                  class_names=tuple(class_names) if class_names is not None else None)
     return data.take(limit) if limit else data
+
+
+def load_dataset(name_or_path: str | os.PathLike, *, split: str = "train", data_dir: str | None = None,
+                 channels: int = 1, size: int | None = 28) -> ImageData:
+    """:func:`load_data` under its first name (``split`` applies when the spec names none)."""
+    return load_data(name_or_path, split=split, data_dir=data_dir, channels=channels, size=size)
