@@ -80,34 +80,24 @@ def train(
     """
     from dataclasses import replace
 
-    from genlens.data.spec import load_data, parse_data_spec
-    from genlens.errors import GenlensError
+    from genlens.data.spec import load_train_test
     from genlens.models.weights_io import save_model_folder
     from genlens.models.zoo import get_spec
     from genlens.models.zoo.evaluate import evaluate_classifier
-    from genlens.models.zoo.train import train_zoo_model
-    from genlens.utils.config_io import to_dict
+    from genlens.models.zoo.train import folder_contents, train_zoo_model
     from genlens.utils.device import resolve_device
 
     spec = get_spec(name)
     dev = resolve_device(device)
     out = out or Path("runs/zoo") / name
-    data_spec = parse_data_spec(data)
-    if data_spec.kind != "name" or data_spec.split:
-        raise GenlensError(f"--data {data}: zoo train needs a registered data set with train and test splits; "
-                           "pass a name such as fashion-mnist")
-    train_data = load_data(data_spec, split="train", data_dir=data_dir)
-    test_data = load_data(data_spec, split="test", data_dir=data_dir, limit=limit)
+    train_data, test_data = load_train_test(data, data_dir=data_dir, test_limit=limit, what="zoo train")
     cfg = replace(spec.train, seed=seed)
     t0 = time.perf_counter()
     with progress_bar(f"train {name} on {dev}", None, quiet=json_out) as cb:
         result = train_zoo_model(name, train_data, device=dev, config=cfg, epochs=epochs, callback=cb,
                                   limit_batches=limit_batches)
     report = evaluate_classifier(result.handle, test_data)
-    metrics = {"top1": report.top1, "top5": report.top5, "per_class": report.per_class, "test_images": report.n,
-               "train_seconds": round(result.seconds, 1), "train_images_per_second": round(result.images_per_second, 1),
-               "device": str(dev), "history": result.history}
-    config = {"kind": "classifier", "name": name, "spec": to_dict(spec), "train": to_dict(result.config)}
+    config, metrics = folder_contents(spec, result, report, device=dev)
     save_model_folder(out, result.handle.model, config=config, command=command_line(), metrics=metrics)
     write_run_json(out, command=command_line(), config=config, seed=seed, metrics=metrics,
                    seconds=time.perf_counter() - t0)

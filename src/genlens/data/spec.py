@@ -74,6 +74,17 @@ def load_data(spec: str | os.PathLike | DataSpec, *, split: str = "train", data_
     return data.take(limit) if limit else data
 
 
+def load_train_test(spec: str | os.PathLike | DataSpec, *, data_dir: str | os.PathLike | None = None,
+                    test_limit: int | None = None, what: str = "training") -> tuple[ImageData, ImageData]:
+    """The train and test splits of a registered data set named without a split (for trainers)."""
+    s = parse_data_spec(spec)
+    if s.kind != "name" or s.split:
+        raise GenlensError(f"data spec '{spec}': {what} needs a registered data set with train and test splits; "
+                           "pass a name such as fashion-mnist")
+    return load_data(s, split="train", data_dir=data_dir), load_data(s, split="test", data_dir=data_dir,
+                                                                      limit=test_limit)
+
+
 def load_dataset(name_or_path: str | os.PathLike, *, split: str = "train", data_dir: str | None = None,
                  channels: int = 1, size: int | None = 28) -> ImageData:
     """:func:`load_data` under its first name (``split`` applies when the spec names none)."""

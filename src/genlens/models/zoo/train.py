@@ -62,6 +62,18 @@ def clipped_step(loss: torch.Tensor, model: nn.Module, opt: torch.optim.Optimize
     sched.step()
 
 
+def folder_contents(spec: ZooSpec, result: TrainResult, report: Any, *, device: torch.device
+                    ) -> tuple[dict[str, Any], dict[str, Any]]:
+    """(config.json, manifest metrics) of a trained zoo model; ``report`` is its test-set EvalReport."""
+    from genlens.utils.config_io import to_dict
+
+    metrics = {"top1": report.top1, "top5": report.top5, "per_class": report.per_class, "test_images": report.n,
+               "train_seconds": round(result.seconds, 1), "train_images_per_second": round(result.images_per_second, 1),
+               "device": str(device), "history": result.history}
+    config = {"kind": "classifier", "name": spec.name, "spec": to_dict(spec), "train": to_dict(result.config)}
+    return config, metrics
+
+
 def make_handle(spec: ZooSpec, model: nn.Module) -> ModelHandle:
     return ModelHandle(model=model, name=spec.name, mean=spec.mean, std=spec.std, input_size=spec.input_size,
                        class_names=spec.class_names, arch=spec.arch)
