@@ -9,7 +9,7 @@ __version__ = "0.1.0"
 
 from genlens.errors import GenlensError
 
-__all__ = ["GenlensError", "__version__", "invert", "load_model", "zoo_names"]
+__all__ = ["GenlensError", "__version__", "invert", "load_data", "load_model", "shipped_models", "zoo_names"]
 
 
 def load_model(name_or_dir: str, *, device: str = "cpu"):
@@ -23,6 +23,21 @@ def zoo_names() -> list[str]:
     from genlens.models.zoo import ZOO
 
     return ZOO.available()
+
+
+def shipped_models():
+    """Every shipped model of every kind (name, kind, task, headline number): ``genlens models list``."""
+    from genlens.models.catalog import shipped_models as _shipped
+
+    return _shipped()
+
+
+def load_data(spec: str, **kwargs):
+    """Images from a data spec (``fashion-mnist:test``, ``folder:PATH``, ``npz:PATH``): see
+    :func:`genlens.data.spec.load_data`."""
+    from genlens.data.spec import load_data as _load
+
+    return _load(spec, **kwargs)
 
 
 def invert(model, targets, **kwargs):

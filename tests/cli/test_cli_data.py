@@ -31,3 +31,19 @@ def test_show_writes_a_grid(cli, tmp_path):
     assert code == 0, err
     with Image.open(png) as im:  # 10 rows of 2 images of 8 px, padding 2, upscale 3
         assert im.size == (3 * (2 * 10 + 2), 3 * (10 * 10 + 2))
+
+
+def test_info_takes_a_spec_with_a_split_or_a_folder(cli, tmp_path):
+    code, out, err = cli(["data", "info", "digits:test", "--json"])
+    assert code == 0, err
+    assert set(json.loads(out)) == {"test", "class_names"}
+    (tmp_path / "Bag").mkdir()
+    Image.new("L", (8, 8), 3).save(tmp_path / "Bag" / "0.png")
+    code, out, err = cli(["data", "info", f"folder:{tmp_path}", "--json"])
+    assert code == 0, err
+    assert json.loads(out)["images"]["n"] == 1
+
+
+def test_bad_spec_is_one_line_and_exit_2(cli):
+    code, _, err = cli(["data", "info", "mnist:test"])
+    assert code == 2 and err.count("\n") == 1 and "folder:PATH" in err

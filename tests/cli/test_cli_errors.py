@@ -23,6 +23,8 @@ CASES = {
                            "not a readable safetensors file"),
     "no-cuda": (["zoo", "eval", "fmnist-cnn", "--device", "cuda", "--out", "{tmp}"], "no CUDA GPU"),
     "unknown-dataset": (["data", "info", "mnist"], "unknown data set 'mnist'"),
+    "train-on-one-split": (["zoo", "train", "fmnist-cnn", "--data", "fashion-mnist:test", "--out", "{tmp}"],
+                           "zoo train needs a registered data set with train and test splits"),
     "bad-npz": (["data", "info", "{tmp}/images.npz"], "not a readable .npz file"),
     "pickled-npz": (["data", "show", "{pickled_npz}", "--out", "{tmp}/g.png"], "not a readable .npz file"),
 }

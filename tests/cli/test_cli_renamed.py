@@ -34,3 +34,15 @@ def test_every_new_name_exists_and_no_old_name_is_still_live():
         opts = [set(o for p in c.params for o in p.opts) for c in commands]
         assert any(new in o for o in opts), (path, new)
         assert not any(old in o for o in opts), (path, old)
+
+
+def test_an_old_spelling_still_works_with_a_note(cli, tmp_path, monkeypatch):
+    """``data download --dest`` (now ``--out``) still reaches the command, with one notice line."""
+    import genlens.data.fashion_mnist as fm
+
+    seen = []
+    monkeypatch.setattr(fm, "download_fashion_mnist", lambda dest: seen.append(dest) or dest)
+    code, _, err = cli(["data", "download", "--dest", tmp_path])
+    assert code == 0, err
+    assert seen == [tmp_path]
+    assert "--dest is renamed --out" in err

@@ -107,3 +107,17 @@ def test_subprocess_error_is_one_line_exit_2():
     assert proc.stdout == ""
     assert proc.stderr.count("\n") == 1
     assert proc.stderr.startswith("genlens: error: unknown zoo model 'fmnist-nope'; choose one of: fmnist-cnn")
+
+
+def test_eval_on_a_folder_spec(cli, tmp_path, fmnist_dir):
+    from genlens.data.fashion_mnist import load_fashion_mnist
+    from genlens.utils.images import save_png
+
+    test = load_fashion_mnist("test", data_dir=fmnist_dir).take(4)
+    for i, (img, lab) in enumerate(zip(test.float_images(), test.labels.tolist())):
+        save_png(img, tmp_path / "imgs" / test.class_names[lab].replace(" ", "_").replace("/", "_") / f"{i}.png")
+    code, out, err = cli(["zoo", "eval", "fmnist-cnn", "--data", f"folder:{tmp_path / 'imgs'}", "--json",
+                          "--out", tmp_path / "eval", "--device", "cpu"])
+    assert code == 0, err
+    result = _one_json(out)
+    assert result["n"] == 4 and len(result["per_class"]) == 10

@@ -6,6 +6,7 @@ import torch
 
 from genlens.clip.model import FmnistClip, FmnistClipConfig, OpenClipModel, load_fmnist_clip, load_image_text_model
 from genlens.errors import GenlensError
+from genlens.utils.config_io import from_dict, to_dict
 
 
 def test_fmnist_clip_image_embeddings_are_unit_norm():
@@ -33,7 +34,7 @@ def test_fmnist_clip_text_side_is_the_frozen_sentence_encoder():
 
 def test_fmnist_clip_config_round_trip():
     cfg = FmnistClipConfig(widths=(8, 16), depths=(1, 1))
-    assert FmnistClipConfig.from_dict(cfg.to_dict()) == cfg
+    assert from_dict(FmnistClipConfig, to_dict(cfg)) == cfg
     assert FmnistClip(cfg).proj.in_features == 16
 
 

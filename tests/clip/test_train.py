@@ -68,7 +68,7 @@ def test_cli_train_writes_a_loadable_model_folder(fmnist_dir, tmp_path, monkeypa
 
     monkeypatch.setattr(main_mod, "app", root)
     out = tmp_path / "model"
-    args = ["clip", "train", "--out", str(out), "--epochs", "1", "--batch-size", "16",
+    args = ["clip", "train", "--out", str(out), "--epochs", "1", "--batch", "16",
             "--limit-images", "48", "--captions-per-class", "2", "--limit", "100",
             "--data-dir", str(fmnist_dir), "--json"]
     monkeypatch.setattr("sys.argv", ["genlens", *args])

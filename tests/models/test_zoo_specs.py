@@ -51,3 +51,13 @@ def test_warmup_cosine_schedule():
     assert lrs[10] == pytest.approx(1.0)
     assert all(a >= b for a, b in itertools.pairwise(lrs[10:]))
     assert warmup_cosine(total, total, warmup) == pytest.approx(0.0)
+
+
+def test_adamw_groups_and_schedule_shared_by_zoo_and_clip():
+    from genlens.models.zoo.train import adamw_warmup_cosine
+
+    model = torch.nn.Sequential(torch.nn.Linear(3, 4), torch.nn.LayerNorm(4))
+    opt, sched = adamw_warmup_cosine(model, lr=0.1, weight_decay=0.05, total=10, warmup=20, no_decay_names=("0.weight",))
+    assert [len(g["params"]) for g in opt.param_groups] == [0, 4]  # named + 1-d parameters skip the decay
+    assert [g["weight_decay"] for g in opt.param_groups] == [0.05, 0.0]
+    assert sched.get_last_lr()[0] == pytest.approx(0.01)  # warm-up capped at the run: 1/10 of the peak

@@ -83,3 +83,24 @@ def test_load_image_missing(tmp_path):
 )
 def test_safe_name(name, safe):
     assert safe_name(name) == safe
+
+
+def _reference_grid(images, nrow, padding, pad_value):
+    """The hand-written tiling genlens used before torchvision's make_grid: the oracle for identical output."""
+    b, c, h, w = images.shape
+    nrow = max(1, min(nrow, b))
+    ncol = (b + nrow - 1) // nrow
+    grid = images.new_full((c, ncol * (h + padding) + padding, nrow * (w + padding) + padding), pad_value)
+    for i in range(b):
+        r, q = divmod(i, nrow)
+        y, x = padding + r * (h + padding), padding + q * (w + padding)
+        grid[:, y : y + h, x : x + w] = images[i]
+    return grid
+
+
+@pytest.mark.parametrize(("b", "c", "nrow", "padding", "pad_value"),
+                         [(1, 1, 8, 2, 1.0), (5, 3, 3, 2, 0.0), (8, 1, 8, 2, 1.0), (7, 1, 2, 1, 0.5), (3, 3, 0, 0, 1.0)])
+def test_make_grid_equals_the_reference_tiling(b, c, nrow, padding, pad_value):
+    images = torch.rand(b, c, 6, 5, generator=torch.Generator().manual_seed(b))
+    got = make_grid(images, nrow=nrow, padding=padding, pad_value=pad_value)
+    assert torch.equal(got, _reference_grid(images, nrow, padding, pad_value))

@@ -35,7 +35,7 @@ def _metrics_line(m: dict) -> str:
 def train(
     out: Path = typer.Option(Path("runs/fmnist-clip"), "--out", help="Output model folder."),
     epochs: float = typer.Option(2.0, "--epochs", help="Passes over the training images (may be fractional)."),
-    batch_size: int = typer.Option(256, "--batch-size", help="Images (and captions) per contrastive batch."),
+    batch: int = typer.Option(256, "--batch", help="Images (and captions) per contrastive batch."),
     lr: float = typer.Option(3e-3, "--lr", help="Peak AdamW learning rate."),
     seed: int = SeedOpt,
     device: str = DeviceOpt,
@@ -61,7 +61,7 @@ def train(
     if threads:
         torch.set_num_threads(threads)
     dev = resolve_device(device)
-    cfg = ClipTrainConfig(epochs=epochs, batch_size=batch_size, lr=lr, seed=seed, limit_images=limit_images,
+    cfg = ClipTrainConfig(epochs=epochs, batch_size=batch, lr=lr, seed=seed, limit_images=limit_images,
                           captions_per_class=captions_per_class or None)
     train_data = load_fashion_mnist("train", data_dir=data_dir)
     test_data = load_fashion_mnist("test", data_dir=data_dir)

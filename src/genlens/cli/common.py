@@ -18,6 +18,7 @@ err_console = Console(stderr=True)
 SeedOpt = typer.Option(0, "--seed", help="Random seed; the same seed gives the same result on the same device.")
 DeviceOpt = typer.Option("auto", "--device", help="auto, cpu, cuda, cuda:N or mps.")
 JsonOpt = typer.Option(False, "--json", help="Print exactly one JSON object on stdout (for scripts).")
+DATA_SPEC_HELP = "Data spec: NAME[:train|test] (fashion-mnist, digits), folder:PATH or npz:PATH."
 DataDirOpt = typer.Option(None, "--data-dir", help="Folder with the Fashion-MNIST IDX .gz files (else $GENLENS_DATA, "
                           "/usr/share/datasets/fashion-mnist, ~/.cache/genlens/fashion-mnist).")
 
@@ -44,6 +45,17 @@ def write_run_json(out: Path, *, command: str, config: dict[str, Any], seed: int
         "command": command, "config": config, "seed": seed, "metrics": metrics, "seconds": round(seconds, 3),
         "versions": versions(), "git_commit": git_commit(), "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     })
+
+
+def write_named_images(out: Path, images: Any, names: list[str], *, n: int, upscale: int = 4,
+                       grid_upscale: int = 3) -> None:
+    """The DESIGN.md image contract: ``OUT/<name, spaces and slashes as _>/<i>.png`` for ``n`` images per
+    name (in order) plus ``OUT/grid.png``, one row per name (a single name fills rows of up to 8)."""
+    from genlens.utils.images import safe_name, save_grid, save_png
+
+    for i, (img, name) in enumerate(zip(images, names)):
+        save_png(img, out / safe_name(name)[:80] / f"{i % n}.png", upscale=upscale)
+    save_grid(images, out / "grid.png", nrow=n if len(images) > n else min(8, n), upscale=grid_upscale)
 
 
 _INVOCATION: list[str] | None = None  # the argv given to genlens.cli.main.main, once it runs

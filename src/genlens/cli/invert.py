@@ -14,6 +14,7 @@ from genlens.cli.common import (
     emit_json,
     err_console,
     progress_bar,
+    write_named_images,
     write_run_json,
 )
 
@@ -53,7 +54,6 @@ def invert(
     from genlens.inversion.api import invert as invert_fn
     from genlens.inversion.api import resolve_method
     from genlens.models.load import load_model
-    from genlens.utils.images import safe_name, save_grid, save_png
 
     if not classes and not all_classes:
         raise GenlensError("say which classes: --class NAME (repeatable) or --all-classes")
@@ -66,9 +66,7 @@ def invert(
                            steps_scale=steps_scale, callback=cb)
     seconds = time.perf_counter() - t0
     labels = torch.tensor(targets).repeat_interleave(n)
-    for i, (img, lab) in enumerate(zip(images, labels.tolist())):
-        save_png(img, out / safe_name(handle.class_names[lab]) / f"{i % n}.png", upscale=4)
-    save_grid(images, out / "grid.png", nrow=n if len(targets) > 1 else min(8, n), upscale=3)
+    write_named_images(out, images, [handle.class_names[lab] for lab in labels.tolist()], n=n)
     result = {"model": handle.name, "method": method, "preset": preset, "classes": [handle.class_names[t] for t in targets],
               "n": n, "seconds": round(seconds, 2), "images_per_second": round(len(images) / seconds, 3),
               "out": str(out)}
@@ -96,7 +94,6 @@ def _invert_prompts(model: str, prompts: list[str], *, n: int, seed: int, steps_
     from genlens.inversion.methods.clip_text import run_prompt_inversion
     from genlens.text import check_prompt
     from genlens.utils.device import resolve_device
-    from genlens.utils.images import safe_name, save_grid, save_png
 
     prompts = [check_prompt(p) for p in prompts]  # fail before loading anything
     name = "fmnist-clip" if model == "clip" else model
@@ -108,9 +105,7 @@ def _invert_prompts(model: str, prompts: list[str], *, n: int, seed: int, steps_
         result = run_prompt_inversion(name, prompts, n=n, seed=seed, steps_scale=steps_scale,
                                       device=resolve_device(device), callback=progress, preset=preset)
     seconds = time.perf_counter() - t0
-    for i, (img, prompt) in enumerate(zip(result.images, result.prompts)):
-        save_png(img, out / safe_name(prompt)[:80] / f"{i % n}.png", upscale=4)
-    save_grid(result.images, out / "grid.png", nrow=n if len(prompts) > 1 else min(8, n), upscale=3)
+    write_named_images(out, result.images, result.prompts, n=n)
     summary = {"model": result.model, "preset": result.preset, "prompts": list(prompts), "n": n,
                "similarity": result.similarity, "seconds": round(seconds, 2), "out": str(out)}
     write_run_json(out, command=command_line(), config=summary | {"config": result.config}, seed=seed,

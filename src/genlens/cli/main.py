@@ -10,6 +10,7 @@ from genlens.cli import data as data_cmd
 from genlens.cli import diffusion as diffusion_cmd
 from genlens.cli import gan as gan_cmd
 from genlens.cli import metrics as metrics_cmd
+from genlens.cli import models as models_cmd
 from genlens.cli import tour as tour_cmd
 from genlens.cli import zoo as zoo_cmd
 from genlens.cli.cam import cam as cam_cmd
@@ -22,12 +23,13 @@ app = typer.Typer(
     name="genlens",
     cls=RenamingGroup,
     help="See what image models learned and make them generate.\n\n"
-         "Examples:\n\n  genlens zoo list\n\n  genlens zoo eval fmnist-cnn --json\n\n"
+         "Examples:\n\n  genlens models list\n\n  genlens zoo list\n\n  genlens zoo eval fmnist-cnn --json\n\n"
          "  genlens metrics fid real_dir fake_dir\n\n  genlens tour --out out/tour",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     add_completion=False,
 )
+app.add_typer(models_cmd.app, name="models")
 app.add_typer(zoo_cmd.app, name="zoo")
 app.add_typer(data_cmd.app, name="data")
 app.add_typer(metrics_cmd.app, name="metrics")

@@ -1,4 +1,4 @@
-"""``genlens metrics fid|kid|is|judge`` on image folders, ``.npz`` files or ``fashion-mnist[:split]``."""
+"""``genlens metrics fid|kid|is|judge`` on data specs: ``NAME[:split]``, ``folder:PATH``, ``npz:PATH``."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -8,8 +8,8 @@ import typer
 from genlens.cli.common import DataDirOpt, DeviceOpt, JsonOpt, SeedOpt, emit_json, err_console
 
 app = typer.Typer(help="FID, KID, Inception Score and classifier judging of image sets.\n\n"
-                  "A set is a folder of images (ROOT/<class>/*.png or ROOT/*.png), an .npz with 'images' "
-                  "(and 'labels'), or fashion-mnist[:train|test].\n\nExamples:\n\n"
+                  "A set is a data spec: NAME[:train|test] (fashion-mnist, digits), folder:PATH (ROOT/<class>/*.png or "
+                  "ROOT/*.png; a bare existing path works too) or npz:PATH (an .npz with 'images' and 'labels').\n\nExamples:\n\n"
                   "  genlens metrics fid fashion-mnist:test out/samples --json\n\n"
                   "  genlens metrics judge out/inverted --model fmnist-vit", no_args_is_help=True)
 
@@ -19,17 +19,9 @@ LimitOpt = typer.Option(None, "--limit", help="Use at most this many images of e
 
 
 def _load(spec: str, *, data_dir: Path | None, limit: int | None, class_names=None):
-    from genlens.data import load_dataset
-    from genlens.data.folder import load_image_folder
+    from genlens.data.spec import load_data
 
-    name, _, split = spec.partition(":")
-    if class_names is not None and Path(spec).is_dir():
-        data = load_image_folder(spec, channels=1, size=None, class_names=tuple(class_names))
-    elif Path(spec).exists() or not split:
-        data = load_dataset(spec, size=None, data_dir=str(data_dir) if data_dir else None)
-    else:
-        data = load_dataset(name, split=split, data_dir=str(data_dir) if data_dir else None)
-    return data.take(limit) if limit else data
+    return load_data(spec, data_dir=data_dir, size=None, limit=limit, class_names=class_names)
 
 
 def _report(result: dict, json_out: bool) -> None:

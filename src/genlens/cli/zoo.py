@@ -7,6 +7,7 @@ from pathlib import Path
 import typer
 
 from genlens.cli.common import (
+    DATA_SPEC_HELP,
     DataDirOpt,
     DeviceOpt,
     JsonOpt,
@@ -64,6 +65,8 @@ def train(
     epochs: int | None = typer.Option(None, "--epochs", help="Override the recipe's number of epochs."),
     seed: int = SeedOpt,
     device: str = DeviceOpt,
+    data: str = typer.Option("fashion-mnist", "--data", help="Registered data set to train on (its train split) "
+                             "and test on (its test split)."),
     data_dir: Path | None = DataDirOpt,
     limit_batches: int | None = typer.Option(None, "--limit-batches", hidden=True,
                                                 help="Smoke tests: stop each epoch after this many batches."),
@@ -75,32 +78,26 @@ def train(
 
     Example: genlens zoo train fmnist-cnn --device cuda --out runs/zoo/fmnist-cnn
     """
-    from dataclasses import asdict, replace
+    from dataclasses import replace
 
-    from genlens.data.fashion_mnist import load_fashion_mnist
+    from genlens.data.spec import load_train_test
     from genlens.models.weights_io import save_model_folder
     from genlens.models.zoo import get_spec
     from genlens.models.zoo.evaluate import evaluate_classifier
-    from genlens.models.zoo.train import train_zoo_model
+    from genlens.models.zoo.train import folder_contents, train_zoo_model
     from genlens.utils.device import resolve_device
 
     spec = get_spec(name)
     dev = resolve_device(device)
     out = out or Path("runs/zoo") / name
-    train_data = load_fashion_mnist("train", data_dir=data_dir)
-    test_data = load_fashion_mnist("test", data_dir=data_dir)
-    if limit:
-        test_data = test_data.take(limit)
+    train_data, test_data = load_train_test(data, data_dir=data_dir, test_limit=limit, what="zoo train")
     cfg = replace(spec.train, seed=seed)
     t0 = time.perf_counter()
     with progress_bar(f"train {name} on {dev}", None, quiet=json_out) as cb:
         result = train_zoo_model(name, train_data, device=dev, config=cfg, epochs=epochs, callback=cb,
                                   limit_batches=limit_batches)
     report = evaluate_classifier(result.handle, test_data)
-    metrics = {"top1": report.top1, "top5": report.top5, "per_class": report.per_class, "test_images": report.n,
-               "train_seconds": round(result.seconds, 1), "train_images_per_second": round(result.images_per_second, 1),
-               "device": str(dev), "history": result.history}
-    config = {"kind": "classifier", "name": name, "spec": spec.to_dict(), "train": asdict(result.config)}
+    config, metrics = folder_contents(spec, result, report, device=dev)
     save_model_folder(out, result.handle.model, config=config, command=command_line(), metrics=metrics)
     write_run_json(out, command=command_line(), config=config, seed=seed, metrics=metrics,
                    seconds=time.perf_counter() - t0)
@@ -120,6 +117,8 @@ def eval_model(
     out: Path | None = typer.Option(None, "--out", help="Folder for confusion.png and run.json "
                                        "(default out/zoo-eval/NAME)."),
     device: str = DeviceOpt,
+    data: str = typer.Option("fashion-mnist:test", "--data", help=DATA_SPEC_HELP + " Folders map "
+                             "OUT/<class name>/ onto the model's classes."),
     data_dir: Path | None = DataDirOpt,
     limit: int | None = typer.Option(None, "--limit", hidden=True,
                                         help="Smoke tests: evaluate on the first N test images only."),
@@ -129,22 +128,20 @@ def eval_model(
 
     Example: genlens zoo eval fmnist-cnn --json
     """
-    from genlens.data.fashion_mnist import load_fashion_mnist
+    from genlens.data.spec import load_data
     from genlens.models.load import load_model
     from genlens.models.zoo.evaluate import evaluate_classifier
     from genlens.report.plots import confusion_png
 
     t0 = time.perf_counter()
     handle = load_model(name, device=device, weights=weights)
-    test = load_fashion_mnist("test", data_dir=data_dir)
-    if limit:
-        test = test.take(limit)
+    test = load_data(data, split="test", data_dir=data_dir, class_names=handle.class_names, limit=limit)
     report = evaluate_classifier(handle, test)
     out = out or Path("out/zoo-eval") / Path(str(name)).name
-    confusion_png(report.confusion, handle.class_names, out / "confusion.png", title=f"{handle.name} (test set)")
+    confusion_png(report.confusion, handle.class_names, out / "confusion.png", title=f"{handle.name} ({data})")
     result = {"name": handle.name, "top1": report.top1, "top5": report.top5, "per_class": report.per_class,
               "n": report.n, "confusion_png": str(out / "confusion.png")}
-    write_run_json(out, command=command_line(), config={"name": str(name)}, seed=None, metrics=result,
+    write_run_json(out, command=command_line(), config={"name": str(name), "data": data}, seed=None, metrics=result,
                    seconds=time.perf_counter() - t0)
     if json_out:
         emit_json(result)
@@ -153,7 +150,7 @@ def eval_model(
     from rich.table import Table
 
     table = Table("class", "accuracy", title=f"{handle.name}: top-1 {100 * report.top1:.2f}%, "
-                  f"top-5 {100 * report.top5:.2f}% on {report.n} test images")
+                  f"top-5 {100 * report.top5:.2f}% on {report.n} images of {data}")
     for cname, acc in report.per_class.items():
         table.add_row(cname, f"{100 * acc:.1f}%")
     Console().print(table)

@@ -15,7 +15,7 @@ import json
 import math
 import os
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -72,13 +72,6 @@ class FmnistClipConfig:
     mean: tuple[float, ...] = (0.2860,)  # Fashion-MNIST train statistics, as the zoo
     std: tuple[float, ...] = (0.3530,)
     input_size: tuple[int, int, int] = (1, 28, 28)
-
-    @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> FmnistClipConfig:
-        return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in d.items()})
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
 
 
 class FmnistClip(nn.Module):
@@ -247,6 +240,7 @@ def load_fmnist_clip(folder: str | os.PathLike | None = None, *, device: str | t
                      verify: bool = True) -> FmnistClip:
     """An :class:`FmnistClip` from a model folder (default: the shipped ``fmnist-clip``)."""
     from genlens.models.weights_io import WEIGHTS_FILE, load_state_into, read_state, verify_manifest
+    from genlens.utils.config_io import from_dict
     from genlens.utils.io import read_json
 
     folder = Path(folder) if folder is not None else shipped_clip_folder()
@@ -257,7 +251,8 @@ def load_fmnist_clip(folder: str | os.PathLike | None = None, *, device: str | t
     if cfg.get("kind") != CLIP_KIND:
         raise GenlensError(f"'{folder}' holds a {cfg.get('kind', 'unknown')} checkpoint, not an image-text (clip) model")
     manifest = verify_manifest(folder) if verify else {}
-    model = FmnistClip(FmnistClipConfig.from_dict(cfg["model"]), name=cfg.get("name", folder.name))
+    config = from_dict(FmnistClipConfig, cfg.get("model"), where=f"'{cfg_path}' model")
+    model = FmnistClip(config, name=cfg.get("name", folder.name))
     load_state_into(model, read_state(folder / WEIGHTS_FILE), what=f"'{folder / WEIGHTS_FILE}'", arch=model.name)
     model.manifest = manifest
     return model.eval().to(device)

@@ -12,19 +12,19 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Any
 
 import torch
-import torch.nn as nn
 import torch.nn.functional as F
 
 from genlens.clip.model import FmnistClip, FmnistClipConfig
 from genlens.data.base import ImageData
 from genlens.data.captions import NOUNS, class_captions, held_out_prompts
 from genlens.errors import GenlensError
-from genlens.models.zoo.augment import random_hflip, random_shift
-from genlens.models.zoo.train import warmup_cosine
+from genlens.models.zoo.augment import augmented_batch
+from genlens.models.zoo.train import adamw_warmup_cosine, clipped_step
+from genlens.utils.config_io import to_dict
 from genlens.utils.modes import eval_mode
 
 Callback = Callable[[dict[str, Any]], None]
@@ -109,12 +109,8 @@ def train_fmnist_clip(train: ImageData, *, device: torch.device, config: ClipTra
     if max_steps is not None:
         total = min(total, max_steps)
 
-    decay, no_decay = [], []
-    for p in model.parameters():
-        (no_decay if p.ndim <= 1 else decay).append(p)
-    opt = torch.optim.AdamW([{"params": decay, "weight_decay": cfg.weight_decay},
-                             {"params": no_decay, "weight_decay": 0.0}], lr=cfg.lr)
-    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: warmup_cosine(s, total, min(cfg.warmup_steps, total // 2)))
+    opt, sched = adamw_warmup_cosine(model, lr=cfg.lr, weight_decay=cfg.weight_decay, total=total,
+                                     warmup=min(cfg.warmup_steps, total // 2))
 
     history: list[dict[str, float]] = []
     t0 = time.perf_counter()
@@ -127,21 +123,13 @@ def train_fmnist_clip(train: ImageData, *, device: torch.device, config: ClipTra
             if step >= total:
                 break
             idx = perm[b * cfg.batch_size : (b + 1) * cfg.batch_size]
-            x = x_all[idx].float().div_(255.0)
-            x = random_shift(x, cfg.max_shift, gen)
-            if cfg.hflip:
-                x = random_hflip(x, gen)
+            x = augmented_batch(x_all, idx, max_shift=cfg.max_shift, hflip=cfg.hflip, generator=gen)
             y = y_all[idx]
             u = torch.rand(len(y), generator=gen, device=gen.device).to(device)
             cap = offsets[y] + (u * counts[y]).long().clamp_max(counts[y] - 1)  # one random caption per image
             img = model.encode_image(x)  # (B, 384)
             loss = multi_positive_clip_loss(img, emb[cap], y, model.scale())
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            if cfg.grad_clip:
-                nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
-            opt.step()
-            sched.step()
+            clipped_step(loss, model, opt, sched, grad_clip=cfg.grad_clip)
             step += 1
             with torch.no_grad():  # does the image pick a caption of its class among the batch's?
                 acc = float((y[(img @ emb[cap].T).argmax(1)] == y).float().mean())
@@ -205,6 +193,6 @@ def evaluate_clip(model, test: ImageData) -> dict[str, Any]:
 
 def train_config_dict(result: ClipTrainResult, model: FmnistClip) -> dict[str, Any]:
     """config.json for a trained model folder."""
-    return {"kind": "clip", "name": model.name, "model": model.config.to_dict(), "train": asdict(result.config),
+    return {"kind": "clip", "name": model.name, "model": to_dict(model.config), "train": to_dict(result.config),
             "zero_shot_template": ZERO_SHOT_TEMPLATE}
 

@@ -1,8 +1,6 @@
-"""Data set registry: ``load_dataset("fashion-mnist", split="test")``, or a folder / .npz path."""
+"""Data set registry: ``DATASETS.create("fashion-mnist", split="test")``; load any data spec with
+:func:`genlens.data.spec.load_data`."""
 from __future__ import annotations
-
-import os
-from pathlib import Path
 
 from genlens.data.base import ImageData
 from genlens.registry import Registry
@@ -22,21 +20,3 @@ def _digits(split: str = "train", **_: object) -> ImageData:
     from genlens.data.digits import load_digits
 
     return load_digits(split)
-
-
-def load_dataset(name_or_path: str | os.PathLike, *, split: str = "train", data_dir: str | None = None,
-                 channels: int = 1, size: int | None = 28) -> ImageData:
-    """A registered name, an image folder, or an ``.npz`` with ``images`` (and optional ``labels``)."""
-    text = str(name_or_path)
-    if text in DATASETS:
-        return DATASETS.create(text, split=split, data_dir=data_dir)
-    path = Path(text)
-    if path.suffix == ".npz":
-        from genlens.data.npz import load_npz
-
-        return load_npz(path)
-    if path.is_dir():
-        from genlens.data.folder import load_image_folder
-
-        return load_image_folder(path, channels=channels, size=size)
-    return DATASETS.create(text)  # raises the one-line "unknown data set" error

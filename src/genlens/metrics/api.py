@@ -7,7 +7,7 @@ is accepted and scaled); the extractor is a registered name, a zoo model name or
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Any
 
 import torch
@@ -18,6 +18,7 @@ from genlens.metrics.inception_score import inception_score
 from genlens.metrics.inputs import check_images01
 from genlens.metrics.kid import kid_from_features
 from genlens.models.handle import ModelHandle
+from genlens.utils import config_io
 
 ExtractorSpec = str | ModelHandle | FeatureExtractor
 
@@ -34,7 +35,7 @@ class MetricResult:
     std: float | None = None  # over subsets (KID) or splits (IS)
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        return config_io.to_dict(self)
 
 
 def feature_stats(

@@ -9,13 +9,17 @@ from genlens.errors import GenlensError
 _RANGE_TOL = 1e-3  # allow rounding noise around [0, 1]
 
 
+def _check_batch(x: torch.Tensor, *, what: str, ndim: int, shaped: str, unit: str, min_n: int) -> None:
+    if not isinstance(x, torch.Tensor) or x.ndim != ndim:
+        shape = tuple(x.shape) if isinstance(x, torch.Tensor) else type(x).__name__
+        raise GenlensError(f"{what} must be {shaped}; got {shape}")
+    if x.shape[0] < min_n:
+        raise GenlensError(f"{what} has {x.shape[0]} {unit}; at least {min_n} are needed, pass more images")
+
+
 def check_features(x: torch.Tensor, *, what: str, min_n: int = 2) -> torch.Tensor:
     """(N, D) features as float64; fewer than ``min_n`` rows or non-finite values fail in one line."""
-    if not isinstance(x, torch.Tensor) or x.ndim != 2:
-        shape = tuple(x.shape) if isinstance(x, torch.Tensor) else type(x).__name__
-        raise GenlensError(f"{what} must be a (N, D) feature tensor; got {shape}")
-    if x.shape[0] < min_n:
-        raise GenlensError(f"{what} has {x.shape[0]} samples; at least {min_n} are needed, pass more images")
+    _check_batch(x, what=what, ndim=2, shaped="a (N, D) feature tensor", unit="samples", min_n=min_n)
     x = x.detach().to(torch.float64)
     if not torch.isfinite(x).all():
         raise GenlensError(f"{what} contains NaN or inf; check the images and the extractor")
@@ -31,11 +35,7 @@ def check_same_dim(a: torch.Tensor, b: torch.Tensor) -> None:
 
 def check_images01(x: torch.Tensor, *, what: str, min_n: int = 2) -> torch.Tensor:
     """(N, C, H, W) images in [0, 1] as float32 (uint8 is scaled by 1/255); else a one-line error."""
-    if not isinstance(x, torch.Tensor) or x.ndim != 4:
-        shape = tuple(x.shape) if isinstance(x, torch.Tensor) else type(x).__name__
-        raise GenlensError(f"{what} must be images shaped (N, C, H, W); got {shape}")
-    if x.shape[0] < min_n:
-        raise GenlensError(f"{what} has {x.shape[0]} images; at least {min_n} are needed, pass more images")
+    _check_batch(x, what=what, ndim=4, shaped="images shaped (N, C, H, W)", unit="images", min_n=min_n)
     if x.shape[1] not in (1, 3):
         raise GenlensError(f"{what} has {x.shape[1]} channels; pass grayscale (1) or RGB (3) images")
     if x.dtype == torch.uint8:

@@ -7,7 +7,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any
 
 import torch
@@ -16,6 +16,7 @@ from genlens.errors import GenlensError
 from genlens.metrics.extractors import match_channels
 from genlens.metrics.inputs import check_images01
 from genlens.models.handle import ModelHandle
+from genlens.utils import config_io
 
 
 @dataclass(frozen=True)
@@ -31,7 +32,7 @@ class JudgeReport:
     predicted_histogram: dict[str, int] = field(default_factory=dict)  # class name -> count (all classes)
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        return config_io.to_dict(self)
 
 
 def _intended(labels: torch.Tensor | Sequence[int | str], handle: ModelHandle, n: int) -> torch.Tensor:

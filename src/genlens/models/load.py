@@ -5,11 +5,10 @@ import os
 from pathlib import Path
 
 from genlens.errors import GenlensError
+from genlens.models.catalog import WEIGHTS_ROOT
 from genlens.models.handle import ModelHandle
 from genlens.models.weights_io import WEIGHTS_FILE, load_state_into, read_folder_config, read_state, verify_manifest
 from genlens.utils.device import resolve_device
-
-WEIGHTS_ROOT = Path(__file__).parent / "weights"
 
 
 def shipped_folder(name: str) -> Path:

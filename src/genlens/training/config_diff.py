@@ -7,6 +7,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from genlens.errors import GenlensError
+from genlens.utils.config_io import to_dict
 
 _MISSING = "<missing>"
 
@@ -16,7 +17,7 @@ def config_to_dict(config: Any) -> dict[str, Any]:
     if config is None:
         return {}
     if dataclasses.is_dataclass(config) and not isinstance(config, type):
-        config = dataclasses.asdict(config)
+        config = to_dict(config)
     if not isinstance(config, Mapping):
         raise GenlensError(f"a run config must be a dataclass or a dict, got {type(config).__name__}")
     return json.loads(json.dumps(dict(config), sort_keys=True, default=str))

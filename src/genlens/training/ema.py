@@ -5,6 +5,11 @@ up as ``d_n = min(decay, (1 + n) / (10 + n))`` (n = updates so far, the rule of 
 ``ExponentialMovingAverage(num_updates=...)``), so early averages are not dominated by the random
 initial weights. Floating-point parameters are averaged; buffers (batch-norm statistics, counters) are
 copied as they are.
+
+Why not ``torch.optim.swa_utils.AveragedModel`` with ``get_ema_multi_avg_fn``: its first update copies the
+weights instead of applying the warm-up decay, it averages buffers (``use_buffers=True``) or leaves them
+stale instead of copying them, and its state dict (``module.*`` + ``n_averaged``) is not the one our
+checkpoints hold, so shipped EMA states and bit-exact resume would change.
 """
 from __future__ import annotations
 

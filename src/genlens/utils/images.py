@@ -31,18 +31,20 @@ def to_uint8(img: torch.Tensor) -> np.ndarray:
 
 
 def make_grid(images: torch.Tensor, *, nrow: int = 8, padding: int = 2, pad_value: float = 1.0) -> torch.Tensor:
-    """Tile (B, C, H, W) into one (C, H', W') image, row-major."""
+    """Tile (B, C, H, W) into one (C, H', W') image, row-major, ``nrow`` images per row.
+
+    torchvision's ``make_grid`` does the tiling; two of its conveniences are undone so every grid keeps
+    its channels and its frame: it turns 1-channel images into 3 (we keep the first) and returns a single
+    image unpadded (we pad it). (PNG writing stays ours: ``save_image`` rounds with +0.5 and always
+    writes RGB.)"""
+    from torchvision.utils import make_grid as tv_make_grid
+
     if images.ndim != 4:
         raise ValueError(f"make_grid expects (B, C, H, W), got shape {tuple(images.shape)}")
-    b, c, h, w = images.shape
-    nrow = max(1, min(nrow, b))
-    ncol = (b + nrow - 1) // nrow
-    grid = images.new_full((c, ncol * (h + padding) + padding, nrow * (w + padding) + padding), pad_value)
-    for i in range(b):
-        r, q = divmod(i, nrow)
-        y, x = padding + r * (h + padding), padding + q * (w + padding)
-        grid[:, y : y + h, x : x + w] = images[i]
-    return grid
+    if images.shape[0] == 1:
+        return torch.nn.functional.pad(images[0], (padding,) * 4, value=pad_value)
+    grid = tv_make_grid(images, nrow=max(1, nrow), padding=padding, pad_value=pad_value)
+    return grid[: images.shape[1]]
 
 
 def save_png(img: torch.Tensor, path: str | os.PathLike, *, upscale: int = 1) -> Path:

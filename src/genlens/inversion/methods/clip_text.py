@@ -12,7 +12,7 @@ Objective per image b:  L_b = -mean_copies cos(E_img(A_k(x_b)), E_txt(prompt_b))
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Any, Literal
 
 import torch
@@ -25,6 +25,7 @@ from genlens.inversion.objectives import text_cosine, total_variation
 from genlens.inversion.params import NoiseInit
 from genlens.inversion.render import AdamConfig, Callback, Stage, render
 from genlens.models.handle import ModelHandle
+from genlens.utils.config_io import to_dict
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -53,9 +54,6 @@ class ClipTextConfig:
             raise GenlensError("clip text inversion needs stage_steps >= 1 and ensemble >= 1")
         if self.tv < 0 or self.lr <= 0:
             raise GenlensError("clip text inversion needs tv >= 0 and lr > 0")
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
 
 
 CLIP_TEXT_PRESETS: dict[str, ClipTextConfig] = {
@@ -170,4 +168,4 @@ def run_prompt_inversion(model_name: str, prompts: Sequence[str], n: int = 1, se
     sims = prompt_similarity(model, images, prompts, n=n)
     return PromptInversionResult(images=images.cpu(), prompts=[p for p in prompts for _ in range(n)],
                                  similarity=[float(s) for s in sims], model=model.name, preset=name,
-                                 config=CLIP_TEXT_PRESETS[name].to_dict())
+                                 config=to_dict(CLIP_TEXT_PRESETS[name]))

@@ -24,6 +24,13 @@ def random_shift(x: torch.Tensor, max_shift: int, generator: torch.Generator) ->
     return xp.permute(0, 2, 3, 1)[bi, rows[:, :, None], cols[:, None, :]].permute(0, 3, 1, 2)
 
 
+def augmented_batch(images: torch.Tensor, idx: torch.Tensor, *, max_shift: int, hflip: bool,
+                    generator: torch.Generator) -> torch.Tensor:
+    """uint8 ``images[idx]`` as floats in [0, 1], shifted, then (if ``hflip``) flipped, in that RNG order."""
+    x = random_shift(images[idx].float().div_(255.0), max_shift, generator)
+    return random_hflip(x, generator) if hflip else x
+
+
 def random_hflip(x: torch.Tensor, generator: torch.Generator, p: float = 0.5) -> torch.Tensor:
     flip = torch.rand(x.shape[0], generator=generator, device=generator.device).to(x.device) < p
     return torch.where(flip[:, None, None, None], x.flip(-1), x)

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 import torch
 
@@ -17,10 +16,6 @@ class EvalReport:
     per_class: dict[str, float]
     confusion: torch.Tensor  # (K, K) counts, rows = true class, columns = predicted
     n: int
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"top1": self.top1, "top5": self.top5, "per_class": self.per_class, "n": self.n,
-                "confusion": self.confusion.tolist()}
 
 
 def evaluate_classifier(handle: ModelHandle, data: ImageData, *, batch_size: int = 1000) -> EvalReport:

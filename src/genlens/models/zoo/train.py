@@ -6,7 +6,6 @@ bf16 autocast on CUDA. Progress goes to ``callback(dict)``; the CLI turns it int
 """
 from __future__ import annotations
 
-import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
@@ -18,8 +17,9 @@ import torch.nn.functional as F
 
 from genlens.data.base import ImageData
 from genlens.models.handle import ModelHandle
-from genlens.models.zoo.augment import random_hflip, random_shift
+from genlens.models.zoo.augment import augmented_batch
 from genlens.models.zoo.specs import TrainConfig, ZooSpec, build, get_spec
+from genlens.training.schedule import CosineWarmup
 
 Callback = Callable[[dict[str, Any]], None]
 
@@ -34,11 +34,44 @@ class TrainResult:
 
 
 def warmup_cosine(step: int, total: int, warmup: int) -> float:
-    """LR multiplier: linear warm-up to 1, then cosine to 0 (Loshchilov & Hutter 2017, SGDR eq. 5)."""
-    if step < warmup:
-        return (step + 1) / max(1, warmup)
-    t = (step - warmup) / max(1, total - warmup)
-    return 0.5 * (1.0 + math.cos(math.pi * min(1.0, t)))
+    """LR multiplier of :class:`CosineWarmup` as a plain function (kept for bench scripts)."""
+    return CosineWarmup(total_steps=max(1, total), warmup_steps=min(warmup, max(1, total)))(step)
+
+
+def adamw_warmup_cosine(model: nn.Module, *, lr: float, weight_decay: float, total: int, warmup: int,
+                        no_decay_names: tuple[str, ...] = ()) -> tuple[torch.optim.AdamW, torch.optim.lr_scheduler.LambdaLR]:
+    """AdamW without weight decay on biases, norms and parameters named ``*no_decay_names``, and a linear
+    warm-up + cosine schedule (warm-up capped at the run's length): the recipe the zoo and the CLIP model share."""
+    decay, no_decay = [], []
+    for pname, p in model.named_parameters():
+        (no_decay if p.ndim <= 1 or pname.endswith(no_decay_names) else decay).append(p)
+    opt = torch.optim.AdamW([{"params": decay, "weight_decay": weight_decay},
+                             {"params": no_decay, "weight_decay": 0.0}], lr=lr, betas=(0.9, 0.999))
+    factor = CosineWarmup(total_steps=max(1, total), warmup_steps=min(warmup, max(1, total)))
+    return opt, torch.optim.lr_scheduler.LambdaLR(opt, factor)
+
+
+def clipped_step(loss: torch.Tensor, model: nn.Module, opt: torch.optim.Optimizer,
+                 sched: torch.optim.lr_scheduler.LRScheduler, *, grad_clip: float) -> None:
+    """Backward, clip the gradient norm (if ``grad_clip``), step the optimizer and the schedule."""
+    opt.zero_grad(set_to_none=True)
+    loss.backward()
+    if grad_clip:
+        nn.utils.clip_grad_norm_(model.parameters(), grad_clip)
+    opt.step()
+    sched.step()
+
+
+def folder_contents(spec: ZooSpec, result: TrainResult, report: Any, *, device: torch.device
+                    ) -> tuple[dict[str, Any], dict[str, Any]]:
+    """(config.json, manifest metrics) of a trained zoo model; ``report`` is its test-set EvalReport."""
+    from genlens.utils.config_io import to_dict
+
+    metrics = {"top1": report.top1, "top5": report.top5, "per_class": report.per_class, "test_images": report.n,
+               "train_seconds": round(result.seconds, 1), "train_images_per_second": round(result.images_per_second, 1),
+               "device": str(device), "history": result.history}
+    config = {"kind": "classifier", "name": spec.name, "spec": to_dict(spec), "train": to_dict(result.config)}
+    return config, metrics
 
 
 def make_handle(spec: ZooSpec, model: nn.Module) -> ModelHandle:
@@ -68,12 +101,8 @@ def train_zoo_model(name: str, train: ImageData, *, device: torch.device, config
     total = steps_per_epoch * cfg.epochs
     warmup = int(cfg.warmup_epochs * steps_per_epoch)
 
-    decay, no_decay = [], []
-    for pname, p in model.named_parameters():
-        (no_decay if p.ndim <= 1 or pname.endswith(("pos_embed", "cls_token")) else decay).append(p)
-    opt = torch.optim.AdamW([{"params": decay, "weight_decay": cfg.weight_decay},
-                             {"params": no_decay, "weight_decay": 0.0}], lr=cfg.lr, betas=(0.9, 0.999))
-    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: warmup_cosine(s, total, warmup))
+    opt, sched = adamw_warmup_cosine(model, lr=cfg.lr, weight_decay=cfg.weight_decay, total=total, warmup=warmup,
+                                     no_decay_names=("pos_embed", "cls_token"))
     use_bf16 = device.type == "cuda"
 
     history: list[dict[str, float]] = []
@@ -85,20 +114,12 @@ def train_zoo_model(name: str, train: ImageData, *, device: torch.device, config
         run_loss, run_acc, seen = 0.0, 0.0, 0
         for b in range(steps_per_epoch):
             idx = perm[b * cfg.batch_size : (b + 1) * cfg.batch_size]
-            x = x_all[idx].float().div_(255.0)
-            x = random_shift(x, cfg.max_shift, gen)
-            if cfg.hflip:
-                x = random_hflip(x, gen)
+            x = augmented_batch(x_all, idx, max_shift=cfg.max_shift, hflip=cfg.hflip, generator=gen)
             y = y_all[idx]
             with torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=use_bf16):
                 logits = model(handle.normalize(x))
                 loss = F.cross_entropy(logits.float(), y, label_smoothing=cfg.label_smoothing)
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            if cfg.grad_clip:
-                nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
-            opt.step()
-            sched.step()
+            clipped_step(loss, model, opt, sched, grad_clip=cfg.grad_clip)
             step += 1
             run_loss += float(loss.detach()) * len(y) if b % 20 == 0 or b == steps_per_epoch - 1 else 0.0
             if b % 20 == 0 or b == steps_per_epoch - 1:
