@@ -66,6 +66,26 @@ def parse_spec(spec: str, *, guidance: float, interval: str) -> dict[str, Any]:
             "sp": kv.get("sp", "leading")}
 
 
+def interval_guided(good, bad, w: float, interval: tuple[int, int] | None):
+    """Autoguidance acting only at training timesteps inside ``interval`` (None: every step): the variant this
+    probe measured and the library did not adopt (no shipped model uses it)."""
+    from genlens.diffusion.autoguidance import AutoGuided
+
+    class IntervalAutoGuided(AutoGuided):
+        def forward(self, x, t, cond=None, drop=None):
+            tt = torch.as_tensor(t, device=x.device)
+            inside = (tt >= interval[0]) & (tt <= interval[1])
+            if not bool(inside.any()):
+                return self.good(x, t, cond, **({} if drop is None else {"drop": drop}))
+            out = super().forward(x, t, cond, drop)
+            if bool(inside.all()):
+                return out
+            good = self.good(x, t, cond, **({} if drop is None else {"drop": drop}))
+            return torch.where(inside.view(-1, *([1] * (x.ndim - 1))), out, good)
+
+    return AutoGuided(good, bad, w) if interval is None else IntervalAutoGuided(good, bad, w)
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--n", type=int, default=2000)
@@ -89,8 +109,8 @@ def main(argv: list[str] | None = None) -> int:
 
     from genlens.data.fashion_mnist import load_fashion_mnist
     from genlens.diffusion import evaluate as E
-    from genlens.diffusion.autoguidance import AutoGuided
     from genlens.diffusion.io import load_diffusion
+    from genlens.diffusion.pipeline import DiffusionPipeline
     from genlens.utils.io import sha256_file
 
     goods = {}
@@ -106,11 +126,11 @@ def main(argv: list[str] | None = None) -> int:
             if spec["good"] not in goods:
                 goods[spec["good"]] = load_diffusion(ROOT / spec["good"])
             good = goods[spec["good"]]
-            net = AutoGuided(good.model, bads[name], spec["w"], spec["ag"])
-            r = E.evaluate_class_model(net, n=args.n, seed=args.seed, guidance=spec["s"], guidance_interval=spec["iv"],
-                                       sampler=spec["sampler"], steps=20, spacing=spec["sp"],
-                                       reference=reference, judges=judges, schedule=good.schedule,
-                                       class_names=good.class_names, batch_size=args.batch)
+            net = interval_guided(good.model, bads[name], spec["w"], spec["ag"])
+            pipe = DiffusionPipeline.from_model(net, schedule=good.schedule, class_names=good.class_names)
+            r = E.evaluate_class_model(pipe, n=args.n, seed=args.seed, guidance=spec["s"], guidance_interval=spec["iv"],
+                                       sampler=spec["sampler"], steps=20, timestep_spacing=spec["sp"],
+                                       reference=reference, judges=judges, batch_size=args.batch)
             rows.append({"spec": text, "good_model": spec["good"], "good_sha256": sha256_file(Path(ROOT / spec["good"]) / "model.safetensors"),
                          "bad_model": name, "bad_model_steps": PHASES[name][2] if name in PHASES else None,
                          "w": spec["w"], "guidance": spec["s"], "sampler": spec["sampler"], "timestep_spacing": spec["sp"],

@@ -136,13 +136,13 @@ def test_cli_sample_writes_the_anchors_it_used(run, model_folder, tmp_path, monk
     code, stdout, err = run(["sample", model_folder("text"), "--prompt", "a leather ankle boot", "--n", "2",
                              "--steps", "2", "--anchors", "3", "--out", out, "--json"])
     assert code == 0, err
-    anchors = json.loads(stdout)["anchors"]
-    assert anchors["k"] == 3 and len(anchors["captions"]) == 3
-    assert anchors["captions"][0]["caption"] == "a leather ankle boot"
-    assert json.loads((out / "run.json").read_text())["config"]["anchors"]["k"] == 3
+    record = json.loads(stdout)
+    assert record["anchors"] == 3 and len(record["anchor_captions"]) == 3
+    assert record["anchor_captions"][0]["caption"] == "a leather ankle boot"
+    assert json.loads((out / "run.json").read_text())["config"]["anchors"] == 3
     code, stdout, err = run(["sample", model_folder("text"), "--prompt", "a leather ankle boot", "--n", "1",
                              "--steps", "1", "--anchors", "0", "--out", tmp_path / "plain", "--json"])
-    assert code == 0 and "anchors" not in json.loads(stdout), err
+    assert code == 0 and "anchor_captions" not in json.loads(stdout), err
     code, _, err = run(["sample", model_folder("text"), "--prompt", "a boot", "--anchors", "-2", "--out", out])
     assert code != 0 and "anchors must be >= 0" in err
 

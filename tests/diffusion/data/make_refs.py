@@ -5,8 +5,9 @@
 Draws a few images with DDIM at 5 steps and fixed seeds from ``fmnist-ddpm`` (class model, its recommended
 settings: autoguidance guide, guidance interval, timestep spacing) and ``fmnist-ddpm-text`` (a prompt, without
 caption anchors, so no caption index is built), two ways: ``genlens diffusion sample`` (the PNGs it writes, uint8)
-and the library call the CLI makes (float). Written first at commit 4572eec, before the diffusion pipeline, so
-the test checks that the refactor kept the samples; rerun only when a change of the samples is intended, and
+and the library call the CLI makes (float). Written at commit 0c3aaea, before the diffusion pipeline (whose
+library path then was load_diffusion, the CLI's guide/interval/spacing resolution and sample()), so the test
+checks that the refactor kept the samples; rerun only when a change of the samples is intended, and
 say why in the commit.
 """
 from __future__ import annotations
@@ -41,26 +42,14 @@ def read_pngs(folder: Path) -> torch.Tensor:
 
 
 def library_samples(kind: str) -> torch.Tensor:
-    """(N, 1, 28, 28) floats in [0, 1]: the library calls ``diffusion sample`` makes."""
-    from genlens.cli.diffusion_eval import guided_for, interval_for, spacing_for
-    from genlens.data.base import resolve_class
-    from genlens.diffusion.io import load_diffusion, shipped_diffusion_folder
-    from genlens.diffusion.sample import sample
-    from genlens.diffusion.text import encode_prompts, token_layout
-    from genlens.text import load_text_encoder
+    """(N, 1, 28, 28) floats in [0, 1]: the library call ``diffusion sample`` makes (the pipeline, with the
+    model's recommended settings)."""
+    from genlens.diffusion.pipeline import DiffusionPipeline
     from genlens.utils.seed import make_generator
 
-    bundle = load_diffusion(shipped_diffusion_folder(kind))
-    interval, _ = interval_for(None, bundle)
-    spacing, _ = spacing_for(None, bundle, STEPS)
-    net, _ = guided_for(None, None, bundle, "cpu")
-    if kind == "class":
-        cond = torch.full((N_CLASS,), resolve_class(CLASS, bundle.class_names), dtype=torch.long)
-    else:
-        tokens, mask = encode_prompts(load_text_encoder("minilm"), [PROMPT], **token_layout(net.config))
-        cond = (tokens.expand(N_TEXT, -1, -1), mask.expand(N_TEXT, -1))
-    return sample(net, cond, sampler="ddim", steps=STEPS, guidance=GUIDANCE, guidance_interval=interval,
-                  schedule=bundle.schedule, generator=make_generator(SEED, "cpu"), spacing=spacing)
+    name, what, n = ("fmnist-ddpm", CLASS, N_CLASS) if kind == "class" else ("fmnist-ddpm-text", PROMPT, N_TEXT)
+    pipe = DiffusionPipeline.from_folder(name, steps=STEPS, guidance=GUIDANCE, anchors=0)
+    return pipe.sample(what, n, generator=make_generator(SEED, "cpu"))
 
 
 def main() -> None:
