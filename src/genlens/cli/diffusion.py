@@ -50,17 +50,13 @@ def train(
     lr: float = typer.Option(2e-4, "--lr", help="AdamW learning rate (cosine decay after warm-up)."),
     beta_schedule: str = typer.Option("linear", "--beta-schedule", help="linear or cosine."),
     mixed_precision: str = typer.Option("no", "--mixed-precision", help="no or bf16 (autocast)."),
-    size: str = typer.Option("base", "--size", help="Denoiser size: base (GPU), small (CPU, ~3x faster) or xs "
-                             "(a guide for --guide-model)."),
+    size: str = typer.Option("base", "--size", help="Denoiser size: base (GPU) or small (CPU, ~3x faster; the "
+                             "shipped models)."),
     ema_decay: float = typer.Option(0.999, "--ema-decay", help="EMA decay of the sampled weights."),
     warmup: int | None = typer.Option(None, "--warmup", help="Warm-up steps (default min(500, steps/10))."),
     threads: int | None = typer.Option(None, "--threads", help="torch CPU threads (default: torch's choice)."),
     pooled_token: bool = typer.Option(True, "--pooled-token/--no-pooled-token", help="Text models: let "
                                       "cross-attention also see the prompt's mean token (helps paraphrases)."),
-    word_dropout: float = typer.Option(0.0, "--word-dropout", help="Text models: per image, the probability of "
-                                       "hiding the word tokens so only the pooled token conditions (paraphrases)."),
-    cond_noise: float = typer.Option(0.0, "--cond-noise", help="Text models: add Gaussian noise up to this many "
-                                     "times each token's rms to the prompt embeddings (conditioning augmentation)."),
     init_from: Path | None = typer.Option(None, "--init-from", help="Start from the weights of this model folder "
                                           "(same --size and --cond): a second phase with a fresh LR schedule."),
     small: bool = typer.Option(False, "--tiny", hidden=True, help="Smoke tests: a tiny network."),
@@ -98,8 +94,7 @@ def train(
     warmup_steps = warmup if warmup is not None else min(500, max(1, steps // 10))
     config = DiffusionTrainConfig(unet=unet, schedule=NoiseSchedule(beta_schedule=beta_schedule), steps=steps,
                                   batch_size=batch, lr=lr, mixed_precision=mixed_precision, seed=seed,
-                                  warmup_steps=warmup_steps, ema_decay=ema_decay, word_dropout=word_dropout,
-                                  cond_noise=cond_noise,
+                                  warmup_steps=warmup_steps, ema_decay=ema_decay,
                                   init_from=str(init_from) if init_from is not None else None)
     out = out or Path("runs/diffusion") / SHIPPED.get(cond, "fmnist-ddpm-uncond")
     captions = None

@@ -72,20 +72,6 @@ class CaptionTable:
         return self.tokens[idx], self.mask[idx]
 
 
-def pooled_only(tokens: torch.Tensor, mask: torch.Tensor, rows: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """Hide the word tokens (slots 1..T-1) of the selected ``rows``, keeping slot 0, the pooled token."""
-    keep = torch.ones_like(mask)
-    keep[rows, 1:] = False
-    return tokens * keep.unsqueeze(-1).to(tokens.dtype), mask & keep
-
-
-def noisy_tokens(tokens: torch.Tensor, mask: torch.Tensor, r: torch.Tensor, noise: torch.Tensor) -> torch.Tensor:
-    """e + r·rms(e)·n for every kept token (``tokens`` (B, T, D), ``r`` (B,), ``noise`` (B, T, D) ~ N(0, I));
-    rms(e) = ‖e‖/√D, so r = 1 adds noise as large as the token itself. Padded slots stay zero."""
-    rms = tokens.pow(2).mean(-1, keepdim=True).sqrt()
-    return tokens + (r.view(-1, 1, 1) * rms * noise) * mask.unsqueeze(-1).to(tokens.dtype)
-
-
 def diffusion_loss(model: torch.nn.Module, x0: torch.Tensor, cond: Any, *, alphas_cumprod: torch.Tensor,
                    generator: torch.Generator, cond_dropout: float) -> torch.Tensor:
     """L_simple for a batch ``x0`` (B, 1, 32, 32) in [-1, 1]; draws t, ε and the dropout mask from ``generator``."""
@@ -147,11 +133,6 @@ def train_diffusion(
             cond = y
         elif kind == "text":
             tokens, mask = captions.pick(y, gen)
-            if config.word_dropout > 0:  # drawn only when on, so older runs resume on the same random stream
-                tokens, mask = pooled_only(tokens, mask, torch.rand(y.shape[0], generator=gen) < config.word_dropout)
-            if config.cond_noise > 0:
-                r = torch.rand(y.shape[0], generator=gen) * config.cond_noise
-                tokens = noisy_tokens(tokens, mask, r, torch.randn(tokens.shape, generator=gen))
             cond = (tokens.to(x0.device), mask.to(x0.device))
         else:
             cond = None

@@ -11,7 +11,7 @@ Benchmark file ``bench/results/diffusion.json`` (written by ``bench/diffusion.py
 - ``result["class_eval"] = {"fid": {"value", "extractor", "n_fake"}, "accuracy", "judge", "n", "guidance",
   "sampler", "steps"}``
 - ``result["reference"] = {"fid_test_halves": {"value", "n_fake"}, "fid_real_n": {"value", "n_fake"}}``
-- ``result["prompts"] = {"accuracy", "n", "k", "anchors": {"k", "prompt_weight"}}`` (held-out paraphrases)
+- ``result["prompts"] = {"accuracy", "n", "k", "anchors": {"k"}}`` (held-out paraphrases)
 
 Budget: < 90 s on 2 CPU cores (< 30 s with ``ctx.quick``). Measured cost on one CPU thread: the small
 class UNet does ~140 image-forwards/s, the text UNet ~70, and a guided DDIM-20 sample takes 40 forwards
