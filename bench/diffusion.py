@@ -61,6 +61,7 @@ from ddpm_peer import (
 
 from genlens.diffusion import Denoiser, DiffusionTrainConfig, UNetConfig, sample, to_model_space, train_diffusion
 from genlens.training import EMA
+from genlens.utils.config_io import to_dict
 
 SCHEMA = 1
 PARTS = ("peer", "throughput")
@@ -134,7 +135,7 @@ def train_ours(args: argparse.Namespace, images: torch.Tensor, labels: torch.Ten
              "stopped_by_budget_guard": stopped, "images_seen": done["step"] * args.batch,
              "train_seconds": seconds, "train_images_per_s": done["step"] * args.batch / max(seconds, 1e-9),
              "final_loss": done["loss"], "calibrated_s_per_step": per_step,
-             "config": config.to_dict()}
+             "config": to_dict(config)}
     return model, config, facts
 
 

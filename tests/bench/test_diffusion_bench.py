@@ -15,20 +15,12 @@ BENCH = Path(__file__).resolve().parents[2] / "bench"
 HAS_PEER = all(importlib.util.find_spec(m) is not None for m in ("denoising_diffusion_pytorch", "ema_pytorch"))
 
 
-def _load(name: str):
-    """Import a bench script by file (bench/ is not a package; its scripts import their neighbours)."""
-    key = f"_bench_{name}"
-    if key in sys.modules:
-        return sys.modules[key]
-    sys.path.insert(0, str(BENCH))
-    try:
-        spec = importlib.util.spec_from_file_location(key, BENCH / f"{name}.py")
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[key] = module  # dataclasses look their module up here
-        spec.loader.exec_module(module)
-        return module
-    finally:
-        sys.path.remove(str(BENCH))
+def _peer(bench_script):
+    """bench/ddpm_peer.py as bench/diffusion.py imports it (by name from bench/, so its dataclass resolves)."""
+    import importlib
+
+    bench_script("diffusion")  # puts bench/ on sys.path, as the benchmark runs
+    return importlib.import_module("ddpm_peer")
 
 
 def _finite_numbers(obj, where="result"):
@@ -63,37 +55,37 @@ def _result(peer_status: str = "ok"):
             "env": {"cpu": "test cpu", "torch": "2.x", "date": "2026-01-01T00:00:00", "load_average_start": [0.1]}}
 
 
-def test_table_renders_both_parts():
-    table = _load("diffusion").diffusion_table(_result())
+def test_table_renders_both_parts(bench_script):
+    table = bench_script("diffusion").diffusion_table(_result())
     assert "| ddp 2.3.4 | 0.70 M | 20 |" in table
     assert "| genlens (train_diffusion, --cond none) | 0.70 M | 10 | 0.01 |" in table
     assert "FID ours / peer = **0.50**" in table
     assert "| none | 0.69 M | 48 | 47 | **1.02** | 1.01 |" in table
 
 
-def test_table_says_why_the_peer_was_skipped():
-    table = _load("diffusion").diffusion_table(_result("skipped"))
+def test_table_says_why_the_peer_was_skipped(bench_script):
+    table = bench_script("diffusion").diffusion_table(_result("skipped"))
     assert "Peer comparison skipped: denoising-diffusion-pytorch is not installed" in table
 
 
-def test_peer_part_skips_without_the_package(monkeypatch, tmp_path):
-    bench = _load("diffusion")
+def test_peer_part_skips_without_the_package(monkeypatch, tmp_path, bench_script):
+    bench = bench_script("diffusion")
     monkeypatch.setattr(bench, "peer_available", lambda: False)
     args = bench.parse_args(["--quick"])
     part = bench.run_peer_part(args, train=None, test=None, png_dir=tmp_path, progress=lambda _m: None)
     assert part["status"] == "skipped" and "pip install denoising-diffusion-pytorch" in part["reason"]
 
 
-def test_quick_defaults_are_small():
-    args = _load("diffusion").parse_args(["--quick"])
+def test_quick_defaults_are_small(bench_script):
+    args = bench_script("diffusion").parse_args(["--quick"])
     assert args.size == "tiny" and args.budget_s <= 5 and args.n_fid <= 64 and args.conds == ["none"]
-    full = _load("diffusion").parse_args([])
+    full = bench_script("diffusion").parse_args([])
     assert full.budget_s == 1800 and full.n_fid == 2000 and full.sampling_steps == 50
 
 
 @pytest.mark.slow  # ~0.1 s itself, but the first import of diffusers in a session takes 3-20 s
-def test_plain_diffusers_step_trains_the_same_unet():
-    peer = _load("ddpm_peer")
+def test_plain_diffusers_step_trains_the_same_unet(bench_script):
+    peer = _peer(bench_script)
     from genlens.diffusion import UNetConfig
 
     images = torch.randint(0, 256, (8, 1, 28, 28), dtype=torch.uint8)
@@ -104,8 +96,8 @@ def test_plain_diffusers_step_trains_the_same_unet():
     assert any(not torch.equal(a, b) for a, b in zip(before, step.unet.parameters()))
 
 
-def test_budget_guard_stops_our_run_and_keeps_the_ema_weights():
-    bench = _load("diffusion")
+def test_budget_guard_stops_our_run_and_keeps_the_ema_weights(bench_script):
+    bench = bench_script("diffusion")
     args = bench.parse_args(["--quick", "--budget-s", "1e-6", "--calibration-steps", "2"])
     images = torch.randint(0, 256, (32, 1, 28, 28), dtype=torch.uint8)
     model, config, facts = bench.train_ours(args, images, torch.arange(32) % 10, progress=lambda _m: None)
@@ -116,8 +108,8 @@ def test_budget_guard_stops_our_run_and_keeps_the_ema_weights():
 
 
 @pytest.mark.skipif(not HAS_PEER, reason="denoising-diffusion-pytorch is not installed")
-def test_peer_trains_and_samples_28px_images():
-    peer = _load("ddpm_peer")
+def test_peer_trains_and_samples_28px_images(bench_script):
+    peer = _peer(bench_script)
     dim, n = peer.peer_dim_for(1)
     assert dim == 8 and n > 0
     model = peer.build_peer(dim, sampling_steps=2, seed=0)

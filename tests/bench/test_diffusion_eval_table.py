@@ -1,26 +1,15 @@
 """bench/diffusion_eval_table.py: README tables come from the eval files and only from them."""
 from __future__ import annotations
 
-import importlib.util
 import json
-from pathlib import Path
-
-BENCH = Path(__file__).resolve().parents[2] / "bench"
-
-
-def _module():
-    spec = importlib.util.spec_from_file_location("_bench_diffusion_eval_table", BENCH / "diffusion_eval_table.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
 
 
 def _metric(value, n, std=None):
     return {"value": value, "n_fake": n, "std": std}
 
 
-def test_renders_the_numbers_of_the_files_and_replaces_only_between_markers(tmp_path):
-    mod = _module()
+def test_renders_the_numbers_of_the_files_and_replaces_only_between_markers(tmp_path, bench_script):
+    mod = bench_script("diffusion_eval_table")
     ev = {"accuracy": 0.912, "fid": _metric(1.234, 2000), "kid": _metric(0.0123, 2000, 0.001), "n": 2000,
           "guidance": 3.0, "sampler": "ddim", "steps": 20}
     cls = {"model": "x/fmnist-ddpm", "class_eval": ev,
@@ -47,8 +36,8 @@ def test_renders_the_numbers_of_the_files_and_replaces_only_between_markers(tmp_
     assert text.startswith("before\n") and text.endswith("after\n") and "old" not in text and "91.2 %" in text
 
 
-def test_anchored_and_plain_prompt_rows_say_how_the_prompts_were_conditioned(tmp_path):
-    mod = _module()
+def test_anchored_and_plain_prompt_rows_say_how_the_prompts_were_conditioned(tmp_path, bench_script):
+    mod = bench_script("diffusion_eval_table")
     ev = {"accuracy": 0.95, "fid": _metric(1.5, 200), "n": 200, "guidance": 3.0, "sampler": "ddim", "steps": 20}
     prompts = {"accuracy": 0.7912, "n": 400, "guidance": 3.0, "sampler": "ddim", "steps": 20,
                "anchors": {"k": 8, "prompt_weight": 0.0}}
@@ -67,8 +56,8 @@ def test_anchored_and_plain_prompt_rows_say_how_the_prompts_were_conditioned(tmp
     assert "s=3, DDIM 20, prompt alone | 62.3 % | 400 | ≥ 75 % |" in body
 
 
-def test_rows_say_when_guidance_was_limited_to_an_interval(tmp_path):
-    mod = _module()
+def test_rows_say_when_guidance_was_limited_to_an_interval(tmp_path, bench_script):
+    mod = bench_script("diffusion_eval_table")
     ev = {"accuracy": 0.98, "fid": _metric(0.6, 2000), "kid": _metric(0.003, 2000, 0.001), "n": 2000,
           "guidance": 3.0, "sampler": "ddim", "steps": 20, "guidance_interval": [150, 600]}
     sweep = [{"guidance": 3.0, "fid": 0.7, "accuracy": 0.98, "n": 200, "guidance_interval": [150, 600]}]
@@ -85,8 +74,8 @@ def test_rows_say_when_guidance_was_limited_to_an_interval(tmp_path):
     assert "guided" not in mod.render(tmp_path)
 
 
-def test_rows_name_the_autoguidance_guide_and_its_weight(tmp_path):
-    mod = _module()
+def test_rows_name_the_autoguidance_guide_and_its_weight(tmp_path, bench_script):
+    mod = bench_script("diffusion_eval_table")
     ev = {"accuracy": 0.97, "fid": _metric(0.3, 2000), "kid": _metric(0.002, 2000, 0.001), "n": 2000,
           "guidance": 3.0, "sampler": "ddim", "steps": 20, "guidance_interval": [150, 600]}
     sweep = [{"guidance": 3.0, "fid": 0.4, "accuracy": 0.97, "n": 200, "guidance_interval": [150, 600]}]
@@ -102,8 +91,8 @@ def test_rows_name_the_autoguidance_guide_and_its_weight(tmp_path):
     assert "autoguided" not in mod.render(tmp_path)
 
 
-def test_rows_name_a_timestep_spacing_other_than_the_default(tmp_path):
-    mod = _module()
+def test_rows_name_a_timestep_spacing_other_than_the_default(tmp_path, bench_script):
+    mod = bench_script("diffusion_eval_table")
     ev = {"accuracy": 0.95, "fid": _metric(0.19, 2000), "kid": _metric(0.001, 2000, 0.001), "n": 2000,
           "guidance": 3.0, "sampler": "ddim", "steps": 20, "timestep_spacing": "power:1.5"}
     sweep = [{"guidance": 3.0, "fid": 0.5, "accuracy": 0.95, "n": 200, "timestep_spacing": "power:1.5"}]

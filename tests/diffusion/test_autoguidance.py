@@ -10,9 +10,9 @@ import torch
 
 from genlens.diffusion import DiffusionTrainConfig, UNetConfig, save_diffusion
 from genlens.diffusion.autoguidance import AutoGuided, check_guide_weight
-from genlens.diffusion.defaults import SamplingDefaults, resolve_guide
 from genlens.diffusion.guidance import GuidedDenoiser
 from genlens.diffusion.io import load_diffusion
+from genlens.diffusion.pipeline import DiffusionPipeline, settings_from_flags
 from genlens.errors import GenlensError
 
 
@@ -31,18 +31,6 @@ def test_eq2_for_conditional_and_null_rows(toy):
         torch.testing.assert_close(out, b + 2.5 * (g - b))
         torch.testing.assert_close(AutoGuided(good, bad, 1.0)(x, 500, labels), good(x, 500, labels))  # w=1: good
         assert not torch.allclose(g, b)  # the two networks really differ, so the check above means something
-
-
-def test_interval_limits_the_guide_per_row(toy):
-    good, bad = toy.denoiser(seed=0), toy.denoiser(seed=1)
-    x, labels = _inputs()
-    t = torch.tensor([100, 400, 900])
-    ag = AutoGuided(good, bad, 2.0, interval=(150, 600))
-    with torch.no_grad():
-        out, g, b = ag(x, t, labels), good(x, t, labels), bad(x, t, labels)
-        torch.testing.assert_close(out[[0, 2]], g[[0, 2]])  # outside: the good model alone
-        torch.testing.assert_close(out[1], (b + 2.0 * (g - b))[1])
-        torch.testing.assert_close(ag(x, 50, labels), good(x, 50, labels))  # no row inside: guide never runs
 
 
 def test_cfg_wraps_autoguidance_on_both_branches(toy):
@@ -66,24 +54,27 @@ def test_bad_weight_is_one_line_error(w):
     assert "\n" not in str(e.value)
 
 
-def test_defaults_round_trip_and_resolution(tmp_path):
-    d = SamplingDefaults(guidance_interval=(150, 600), guide_model="early", guide_weight=2.0, note="n=2000")
-    assert SamplingDefaults.from_dict(d.to_dict()) == d
-    model = tmp_path / "model"
-    plan = resolve_guide(None, None, d, model)
-    assert (plan.folder, plan.weight, plan.source) == (tmp_path / "early", 2.0, "model")  # a sibling folder
-    assert resolve_guide(None, 1.5, d, model).weight == 1.5
-    assert resolve_guide("none", None, d, model).folder is None
-    assert resolve_guide(None, 1.0, d, model).folder is None  # w = 1 switches it off
-    flag = resolve_guide(str(tmp_path / "other"), None, SamplingDefaults(), model)
-    assert (flag.folder, flag.weight, flag.source) == (tmp_path / "other", 2.0, "flag")
-    assert resolve_guide(None, None, SamplingDefaults(), model).folder is None
-    with pytest.raises(GenlensError, match="needs a guide model"):
-        resolve_guide(None, 2.0, SamplingDefaults(), model)
-    with pytest.raises(GenlensError, match="guide_weight"):
-        SamplingDefaults.from_dict({"guide_model": "early", "guide_weight": "strong"})
-    with pytest.raises(GenlensError, match="guide_model"):
-        SamplingDefaults.from_dict({"guide_model": 3})
+def test_guide_resolution_and_provenance(pair):
+    model, guide = pair
+    from genlens.diffusion.io import write_sampling
+
+    write_sampling(model, {"guide_model": "early", "guide_weight": 2.0}, "n=2000")
+    pipe = DiffusionPipeline.from_folder(model)
+    assert pipe.guide_folder() == guide and pipe.config.guide_weight == 2.0  # a sibling folder
+    assert (pipe.sources["guide_model"], pipe.sources["guide_weight"]) == ("model", "model")
+    assert isinstance(pipe.denoiser(), AutoGuided)
+    louder = DiffusionPipeline.from_folder(model, guide_weight=1.5)
+    assert louder.config.guide_weight == 1.5 and louder.sources["guide_weight"] == "user"
+    assert DiffusionPipeline.from_folder(model, **settings_from_flags(guide_model="none")).guide_folder() is None
+    unit = DiffusionPipeline.from_folder(model, guide_weight=1.0)
+    assert unit.denoiser() is unit.model  # w = 1 switches it off
+    assert pipe.with_config(guide_model=None).denoiser() is pipe.model
+    flags = settings_from_flags(guide_model=str(guide))
+    assert DiffusionPipeline.from_folder(model, **flags).guide_folder() == guide
+    assert pipe.record()["guide_sha256"] == json.loads((guide / "manifest.json").read_text())["sha256"][
+        "model.safetensors"]
+    with pytest.raises(GenlensError, match="guide weight"):
+        settings_from_flags(guide_weight=0.5)
 
 
 @pytest.fixture
@@ -102,14 +93,14 @@ def test_recommended_guide_is_used_by_sample_and_overridable(run, pair, sample_b
     code, stdout, err = run(["defaults", model, "--guide-model", guide, "--guide-weight", "2", "--json"])
     assert code == 0, err
     assert json.loads(stdout)["guide_model"] == "early"  # stored relative: it travels with its sibling
-    assert load_diffusion(model).sampling.guide_weight == 2.0  # the manifest still verifies
+    assert load_diffusion(model).sampling["guide_weight"] == 2.0  # the manifest still verifies
 
     by_model, img_model = sample_bar(model, "model")
     by_flag, img_flag = sample_bar(model, "flag", "--guide-model", str(guide), "--guide-weight", "2")
     off, img_off = sample_bar(model, "off", "--guide-model", "none")
-    assert (by_model["guide_source"], by_model["guide_weight"]) == ("model", 2.0)
+    assert (by_model["sources"]["guide_model"], by_model["guide_weight"]) == ("model", 2.0)
     assert by_model["guide_sha256"] == json.loads((guide / "manifest.json").read_text())["sha256"]["model.safetensors"]
-    assert by_flag["guide_source"] == "flag" and off["guide_model"] is None
+    assert by_flag["sources"]["guide_model"] == "user" and off["guide_model"] is None
     np.testing.assert_array_equal(img_model, img_flag)  # the recommendation is exactly the flags
     assert not np.array_equal(img_model, img_off)  # and the guide really changes the images
     code, stdout, _ = run(["defaults", model, "--guide-model", "none", "--json"])
@@ -133,19 +124,11 @@ def test_guide_bad_inputs_are_one_line_errors(run, pair, model_folder, tmp_path)
     for args, words in cases:
         code, _, err = run(args)
         assert code != 0 and words in err and len(err.strip().splitlines()) == 1, (args, err)
-    assert load_diffusion(model).sampling.guide_model is None  # a refused guide is never recorded
+    assert "guide_model" not in load_diffusion(model).sampling  # a refused guide is never recorded
 
 
 def test_shipped_guide_matches_the_shipped_model():
     """fmnist-ddpm recommends a guide; it must ship beside it, verify and fit (same kind, classes, schedule)."""
-    from genlens.diffusion.autoguidance import with_guide
-    from genlens.diffusion.io import shipped_diffusion_folder
-
-    folder = shipped_diffusion_folder("class")
-    if not (folder / "model.safetensors").is_file():
-        pytest.skip("fmnist-ddpm is not trained")
-    bundle = load_diffusion(folder)
-    if bundle.sampling.guide_model is None:
-        pytest.skip("fmnist-ddpm recommends no guide")
-    net, record = with_guide(bundle, resolve_guide(None, None, bundle.sampling, folder))
-    assert isinstance(net, AutoGuided) and record["guide_source"] == "model" and record["guide_sha256"]
+    pipe = DiffusionPipeline.from_folder("fmnist-ddpm")
+    assert isinstance(pipe.denoiser(), AutoGuided) and pipe.sources["guide_model"] == "model"
+    assert pipe.record()["guide_sha256"]

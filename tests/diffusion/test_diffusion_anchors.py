@@ -49,13 +49,11 @@ class BagOfWordsEncoder:
 
 
 def test_config_weights_sum_to_one_and_zero_anchors_is_the_plain_prompt():
-    w = AnchorConfig(k=4, prompt_weight=0.2).weights()
-    assert w.tolist() == pytest.approx([0.2, 0.2, 0.2, 0.2, 0.2]) and float(w.sum()) == pytest.approx(1.0)
+    w = AnchorConfig(k=4).weights()
+    assert w.tolist() == pytest.approx([0.0, 0.25, 0.25, 0.25, 0.25]) and float(w.sum()) == pytest.approx(1.0)
     assert not AnchorConfig(k=0).active and AnchorConfig(k=0).weights().tolist() == [1.0]
-    assert not AnchorConfig(k=3, prompt_weight=1.0).active
-    for bad in (dict(k=-1), dict(prompt_weight=1.5)):
-        with pytest.raises(GenlensError):
-            AnchorConfig(**bad)
+    with pytest.raises(GenlensError):
+        AnchorConfig(k=-1)
 
 
 def test_index_returns_the_nearest_captions_in_order():
@@ -85,7 +83,7 @@ def test_anchors_come_from_the_training_captions_never_the_held_out_prompts(tmp_
 
 def test_anchored_eps_is_the_weighted_sum_of_each_conditions_eps_and_null_rows_stay_null(toy):
     net = toy.denoiser("text")
-    plan = AnchorConfig(k=2, prompt_weight=0.5)
+    plan = AnchorConfig(k=2)
     wrapped = AnchoredDenoiser(net, plan)
     g = torch.Generator().manual_seed(0)
     b, t_len = 3, net.config.max_tokens
@@ -97,7 +95,7 @@ def test_anchored_eps_is_the_weighted_sum_of_each_conditions_eps_and_null_rows_s
     with torch.no_grad():
         got = wrapped(x, t, (tokens, mask), drop=drop)
         parts = [net(x, t, (tokens[:, i], mask[:, i])) for i in range(3)]
-        want = 0.5 * parts[0] + 0.25 * parts[1] + 0.25 * parts[2]
+        want = 0.5 * parts[1] + 0.5 * parts[2]  # the prompt's own slot weighs nothing
         null = net(x, t, (tokens[:, 0], mask[:, 0]), drop=torch.ones(b, dtype=torch.bool))
     torch.testing.assert_close(got[[0, 2]], want[[0, 2]], rtol=1e-4, atol=1e-5)
     torch.testing.assert_close(got[1], null[1], rtol=1e-4, atol=1e-5)
@@ -110,19 +108,19 @@ def test_anchors_that_equal_the_prompt_sample_the_same_images_as_the_prompt_alon
     mask = torch.ones(2, net.config.max_tokens, dtype=torch.bool)
     plain = sample(net, (tok, mask), steps=3, guidance=3.0, generator=torch.Generator().manual_seed(5))
     same = (tok[:, None].expand(-1, 4, -1, -1), mask[:, None].expand(-1, 4, -1))
-    anchored = sample(AnchoredDenoiser(net, AnchorConfig(k=3, prompt_weight=0.25)), same, steps=3, guidance=3.0,
+    anchored = sample(AnchoredDenoiser(net, AnchorConfig(k=3)), same, steps=3, guidance=3.0,
                       generator=torch.Generator().manual_seed(5))
     torch.testing.assert_close(anchored, plain, rtol=1e-4, atol=1e-4)
 
 
-def test_condition_prompts_is_plain_without_anchors_and_skips_the_prompt_at_weight_zero(toy, tmp_path):
+def test_condition_prompts_is_plain_without_anchors_and_skips_the_prompts_own_slot(toy, tmp_path):
     net, enc = toy.denoiser("text"), BagOfWordsEncoder()
     model, (tok, _), found = condition_prompts(net, enc, ["shoes for a walk"], AnchorConfig(k=0))
     assert model is net and found is None and tok.ndim == 3
     index = caption_index(enc, cache_dir=tmp_path)
     model, (tok, _mask), found = condition_prompts(net, enc, ["shoes for a walk"], AnchorConfig(k=3), index=index)
     assert isinstance(model, AnchoredDenoiser) and tok.shape[:2] == (1, 4) and len(found.texts[0]) == 3
-    assert model._used == [1, 2, 3]  # λ = 0: the prompt's own slot is not evaluated
+    assert model._used == [1, 2, 3]  # the prompt's own slot is not evaluated
     with pytest.raises(GenlensError, match="text-conditional"):
         AnchoredDenoiser(toy.denoiser("class"), AnchorConfig(k=2))
 
@@ -136,13 +134,13 @@ def test_cli_sample_writes_the_anchors_it_used(run, model_folder, tmp_path, monk
     code, stdout, err = run(["sample", model_folder("text"), "--prompt", "a leather ankle boot", "--n", "2",
                              "--steps", "2", "--anchors", "3", "--out", out, "--json"])
     assert code == 0, err
-    anchors = json.loads(stdout)["anchors"]
-    assert anchors["k"] == 3 and len(anchors["captions"]) == 3
-    assert anchors["captions"][0]["caption"] == "a leather ankle boot"
-    assert json.loads((out / "run.json").read_text())["config"]["anchors"]["k"] == 3
+    record = json.loads(stdout)
+    assert record["anchors"] == 3 and len(record["anchor_captions"]) == 3
+    assert record["anchor_captions"][0]["caption"] == "a leather ankle boot"
+    assert json.loads((out / "run.json").read_text())["config"]["anchors"] == 3
     code, stdout, err = run(["sample", model_folder("text"), "--prompt", "a leather ankle boot", "--n", "1",
                              "--steps", "1", "--anchors", "0", "--out", tmp_path / "plain", "--json"])
-    assert code == 0 and "anchors" not in json.loads(stdout), err
+    assert code == 0 and "anchor_captions" not in json.loads(stdout), err
     code, _, err = run(["sample", model_folder("text"), "--prompt", "a boot", "--anchors", "-2", "--out", out])
     assert code != 0 and "anchors must be >= 0" in err
 

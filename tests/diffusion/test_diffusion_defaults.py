@@ -8,29 +8,43 @@ import shutil
 import numpy as np
 import pytest
 
-from genlens.diffusion.defaults import SamplingDefaults, parse_interval_flag, resolve_interval
-from genlens.diffusion.io import load_diffusion
+from genlens.diffusion.io import load_diffusion, read_sampling
+from genlens.diffusion.pipeline import DiffusionPipeline, settings_from_flags
 from genlens.errors import GenlensError
 
 
-def test_defaults_round_trip_and_precedence():
-    d = SamplingDefaults(guidance_interval=(150, 600), note="fid 0.6")
-    assert SamplingDefaults.from_dict(d.to_dict()) == d
-    assert SamplingDefaults.from_dict(None) == SamplingDefaults()
-    assert resolve_interval(None, d) == ((150, 600), "model")
-    assert resolve_interval("100,800", d) == ((100, 800), "flag")
-    assert resolve_interval("none", d) == (None, "flag")  # the flag can switch the model's interval off
-    assert resolve_interval("OFF", d) == (None, "flag")
-    assert resolve_interval(None, SamplingDefaults()) == (None, "none")
-    assert parse_interval_flag("") == (False, None)
+def test_recommendation_flags_and_precedence(model_folder, tmp_path):
+    from genlens.diffusion.io import write_sampling
+
+    folder = tmp_path / "m"
+    shutil.copytree(model_folder("class"), folder)
+    write_sampling(folder, {"guidance_interval": (150, 600)}, "fid 0.6")
+    assert read_sampling({"guidance_interval": [150, 600], "note": "fid 0.6"}, where="x") == (
+        {"guidance_interval": (150, 600)}, "fid 0.6")
+    assert read_sampling(None, where="x") == ({}, "")
+    pipe = DiffusionPipeline.from_folder(folder)
+    assert pipe.config.guidance_interval == (150, 600) and pipe.sources["guidance_interval"] == "model"
+    assert pipe.sources["guidance"] == "default" and pipe.bundle.note == "fid 0.6"
+    for text, want in (("100,800", (100, 800)), ("none", None), ("OFF", None)):
+        flags = settings_from_flags(guidance_interval=text)
+        pipe = DiffusionPipeline.from_folder(folder, **flags)  # the flag can switch the model's interval off
+        assert (pipe.config.guidance_interval, pipe.sources["guidance_interval"]) == (want, "user")
+    assert settings_from_flags(guidance_interval="") == {}
+    assert DiffusionPipeline.from_folder(model_folder("class")).sources["guidance_interval"] == "default"
 
 
 @pytest.mark.parametrize("raw", [{"guidance_interval": [600, 150]}, {"guidance_interval": [1, 2, 3]},
-                                 {"guidance_interval": "150,600"}, [150, 600], {"guidance_interval": [0, 1000]}])
+                                 {"guidance_interval": "150,600"}, [150, 600], {"guidance_interval": [0, 1000]},
+                                 {"guide_interval": [150, 600]}])
 def test_bad_config_block_is_one_line_error(raw):
     with pytest.raises(GenlensError) as e:
-        SamplingDefaults.from_dict(raw)
+        read_sampling(raw, where="config.json sampling")
     assert "\n" not in str(e.value)
+
+
+def test_old_block_with_a_null_guide_interval_loads():
+    """fmnist-ddpm's block still names guide_interval (null): the removed option loads at its old default."""
+    assert read_sampling({"guide_interval": None, "guide_model": "g", "note": ""}, where="x")[0] == {"guide_model": "g"}
 
 
 @pytest.fixture
@@ -44,20 +58,20 @@ def own_folder(model_folder, tmp_path):
 def test_defaults_command_sets_what_sample_uses(run, own_folder, sample_bar):
     code, stdout, err = run(["defaults", own_folder, "--json"])
     assert code == 0, err
-    assert json.loads(stdout)["guidance_interval"] is None
+    assert json.loads(stdout).get("guidance_interval") is None
     code, stdout, err = run(["defaults", own_folder, "--guidance-interval", "150,600", "--note", "seed 1, n=2000",
                              "--json"])
     assert code == 0, err
     assert json.loads(stdout) == {"model": str(own_folder), "guidance_interval": [150, 600], "note": "seed 1, n=2000"}
     bundle = load_diffusion(own_folder)  # the manifest still verifies: only config.json changed
-    assert bundle.sampling.guidance_interval == (150, 600)
+    assert bundle.sampling["guidance_interval"] == (150, 600)
 
     by_model, img_model = sample_bar(own_folder, "model")
     by_flag, img_flag = sample_bar(own_folder, "flag", "--guidance-interval", "150,600")
     plain, img_plain = sample_bar(own_folder, "plain", "--guidance-interval", "none")
-    assert (by_model["guidance_interval"], by_model["guidance_interval_source"]) == ([150, 600], "model")
-    assert (by_flag["guidance_interval"], by_flag["guidance_interval_source"]) == ([150, 600], "flag")
-    assert (plain["guidance_interval"], plain["guidance_interval_source"]) == (None, "flag")
+    assert (by_model["guidance_interval"], by_model["sources"]["guidance_interval"]) == ([150, 600], "model")
+    assert (by_flag["guidance_interval"], by_flag["sources"]["guidance_interval"]) == ([150, 600], "user")
+    assert (plain["guidance_interval"], plain["sources"]["guidance_interval"]) == (None, "user")
     np.testing.assert_array_equal(img_model, img_flag)  # the model default is exactly the flag
     assert not np.array_equal(img_model, img_plain)  # and 'none' really guides every step
     # A note alone keeps the interval; 'none' clears it.
@@ -65,7 +79,7 @@ def test_defaults_command_sets_what_sample_uses(run, own_folder, sample_bar):
     assert json.loads(stdout)["guidance_interval"] == [150, 600]
     code, stdout, _ = run(["defaults", own_folder, "--guidance-interval", "none", "--json"])
     assert code == 0 and json.loads(stdout)["guidance_interval"] is None
-    assert load_diffusion(own_folder).sampling.guidance_interval is None
+    assert load_diffusion(own_folder).sampling["guidance_interval"] is None
 
 
 def test_defaults_command_bad_inputs(run, model_folder, own_folder, tmp_path):
@@ -84,4 +98,4 @@ def test_defaults_command_bad_inputs(run, model_folder, own_folder, tmp_path):
     config["sampling"] = {"guidance_interval": [5]}
     (own_folder / "config.json").write_text(json.dumps(config))
     code, _, err = run(["sample", own_folder, "--class", "Bar", "--n", "1", "--steps", "2", "--out", tmp_path / "x"])
-    assert code != 0 and "genlens diffusion defaults" in err and len(err.strip().splitlines()) == 1
+    assert code != 0 and "guidance_interval" in err and len(err.strip().splitlines()) == 1

@@ -6,8 +6,8 @@ import pytest
 import torch
 from torch import nn
 
+from genlens.diffusion import DiffusionPipeline, sample, train_diffusion
 from genlens.diffusion import evaluate as E
-from genlens.diffusion import sample, train_diffusion
 from genlens.diffusion.filmstrip import denoising_filmstrip
 from genlens.errors import GenlensError
 from genlens.metrics import compute_fid
@@ -63,7 +63,7 @@ def test_class_grid_rows_and_text_models(toy):
     tokens = toy.text_cond(2)
     assert E.class_grid(text, per_class=2, steps=2, class_tokens=tokens).shape == (4, 1, 28, 28)
     with pytest.raises(GenlensError, match="one prompt per class"):
-        E.class_grid(text, per_class=1, steps=1, num_classes=2)
+        E.class_grid(text, per_class=1, steps=1)
 
 
 def test_reference_matches_the_metrics_api(toy, judge_handle, reference):
@@ -84,8 +84,8 @@ def test_score_samples_on_real_images_is_perfect(toy, judge_handle, reference):
 
 
 def test_evaluate_class_model_reports_counts(toy, judge_handle, reference):
-    r = E.evaluate_class_model(toy.denoiser("class"), n=6, steps=2, reference=reference, judges=[judge_handle],
-                               class_names=toy.class_names, batch_size=4)
+    pipe = DiffusionPipeline.from_model(toy.denoiser("class"), class_names=toy.class_names)
+    r = E.evaluate_class_model(pipe, n=6, steps=2, reference=reference, judges=[judge_handle], batch_size=4)
     assert r["n"] == 6 and r["fid"]["n_fake"] == 6 and r["fid"]["extractor"] == "blobbar"
     assert r["sampler"] == "ddim" and r["guidance"] == 3.0 and set(r["per_class_accuracy"]) == {"Blob", "Bar"}
     assert 0 <= r["accuracy"] <= 1 and r["seconds"] > 0
@@ -94,8 +94,8 @@ def test_evaluate_class_model_reports_counts(toy, judge_handle, reference):
 
 
 def test_sweeps_and_the_fast_vs_full_ratio(toy, judge_handle, reference):
-    model = toy.denoiser("class")
-    common = dict(reference=reference, judges=[judge_handle], class_names=toy.class_names, kid=False)
+    model = DiffusionPipeline.from_model(toy.denoiser("class"), class_names=toy.class_names)
+    common = dict(reference=reference, judges=[judge_handle], kid=False)
     rows = E.guidance_sweep(model, scales=(0, 3), n=4, steps=2, **common)
     assert [r["guidance"] for r in rows] == [0.0, 3.0] and all(r["n"] == 4 for r in rows)
     rows = E.steps_sweep(model, points=(("ddim", 2), ("dpm++", 2), ("ddpm", 6)), n=4, n_slow=2, slow_steps=4,
@@ -113,10 +113,9 @@ def test_sweeps_and_the_fast_vs_full_ratio(toy, judge_handle, reference):
 
 
 def test_prompt_accuracy(toy, judge_handle):
-    model = toy.denoiser("text")
+    model = DiffusionPipeline.from_model(toy.denoiser("text"), class_names=toy.class_names)
     tokens = toy.text_cond(3)
-    r = E.evaluate_prompts(model, ["p0", "p1", "p2"], [0, 1, 0], tokens, k=2, steps=2, judges=[judge_handle],
-                           class_names=toy.class_names)
+    r = E.evaluate_prompts(model, ["p0", "p1", "p2"], [0, 1, 0], tokens, k=2, steps=2, judges=[judge_handle])
     assert r["n"] == 6 and [p["prompt"] for p in r["per_prompt"]] == ["p0", "p1", "p2"]
     assert r["per_prompt"][1]["class"] == "Bar" and r["accuracy"] == pytest.approx(
         sum(p["accuracy"] for p in r["per_prompt"]) / 3)
@@ -154,7 +153,7 @@ def test_training_grids_do_not_disturb_training(toy, tmp_path):
                                warmup_steps=1, ema_decay=0.9, seed=3)
     plain = train_diffusion(images, labels, config=cfg, device="cpu")
     seen = []
-    cb = grid_writer(seen.append, every=2, out=tmp_path, num_classes=2, per_class=2)
+    cb = grid_writer(seen.append, every=2, out=tmp_path, class_names=toy.class_names, per_class=2)
     gridded = train_diffusion(images, labels, config=cfg, device="cpu", callback=cb)
     assert [h["loss"] for h in gridded.history] == [h["loss"] for h in plain.history]
     assert sorted(p.name for p in (tmp_path / "samples").iterdir()) == ["step_000002.png", "step_000004.png"]
@@ -210,7 +209,7 @@ def test_train_grids_then_eval_cli(run, tiny_fmnist, tmp_path, monkeypatch):
     ev = result["class_eval"]
     assert ev["n"] == 4 and ev["fid"]["extractor"] == "genlens-fmnist" and ev["judge"] == "fmnist-cnn"
     assert ev["guidance_interval"] == [1, 999]
-    assert (result["guidance_interval"], result["guidance_interval_source"]) == ([1, 999], "flag")
+    assert (result["guidance_interval"], result["sources"]["guidance_interval"]) == ([1, 999], "user")
     assert result["guidance_sweep"][0]["guidance_interval"] == [1, 999]  # sweeps record it too
     assert result["reference"]["fid_real_n"]["n_fake"] == 4
     assert [r["guidance"] for r in result["guidance_sweep"]] == [3.0]

@@ -52,14 +52,42 @@ def test_ddim_eta0_is_deterministic_given_x_T(toy):
     assert torch.equal(after_a, x_t_draw.get_state())  # only x_T was drawn
 
 
-def test_trajectory_and_callback(toy):
+def test_callback_sees_every_step_with_the_noisy_and_predicted_clean_image(toy):
+    """info["x0"] is x̂_0 = (x_t − √(1−ᾱ_t) ε̂) / √ᾱ_t of that step; the last step's x̂_0 is the sample (DDIM's
+    final ᾱ is 1, so x_prev = x̂_0)."""
     seen = []
-    out, traj = sample(toy.denoiser("class"), torch.tensor([1, 0]), steps=6, generator=torch.Generator().manual_seed(0),
-                       return_trajectory=True, trajectory_frames=3, callback=seen.append)
-    assert [s["step"] for s in seen] == list(range(1, 7))
-    assert traj.frames.shape == (3, 2, 1, 28, 28) and len(traj.timesteps) == 3
-    assert traj.timesteps == sorted(traj.timesteps, reverse=True)
-    torch.testing.assert_close(traj.frames[-1], out)
+    model, y = toy.denoiser("class"), torch.tensor([1, 0])
+    out = sample(model, y, steps=6, generator=torch.Generator().manual_seed(0), callback=seen.append)
+    assert [s["step"] for s in seen] == list(range(1, 7)) and all(s["total"] == 6 for s in seen)
+    assert [s["timestep"] for s in seen] == sorted((s["t"] for s in seen), reverse=True)
+    assert seen[0]["x_t"].shape == seen[0]["x0"].shape == (2, 1, 28, 28)
+    torch.testing.assert_close(seen[-1]["x0"], out, atol=1e-5, rtol=0)
+    quiet = sample(model, y, steps=6, generator=torch.Generator().manual_seed(0))
+    torch.testing.assert_close(quiet, out)  # watching does not change the draw
+
+
+def test_pipeline_sample_is_sample_with_its_config(toy):
+    from dataclasses import replace
+
+    from genlens.diffusion import DiffusionPipeline, SamplingConfig
+
+    model, y = toy.denoiser("class"), torch.tensor([1, 0, 1])
+    pipe = DiffusionPipeline.from_model(model, class_names=toy.class_names, steps=3)
+    assert pipe.config == SamplingConfig(steps=3) and pipe.sources["steps"] == "user"
+    a = pipe.sample(["Bar", "Blob", "Bar"], 1, generator=torch.Generator().manual_seed(1))
+    b = sample(model, y, steps=3, generator=torch.Generator().manual_seed(1))
+    torch.testing.assert_close(a, b)
+    louder = replace(pipe.config, guidance=5.0)
+    c = pipe.sample(y, generator=torch.Generator().manual_seed(1), config=louder)
+    torch.testing.assert_close(c, pipe.with_config(guidance=5.0).sample(y, generator=torch.Generator().manual_seed(1)))
+    assert not torch.allclose(a, c)
+    assert pipe.sample("Bar", 2, generator=torch.Generator().manual_seed(1)).shape == (2, 1, 28, 28)
+    with pytest.raises(GenlensError, match="must be at least 1"):
+        SamplingConfig(steps=0)
+    with pytest.raises(GenlensError, match="eta"):
+        SamplingConfig(eta=2.0)
+    with pytest.raises(GenlensError, match="sampler"):
+        pipe.with_config(sampler="euler")
 
 
 def test_unconditional_model_samples_n_and_rejects_guidance(toy):

@@ -32,11 +32,11 @@ def test_shipped_class_model_draws_the_requested_classes():
     """A few guided DDIM samples per class are recognised by the zoo CNN (a smoke check of the trained
     weights; the real measurement is `genlens diffusion eval` with 2,000 samples)."""
     from genlens.diffusion.evaluate import generate_class_samples
+    from genlens.diffusion.pipeline import DiffusionPipeline
     from genlens.models.load import load_model
 
-    bundle = load_diffusion(shipped_diffusion_folder("class"))
-    images, labels = generate_class_samples(bundle.model, 20, schedule=bundle.schedule, sampler="ddim", steps=10,
-                                            guidance=3.0, seed=0)
+    pipe = DiffusionPipeline.from_folder("fmnist-ddpm", steps=10)  # with its recommended guide, interval, spacing
+    images, labels = generate_class_samples(pipe, 20, seed=0)
     pred = load_model("fmnist-cnn").predict(images).argmax(1)
     assert (pred == labels).float().mean() >= 0.75
 
@@ -44,7 +44,8 @@ def test_shipped_class_model_draws_the_requested_classes():
 def test_recommended_guidance_intervals():
     """The class model ships with a measured guidance interval (the note says where); the text model ships
     without one, because the same interval costs held-out prompt accuracy (README, "Guidance interval")."""
-    cls, txt = (load_diffusion(shipped_diffusion_folder(c), verify=False).sampling for c in ("class", "text"))
-    assert cls.guidance_interval is not None and "2,000 samples" in cls.note
-    assert cls.guide_model == "fmnist-ddpm-guide" and cls.guide_weight > 1 and "autoguidance.json" in cls.note
-    assert txt.guidance_interval is None and txt.guide_model is None
+    cls, txt = (load_diffusion(shipped_diffusion_folder(c), verify=False) for c in ("class", "text"))
+    assert cls.sampling["guidance_interval"] is not None and "2,000 samples" in cls.note
+    assert cls.sampling["guide_model"] == "fmnist-ddpm-guide" and cls.sampling["guide_weight"] > 1
+    assert "autoguidance.json" in cls.note and cls.sampling["timestep_spacing"] == "power:1.5"
+    assert txt.sampling == {}

@@ -11,9 +11,9 @@ import torch
 from diffusers import DDIMScheduler
 
 from genlens.diffusion import sample
+from genlens.diffusion.config import SamplingConfig
 from genlens.diffusion.ddim import SpacedDDIMScheduler
-from genlens.diffusion.defaults import SamplingDefaults, resolve_spacing
-from genlens.diffusion.io import load_diffusion
+from genlens.diffusion.io import load_diffusion, read_sampling
 from genlens.diffusion.schedule import NoiseSchedule
 from genlens.diffusion.spacing import TimestepSpacing, set_spaced_timesteps, spaced_timesteps
 from genlens.errors import GenlensError
@@ -62,7 +62,7 @@ def test_custom_sequence_ddim_matches_song_eq12(toy):
     """Golden maths: DDIM (eq. 12, η = 0, clipped x̂_0 and the ε̂ re-derived from it) between consecutive
     entries of a quadratic sequence, written out by hand."""
     model, y, steps = toy.loud(toy.denoiser("class")), torch.tensor([0, 1]), 5
-    ours = sample(model, y, sampler="ddim", steps=steps, guidance=None, spacing="quadratic",
+    ours = sample(model, y, sampler="ddim", steps=steps, guidance=None, timestep_spacing="quadratic",
                   generator=torch.Generator().manual_seed(4))
     ab = NoiseSchedule().alphas_cumprod().double()
     x = torch.randn(2, 1, 32, 32, generator=torch.Generator().manual_seed(4)).double()
@@ -106,8 +106,8 @@ def test_leading_spacing_is_diffusers_unchanged(toy):
     assert set_spaced_timesteps(sch, 20, None) == list(range(950, -1, -50)) and sch._previous is None
     model, y = toy.denoiser("class"), torch.tensor([1])
     a = sample(model, y, steps=4, generator=torch.Generator().manual_seed(2))
-    b = sample(model, y, steps=4, spacing="leading", generator=torch.Generator().manual_seed(2))
-    c = sample(model, y, steps=4, spacing="power:1.5", generator=torch.Generator().manual_seed(2))
+    b = sample(model, y, steps=4, timestep_spacing="leading", generator=torch.Generator().manual_seed(2))
+    c = sample(model, y, steps=4, timestep_spacing="power:1.5", generator=torch.Generator().manual_seed(2))
     assert torch.equal(a, b) and not torch.equal(a, c)
 
 
@@ -118,23 +118,19 @@ def test_other_samplers_visit_the_spaced_timesteps(toy, sampler):
     sch = SAMPLERS.create(sampler, schedule=NoiseSchedule())
     assert set_spaced_timesteps(sch, 6, "power:1.5") == spaced_timesteps("power:1.5", 6, 1000)
     seen = []
-    out = sample(toy.denoiser("class"), torch.tensor([0, 1]), sampler=sampler, steps=6, spacing="power:1.5",
+    out = sample(toy.denoiser("class"), torch.tensor([0, 1]), sampler=sampler, steps=6, timestep_spacing="power:1.5",
                  generator=torch.Generator().manual_seed(0), callback=seen.append)
     assert [s["t"] for s in seen] == spaced_timesteps("power:1.5", 6, 1000)
     assert torch.isfinite(out).all() and out.min() >= 0 and out.max() <= 1
 
 
-def test_defaults_carry_a_spacing():
-    d = SamplingDefaults(guidance_interval=(150, 500), timestep_spacing="power:1.5")
-    assert SamplingDefaults.from_dict(d.to_dict()) == d
-    assert "timestep_spacing" not in SamplingDefaults().to_dict()  # old folders keep their keys
-    assert resolve_spacing(None, d) == ("power:1.5", "model")
-    assert resolve_spacing("leading", d) == ("leading", "flag")
-    assert resolve_spacing(None, SamplingDefaults()) == ("leading", "default")
-    assert SamplingDefaults.from_dict({"timestep_spacing": "Quadratic"}).timestep_spacing == "power:2"
+def test_sampling_configs_carry_a_spacing():
+    assert SamplingConfig(timestep_spacing="Quadratic").timestep_spacing == "power:2"
+    assert SamplingConfig().timestep_spacing == "leading"
+    assert read_sampling({"timestep_spacing": "power:1.5"}, where="x")[0] == {"timestep_spacing": "power:1.5"}
     for bad in ({"timestep_spacing": 1.5}, {"timestep_spacing": "cubic"}):
         with pytest.raises(GenlensError) as e:
-            SamplingDefaults.from_dict(bad)
+            read_sampling(bad, where="config.json sampling")
         assert "\n" not in str(e.value)
 
 
@@ -142,16 +138,16 @@ def test_cli_records_sets_and_refuses_spacings(run, model_folder, sample_bar, tm
     folder = tmp_path / "model"
     shutil.copytree(model_folder("class"), folder)
     plain, img_plain = sample_bar(folder, "plain")
-    assert (plain["timestep_spacing"], plain["timestep_spacing_source"]) == ("leading", "default")
+    assert (plain["timestep_spacing"], plain["sources"]["timestep_spacing"]) == ("leading", "default")
     flag, img_flag = sample_bar(folder, "flag", "--timestep-spacing", "quadratic")
-    assert (flag["timestep_spacing"], flag["timestep_spacing_source"]) == ("power:2", "flag")
+    assert (flag["timestep_spacing"], flag["sources"]["timestep_spacing"]) == ("power:2", "user")
     assert not np.array_equal(img_plain, img_flag)
     code, stdout, err = run(["defaults", folder, "--timestep-spacing", "power:2", "--json"])
     assert code == 0, err
     assert json.loads(stdout)["timestep_spacing"] == "power:2"
-    assert load_diffusion(folder).sampling.timestep_spacing == "power:2"  # the manifest still verifies
+    assert load_diffusion(folder).sampling["timestep_spacing"] == "power:2"  # the manifest still verifies
     by_model, img_model = sample_bar(folder, "model")
-    assert (by_model["timestep_spacing"], by_model["timestep_spacing_source"]) == ("power:2", "model")
+    assert (by_model["timestep_spacing"], by_model["sources"]["timestep_spacing"]) == ("power:2", "model")
     np.testing.assert_array_equal(img_model, img_flag)
     code, stdout, _ = run(["defaults", folder, "--timestep-spacing", "leading", "--json"])
     assert code == 0 and "timestep_spacing" not in json.loads(stdout)

@@ -14,7 +14,6 @@ from genlens.diffusion import (
     train_diffusion,
 )
 from genlens.diffusion.text import caption_source
-from genlens.diffusion.train import noisy_tokens, pooled_only
 from genlens.errors import GenlensError
 from genlens.training import read_checkpoint_state
 
@@ -104,7 +103,10 @@ def test_save_and_load_ema_model(trained, toy, tmp_path):
     a = sample(trained.model, y, steps=3, generator=torch.Generator().manual_seed(1))
     b = sample(bundle.model, y, steps=3, generator=torch.Generator().manual_seed(1))
     torch.testing.assert_close(a, b)
-    assert DiffusionTrainConfig.from_dict(trained.config.to_dict()) == trained.config
+    from genlens.diffusion.io import read_train_config
+    from genlens.utils.config_io import to_dict
+
+    assert read_train_config(to_dict(trained.config), where="test") == trained.config
 
 
 def test_caption_table_picks_captions_of_the_right_class():
@@ -129,58 +131,24 @@ def test_init_from_starts_at_the_saved_weights_and_checks_the_config(trained, to
         train_diffusion(images, labels, config=other, device="cpu")
 
 
-def test_pooled_only_hides_the_word_tokens_of_the_chosen_rows():
-    tokens, mask = torch.randn(3, 4, 5), torch.tensor([[1, 1, 1, 0]] * 3, dtype=torch.bool)
-    t, m = pooled_only(tokens, mask, torch.tensor([True, False, True]))
-    assert m.tolist() == [[True, False, False, False], [True, True, True, False], [True, False, False, False]]
-    torch.testing.assert_close(t[1], tokens[1])
-    torch.testing.assert_close(t[[0, 2], 0], tokens[[0, 2], 0])
-    assert t[[0, 2], 1:].abs().sum() == 0
+@pytest.mark.parametrize("name", ["fmnist-ddpm", "fmnist-ddpm-guide", "fmnist-ddpm-text"])
+def test_shipped_train_blocks_load(name, shipped_dir):
+    """The shipped folders' "train" blocks load; fmnist-ddpm's still names the removed word_dropout and
+    cond_noise, at the values that mean today's training."""
+    from genlens.diffusion.io import read_train_config
+    from genlens.utils.io import read_json
+
+    config = read_train_config(read_json(shipped_dir(name) / "config.json")["train"], where=name)
+    assert config.unet.cond in ("class", "text") and config.cond_dropout == 0.1
 
 
-def test_word_dropout_one_trains_on_the_pooled_token_alone(toy):
-    """With word_dropout=1 the words never reach the denoiser: captions that differ only in their word tokens
-    give the same training run, to the bit."""
-    images, labels = toy.data(16)
-    table = _captions()
-    noisy = table.tokens.clone()
-    noisy[:, 1:] = torch.randn(noisy[:, 1:].shape, generator=torch.Generator().manual_seed(9))
-    other = CaptionTable(noisy, table.mask.clone(), table.labels.clone())
-    cfg = _config("text", steps=3, unet=UNetConfig.tiny("text", num_classes=2, pooled_token=True), word_dropout=1.0)
-    a = train_diffusion(images, labels, config=cfg, captions=table, device="cpu")
-    b = train_diffusion(images, labels, config=cfg, captions=other, device="cpu")
-    assert [h["loss"] for h in a.history] == [h["loss"] for h in b.history]
-    c = train_diffusion(images, labels, config=dataclasses.replace(cfg, word_dropout=0.0), captions=other, device="cpu")
-    assert [h["loss"] for h in c.history] != [h["loss"] for h in b.history]
+def test_removed_training_options_refuse_other_values():
+    from genlens.diffusion.io import read_train_config
+    from genlens.utils.config_io import to_dict
 
-
-def test_word_dropout_needs_a_pooled_text_model():
-    with pytest.raises(GenlensError, match="pooled"):
-        _config("text", unet=UNetConfig.tiny("text", num_classes=2), word_dropout=0.5)
-    with pytest.raises(GenlensError, match="word_dropout"):
-        _config("text", unet=UNetConfig.tiny("text", num_classes=2, pooled_token=True), word_dropout=1.5)
-
-
-def test_noisy_tokens_scale_with_each_tokens_rms_and_skip_padding():
-    g = torch.Generator().manual_seed(0)
-    tokens = torch.randn(2, 3, 4000, generator=g) * torch.tensor([1.0, 5.0, 0.0]).view(1, 3, 1)
-    mask = torch.tensor([[True, True, False], [True, True, False]])
-    noise = torch.randn(tokens.shape, generator=g)
-    out = noisy_tokens(tokens, mask, torch.tensor([0.0, 0.5]), noise)
-    torch.testing.assert_close(out[0], tokens[0])  # r = 0: unchanged
-    added = (out[1] - tokens[1]).pow(2).mean(-1).sqrt()  # rms of the added noise per token
-    torch.testing.assert_close(added[:2], torch.tensor([0.5, 2.5]), rtol=0.03, atol=0)
-    assert added[2] == 0  # the padded slot stays zero
-
-
-def test_cond_noise_changes_training_only_when_on_and_needs_text(toy):
-    images, labels = toy.data(16)
-    cfg = _config("text", steps=2)
-    a = train_diffusion(images, labels, config=cfg, captions=_captions(), device="cpu")
-    b = train_diffusion(images, labels, config=dataclasses.replace(cfg, cond_noise=1.0), captions=_captions(),
-                        device="cpu")
-    assert [h["loss"] for h in a.history] != [h["loss"] for h in b.history]
-    with pytest.raises(GenlensError, match="--cond text"):
-        _config("class", cond_noise=0.5)
-    with pytest.raises(GenlensError, match="cond_noise"):
-        _config("text", cond_noise=-1.0)
+    data = to_dict(_config("text"))
+    assert read_train_config({**data, "word_dropout": 0.0, "cond_noise": 0}, where="old") == _config("text")
+    for key in ("word_dropout", "cond_noise"):
+        with pytest.raises(GenlensError, match=key) as e:
+            read_train_config({**data, key: 0.5}, where="old run.json")
+        assert "\n" not in str(e.value)

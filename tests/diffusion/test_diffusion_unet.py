@@ -3,6 +3,7 @@ import torch
 
 from genlens.diffusion import UNetConfig, from_model_space, to_model_space
 from genlens.errors import GenlensError
+from genlens.utils.config_io import from_dict, to_dict
 
 
 @pytest.mark.parametrize("cond", ["class", "text", "none"])
@@ -41,7 +42,7 @@ def test_pad_and_crop_round_trip(toy):
 
 def test_config_round_trip_and_validation(toy):
     cfg = UNetConfig.tiny("text")
-    assert UNetConfig.from_dict({k: list(v) if isinstance(v, tuple) else v for k, v in cfg.to_dict().items()}) == cfg
+    assert from_dict(UNetConfig, to_dict(cfg)) == cfg
     with pytest.raises(GenlensError, match="unknown"):
         UNetConfig(cond="audio")
     with pytest.raises(GenlensError, match="multiple of"):

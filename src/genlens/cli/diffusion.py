@@ -22,14 +22,11 @@ from genlens.cli.diffusion_eval import (
     GuidanceIntervalOpt,
     GuideModelOpt,
     GuideWeightOpt,
-    PromptWeightOpt,
+    SamplerOpt,
     SpacingOpt,
+    StepsOpt,
+    default_model,
     eval_cmd,
-    guided_for,
-    interval_for,
-    parse_interval,
-    parse_spacing,
-    spacing_for,
 )
 from genlens.errors import GenlensError
 from genlens.training.distributed import end_distributed
@@ -53,17 +50,13 @@ def train(
     lr: float = typer.Option(2e-4, "--lr", help="AdamW learning rate (cosine decay after warm-up)."),
     beta_schedule: str = typer.Option("linear", "--beta-schedule", help="linear or cosine."),
     mixed_precision: str = typer.Option("no", "--mixed-precision", help="no or bf16 (autocast)."),
-    size: str = typer.Option("base", "--size", help="Denoiser size: base (GPU), small (CPU, ~3x faster) or xs "
-                             "(a guide for --guide-model)."),
+    size: str = typer.Option("base", "--size", help="Denoiser size: base (GPU) or small (CPU, ~3x faster; the "
+                             "shipped models)."),
     ema_decay: float = typer.Option(0.999, "--ema-decay", help="EMA decay of the sampled weights."),
     warmup: int | None = typer.Option(None, "--warmup", help="Warm-up steps (default min(500, steps/10))."),
     threads: int | None = typer.Option(None, "--threads", help="torch CPU threads (default: torch's choice)."),
     pooled_token: bool = typer.Option(True, "--pooled-token/--no-pooled-token", help="Text models: let "
                                       "cross-attention also see the prompt's mean token (helps paraphrases)."),
-    word_dropout: float = typer.Option(0.0, "--word-dropout", help="Text models: per image, the probability of "
-                                       "hiding the word tokens so only the pooled token conditions (paraphrases)."),
-    cond_noise: float = typer.Option(0.0, "--cond-noise", help="Text models: add Gaussian noise up to this many "
-                                     "times each token's rms to the prompt embeddings (conditioning augmentation)."),
     init_from: Path | None = typer.Option(None, "--init-from", help="Start from the weights of this model folder "
                                           "(same --size and --cond): a second phase with a fresh LR schedule."),
     small: bool = typer.Option(False, "--tiny", hidden=True, help="Smoke tests: a tiny network."),
@@ -85,6 +78,7 @@ def train(
     from genlens.diffusion.schedule import NoiseSchedule
     from genlens.diffusion.train import DiffusionTrainConfig, train_diffusion
     from genlens.diffusion.unet import UNetConfig
+    from genlens.utils.config_io import to_dict
 
     if cond not in ("class", "text", "none"):
         raise GenlensError(f"--cond '{cond}' is unknown; use class, text or none")
@@ -100,8 +94,7 @@ def train(
     warmup_steps = warmup if warmup is not None else min(500, max(1, steps // 10))
     config = DiffusionTrainConfig(unet=unet, schedule=NoiseSchedule(beta_schedule=beta_schedule), steps=steps,
                                   batch_size=batch, lr=lr, mixed_precision=mixed_precision, seed=seed,
-                                  warmup_steps=warmup_steps, ema_decay=ema_decay, word_dropout=word_dropout,
-                                  cond_noise=cond_noise,
+                                  warmup_steps=warmup_steps, ema_decay=ema_decay,
                                   init_from=str(init_from) if init_from is not None else None)
     out = out or Path("runs/diffusion") / SHIPPED.get(cond, "fmnist-ddpm-uncond")
     captions = None
@@ -114,12 +107,9 @@ def train(
     t0 = time.perf_counter()
     with progress_bar(f"diffusion ({cond})", steps, quiet=json_out) as cb:
         if grid_every:
-            from genlens.cli.diffusion_eval import class_prompt_tokens, grid_writer
+            from genlens.cli.diffusion_eval import grid_writer
 
-            tokens = (class_prompt_tokens(data.class_names, unet.max_tokens, pooled=unet.pooled_token)
-                      if cond == "text" else None)
-            cb = grid_writer(cb, every=grid_every, out=out, num_classes=data.num_classes, class_tokens=tokens,
-                             seed=seed)
+            cb = grid_writer(cb, every=grid_every, out=out, class_names=data.class_names, seed=seed)
         result = train_diffusion(data.images, data.labels, config=config, captions=captions,
                                  run_dir=out / "checkpoints", resume=resume, device=device,
                                  checkpoint_every=checkpoint_every, callback=cb)
@@ -131,7 +121,7 @@ def train(
                "history": [{"step": h["step"], "loss": h["loss"]} for h in result.history[:: max(1, steps // 200)]]}
     save_diffusion(out, result.model, config=config, class_names=data.class_names, command=command_line(),
                    metrics=metrics)
-    write_run_json(out, command=command_line(), config=config.to_dict(), seed=seed, metrics=metrics,
+    write_run_json(out, command=command_line(), config=to_dict(config), seed=seed, metrics=metrics,
                    seconds=time.perf_counter() - t0)
     end_distributed()  # under accelerate launch: all ranks done, no abort at exit
     summary = {"out": str(out), "cond": cond, "steps": steps, "final_loss": metrics["final_loss"],
@@ -152,17 +142,6 @@ def _provenance(folder: Path) -> dict:
                                                                    if k != "history"}}
 
 
-def _default_model(prompt: str | None) -> Path:
-    from genlens.diffusion.io import shipped_diffusion_folder
-
-    cond = "text" if prompt is not None else "class"
-    folder = shipped_diffusion_folder(cond)
-    if not (folder / "model.safetensors").is_file():
-        raise GenlensError(f"no trained diffusion model at {folder}; run `genlens diffusion train --cond {cond} "
-                           f"--out {folder}` or pass a model folder")
-    return folder
-
-
 @app.command("sample")
 def sample_cmd(
     model: Path | None = typer.Argument(None, help="Model folder (default: the shipped fmnist-ddpm, or "
@@ -173,11 +152,11 @@ def sample_cmd(
     n: int = typer.Option(8, "--n", help="Images per class / prompt."),
     guidance: float | None = typer.Option(None, "--guidance", help="Classifier-free guidance scale s "
                                           "(default 3 for conditional models; 1 = off)."),
-    sampler: str = typer.Option("ddim", "--sampler", help="ddim, dpm++ or ddpm."),
-    steps: int | None = typer.Option(None, "--steps", help="Sampling steps (default 20; ddpm 1000)."),
-    filmstrip: bool = typer.Option(False, "--filmstrip", help="Also write filmstrip.png (x_t along the run)."),
-    anchors: int = AnchorsOpt,
-    prompt_weight: float = PromptWeightOpt,
+    sampler: str | None = SamplerOpt,
+    steps: int | None = StepsOpt,
+    filmstrip: bool = typer.Option(False, "--filmstrip", help="Also write filmstrip.png: per class or prompt, the "
+                                   "first image's x_t and predicted clean image along the run."),
+    anchors: int | None = AnchorsOpt,
     guidance_interval: str | None = GuidanceIntervalOpt,
     timestep_spacing: str | None = SpacingOpt,
     guide_model: str | None = GuideModelOpt,
@@ -194,9 +173,7 @@ def sample_cmd(
     import torch
 
     from genlens.data.base import resolve_class
-    from genlens.diffusion.io import load_diffusion
-    from genlens.diffusion.sample import SAMPLERS
-    from genlens.diffusion.sample import sample as run_sample
+    from genlens.diffusion.pipeline import DiffusionPipeline, class_prompts, settings_from_flags
     from genlens.utils.device import resolve_device
     from genlens.utils.images import safe_name, save_grid, save_png
     from genlens.utils.seed import make_generator
@@ -206,92 +183,70 @@ def sample_cmd(
     chosen = sum([class_name is not None, all_classes, prompt is not None])
     if chosen > 1:
         raise GenlensError("pass only one of --class, --all-classes and --prompt")
-    SAMPLERS.get(sampler)  # unknown sampler: one line listing them
-    steps = steps or int(SAMPLERS.meta(sampler)["default_steps"])
-    parse_interval(guidance_interval)
-    parse_spacing(timestep_spacing)
+    flags = settings_from_flags(sampler=sampler, steps=steps, guidance=guidance, guidance_interval=guidance_interval,
+                                timestep_spacing=timestep_spacing, guide_model=guide_model, guide_weight=guide_weight,
+                                anchors=anchors)
     dev = resolve_device(device)
-    bundle = load_diffusion(model if model is not None else _default_model(prompt), device=dev)
-    interval, interval_record = interval_for(guidance_interval, bundle)
-    spacing, spacing_record = spacing_for(timestep_spacing, bundle, steps)
-    net, guide_record = guided_for(guide_model, guide_weight, bundle, dev)  # autoguidance also helps unconditional
-    kind = net.cond_kind
-    if kind != "none" and guidance is None:
-        guidance = 3.0
-    from genlens.diffusion.guidance import check_guidance
-
-    check_guidance(net, guidance)
-
+    pipe = DiffusionPipeline.from_folder(model if model is not None else default_model(prompt is not None),
+                                         device=dev, **flags)
+    kind, names = pipe.cond_kind, list(pipe.class_names)
     groups: list[tuple[str, object]] = []  # (folder name, condition for n images)
     anchor_records: list[dict] = []  # the captions a prompt was anchored to (run.json)
     if kind == "none":
         if chosen:
             raise GenlensError("this model is unconditional; drop --class/--all-classes/--prompt")
         groups.append(("samples", None))
-    elif kind == "class":
-        if prompt is not None:
+    elif prompt is not None:
+        if kind != "text":
             raise GenlensError("this model is class-conditional; use --class NAME or --all-classes, not --prompt")
-        if not chosen:
-            raise GenlensError("choose what to draw: --class NAME or --all-classes")
-        idx = range(len(bundle.class_names)) if all_classes else [resolve_class(class_name, bundle.class_names)]
-        groups += [(bundle.class_names[i], torch.full((n,), i, dtype=torch.long)) for i in idx]
-    else:
-        from genlens.data.captions import NOUNS
-        from genlens.diffusion.anchors import AnchorConfig, caption_index_path, condition_prompts
-        from genlens.diffusion.text import encode_prompts, token_layout
-        from genlens.text import load_text_encoder
+        pipe.encoder().check(prompt)  # an empty or long prompt: one line, before any indexing
+        if pipe.config.anchors and not json_out:
+            from genlens.diffusion.anchors import caption_index_path
 
-        encoder = load_text_encoder(bundle.text_encoder or "minilm")
-        if prompt is not None:
-            prompts = [(prompt, encoder.check(prompt))]
-        elif chosen:  # a class of a text model: its plainest caption
-            idx = range(len(bundle.class_names)) if all_classes else [resolve_class(class_name, bundle.class_names)]
-            prompts = [(bundle.class_names[i], f"a photo of a {NOUNS[i][0]}") for i in idx]
-        else:
-            raise GenlensError("choose what to draw: --prompt TEXT, --class NAME or --all-classes")
-        plan = AnchorConfig(k=anchors, prompt_weight=prompt_weight)
-        if prompt is not None:  # anchored to its nearest training captions unless --anchors 0
-            if plan.active and not caption_index_path(encoder.name).is_file() and not json_out:
+            if not caption_index_path(pipe.encoder().name).is_file():
                 err_console.print("indexing the training captions for anchoring (once, about a minute)...")
-            net, (tokens, mask), found = condition_prompts(net, encoder, [prompt], plan)
-            anchor_records = found.to_records(bundle.class_names) if found is not None else []
-            groups.append((prompt, (tokens.expand(n, *tokens.shape[1:]), mask.expand(n, *mask.shape[1:]))))
-        else:  # a class of a text model: its plainest caption
-            for name, text in prompts:
-                tokens, mask = encode_prompts(encoder, [text], **token_layout(net.config))
-                groups.append((name, (tokens.expand(n, -1, -1), mask.expand(n, -1))))
+        (tokens, mask), found = pipe.prompt_condition([prompt])
+        anchor_records = found.to_records(names) if found is not None else []
+        groups.append((prompt, (tokens.expand(n, *tokens.shape[1:]), mask.expand(n, *mask.shape[1:]))))
+    elif chosen:  # a class; a text model draws its plainest caption
+        idx = range(len(names)) if all_classes else [resolve_class(class_name, names)]
+        groups += [(names[i], torch.full((n,), i, dtype=torch.long)) for i in idx]
+    else:
+        raise GenlensError("choose what to draw: --class NAME or --all-classes"
+                           + (" or --prompt TEXT" if kind == "text" else ""))
 
     t0 = time.perf_counter()
     gen = make_generator(seed, dev)
+    record = pipe.record()
+    total = record["steps"]
+    keep = set(torch.linspace(1, total, min(8, total)).round().long().tolist())
     images, strips = [], []
-    with progress_bar(f"sample ({sampler}, {steps} steps)", steps * len(groups), quiet=json_out) as cb:
+    with progress_bar(f"sample ({pipe.config.sampler}, {total} steps)", total * len(groups), quiet=json_out) as cb:
         for gi, (name, cond) in enumerate(groups):
-            def report(info, gi=gi):
-                cb({"step": gi * steps + info["step"], "total": steps * len(groups)})
+            frames: list[torch.Tensor] = []
 
-            res = run_sample(net, cond, n=n, sampler=sampler, steps=steps, guidance=guidance,
-                             guidance_interval=interval, schedule=bundle.schedule, generator=gen, callback=report,
-                             return_trajectory=filmstrip, spacing=spacing)
-            imgs, traj = res if filmstrip else (res, None)
-            imgs = imgs.cpu()
+            def report(info, gi=gi, frames=frames):
+                cb({"step": gi * total + info["step"], "total": total * len(groups)})
+                if filmstrip and info["step"] in keep:
+                    frames.append(torch.stack([info["x_t"][0].cpu(), info["x0"][0].cpu()]))
+
+            imgs = pipe.sample(cond, n, generator=gen, callback=report).cpu()
             for i, img in enumerate(imgs):
                 save_png(img, out / safe_name(name)[:80] / f"{i}.png")
             images.append(imgs)
-            if traj is not None:
-                strips.append(traj.frames[:, 0])  # first image's path: (K, 1, 28, 28)
+            if frames:
+                strips.append(torch.stack(frames, 1).flatten(0, 1))  # x_t row, then x̂_0 row
     grid = torch.cat(images)
     save_grid(grid, out / "grid.png", nrow=n, upscale=2)
     if strips:
-        save_grid(torch.cat(strips), out / "filmstrip.png", nrow=strips[0].shape[0], upscale=2)
-    result = {"model": str(bundle.folder), "kind": bundle.kind, "sampler": sampler, "steps": steps,
-              "guidance": guidance, "n": n, "groups": [g for g, _ in groups], "images": int(grid.shape[0]),
-              "grid": str(out / "grid.png"), "seconds": round(time.perf_counter() - t0, 3)}
-    result.update(guide_record)
-    result.update(spacing_record)
-    if kind != "none":
-        result.update(interval_record)
+        save_grid(torch.cat(strips), out / "filmstrip.png", nrow=len(keep), upscale=2)
+    result = {"model": str(pipe.bundle.folder), "kind": pipe.bundle.kind, **record, "n": n,
+              "groups": [g for g, _ in groups], "images": int(grid.shape[0]), "grid": str(out / "grid.png"),
+              "seconds": round(time.perf_counter() - t0, 3)}
+    if kind == "text" and prompt is None:
+        result["prompts"] = [class_prompts(names)[names.index(g)] for g, _ in groups]
     if anchor_records:
-        result["anchors"] = {"k": anchors, "prompt_weight": prompt_weight, "captions": anchor_records[0]["anchors"]}
+        result["anchor_captions"] = anchor_records[0]["anchors"]
     write_run_json(out, command=command_line(), config={**result, "prompt": prompt, "device": str(dev)}, seed=seed,
                    metrics={"images": result["images"]}, seconds=time.perf_counter() - t0)
     if json_out:
@@ -309,8 +264,6 @@ def defaults_cmd(
                                            "folder (stored relative to MODEL's parent when it lies beside it), or "
                                            "'none' to recommend none."),
     guide_weight: float | None = typer.Option(None, "--guide-weight", help="Set the guide's weight w (default 2)."),
-    guide_interval: str | None = typer.Option(None, "--guide-interval", help="Set the timesteps LO,HI where the guide "
-                                              "acts, or 'none' for every step."),
     timestep_spacing: str | None = typer.Option(None, "--timestep-spacing", help="Set the recommended timestep "
                                                 "spacing: leading (diffusers' default), trailing, power:RHO or "
                                                 "quadratic."),
@@ -318,71 +271,25 @@ def defaults_cmd(
     json_out: bool = JsonOpt,
 ) -> None:
     """Show or set a model's recommended sampling settings (guidance interval, autoguidance guide, timestep
-    spacing), which
-    `diffusion sample`, `diffusion eval` and the tour use unless their flags override them. The weights and
-    manifest are untouched.
+    spacing), which `diffusion sample`, `diffusion eval` and the tour use unless their flags override them. The
+    weights and manifest are untouched.
 
     Example: genlens diffusion defaults runs/ddpm --guidance-interval 150,600 --guide-model ddpm-early --guide-weight 2
     """
-    from dataclasses import replace
+    from genlens.diffusion.pipeline import recommend, settings_from_flags
 
-    from genlens.diffusion.autoguidance import check_guide_weight, with_guide
-    from genlens.diffusion.defaults import (
-        GUIDE_OFF_WORDS,
-        parse_interval_flag,
-        resolve_guide,
-        write_sampling_defaults,
-    )
-    from genlens.diffusion.io import load_diffusion
-
-    given, interval = parse_interval_flag(guidance_interval)
-    gi_given, gi = parse_interval_flag(guide_interval)
-    if guide_weight is not None:
-        check_guide_weight(guide_weight)
-    bundle = load_diffusion(model, verify=False)
-    current = bundle.sampling
-    if given and bundle.kind == "diffusion-none" and interval is not None:
-        raise GenlensError("this model is unconditional, so it has no guidance to limit; drop --guidance-interval")
-    if given:
-        current = replace(current, guidance_interval=interval)
-    if guide_model is not None:
-        if guide_model.strip().lower() in GUIDE_OFF_WORDS:
-            current = replace(current, guide_model=None, guide_weight=1.0, guide_interval=None)
-        else:
-            folder = Path(guide_model).resolve()
-            parent = Path(model).resolve().parent
-            stored = folder.name if folder.parent == parent else str(folder)  # a sibling travels with its model
-            current = replace(current, guide_model=stored,
-                              guide_weight=guide_weight if guide_weight is not None else 2.0)
-    elif guide_weight is not None:
-        if current.guide_model is None:
-            raise GenlensError("--guide-weight needs a guide: pass --guide-model FOLDER as well")
-        current = replace(current, guide_weight=float(guide_weight))
-    if gi_given:
-        if current.guide_model is None and gi is not None:
-            raise GenlensError("--guide-interval needs a guide: pass --guide-model FOLDER as well")
-        current = replace(current, guide_interval=gi)
-    if timestep_spacing is not None and timestep_spacing.strip():
-        from genlens.diffusion.spacing import TimestepSpacing
-
-        sp = TimestepSpacing.parse(timestep_spacing)
-        current = replace(current, timestep_spacing=None if sp.is_default else str(sp))
-    if note is not None:
-        current = replace(current, note=note)
-    if current != bundle.sampling:
-        if current.guide_model is not None:  # the guide must load and match before it is recommended
-            with_guide(bundle, resolve_guide(None, None, current, model), verify=False)
-        write_sampling_defaults(model, current)
-    result = {"model": str(model), **current.to_dict()}
+    flags = settings_from_flags(guidance_interval=guidance_interval, timestep_spacing=timestep_spacing,
+                                guide_model=guide_model, guide_weight=guide_weight)
+    settings, note = recommend(model, flags, note=note)
+    result = {"model": str(model), **settings, "note": note}
     if json_out:
         emit_json(result)
-    else:
-        where = (f"at training timesteps {current.guidance_interval[0]}-{current.guidance_interval[1]}"
-                 if current.guidance_interval else "at every step")
-        guide = (f"; autoguided by {current.guide_model} (w={current.guide_weight:g})"
-                 if current.guide_model else "")
-        spacing = f"; timestep spacing {current.timestep_spacing}" if current.timestep_spacing else ""
-        err_console.print(f"{model}: guidance {where}{guide}{spacing}" + (f" ({current.note})" if current.note else ""))
+        return
+    gi, guide = settings.get("guidance_interval"), settings.get("guide_model")
+    where = f"at training timesteps {gi[0]}-{gi[1]}" if gi else "at every step"
+    guided = f"; autoguided by {guide} (w={settings.get('guide_weight', 2.0):g})" if guide else ""
+    spacing = f"; timestep spacing {settings['timestep_spacing']}" if settings.get("timestep_spacing") else ""
+    err_console.print(f"{model}: guidance {where}{guided}{spacing}" + (f" ({note})" if note else ""))
 
 
 @app.command("average")
@@ -403,6 +310,7 @@ def average_cmd(
     from genlens.diffusion.average import provenance, read_ingredient, soup
     from genlens.diffusion.unet import Denoiser, UNetConfig
     from genlens.models.weights_io import load_state_into, save_model_folder
+    from genlens.utils.config_io import from_dict
 
     if len(inputs) < 2:
         raise GenlensError(f"averaging needs at least two inputs, got {len(inputs)}; pass two or more model folders")
@@ -418,7 +326,7 @@ def average_cmd(
         raise GenlensError(f"--out '{out}' is one of the inputs; write the average to a new folder")
     ingredients = [read_ingredient(p, weight=w) for p, w in zip(inputs, ws, strict=True)]
     state, config = soup(ingredients)
-    model = Denoiser(UNetConfig.from_dict(config["unet"]))
+    model = Denoiser(from_dict(UNetConfig, config["unet"], where=f"'{inputs[0]}' unet"))
     load_state_into(model, state, what="the averaged weights", arch=config["kind"])
     sources = provenance(ingredients)
     save_model_folder(out, model, config=config, command=command_line(), metrics={},

@@ -12,10 +12,8 @@ from genlens.cli.common import DataDirOpt, DeviceOpt, JsonOpt, SeedOpt, command_
 from genlens.errors import GenlensError
 
 SWEEPS = ("guidance", "steps")
-AnchorsOpt = typer.Option(8, "--anchors", help="Text prompts: also condition on the prompt's K nearest training "
-                          "captions (MiniLM cosine); 0 = the prompt alone.")
-PromptWeightOpt = typer.Option(0.0, "--prompt-weight", help="With --anchors: the prompt's own share λ of the "
-                               "conditional prediction (the anchors share 1 − λ); 1 = the prompt alone.")
+AnchorsOpt = typer.Option(None, "--anchors", help="Text prompts: also condition on the prompt's K nearest training "
+                          "captions (MiniLM cosine); 0 = the prompt alone. Default 8.")
 GuidanceIntervalOpt = typer.Option(None, "--guidance-interval", help="Guide only at training timesteps LO,HI "
                                    "(e.g. 150,600; Kynkäänniemi et al. 2024), the conditional prediction alone "
                                    "elsewhere; those steps cost half. 'none' guides every step. Default: the "
@@ -29,50 +27,20 @@ GuideModelOpt = typer.Option(None, "--guide-model", help="Autoguidance (Karras e
                              "then costs twice. 'none' turns it off. Default: the model's recommendation.")
 GuideWeightOpt = typer.Option(None, "--guide-weight", help="Autoguidance weight w: eps_bad + w (eps_good - eps_bad); "
                               "1 = off. Default: the model's recommendation, else 2.")
+SamplerOpt = typer.Option(None, "--sampler", help="ddim, dpm++ or ddpm (default ddim).")
+StepsOpt = typer.Option(None, "--steps", help="Sampling steps (default 20; ddpm 1000).")
 
 
-def guided_for(model_flag: str | None, weight_flag: float | None, bundle, device) -> tuple[Any, dict[str, Any]]:
-    """``bundle``'s denoiser with the autoguidance the flags or the model's recommendation ask for, and the record
-    results carry (guide_model, guide_sha256, guide_weight, guide_interval, guide_source)."""
-    from genlens.diffusion.autoguidance import with_guide
-    from genlens.diffusion.defaults import resolve_guide
+def default_model(text: bool) -> Path:
+    """The shipped class model, or the text model; a missing one is one line saying how to make it."""
+    from genlens.diffusion.io import shipped_diffusion_folder
 
-    return with_guide(bundle, resolve_guide(model_flag, weight_flag, bundle.sampling, bundle.folder), device=device)
-
-
-def parse_interval(text: str | None) -> None:
-    """Check ``--guidance-interval`` before any model is loaded (a malformed value is a one-line error)."""
-    from genlens.diffusion.defaults import parse_interval_flag
-
-    parse_interval_flag(text)
-
-
-def interval_for(text: str | None, bundle) -> tuple[tuple[int, int] | None, dict[str, Any]]:
-    """The interval to sample ``bundle`` with and the record results carry: ``guidance_interval`` (null = every
-    step) and ``guidance_interval_source`` (flag, model or none)."""
-    from genlens.diffusion.defaults import resolve_interval
-
-    interval, source = resolve_interval(text, bundle.sampling)
-    return interval, {"guidance_interval": list(interval) if interval else None, "guidance_interval_source": source}
-
-
-def spacing_for(text: str | None, bundle, steps: int) -> tuple[str, dict[str, Any]]:
-    """The timestep spacing to sample ``bundle`` with (checked against ``steps`` before any sampling) and the
-    record results carry: ``timestep_spacing`` and ``timestep_spacing_source`` (flag, model or default)."""
-    from genlens.diffusion.defaults import resolve_spacing
-    from genlens.diffusion.spacing import spaced_timesteps
-
-    spacing, source = resolve_spacing(text, bundle.sampling)
-    spaced_timesteps(spacing, steps, bundle.schedule.num_train_timesteps)
-    return spacing, {"timestep_spacing": spacing, "timestep_spacing_source": source}
-
-
-def parse_spacing(text: str | None) -> None:
-    """Check ``--timestep-spacing`` before any model is loaded."""
-    from genlens.diffusion.spacing import TimestepSpacing
-
-    if text is not None and text.strip():
-        TimestepSpacing.parse(text)
+    cond = "text" if text else "class"
+    folder = shipped_diffusion_folder(cond)
+    if not (folder / "model.safetensors").is_file():
+        raise GenlensError(f"no trained diffusion model at {folder}; run `genlens diffusion train --cond {cond} "
+                           f"--out {folder}` or pass a model folder")
+    return folder
 
 
 # ----------------------------------------------------------------------------------------- training grids
@@ -93,20 +61,8 @@ def save_png_atomic(images, path: Path, *, nrow: int, upscale: int = 2) -> Path:
     return atomic_write_bytes(path, buf.getvalue())
 
 
-def class_prompt_tokens(class_names, max_tokens: int, encoder=None, *, pooled: bool = False):
-    """(K, T, D), (K, T): "a photo of a <noun>" per class, for drawing classes from a text model
-    (``pooled``: the model's token layout, see ``genlens.diffusion.text.token_layout``)."""
-    from genlens.data.captions import NOUNS
-    from genlens.diffusion.text import encode_prompts
-    from genlens.text import load_text_encoder
-
-    encoder = encoder or load_text_encoder("minilm")
-    return encode_prompts(encoder, [f"a photo of a {NOUNS[i][0]}" for i in range(len(class_names))],
-                          max_tokens=max_tokens, pooled=pooled)
-
-
-def grid_writer(progress: Callable[[dict[str, Any]], None], *, every: int, out: Path, num_classes: int,
-                class_tokens=None, per_class: int = 8, seed: int = 0) -> Callable[[dict[str, Any]], None]:
+def grid_writer(progress: Callable[[dict[str, Any]], None], *, every: int, out: Path, class_names,
+                per_class: int = 8, seed: int = 0) -> Callable[[dict[str, Any]], None]:
     """A training callback: the progress bar, plus every ``every`` steps a grid of the EMA model's samples
     (one row per class, fixed seed, DDIM 20 steps, guidance 3) at OUT/samples/step_XXXXXX.png. Sampling runs
     under ``fork_rng`` with its own generator, so the training's random streams (and exact resume) are
@@ -114,41 +70,23 @@ def grid_writer(progress: Callable[[dict[str, Any]], None], *, every: int, out: 
     import torch
 
     from genlens.diffusion.evaluate import class_grid
+    from genlens.diffusion.pipeline import DiffusionPipeline
+    from genlens.utils.seed import make_generator
 
     def callback(record: dict[str, Any]) -> None:
         progress(record)
         model = record.get("ema_model")
         if every <= 0 or model is None or record["step"] % every:
             return
-        dev, kind = next(model.parameters()).device, model.cond_kind
-        with torch.random.fork_rng(devices=[dev] if dev.type == "cuda" else []):
-            if kind == "none":
-                images = _unconditional_grid(model, num_classes * per_class, seed)
+        pipe = DiffusionPipeline.from_model(model, class_names=class_names)
+        with torch.random.fork_rng(devices=[pipe.device] if pipe.device.type == "cuda" else []):
+            if pipe.cond_kind == "none":
+                images = pipe.sample(None, len(class_names) * per_class, generator=make_generator(seed, pipe.device))
             else:
-                images = class_grid(model, per_class=per_class, num_classes=num_classes if kind == "class" else None,
-                                    class_tokens=class_tokens, guidance=3.0, seed=seed)
+                images = class_grid(pipe, per_class=per_class, seed=seed)
         save_png_atomic(images, out / "samples" / f"step_{record['step']:06d}.png", nrow=per_class)
 
     return callback
-
-
-def _unconditional_grid(model, n: int, seed: int):
-    from genlens.diffusion.sample import sample
-    from genlens.utils.seed import make_generator
-
-    return sample(model, None, n=n, guidance=None, generator=make_generator(seed, next(model.parameters()).device))
-
-
-# ----------------------------------------------------------------------------------------- eval
-def _default_model(prompts: bool) -> Path:
-    from genlens.diffusion.io import shipped_diffusion_folder
-
-    cond = "text" if prompts else "class"
-    folder = shipped_diffusion_folder(cond)
-    if not (folder / "model.safetensors").is_file():
-        raise GenlensError(f"no trained diffusion model at {folder}; run `genlens diffusion train --cond {cond} "
-                           f"--out {folder}` or pass a model folder")
-    return folder
 
 
 def _floats(text: str) -> list[float]:
@@ -163,8 +101,8 @@ def eval_cmd(
                                         "fmnist-ddpm-text with --prompts)."),
     n: int = typer.Option(2000, "--n", help="Samples for FID/KID/accuracy, balanced over the classes."),
     guidance: float = typer.Option(3.0, "--guidance", help="Classifier-free guidance scale s."),
-    sampler: str = typer.Option("ddim", "--sampler", help="ddim, dpm++ or ddpm."),
-    steps: int | None = typer.Option(None, "--steps", help="Sampling steps (default 20; ddpm 1000)."),
+    sampler: str | None = SamplerOpt,
+    steps: int | None = StepsOpt,
     sweep: list[str] = typer.Option([], "--sweep", help="Also sweep: guidance (s = --scales) and/or steps "
                                     "(DDIM 10/20/50, DDPM 1000). Repeat for both."),
     sweep_n: int | None = typer.Option(None, "--sweep-n", help="Samples per sweep point (default --n)."),
@@ -175,8 +113,7 @@ def eval_cmd(
     k: int = typer.Option(20, "--k", help="Samples per prompt with --prompts."),
     prompt_set: str = typer.Option("held_out", "--prompt-set", help="With --prompts: held_out (the evaluation "
                                    "paraphrases) or validation (a second set, never used to choose settings)."),
-    anchors: int = AnchorsOpt,
-    prompt_weight: float = PromptWeightOpt,
+    anchors: int | None = AnchorsOpt,
     guidance_interval: str | None = GuidanceIntervalOpt,
     timestep_spacing: str | None = SpacingOpt,
     guide_model: str | None = GuideModelOpt,
@@ -198,8 +135,7 @@ def eval_cmd(
     from genlens.cli.common import progress_bar
     from genlens.data.fashion_mnist import load_fashion_mnist
     from genlens.diffusion import evaluate as E
-    from genlens.diffusion.io import load_diffusion
-    from genlens.diffusion.sample import SAMPLERS
+    from genlens.diffusion.pipeline import DiffusionPipeline, settings_from_flags
     from genlens.utils.device import resolve_device
     from genlens.utils.io import atomic_write_json
 
@@ -208,19 +144,14 @@ def eval_cmd(
         raise GenlensError(f"--sweep '{bad[0]}' is unknown; use guidance or steps")
     if n < 2 or k < 1:
         raise GenlensError(f"--n must be at least 2 and --k at least 1 (got {n}, {k})")
-    SAMPLERS.get(sampler)
-    steps = steps or int(SAMPLERS.meta(sampler)["default_steps"])
-    parse_interval(guidance_interval)
-    parse_spacing(timestep_spacing)
+    flags = settings_from_flags(sampler=sampler, steps=steps, guidance=guidance, guidance_interval=guidance_interval,
+                                timestep_spacing=timestep_spacing, guide_model=guide_model, guide_weight=guide_weight,
+                                anchors=anchors)
     dev = str(resolve_device(device))
-    bundle = load_diffusion(model if model is not None else _default_model(prompts), device=dev)
-    interval, interval_record = interval_for(guidance_interval, bundle)
-    spacing, spacing_record = spacing_for(timestep_spacing, bundle, steps)
-    net, guide_record = guided_for(guide_model, guide_weight, bundle, dev)
-    kind, names = net.cond_kind, list(bundle.class_names)
-    if kind == "none":
+    pipe = DiffusionPipeline.from_folder(model if model is not None else default_model(prompts), device=dev, **flags)
+    if pipe.cond_kind == "none":
         raise GenlensError("this model is unconditional; eval scores class-conditional and text models")
-    if prompts and kind != "text":
+    if prompts and pipe.cond_kind != "text":
         raise GenlensError("--prompts needs a text-conditional model (e.g. the shipped fmnist-ddpm-text)")
     if prompts:
         from genlens.data.captions import held_out_prompts
@@ -230,21 +161,13 @@ def eval_cmd(
     test, train = load_fashion_mnist("test", data_dir=data_dir), load_fashion_mnist("train", data_dir=data_dir)
     judges = E.default_judges(dev, all_zoo=all_judges)
     reference = E.Reference.build(test.float_images(), device=dev)
-    encoder = class_tokens = None
-    if kind == "text":
-        from genlens.diffusion.text import token_layout
-        from genlens.text import load_text_encoder
-
-        encoder = load_text_encoder(bundle.text_encoder or "minilm")
-        class_tokens = class_prompt_tokens(names, net.config.max_tokens, encoder,
-                                           pooled=token_layout(net.config)["pooled"])
-    common = dict(schedule=bundle.schedule, class_names=names, class_tokens=class_tokens, batch_size=batch, seed=seed,
-                  guidance_interval=interval, spacing=spacing)
-    result: dict[str, Any] = {"model": str(bundle.folder), "kind": bundle.kind, "seed": seed, "device": dev,
-                              **interval_record, **spacing_record, **guide_record}
-    with progress_bar(f"eval ({sampler} {steps}, s={guidance:g}, n={n})", None, quiet=json_out) as cb:
-        ev, images, labels = E.evaluate_class_model(net, n=n, sampler=sampler, steps=steps, guidance=guidance,
-                                                    reference=reference, judges=judges, callback=cb,
+    common = dict(batch_size=batch, seed=seed)
+    record = pipe.record()
+    result: dict[str, Any] = {"model": str(pipe.bundle.folder), "kind": pipe.bundle.kind, "seed": seed, "device": dev,
+                              **{k: v for k, v in record.items() if k not in ("sampler", "steps", "guidance")}}
+    cfg = pipe.config
+    with progress_bar(f"eval ({cfg.sampler} {record['steps']}, s={guidance:g}, n={n})", None, quiet=json_out) as cb:
+        ev, images, labels = E.evaluate_class_model(pipe, n=n, reference=reference, judges=judges, callback=cb,
                                                     return_samples=True, **common)
     result["class_eval"] = ev
     result["reference"] = E.real_reference(reference, test.float_images(), n=n,
@@ -252,34 +175,29 @@ def eval_cmd(
     m = sweep_n or n
     if "guidance" in sweep:
         with progress_bar("guidance sweep", None, quiet=json_out) as cb:
-            result["guidance_sweep"] = E.guidance_sweep(net, scales=_floats(scales), n=m, reference=reference,
+            result["guidance_sweep"] = E.guidance_sweep(pipe, scales=_floats(scales), n=m, reference=reference,
                                                         judges=judges[:1], callback=cb, **common)
     if "steps" in sweep:
-        slow = n_slow or min(m, 500)
         with progress_bar("steps sweep", None, quiet=json_out) as cb:
-            rows = E.steps_sweep(net, n=m, n_slow=slow, reference=reference, judges=judges[:1], guidance=guidance,
+            rows = E.steps_sweep(pipe, n=m, n_slow=n_slow or min(m, 500), reference=reference, judges=judges[:1],
                                  callback=cb, **common)
         result["steps_sweep"], result["fast_vs_full"] = rows, E.fast_vs_full(rows)
         result["fast_vs_full_by_sampler"] = [c for c in (E.fast_vs_full(rows, fast=p) for p in E.COMPARE_POINTS) if c]
     if prompts:
         from genlens.data.captions import held_out_prompts
-        from genlens.diffusion.anchors import AnchorConfig, condition_prompts
 
         texts, plabels = held_out_prompts(prompt_set)
-        plan = AnchorConfig(k=anchors, prompt_weight=prompt_weight)
         # Anchors come from the TRAINING captions only; the held-out prompts are never among them.
-        prompt_net, tokens, found = condition_prompts(net, encoder, texts, plan)
+        tokens, found = pipe.prompt_condition(texts)
         with progress_bar("held-out prompts", None, quiet=json_out) as cb:
-            result["prompts"] = E.evaluate_prompts(prompt_net, texts, plabels, tokens, k=k, judges=judges,
-                                                   class_names=names, sampler=sampler, steps=steps, guidance=guidance,
-                                                   guidance_interval=interval, schedule=bundle.schedule, seed=seed,
-                                                   batch_size=batch, callback=cb, spacing=spacing)
+            result["prompts"] = E.evaluate_prompts(pipe, texts, plabels, tokens, k=k, judges=judges, callback=cb,
+                                                   **common)
         result["prompts"]["prompt_set"] = prompt_set
-        result["prompts"]["anchors"] = {"k": plan.k if plan.active else 0, "prompt_weight": plan.prompt_weight}
+        result["prompts"]["anchors"] = {"k": cfg.anchors}
         if found is not None:
-            result["prompts"]["anchors"]["per_prompt"] = found.to_records(names)
+            result["prompts"]["anchors"]["per_prompt"] = found.to_records(list(pipe.class_names))
     result["seconds"] = round(time.perf_counter() - t0, 2)
-    _write_outputs(result, images, labels, names, out)
+    _write_outputs(result, images, labels, list(pipe.class_names), out)
     atomic_write_json(out / "eval.json", {**result, "command": command_line()})
     if json_out:
         emit_json(result)

@@ -1,22 +1,28 @@
 """Diffusion models on Fashion-MNIST: diffusers UNets (class- or text-conditional), DDPM training with
-condition dropout and EMA, classifier-free guidance and DDPM / DDIM / DPM-Solver++ sampling."""
+condition dropout and EMA, classifier-free guidance and autoguidance, DDPM / DDIM / DPM-Solver++ sampling.
+
+Sampling goes through :class:`DiffusionPipeline` (a model folder or shipped name, its recommended settings,
+one frozen :class:`SamplingConfig`)."""
+from genlens.diffusion.config import DiffusionTrainConfig, NoiseSchedule, SamplingConfig, UNetConfig
 from genlens.diffusion.guidance import GuidedDenoiser, check_guidance, check_interval, combine
 from genlens.diffusion.io import DiffusionBundle, load_diffusion, save_diffusion, shipped_diffusion_folder
-from genlens.diffusion.sample import SAMPLERS, Trajectory, sample
-from genlens.diffusion.schedule import NoiseSchedule, q_sample
-from genlens.diffusion.train import CaptionTable, DiffusionResult, DiffusionTrainConfig, diffusion_loss, train_diffusion
-from genlens.diffusion.unet import Denoiser, UNetConfig, from_model_space, to_model_space
+from genlens.diffusion.pipeline import DiffusionPipeline
+from genlens.diffusion.sample import SAMPLERS, sample
+from genlens.diffusion.schedule import q_sample
+from genlens.diffusion.train import CaptionTable, DiffusionResult, diffusion_loss, train_diffusion
+from genlens.diffusion.unet import Denoiser, from_model_space, to_model_space
 
 __all__ = [
     "SAMPLERS",
     "CaptionTable",
     "Denoiser",
     "DiffusionBundle",
+    "DiffusionPipeline",
     "DiffusionResult",
     "DiffusionTrainConfig",
     "GuidedDenoiser",
     "NoiseSchedule",
-    "Trajectory",
+    "SamplingConfig",
     "UNetConfig",
     "check_guidance",
     "check_interval",

@@ -12,10 +12,11 @@ embeddings), as Retrieval-Augmented Diffusion Models do with a text query at inf
 2022, arXiv 2204.11824), and composes the conditional predictions as in Composable Diffusion (Liu et al.
 2022, arXiv 2206.01714, eq. 10) with weights that sum to one, so one guidance scale s still applies:
 
-    ε̃ = ε_u + s · (λ·ε(prompt) + (1 − λ)·(1/K)·Σ_j ε(caption_j) − ε_u)
+    ε̃ = ε_u + s · ((1/K)·Σ_j ε(caption_j) − ε_u)
 
-λ (``prompt_weight``) = 1, or K = 0, is plain prompt conditioning. The captions come only from the
-training caption set (:func:`genlens.data.captions.all_captions`), never from the held-out prompts.
+K = 0 is plain prompt conditioning. (Mixing the prompt's own prediction back in with a weight λ was measured
+and not adopted; the results history keeps its numbers.) The captions come only from the training caption set
+(:func:`genlens.data.captions.all_captions`), never from the held-out prompts.
 """
 from __future__ import annotations
 
@@ -34,25 +35,20 @@ from genlens.errors import GenlensError
 @dataclass(frozen=True)
 class AnchorConfig:
     k: int = 8  # nearest training captions per prompt; 0 = plain prompt conditioning
-    prompt_weight: float = 0.0  # λ: the prompt's own share of the conditional prediction
 
     def __post_init__(self) -> None:
         if self.k < 0:
             raise GenlensError(f"anchors must be >= 0, got {self.k} (0 = condition on the prompt alone)")
-        if not 0.0 <= self.prompt_weight <= 1.0:
-            raise GenlensError(f"prompt weight must be in [0, 1], got {self.prompt_weight}")
-        if self.k == 0 and self.prompt_weight != 1.0:
-            object.__setattr__(self, "prompt_weight", 1.0)  # no anchors: all weight on the prompt
 
     @property
     def active(self) -> bool:
-        return self.k > 0 and self.prompt_weight < 1.0
+        return self.k > 0
 
     def weights(self) -> torch.Tensor:
-        """(1 + K,) weights of [prompt, caption_1..K]; they sum to one."""
+        """(1 + K,) weights of [prompt, caption_1..K]: the prompt's slot 0, each caption 1/K (they sum to one)."""
         if not self.active:
             return torch.ones(1)
-        return torch.tensor([self.prompt_weight] + [(1.0 - self.prompt_weight) / self.k] * self.k)
+        return torch.tensor([0.0] + [1.0 / self.k] * self.k)
 
 
 @dataclass
@@ -133,7 +129,7 @@ def find_anchors(encoder, prompts: Sequence[str], index: CaptionIndex, k: int) -
 def anchored_tokens(encoder, anchors: Anchors, *, max_tokens: int, pooled: bool, with_prompt: bool = True
                     ) -> tuple[torch.Tensor, torch.Tensor]:
     """Token embeddings of [prompt, caption_1..K] per prompt: (P, 1 + K, T, D) and mask (P, 1 + K, T).
-    ``with_prompt=False`` leaves the prompt's slot as a copy of caption_1 (its weight is zero then)."""
+    ``with_prompt=False`` leaves the prompt's slot as a copy of caption_1 (its weight is zero)."""
     from genlens.diffusion.text import encode_prompts
 
     p, k = len(anchors.prompts), len(anchors.texts[0])
@@ -163,7 +159,7 @@ class AnchoredDenoiser(nn.Module):
         self.cond_kind = model.cond_kind
         w = config.weights()
         self.register_buffer("w", w, persistent=False)
-        # Conditions with zero weight (the prompt when λ = 0) are skipped, not evaluated.
+        # Conditions with zero weight (the prompt's own slot) are skipped, not evaluated.
         self._used = [i for i, v in enumerate(w.tolist()) if v > 0]
 
     def forward(self, x: torch.Tensor, t: torch.Tensor | int, cond: Any, drop: torch.Tensor | None = None
@@ -207,5 +203,5 @@ def condition_prompts(model: nn.Module, encoder, prompts: Sequence[str], config:
     if not config.active:
         return model, encode_prompts(encoder, prompts, **layout), None
     found = find_anchors(encoder, prompts, index if index is not None else caption_index(encoder), config.k)
-    tokens = anchored_tokens(encoder, found, **layout, with_prompt=config.prompt_weight > 0)
+    tokens = anchored_tokens(encoder, found, **layout, with_prompt=False)
     return AnchoredDenoiser(model, config), tokens, found

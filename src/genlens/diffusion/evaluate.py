@@ -12,15 +12,15 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import torch
 from torch import nn
 
-from genlens.diffusion.sample import sample
-from genlens.diffusion.schedule import NoiseSchedule
-from genlens.diffusion.spacing import TimestepSpacing
+from genlens.diffusion.config import SamplingConfig
+from genlens.diffusion.pipeline import DiffusionPipeline
+from genlens.diffusion.sample import num_steps, sampling_config
 from genlens.errors import GenlensError
 from genlens.metrics.api import MetricResult
 from genlens.metrics.extractors import FeatureExtractor, extractor_for
@@ -41,6 +41,16 @@ COMPARE_POINTS = (("ddim", 20), ("dpm++", 20))
 
 
 # ----------------------------------------------------------------------------------------- sampling
+def as_pipeline(model: DiffusionPipeline | nn.Module, *, class_tokens: ClassTokens | None = None
+                ) -> DiffusionPipeline:
+    """A pipeline as it is, or one around a bare denoiser (``class_tokens``: a text model's prompt per class)."""
+    pipe = model if isinstance(model, DiffusionPipeline) else DiffusionPipeline.from_model(model)
+    if class_tokens is not None:
+        pipe = pipe.with_config()
+        pipe.class_tokens = class_tokens
+    return pipe
+
+
 def balanced_labels(n: int, num_classes: int) -> torch.Tensor:
     """(n,) labels 0, 1, …, K−1, 0, 1, …: every class within one image of n/K, every batch mixed."""
     if n < 1 or num_classes < 1:
@@ -48,51 +58,29 @@ def balanced_labels(n: int, num_classes: int) -> torch.Tensor:
     return torch.arange(n) % num_classes
 
 
-def class_condition(model: nn.Module, labels: torch.Tensor, class_tokens: ClassTokens | None = None):
-    """The condition that asks ``model`` for ``labels``: the labels themselves for a class model, the token
-    embeddings of one prompt per class for a text model."""
-    kind = getattr(model, "cond_kind", "none")
-    if kind == "class":
-        return labels
-    if kind == "text":
-        if class_tokens is None:
-            raise GenlensError("a text-conditional model needs one prompt per class (class_tokens) to draw classes")
-        tokens, mask = class_tokens
-        return tokens[labels], mask[labels]
-    raise GenlensError("this model is unconditional; class samples need a class- or text-conditional model")
-
-
-def _num_classes(model: nn.Module, num_classes: int | None, class_tokens: ClassTokens | None) -> int:
-    if num_classes:
-        return num_classes
-    if getattr(model, "cond_kind", "none") == "class":
-        return model.config.num_classes
-    class_condition(model, torch.zeros(1, dtype=torch.long), class_tokens)  # a clear error when tokens are missing
-    return int(class_tokens[0].shape[0])
+def num_classes(pipe: DiffusionPipeline) -> int:
+    """How many classes ``pipe`` draws: its class names, the class model's labels, or its class prompts."""
+    if pipe.class_names:
+        return len(pipe.class_names)
+    if pipe.cond_kind == "class":
+        return pipe.model.config.num_classes
+    if pipe.class_tokens is None:
+        raise GenlensError("a text-conditional model needs its class names or one prompt per class (class_tokens)")
+    return int(pipe.class_tokens[0].shape[0])
 
 
 @torch.no_grad()
-def generate(
-    model: nn.Module,
-    cond_fn: Callable[[torch.Tensor], Any],
-    n: int,
-    *,
-    sampler: str = "ddim",
-    steps: int = 20,
-    guidance: float | None = 3.0,
-    guidance_interval: tuple[int, int] | None = None,
-    schedule: NoiseSchedule | None = None,
-    seed: int = 0,
-    batch_size: int = 256,
-    callback: Callback = None,
-    spacing: str | None = None,
-) -> torch.Tensor:
+def generate(pipe: DiffusionPipeline | nn.Module, cond_fn: Callable[[torch.Tensor], Any], n: int,
+             config: SamplingConfig | None = None, *, seed: int = 0, batch_size: int = 256,
+             callback: Callback = None, **settings: Any) -> torch.Tensor:
     """n images (n, 1, 28, 28) in [0, 1] on the CPU, in batches; ``cond_fn(indices (b,))`` gives each batch's
-    condition. One generator drawn in order, so a seed (and batch size) fixes the images on a device."""
+    condition (labels, or (tokens, mask)). ``config`` (default the pipeline's; ``settings``: fields to replace).
+    One generator drawn in order, so a seed (and batch size) fixes the images on a device."""
+    pipe = as_pipeline(pipe)
+    config = sampling_config(config or pipe.config, **settings)
     if batch_size < 1:
         raise GenlensError(f"batch_size must be at least 1, got {batch_size}")
-    device = next(model.parameters()).device
-    gen = make_generator(seed, device)
+    gen = make_generator(seed, pipe.device)
     starts = list(range(0, n, batch_size))
     out = []
     for bi, start in enumerate(starts):
@@ -103,48 +91,28 @@ def generate(
                 callback({"step": bi * info["total"] + info["step"], "total": len(starts) * info["total"],
                           "what": "sample"})
 
-        cond = cond_fn(idx)
-        imgs = sample(model, cond, n=len(idx), sampler=sampler, steps=steps, guidance=guidance,
-                      guidance_interval=guidance_interval, schedule=schedule, generator=gen, callback=report,
-                      spacing=spacing)
-        out.append(imgs.cpu())
+        out.append(pipe.sample(cond_fn(idx), len(idx), generator=gen, callback=report, config=config).cpu())
     return torch.cat(out)
 
 
-def generate_class_samples(
-    model: nn.Module,
-    n: int,
-    *,
-    num_classes: int | None = None,
-    class_tokens: ClassTokens | None = None,
-    **kw: Any,
-) -> tuple[torch.Tensor, torch.Tensor]:
+def generate_class_samples(pipe: DiffusionPipeline | nn.Module, n: int, config: SamplingConfig | None = None, *,
+                           class_tokens: ClassTokens | None = None, **kw: Any) -> tuple[torch.Tensor, torch.Tensor]:
     """n samples balanced over the classes: images (n, 1, 28, 28) in [0, 1] and their labels (n,).
-    Keyword arguments as :func:`generate` (sampler, steps, guidance, guidance_interval, schedule, seed,
-    batch_size, callback, spacing)."""
-    labels = balanced_labels(n, _num_classes(model, num_classes, class_tokens))
-    dev = next(model.parameters()).device
-
-    def cond_fn(idx: torch.Tensor):
-        c = class_condition(model, labels[idx], class_tokens)
-        return c.to(dev) if isinstance(c, torch.Tensor) else tuple(t.to(dev) for t in c)
-
-    return generate(model, cond_fn, n, **kw), labels
+    Keyword arguments as :func:`generate` (seed, batch_size, callback, sampling settings)."""
+    pipe = as_pipeline(pipe, class_tokens=class_tokens)
+    labels = balanced_labels(n, num_classes(pipe))
+    return generate(pipe, lambda idx: labels[idx], n, config, **kw), labels
 
 
-def class_grid(model: nn.Module, *, per_class: int = 8, num_classes: int | None = None,
-               class_tokens: ClassTokens | None = None, sampler: str = "ddim", steps: int = 20,
-               guidance: float | None = 3.0, schedule: NoiseSchedule | None = None, seed: int = 0,
-               guidance_interval: tuple[int, int] | None = None, spacing: str | None = None) -> torch.Tensor:
+def class_grid(pipe: DiffusionPipeline | nn.Module, config: SamplingConfig | None = None, *, per_class: int = 8,
+               class_tokens: ClassTokens | None = None, seed: int = 0, **settings: Any) -> torch.Tensor:
     """(K·per_class, 1, 28, 28): ``per_class`` samples of each class, class-major (one grid row per class
     with ``nrow=per_class``). A fixed seed gives the same noise at every call, so grids written during
     training show the model changing, not the noise."""
-    labels = torch.arange(_num_classes(model, num_classes, class_tokens)).repeat_interleave(per_class)
-    dev = next(model.parameters()).device
-    c = class_condition(model, labels, class_tokens)
-    cond = c.to(dev) if isinstance(c, torch.Tensor) else tuple(t.to(dev) for t in c)
-    return sample(model, cond, sampler=sampler, steps=steps, guidance=guidance, schedule=schedule,
-                  guidance_interval=guidance_interval, generator=make_generator(seed, dev), spacing=spacing).cpu()
+    pipe = as_pipeline(pipe, class_tokens=class_tokens)
+    labels = torch.arange(num_classes(pipe)).repeat_interleave(per_class)
+    config = sampling_config(config or pipe.config, **settings)
+    return pipe.sample(labels, generator=make_generator(seed, pipe.device), config=config).cpu()
 
 
 # ----------------------------------------------------------------------------------------- scoring
@@ -218,87 +186,58 @@ def score_samples(images: torch.Tensor, labels: torch.Tensor, *, reference: Refe
     return {**out, **judge_samples(images, labels, judges, class_names)}
 
 
-def _interval_record(interval: tuple[int, int] | None) -> dict[str, Any]:
-    """``{"guidance_interval": [lo, hi]}`` for results made with a guidance interval; nothing otherwise, so
-    results without one keep their old keys."""
-    return {"guidance_interval": [int(v) for v in interval]} if interval is not None else {}
+def settings_record(config: SamplingConfig) -> dict[str, Any]:
+    """The settings a result names: sampler, steps and guidance always; the guidance interval and a timestep
+    spacing other than ``leading`` only when used, so results without them keep their old keys."""
+    out: dict[str, Any] = {"sampler": config.sampler, "steps": num_steps(config), "guidance": config.guidance}
+    if config.guidance_interval is not None:
+        out["guidance_interval"] = list(config.guidance_interval)
+    if config.timestep_spacing != "leading":
+        out["timestep_spacing"] = config.timestep_spacing
+    return out
 
 
-def _spacing_record(spacing: str | None) -> dict[str, Any]:
-    """``{"timestep_spacing": "power:1.5"}`` for results made with a spacing other than the default ``leading``;
-    nothing otherwise, so earlier results keep their keys."""
-    sp = TimestepSpacing.parse(spacing)
-    return {} if sp.is_default else {"timestep_spacing": str(sp)}
-
-
-def evaluate_class_model(
-    model: nn.Module,
-    *,
-    n: int = 2000,
-    sampler: str = "ddim",
-    steps: int = 20,
-    guidance: float | None = 3.0,
-    guidance_interval: tuple[int, int] | None = None,
-    seed: int = 0,
-    reference: Reference | None = None,
-    test_images: torch.Tensor | None = None,
-    judges: Sequence[ModelHandle] | None = None,
-    schedule: NoiseSchedule | None = None,
-    class_names: Sequence[str] | None = None,
-    class_tokens: ClassTokens | None = None,
-    batch_size: int = 256,
-    kid: bool = True,
-    callback: Callback = None,
-    return_samples: bool = False,
-    spacing: str | None = None,
-) -> dict[str, Any] | tuple[dict[str, Any], torch.Tensor, torch.Tensor]:
-    """Draw ``n`` class-balanced samples and score them: FID/KID against ``reference`` (or ``test_images``,
-    the full test set) and the judges' accuracy (default: the zoo CNN) overall and per class."""
+def evaluate_class_model(pipe: DiffusionPipeline | nn.Module, config: SamplingConfig | None = None, *,
+                         n: int = 2000, seed: int = 0, reference: Reference | None = None,
+                         test_images: torch.Tensor | None = None, judges: Sequence[ModelHandle] | None = None,
+                         class_tokens: ClassTokens | None = None, batch_size: int = 256, kid: bool = True,
+                         callback: Callback = None, return_samples: bool = False, **settings: Any
+                         ) -> dict[str, Any] | tuple[dict[str, Any], torch.Tensor, torch.Tensor]:
+    """Draw ``n`` class-balanced samples with ``config`` (default the pipeline's; ``settings``: fields to
+    replace) and score them: FID/KID against ``reference`` (or ``test_images``, the full test set) and the
+    judges' accuracy (default: the zoo CNN) overall and per class."""
+    pipe = as_pipeline(pipe, class_tokens=class_tokens)
+    config = sampling_config(config or pipe.config, **settings)
     if reference is None:
         if test_images is None:
             raise GenlensError("pass the real test images (test_images=) or a prebuilt Reference")
-        reference = Reference.build(test_images, device=str(next(model.parameters()).device))
+        reference = Reference.build(test_images, device=str(pipe.device))
     judges = list(judges) if judges is not None else default_judges()
     t0 = time.perf_counter()
-    images, labels = generate_class_samples(model, n, num_classes=len(class_names) if class_names else None,
-                                            class_tokens=class_tokens, sampler=sampler, steps=steps,
-                                            guidance=guidance, guidance_interval=guidance_interval,
-                                            schedule=schedule, seed=seed, batch_size=batch_size, callback=callback,
-                                            spacing=spacing)
+    images, labels = generate_class_samples(pipe, n, config, seed=seed, batch_size=batch_size, callback=callback)
     seconds = time.perf_counter() - t0
-    result = {"sampler": sampler, "steps": steps, "guidance": guidance, **_interval_record(guidance_interval),
-              **_spacing_record(spacing),
-              "seed": seed, "seconds": round(seconds, 3),
+    result = {**settings_record(config), "seed": seed, "seconds": round(seconds, 3),
               "images_per_s": round(n / max(seconds, 1e-9), 2),
-              **score_samples(images, labels, reference=reference, judges=judges, class_names=class_names, kid=kid)}
+              **score_samples(images, labels, reference=reference, judges=judges, class_names=pipe.class_names or None,
+                              kid=kid)}
     return (result, images, labels) if return_samples else result
 
 
 # ----------------------------------------------------------------------------------------- prompts
-def evaluate_prompts(
-    model: nn.Module,
-    prompts: Sequence[str],
-    labels: Sequence[int],
-    prompt_tokens: ClassTokens,
-    *,
-    k: int = 20,
-    judges: Sequence[ModelHandle] | None = None,
-    class_names: Sequence[str] | None = None,
-    sampler: str = "ddim",
-    steps: int = 20,
-    guidance: float | None = 3.0,
-    guidance_interval: tuple[int, int] | None = None,
-    schedule: NoiseSchedule | None = None,
-    seed: int = 0,
-    batch_size: int = 256,
-    callback: Callback = None,
-    spacing: str | None = None,
-) -> dict[str, Any]:
-    """``k`` samples per prompt (``prompt_tokens``: (P, T, D), (P, T)), judged against each prompt's intended
-    class: overall accuracy, per prompt and per class. Default prompts: the held-out paraphrases
+def evaluate_prompts(pipe: DiffusionPipeline | nn.Module, prompts: Sequence[str], labels: Sequence[int],
+                     prompt_tokens: ClassTokens | None = None, config: SamplingConfig | None = None, *, k: int = 20,
+                     judges: Sequence[ModelHandle] | None = None, seed: int = 0, batch_size: int = 256,
+                     callback: Callback = None, **settings: Any) -> dict[str, Any]:
+    """``k`` samples per prompt, judged against each prompt's intended class: overall accuracy, per prompt and
+    per class. ``prompt_tokens`` (P, [1 + K,] T, D), (P, T): the prompts' conditions (default: encoded, and
+    anchored, by the pipeline). Default prompts: the held-out paraphrases
     (:func:`genlens.data.captions.held_out_prompts`), never seen in training."""
-    if getattr(model, "cond_kind", None) != "text":
+    pipe = as_pipeline(pipe)
+    config = sampling_config(config or pipe.config, **settings)
+    if pipe.cond_kind != "text":
         raise GenlensError("prompt accuracy needs a text-conditional model (trained with --cond text)")
+    if prompt_tokens is None:
+        prompt_tokens = pipe.prompt_condition(list(prompts), config)[0]
     if not (len(prompts) == len(labels) == prompt_tokens[0].shape[0]):
         raise GenlensError("pass one intended class and one token embedding per prompt")
     if k < 1:
@@ -306,16 +245,11 @@ def evaluate_prompts(
     judges = list(judges) if judges is not None else default_judges()
     which = torch.arange(len(prompts)).repeat_interleave(k)  # (P·k,) prompt of each sample
     y = torch.as_tensor(list(labels), dtype=torch.long)[which]
-    dev = next(model.parameters()).device
     tokens, mask = prompt_tokens
-
-    def cond_fn(idx: torch.Tensor):
-        return tokens[which[idx]].to(dev), mask[which[idx]].to(dev)
-
+    class_names = pipe.class_names or None
     t0 = time.perf_counter()
-    images = generate(model, cond_fn, len(which), sampler=sampler, steps=steps, guidance=guidance,
-                      guidance_interval=guidance_interval, schedule=schedule, seed=seed, batch_size=batch_size,
-                      callback=callback, spacing=spacing)
+    images = generate(pipe, lambda idx: (tokens[which[idx]], mask[which[idx]]), len(which), config, seed=seed,
+                      batch_size=batch_size, callback=callback)
     seconds = time.perf_counter() - t0
     verdict = judge_samples(images, y, judges, class_names)
     first = judges[0]
@@ -325,52 +259,26 @@ def evaluate_prompts(
     per_prompt = [{"prompt": p, "class": class_names[c] if class_names else int(c),
                    "accuracy": float(hit[which == i].mean()), "n": k}
                   for i, (p, c) in enumerate(zip(prompts, labels))]
-    return {"sampler": sampler, "steps": steps, "guidance": guidance, **_interval_record(guidance_interval),
-            **_spacing_record(spacing), "seed": seed, "k": k, "n": len(which),
-            "seconds": round(seconds, 3), **verdict, "per_prompt": per_prompt}
+    return {**settings_record(config), "seed": seed, "k": k, "n": len(which), "seconds": round(seconds, 3),
+            **verdict, "per_prompt": per_prompt}
 
 
 # ----------------------------------------------------------------------------------------- sweeps
-def guidance_sweep(
-    model: nn.Module,
-    *,
-    scales: Sequence[float] = GUIDANCE_SCALES,
-    n: int = 1000,
-    reference: Reference,
-    judges: Sequence[ModelHandle],
-    sampler: str = "ddim",
-    steps: int = 20,
-    callback: Callback = None,
-    **kw: Any,
-) -> list[dict[str, Any]]:
-    """FID and accuracy at each guidance scale s. Ho & Salimans 2022 (section 4.1) show the trade-off: more
-    guidance buys fidelity (here: judged accuracy) at the cost of diversity, so FID is best at a small s and
-    rises after. Rows: {"guidance", "fid", "kid",
-    "accuracy", "n", "seconds", "extractor", "judge"}. ``kw`` as :func:`evaluate_class_model`."""
-    rows = []
-    for i, s in enumerate(scales):
-        if callback is not None:
-            callback({"step": i, "total": len(scales), "what": f"guidance {s:g}"})
-        r = evaluate_class_model(model, n=n, sampler=sampler, steps=steps, guidance=float(s), reference=reference,
-                                 judges=judges, **kw)
-        rows.append(_row(r, guidance=float(s)))
-    return rows
+def guidance_sweep(pipe: DiffusionPipeline | nn.Module, config: SamplingConfig | None = None, *,
+                   scales: Sequence[float] = GUIDANCE_SCALES, n: int = 1000, reference: Reference,
+                   judges: Sequence[ModelHandle], callback: Callback = None, **kw: Any) -> list[dict[str, Any]]:
+    """FID and accuracy at each guidance scale s (``replace(config, guidance=s)``). Ho & Salimans 2022 (section
+    4.1) show the trade-off: more guidance buys fidelity (here: judged accuracy) at the cost of diversity, so
+    FID is best at a small s and rises after. Rows: {"guidance", "fid", "kid", "accuracy", "n", "seconds",
+    "extractor", "judge"}. ``kw`` as :func:`evaluate_class_model`."""
+    return _sweep(pipe, config, [({"guidance": float(s)}, n, f"guidance {s:g}") for s in scales], reference=reference,
+                  judges=judges, callback=callback, **kw)
 
 
-def steps_sweep(
-    model: nn.Module,
-    *,
-    points: Sequence[tuple[str, int]] = STEP_POINTS,
-    n: int = 1000,
-    n_slow: int | None = None,
-    slow_steps: int = 100,
-    compare: Sequence[tuple[str, int]] = COMPARE_POINTS,
-    reference: Reference,
-    judges: Sequence[ModelHandle],
-    guidance: float | None = 3.0,
-    callback: Callback = None,
-    **kw: Any,
-) -> list[dict[str, Any]]:
+def steps_sweep(pipe: DiffusionPipeline | nn.Module, config: SamplingConfig | None = None, *,
+                points: Sequence[tuple[str, int]] = STEP_POINTS, n: int = 1000, n_slow: int | None = None,
+                slow_steps: int = 100, compare: Sequence[tuple[str, int]] = COMPARE_POINTS, reference: Reference,
+                judges: Sequence[ModelHandle], callback: Callback = None, **kw: Any) -> list[dict[str, Any]]:
     """FID, accuracy and wall-clock seconds per (sampler, steps). Points with more than ``slow_steps`` steps
     (DDPM 1000 is 50× DDIM 20) use ``n_slow`` samples; then each ``compare`` point is also run on the same
     ``n_slow`` so it meets the slow one at equal n (FID is biased upwards at small n). Rows: {"sampler",
@@ -379,13 +287,22 @@ def steps_sweep(
     plan = [(s, k, n_slow if k > slow_steps else n) for s, k in points]
     if n_slow != n and any(k > slow_steps for _, k in points):
         plan += [(s, k, n_slow) for s, k in compare]
+    return _sweep(pipe, config, [({"sampler": s, "steps": k}, m, f"{s} {k}") for s, k, m in plan],
+                  reference=reference, judges=judges, callback=callback, **kw)
+
+
+def _sweep(pipe, config, plan, *, callback: Callback, **kw: Any) -> list[dict[str, Any]]:
+    """One :func:`evaluate_class_model` row per (changes to ``config``, n, label) of ``plan``, same seed each."""
+    pipe = as_pipeline(pipe, class_tokens=kw.pop("class_tokens", None))
+    settings = {k: kw.pop(k) for k in list(kw) if k in SamplingConfig.__dataclass_fields__}
+    config = sampling_config(config or pipe.config, **settings)
     rows = []
-    for i, (sampler, steps, m) in enumerate(plan):
+    for i, (changes, n, what) in enumerate(plan):
         if callback is not None:
-            callback({"step": i, "total": len(plan), "what": f"{sampler} {steps}"})
-        r = evaluate_class_model(model, n=m, sampler=sampler, steps=steps, guidance=guidance, reference=reference,
-                                 judges=judges, **kw)
-        rows.append(_row(r, sampler=sampler, steps=steps, guidance=guidance))
+            callback({"step": i, "total": len(plan), "what": what})
+        point = replace(config, **changes)
+        r = evaluate_class_model(pipe, point, n=n, **kw)
+        rows.append(_row(r, **{k: r[k] for k in ("sampler", "steps", "guidance")}))
     return rows
 
 

@@ -12,13 +12,9 @@ from typing import Any
 import torch
 from torch import nn
 
-from genlens.diffusion.guidance import GuidedDenoiser, check_interval
-from genlens.diffusion.sample import SAMPLERS, step_kwargs
-from genlens.diffusion.schedule import NoiseSchedule
-from genlens.diffusion.spacing import TimestepSpacing, set_spaced_timesteps
-from genlens.diffusion.unet import from_model_space
+from genlens.diffusion.config import NoiseSchedule, SamplingConfig
+from genlens.diffusion.sample import num_steps, sample, sampling_config
 from genlens.errors import GenlensError
-from genlens.utils.modes import eval_mode
 
 
 @dataclass
@@ -38,48 +34,22 @@ class Filmstrip:
         return torch.stack(out)
 
 
-@torch.no_grad()
-def denoising_filmstrip(
-    model: nn.Module,
-    cond: Any,
-    *,
-    sampler: str = "ddim",
-    steps: int = 20,
-    guidance: float | None = 3.0,
-    frames: int = 6,
-    schedule: NoiseSchedule | None = None,
-    generator: torch.Generator | None = None,
-    guidance_interval: tuple[int, int] | None = None,
-    spacing: TimestepSpacing | str | None = None,
-) -> Filmstrip:
-    """Run the sampler on ``cond`` (labels (B,) or (tokens, mask)) and keep ``frames`` evenly spaced steps
-    (``guidance_interval`` and ``spacing`` as in :func:`genlens.diffusion.sample.sample`)."""
+def denoising_filmstrip(model: nn.Module, cond: Any, config: SamplingConfig | None = None, *, frames: int = 6,
+                        schedule: NoiseSchedule | None = None, generator: torch.Generator | None = None,
+                        **settings: Any) -> Filmstrip:
+    """Run :func:`~genlens.diffusion.sample.sample` on ``cond`` (labels (B,) or (tokens, mask)) with ``config``
+    (``settings``: fields of it to replace) and keep ``frames`` evenly spaced steps, read from its callback."""
     if frames < 2:
         raise GenlensError(f"a filmstrip needs at least 2 frames, got {frames}")
-    schedule = schedule or NoiseSchedule()
-    scheduler = SAMPLERS.create(sampler, schedule=schedule)
-    extra = step_kwargs(sampler)
-    guided = GuidedDenoiser(model, guidance, check_interval(guidance_interval, schedule.num_train_timesteps))
-    device = next(model.parameters()).device
-    b = cond.shape[0] if isinstance(cond, torch.Tensor) else cond[0].shape[0]
-    size = model.config.sample_size
-    x = torch.randn(b, model.config.in_channels, size, size, generator=generator,
-                    device=generator.device if generator is not None else device).to(device)
-    set_spaced_timesteps(scheduler, steps, spacing, device)
-    x = x * scheduler.init_noise_sigma
-    alphas = schedule.alphas_cumprod().to(device)
-    timesteps = list(scheduler.timesteps)
-    keep = set(torch.linspace(0, len(timesteps) - 1, min(frames, len(timesteps))).round().long().tolist())
-    ts, xs, x0s = [], [], []
-    with eval_mode(model):
-        for i, t in enumerate(timesteps):
-            x_in = scheduler.scale_model_input(x, t)
-            eps = guided(x_in, t, cond).float()
-            if i in keep:
-                ab = alphas[int(t)]
-                x0 = (x - (1 - ab).sqrt() * eps) / ab.sqrt()  # (B, 1, 32, 32)
-                ts.append(int(t))
-                xs.append(from_model_space(x).cpu())
-                x0s.append(from_model_space(x0.clamp(-1, 1)).cpu())
-            x = scheduler.step(eps, t, x, generator=generator, **extra).prev_sample
-    return Filmstrip(ts, torch.stack(xs), torch.stack(x0s), from_model_space(x).cpu())
+    config = sampling_config(config, **settings)
+    total = min(num_steps(config), (schedule or NoiseSchedule()).num_train_timesteps)
+    keep = set(torch.linspace(1, total, min(frames, total)).round().long().tolist())
+    seen: list[dict[str, Any]] = []
+
+    def collect(info: dict[str, Any]) -> None:
+        if info["step"] in keep:
+            seen.append({k: info[k] for k in ("timestep", "x_t", "x0")})
+
+    images = sample(model, cond, config, schedule=schedule, generator=generator, callback=collect)
+    return Filmstrip([s["timestep"] for s in seen], torch.stack([s["x_t"].cpu() for s in seen]),
+                     torch.stack([s["x0"].cpu() for s in seen]), images.cpu())

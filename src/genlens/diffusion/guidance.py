@@ -16,8 +16,11 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from genlens.diffusion.config import check_interval
 from genlens.diffusion.unet import Cond, repeat_cond
 from genlens.errors import GenlensError
+
+__all__ = ["GuidedDenoiser", "check_guidance", "check_interval", "combine"]
 
 
 def combine(eps_cond: torch.Tensor, eps_uncond: torch.Tensor, scale: float | torch.Tensor) -> torch.Tensor:
@@ -38,17 +41,6 @@ def check_guidance(model: nn.Module, guidance: float | None) -> float | None:
     if guidance < 0:
         raise GenlensError(f"guidance must be >= 0, got {guidance} (1 = no guidance, 3 is a good start)")
     return float(guidance)
-
-
-def check_interval(interval: tuple[int, int] | None, num_train_timesteps: int = 1000) -> tuple[int, int] | None:
-    """A guidance interval [t_lo, t_hi] in training timesteps, checked: 0 <= t_lo <= t_hi < T."""
-    if interval is None:
-        return None
-    lo, hi = (int(v) for v in interval)
-    if not 0 <= lo <= hi < num_train_timesteps:
-        raise GenlensError(f"guidance interval {lo},{hi} must satisfy 0 <= lo <= hi < {num_train_timesteps} "
-                           f"(training timesteps; e.g. 150,700)")
-    return lo, hi
 
 
 class GuidedDenoiser(nn.Module):

@@ -2,21 +2,31 @@
 
 config.json: ``{"kind": "diffusion-class" | "diffusion-text" | "diffusion-none", "unet": {...},
 "schedule": {...}, "class_names": [...], "text_encoder": "minilm" | null, "train": {...},
-"sampling": {...} (optional; :mod:`genlens.diffusion.defaults`)}``.
+"sampling": {...}}``. The optional ``"sampling"`` block is the model's recommended sampling settings: any
+:class:`~genlens.diffusion.config.SamplingConfig` fields (e.g. ``guidance_interval``, ``guide_model``,
+``guide_weight``, ``timestep_spacing``) plus a ``"note"`` saying where they were measured.
+:class:`~genlens.diffusion.pipeline.DiffusionPipeline` samples with them unless told otherwise; ``guide_model``
+is a path relative to the model folder's parent (a sibling folder's name) or an absolute path.
 """
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
 import torch
 
-from genlens.diffusion.defaults import SamplingDefaults
-from genlens.diffusion.schedule import NoiseSchedule
-from genlens.diffusion.train import DiffusionTrainConfig
-from genlens.diffusion.unet import Denoiser, UNetConfig
+from genlens.diffusion.config import (
+    SAMPLING_MIGRATION,
+    TRAIN_MIGRATION,
+    DiffusionTrainConfig,
+    NoiseSchedule,
+    SamplingConfig,
+    UNetConfig,
+    check_interval,
+)
+from genlens.diffusion.unet import Denoiser
 from genlens.errors import GenlensError
 from genlens.models.weights_io import (
     WEIGHTS_FILE,
@@ -26,31 +36,35 @@ from genlens.models.weights_io import (
     save_model_folder,
     verify_manifest,
 )
+from genlens.utils.config_io import from_dict, to_dict
 
 KINDS = {"class": "diffusion-class", "text": "diffusion-text", "none": "diffusion-none"}
 SHIPPED = {"class": "fmnist-ddpm", "text": "fmnist-ddpm-text"}
+FIX = "rewrite it with `genlens diffusion defaults MODEL ...`"
 
 
 @dataclass
 class DiffusionBundle:
-    """A loaded diffusion model: the denoiser, its training noise schedule, and what it was trained on."""
+    """A loaded diffusion model: the denoiser, its training noise schedule, what it was trained on, and its
+    recommended sampling settings (``sampling``: SamplingConfig field -> value; ``note``: where measured)."""
 
     model: Denoiser
     schedule: NoiseSchedule
     class_names: tuple[str, ...]
     kind: str
-    folder: Path
+    folder: Path | None = None
     text_encoder: str | None = None
-    sampling: SamplingDefaults = field(default_factory=SamplingDefaults)  # the folder's recommended guidance interval
+    sampling: dict[str, Any] = field(default_factory=dict)
+    note: str = ""
 
 
 def save_diffusion(folder: str | os.PathLike, model: Denoiser, *, config: DiffusionTrainConfig,
                    class_names: tuple[str, ...], command: str, metrics: dict[str, Any],
                    dtype: torch.dtype = torch.float32) -> Path:
     kind = config.unet.cond
-    meta = {"kind": KINDS[kind], "unet": config.unet.to_dict(), "schedule": config.schedule.to_dict(),
+    meta = {"kind": KINDS[kind], "unet": to_dict(config.unet), "schedule": to_dict(config.schedule),
             "class_names": list(class_names), "text_encoder": "minilm" if kind == "text" else None,
-            "train": config.to_dict()}
+            "train": to_dict(config)}
     return save_model_folder(folder, model, config=meta, command=command, metrics=metrics, dtype=dtype)
 
 
@@ -58,6 +72,41 @@ def shipped_diffusion_folder(cond: str = "class") -> Path:
     from genlens.models.load import shipped_folder
 
     return shipped_folder(SHIPPED[cond])
+
+
+def read_train_config(data: Any, *, where: str) -> DiffusionTrainConfig:
+    """A ``"train"`` block (config.json, run.json) as a :class:`DiffusionTrainConfig`, older files included."""
+    return from_dict(DiffusionTrainConfig, data, where=where, migration=TRAIN_MIGRATION)
+
+
+def read_sampling(data: Any, *, where: str, num_train_timesteps: int = 1000) -> tuple[dict[str, Any], str]:
+    """A folder's ``"sampling"`` block as (the fields it sets, checked, -> their values; its note)."""
+    if not data:
+        return {}, ""
+    if not isinstance(data, dict):
+        raise GenlensError(f"{where} must be an object like {{\"guidance_interval\": [150, 600]}}; {FIX}")
+    data = SAMPLING_MIGRATION.apply(data, where=where)
+    note = data.pop("note", "")
+    config = from_dict(SamplingConfig, data, where=where)
+    check_interval(config.guidance_interval, num_train_timesteps)
+    return {f.name: getattr(config, f.name) for f in fields(SamplingConfig) if f.name in data}, str(note)
+
+
+def write_sampling(folder: str | os.PathLike, settings: dict[str, Any], note: str = "") -> Path:
+    """Rewrite ``folder/config.json`` with ``settings`` (SamplingConfig fields) as its recommended sampling
+    block (atomically; the weights and their manifest sha256 are untouched, so the folder still verifies)."""
+    from genlens.utils.io import atomic_write_json, read_json
+
+    path = Path(folder) / "config.json"
+    if not path.is_file():
+        raise GenlensError(f"'{folder}' has no config.json; pass a folder written by `genlens diffusion train`")
+    cfg = read_json(path)
+    if not str(cfg.get("kind", "")).startswith("diffusion-"):
+        raise GenlensError(f"'{folder}' holds a {cfg.get('kind', 'classifier')} model, not a diffusion model; "
+                           "pass a folder written by `genlens diffusion train`")
+    full = to_dict(SamplingConfig(**settings))
+    cfg["sampling"] = {k: full[k] for k in settings} | {"note": note}
+    return atomic_write_json(path, cfg)
 
 
 def load_diffusion(folder: str | os.PathLike, *, device: str | torch.device = "cpu", verify: bool = True
@@ -71,12 +120,14 @@ def load_diffusion(folder: str | os.PathLike, *, device: str | torch.device = "c
     kind = meta["kind"]
     if verify:
         verify_manifest(folder)
-    unet = UNetConfig.from_dict(meta["unet"])
+    where = f"'{folder / 'config.json'}'"
+    unet = from_dict(UNetConfig, meta["unet"], where=f"{where} unet")
     model = Denoiser(unet)
     load_state_into(model, read_state(folder / WEIGHTS_FILE), what=f"'{folder / WEIGHTS_FILE}'", arch=kind)
     model = model.to(device).eval().requires_grad_(False)
-    schedule = NoiseSchedule.from_dict(meta["schedule"])
-    return DiffusionBundle(model=model, schedule=schedule,
-                           class_names=tuple(meta.get("class_names") or ()), kind=kind, folder=folder,
-                           text_encoder=meta.get("text_encoder"),
-                           sampling=SamplingDefaults.from_dict(meta.get("sampling"), schedule.num_train_timesteps))
+    schedule = from_dict(NoiseSchedule, meta["schedule"], where=f"{where} schedule")
+    sampling, note = read_sampling(meta.get("sampling"), where=f"{where} sampling",
+                                   num_train_timesteps=schedule.num_train_timesteps)
+    return DiffusionBundle(model=model, schedule=schedule, class_names=tuple(meta.get("class_names") or ()),
+                           kind=kind, folder=folder, text_encoder=meta.get("text_encoder"), sampling=sampling,
+                           note=note)

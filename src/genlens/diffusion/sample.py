@@ -10,15 +10,15 @@ timesteps the S steps visit is the timestep spacing (:mod:`genlens.diffusion.spa
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import replace
 from typing import Any
 
 import torch
 from torch import nn
 
-from genlens.diffusion.guidance import GuidedDenoiser, check_interval
-from genlens.diffusion.schedule import NoiseSchedule
-from genlens.diffusion.spacing import TimestepSpacing, set_spaced_timesteps
+from genlens.diffusion.config import NoiseSchedule, SamplingConfig, check_interval
+from genlens.diffusion.guidance import GuidedDenoiser
+from genlens.diffusion.spacing import set_spaced_timesteps
 from genlens.diffusion.unet import Cond, cond_batch_size, from_model_space
 from genlens.errors import GenlensError
 from genlens.registry import Registry
@@ -58,56 +58,59 @@ def _dpmpp(schedule: NoiseSchedule):
 # raw ε̂, so the two terms disagree wherever the clip acted; re-deriving ε̂ from the clipped x̂_0
 # (``use_clipped_model_output``, as GLIDE does) keeps the step on the deterministic path. Measured on
 # the shipped class model (100 samples, s = 3, CNN-judged): DDIM-20 45% -> 77%, DDIM-50 21% -> 85%.
-_STEP_KWARGS: dict[str, dict[str, Any]] = {"ddim": {"use_clipped_model_output": True, "eta": 0.0}}
+def step_kwargs(config: SamplingConfig) -> dict[str, Any]:
+    """Keyword arguments to pass to ``scheduler.step`` for ``config``'s sampler (DDIM: η and the clip above)."""
+    return {"use_clipped_model_output": True, "eta": float(config.eta)} if config.sampler == "ddim" else {}
 
 
-def step_kwargs(sampler: str) -> dict[str, Any]:
-    """Keyword arguments to pass to ``scheduler.step`` for the named sampler (see ``_STEP_KWARGS``)."""
-    return dict(_STEP_KWARGS.get(sampler, {}))
+def num_steps(config: SamplingConfig) -> int:
+    """``config.steps``, or its sampler's default (20; ddpm 1000)."""
+    return int(config.steps or SAMPLERS.meta(config.sampler)["default_steps"])
 
 
-@dataclass
-class Trajectory:
-    """x_t (cropped, in [0, 1]) at a few timesteps of one sampling run: a denoising filmstrip."""
-
-    timesteps: list[int]
-    frames: torch.Tensor  # (K, B, 1, 28, 28)
+def sampling_config(config: SamplingConfig | None = None, **settings: Any) -> SamplingConfig:
+    """``config`` (default: :class:`SamplingConfig`) with ``settings`` (its field names) replaced, sampler checked."""
+    config = replace(config or SamplingConfig(), **settings) if settings else (config or SamplingConfig())
+    SAMPLERS.get(config.sampler)  # an unknown sampler: one line listing them
+    return config
 
 
 @torch.no_grad()
 def sample(
     model: nn.Module,
     cond: Cond,
+    config: SamplingConfig | None = None,
     *,
     n: int | None = None,
-    sampler: str = "ddim",
-    steps: int = 20,
-    guidance: float | None = 3.0,
-    guidance_interval: tuple[int, int] | None = None,
     schedule: NoiseSchedule | None = None,
     generator: torch.Generator | None = None,
-    spacing: TimestepSpacing | str | None = None,
     callback: Callable[[dict[str, Any]], None] | None = None,
-    return_trajectory: bool = False,
-    trajectory_frames: int = 8,
-) -> torch.Tensor | tuple[torch.Tensor, Trajectory]:
-    """Generate images (B, 1, 28, 28) in [0, 1].
+    **settings: Any,
+) -> torch.Tensor:
+    """Generate images (B, 1, 28, 28) in [0, 1] with ``config`` (``settings``: fields of it to replace, e.g.
+    ``guidance=5``).
 
     ``cond``: labels (B,) for a class model, ``(tokens, mask)`` for a text model, ``None`` for an
-    unconditional one (then ``n`` sets the batch). ``guidance`` s: ε̃ = ε_u + s(ε_c − ε_u) (None or 1:
-    conditional only); ``guidance_interval`` (t_lo, t_hi) applies s only at training timesteps inside it
-    (:mod:`genlens.diffusion.guidance`); ``spacing`` picks the timesteps the steps visit
-    (:mod:`genlens.diffusion.spacing`, default ``leading``). The initial noise and the stochastic samplers draw from ``generator``, so a seed
-    gives the same images on the same device. ``callback({"step", "total", "t"})`` after each step.
+    unconditional one (then ``n`` sets the batch). ``config.guidance`` s: ε̃ = ε_u + s(ε_c − ε_u) (None or 1:
+    conditional only), applied only at training timesteps inside ``config.guidance_interval``
+    (:mod:`genlens.diffusion.guidance`); ``config.timestep_spacing`` picks the timesteps the steps visit
+    (:mod:`genlens.diffusion.spacing`). ``model`` is used as given: autoguidance and caption anchors are
+    wrappers (:class:`~genlens.diffusion.pipeline.DiffusionPipeline` applies them). The initial noise and the
+    stochastic samplers draw from ``generator``, so a seed gives the same images on the same device.
+
+    ``callback(info)`` after every step: ``info`` has ``step`` (1-based), ``total``, ``timestep`` (also ``t``),
+    ``x_t`` (the noisy image the step started from) and ``x0`` (the model's prediction of the clean image,
+    x̂_0 = (x_t − √(1−ᾱ_t) ε̂) / √ᾱ_t, Ho et al. 2020 eq. 4 solved for x_0), both (B, 1, 28, 28) in [0, 1].
     """
-    if steps < 1:
-        raise GenlensError(f"steps must be at least 1, got {steps}")
+    config = sampling_config(config, **settings)
+    steps = num_steps(config)
     schedule = schedule or NoiseSchedule()
     if steps > schedule.num_train_timesteps:
         raise GenlensError(f"steps {steps} exceeds the model's {schedule.num_train_timesteps} training timesteps")
-    scheduler = SAMPLERS.create(sampler, schedule=schedule)
-    extra = step_kwargs(sampler)
-    guided = GuidedDenoiser(model, guidance, check_interval(guidance_interval, schedule.num_train_timesteps))
+    scheduler = SAMPLERS.create(config.sampler, schedule=schedule)
+    extra = step_kwargs(config)
+    guided = GuidedDenoiser(model, config.guidance,
+                            check_interval(config.guidance_interval, schedule.num_train_timesteps))
     if cond is None:
         if n is None or n < 1:
             raise GenlensError("an unconditional model needs n >= 1 (how many images)")
@@ -118,22 +121,18 @@ def sample(
     size = model.config.sample_size
     x = torch.randn(b, model.config.in_channels, size, size, generator=generator,
                     device=generator.device if generator is not None else device).to(device)
-    set_spaced_timesteps(scheduler, steps, spacing, device)
+    set_spaced_timesteps(scheduler, steps, config.timestep_spacing, device)
     x = x * scheduler.init_noise_sigma
     timesteps = list(scheduler.timesteps)
-    keep = set(torch.linspace(0, len(timesteps) - 1, max(2, trajectory_frames)).round().long().tolist())
-    frames, frame_t = [], []
+    alphas = schedule.alphas_cumprod().to(device) if callback is not None else None
     with eval_mode(model):
         for i, t in enumerate(timesteps):
             x_in = scheduler.scale_model_input(x, t)
-            eps = guided(x_in, t, cond)
-            x = scheduler.step(eps.float(), t, x, generator=generator, **extra).prev_sample
-            if return_trajectory and i in keep:
-                frames.append(from_model_space(x).cpu())
-                frame_t.append(int(t))
+            eps = guided(x_in, t, cond).float()
             if callback is not None:
-                callback({"step": i + 1, "total": len(timesteps), "t": int(t)})
-    images = from_model_space(x)
-    if return_trajectory:
-        return images, Trajectory(frame_t, torch.stack(frames))
-    return images
+                ab = alphas[int(t)]
+                x0 = ((x - (1 - ab).sqrt() * eps) / ab.sqrt()).clamp(-1, 1)
+                callback({"step": i + 1, "total": len(timesteps), "timestep": int(t), "t": int(t),
+                          "x_t": from_model_space(x), "x0": from_model_space(x0)})
+            x = scheduler.step(eps, t, x, generator=generator, **extra).prev_sample
+    return from_model_space(x)

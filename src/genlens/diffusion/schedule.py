@@ -6,52 +6,11 @@ eq. 17; diffusers calls it "squaredcos_cap_v2").
 """
 from __future__ import annotations
 
-import dataclasses
-from dataclasses import dataclass
-from typing import Any
-
 import torch
 
-from genlens.errors import GenlensError
+from genlens.diffusion.config import BETA_SCHEDULES, NoiseSchedule
 
-BETA_SCHEDULES = {"linear": "linear", "cosine": "squaredcos_cap_v2"}
-
-
-@dataclass(frozen=True)
-class NoiseSchedule:
-    beta_schedule: str = "linear"  # linear | cosine
-    num_train_timesteps: int = 1000
-    beta_start: float = 1e-4
-    beta_end: float = 0.02
-
-    def __post_init__(self) -> None:
-        if self.beta_schedule not in BETA_SCHEDULES:
-            raise GenlensError(f"beta schedule '{self.beta_schedule}' is unknown; use linear or cosine")
-        if self.num_train_timesteps < 2:
-            raise GenlensError("num_train_timesteps must be at least 2 (DDPM uses 1000)")
-
-    def scheduler_config(self) -> dict[str, Any]:
-        """Keyword arguments every diffusers scheduler of ours is built from."""
-        return {"num_train_timesteps": self.num_train_timesteps, "beta_start": self.beta_start,
-                "beta_end": self.beta_end, "beta_schedule": BETA_SCHEDULES[self.beta_schedule],
-                "prediction_type": "epsilon"}
-
-    def train_scheduler(self):
-        """The ``DDPMScheduler`` that defines the training noise."""
-        from diffusers import DDPMScheduler
-
-        return DDPMScheduler(**self.scheduler_config())
-
-    def alphas_cumprod(self) -> torch.Tensor:
-        """ᾱ_t for t = 0 … T−1 (float32)."""
-        return self.train_scheduler().alphas_cumprod.float()
-
-    def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
-
-    @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> NoiseSchedule:
-        return cls(**d)
+__all__ = ["BETA_SCHEDULES", "NoiseSchedule", "q_sample"]
 
 
 def q_sample(x0: torch.Tensor, noise: torch.Tensor, t: torch.Tensor, alphas_cumprod: torch.Tensor) -> torch.Tensor:

@@ -16,58 +16,14 @@ steps) is refused with the largest step count it allows.
 from __future__ import annotations
 
 import inspect
-import math
-from dataclasses import dataclass
 from typing import Any
 
 import torch
 
+from genlens.diffusion.config import SPACING_HELP, TimestepSpacing
 from genlens.errors import GenlensError
 
-SPACING_KINDS = ("leading", "trailing", "power")
-ALIASES = {"quadratic": "power:2", "linear": "power:1"}
-SPACING_HELP = "leading (diffusers' default), trailing, power:RHO (e.g. power:1.5) or quadratic (power:2)"
-
-
-@dataclass(frozen=True)
-class TimestepSpacing:
-    """``kind`` in ``SPACING_KINDS``; ``power`` ρ for ``kind="power"``."""
-
-    kind: str = "leading"
-    power: float = 1.0
-
-    def __post_init__(self) -> None:
-        if self.kind not in SPACING_KINDS:
-            raise GenlensError(f"timestep spacing '{self.kind}' is unknown; use {SPACING_HELP}")
-        if self.kind == "power" and not (math.isfinite(self.power) and 0.1 <= self.power <= 10):
-            raise GenlensError(f"timestep spacing power {self.power:g} is out of range; use a power in [0.1, 10] "
-                               "(1 = even, 2 = quadratic)")
-
-    @classmethod
-    def parse(cls, text: str | TimestepSpacing | None) -> TimestepSpacing:
-        """``"leading"``, ``"trailing"``, ``"power:1.5"``, ``"quadratic"`` (None: leading)."""
-        if isinstance(text, TimestepSpacing):
-            return text
-        if text is None or not str(text).strip():
-            return cls()
-        word = ALIASES.get(str(text).strip().lower(), str(text).strip().lower())
-        if word.startswith("power"):
-            _, _, rho = word.partition(":")
-            try:
-                return cls("power", float(rho))
-            except ValueError:
-                raise GenlensError(f"timestep spacing '{text}' needs a number after 'power:', e.g. power:1.5") from None
-        if word not in ("leading", "trailing"):
-            raise GenlensError(f"timestep spacing '{text}' is unknown; use {SPACING_HELP}")
-        return cls(word)
-
-    def __str__(self) -> str:
-        return f"power:{self.power:g}" if self.kind == "power" else self.kind
-
-    @property
-    def is_default(self) -> bool:
-        return self.kind == "leading"
-
+__all__ = ["SPACING_HELP", "TimestepSpacing", "set_spaced_timesteps", "spaced_timesteps"]
 
 def spaced_timesteps(spacing: TimestepSpacing | str | None, steps: int, num_train_timesteps: int) -> list[int]:
     """The ``steps`` training timesteps the sampler visits, largest first."""

@@ -8,69 +8,21 @@ keep, so a stopped run resumes exactly (:func:`genlens.training.train`).
 """
 from __future__ import annotations
 
-import dataclasses
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import torch
 import torch.nn.functional as F
 
-from genlens.diffusion.schedule import NoiseSchedule, q_sample
-from genlens.diffusion.unet import Denoiser, UNetConfig, to_model_space
+from genlens.diffusion.config import DiffusionTrainConfig
+from genlens.diffusion.schedule import q_sample
+from genlens.diffusion.unet import Denoiser, to_model_space
 from genlens.errors import GenlensError
 from genlens.training import EMA, TrainConfig, cosine_with_warmup, train
-
-
-@dataclass(frozen=True)
-class DiffusionTrainConfig:
-    unet: UNetConfig = field(default_factory=UNetConfig)
-    schedule: NoiseSchedule = field(default_factory=NoiseSchedule)
-    steps: int = 20_000
-    batch_size: int = 128
-    lr: float = 2e-4
-    warmup_steps: int = 500
-    weight_decay: float = 0.0
-    ema_decay: float = 0.999
-    cond_dropout: float = 0.1
-    # Text models with a pooled slot: per image, the probability of hiding every word token so that only the
-    # sentence's mean token conditions it. Forces the denoiser to read the pooled embedding, where
-    # sentence-BERT puts paraphrases together, instead of latching onto single words ("rain", "hot").
-    word_dropout: float = 0.0
-    # Text models: conditioning augmentation. Per image r ~ U(0, cond_noise), every token embedding e becomes
-    # e + r·rms(e)·n, n ~ N(0, I) (the noise augmentation of unCLIP's image embedding, Ramesh et al. 2022, and
-    # StackGAN's conditioning augmentation, Zhang et al. 2017). Held-out paraphrases sit far from every training
-    # caption (median cosine 0.65 to the nearest one in MiniLM's pooled space); training on a noisy
-    # neighbourhood of each caption teaches the denoiser the class of the region, not of the exact vector.
-    cond_noise: float = 0.0
-    grad_clip: float | None = 1.0
-    mixed_precision: str = "no"  # no | bf16 (autocast)
-    seed: int = 0
-    init_from: str | None = None  # warm start: a diffusion model folder with the same UNet and schedule
-
-    def __post_init__(self) -> None:
-        if not 0.0 <= self.cond_dropout < 1.0:
-            raise GenlensError(f"cond_dropout must be in [0, 1), got {self.cond_dropout} (0.1 is usual)")
-        if not 0.0 <= self.word_dropout <= 1.0:
-            raise GenlensError(f"word_dropout must be in [0, 1], got {self.word_dropout}")
-        if self.cond_noise < 0:
-            raise GenlensError(f"cond_noise must be >= 0, got {self.cond_noise} (1.0: noise up to the tokens' rms)")
-        if self.cond_noise > 0 and self.unet.cond != "text":
-            raise GenlensError("cond_noise perturbs text embeddings; it needs --cond text")
-        if self.word_dropout > 0 and not (self.unet.cond == "text" and self.unet.pooled_token):
-            raise GenlensError("word_dropout needs a text model with a pooled token (--cond text --pooled-token)")
-        if self.mixed_precision not in ("no", "bf16"):
-            raise GenlensError(f"mixed_precision '{self.mixed_precision}' is not supported here; use no or bf16")
-
-    def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
-
-    @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> DiffusionTrainConfig:
-        d = dict(d)
-        return cls(unet=UNetConfig.from_dict(d.pop("unet")), schedule=NoiseSchedule.from_dict(d.pop("schedule")), **d)
+from genlens.utils.config_io import to_dict
 
 
 def warm_start(model: Denoiser, config: DiffusionTrainConfig) -> None:
@@ -80,7 +32,7 @@ def warm_start(model: Denoiser, config: DiffusionTrainConfig) -> None:
     from genlens.diffusion.io import load_diffusion
 
     bundle = load_diffusion(config.init_from)
-    theirs, ours = bundle.model.config.to_dict(), config.unet.to_dict()
+    theirs, ours = to_dict(bundle.model.config), to_dict(config.unet)
     same_weights = {"pooled_token"}  # changes what the prompt tokens hold, not a weight shape
     diff = sorted(k for k in ours if ours[k] != theirs.get(k) and k not in same_weights)
     if bundle.schedule != config.schedule:
@@ -118,20 +70,6 @@ class CaptionTable:
         u = torch.rand(labels.shape[0], generator=generator)
         idx = self.offset[labels] + (u * self.count[labels]).long().clamp_max(self.count[labels] - 1)
         return self.tokens[idx], self.mask[idx]
-
-
-def pooled_only(tokens: torch.Tensor, mask: torch.Tensor, rows: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """Hide the word tokens (slots 1..T-1) of the selected ``rows``, keeping slot 0, the pooled token."""
-    keep = torch.ones_like(mask)
-    keep[rows, 1:] = False
-    return tokens * keep.unsqueeze(-1).to(tokens.dtype), mask & keep
-
-
-def noisy_tokens(tokens: torch.Tensor, mask: torch.Tensor, r: torch.Tensor, noise: torch.Tensor) -> torch.Tensor:
-    """e + r·rms(e)·n for every kept token (``tokens`` (B, T, D), ``r`` (B,), ``noise`` (B, T, D) ~ N(0, I));
-    rms(e) = ‖e‖/√D, so r = 1 adds noise as large as the token itself. Padded slots stay zero."""
-    rms = tokens.pow(2).mean(-1, keepdim=True).sqrt()
-    return tokens + (r.view(-1, 1, 1) * rms * noise) * mask.unsqueeze(-1).to(tokens.dtype)
 
 
 def diffusion_loss(model: torch.nn.Module, x0: torch.Tensor, cond: Any, *, alphas_cumprod: torch.Tensor,
@@ -195,11 +133,6 @@ def train_diffusion(
             cond = y
         elif kind == "text":
             tokens, mask = captions.pick(y, gen)
-            if config.word_dropout > 0:  # drawn only when on, so older runs resume on the same random stream
-                tokens, mask = pooled_only(tokens, mask, torch.rand(y.shape[0], generator=gen) < config.word_dropout)
-            if config.cond_noise > 0:
-                r = torch.rand(y.shape[0], generator=gen) * config.cond_noise
-                tokens = noisy_tokens(tokens, mask, r, torch.randn(tokens.shape, generator=gen))
             cond = (tokens.to(x0.device), mask.to(x0.device))
         else:
             cond = None
@@ -213,7 +146,7 @@ def train_diffusion(
     def report(record: dict[str, Any]) -> None:  # the EMA model rides along: sample grids during training
         callback({**record, "ema_model": ema.ema_model})
 
-    run_config = config.to_dict()
+    run_config = to_dict(config)
     if kind == "text":
         run_config["captions"] = captions.source or "unnamed caption table"
     start = time.perf_counter()

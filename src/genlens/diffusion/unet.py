@@ -14,93 +14,17 @@ training and the unconditional half of the guidance batch at sampling time.
 """
 from __future__ import annotations
 
-import dataclasses
-from dataclasses import dataclass
 from typing import Any
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from genlens.errors import GenlensError
+from genlens.diffusion.config import CONDS, IMAGE_SIZE, PAD, PRESETS, UNetConfig
 
-CONDS = ("class", "text", "none")
-IMAGE_SIZE = 28  # Fashion-MNIST
-PAD = 2  # 28 + 2·2 = 32: three resolutions (32, 16, 8) divide evenly
+__all__ = ["CONDS", "IMAGE_SIZE", "PAD", "PRESETS", "Cond", "Denoiser", "UNetConfig", "build_unet", "cond_batch_size",
+           "from_model_space", "repeat_cond", "to_model_space"]
 Cond = Any  # labels (B,) | (tokens (B, T, D), mask (B, T)) | None
-
-
-@dataclass(frozen=True)
-class UNetConfig:
-    """Architecture of the denoiser; stored in checkpoints and in the model folder's config.json."""
-
-    cond: str = "class"  # class | text | none
-    num_classes: int = 10
-    block_out_channels: tuple[int, ...] = (32, 64, 64)
-    layers_per_block: int = 2
-    attention_head_dim: int = 8
-    norm_num_groups: int = 16
-    attention_levels: tuple[bool, ...] = (False, True, True)  # (cross-)attention per resolution
-    text_dim: int = 384  # MiniLM token embeddings
-    max_tokens: int = 16
-    # Text only: cross-attention also sees the prompt's mean token (MiniLM's sentence pooling) in slot 0,
-    # so paraphrases, which sentence-BERT places together, condition alike (like Imagen's pooled embedding).
-    pooled_token: bool = False
-    in_channels: int = 1
-    sample_size: int = IMAGE_SIZE + 2 * PAD
-
-    def __post_init__(self) -> None:
-        if self.cond not in CONDS:
-            raise GenlensError(f"conditioning '{self.cond}' is unknown; use class, text or none")
-        object.__setattr__(self, "block_out_channels", tuple(int(c) for c in self.block_out_channels))
-        object.__setattr__(self, "attention_levels", tuple(bool(a) for a in self.attention_levels))
-        if len(self.attention_levels) != len(self.block_out_channels):
-            raise GenlensError("attention_levels needs one flag per entry of block_out_channels")
-        if any(c % self.norm_num_groups for c in self.block_out_channels):
-            raise GenlensError(f"every block width {self.block_out_channels} must be a multiple of "
-                               f"norm_num_groups={self.norm_num_groups}")
-        if self.cond == "class" and self.num_classes < 1:
-            raise GenlensError("a class-conditional denoiser needs num_classes >= 1")
-
-    @classmethod
-    def preset(cls, name: str, cond: str = "class", **kw: Any) -> UNetConfig:
-        """Named sizes: ``base`` (1.7 M parameters, GPU), ``small`` (0.7 M, 2.8x the CPU throughput), ``xs`` (a guide
-        for autoguidance), ``tiny`` (tests)."""
-        if name == "tiny":
-            return cls.tiny(cond, **kw)
-        if name not in PRESETS:
-            raise GenlensError(f"denoiser size '{name}' is unknown; use one of: {', '.join([*PRESETS, 'tiny'])}")
-        return cls(cond=cond, **{**PRESETS[name], **kw})
-
-    @classmethod
-    def tiny(cls, cond: str = "class", **kw: Any) -> UNetConfig:
-        """A few thousand parameters: for tests and smoke runs only."""
-        base = dict(block_out_channels=(8, 16), layers_per_block=1, attention_head_dim=4, norm_num_groups=4,
-                    attention_levels=(False, cond == "text"), max_tokens=8)  # text needs one cross-attention
-        return cls(cond=cond, **{**base, **kw})
-
-    def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
-
-    @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> UNetConfig:
-        names = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(d) - names)
-        if unknown:
-            raise GenlensError(f"unknown denoiser config fields {unknown}; the model folder is from another version")
-        return cls(**d)
-
-
-# Sizes measured on one CPU thread, batch 64 (training images/s): base 17, small 48.
-PRESETS: dict[str, dict[str, Any]] = {
-    "base": {},
-    "small": dict(block_out_channels=(16, 32, 64), layers_per_block=1, norm_num_groups=8,
-                  attention_levels=(False, False, True)),
-    # Half the small widths (~0.18 M parameters): a cheap guide for autoguidance, which works best with a
-    # smaller, shorter-trained version of the main model (Karras et al. 2024, arXiv 2406.02507, sec. 3).
-    "xs": dict(block_out_channels=(8, 16, 32), layers_per_block=1, norm_num_groups=4,
-               attention_levels=(False, False, True)),
-}
 
 
 def _block_types(cfg: UNetConfig, *, cross: bool) -> tuple[tuple[str, ...], tuple[str, ...]]:

@@ -11,7 +11,7 @@ Benchmark file ``diffusion.json`` in the results folder the tour is given (writt
 - ``result["class_eval"] = {"fid": {"value", "extractor", "n_fake"}, "accuracy", "judge", "n", "guidance",
   "sampler", "steps"}``
 - ``result["reference"] = {"fid_test_halves": {"value", "n_fake"}, "fid_real_n": {"value", "n_fake"}}``
-- ``result["prompts"] = {"accuracy", "n", "k", "anchors": {"k", "prompt_weight"}}`` (held-out paraphrases)
+- ``result["prompts"] = {"accuracy", "n", "k", "anchors": {"k"}}`` (held-out paraphrases)
 
 Budget: < 90 s on 2 CPU cores (< 30 s with ``ctx.quick``). Measured cost on one CPU thread: the small
 class UNet does ~140 image-forwards/s, the text UNet ~70, and a guided DDIM-20 sample takes 40 forwards
@@ -132,13 +132,17 @@ def _missing(cond: str, folder: Path) -> str:
             "This part is skipped.</p>")
 
 
-def _model(cond: str, ctx):
-    from genlens.diffusion.io import load_diffusion, shipped_diffusion_folder
+def _pipeline(cond: str, ctx):
+    """The shipped model with its recommended settings (guide, guidance interval, spacing), as `diffusion sample`
+    uses them, drawing DDIM 20 with s = 3; or None and a note saying how to make a missing model."""
+    from genlens.diffusion.io import shipped_diffusion_folder
+    from genlens.diffusion.pipeline import DiffusionPipeline
 
     folder = shipped_diffusion_folder(cond)
     if not (folder / "model.safetensors").is_file():
         return None, _missing(cond, folder)
-    return load_diffusion(folder, device=ctx.device), ""
+    return DiffusionPipeline.from_folder(folder, device=ctx.device, sampler=SAMPLER, steps=STEPS,
+                                         guidance=GUIDANCE), ""
 
 
 def _class_part(ctx, cnn) -> str:
@@ -147,42 +151,37 @@ def _class_part(ctx, cnn) -> str:
     from genlens.utils.images import save_grid
     from genlens.utils.seed import make_generator
 
-    bundle, note = _model("class", ctx)
-    if bundle is None:
+    pipe, note = _pipeline("class", ctx)
+    if pipe is None:
         return note
-    from genlens.diffusion.autoguidance import with_guide
-    from genlens.diffusion.defaults import resolve_guide
-
-    # the model's recommendations (guidance interval, autoguidance guide), as `diffusion sample` uses them
-    net, guide = with_guide(bundle, resolve_guide(None, None, bundle.sampling, bundle.folder), device=ctx.device)
-    names = list(bundle.class_names)
+    names = list(pipe.class_names)
     per = 1 if ctx.quick else 6
     t0 = time.perf_counter()
-    interval, spacing = bundle.sampling.guidance_interval, bundle.sampling.timestep_spacing
-    images = class_grid(net, per_class=per, sampler=SAMPLER, steps=STEPS, guidance=GUIDANCE,
-                        schedule=bundle.schedule, seed=ctx.seed, guidance_interval=interval, spacing=spacing)
+    images = class_grid(pipe, per_class=per, seed=ctx.seed)
     secs = time.perf_counter() - t0
     labels = torch.arange(len(names)).repeat_interleave(per)
     verdict = judge_samples(images, labels, [cnn], names)
     save_grid(images, ctx.out / "diffusion" / "class-grid.png", nrow=per if per > 1 else len(names), upscale=2)
     film_classes = [c for c in FILM_CLASSES if c < len(names)][: 2 if ctx.quick else 4] or [0]
-    film = denoising_filmstrip(net, torch.tensor(film_classes, device=next(net.parameters()).device),
-                               sampler=SAMPLER, steps=STEPS, guidance=GUIDANCE, frames=6 if ctx.quick else 8,
-                               schedule=bundle.schedule, generator=make_generator(ctx.seed + 1, ctx.device),
-                               guidance_interval=interval, spacing=spacing)
+    film = denoising_filmstrip(pipe.denoiser(), pipe.class_condition(torch.tensor(film_classes)), pipe.config,
+                               frames=6 if ctx.quick else 8, schedule=pipe.schedule,
+                               generator=make_generator(ctx.seed + 1, ctx.device))
     k = len(film.timesteps) + 1
     save_grid(film.rows(), ctx.out / "diffusion" / "filmstrip.png", nrow=k, upscale=3)
+    record = pipe.record()
+    interval, spacing = pipe.config.guidance_interval, pipe.config.timestep_spacing
+    guide = {key: record.get(key) for key in ("guide_model", "guide_sha256", "guide_weight")}
     ctx.numbers.setdefault("diffusion", {})["class_grid"] = {
         "n": int(images.shape[0]), "sampler": SAMPLER, "steps": STEPS, "guidance": GUIDANCE, "seconds": round(secs, 2),
-        "guidance_interval": list(interval) if interval else None, "timestep_spacing": spacing or "leading", **guide,
-        "accuracy": verdict["accuracy"], "judge": verdict["judge"], "per_class_accuracy": verdict["per_class_accuracy"],
-        "filmstrip_timesteps": film.timesteps}
+        "guidance_interval": list(interval) if interval else None, "timestep_spacing": spacing, **guide,
+        "sources": record["sources"], "accuracy": verdict["accuracy"], "judge": verdict["judge"],
+        "per_class_accuracy": verdict["per_class_accuracy"], "filmstrip_timesteps": film.timesteps}
     rows = [(c, f"{100 * a:.0f}%") for c, a in verdict["per_class_accuracy"].items()]
     return (f"<h3>Class-conditional samples</h3><p>The shipped <code>fmnist-ddpm</code> (EMA weights), DDIM {STEPS} "
             f"steps, classifier-free guidance s = {GUIDANCE:g}"
             + (f" at training timesteps {interval[0]}–{interval[1]} (the model's recommended guidance interval)"
                if interval else "")
-            + (f", timesteps spaced {H.esc(spacing)}" if spacing else "")
+            + (f", timesteps spaced {H.esc(spacing)}" if spacing != "leading" else "")
             + (f", autoguided by its earlier checkpoint <code>{H.esc(Path(guide['guide_model']).name)}</code> with "
                f"w = {guide['guide_weight']:g} (Karras et al. 2024)" if guide.get("guide_model") else "")
             + f", seed {ctx.seed}: {per} samples per class, drawn now "
@@ -200,33 +199,30 @@ def _class_part(ctx, cnn) -> str:
 
 
 def _text_part(ctx, cnn) -> str:
-    from genlens.diffusion.anchors import AnchorConfig, AnchoredDenoiser
     from genlens.diffusion.evaluate import generate
     from genlens.diffusion.prompt_cache import cached_anchored_tokens, cached_prompt_tokens
     from genlens.diffusion.text import token_layout
     from genlens.utils.images import save_grid
 
-    bundle, note = _model("text", ctx)
-    if bundle is None:
+    pipe, note = _pipeline("text", ctx)
+    if pipe is None:
         return note
-    net, names = bundle.model, list(bundle.class_names)
+    names = list(pipe.class_names)
     gallery = [GALLERY[i] for i in QUICK_GALLERY] if ctx.quick else list(GALLERY)
     gallery = [g for g in gallery if g[1] < len(names)]
     per = 1 if ctx.quick else 3
     prompts = [g[0] for g in gallery]
-    layout, encoder_name = token_layout(net.config), bundle.text_encoder or "minilm"
-    plan = AnchorConfig()  # what `genlens diffusion sample --prompt` does by default
+    layout, encoder_name = token_layout(pipe.model.config), pipe.bundle.text_encoder or "minilm"
+    k_anchors = pipe.config.anchors or 8  # what `genlens diffusion sample --prompt` does by default
     plain = cached_prompt_tokens(prompts, **layout, encoder_name=encoder_name)
-    *anchored, anchor_texts = cached_anchored_tokens(prompts, k=plan.k, **layout, encoder_name=encoder_name)
+    *anchored, anchor_texts = cached_anchored_tokens(prompts, k=k_anchors, **layout, encoder_name=encoder_name)
     which = torch.arange(len(prompts)).repeat_interleave(per)
-    dev = next(net.parameters()).device
     labels = torch.tensor([gallery[i][1] for i in which.tolist()])
     target = torch.tensor([cnn.class_index(names[y]) for y in labels.tolist()])
     runs, hits = {}, {}
     t0 = time.perf_counter()
-    for mode, model, (tokens, mask) in (("plain", net, plain), ("anchored", AnchoredDenoiser(net, plan), anchored)):
-        runs[mode] = generate(model, lambda idx, t=tokens, m=mask: (t[which[idx]].to(dev), m[which[idx]].to(dev)),
-                              len(which), sampler=SAMPLER, steps=STEPS, guidance=GUIDANCE, schedule=bundle.schedule,
+    for mode, (tokens, mask) in (("plain", plain), ("anchored", anchored)):  # anchored tokens: (P, 1 + K, T, D)
+        runs[mode] = generate(pipe, lambda idx, t=tokens, m=mask: (t[which[idx]], m[which[idx]]), len(which),
                               seed=ctx.seed)  # the same seed: the same initial noise in both columns
         hits[mode] = (cnn.predict(runs[mode]).argmax(1) == target).float()
     secs = time.perf_counter() - t0
@@ -244,11 +240,11 @@ def _text_part(ctx, cnn) -> str:
     overall = {m: float(h.mean()) for m, h in hits.items()}
     ctx.numbers.setdefault("diffusion", {})["prompt_gallery"] = {
         "n": int(which.numel()), "per_prompt": per, "seconds": round(secs, 2), "accuracy": overall["plain"],
-        "accuracy_anchored": overall["anchored"], "anchors": plan.k, "judge": cnn.name, "prompts": per_prompt}
+        "accuracy_anchored": overall["anchored"], "anchors": k_anchors, "judge": cnn.name, "prompts": per_prompt}
     return ("<h3>Prompt gallery</h3><p>The shipped <code>fmnist-ddpm-text</code>: a UNet cross-attending to frozen "
             "MiniLM token embeddings, guidance s = 3, DDIM 20. Training-style prompts are built like the training "
             "captions; held-out ones never appeared in training and name a use rather than the garment. "
-            f"Left: the prompt alone. Right, from the same noise: the prompt anchored to its {plan.k} nearest "
+            f"Left: the prompt alone. Right, from the same noise: the prompt anchored to its {k_anchors} nearest "
             "training captions (MiniLM cosine; the default of <code>genlens diffusion sample --prompt</code>, "
             "<code>--anchors 0</code> turns it off). "
             f"{per} samples per prompt and side, {secs:.1f} s; judged as intended: "
