@@ -64,25 +64,13 @@ def train(
     = "eqgan-sa",
     steps: Annotated[int, typer.Option("--steps", min=1, help="Training steps (one D and one G update each).")]
     = 20000,
-    batch_size: Annotated[int, typer.Option("--batch-size", min=1)] = 64,
+    batch: Annotated[int, typer.Option("--batch", min=1, help="Images per training step.")] = 64,
     run_dir: Annotated[Path | None, typer.Option("--run-dir", help="Checkpoints (default out/gan/<arch>).")] = None,
     out: Annotated[Path | None, typer.Option("--out", help="Model folder for the final EMA generator "
                                              "(default: the shipped fmnist-<arch> folder).")] = None,
     resume: Annotated[bool, typer.Option("--resume", help="Continue the checkpoint in --run-dir.")] = False,
     checkpoint_every: Annotated[int, typer.Option("--checkpoint-every", min=0)] = 1000,
     tiny: Annotated[bool, typer.Option("--tiny", help="A tiny network (smoke tests).")] = False,
-    heat_sigmas: Annotated[str, typer.Option("--heat-sigmas", help="Heatmap sigma ranges of levels 2/3: narrow "
-                                             "(U[0.25, 0.5], U[0.1, 0.25]) or official (the official code's wider "
-                                             "ones).")] = "narrow",
-    heat_encoder: Annotated[str, typer.Option("--heat-encoder", help="Heatmaps into the SELs: mean (each level's "
-                                              "mean map) or conv (the official code's per-centre conv encoder)."
-                                              )] = "mean",
-    sel_placement: Annotated[str, typer.Option("--sel-placement", help="SELs in G: block (one per block, before "
-                                               "its convs) or layer (the official code's: before every conv and "
-                                               "to-RGB).")] = "block",
-    align_cam: Annotated[str, typer.Option("--align-cam", help="Whose Grad-CAM the alignment ties to the heatmap: "
-                                           "g-loss (G's loss, as the official code: where D sees fake) or real "
-                                           "(D's logit: where D sees real).")] = "g-loss",
     limit: Annotated[int | None, typer.Option("--limit", min=8, help="Use only the first N training images.")]
     = None,
     data_dir: Path | None = DataDirOpt,
@@ -94,16 +82,13 @@ def train(
 
     Example: genlens gan train --arch eqgan-sa --steps 20000 --run-dir out/gan/eqgan-sa
     """
-    from dataclasses import replace
-
     from genlens.gan.io import save_generator, shipped_gan_folder
     from genlens.gan.networks import GanConfig
     from genlens.gan.train import GanTrainConfig, train_gan
 
     t0 = time.perf_counter()
-    model_cfg = replace(GanConfig.tiny(arch) if tiny else GanConfig(arch=arch), heat_sigmas=heat_sigmas,
-                        heat_encoder=heat_encoder, sel_placement=sel_placement)
-    train_cfg = GanTrainConfig(total_steps=steps, batch_size=batch_size, seed=seed, device=device, align_cam=align_cam,
+    model_cfg = GanConfig.tiny(arch) if tiny else GanConfig(arch=arch)
+    train_cfg = GanTrainConfig(total_steps=steps, batch_size=batch, seed=seed, device=device,
                                checkpoint_every=checkpoint_every, di_every=max(steps // 20, 1))
     data = fmnist_32("train", data_dir=data_dir, limit=limit)
     held_out = fmnist_32("test", data_dir=data_dir, limit=1024)
@@ -115,7 +100,7 @@ def train(
     metrics = {"steps": run.step, "di": last.get("di"), "d_real": last.get("d_real"), "d_fake": last.get("d_fake"),
                "di_history": [[r["step"], r["di"]] for r in run.history if "di" in r]}
     folder = save_generator(out or shipped_gan_folder(arch), run.G_ema.cpu(), command=command_line(),
-                            metrics=metrics, train=dataclasses.asdict(train_cfg))
+                            metrics=metrics, train=train_cfg.identity(), discriminator=run.pair.D.cpu())
     config = {"model": dataclasses.asdict(model_cfg), "train": dataclasses.asdict(train_cfg),
               "run_dir": str(run_dir), "model_folder": str(folder)}
     write_run_json(run_dir, command=command_line(), config=config, seed=seed, metrics=metrics,
@@ -242,7 +227,7 @@ def edit(
 def evaluate(
     name: NameArg,
     n: Annotated[int, typer.Option("--n", min=10, help="Samples for FID, KID and class coverage.")] = 2000,
-    extractor: Annotated[str, typer.Option("--extractor", help="FID/KID features: genlens-fmnist, inception, "
+    features: Annotated[str, typer.Option("--features", help="FID/KID features: genlens-fmnist, inception, "
                                            "or a zoo model name.")] = "genlens-fmnist",
     editing_latents: Annotated[int, typer.Option("--editing-latents", min=1, help="Latents for the editing score "
                                                  "(12 heatmap moves each).")] = 64,
@@ -270,7 +255,7 @@ def evaluate(
         load_training_checkpoint(run_dir)  # a bad --run-dir fails now, in one line, before the long part
     dev = str(G.const.device)
     with progress_bar("gan eval", 5, quiet=json_out) as callback:
-        scores = fid_kid(G, n, fmnist_28("test", data_dir=data_dir), extractor=extractor, seed=seed, device=dev,
+        scores = fid_kid(G, n, fmnist_28("test", data_dir=data_dir), extractor=features, seed=seed, device=dev,
                          kid_subset_size=min(1000, n))
         callback({"step": 1})
         coverage = class_coverage(G, n, seed=seed + 1, device=dev)
@@ -288,7 +273,7 @@ def evaluate(
     if editing is None:
         result["editing_note"] = f"a {G.config.arch} generator has no heatmap input"
     if out is not None:
-        write_run_json(out, command=command_line(), config={"model": name, "n": n, "extractor": extractor},
+        write_run_json(out, command=command_line(), config={"model": name, "n": n, "features": features},
                        seed=seed, metrics=result, seconds=time.perf_counter() - t0)
     if json_out:
         emit_json(result)

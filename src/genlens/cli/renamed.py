@@ -14,7 +14,10 @@ from typing import Any
 from typer.core import TyperGroup
 
 # (command path without "genlens", e.g. "gan train" or "gan" for the whole group, old flag) -> new flag. Remove an entry one release after it was added.
-RENAMED: dict[tuple[str, str], str] = {}
+RENAMED: dict[tuple[str, str], str] = {
+    ("gan train", "--batch-size"): "--batch",
+    ("gan eval", "--extractor"): "--features",
+}
 
 
 def _command_path(args: list[str]) -> str:

@@ -14,7 +14,7 @@ import torch
 
 from genlens.errors import GenlensError
 from genlens.gan.networks import Generator
-from genlens.gan.spatial import LEVELS, Heatmaps, render_heatmap, sample_heatmaps
+from genlens.gan.spatial import LEVELS, Heatmaps, render_heatmap
 
 NOISE_OFFSET = 1_000_003  # noise stream seed = seed + this, so z/heatmaps and noise never share draws
 
@@ -29,8 +29,7 @@ def latents(G: Generator, n: int, seed: int) -> tuple[torch.Tensor, Heatmaps | N
         raise GenlensError(f"n must be at least 1, got {n}")
     g = torch.Generator().manual_seed(int(seed))
     z = torch.randn(n, G.config.z_dim, generator=g)
-    heat = (sample_heatmaps(n, size=G.config.resolution, generator=g, sigmas=G.config.heat_sigmas)
-            if G.config.use_sel else None)
+    heat = G.sample_heatmaps(n, generator=g) if G.config.use_sel else None
     return z.to(_device(G)), None if heat is None else heat.to(_device(G))
 
 

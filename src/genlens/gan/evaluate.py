@@ -34,7 +34,7 @@ from genlens.errors import GenlensError
 from genlens.gan.edit import NOISE_OFFSET, change_center_of_mass, displacement_correlation, latents
 from genlens.gan.networks import Generator
 from genlens.gan.render import FixedLatentRenderer
-from genlens.gan.spatial import Heatmaps, render_heatmap, sample_heatmaps
+from genlens.gan.spatial import Heatmaps, render_heatmap
 from genlens.metrics.api import MetricResult
 from genlens.metrics.extractors import FeatureExtractor, extractor_for
 from genlens.metrics.fid import FeatureStats, fid_from_stats
@@ -73,8 +73,7 @@ def generate(G: Generator, n: int, *, seed: int = 0, batch: int = 256, noise_mod
     for i in range(0, n, batch):
         m = min(batch, n - i)
         z = torch.randn(m, cfg.z_dim, generator=g)
-        heat = (sample_heatmaps(m, size=cfg.resolution, generator=g, device=device, sigmas=cfg.heat_sigmas)
-                if cfg.use_sel else None)
+        heat = G.sample_heatmaps(m, generator=g, device=device) if cfg.use_sel else None
         out.append(G(z.to(device), heat, noise_mode=noise_mode, generator=noise).float().cpu())
     return torch.cat(out)
 
@@ -212,7 +211,7 @@ def editing_correlation(G: Generator, *, latents_n: int = 64, magnitudes: tuple[
     device, size = _device(G), G.config.resolution
     g = torch.Generator().manual_seed(int(seed))
     z = torch.randn(latents_n, G.config.z_dim, generator=g)
-    heat = sample_heatmaps(latents_n, size=size, generator=g, sigmas=G.config.heat_sigmas)
+    heat = G.sample_heatmaps(latents_n, generator=g, device="cpu")
     mags = torch.tensor(magnitudes, dtype=torch.float32).repeat_interleave(directions)  # (K,)
     k = mags.numel()
     angles = torch.rand(latents_n, k, generator=g) * 2 * math.pi
