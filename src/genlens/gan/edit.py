@@ -2,9 +2,8 @@
 
 Every function takes a seed: the latent z, the heatmaps and the per-pixel noise all come from
 ``torch.Generator(seed)`` draws on the CPU, so the same seed gives the same images. Editing (EqGAN-SA,
-arXiv 2112.00718, sec. 4.4) renders the same latent and noise with one level's heatmap moved; the
-editing score asks whether the image change follows the heatmap: when the level-1 centre moves by d,
-the centre of mass of |image change| should sit about d away from the old centre.
+arXiv 2112.00718, sec. 4.4) renders the same latent and noise with one level's heatmap moved; the editing
+measurement built on these pieces is :func:`genlens.gan.evaluate.editing_correlation`.
 """
 from __future__ import annotations
 
@@ -136,34 +135,3 @@ def displacement_correlation(shifts: torch.Tensor, moves: torch.Tensor) -> float
     a, b = a - a.mean(), b - b.mean()
     denom = (a.norm() * b.norm()).item()
     return float((a * b).sum() / denom) if denom > 0 else 0.0
-
-
-DEFAULT_TARGETS = ((-0.5, -0.5), (0.5, -0.5), (-0.5, 0.5), (0.5, 0.5), (0.0, -0.6), (0.0, 0.6), (-0.6, 0.0), (0.6, 0.0))
-
-
-def editing_score(G: Generator, seeds: range | list[int] = range(8), *,
-                  targets: tuple[tuple[float, float], ...] = DEFAULT_TARGETS) -> dict[str, float]:
-    """Move each seed's level-1 centre to each target; correlate the shift d = target - c0 with
-    (centre of mass of |image change|) - c0. Returns ``{"correlation", "slope", "n"}``.
-
-    ``slope`` is the least-squares gain of the offsets on the shifts. Content that simply translates by d
-    leaves |change| at both its old and new place, so its centre of mass moves by about d / 2: a slope
-    near 0.5 with a correlation near 1 is a perfect edit; the correlation is the score.
-
-    This is a quick probe on a few fixed targets with the literal "centre of mass of |change|" reading,
-    which border-cut heatmaps bias towards the middle (even untrained SEL generators score above 0).
-    The benchmarked editing score is :func:`genlens.gan.evaluate.editing_correlation` (content
-    displacement over random shifts); use that one to compare models.
-    """
-    shifts, moves = [], []
-    for seed in seeds:
-        z, heat = latents(G, 1, seed)
-        before = render(G, z, heat, seed=seed)
-        c0 = heat.centers[1][0, 0]
-        for target in targets:
-            after = render(G, z, move_level(heat, 1, target, size=G.config.resolution), seed=seed)
-            shifts.append(torch.tensor(target, device=c0.device) - c0)
-            moves.append(change_center_of_mass(before, after)[0] - c0)
-    s, m = torch.stack(shifts), torch.stack(moves)
-    slope = float((s * m).sum() / (s * s).sum().clamp_min(1e-12))
-    return {"correlation": displacement_correlation(s, m), "slope": slope, "n": len(shifts)}
