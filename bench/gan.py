@@ -336,8 +336,6 @@ def parse_args(argv: list[str] | None = None, *, script: str = "bench/gan.py", o
                    help="continue runs from their checkpoints and curves in --run-root (same settings required)")
     p.add_argument("--recompute-final", action="store_true",
                    help="with --resume: evaluate finished runs again instead of reusing their saved final metrics")
-    p.add_argument("--calib-warm", type=int, default=None, help="calibration warm-up steps (default 10)")
-    p.add_argument("--calib-steps", type=int, default=None, help="calibration timed steps (default 20)")
     p.add_argument("--data-dir", default=None, help="Fashion-MNIST folder (else $GENLENS_DATA, ...)")
     p.add_argument("--run-root", default="out/bench-gan-runs", help="checkpoints (scratch; <arch>-s<seed> replaced)")
     p.add_argument("--quick", action="store_true", help="smoke run: tiny nets, a few steps, CPU, < 60 s")
@@ -346,7 +344,7 @@ def parse_args(argv: list[str] | None = None, *, script: str = "bench/gan.py", o
     args = p.parse_args(argv)
     args.argv, args.script = list(sys.argv[1:] if argv is None else argv), script
     for k, v in (QUICK if args.quick else FULL).items():
-        if getattr(args, k) is None:
+        if getattr(args, k, None) is None:  # presets fill what was not given (calibration steps: presets only)
             setattr(args, k, v)
     if args.quick and args.device == "auto":
         args.device = "cpu"
