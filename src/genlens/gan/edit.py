@@ -8,6 +8,7 @@ measurement built on these pieces is :func:`genlens.gan.evaluate.editing_correla
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import ClassVar
 
 import torch
 
@@ -37,6 +38,11 @@ def render(G: Generator, z: torch.Tensor, heatmaps: Heatmaps | None, *, seed: in
     """G(z, heatmaps) with noise from ``seed`` (same seed, same noise): (B, C, 32, 32) in [-1, 1]."""
     g = torch.Generator().manual_seed(int(seed) + NOISE_OFFSET)
     return G(z, heatmaps, generator=g)
+
+
+def to01(images: torch.Tensor) -> torch.Tensor:
+    """Generator output in [-1, 1] -> [0, 1] (clamped)."""
+    return (images.clamp(-1, 1) + 1) / 2
 
 
 def sample(G: Generator, n: int, seed: int) -> torch.Tensor:
@@ -103,6 +109,21 @@ class EditResult:
     edited: torch.Tensor  # (1, C, H, W)
     before: Heatmaps
     after: Heatmaps
+    level: int = 1
+
+    PANELS: ClassVar[tuple[str, ...]] = ("original", "edited", "heatmap_before", "heatmap_after")
+
+    def panels(self) -> torch.Tensor:
+        """(4, C, H, W) in [0, 1], in ``PANELS`` order: the original and edited images, and the moved level's
+        heatmap before and after (each scaled to a maximum of 1)."""
+        heat = torch.cat([self.before.maps[self.level], self.after.maps[self.level]])
+        heat = heat / heat.amax(dim=(1, 2, 3), keepdim=True)
+        return torch.cat([to01(self.original), to01(self.edited), heat.expand(-1, self.original.shape[1], -1, -1)])
+
+    def summary(self) -> dict[str, list[float]]:
+        """The moved level's mean centre before the move and the centre of mass of |change|, as (x, y)."""
+        return {"center_before": self.before.centers[self.level][0].mean(0).tolist(),
+                "change_center_of_mass": change_center_of_mass(self.original, self.edited)[0].tolist()}
 
 
 def edit(G: Generator, seed: int, *, center: tuple[float, float], level: int = 1) -> EditResult:
@@ -112,7 +133,7 @@ def edit(G: Generator, seed: int, *, center: tuple[float, float], level: int = 1
                            "use an eqgan-sa or sel-only model")
     z, heat = latents(G, 1, seed)
     after = move_level(heat, level, center, size=G.config.resolution)
-    return EditResult(render(G, z, heat, seed=seed), render(G, z, after, seed=seed), heat, after)
+    return EditResult(render(G, z, heat, seed=seed), render(G, z, after, seed=seed), heat, after, level)
 
 
 def change_center_of_mass(before: torch.Tensor, after: torch.Tensor) -> torch.Tensor:

@@ -2,7 +2,7 @@
 
 * **FID / KID** (issue 5, "Evaluation"): ``n`` samples against the Fashion-MNIST test set under a
   pluggable extractor (default ``genlens-fmnist``, the shipped CNN's penultimate layer). The GAN works at
-  32x32 with the 28x28 images padded by 2 px of background (-1, see ``genlens.cli.gan.fmnist_32``); the
+  32x32 with the 28x28 images padded by 2 px of background (-1, see :func:`genlens.gan.data.fmnist_32`); the
   samples are cropped back to 28x28 (no resampling) and mapped to [0, 1] before the extractor sees them.
 * **Class coverage**: the zoo CNN labels ``n`` samples; we report per-class fractions, the smallest one,
   and the KL divergence and total-variation distance of that distribution to the uniform one.
@@ -25,6 +25,7 @@ import copy
 import math
 import statistics
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -289,3 +290,35 @@ def render_ms(G: Generator, *, threads: int = 2, repeats: int = 50, warmup: int 
     return {"median_ms": statistics.median(times), "p90_ms": times_sorted[min(len(times) - 1, int(0.9 * len(times)))],
             "min_ms": times_sorted[0], "threads": threads, "repeats": repeats, "arch": Gc.config.arch,
             "params": sum(p.numel() for p in Gc.parameters())}
+
+
+# ------------------------------------------------------------------------------------------ all of it
+def evaluate_generator(G: Generator, *, n: int, test_images: torch.Tensor, features: str = "genlens-fmnist",
+                       editing_latents: int = 64, run_dir: str | None = None, held_out: torch.Tensor | None = None,
+                       di_n: int = 1024, render_threads: int = 2, seed: int = 0,
+                       callback: Callable[[dict[str, Any]], None] | None = None) -> dict[str, Any]:
+    """What ``genlens gan eval`` reports: FID/KID of ``n`` samples against ``test_images`` ([0, 1] 28x28),
+    class coverage, the editing correlation (heatmap generators), the disequilibrium indicator of the run in
+    ``run_dir`` on ``held_out`` (N, C, 32, 32) reals, and the CPU render time. ``callback({"step": i})``
+    after each of the five parts; seeds ``seed``, ``seed + 1``, ``seed + 2`` for FID, coverage and editing."""
+    from genlens.gan.di import di_from_checkpoint
+
+    if run_dir is not None and held_out is None:
+        raise GenlensError("DI from a run dir needs held-out real images; pass held_out")
+    report = callback or (lambda record: None)
+    dev = str(_device(G))
+    scores = fid_kid(G, n, test_images, extractor=features, seed=seed, device=dev, kid_subset_size=min(1000, n))
+    report({"step": 1})
+    coverage = class_coverage(G, n, seed=seed + 1, device=dev)
+    report({"step": 2})
+    editing = editing_correlation(G, latents_n=editing_latents, seed=seed + 2) if G.config.use_sel else None
+    report({"step": 3})
+    di = (di_from_checkpoint(run_dir, held_out, n=di_n, seed=seed, device=dev) if run_dir is not None else None)
+    report({"step": 4})
+    render = render_ms(G, threads=render_threads)
+    report({"step": 5})
+    result = {"arch": G.config.arch, "n": n, "fid": scores["fid"].to_dict(), "kid": scores["kid"].to_dict(),
+              "coverage": coverage.to_dict(), "editing": editing, "di": di, "render_ms": render}
+    if editing is None:
+        result["editing_note"] = f"a {G.config.arch} generator has no heatmap input"
+    return result

@@ -115,6 +115,12 @@ class GanRun:
     def G_ema(self) -> Generator:
         return self.ema.ema_model
 
+    def metrics(self) -> dict[str, Any]:
+        """The run's headline numbers: steps, the last DI and mean logits, DI over the run's steps."""
+        last = self.history[-1] if self.history else {}
+        return {"steps": self.step, "di": last.get("di"), "d_real": last.get("d_real"), "d_fake": last.get("d_fake"),
+                "di_history": [[r["step"], r["di"]] for r in self.history if "di" in r]}
+
 
 def _check_removed_options(found: Path) -> tuple[str, ...]:
     """Refuse a checkpoint trained with an option that left the configs (any value but today's behaviour);
