@@ -8,7 +8,7 @@ import torch
 
 import genlens.gan.train as gan_train
 from genlens.errors import GenlensError
-from genlens.gan import ARCHS, GanConfig, train_gan
+from genlens.gan import ARCHS, GanConfig, GanTrainConfig, train_gan
 
 
 @pytest.mark.parametrize("arch", ARCHS)
@@ -115,3 +115,15 @@ def test_checkpoint_with_removed_options_resumes_only_at_their_shipped_value(ima
     with pytest.raises(GenlensError, match="'sel_placement' = 'layer', an option genlens no longer has"):
         train_gan(model_config=GanConfig.tiny("eqgan-sa"), config=tiny_train(4), data=images, run_dir=tmp_path,
                   resume=True)
+
+
+@pytest.mark.parametrize("name", ["fmnist-gan", "fmnist-sel-only", "fmnist-eqgan"])
+def test_shipped_config_files_load_and_round_trip(name, shipped_dir):
+    """The shipped config.json (never rewritten) reads through config_io, and writing it back gives the same."""
+    from genlens.utils.config_io import read_json_file, to_dict
+
+    data = read_json_file(shipped_dir(name) / "config.json")
+    model, train = GanConfig.from_dict(data["gan"]), GanTrainConfig.from_dict(data["train"])
+    assert to_dict(model) == data["gan"] and train.identity() == data["train"]
+    with pytest.raises(GenlensError, match="'align_cam' = 'real', an option genlens no longer has"):
+        GanTrainConfig.from_dict(data["train"] | {"align_cam": "real"})

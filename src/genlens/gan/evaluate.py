@@ -26,7 +26,7 @@ import math
 import statistics
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Any
 
 import torch
@@ -41,6 +41,7 @@ from genlens.metrics.extractors import FeatureExtractor, extractor_for
 from genlens.metrics.fid import FeatureStats, fid_from_stats
 from genlens.metrics.inputs import check_images01
 from genlens.metrics.kid import kid_from_features
+from genlens.utils.config_io import to_dict
 
 PAD = 2  # fmnist_32 pads 28 -> 32 with 2 px of background on each side
 EDIT_MAGNITUDES = (0.2, 0.4, 0.6)
@@ -138,7 +139,7 @@ class Coverage:
     tv_to_uniform: float  # 0.5 * sum |p - 1/K|; 0 = perfectly even
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        return to_dict(self)
 
 
 def coverage_from_predictions(pred: torch.Tensor, class_names: list[str], *, classifier: str = "") -> Coverage:
