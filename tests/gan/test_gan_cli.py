@@ -66,3 +66,4 @@ def test_train_smoke(fmnist_dir, tmp_path, cli):
                         "16", "--run-dir", tmp_path / "run", "--out", tmp_path / "m2", "--device", "cpu",
                         "--resume", "--json", "--data-dir", fmnist_dir])
     assert code == 2 and "model.arch ('eqgan-sa' in checkpoint vs 'stylegan2' now)" in err
+    assert "--batch-size is renamed --batch" in err  # the old flag still works, with a notice
