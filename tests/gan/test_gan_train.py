@@ -105,6 +105,7 @@ def test_checkpoint_with_removed_options_resumes_only_at_their_shipped_value(ima
     state["config"]["model"] |= {"heat_sigmas": "narrow", "heat_encoder": "mean", "heat_features": 32,
                                  "sel_placement": "block"}  # as the genlens before issue 28 wrote it
     state["config"]["train"]["align_cam"] = "g-loss"
+    del state["config"]["parts"]  # recorded since issue 28: older runs used the shipped parts
     state_file.write_text(json.dumps(state))
     run = train_gan(model_config=GanConfig.tiny("eqgan-sa"), config=tiny_train(3), data=images, run_dir=tmp_path,
                     resume=True)
@@ -127,3 +128,16 @@ def test_shipped_config_files_load_and_round_trip(name, shipped_dir):
     assert to_dict(model) == data["gan"] and train.identity() == data["train"]
     with pytest.raises(GenlensError, match="'align_cam' = 'real', an option genlens no longer has"):
         GanTrainConfig.from_dict(data["train"] | {"align_cam": "real"})
+
+
+def test_resume_with_other_injected_parts_is_refused(images, tmp_path, tiny_train):
+    from functools import partial
+
+    from genlens.gan import Generator, sample_official_heatmaps
+
+    train_gan(model_config=GanConfig.tiny("eqgan-sa"), config=tiny_train(2), data=images, run_dir=tmp_path)
+    wider = partial(Generator, heat_sampler=sample_official_heatmaps)
+    with pytest.raises(GenlensError, match=r"parts.heat_sampler \('sample_heatmaps' in checkpoint vs "
+                                           r"'sample_official_heatmaps' now\)"):
+        train_gan(model_config=GanConfig.tiny("eqgan-sa"), config=tiny_train(3), data=images, run_dir=tmp_path,
+                  resume=True, make_generator=wider)

@@ -13,6 +13,7 @@ once: ``block=LayerSelBlock`` (a SEL before every modulated conv and before to-R
 """
 from __future__ import annotations
 
+import functools
 import itertools
 import math
 from collections.abc import Callable
@@ -31,6 +32,15 @@ __all__ = ["ARCHS", "RESOLUTIONS", "Discriminator", "GBlock", "GanConfig", "Gene
 
 
 # --------------------------------------------------------------------------------------- generator
+def part_name(part: Callable[..., object]) -> str:
+    """A stable name for an injected class, function or ``functools.partial`` of them."""
+    if isinstance(part, functools.partial):
+        args = [part_name(a) if callable(a) else repr(a) for a in part.args]
+        args += [f"{k}={part_name(v) if callable(v) else repr(v)}" for k, v in sorted(part.keywords.items())]
+        return f"{part_name(part.func)}({', '.join(args)})"
+    return getattr(part, "__qualname__", type(part).__qualname__)
+
+
 class MappingNetwork(nn.Module):
     """z -> w: pixel norm, then equalised-lr FC layers with lr multiplier 0.01 (StyleGAN2's mapping)."""
 
@@ -173,6 +183,9 @@ class Generator(nn.Module):
         super().__init__()
         self.config = config
         self.heat_sampler = heat_sampler
+        # which parts were injected, by name: training checkpoints record it, so a resume with others is refused
+        self.parts = {"block": part_name(block), "heat_encoder": part_name(heat_encoder),
+                      "heat_sampler": part_name(heat_sampler)}
         c = config.g_channels
         self.mapping = MappingNetwork(config.z_dim, config.w_dim, config.mapping_layers)
         self.const = nn.Parameter(torch.randn(1, c[0], 4, 4))

@@ -24,7 +24,7 @@ from torch import nn
 from genlens.errors import GenlensError
 from genlens.gan.config import MIGRATION as MODEL_MIGRATION
 from genlens.gan.losses import d_loss, disequilibrium, g_loss, r1_penalty
-from genlens.gan.networks import Discriminator, GanConfig, Generator
+from genlens.gan.networks import Discriminator, GanConfig, Generator, part_name
 from genlens.gan.spatial import AlignmentResult, alignment_loss, frozen
 from genlens.training.checkpoint import find_checkpoint, load_checkpoint, read_checkpoint_state, save_checkpoint
 from genlens.training.data_order import DataOrder
@@ -122,6 +122,11 @@ class GanRun:
                 "di_history": [[r["step"], r["di"]] for r in self.history if "di" in r]}
 
 
+# Checkpoints written before the injected parts were recorded used the shipped ones.
+PARTS_ADDED = {"parts.block": "GBlock", "parts.heat_encoder": "MeanHeatmaps", "parts.heat_sampler": "sample_heatmaps",
+               "parts.alignment": "alignment_loss"}
+
+
 def _check_removed_options(found: Path) -> tuple[str, ...]:
     """Refuse a checkpoint trained with an option that left the configs (any value but today's behaviour);
     returns the removed keys it holds, which the config comparison then skips."""
@@ -173,7 +178,7 @@ def train_gan(
 
     Variants are injected, not configured: ``make_generator(model_config)`` builds G (e.g.
     ``functools.partial(Generator, block=LayerSelBlock)``), ``alignment(D, fake, heatmaps)`` is EqGAN-SA's
-    alignment loss. A run must be resumed with the same ones (the checkpoint cannot tell).
+    alignment loss. The checkpoint records their names (``part_name``): a run resumes only with the same ones.
     """
     if data.ndim != 4 or tuple(data.shape[1:]) != (model_config.img_channels, 32, 32):
         raise GenlensError(f"GAN data must be (N, {model_config.img_channels}, 32, 32) in [-1, 1], "
@@ -194,7 +199,8 @@ def train_gan(
     gen = torch.Generator().manual_seed(config.seed)  # z, heatmaps, noise (CPU draws: device-independent)
     generators = {"gan": gen}
     order = DataOrder(len(data), batch_size=config.batch_size, seed=config.seed)
-    identity = {"train": config.identity(), "model": to_dict(model_config), "num_items": len(data)}
+    identity = {"train": config.identity(), "model": to_dict(model_config), "num_items": len(data),
+                "parts": {**pair.G.parts, "alignment": part_name(alignment)}}
 
     run_dir = Path(run_dir) if run_dir is not None else None
     found = find_checkpoint(run_dir) if run_dir is not None else None
@@ -206,7 +212,7 @@ def train_gan(
         # total_steps may grow: the learning rates are constant (StyleGAN2 has no schedule) and the data order
         # does not depend on it, so a finished run extended to more steps equals one trained that long.
         saved = load_checkpoint(found, model=pair, config=identity, optimizer=optims, ema=ema,
-                                ignore=("train.total_steps", *_check_removed_options(found)))
+                                ignore=("train.total_steps", *_check_removed_options(found)), added=PARTS_ADDED)
         step = int(saved["step"])
         if step > config.total_steps:
             raise GenlensError(f"{run_dir} is already at step {step}, past the {config.total_steps} steps asked "
