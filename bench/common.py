@@ -10,9 +10,13 @@ import json
 import math
 import os
 import platform
+import signal
 import statistics
+import threading
 import time
 from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
+from multiprocessing import get_context
 from pathlib import Path
 from typing import Any
 
@@ -145,3 +149,70 @@ def write_json(path: str | os.PathLike, obj: dict[str, Any]) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(obj, indent=2) + "\n")
     return path
+
+
+# --- running jobs in this process or in spawned workers ---------------------------------------------
+
+_BARRIER: Any = None  # set in spawned workers: jobs that call worker_barrier() start timing together
+
+
+def worker_barrier() -> None:
+    """Wait until every worker of the pool is here (a no-op in this process): timings under full contention."""
+    if _BARRIER is not None:
+        _BARRIER.wait()
+
+
+def _init_worker(barrier: Any, parent: int) -> None:
+    global _BARRIER
+    _BARRIER = barrier
+    threading.Thread(target=_exit_with_parent, args=(parent,), daemon=True).start()
+
+
+def _exit_with_parent(parent: int, poll_s: float = 2.0) -> None:
+    """A spawned worker quits when the benchmark process is gone (killed with SIGKILL, say), instead of
+    working on unseen; what it checkpointed stays for a resume."""
+    while os.getppid() == parent:  # the parent's pid, passed in: it may die before this worker starts
+        time.sleep(poll_s)
+    os._exit(1)
+
+
+def stop_on_sigterm() -> None:
+    """SIGTERM (``kill``, a CI timeout) unwinds like Ctrl-C, so :class:`Runner` stops its workers."""
+    def handler(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt(f"signal {signum}")
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, handler)
+
+
+class Runner:
+    """``fn`` over jobs in this process (``parallel`` <= 1) or in ``parallel`` spawned processes (CUDA needs
+    spawn) that live for the whole benchmark, so imports, CUDA start-up and data are paid once per process.
+    ``fn`` and the jobs must pickle (a module-level function; plain data or importable callables)."""
+
+    def __init__(self, fn: Callable[[Any], Any], parallel: int) -> None:
+        self.fn = fn
+        self.pool = None
+        if parallel > 1:
+            ctx = get_context("spawn")
+            self.pool = ProcessPoolExecutor(max_workers=parallel, mp_context=ctx, initializer=_init_worker,
+                                            initargs=(ctx.Barrier(parallel, timeout=900), os.getpid()))
+
+    def map(self, jobs: list[Any]) -> list[Any]:
+        return [self.fn(j) for j in jobs] if self.pool is None else list(self.pool.map(self.fn, jobs))
+
+    def __enter__(self) -> Runner:
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, *exc: object) -> None:
+        if self.pool is None:
+            return
+        if exc_type is None:
+            self.pool.shutdown()
+            return
+        # interrupted or failed: the workers are mid-job, so stop them now rather than wait
+        workers = list(getattr(self.pool, "_processes", {}).values())
+        self.pool.shutdown(wait=False, cancel_futures=True)
+        for proc in workers:
+            proc.terminate()
+        for proc in workers:
+            proc.join(timeout=10)

@@ -134,15 +134,24 @@ def cli(capsys: pytest.CaptureFixture[str]) -> Callable[[list[str]], tuple[int, 
     return run
 
 
-BENCH_DIR = Path(__file__).resolve().parents[1] / "bench"
+REPO = Path(__file__).resolve().parents[1]
+
+
+def load_script(path: str) -> ModuleType:
+    """``load_script("bench/gan")``: REPO/bench/gan.py as a fresh module (the scripts are no package)."""
+    spec = importlib.util.spec_from_file_location(path.replace("/", "_"), REPO / f"{path}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture(scope="session")
+def script() -> Callable[[str], ModuleType]:
+    """``script("bench/NAME")`` or ``script("experiments/NAME")``: the script as a fresh module."""
+    return load_script
 
 
 @pytest.fixture(scope="session")
 def bench_script() -> Callable[[str], ModuleType]:
-    """``bench_script(NAME)``: bench/NAME.py as a fresh module named ``bench_NAME`` (the scripts are no package)."""
-    def load(name: str) -> ModuleType:
-        spec = importlib.util.spec_from_file_location(f"bench_{name}", BENCH_DIR / f"{name}.py")
-        module = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(module)
-        return module
-    return load
+    """``bench_script(NAME)``: bench/NAME.py as a fresh module (``script("bench/NAME")``)."""
+    return lambda name: load_script(f"bench/{name}")

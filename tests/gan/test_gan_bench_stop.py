@@ -1,4 +1,4 @@
-"""bench/gan.py's worker pool stops with the benchmark: on SIGTERM (unwound like Ctrl-C) and when the parent
+"""bench/common.py's worker pool (bench/gan.py's runs) stops with the benchmark: on SIGTERM (unwound like Ctrl-C) and when the parent
 is killed outright, so no spawned worker keeps training on its own."""
 from __future__ import annotations
 
@@ -17,9 +17,9 @@ BENCH_DIR = Path(__file__).resolve().parents[2] / "bench"
 SCRIPT = textwrap.dedent("""
     import sys, time
     sys.path.insert(0, {bench!r})
-    import gan
-    gan._stop_on_sigterm()
-    with gan.Runner(2) as runner:
+    import common
+    common.stop_on_sigterm()
+    with common.Runner(time.sleep, 2) as runner:
         futures = [runner.pool.submit(time.sleep, 300) for _ in range(2)]
         while len(runner.pool._processes) < 2:
             time.sleep(0.05)

@@ -1,4 +1,4 @@
-"""bench/gan_cam_location.py: the per-image CAM correlations it reports."""
+"""experiments/gan_cam_location.py: the per-image CAM correlations it reports."""
 from __future__ import annotations
 
 import pytest
@@ -8,8 +8,8 @@ from genlens.gan import Discriminator, GanConfig, Generator
 
 
 @pytest.fixture(scope="module")
-def bench(bench_script):
-    return bench_script("gan_cam_location")
+def bench(script):
+    return script("experiments/gan_cam_location")
 
 
 def test_image_corr_golden(bench):

@@ -47,9 +47,6 @@ def test_bad_inputs(gan_folder, tmp_path, cli, monkeypatch):
         (["sample", classifier], "holds a classifier checkpoint, not a GAN"),
         (["sample", "fmnist-eqgan"], "run `genlens gan train --arch eqgan-sa`"),
         (["sample", tmp_path / "nowhere"], "neither a GAN folder nor a shipped GAN"),
-        (["train", "--heat-encoder", "unet"], "unknown heatmap encoder 'unet'; use one of: mean, conv"),
-        (["train", "--sel-placement", "all"], "unknown SEL placement 'all'; use one of: block, layer"),
-        (["train", "--align-cam", "fake"], "unknown alignment CAM 'fake'; use one of: g-loss, real"),
     ]
     for args, words in cases:
         code, out, err = cli(["gan", *args, "--out", tmp_path / "o"])
@@ -58,17 +55,15 @@ def test_bad_inputs(gan_folder, tmp_path, cli, monkeypatch):
 
 
 def test_train_smoke(fmnist_dir, tmp_path, cli):
-    code, out, _ = cli(["gan", "train", "--arch", "eqgan-sa", "--tiny", "--heat-encoder", "conv", "--sel-placement",
-                        "layer", "--steps", "2",
-                        "--batch-size", "4", "--limit", "16", "--run-dir", tmp_path / "run", "--out", tmp_path / "model",
+    code, out, _ = cli(["gan", "train", "--arch", "eqgan-sa", "--tiny", "--steps", "2", "--batch", "4", "--limit", "16", "--run-dir", tmp_path / "run", "--out", tmp_path / "model",
                         "--device", "cpu", "--json", "--data-dir", fmnist_dir])
     result = json.loads(out)
     assert code == 0 and result["steps"] == 2
     G = gan_io.load_generator(tmp_path / "model")
     assert G.config.arch == "eqgan-sa" and (tmp_path / "run" / "run.json").is_file()
-    assert G.config.heat_encoder == "conv" and G.heat_encoder is not None  # the saved config rebuilds the encoder
-    assert G.config.sel_placement == "layer" and G.blocks[-1].sel_rgb is not None
+    assert (tmp_path / "model" / "discriminator.safetensors").is_file()  # D ships beside G (tour CAMs, DI)
     code, _, err = cli(["gan", "train", "--arch", "stylegan2", "--tiny", "--steps", "3", "--batch-size", "4", "--limit",
                         "16", "--run-dir", tmp_path / "run", "--out", tmp_path / "m2", "--device", "cpu",
                         "--resume", "--json", "--data-dir", fmnist_dir])
     assert code == 2 and "model.arch ('eqgan-sa' in checkpoint vs 'stylegan2' now)" in err
+    assert "--batch-size is renamed --batch" in err  # the old flag still works, with a notice

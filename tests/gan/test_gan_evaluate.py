@@ -22,6 +22,7 @@ from genlens.gan.evaluate import (
     to_fmnist01,
 )
 from genlens.gan.networks import Discriminator
+from genlens.gan.spatial import sample_heatmaps
 from genlens.metrics.extractors import HandleExtractor
 from genlens.models.handle import ModelHandle
 
@@ -98,6 +99,9 @@ class _HeatmapIsImage(torch.nn.Module):
         super().__init__()
         self.config = GanConfig.tiny("eqgan-sa")
         self.const = torch.nn.Parameter(torch.zeros(1))
+
+    def sample_heatmaps(self, batch, *, generator=None, device=None):
+        return sample_heatmaps(batch, size=32, generator=generator, device=device or "cpu")
 
     def forward(self, z, heat, **kw):
         return heat.maps[1] * 2 - 1

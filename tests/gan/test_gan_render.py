@@ -1,6 +1,4 @@
 """The fixed-latent renderer (styles baked once) renders exactly what the generator does."""
-import dataclasses
-
 import pytest
 import torch
 
@@ -8,23 +6,25 @@ from genlens.errors import GenlensError
 from genlens.gan import FixedLatentRenderer, GanConfig, Generator
 from genlens.gan.edit import latents
 from genlens.gan.evaluate import render_ms, with_level1
+from genlens.gan.networks import GBlock, LayerSelBlock
+from genlens.gan.spatial import HeatmapEncoder, MeanHeatmaps
 
 
-def _generator(arch: str, heat_encoder: str = "mean", sel_placement: str = "block") -> Generator:
+def _generator(arch: str, heat_encoder=MeanHeatmaps, block=GBlock) -> Generator:
     torch.manual_seed(0)
-    G = Generator(dataclasses.replace(GanConfig.tiny(arch), heat_encoder=heat_encoder,
-                                      sel_placement=sel_placement)).eval()
+    G = Generator(GanConfig.tiny(arch), heat_encoder=heat_encoder, block=block).eval()
     with torch.no_grad():  # non-trivial styles, noise strengths and SEL weights
         for p in G.parameters():
             p.add_(torch.randn_like(p) * 0.2)
     return G
 
 
-@pytest.mark.parametrize(("arch", "heat_encoder", "sel_placement"),
-                         [("eqgan-sa", "mean", "block"), ("eqgan-sa", "conv", "block"), ("eqgan-sa", "mean", "layer"),
-                          ("eqgan-sa", "conv", "layer"), ("stylegan2", "mean", "layer")])
-def test_matches_synthesize_for_a_batch_of_heatmaps(arch, heat_encoder, sel_placement):
-    G = _generator(arch, heat_encoder, sel_placement)
+@pytest.mark.parametrize(("arch", "heat_encoder", "block"),
+                         [("eqgan-sa", MeanHeatmaps, GBlock), ("eqgan-sa", HeatmapEncoder, GBlock),
+                          ("eqgan-sa", MeanHeatmaps, LayerSelBlock), ("eqgan-sa", HeatmapEncoder, LayerSelBlock),
+                          ("stylegan2", MeanHeatmaps, LayerSelBlock)])
+def test_matches_synthesize_for_a_batch_of_heatmaps(arch, heat_encoder, block):
+    G = _generator(arch, heat_encoder, block)
     z, heat = latents(G, 1, seed=3)
     w = G.mapping(z)
     if heat is not None:  # one latent, three level-1 centres in one pass

@@ -11,7 +11,15 @@ import torch.nn.functional as F
 from genlens.attribution.gradcam import GradCAM, normalize_cam, upsample_cam
 from genlens.errors import GenlensError
 from genlens.gan import Discriminator, GanConfig, Generator, SpatialEncodingLayer, alignment_loss
-from genlens.gan.spatial import ALIGN_THRESHOLD, frozen, render_heatmap, sample_heatmaps
+from genlens.gan.networks import LayerSelBlock
+from genlens.gan.spatial import (
+    ALIGN_THRESHOLD,
+    HeatmapEncoder,
+    frozen,
+    render_heatmap,
+    sample_heatmaps,
+    sample_official_heatmaps,
+)
 
 
 def test_sampler_statistics_and_determinism():
@@ -37,7 +45,7 @@ def test_sampler_statistics_and_determinism():
 def test_official_sigma_ranges():
     """The official code's sigmas: sigma2 ~ (U + 0.1) / 1.4, sigma3 ~ (U + 0.1) / 2, per centre; centres and
     level 1 are drawn exactly as for the narrow set (same seed, same centres)."""
-    h = sample_heatmaps(4000, size=16, generator=torch.Generator().manual_seed(0), sigmas="official")
+    h = sample_official_heatmaps(4000, size=16, generator=torch.Generator().manual_seed(0))
     narrow = sample_heatmaps(4000, size=16, generator=torch.Generator().manual_seed(0))
     for lv in (1, 2, 3):
         assert torch.equal(h.centers[lv], narrow.centers[lv])
@@ -45,27 +53,32 @@ def test_official_sigma_ranges():
         s = h.sigmas[lv]
         assert s.min() >= lo and s.max() <= hi and s.min() < lo + 0.01 and s.max() > hi - 0.01
         assert abs(s.mean().item() - (lo + hi) / 2) < 0.01
-    with pytest.raises(GenlensError, match="unknown heatmap sigma set 'wide'"):
-        sample_heatmaps(2, size=8, sigmas="wide")
 
 
-def test_generator_samples_its_configs_sigmas():
-    G = Generator(dataclasses.replace(GanConfig.tiny("eqgan-sa"), heat_sigmas="official"))
+def test_generator_samples_with_its_injected_sampler():
+    G = Generator(GanConfig.tiny("eqgan-sa"), heat_sampler=sample_official_heatmaps)
     h = G.sample_heatmaps(500, generator=torch.Generator().manual_seed(0))
-    assert h.sigmas[3].max() > 0.25  # beyond the narrow range of level 3
-    old = {k: v for k, v in GanConfig.tiny("eqgan-sa").__dict__.items() if k != "heat_sigmas"}
-    assert GanConfig(**old).heat_sigmas == "narrow"  # configs saved before the option load as before
-    with pytest.raises(GenlensError, match="unknown heatmap sigma set"):
-        GanConfig(heat_sigmas="wide")
+    assert h.sigmas[3].max() > 0.25  # beyond the shipped range of level 3
+    plain = Generator(GanConfig.tiny("eqgan-sa")).sample_heatmaps(500, generator=torch.Generator().manual_seed(0))
+    assert plain.sigmas[3].max() <= 0.25
+
+
+def test_old_configs_load_only_with_the_shipped_behaviour():
+    """Files written while the variants were config fields load when they hold the shipped value."""
+    old = dataclasses.asdict(GanConfig.tiny("eqgan-sa")) | {"heat_sigmas": "narrow", "heat_encoder": "mean",
+                                                            "heat_features": 32, "sel_placement": "block"}
+    assert GanConfig.from_dict(old) == GanConfig.tiny("eqgan-sa")
+    with pytest.raises(GenlensError, match="'heat_encoder' = 'conv', an option genlens no longer has"):
+        GanConfig.from_dict(old | {"heat_encoder": "conv"}, where="x/config.json")
 
 
 def test_conv_heat_encoder_sees_each_centre():
-    """heat_encoder="conv" (the official code's): per-centre channels through two convs per level; the SELs of
+    """HeatmapEncoder (the official code's): per-centre channels through two convs per level; the SELs of
     blocks 4, 8, 16 px get one level's features, the 32-px block all three."""
-    cfg = dataclasses.replace(GanConfig.tiny("eqgan-sa"), heat_encoder="conv")
+    cfg = GanConfig.tiny("eqgan-sa")
     torch.manual_seed(0)
-    G = Generator(cfg)
-    f = cfg.heat_features
+    G = Generator(cfg, heat_encoder=HeatmapEncoder)
+    f = G.heat_encoder.features
     assert [b.sel.shared[0].weight.shape[1] for b in G.blocks] == [f, f, f, 3 * f]
     assert [c.weight.shape[1] for c in G.heat_encoder.conv0] == [1, 2, 4]  # K centres in as K channels
     h = G.sample_heatmaps(3, generator=torch.Generator().manual_seed(1))
@@ -80,27 +93,27 @@ def test_conv_heat_encoder_sees_each_centre():
     torch.testing.assert_close(G.block_heats(swapped)[0], heats[0])
     assert G(torch.randn(3, cfg.z_dim), h).shape == (3, 1, 32, 32)
     plain = Generator(GanConfig.tiny("eqgan-sa"))
-    assert plain.heat_encoder is None and [tuple(t.shape) for t in plain.block_heats(h)][-1] == (3, 3, 32, 32)
-    with pytest.raises(GenlensError, match="unknown heatmap encoder 'unet'; use one of: mean, conv"):
-        GanConfig(heat_encoder="unet")
+    assert not list(plain.heat_encoder.parameters()) and [tuple(t.shape) for t in plain.block_heats(h)][-1] == (3, 3, 32, 32)
 
 
 def test_layer_placement_puts_a_sel_before_every_conv_and_to_rgb():
-    """sel_placement="layer" (the official code's SynthesisLayer / ToRGBLayer): a SEL before conv0, conv1 and
-    to-RGB of every block (the 4-px block has no conv0), each fed the block's heatmap; "block" keeps one per
+    """LayerSelBlock (the official code's SynthesisLayer / ToRGBLayer): a SEL before conv0, conv1 and
+    to-RGB of every block (the 4-px block has no conv0), each fed the block's heatmap; GBlock keeps one per
     block, and baseline generators get none either way."""
     torch.manual_seed(0)
-    cfg = dataclasses.replace(GanConfig.tiny("eqgan-sa"), sel_placement="layer")
-    G = Generator(cfg)
+    cfg = GanConfig.tiny("eqgan-sa")
+    G = Generator(cfg, block=LayerSelBlock)
     sels = [[m is not None for m in (b.sel, b.sel1, b.sel_rgb)] for b in G.blocks]
     assert sels == [[True, False, True]] + [[True, True, True]] * 3
     c = cfg.g_channels
     assert [b.sel_rgb.norm.num_features for b in G.blocks] == list(c)  # to-RGB sees the block's output width
     assert [b.sel1.shared[0].weight.shape[1] for b in G.blocks[1:]] == [1, 1, 3]  # level 2, 3, then all three
     one = Generator(GanConfig.tiny("eqgan-sa"))
-    assert all(b.sel1 is None and b.sel_rgb is None for b in one.blocks)
-    assert all(b.sel is None and b.sel_rgb is None for b in Generator(dataclasses.replace(
-        GanConfig.tiny("stylegan2"), sel_placement="layer")).blocks)
+    assert all(not hasattr(b, "sel1") and not hasattr(b, "sel_rgb") for b in one.blocks)
+    assert all(b.sel is None and b.sel_rgb is None
+               for b in Generator(GanConfig.tiny("stylegan2"), block=LayerSelBlock).blocks)
+    torch.manual_seed(0)
+    one = Generator(cfg)
     extra = sum(p.numel() for p in G.parameters()) - sum(p.numel() for p in one.parameters())
     assert extra == sum(p.numel() for b in G.blocks for m in (b.sel1, b.sel_rgb) if m is not None for p in m.parameters())
     # the to-RGB SEL lets the heatmap reach the output directly: only it differs from zero -> the image moves
@@ -116,8 +129,6 @@ def test_layer_placement_puts_a_sel_before_every_conv_and_to_rgb():
         G.blocks[-1].sel_rgb.out.weight.zero_()
         G.blocks[-1].sel_rgb.out.bias.zero_()
         assert not torch.allclose(G(z, h, noise_mode="const"), base)
-    with pytest.raises(GenlensError, match="unknown SEL placement 'conv'; use one of: block, layer"):
-        GanConfig(sel_placement="conv")
 
 
 def test_render_golden_values():
@@ -183,34 +194,22 @@ def _alignment_per_level(D, fake, heat, score=lambda out: F.softplus(-out).resha
     return total
 
 
-@pytest.mark.parametrize(("cam_of", "score"), [("g-loss", lambda out: F.softplus(-out).reshape(-1)),
-                                               ("real", lambda out: out.reshape(-1))])
-def test_alignment_loss_one_pass_equals_grad_cam_per_level(cam_of, score):
+@pytest.mark.parametrize(("cam_score", "score"), [(None, lambda out: F.softplus(-out).reshape(-1)),
+                                                  (lambda logits: logits.sum(), lambda out: out.reshape(-1))])
+def test_alignment_loss_one_pass_equals_grad_cam_per_level(cam_score, score):
+    """The default (G's loss) and an injected score (D's logit, experiments/gan_align_real.py) both equal
+    Grad-CAM computed level by level."""
     torch.manual_seed(0)
     cfg = GanConfig.tiny("eqgan-sa")
     G, D = Generator(cfg), Discriminator(cfg)
     heat = G.sample_heatmaps(4, generator=torch.Generator().manual_seed(2))
     fake = G(torch.randn(4, cfg.z_dim), heat).detach().requires_grad_(True)
-    ours = alignment_loss(D, fake, heat, cam_of=cam_of).loss
+    ours = alignment_loss(D, fake, heat, **({} if cam_score is None else {"cam_score": cam_score})).loss
     ref = _alignment_per_level(D, fake, heat, score)
     torch.testing.assert_close(ours, ref, rtol=1e-5, atol=1e-6)
     (g_ours,) = torch.autograd.grad(ours, fake)
     (g_ref,) = torch.autograd.grad(ref, fake)
     torch.testing.assert_close(g_ours, g_ref, rtol=1e-4, atol=1e-7)
-
-
-def test_real_and_g_loss_cams_split_the_channels():
-    """With per-channel relu the two CAMs take complementary channel terms: the g-loss weights are the logit's
-    times -sigmoid(-D) < 0 per sample, so relu(w A) of one is relu(-k w A) of the other."""
-    torch.manual_seed(0)
-    cfg = GanConfig.tiny("eqgan-sa")
-    G, D = Generator(cfg), Discriminator(cfg)
-    heat = G.sample_heatmaps(2, generator=torch.Generator().manual_seed(3))
-    fake = G(torch.randn(2, cfg.z_dim), heat).detach()
-    fake_cam, real_cam = (alignment_loss(D, fake, heat, cam_of=c).cams for c in ("g-loss", "real"))
-    assert not torch.allclose(fake_cam[1], real_cam[1], atol=1e-3)
-    with pytest.raises(GenlensError, match="unknown alignment CAM 'fake'; use one of: g-loss, real"):
-        alignment_loss(D, fake, heat, cam_of="fake")
 
 
 def test_normalize_cam_detach_range_keeps_values_drops_extreme_gradient():

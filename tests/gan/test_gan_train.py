@@ -8,7 +8,7 @@ import torch
 
 import genlens.gan.train as gan_train
 from genlens.errors import GenlensError
-from genlens.gan import ARCHS, GanConfig, train_gan
+from genlens.gan import ARCHS, GanConfig, GanTrainConfig, train_gan
 
 
 @pytest.mark.parametrize("arch", ARCHS)
@@ -94,32 +94,50 @@ def test_bad_data_shape(tiny_train):
         train_gan(model_config=GanConfig.tiny(), config=tiny_train(1), data=torch.zeros(8, 1, 28, 28))
 
 
-def test_checkpoint_from_before_heat_sigmas_resumes_as_narrow(images, tmp_path, tiny_train):
-    """Run dirs written before GanConfig.heat_sigmas existed were trained with the narrow sigmas: they resume as
-    narrow, and asking for official names the field."""
-    import dataclasses
+def test_checkpoint_with_removed_options_resumes_only_at_their_shipped_value(images, tmp_path, tiny_train):
+    """Run dirs written while heat_sigmas & co. were config fields resume when they hold the shipped value;
+    another value names the option that left."""
     import json
 
-    tc = tiny_train(2)
-    train_gan(model_config=GanConfig.tiny("eqgan-sa"), config=tc, data=images, run_dir=tmp_path)
+    train_gan(model_config=GanConfig.tiny("eqgan-sa"), config=tiny_train(2), data=images, run_dir=tmp_path)
     state_file = tmp_path / "last" / "state.json"
     state = json.loads(state_file.read_text())
-    for key in ("heat_sigmas", "heat_encoder", "heat_features", "sel_placement"):  # as an older genlens wrote it
-        del state["config"]["model"][key]
-    del state["config"]["train"]["align_cam"]
+    state["config"]["model"] |= {"heat_sigmas": "narrow", "heat_encoder": "mean", "heat_features": 32,
+                                 "sel_placement": "block"}  # as the genlens before issue 28 wrote it
+    state["config"]["train"]["align_cam"] = "g-loss"
+    del state["config"]["parts"]  # recorded since issue 28: older runs used the shipped parts
     state_file.write_text(json.dumps(state))
-    official = dataclasses.replace(GanConfig.tiny("eqgan-sa"), heat_sigmas="official")
-    with pytest.raises(GenlensError, match=r"model.heat_sigmas \('narrow' in checkpoint vs 'official' now\)"):
-        train_gan(model_config=official, config=tiny_train(3), data=images, run_dir=tmp_path, resume=True)
-    encoded = dataclasses.replace(GanConfig.tiny("eqgan-sa"), heat_encoder="conv")
-    with pytest.raises(GenlensError, match=r"model.heat_encoder \('mean' in checkpoint vs 'conv' now\)"):
-        train_gan(model_config=encoded, config=tiny_train(3), data=images, run_dir=tmp_path, resume=True)
-    layered = dataclasses.replace(GanConfig.tiny("eqgan-sa"), sel_placement="layer")
-    with pytest.raises(GenlensError, match=r"model.sel_placement \('block' in checkpoint vs 'layer' now\)"):
-        train_gan(model_config=layered, config=tiny_train(3), data=images, run_dir=tmp_path, resume=True)
-    with pytest.raises(GenlensError, match=r"train.align_cam \('g-loss' in checkpoint vs 'real' now\)"):
-        train_gan(model_config=GanConfig.tiny("eqgan-sa"), config=dataclasses.replace(tiny_train(3), align_cam="real"),
-                  data=images, run_dir=tmp_path, resume=True)
     run = train_gan(model_config=GanConfig.tiny("eqgan-sa"), config=tiny_train(3), data=images, run_dir=tmp_path,
                     resume=True)
     assert run.step == 3
+    state = json.loads(state_file.read_text())
+    state["config"]["model"]["sel_placement"] = "layer"
+    state_file.write_text(json.dumps(state))
+    with pytest.raises(GenlensError, match="'sel_placement' = 'layer', an option genlens no longer has"):
+        train_gan(model_config=GanConfig.tiny("eqgan-sa"), config=tiny_train(4), data=images, run_dir=tmp_path,
+                  resume=True)
+
+
+@pytest.mark.parametrize("name", ["fmnist-gan", "fmnist-sel-only", "fmnist-eqgan"])
+def test_shipped_config_files_load_and_round_trip(name, shipped_dir):
+    """The shipped config.json (never rewritten) reads through config_io, and writing it back gives the same."""
+    from genlens.utils.config_io import read_json_file, to_dict
+
+    data = read_json_file(shipped_dir(name) / "config.json")
+    model, train = GanConfig.from_dict(data["gan"]), GanTrainConfig.from_dict(data["train"])
+    assert to_dict(model) == data["gan"] and train.identity() == data["train"]
+    with pytest.raises(GenlensError, match="'align_cam' = 'real', an option genlens no longer has"):
+        GanTrainConfig.from_dict(data["train"] | {"align_cam": "real"})
+
+
+def test_resume_with_other_injected_parts_is_refused(images, tmp_path, tiny_train):
+    from functools import partial
+
+    from genlens.gan import Generator, sample_official_heatmaps
+
+    train_gan(model_config=GanConfig.tiny("eqgan-sa"), config=tiny_train(2), data=images, run_dir=tmp_path)
+    wider = partial(Generator, heat_sampler=sample_official_heatmaps)
+    with pytest.raises(GenlensError, match=r"parts.heat_sampler \('sample_heatmaps' in checkpoint vs "
+                                           r"'sample_official_heatmaps' now\)"):
+        train_gan(model_config=GanConfig.tiny("eqgan-sa"), config=tiny_train(3), data=images, run_dir=tmp_path,
+                  resume=True, make_generator=wider)

@@ -1,7 +1,6 @@
 """``genlens gan train|sample|interpolate|edit``: the StyleGAN2-style baseline and EqGAN-SA."""
 from __future__ import annotations
 
-import dataclasses
 import time
 from pathlib import Path
 from typing import Annotated
@@ -34,10 +33,6 @@ NameArg = Annotated[str, typer.Argument(help="Shipped GAN (fmnist-gan, fmnist-se
                                              "or a folder written by `genlens gan train`.")]
 
 
-def _to01(x):
-    return (x.clamp(-1, 1) + 1) / 2
-
-
 def _load(name: str, device: str):
     from genlens.gan.io import load_generator
     from genlens.utils.device import resolve_device
@@ -45,17 +40,15 @@ def _load(name: str, device: str):
     return load_generator(name, device=resolve_device(device))
 
 
-def fmnist_32(split: str, *, data_dir, limit: int | None = None):
-    """Fashion-MNIST as (N, 1, 32, 32) float in [-1, 1] (28 px zero-padded by 2 on each side)."""
-    import torch.nn.functional as F
-
-    from genlens.data.fashion_mnist import load_fashion_mnist
-
-    images = load_fashion_mnist(split, data_dir=data_dir).images
-    if limit:
-        images = images[:limit]
-    x = images.float() / 127.5 - 1.0
-    return F.pad(x, (2, 2, 2, 2), value=-1.0)
+def _finish(out: Path | None, result: dict, *, config: dict, seed: int, t0: float, json_out: bool, done: str) -> None:
+    """run.json into ``out`` (if given), then the JSON object on stdout or one line on stderr."""
+    if out is not None:
+        write_run_json(out, command=command_line(), config=config, seed=seed, metrics=result,
+                       seconds=time.perf_counter() - t0)
+    if json_out:
+        emit_json(result)
+    else:
+        err_console.print(done)
 
 
 @app.command()
@@ -64,25 +57,13 @@ def train(
     = "eqgan-sa",
     steps: Annotated[int, typer.Option("--steps", min=1, help="Training steps (one D and one G update each).")]
     = 20000,
-    batch_size: Annotated[int, typer.Option("--batch-size", min=1)] = 64,
+    batch: Annotated[int, typer.Option("--batch", min=1, help="Images per training step.")] = 64,
     run_dir: Annotated[Path | None, typer.Option("--run-dir", help="Checkpoints (default out/gan/<arch>).")] = None,
     out: Annotated[Path | None, typer.Option("--out", help="Model folder for the final EMA generator "
                                              "(default: the shipped fmnist-<arch> folder).")] = None,
     resume: Annotated[bool, typer.Option("--resume", help="Continue the checkpoint in --run-dir.")] = False,
     checkpoint_every: Annotated[int, typer.Option("--checkpoint-every", min=0)] = 1000,
     tiny: Annotated[bool, typer.Option("--tiny", help="A tiny network (smoke tests).")] = False,
-    heat_sigmas: Annotated[str, typer.Option("--heat-sigmas", help="Heatmap sigma ranges of levels 2/3: narrow "
-                                             "(U[0.25, 0.5], U[0.1, 0.25]) or official (the official code's wider "
-                                             "ones).")] = "narrow",
-    heat_encoder: Annotated[str, typer.Option("--heat-encoder", help="Heatmaps into the SELs: mean (each level's "
-                                              "mean map) or conv (the official code's per-centre conv encoder)."
-                                              )] = "mean",
-    sel_placement: Annotated[str, typer.Option("--sel-placement", help="SELs in G: block (one per block, before "
-                                               "its convs) or layer (the official code's: before every conv and "
-                                               "to-RGB).")] = "block",
-    align_cam: Annotated[str, typer.Option("--align-cam", help="Whose Grad-CAM the alignment ties to the heatmap: "
-                                           "g-loss (G's loss, as the official code: where D sees fake) or real "
-                                           "(D's logit: where D sees real).")] = "g-loss",
     limit: Annotated[int | None, typer.Option("--limit", min=8, help="Use only the first N training images.")]
     = None,
     data_dir: Path | None = DataDirOpt,
@@ -94,16 +75,15 @@ def train(
 
     Example: genlens gan train --arch eqgan-sa --steps 20000 --run-dir out/gan/eqgan-sa
     """
-    from dataclasses import replace
-
+    from genlens.gan.data import fmnist_32
     from genlens.gan.io import save_generator, shipped_gan_folder
     from genlens.gan.networks import GanConfig
     from genlens.gan.train import GanTrainConfig, train_gan
+    from genlens.utils.config_io import to_dict
 
     t0 = time.perf_counter()
-    model_cfg = replace(GanConfig.tiny(arch) if tiny else GanConfig(arch=arch), heat_sigmas=heat_sigmas,
-                        heat_encoder=heat_encoder, sel_placement=sel_placement)
-    train_cfg = GanTrainConfig(total_steps=steps, batch_size=batch_size, seed=seed, device=device, align_cam=align_cam,
+    model_cfg = GanConfig.tiny(arch) if tiny else GanConfig(arch=arch)
+    train_cfg = GanTrainConfig(total_steps=steps, batch_size=batch, seed=seed, device=device,
                                checkpoint_every=checkpoint_every, di_every=max(steps // 20, 1))
     data = fmnist_32("train", data_dir=data_dir, limit=limit)
     held_out = fmnist_32("test", data_dir=data_dir, limit=1024)
@@ -111,20 +91,16 @@ def train(
     with progress_bar(f"gan {arch}", steps, quiet=json_out) as callback:
         run = train_gan(model_config=model_cfg, config=train_cfg, data=data, held_out=held_out, run_dir=run_dir,
                         resume=resume, callback=lambda r: callback({**r, "loss": r["loss_g"]}))
-    last = run.history[-1] if run.history else {}
-    metrics = {"steps": run.step, "di": last.get("di"), "d_real": last.get("d_real"), "d_fake": last.get("d_fake"),
-               "di_history": [[r["step"], r["di"]] for r in run.history if "di" in r]}
+    metrics = run.metrics()
     folder = save_generator(out or shipped_gan_folder(arch), run.G_ema.cpu(), command=command_line(),
-                            metrics=metrics, train=dataclasses.asdict(train_cfg))
-    config = {"model": dataclasses.asdict(model_cfg), "train": dataclasses.asdict(train_cfg),
-              "run_dir": str(run_dir), "model_folder": str(folder)}
+                            metrics=metrics, train=train_cfg.identity(), discriminator=run.pair.D.cpu())
+    config = {"model": to_dict(model_cfg), "train": to_dict(train_cfg), "run_dir": str(run_dir),
+              "model_folder": str(folder)}
     write_run_json(run_dir, command=command_line(), config=config, seed=seed, metrics=metrics,
                    seconds=time.perf_counter() - t0)
     end_distributed()  # under accelerate launch: all ranks done, no abort at exit
-    if json_out:
-        emit_json({"model_folder": str(folder), "run_dir": str(run_dir), **metrics})
-    else:
-        err_console.print(f"{arch}: {run.step} steps, DI {metrics['di']}, generator in {folder}")
+    _finish(None, {"model_folder": str(folder), "run_dir": str(run_dir), **metrics}, config=config, seed=seed,
+            t0=t0, json_out=json_out, done=f"{arch}: {run.step} steps, DI {metrics['di']}, generator in {folder}")
 
 
 def _save_images(images01, out: Path, prefix: str = "") -> list[str]:
@@ -147,17 +123,14 @@ def sample(
 ) -> None:
     """Sample images. Example: genlens gan sample fmnist-eqgan --n 16 --out out/gan/samples"""
     from genlens.gan.edit import sample as sample_images
+    from genlens.gan.edit import to01
 
     t0 = time.perf_counter()
     G = _load(name, device)
-    files = _save_images(_to01(sample_images(G, n, seed)).cpu(), out)
+    files = _save_images(to01(sample_images(G, n, seed)).cpu(), out)
     result = {"model": name, "arch": G.config.arch, "n": n, "files": files, "grid": str(out / "grid.png")}
-    write_run_json(out, command=command_line(), config={"model": name, "n": n}, seed=seed, metrics=result,
-                   seconds=time.perf_counter() - t0)
-    if json_out:
-        emit_json(result)
-    else:
-        err_console.print(f"{n} images in {out}")
+    _finish(out, result, config={"model": name, "n": n}, seed=seed, t0=t0, json_out=json_out,
+            done=f"{n} images in {out}")
 
 
 @app.command()
@@ -173,17 +146,14 @@ def interpolate(
 ) -> None:
     """Interpolate between two seeds' latents. Example: genlens gan interpolate fmnist-eqgan --seed 0 --to-seed 5"""
     from genlens.gan.edit import interpolate as interp
+    from genlens.gan.edit import to01
 
     t0 = time.perf_counter()
     G = _load(name, device)
-    files = _save_images(_to01(interp(G, seed, seed_b, steps=steps, space=space)).cpu(), out)
+    files = _save_images(to01(interp(G, seed, seed_b, steps=steps, space=space)).cpu(), out)
     result = {"model": name, "seeds": [seed, seed_b], "space": space, "files": files}
-    write_run_json(out, command=command_line(), config={"model": name, "steps": steps, "space": space}, seed=seed,
-                   metrics=result, seconds=time.perf_counter() - t0)
-    if json_out:
-        emit_json(result)
-    else:
-        err_console.print(f"{steps} frames in {out}")
+    _finish(out, result, config={"model": name, "steps": steps, "space": space}, seed=seed, t0=t0,
+            json_out=json_out, done=f"{steps} frames in {out}")
 
 
 def parse_center(text: str) -> tuple[float, float]:
@@ -209,40 +179,26 @@ def edit(
     json_out: bool = JsonOpt,
 ) -> None:
     """Move one heatmap level of a seed's image. Example: genlens gan edit fmnist-eqgan --seed 3 --center 0.5,0"""
-    import torch
-
-    from genlens.gan.edit import change_center_of_mass
     from genlens.gan.edit import edit as edit_image
+    from genlens.utils.images import save_grid, save_png
 
     t0 = time.perf_counter()
     xy = parse_center(center)
     G = _load(name, device)
     res = edit_image(G, seed, center=xy, level=level)
-    heat = torch.cat([res.before.maps[level], res.after.maps[level]])
-    heat = heat / heat.amax(dim=(1, 2, 3), keepdim=True)
-    images = torch.cat([_to01(res.original), _to01(res.edited), heat]).cpu()
-    names = ["original", "edited", "heatmap_before", "heatmap_after"]
-    from genlens.utils.images import save_grid, save_png
-
-    files = {k: str(save_png(img, out / f"{k}.png", upscale=4)) for k, img in zip(names, images)}
-    save_grid(images, out / "grid.png", nrow=4, upscale=4)
-    com = change_center_of_mass(res.original, res.edited)[0].tolist()
-    result = {"model": name, "seed": seed, "level": level,
-              "center_before": res.before.centers[level][0].mean(0).tolist(), "center_after": list(xy),
-              "change_center_of_mass": com, "files": files}
-    write_run_json(out, command=command_line(), config={"model": name, "center": list(xy), "level": level},
-                   seed=seed, metrics=result, seconds=time.perf_counter() - t0)
-    if json_out:
-        emit_json(result)
-    else:
-        err_console.print(f"edited seed {seed} level {level} -> {xy}; images in {out}")
+    panels = res.panels().cpu()
+    files = {k: str(save_png(img, out / f"{k}.png", upscale=4)) for k, img in zip(res.PANELS, panels, strict=True)}
+    save_grid(panels, out / "grid.png", nrow=4, upscale=4)
+    result = {"model": name, "seed": seed, "level": level, **res.summary(), "center_after": list(xy), "files": files}
+    _finish(out, result, config={"model": name, "center": list(xy), "level": level}, seed=seed, t0=t0,
+            json_out=json_out, done=f"edited seed {seed} level {level} -> {xy}; images in {out}")
 
 
 @app.command("eval")
 def evaluate(
     name: NameArg,
     n: Annotated[int, typer.Option("--n", min=10, help="Samples for FID, KID and class coverage.")] = 2000,
-    extractor: Annotated[str, typer.Option("--extractor", help="FID/KID features: genlens-fmnist, inception, "
+    features: Annotated[str, typer.Option("--features", help="FID/KID features: genlens-fmnist, inception, "
                                            "or a zoo model name.")] = "genlens-fmnist",
     editing_latents: Annotated[int, typer.Option("--editing-latents", min=1, help="Latents for the editing score "
                                                  "(12 heatmap moves each).")] = 64,
@@ -261,41 +217,23 @@ def evaluate(
     Example: genlens gan eval fmnist-eqgan --n 2000 --run-dir out/gan/eqgan-sa --json
     """
     from genlens.gan.data import fmnist_28, fmnist_32
-    from genlens.gan.di import di_from_checkpoint, load_training_checkpoint
-    from genlens.gan.evaluate import class_coverage, editing_correlation, fid_kid, render_ms
+    from genlens.gan.di import load_training_checkpoint
+    from genlens.gan.evaluate import evaluate_generator
 
     t0 = time.perf_counter()
     G = _load(name, device)
     if run_dir is not None:
         load_training_checkpoint(run_dir)  # a bad --run-dir fails now, in one line, before the long part
-    dev = str(G.const.device)
+    held_out = fmnist_32("test", data_dir=data_dir, limit=di_n) if run_dir is not None else None
     with progress_bar("gan eval", 5, quiet=json_out) as callback:
-        scores = fid_kid(G, n, fmnist_28("test", data_dir=data_dir), extractor=extractor, seed=seed, device=dev,
-                         kid_subset_size=min(1000, n))
-        callback({"step": 1})
-        coverage = class_coverage(G, n, seed=seed + 1, device=dev)
-        callback({"step": 2})
-        editing = (editing_correlation(G, latents_n=editing_latents, seed=seed + 2) if G.config.use_sel else None)
-        callback({"step": 3})
-        di = (di_from_checkpoint(run_dir, fmnist_32("test", data_dir=data_dir, limit=di_n), n=di_n, seed=seed,
-                                 device=dev) if run_dir is not None else None)
-        callback({"step": 4})
-        render = render_ms(G, threads=render_threads)
-        callback({"step": 5})
-    result = {"model": name, "arch": G.config.arch, "n": n, "fid": scores["fid"].to_dict(),
-              "kid": scores["kid"].to_dict(), "coverage": coverage.to_dict(), "editing": editing, "di": di,
-              "render_ms": render, "seconds": round(time.perf_counter() - t0, 2)}
-    if editing is None:
-        result["editing_note"] = f"a {G.config.arch} generator has no heatmap input"
-    if out is not None:
-        write_run_json(out, command=command_line(), config={"model": name, "n": n, "extractor": extractor},
-                       seed=seed, metrics=result, seconds=time.perf_counter() - t0)
-    if json_out:
-        emit_json(result)
-    else:
-        edit_txt = "n/a" if editing is None else f"{editing['correlation']:.3f} (slope {editing['slope']:.2f})"
-        err_console.print(
-            f"{name}: FID {scores['fid'].value:.2f}, KID {scores['kid'].value:.4f} ({scores['fid'].extractor}, "
-            f"{n} samples); smallest class {coverage.min_class} {100 * coverage.min_fraction:.1f}%; editing r "
-            f"{edit_txt}; render {render['median_ms']:.1f} ms on {render_threads} CPU threads"
-            + ("" if di is None else f"; DI {di['di']:.3f}"))
+        scores = evaluate_generator(G, n=n, test_images=fmnist_28("test", data_dir=data_dir), features=features,
+                                    editing_latents=editing_latents, run_dir=run_dir, held_out=held_out, di_n=di_n,
+                                    render_threads=render_threads, seed=seed, callback=callback)
+    result = {"model": name, **scores, "seconds": round(time.perf_counter() - t0, 2)}
+    fid, kid, cov, editing, di = (scores[k] for k in ("fid", "kid", "coverage", "editing", "di"))
+    edit_txt = "n/a" if editing is None else f"{editing['correlation']:.3f} (slope {editing['slope']:.2f})"
+    _finish(out, result, config={"model": name, "n": n, "features": features}, seed=seed, t0=t0, json_out=json_out,
+            done=f"{name}: FID {fid['value']:.2f}, KID {kid['value']:.4f} ({fid['extractor']}, {n} samples); smallest "
+                 f"class {cov['min_class']} {100 * cov['min_fraction']:.1f}%; editing r {edit_txt}; render "
+                 f"{scores['render_ms']['median_ms']:.1f} ms on {render_threads} CPU threads"
+                 + ("" if di is None else f"; DI {di['di']:.3f}"))

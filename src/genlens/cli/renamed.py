@@ -17,6 +17,8 @@ from typer.core import TyperGroup
 RENAMED: dict[tuple[str, str], str] = {
     ("clip train", "--batch-size"): "--batch",
     ("data download", "--dest"): "--out",
+    ("gan train", "--batch-size"): "--batch",
+    ("gan eval", "--extractor"): "--features",
 }
 
 

@@ -1,7 +1,6 @@
 """Fashion-MNIST as the GANs see it: 32x32 in [-1, 1], the 28x28 images padded by 2 px of background.
 
-The same transform as ``genlens gan train`` (``genlens.cli.gan.fmnist_32``), as library code for the
-benchmark and the tour; :func:`genlens.gan.evaluate.to_fmnist01` undoes it for the 28x28 metrics.
+What ``genlens gan train``, the benchmark and the tour train and evaluate on; :func:`genlens.gan.evaluate.to_fmnist01` undoes it for the 28x28 metrics.
 """
 from __future__ import annotations
 

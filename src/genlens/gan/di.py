@@ -9,6 +9,7 @@ that ``genlens gan train`` / ``bench/gan.py`` checkpoint into (``RUN_DIR/last``:
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 
 import torch
 
@@ -19,17 +20,18 @@ from genlens.training.checkpoint import load_checkpoint, read_checkpoint_state
 from genlens.training.ema import EMA
 
 
-def load_training_checkpoint(run_dir: str | os.PathLike, *, device: str | torch.device = "cpu"
+def load_training_checkpoint(run_dir: str | os.PathLike, *, device: str | torch.device = "cpu",
+                             make_generator: Callable[[GanConfig], Generator] = Generator
                              ) -> tuple[Generator, Discriminator, Generator]:
-    """(G, D, G_ema) in eval mode from a GAN run dir or checkpoint folder; one-line errors otherwise."""
+    """(G, D, G_ema) in eval mode from a GAN run dir or checkpoint folder; one-line errors otherwise.
+    ``make_generator``: how the run built G (a generator with injected variant modules)."""
     state = read_checkpoint_state(run_dir)  # raises "no checkpoint in ..." for an empty dir
     model = state.get("config", {}).get("model")
-    try:
-        config = GanConfig(**model)
-    except (TypeError, AttributeError):
+    if not isinstance(model, dict):
         raise GenlensError(f"'{run_dir}' is not a GAN training run (its checkpoint config has no GAN model); "
-                           "pass a run dir written by `genlens gan train`") from None
-    pair = GanPair(config).to(device)
+                           "pass a run dir written by `genlens gan train`")
+    config = GanConfig.from_dict(model, where=f"'{run_dir}' checkpoint model config")
+    pair = GanPair(config, make_generator=make_generator).to(device)
     ema = EMA(pair.G)
     load_checkpoint(run_dir, model=pair, ema=ema if state.get("ema") is not None else None)
     G_ema = ema.ema_model if state.get("ema") is not None else pair.G

@@ -1,6 +1,6 @@
 """The discriminator next to a shipped generator, and D's Grad-CAM on generated images.
 
-A GAN model folder (``save_generator``) holds the EMA generator; ``bench/gan.py`` also writes the final D as
+A GAN model folder (``save_generator``) holds the EMA generator; ``genlens gan train`` also writes the final D as
 ``discriminator.safetensors`` in the same folder and lists its sha256 in ``manifest.json``, so the tour can
 show D's CAM beside G's input heatmap and ``genlens gan eval`` can report DI without the training run.
 The CAM is the one EqGAN-SA aligns with the heatmaps (arXiv 2112.00718, eq. 3): gradient of G's
@@ -49,14 +49,11 @@ def load_discriminator(folder: str | os.PathLike, *, device: str | torch.device 
     """D (eval mode, no grad) from a GAN model folder that has one; checks the manifest hashes first."""
     folder = Path(folder)
     if not has_discriminator(folder):
-        raise GenlensError(f"'{folder}' has no {D_FILE}; folders written by bench/gan.py --ship-dir include one, "
+        raise GenlensError(f"'{folder}' has no {D_FILE}; folders written by `genlens gan train` include one, "
                            "or pass the training run dir (--run-dir) instead")
     verify_manifest(folder)
     cfg = read_json(folder / "config.json")
-    try:
-        config = GanConfig(**cfg["gan"])
-    except (KeyError, TypeError) as exc:
-        raise GenlensError(f"'{folder}/config.json' has no valid 'gan' config ({exc})") from None
+    config = GanConfig.from_dict(cfg.get("gan"), where=f"'{folder}/config.json' 'gan'")
     D = Discriminator(config)
     load_state_into(D, read_state(folder / D_FILE), what=str(folder / D_FILE), arch=config.arch)
     return D.to(device).eval().requires_grad_(False)

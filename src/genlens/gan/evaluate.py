@@ -2,7 +2,7 @@
 
 * **FID / KID** (issue 5, "Evaluation"): ``n`` samples against the Fashion-MNIST test set under a
   pluggable extractor (default ``genlens-fmnist``, the shipped CNN's penultimate layer). The GAN works at
-  32x32 with the 28x28 images padded by 2 px of background (-1, see ``genlens.cli.gan.fmnist_32``); the
+  32x32 with the 28x28 images padded by 2 px of background (-1, see :func:`genlens.gan.data.fmnist_32`); the
   samples are cropped back to 28x28 (no resampling) and mapped to [0, 1] before the extractor sees them.
 * **Class coverage**: the zoo CNN labels ``n`` samples; we report per-class fractions, the smallest one,
   and the KL divergence and total-variation distance of that distribution to the uniform one.
@@ -25,7 +25,8 @@ import copy
 import math
 import statistics
 import time
-from dataclasses import asdict, dataclass
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import torch
@@ -34,12 +35,13 @@ from genlens.errors import GenlensError
 from genlens.gan.edit import NOISE_OFFSET, change_center_of_mass, displacement_correlation, latents
 from genlens.gan.networks import Generator
 from genlens.gan.render import FixedLatentRenderer
-from genlens.gan.spatial import Heatmaps, render_heatmap, sample_heatmaps
+from genlens.gan.spatial import Heatmaps, render_heatmap
 from genlens.metrics.api import MetricResult
 from genlens.metrics.extractors import FeatureExtractor, extractor_for
 from genlens.metrics.fid import FeatureStats, fid_from_stats
 from genlens.metrics.inputs import check_images01
 from genlens.metrics.kid import kid_from_features
+from genlens.utils.config_io import to_dict
 
 PAD = 2  # fmnist_32 pads 28 -> 32 with 2 px of background on each side
 EDIT_MAGNITUDES = (0.2, 0.4, 0.6)
@@ -73,8 +75,7 @@ def generate(G: Generator, n: int, *, seed: int = 0, batch: int = 256, noise_mod
     for i in range(0, n, batch):
         m = min(batch, n - i)
         z = torch.randn(m, cfg.z_dim, generator=g)
-        heat = (sample_heatmaps(m, size=cfg.resolution, generator=g, device=device, sigmas=cfg.heat_sigmas)
-                if cfg.use_sel else None)
+        heat = G.sample_heatmaps(m, generator=g, device=device) if cfg.use_sel else None
         out.append(G(z.to(device), heat, noise_mode=noise_mode, generator=noise).float().cpu())
     return torch.cat(out)
 
@@ -138,7 +139,7 @@ class Coverage:
     tv_to_uniform: float  # 0.5 * sum |p - 1/K|; 0 = perfectly even
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        return to_dict(self)
 
 
 def coverage_from_predictions(pred: torch.Tensor, class_names: list[str], *, classifier: str = "") -> Coverage:
@@ -212,7 +213,7 @@ def editing_correlation(G: Generator, *, latents_n: int = 64, magnitudes: tuple[
     device, size = _device(G), G.config.resolution
     g = torch.Generator().manual_seed(int(seed))
     z = torch.randn(latents_n, G.config.z_dim, generator=g)
-    heat = sample_heatmaps(latents_n, size=size, generator=g, sigmas=G.config.heat_sigmas)
+    heat = G.sample_heatmaps(latents_n, generator=g, device="cpu")
     mags = torch.tensor(magnitudes, dtype=torch.float32).repeat_interleave(directions)  # (K,)
     k = mags.numel()
     angles = torch.rand(latents_n, k, generator=g) * 2 * math.pi
@@ -290,3 +291,35 @@ def render_ms(G: Generator, *, threads: int = 2, repeats: int = 50, warmup: int 
     return {"median_ms": statistics.median(times), "p90_ms": times_sorted[min(len(times) - 1, int(0.9 * len(times)))],
             "min_ms": times_sorted[0], "threads": threads, "repeats": repeats, "arch": Gc.config.arch,
             "params": sum(p.numel() for p in Gc.parameters())}
+
+
+# ------------------------------------------------------------------------------------------ all of it
+def evaluate_generator(G: Generator, *, n: int, test_images: torch.Tensor, features: str = "genlens-fmnist",
+                       editing_latents: int = 64, run_dir: str | None = None, held_out: torch.Tensor | None = None,
+                       di_n: int = 1024, render_threads: int = 2, seed: int = 0,
+                       callback: Callable[[dict[str, Any]], None] | None = None) -> dict[str, Any]:
+    """What ``genlens gan eval`` reports: FID/KID of ``n`` samples against ``test_images`` ([0, 1] 28x28),
+    class coverage, the editing correlation (heatmap generators), the disequilibrium indicator of the run in
+    ``run_dir`` on ``held_out`` (N, C, 32, 32) reals, and the CPU render time. ``callback({"step": i})``
+    after each of the five parts; seeds ``seed``, ``seed + 1``, ``seed + 2`` for FID, coverage and editing."""
+    from genlens.gan.di import di_from_checkpoint
+
+    if run_dir is not None and held_out is None:
+        raise GenlensError("DI from a run dir needs held-out real images; pass held_out")
+    report = callback or (lambda record: None)
+    dev = str(_device(G))
+    scores = fid_kid(G, n, test_images, extractor=features, seed=seed, device=dev, kid_subset_size=min(1000, n))
+    report({"step": 1})
+    coverage = class_coverage(G, n, seed=seed + 1, device=dev)
+    report({"step": 2})
+    editing = editing_correlation(G, latents_n=editing_latents, seed=seed + 2) if G.config.use_sel else None
+    report({"step": 3})
+    di = (di_from_checkpoint(run_dir, held_out, n=di_n, seed=seed, device=dev) if run_dir is not None else None)
+    report({"step": 4})
+    render = render_ms(G, threads=render_threads)
+    report({"step": 5})
+    result = {"arch": G.config.arch, "n": n, "fid": scores["fid"].to_dict(), "kid": scores["kid"].to_dict(),
+              "coverage": coverage.to_dict(), "editing": editing, "di": di, "render_ms": render}
+    if editing is None:
+        result["editing_note"] = f"a {G.config.arch} generator has no heatmap input"
+    return result

@@ -3,7 +3,6 @@
 ablation) and ``fmnist-eqgan`` (EqGAN-SA)."""
 from __future__ import annotations
 
-import dataclasses
 import os
 from pathlib import Path
 from typing import Any
@@ -11,7 +10,7 @@ from typing import Any
 import torch
 
 from genlens.errors import GenlensError
-from genlens.gan.networks import ARCHS, GanConfig, Generator
+from genlens.gan.networks import ARCHS, Discriminator, GanConfig, Generator
 from genlens.models.load import WEIGHTS_ROOT
 from genlens.models.weights_io import (
     WEIGHTS_FILE,
@@ -21,6 +20,7 @@ from genlens.models.weights_io import (
     save_model_folder,
     verify_manifest,
 )
+from genlens.utils.config_io import to_dict
 
 KIND = "gan"
 SHIPPED_NAMES = {"stylegan2": "fmnist-gan", "sel-only": "fmnist-sel-only", "eqgan-sa": "fmnist-eqgan"}
@@ -33,11 +33,16 @@ def shipped_gan_folder(arch: str) -> Path:
 
 
 def save_generator(folder: str | os.PathLike, G: Generator, *, command: str, metrics: dict[str, Any],
-                   train: dict[str, Any] | None = None) -> Path:
-    """Write G (usually the EMA copy) as a model folder whose config has ``kind: "gan"``."""
-    config = {"kind": KIND, "name": SHIPPED_NAMES[G.config.arch], "gan": dataclasses.asdict(G.config),
-              "train": train or {}}
-    return save_model_folder(folder, G, config=config, command=command, metrics=metrics, dtype=torch.float32)
+                   train: dict[str, Any] | None = None, discriminator: Discriminator | None = None) -> Path:
+    """Write G (usually the EMA copy) as a model folder whose config has ``kind: "gan"``; with
+    ``discriminator``, D beside it (for D's CAM in the tour and DI without the run dir)."""
+    config = {"kind": KIND, "name": SHIPPED_NAMES[G.config.arch], "gan": to_dict(G.config), "train": train or {}}
+    path = save_model_folder(folder, G, config=config, command=command, metrics=metrics, dtype=torch.float32)
+    if discriminator is not None:
+        from genlens.gan.discriminator import save_discriminator
+
+        save_discriminator(path, discriminator)
+    return path
 
 
 def load_generator(name_or_dir: str | os.PathLike, *, device: str | torch.device = "cpu",
@@ -56,10 +61,7 @@ def load_generator(name_or_dir: str | os.PathLike, *, device: str | torch.device
     cfg = read_folder_config(folder, kinds=(KIND,), what="a GAN", fix="pass a folder written by `genlens gan train`")
     if verify:
         verify_manifest(folder)
-    try:
-        config = GanConfig(**cfg["gan"])
-    except (KeyError, TypeError) as exc:
-        raise GenlensError(f"'{folder}/config.json' has no valid 'gan' config ({exc}); retrain with `genlens gan train`") from None
+    config = GanConfig.from_dict(cfg.get("gan"), where=f"'{folder}/config.json' 'gan'")
     G = Generator(config)
     load_state_into(G, read_state(folder / WEIGHTS_FILE), what=str(folder / WEIGHTS_FILE), arch=config.arch)
     return G.to(device).eval().requires_grad_(False)

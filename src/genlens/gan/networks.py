@@ -5,12 +5,18 @@ modulated 3x3 convolutions with weight demodulation (sec. 2.2, eq. 1-3), per-pix
 toRGB outputs summed over resolutions (fig. 7b), a residual discriminator with minibatch standard
 deviation. ``arch="sel-only"`` adds EqGAN-SA's Spatial Encoding Layers before each block's convs;
 ``"eqgan-sa"`` adds them and the alignment loss (see :mod:`genlens.gan.spatial`).
+
+The official code's variants are injected into :class:`Generator` (timm's ``act_layer=`` pattern), written
+once: ``block=LayerSelBlock`` (a SEL before every modulated conv and before to-RGB),
+``heat_encoder=HeatmapEncoder`` (per-centre conv features instead of mean maps) and
+``heat_sampler=sample_official_heatmaps`` (wider sigmas). The shipped models use the defaults.
 """
 from __future__ import annotations
 
+import functools
 import itertools
 import math
-from dataclasses import dataclass, replace
+from collections.abc import Callable
 from typing import ClassVar
 
 import torch
@@ -18,82 +24,23 @@ import torch.nn.functional as F
 from torch import nn
 
 from genlens.errors import GenlensError
+from genlens.gan.config import ARCHS, RESOLUTIONS, GanConfig
 from genlens.gan.layers import EqualConv2d, EqualLinear, lrelu
-from genlens.gan.spatial import (
-    LEVELS,
-    HeatmapEncoder,
-    Heatmaps,
-    SpatialEncodingLayer,
-    check_encoder,
-    check_sigmas,
-    sample_heatmaps,
-)
+from genlens.gan.spatial import LEVELS, Heatmaps, MeanHeatmaps, SpatialEncodingLayer, sample_heatmaps
 
-ARCHS = ("stylegan2", "sel-only", "eqgan-sa")
-# Where the Spatial Encoding Layers sit in G. "block": one per block, on the block's input (our first reading of
-# "SEL before G's convolutions"; every model before this option). "layer": the official code's (genforce/eqgan-sa,
-# training/networks.py: SynthesisLayer and ToRGBLayer each own a SEL): one before every modulated conv and one
-# before to-RGB, so the heatmap also reaches each resolution's image output directly.
-SEL_PLACEMENTS = ("block", "layer")
-RESOLUTIONS = (4, 8, 16, 32)
-
-
-@dataclass(frozen=True)
-class GanConfig:
-    arch: str = "eqgan-sa"
-    z_dim: int = 128
-    w_dim: int = 128
-    mapping_layers: int = 4
-    g_channels: tuple[int, ...] = (256, 256, 128, 64)  # at 4, 8, 16, 32
-    d_channels: tuple[int, ...] = (64, 128, 256, 256)  # at 32, 16, 8, 4
-    img_channels: int = 1
-    mbstd_group: int = 4  # 0: no minibatch-std layer
-    sel_hidden: int = 64
-    heat_sigmas: str = "narrow"  # heatmap sigma ranges: narrow | official (genlens.gan.spatial.SIGMA_RANGES)
-    heat_encoder: str = "mean"  # into the SELs: mean (a level's mean map) | conv (official per-centre encoder)
-    heat_features: int = 32  # channels per level out of the conv heatmap encoder (the official code's 32)
-    sel_placement: str = "block"  # block: one SEL per block, before its convs | layer: official, before every conv and to-RGB
-
-    def __post_init__(self) -> None:
-        if self.arch not in ARCHS:
-            raise GenlensError(f"unknown GAN arch '{self.arch}'; choose one of: {', '.join(ARCHS)}")
-        for name in ("g_channels", "d_channels"):
-            chans = getattr(self, name)
-            object.__setattr__(self, name, tuple(int(c) for c in chans))
-            if len(chans) != len(RESOLUTIONS) or min(chans) < 1:
-                raise GenlensError(f"{name} needs {len(RESOLUTIONS)} positive widths (for 4, 8, 16, 32 px)")
-        check_sigmas(self.heat_sigmas)
-        check_encoder(self.heat_encoder)
-        if self.sel_placement not in SEL_PLACEMENTS:
-            raise GenlensError(f"unknown SEL placement '{self.sel_placement}'; use one of: {', '.join(SEL_PLACEMENTS)}")
-        if self.heat_features < 2:
-            raise GenlensError("heat_features must be >= 2 (the encoder's first conv has heat_features // 2 channels)")
-        if self.mbstd_group < 0:
-            raise GenlensError("mbstd_group must be >= 0 (0 turns minibatch-std off)")
-
-    @property
-    def resolution(self) -> int:
-        return RESOLUTIONS[-1]
-
-    @property
-    def use_sel(self) -> bool:
-        return self.arch in ("sel-only", "eqgan-sa")
-
-    @property
-    def use_alignment(self) -> bool:
-        return self.arch == "eqgan-sa"
-
-    @classmethod
-    def tiny(cls, arch: str = "eqgan-sa") -> GanConfig:
-        """A few-thousand-parameter config for tests and smoke runs."""
-        return cls(arch=arch, z_dim=16, w_dim=16, mapping_layers=2, g_channels=(16, 16, 8, 8),
-                   d_channels=(8, 8, 16, 16), mbstd_group=2, sel_hidden=8)
-
-    def with_arch(self, arch: str) -> GanConfig:
-        return replace(self, arch=arch)
+__all__ = ["ARCHS", "RESOLUTIONS", "Discriminator", "GBlock", "GanConfig", "Generator", "LayerSelBlock"]
 
 
 # --------------------------------------------------------------------------------------- generator
+def part_name(part: Callable[..., object]) -> str:
+    """A stable name for an injected class, function or ``functools.partial`` of them."""
+    if isinstance(part, functools.partial):
+        args = [part_name(a) if callable(a) else repr(a) for a in part.args]
+        args += [f"{k}={part_name(v) if callable(v) else repr(v)}" for k, v in sorted(part.keywords.items())]
+        return f"{part_name(part.func)}({', '.join(args)})"
+    return getattr(part, "__qualname__", type(part).__qualname__)
+
+
 class MappingNetwork(nn.Module):
     """z -> w: pixel norm, then equalised-lr FC layers with lr multiplier 0.01 (StyleGAN2's mapping)."""
 
@@ -162,27 +109,31 @@ class StyledLayer(nn.Module):
 
 
 class GBlock(nn.Module):
-    """Upsample (but the first), [SEL] conv0 (but the first), [SEL] conv1, [SEL] to-RGB, plus the skip image.
-
-    ``sel``: the SEL on the block's input (both placements); ``sel1`` before conv1 and ``sel_rgb`` before
-    to-RGB exist with ``placement="layer"`` only (``sel1`` not in the first block, whose only conv is conv1)."""
+    """Upsample (but the first), SEL on the input (SEL generators), conv0 (but the first), conv1, to-RGB,
+    plus the upsampled skip image. ``after_conv0`` and ``before_rgb`` are where subclasses add layers."""
 
     def __init__(self, in_ch: int, out_ch: int, w_dim: int, res: int, img_ch: int, *,
-                 first: bool, sel_heat: int, sel_hidden: int, placement: str = "block") -> None:
+                 first: bool, sel_heat: int, sel_hidden: int) -> None:
         super().__init__()
         self.first = first
-
-        def sel(ch: int) -> SpatialEncodingLayer:
-            return SpatialEncodingLayer(ch, heat_channels=sel_heat, hidden=sel_hidden)
-
-        per_layer = bool(sel_heat) and placement == "layer"
-        self.sel = sel(in_ch) if sel_heat else None
-        self.sel1 = sel(out_ch) if per_layer and not first else None
-        self.sel_rgb = sel(out_ch) if per_layer else None
+        self.sel_heat, self.sel_hidden = sel_heat, sel_hidden
+        self.sel = self.make_sel(in_ch)
         self.conv0 = None if first else StyledLayer(in_ch, out_ch, w_dim, res)
         self.conv1 = StyledLayer(in_ch if first else out_ch, out_ch, w_dim, res)
         self.torgb = ModulatedConv2d(out_ch, img_ch, w_dim, kernel=1, demodulate=False)
         self.rgb_bias = nn.Parameter(torch.zeros(img_ch))
+
+    def make_sel(self, channels: int) -> SpatialEncodingLayer | None:
+        """A SEL on ``channels`` features, or None in a generator without heatmaps (``sel_heat=0``)."""
+        if not self.sel_heat:
+            return None
+        return SpatialEncodingLayer(channels, heat_channels=self.sel_heat, hidden=self.sel_hidden)
+
+    def after_conv0(self, x: torch.Tensor, heat: torch.Tensor | None) -> torch.Tensor:
+        return x
+
+    def before_rgb(self, x: torch.Tensor, heat: torch.Tensor | None) -> torch.Tensor:
+        return x
 
     def forward(self, x, rgb, w, heat, *, noise_mode, generator):
         if not self.first:
@@ -190,48 +141,74 @@ class GBlock(nn.Module):
         if self.sel is not None:
             x = self.sel(x, heat)
         if self.conv0 is not None:
-            x = self.conv0(x, w, noise_mode=noise_mode, generator=generator)
-            if self.sel1 is not None:
-                x = self.sel1(x, heat)
+            x = self.after_conv0(self.conv0(x, w, noise_mode=noise_mode, generator=generator), heat)
         x = self.conv1(x, w, noise_mode=noise_mode, generator=generator)
-        y = self.torgb(x if self.sel_rgb is None else self.sel_rgb(x, heat), w) + self.rgb_bias[None, :, None, None]
+        y = self.torgb(self.before_rgb(x, heat), w) + self.rgb_bias[None, :, None, None]
         if rgb is not None:
             y = y + F.interpolate(rgb, scale_factor=2, mode="bilinear", align_corners=False)
         return x, y
 
 
-class Generator(nn.Module):
-    """z (B, z_dim) [+ heatmaps] -> images (B, C, 32, 32) in [-1, 1] (tanh)."""
+class LayerSelBlock(GBlock):
+    """The official code's SEL placement (genforce/eqgan-sa, training/networks.py: SynthesisLayer and
+    ToRGBLayer each own a SEL): besides the block's input, one SEL after conv0 (``sel1``, not in the first
+    block, whose only conv is conv1) and one before to-RGB (``sel_rgb``), so the heatmap also reaches each
+    resolution's image output directly. Measured and not adopted: experiments/gan_variants.py."""
 
-    def __init__(self, config: GanConfig) -> None:
+    def __init__(self, in_ch: int, out_ch: int, w_dim: int, res: int, img_ch: int, *,
+                 first: bool, sel_heat: int, sel_hidden: int) -> None:
+        super().__init__(in_ch, out_ch, w_dim, res, img_ch, first=first, sel_heat=sel_heat, sel_hidden=sel_hidden)
+        self.sel1 = None if first else self.make_sel(out_ch)
+        self.sel_rgb = self.make_sel(out_ch)
+
+    def after_conv0(self, x: torch.Tensor, heat: torch.Tensor | None) -> torch.Tensor:
+        return x if self.sel1 is None else self.sel1(x, heat)
+
+    def before_rgb(self, x: torch.Tensor, heat: torch.Tensor | None) -> torch.Tensor:
+        return x if self.sel_rgb is None else self.sel_rgb(x, heat)
+
+
+class Generator(nn.Module):
+    """z (B, z_dim) [+ heatmaps] -> images (B, C, 32, 32) in [-1, 1] (tanh).
+
+    Injected parts (the defaults are the shipped models'): ``block``, the synthesis block class;
+    ``heat_encoder``, a factory of the module turning :class:`Heatmaps` into each level's SEL input (it has a
+    ``features`` attribute: channels per level); ``heat_sampler``, the function drawing training and
+    sampling heatmaps, with :func:`~genlens.gan.spatial.sample_heatmaps`' signature.
+    """
+
+    def __init__(self, config: GanConfig, *, block: type[GBlock] = GBlock,
+                 heat_encoder: Callable[[], nn.Module] = MeanHeatmaps,
+                 heat_sampler: Callable[..., Heatmaps] = sample_heatmaps) -> None:
         super().__init__()
         self.config = config
+        self.heat_sampler = heat_sampler
+        # which parts were injected, by name: training checkpoints record it, so a resume with others is refused
+        self.parts = {"block": part_name(block), "heat_encoder": part_name(heat_encoder),
+                      "heat_sampler": part_name(heat_sampler)}
         c = config.g_channels
         self.mapping = MappingNetwork(config.z_dim, config.w_dim, config.mapping_layers)
         self.const = nn.Parameter(torch.randn(1, c[0], 4, 4))
-        encoded = config.use_sel and config.heat_encoder == "conv"
-        self.heat_encoder = HeatmapEncoder(config.heat_features) if encoded else None
-        per_level = config.heat_features if encoded else 1
+        self.heat_encoder = heat_encoder() if config.use_sel else None
+        per_level = self.heat_encoder.features if config.use_sel else 0
         blocks = []
         for i, res in enumerate(RESOLUTIONS):
             # level 1 feeds 4 px, level 2 8 px, level 3 16 px; higher blocks get all three
-            sel_heat = (per_level if i < len(LEVELS) else per_level * len(LEVELS)) if config.use_sel else 0
-            blocks.append(GBlock(c[max(i - 1, 0)], c[i], config.w_dim, res, config.img_channels,
-                                 first=i == 0, sel_heat=sel_heat, sel_hidden=config.sel_hidden,
-                                 placement=config.sel_placement))
+            sel_heat = per_level if i < len(LEVELS) else per_level * len(LEVELS)
+            blocks.append(block(c[max(i - 1, 0)], c[i], config.w_dim, res, config.img_channels,
+                                first=i == 0, sel_heat=sel_heat, sel_hidden=config.sel_hidden))
         self.blocks = nn.ModuleList(blocks)
 
-    def sample_heatmaps(self, batch: int, *, generator: torch.Generator | None = None) -> Heatmaps:
-        return sample_heatmaps(batch, size=self.config.resolution, generator=generator,
-                               device=self.const.device, sigmas=self.config.heat_sigmas)
+    def sample_heatmaps(self, batch: int, *, generator: torch.Generator | None = None,
+                        device: torch.device | str | None = None) -> Heatmaps:
+        """``batch`` heatmaps from ``generator`` (CPU draws), on ``device`` (default: G's)."""
+        return self.heat_sampler(batch, size=self.config.resolution, generator=generator,
+                                 device=self.const.device if device is None else device)
 
     def block_heats(self, heatmaps: Heatmaps) -> list[torch.Tensor]:
         """The SEL input of every block: level i's map (or encoded features) for block i < 3, all three
         concatenated for the blocks above."""
-        if self.heat_encoder is not None:
-            per_level = self.heat_encoder(heatmaps)
-        else:
-            per_level = [heatmaps.maps[lv] for lv in LEVELS]
+        per_level = self.heat_encoder(heatmaps)
         joint = torch.cat(per_level, dim=1)
         return [per_level[i] if i < len(LEVELS) else joint for i in range(len(self.blocks))]
 
@@ -241,8 +218,7 @@ class Generator(nn.Module):
             heatmaps = self.sample_heatmaps(w.shape[0], generator=generator)
         x, rgb = self.const.expand(w.shape[0], -1, -1, -1), None
         heats = self.block_heats(heatmaps) if self.config.use_sel else [None] * len(self.blocks)
-        for i, block in enumerate(self.blocks):
-            heat = heats[i] if block.sel is not None else None
+        for block, heat in zip(self.blocks, heats, strict=True):
             x, rgb = block(x, rgb, w, heat, noise_mode=noise_mode, generator=generator)
         return torch.tanh(rgb)
 
@@ -310,7 +286,3 @@ class Discriminator(nn.Module):
         x = lrelu(self.conv(x))
         x = lrelu(self.fc(x.flatten(1)))
         return self.out(x)  # (B, 1)
-
-
-def build(config: GanConfig) -> tuple[Generator, Discriminator]:
-    return Generator(config), Discriminator(config)

@@ -5,13 +5,13 @@ Wang et al., "Improving GAN Equilibrium by Raising Spatial Awareness", CVPR 2022
 * Heatmaps (sec. 3.2): fresh Gaussian blobs every forward pass, three levels. Level 1 has one centre
   c1 ~ clamp(N(0, 0.33^2), -0.75, 0.75) with sigma ~ U[0.5, 1]; level 2 has two centres c1 + U(-0.4, 0.4)
   with a smaller sigma; level 3 has four centres c1 + U(-0.8, 0.8) with a smaller sigma still (centres of
-  levels 2 and 3 clamped to [-1, 1]). Two sets of sigma ranges (``SIGMA_RANGES``, ``GanConfig.heat_sigmas``):
-  "narrow", our first choice, sigma2 ~ U[0.25, 0.5], sigma3 ~ U[0.1, 0.25]; "official", the official code's
-  sigma2 ~ (U[0, 1] + 0.1) / 1.4 and sigma3 ~ (U[0, 1] + 0.1) / 2 per centre (wider, and overlapping level
-  1's). Two ways into the SELs (``GanConfig.heat_encoder``): "mean", our first choice, hands each SEL the
-  level's mean map; "conv", the official code's, renders each centre as its own channel and passes each
-  level through a two-conv encoder (K -> 16 -> 32 channels, 3x3, lrelu) at image resolution before the
-  SELs resize it (:class:`HeatmapEncoder`).
+  levels 2 and 3 clamped to [-1, 1]). The shipped models draw sigma2 ~ U[0.25, 0.5], sigma3 ~ U[0.1, 0.25]
+  (``SIGMA_RANGES``); the official code's sigma2 ~ (U[0, 1] + 0.1) / 1.4 and sigma3 ~ (U[0, 1] + 0.1) / 2
+  per centre (wider, and overlapping level 1's) are ``OFFICIAL_SIGMA_RANGES``, drawn by
+  :func:`sample_official_heatmaps` (inject it as ``Generator(heat_sampler=...)``). The shipped models hand
+  each SEL a level's mean map (:class:`MeanHeatmaps`); the official code renders each centre as its own
+  channel and passes each level through a two-conv encoder (K -> 16 -> 32 channels, 3x3, lrelu) at image
+  resolution before the SELs resize it (:class:`HeatmapEncoder`, ``Generator(heat_encoder=HeatmapEncoder)``).
   One blob is ``exp(-||coord - c||^2 / sigma) + 0.01`` on a [-1, 1] grid (x = columns, y = rows); a level's map
   (B, 1, H, W) is the mean over its centres.
 * SEL (eq. 2): ``dx = IN(x) * (1 + sigma(h)) + mu(h)``, ``out = x + 0.1 * conv(lrelu(dx))`` where h is the
@@ -27,6 +27,7 @@ generator never saw such centres, so silently clamping would make "move it there
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 
@@ -41,12 +42,11 @@ from genlens.gan.layers import EqualConv2d
 
 LEVELS = (1, 2, 3)
 CENTRES_PER_LEVEL = {1: 1, 2: 2, 3: 4}
-SIGMA_RANGES = {"narrow": {1: (0.5, 1.0), 2: (0.25, 0.5), 3: (0.1, 0.25)},
-                "official": {1: (0.5, 1.0), 2: (0.1 / 1.4, 1.1 / 1.4), 3: (0.1 / 2, 1.1 / 2)}}
+SIGMA_RANGES = {1: (0.5, 1.0), 2: (0.25, 0.5), 3: (0.1, 0.25)}  # level -> U[lo, hi] of each centre's sigma
+OFFICIAL_SIGMA_RANGES = {1: (0.5, 1.0), 2: (0.1 / 1.4, 1.1 / 1.4), 3: (0.1 / 2, 1.1 / 2)}
 OFFSET = {2: 0.4, 3: 0.8}
 CENTRE_STD, CENTRE_CLAMP, FLOOR = 0.33, 0.75, 0.01
 ALIGN_THRESHOLD = 0.25
-ALIGN_CAMS = ("g-loss", "real")  # the scalar whose Grad-CAM is aligned: G's loss softplus(-D) | D's raw logit
 
 
 @dataclass
@@ -105,26 +105,11 @@ def render_heatmap(centers: torch.Tensor, sigmas: torch.Tensor, size: int) -> to
     return _render(centers, sigmas, size)
 
 
-HEAT_ENCODERS = ("mean", "conv")
-
-
-def check_encoder(name: str) -> str:
-    if name not in HEAT_ENCODERS:
-        raise GenlensError(f"unknown heatmap encoder '{name}'; use one of: {', '.join(HEAT_ENCODERS)}")
-    return name
-
-
-def check_sigmas(name: str) -> str:
-    if name not in SIGMA_RANGES:
-        raise GenlensError(f"unknown heatmap sigma set '{name}'; use one of: {', '.join(SIGMA_RANGES)}")
-    return name
-
-
 def sample_heatmaps(batch: int, *, size: int, generator: torch.Generator | None = None,
-                    device: torch.device | str = "cpu", sigmas: str = "narrow") -> Heatmaps:
+                    device: torch.device | str = "cpu", ranges: dict[int, tuple[float, float]] = SIGMA_RANGES
+                    ) -> Heatmaps:
     """Draw the three levels for ``batch`` images from ``generator`` (all draws on the CPU, so the same seed
-    gives the same heatmaps on every device); ``sigmas`` names the sigma ranges (``SIGMA_RANGES``)."""
-    ranges = SIGMA_RANGES[check_sigmas(sigmas)]
+    gives the same heatmaps on every device); ``ranges``: level -> (lo, hi) of the uniform sigma draws."""
     g = generator if generator is not None and generator.device.type == "cpu" else None
 
     def uniform(shape: tuple[int, ...], lo: float, hi: float) -> torch.Tensor:
@@ -138,6 +123,11 @@ def sample_heatmaps(batch: int, *, size: int, generator: torch.Generator | None 
     drawn = {lv: uniform((batch, CENTRES_PER_LEVEL[lv]), *ranges[lv]) for lv in LEVELS}
     maps = {lv: _render(centers[lv], drawn[lv], size) for lv in LEVELS}
     return Heatmaps(maps, centers, drawn).to(device)
+
+
+def sample_official_heatmaps(batch: int, **kwargs) -> Heatmaps:
+    """:func:`sample_heatmaps` with the official code's wider sigmas for levels 2 and 3."""
+    return sample_heatmaps(batch, ranges=OFFICIAL_SIGMA_RANGES, **kwargs)
 
 
 class SpatialEncodingLayer(nn.Module):
@@ -161,6 +151,16 @@ class SpatialEncodingLayer(nn.Module):
         sigma, mu = self.to_sigma_mu(self.shared(heat)).chunk(2, dim=1)  # (B, 1, h, w) each
         dx = self.norm(x) * (1 + sigma) + mu
         return x + self.out(F.leaky_relu(dx, 0.2)) * self.scale
+
+
+class MeanHeatmaps(nn.Module):
+    """The shipped models' way into the SELs: each level's mean map (one channel per level, no parameters)."""
+
+    features = 1
+
+    def forward(self, heat: Heatmaps) -> list[torch.Tensor]:
+        """-> one (B, 1, H, W) map per level, in ``LEVELS`` order."""
+        return [heat.maps[lv] for lv in LEVELS]
 
 
 class HeatmapEncoder(nn.Module):
@@ -205,12 +205,18 @@ class AlignmentResult:
     cams: dict[int, torch.Tensor]  # level -> (B, H, W) normalised CAM (detached)
 
 
+def g_loss_score(logits: torch.Tensor) -> torch.Tensor:
+    """The scalar whose Grad-CAM the alignment uses: G's non-saturating loss softplus(-D(fake)), summed."""
+    return F.softplus(-logits).sum()
+
+
 def alignment_loss(D: nn.Module, fake: torch.Tensor, heatmaps: Heatmaps, *, levels: tuple[int, ...] = LEVELS,
-                   threshold: float = ALIGN_THRESHOLD, cam_of: str = "g-loss") -> AlignmentResult:
+                   threshold: float = ALIGN_THRESHOLD,
+                   cam_score: Callable[[torch.Tensor], torch.Tensor] = g_loss_score) -> AlignmentResult:
     """Sum over levels (weight 1 each) of the thresholded L1 between D's Grad-CAM and the heatmap.
 
     One forward pass of D captures the output of every level's block (``D.cam_layer(level)``); one gradient
-    of G's loss softplus(-D(fake)) w.r.t. all of them gives the channel weights (detached, so no second-order
+    of ``cam_score(D(fake))`` w.r.t. all of them gives the channel weights (detached, so no second-order
     terms). The CAM then stays in G's graph through the captured activations only. Its min-max
     normalisation uses detached minimum and maximum, as the official code does: otherwise most of the
     alignment gradient flows into the two extreme pixels of each map (on the shipped 40-kimg models the
@@ -218,14 +224,12 @@ def alignment_loss(D: nn.Module, fake: torch.Tensor, heatmaps: Heatmaps, *, leve
     D's parameters are frozen while the graph is built, so back-propagating the loss reaches G (through
     ``fake``) and never D's .grad.
 
-    ``cam_of="g-loss"`` (the issue's and the official code's) differentiates G's loss softplus(-D(fake)): its
-    gradient is -sigmoid(-D) times that of the logit, so with the per-channel relu the map keeps the channels
-    whose activation lowers D's realness, where D sees evidence of *fake* (Grad-CAM's counterfactual map,
-    Selvaraju et al. 2017, sec. 5). ``cam_of="real"`` differentiates D's raw logit: plain Grad-CAM of "real",
-    where D sees evidence of a real image.
+    ``cam_score`` (the issue's and the official code's :func:`g_loss_score`) differentiates G's loss
+    softplus(-D(fake)): its gradient is -sigmoid(-D) times that of the logit, so with the per-channel relu
+    the map keeps the channels whose activation lowers D's realness, where D sees evidence of *fake*
+    (Grad-CAM's counterfactual map, Selvaraju et al. 2017, sec. 5). Measured and not adopted: the raw logit
+    (plain Grad-CAM of "real"), experiments/gan_align_real.py.
     """
-    if cam_of not in ALIGN_CAMS:
-        raise GenlensError(f"unknown alignment CAM '{cam_of}'; use one of: {', '.join(ALIGN_CAMS)}")
     size = tuple(fake.shape[-2:])
     total = fake.new_zeros(())
     cams: dict[int, torch.Tensor] = {}
@@ -233,8 +237,7 @@ def alignment_loss(D: nn.Module, fake: torch.Tensor, heatmaps: Heatmaps, *, leve
         caps = [stack.enter_context(ActivationCapture(D.cam_layer(level))) for level in levels]
         logits = D(fake)
         acts = [cap.output for cap in caps]
-        score = F.softplus(-logits).sum() if cam_of == "g-loss" else logits.sum()
-        grads = torch.autograd.grad(score, acts, retain_graph=True)
+        grads = torch.autograd.grad(cam_score(logits), acts, retain_graph=True)
         for level, a, g in zip(levels, acts, grads, strict=True):
             weights = g.detach().mean(dim=(2, 3), keepdim=True)  # Grad-CAM channel weights (eq. 1)
             cam = normalize_cam(upsample_cam(F.relu(weights * a).sum(dim=1), size), detach_range=True)

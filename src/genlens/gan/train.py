@@ -11,7 +11,6 @@ and Accelerate for the device the same way :func:`genlens.training.train` does. 
 """
 from __future__ import annotations
 
-import dataclasses
 import math
 import time
 from collections.abc import Callable
@@ -23,16 +22,17 @@ import torch
 from torch import nn
 
 from genlens.errors import GenlensError
+from genlens.gan.config import MIGRATION as MODEL_MIGRATION
 from genlens.gan.losses import d_loss, disequilibrium, g_loss, r1_penalty
-from genlens.gan.networks import Discriminator, GanConfig, Generator
-from genlens.gan.spatial import ALIGN_CAMS, alignment_loss, frozen
-from genlens.training.checkpoint import find_checkpoint, load_checkpoint, save_checkpoint
-from genlens.training.config_diff import config_to_dict
+from genlens.gan.networks import Discriminator, GanConfig, Generator, part_name
+from genlens.gan.spatial import AlignmentResult, alignment_loss, frozen
+from genlens.training.checkpoint import find_checkpoint, load_checkpoint, read_checkpoint_state, save_checkpoint
 from genlens.training.data_order import DataOrder
 from genlens.training.ema import EMA
 from genlens.training.interrupt import DeferredInterrupt
 from genlens.training.loop import _make_accelerator
 from genlens.training.rng import capture_rng_state, restore_rng_state
+from genlens.utils.config_io import Migration, from_dict, to_dict
 from genlens.utils.seed import seed_everything
 
 
@@ -49,10 +49,6 @@ class GanTrainConfig:
     r1_gamma: float = 0.1
     r1_every: int = 4  # lazy regularisation; 1 = every step
     align_weight: float = 1.0
-    # whose Grad-CAM the alignment ties to the heatmap: "g-loss", the gradient of G's loss softplus(-D(G(z)))
-    # as the issue and the official code (where D sees evidence of *fake*); "real", the gradient of D's raw
-    # logit, plain Grad-CAM of the class "real" (Selvaraju et al. 2017, eq. 1-2)
-    align_cam: str = "g-loss"
     ema_decay: float = 0.999
     di_every: int = 0  # measure the disequilibrium indicator every this many steps (0: only at the end)
     di_samples: int = 256
@@ -68,22 +64,29 @@ class GanTrainConfig:
             raise GenlensError("total_steps and batch_size must be at least 1")
         if self.r1_every < 1:
             raise GenlensError(f"r1_every must be >= 1, got {self.r1_every}")
-        if self.align_cam not in ALIGN_CAMS:
-            raise GenlensError(f"unknown alignment CAM '{self.align_cam}'; use one of: {', '.join(ALIGN_CAMS)}")
         if self.mixed_precision != "no":
             raise GenlensError("the GAN loop trains in full precision (R1 needs double backward); "
                                "use mixed_precision='no'")
 
     def identity(self) -> dict[str, Any]:
-        return {k: v for k, v in dataclasses.asdict(self).items() if k not in self.RUN_CONTROL}
+        return {k: v for k, v in to_dict(self).items() if k not in self.RUN_CONTROL}
+
+    @classmethod
+    def from_dict(cls, data: Any, *, where: str = "GAN training config") -> GanTrainConfig:
+        """Read a training config written by any genlens version (``TRAIN_MIGRATION``)."""
+        return from_dict(cls, data, where=where, migration=TRAIN_MIGRATION)
+
+
+# Options that left the configs (issue 28), with the only value that still means today's training.
+TRAIN_MIGRATION = Migration(removed={"align_cam": "g-loss"})
 
 
 class GanPair(nn.Module):
-    """G and D in one module, so one checkpoint file holds both."""
+    """G and D in one module, so one checkpoint file holds both (``make_generator``: G with injected parts)."""
 
-    def __init__(self, config: GanConfig) -> None:
+    def __init__(self, config: GanConfig, *, make_generator: Callable[[GanConfig], Generator] = Generator) -> None:
         super().__init__()
-        self.G = Generator(config)
+        self.G = make_generator(config)
         self.D = Discriminator(config)
 
 
@@ -112,10 +115,29 @@ class GanRun:
     def G_ema(self) -> Generator:
         return self.ema.ema_model
 
+    def metrics(self) -> dict[str, Any]:
+        """The run's headline numbers: steps, the last DI and mean logits, DI over the run's steps."""
+        last = self.history[-1] if self.history else {}
+        return {"steps": self.step, "di": last.get("di"), "d_real": last.get("d_real"), "d_fake": last.get("d_fake"),
+                "di_history": [[r["step"], r["di"]] for r in self.history if "di" in r]}
 
-# GanConfig fields added after checkpoints existed, with the value those runs were trained with
-CONFIG_ADDED = {"model.heat_sigmas": "narrow", "model.heat_encoder": "mean", "model.heat_features": 32,
-                "model.sel_placement": "block", "train.align_cam": "g-loss"}
+
+# Checkpoints written before the injected parts were recorded used the shipped ones.
+PARTS_ADDED = {"parts.block": "GBlock", "parts.heat_encoder": "MeanHeatmaps", "parts.heat_sampler": "sample_heatmaps",
+               "parts.alignment": "alignment_loss"}
+
+
+def _check_removed_options(found: Path) -> tuple[str, ...]:
+    """Refuse a checkpoint trained with an option that left the configs (any value but today's behaviour);
+    returns the removed keys it holds, which the config comparison then skips."""
+    stored = read_checkpoint_state(found).get("config", {})
+    where = f"checkpoint '{found}'"
+    skip = []
+    for part, migration in (("model", MODEL_MIGRATION), ("train", TRAIN_MIGRATION)):
+        data = stored.get(part) or {}
+        migration.apply(data, where=f"{where} {part} config")
+        skip += [f"{part}.{k}" for k in migration.removed if k in data]
+    return tuple(skip)
 
 
 def measure_di(G: Generator, D: Discriminator, held_out: torch.Tensor, *, n: int, seed: int,
@@ -145,12 +167,18 @@ def train_gan(
     resume: bool = False,
     stop_at_step: int | None = None,
     callback: Callable[[dict[str, Any]], None] | None = None,
+    make_generator: Callable[[GanConfig], Generator] = Generator,
+    alignment: Callable[..., AlignmentResult] = alignment_loss,
 ) -> GanRun:
     """Train G and D on ``data`` (N, C, 32, 32) in [-1, 1]; return the models, EMA and this call's history.
 
     ``callback(record)`` gets ``{"step", "total", "loss_d", "loss_g", "d_real", "d_fake"[, "r1", "align",
     "di"]}`` after every step (d_real / d_fake: mean raw logits of this step's batch). On NaN/Inf the run
     stops before touching the weights with a one-line error naming the step; ``run_dir/last`` is kept.
+
+    Variants are injected, not configured: ``make_generator(model_config)`` builds G (e.g.
+    ``functools.partial(Generator, block=LayerSelBlock)``), ``alignment(D, fake, heatmaps)`` is EqGAN-SA's
+    alignment loss. The checkpoint records their names (``part_name``): a run resumes only with the same ones.
     """
     if data.ndim != 4 or tuple(data.shape[1:]) != (model_config.img_channels, 32, 32):
         raise GenlensError(f"GAN data must be (N, {model_config.img_channels}, 32, 32) in [-1, 1], "
@@ -161,7 +189,7 @@ def train_gan(
                            "does not average); launch it without --multi_gpu / --num_processes")
     device = accelerator.device
     seed_everything(config.seed)
-    pair = GanPair(model_config)
+    pair = GanPair(model_config, make_generator=make_generator)
     opt_g = torch.optim.Adam(pair.G.parameters(), lr=config.lr_g, betas=config.betas)
     opt_d = torch.optim.Adam(pair.D.parameters(), lr=config.lr_d, betas=config.betas)
     pair, opt_g, opt_d = accelerator.prepare(pair, opt_g, opt_d)
@@ -171,7 +199,8 @@ def train_gan(
     gen = torch.Generator().manual_seed(config.seed)  # z, heatmaps, noise (CPU draws: device-independent)
     generators = {"gan": gen}
     order = DataOrder(len(data), batch_size=config.batch_size, seed=config.seed)
-    identity = {"train": config.identity(), "model": config_to_dict(model_config), "num_items": len(data)}
+    identity = {"train": config.identity(), "model": to_dict(model_config), "num_items": len(data),
+                "parts": {**pair.G.parts, "alignment": part_name(alignment)}}
 
     run_dir = Path(run_dir) if run_dir is not None else None
     found = find_checkpoint(run_dir) if run_dir is not None else None
@@ -183,7 +212,7 @@ def train_gan(
         # total_steps may grow: the learning rates are constant (StyleGAN2 has no schedule) and the data order
         # does not depend on it, so a finished run extended to more steps equals one trained that long.
         saved = load_checkpoint(found, model=pair, config=identity, optimizer=optims, ema=ema,
-                                ignore=("train.total_steps",), added=CONFIG_ADDED)
+                                ignore=("train.total_steps", *_check_removed_options(found)), added=PARTS_ADDED)
         step = int(saved["step"])
         if step > config.total_steps:
             raise GenlensError(f"{run_dir} is already at step {step}, past the {config.total_steps} steps asked "
@@ -237,7 +266,7 @@ def train_gan(
             with frozen(D):
                 fake, heat = fakes(b)
                 if model_config.use_alignment and config.align_weight > 0:
-                    align = alignment_loss(D, fake, heat, cam_of=config.align_cam)
+                    align = alignment(D, fake, heat)
                     loss_g = g_loss(align.logits)
                     total_g = loss_g + config.align_weight * align.loss
                     record["align"] = float(align.loss.detach())

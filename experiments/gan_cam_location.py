@@ -10,12 +10,13 @@ per-image Pearson correlation between the normalised CAM and
   held-out real test images;
 * G's input heatmap of that level: ``heatmap`` on fakes,
 
-for both CAM choices (``genlens.gan.spatial.alignment_loss``): ``g-loss``, the gradient of G's loss
-softplus(-D) as the issue and the official code (where D sees evidence of fake), and ``real``, the gradient
-of D's logit (where D sees evidence of real). Means over ``--n`` images; seconds on a CPU.
+for both CAM choices (``genlens.gan.spatial.alignment_loss``'s ``cam_score``): ``g-loss``, the gradient of
+G's loss softplus(-D) as the issue and the official code (where D sees evidence of fake), and ``real``, the
+gradient of D's logit (where D sees evidence of real; experiments/gan_variants.py align_real). Means over
+``--n`` images; seconds on a CPU. The recorded run (``gan_cam_location.json`` beside this script; the run dirs
+of bench/gan.py and of the align_real variant):
 
-    .venv/bin/python bench/gan_cam_location.py runs/gan-rcurve/eqgan-sa-s0 runs/gan-realcam/eqgan-sa-s0 \\
-        --out bench/results/gan_cam_location.json
+    python experiments/gan_cam_location.py runs/gan-rcurve/eqgan-sa-s0 runs/gan-realcam/eqgan-sa-s0
 """
 from __future__ import annotations
 
@@ -27,10 +28,17 @@ from typing import Any
 
 import torch
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import environment, write_json
+from gan_variants import real_logit
 
-from genlens.gan.spatial import ALIGN_CAMS, LEVELS, alignment_loss
+from genlens.gan.spatial import LEVELS, alignment_loss, g_loss_score
+
+HERE = Path(__file__).resolve().parent
+
+
+CAM_SCORES = {"g-loss": g_loss_score, "real": real_logit}  # the scalar whose Grad-CAM is compared
 
 
 def image_corr(a: torch.Tensor, b: torch.Tensor) -> float:
@@ -52,9 +60,9 @@ def cam_location(G: Any, D: Any, real: torch.Tensor, *, n: int, seed: int) -> di
     real = real[:n]
     real_heat = G.sample_heatmaps(len(real), generator=g)  # only shapes the call; the CAM of a real ignores it
     out: dict[str, Any] = {}
-    for cam_of in ALIGN_CAMS:
-        on_fake = alignment_loss(D, fake, heat, cam_of=cam_of).cams
-        on_real = alignment_loss(D, real, real_heat, cam_of=cam_of).cams
+    for cam_of, score in CAM_SCORES.items():
+        on_fake = alignment_loss(D, fake, heat, cam_score=score).cams
+        on_real = alignment_loss(D, real, real_heat, cam_score=score).cams
         out[cam_of] = {str(lv): {"object_fake": image_corr(on_fake[lv], (fake[:, 0] + 1) / 2),
                                  "object_real": image_corr(on_real[lv], (real[:, 0] + 1) / 2),
                                  "heatmap_fake": image_corr(on_fake[lv], heat.maps[lv][:, 0])} for lv in LEVELS}
@@ -63,11 +71,12 @@ def cam_location(G: Any, D: Any, real: torch.Tensor, *, n: int, seed: int) -> di
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("runs", nargs="+", help="GAN run dirs (bench/gan.py --run-root ARCH-sSEED or genlens gan train --run-dir)")
+    p.add_argument("runs", nargs="+", help="GAN run dirs (bench/gan.py --run-root ARCH-sSEED or genlens gan train --run-dir) "
+                   "of generators with the shipped layout")
     p.add_argument("--n", type=int, default=256, help="fakes and held-out reals per run (default 256)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--data-dir", default=None)
-    p.add_argument("--out", default="bench/results/gan_cam_location.json")
+    p.add_argument("--out", default=str(HERE / "gan_cam_location.json"))
     args = p.parse_args(argv)
     from genlens.gan.data import fmnist_32
     from genlens.gan.di import load_training_checkpoint
@@ -81,9 +90,9 @@ def main(argv: list[str] | None = None) -> int:
         _, D, G_ema = load_training_checkpoint(run)
         state = read_checkpoint_state(run)
         train = state.get("config", {}).get("train", {})
+        # align_cam: how the run was trained, as genlens recorded it before issue 28 (later runs: unknown)
         results.append({"run": run, "arch": G_ema.config.arch, "step": int(state["step"]),
-                        "align_cam": train.get("align_cam", "g-loss"), "sel_placement": G_ema.config.sel_placement,
-                        "cams": cam_location(G_ema, D, real, n=args.n, seed=args.seed)})
+                        "align_cam": train.get("align_cam"), "cams": cam_location(G_ema, D, real, n=args.n, seed=args.seed)})
     result = {"benchmark": "gan_cam_location", "env": environment(torch.device("cpu")), "n": args.n,
               "definitions": {"object_fake": "mean per-image Pearson r of the CAM with the fake's brightness",
                               "object_real": "the same on held-out real test images",

@@ -9,17 +9,18 @@ downscaled 28 -> 20 px (antialiased) and pasted at a random, per-image fixed off
 If centring were the only obstacle, the editing correlation here should be clearly higher. For scale, the
 JSON also holds the score of untrained generators of the same shape (three initialisations).
 
-    .venv/bin/python bench/gan_placed.py --seeds 0 1          # 40.4 kimg each, ~30 min per seed on one thread
-    .venv/bin/python bench/gan_placed.py --quick              # tiny smoke run, < 1 min
+    python experiments/gan_placed.py --seeds 0 1          # 40.4 kimg each, ~30 min per seed on one thread
+    python experiments/gan_placed.py --quick              # tiny smoke run, < 1 min
 
 The same 40.4-kimg run on the ordinary (centred) data, and with the official code's wider heatmap sigmas for
-levels 2/3 (``--heat-sigmas official``, ``genlens.gan.spatial.SIGMA_RANGES``), separates the two causes:
+levels 2/3 (``--heat-sigmas official``: ``genlens.gan.spatial.sample_official_heatmaps`` injected into the
+generator), separates the two causes (recorded in ``gan_editing_sigmas.json`` beside this script):
 
-    .venv/bin/python bench/gan_placed.py --data centred --heat-sigmas narrow official --seeds 0 \
-        --out bench/results/gan_editing_sigmas.json
+    python experiments/gan_placed.py --data centred --heat-sigmas narrow official --seeds 0 1 --fid-n 5000 \
+        --threads 2 --out experiments/gan_editing_sigmas.json
 
 The run directory keeps the checkpoint, so the same command resumes (or, once finished, only re-scores).
-Writes ``bench/results/gan_placed.json`` and a PNG (four latents of the first seed, level-1 centre moved left
+Writes ``experiments/gan_placed.json`` and a PNG (four latents of the first seed, level-1 centre moved left
 to right, each with its signed change).
 """
 from __future__ import annotations
@@ -29,21 +30,24 @@ import importlib
 import json
 import sys
 import time
-from dataclasses import replace
+from functools import partial
 from pathlib import Path
 
 import torch
 import torch.nn.functional as F
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
 from common import environment, write_json
 
 from genlens.gan.data import fmnist_32
 from genlens.gan.evaluate import editing_correlation, fid_kid
 from genlens.gan.networks import GanConfig, Generator
+from genlens.gan.spatial import sample_heatmaps, sample_official_heatmaps
 from genlens.gan.train import GanTrainConfig, measure_di, train_gan
 
-RESULTS = Path(__file__).resolve().parent / "results"
+HERE = Path(__file__).resolve().parent
+
+SAMPLERS = {"narrow": sample_heatmaps, "official": sample_official_heatmaps}  # heatmap sigmas -> injected sampler
 EDIT_SEED = 12345 + 3  # bench/gan.py: FID_SEED + 3
 ITEM, CANVAS = 20, 32
 
@@ -92,13 +96,13 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--edit-latents", type=int, default=64)
     p.add_argument("--run-root", type=Path, default=None, help="default runs/gan-placed (eqgan-sa-s<seed> inside)")
-    p.add_argument("--out", type=Path, default=None, help="default bench/results/gan_placed.json")
+    p.add_argument("--out", type=Path, default=None, help="default experiments/gan_placed.json")
     p.add_argument("--data-dir", type=Path, default=None, help="Fashion-MNIST IDX folder (default: the usual search)")
     p.add_argument("--quick", action="store_true",
                    help="tiny networks, 4 steps, 512 images (smoke test; writes under runs/gan-placed/quick)")
     args = p.parse_args(argv)
     root = args.run_root or Path("runs/gan-placed") / ("quick" if args.quick else "")
-    args.out = args.out or (root / "quick.json" if args.quick else RESULTS / "gan_placed.json")
+    args.out = args.out or (root / "quick.json" if args.quick else HERE / "gan_placed.json")
     torch.set_num_threads(args.threads)
 
     limit = 512 if args.quick else None
@@ -128,8 +132,9 @@ def main(argv: list[str] | None = None) -> int:
                                   checkpoint_every=100, di_every=100)
             # the first runs (placed, narrow) keep their original folder names
             tag = "" if (args.data, sigmas) == ("placed", "narrow") else f"-{args.data}-{sigmas}"
-            run = train_gan(model_config=replace(cfg, heat_sigmas=sigmas), config=tcfg, data=data,
-                            held_out=held_out, run_dir=root / f"eqgan-sa{tag}-s{seed}", resume=True)
+            run = train_gan(model_config=cfg, config=tcfg, data=data, held_out=held_out,
+                            run_dir=root / f"eqgan-sa{tag}-s{seed}", resume=True,
+                            make_generator=partial(Generator, heat_sampler=SAMPLERS[sigmas]))
             G = run.G_ema.eval()
             # bench/gan.py's editing score (content displacement vs heatmap shift), on the same latents.
             runs.append({"seed": seed, "heat_sigmas": sigmas, "steps": run.step, "kimg": run.step * 64 / 1000,

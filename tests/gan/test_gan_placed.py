@@ -1,4 +1,4 @@
-"""bench/gan_placed.py: the placed-object data and a --quick run on a tiny synthetic Fashion-MNIST."""
+"""experiments/gan_placed.py: the placed-object data and a --quick run on a tiny synthetic Fashion-MNIST."""
 from __future__ import annotations
 
 import json
@@ -9,8 +9,8 @@ import torch
 
 
 @pytest.fixture(scope="module")
-def mod(bench_script):
-    return bench_script("gan_placed")
+def mod(script):
+    return script("experiments/gan_placed")
 
 
 def test_placed_items_keep_their_size_and_move_around(mod):
