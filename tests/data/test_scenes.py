@@ -116,6 +116,8 @@ def test_cache_is_reused_and_rebuilt_when_corrupt(tmp_path, monkeypatch):
     tensors, meta = cache_paths(config, tmp_path)
     record = json.loads(meta.read_text())
     assert record["content_sha256"] == content_sha256(first)
+    load_scenes(config, cache=tmp_path / "elsewhere")  # the same seed writes a byte-identical file
+    assert json.loads(cache_paths(config, tmp_path / "elsewhere")[1].read_text())["sha256"] == record["sha256"]
 
     real_generate = scenes_mod.generate_scenes
     monkeypatch.setattr(scenes_mod, "generate_scenes", lambda *a, **k: pytest.fail("cache was not reused"))
