@@ -56,6 +56,10 @@ def test_decode_finds_planted_peaks_exactly():
     assert dets[0] == [Detection(7, 10.5 / 32, 20.25 / 32, pytest.approx(0.9)), Detection(3, 30 / 32, 5 / 32, pytest.approx(0.6))]
     assert dets[1] == [Detection(0, 0.0, 0.0, 0.5)]
     assert decode(heat, off, stride=2, canvas=64, threshold=0.3)[0][0].x == pytest.approx(21 / 64)
+    # two classes firing on one place: one object of the likelier class, unless peaks are per class
+    heat[1, 4, 1, 0] = 0.4
+    assert [d.cls for d in decode(heat, off, stride=1, canvas=32)[1]] == [0]
+    assert [d.cls for d in decode(heat, off, stride=1, canvas=32, per_class=True)[1]] == [0, 4]
 
 
 def test_matching_and_scores_on_hand_made_detections():
@@ -70,6 +74,8 @@ def test_matching_and_scores_on_hand_made_detections():
     assert s["recall"] == pytest.approx(2 / 3) and s["precision"] == pytest.approx(2 / 4)
     assert s["class_accuracy"] == 0.5 and s["median_centre_error_px"] == 1.5
     assert s["count_accuracy"] == 0.5 and (s["objects"], s["detections"]) == (3, 4)
+    assert s["by_count"] == {"1": {"objects": 1, "recall": 0.0, "class_accuracy": pytest.approx(math.nan, nan_ok=True)},
+                             "2": {"objects": 2, "recall": 1.0, "class_accuracy": 0.5}}
     # Hungarian, not greedy: the nearest pair for detection 0 would leave object 1 unmatched
     crowd = [Detection(0, 10 / 32, 10 / 32, 0.9), Detection(0, 7 / 32, 10 / 32, 0.8)]
     pairs = match(crowd, [0, 0], [(8.0, 10.0), (11.5, 10.0)], canvas=32, radius=2.5)

@@ -125,12 +125,18 @@ def check_images(model: Locator, images: torch.Tensor) -> torch.Tensor:
 
 
 def decode(heat: torch.Tensor, offset: torch.Tensor, *, stride: int, canvas: int, threshold: float = 0.3,
-           max_detections: int = 20) -> list[list[Detection]]:
+           max_detections: int = 20, per_class: bool = False) -> list[list[Detection]]:
     """Peaks of heatmaps (B, classes, h, w) in [0, 1]: cells equal to their 3x3 max-pool with score >=
     ``threshold``, the best ``max_detections`` per image. The centre of a peak at cell (i, j) is
     ``((j + offset_x) * R, (i + offset_y) * R)`` pixels (the offset is measured from the cell's corner, as
-    in training), divided by the canvas."""
-    keep = heat == F.max_pool2d(heat, 3, stride=1, padding=1)
+    in training), divided by the canvas.
+
+    By default the 3x3 maximum is taken over all classes, so one place gives one object, of its most
+    likely class (fashion-scenes' objects overlap by at most IoU 0.1, so two centres never share a
+    window; per-class peaks, as in the paper, let confusable classes such as Shirt and T-shirt both fire
+    on one object). ``per_class=True`` gives the paper's per-class peaks."""
+    pooled = F.max_pool2d(heat if per_class else heat.amax(1, keepdim=True), 3, stride=1, padding=1)
+    keep = heat == pooled
     scores = torch.where(keep & (heat >= threshold), heat, torch.zeros(()))
     b, k, h, w = scores.shape
     top, idx = scores.flatten(1).topk(min(max_detections, k * h * w), dim=1)
@@ -166,11 +172,13 @@ def predict(model: Locator, images: torch.Tensor, *, batch: int = 256) -> tuple[
 
 
 def locate(model: Locator, images: torch.Tensor, threshold: float = 0.3, *, batch: int = 256,
-           max_detections: int = 20) -> list[list[Detection]]:
-    """Each image's objects as :class:`Detection` (class, centre x, y in [0, 1], score), best first."""
+           max_detections: int = 20, per_class: bool = False) -> list[list[Detection]]:
+    """Each image's objects as :class:`Detection` (class, centre x, y in [0, 1], score), best first
+    (peaks as in :func:`decode`)."""
     heat, off = predict(model, images, batch=batch)
     cfg = model.config
-    return decode(heat, off, stride=cfg.stride, canvas=cfg.canvas, threshold=threshold, max_detections=max_detections)
+    return decode(heat, off, stride=cfg.stride, canvas=cfg.canvas, threshold=threshold, max_detections=max_detections,
+                  per_class=per_class)
 
 
 def save_locator(folder: str | os.PathLike, model: Locator, *, command: str, metrics: dict[str, Any],

@@ -4,7 +4,8 @@ Matching: per image, detections and true objects are paired one-to-one by the Hu
 centre distance (class ignored, so class accuracy is measured on the pairs), and a pair counts only when
 its distance is at most ``radius`` pixels. Recall = matched / objects, precision = matched / detections,
 class accuracy = matched pairs of the right class / matched pairs, centre error = pixel distance of
-matched pairs (median and 90th percentile), count accuracy = images with as many detections as objects.
+matched pairs (median and 90th percentile), count accuracy = images with as many detections as objects;
+recall and class accuracy are also given by the number of objects in the scene.
 """
 from __future__ import annotations
 
@@ -37,16 +38,20 @@ def score_detections(detections: Sequence[Sequence[Detection]], classes: torch.T
     """Scores of per-image detections against ground truth classes (N, K) (-1 absent) and centres (N, K, 2)."""
     errors: list[float] = []
     right = n_det = n_obj = count_ok = 0
+    by_count: dict[int, list[int]] = {}  # objects per scene -> [objects, matched, right class]
     for i, dets in enumerate(detections):
         present = (classes[i] >= 0).nonzero().squeeze(1).tolist()
         gt_cls = [int(classes[i, k]) for k in present]
         gt_xy = [tuple(centres_px[i, k].tolist()) for k in present]
         pairs = match(dets, gt_cls, gt_xy, canvas=canvas, radius=radius)
         errors += [d for _, _, d in pairs]
-        right += sum(dets[a].cls == gt_cls[b] for a, b, _ in pairs)
+        ok = sum(dets[a].cls == gt_cls[b] for a, b, _ in pairs)
+        right += ok
         n_det += len(dets)
         n_obj += len(gt_cls)
         count_ok += len(dets) == len(gt_cls)
+        tally = by_count.setdefault(len(gt_cls), [0, 0, 0])
+        tally[0], tally[1], tally[2] = tally[0] + len(gt_cls), tally[1] + len(pairs), tally[2] + ok
     err = torch.tensor(errors, dtype=torch.float64)
     nan = math.nan
     return {
@@ -60,14 +65,17 @@ def score_detections(detections: Sequence[Sequence[Detection]], classes: torch.T
         "detections": n_det,
         "images": len(detections),
         "radius_px": radius,
+        "by_count": {str(c): {"objects": t[0], "recall": t[1] / t[0] if t[0] else math.nan,
+                              "class_accuracy": t[2] / t[1] if t[1] else math.nan}
+                     for c, t in sorted(by_count.items())},
     }
 
 
 def evaluate_locator(model: Locator, scenes: Any, *, threshold: float = 0.3, radius: float | None = None,
-                     batch: int = 256) -> dict[str, Any]:
+                     batch: int = 256, per_class: bool = False) -> dict[str, Any]:
     """The locator's scores on scenes (:class:`~genlens.data.scenes.SceneData`); ``radius`` defaults to 10 %
     of the canvas side (3.2 px on 32 px). Refuses scenes of another canvas size (one-line error)."""
     radius = 0.1 * scenes.canvas if radius is None else radius
-    dets = locate(model, scenes.images, threshold, batch=batch)
+    dets = locate(model, scenes.images, threshold, batch=batch, per_class=per_class)
     out = score_detections(dets, scenes.classes, scenes.centres_px, canvas=scenes.canvas, radius=radius)
     return {**out, "threshold": threshold}
