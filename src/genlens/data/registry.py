@@ -15,6 +15,20 @@ def _fmnist(split: str = "train", data_dir: str | None = None, **_: object) -> I
     return load_fashion_mnist(split, data_dir=data_dir)
 
 
+@DATASETS.register("fashion-scenes")
+def _scenes(split: str = "train", data_dir: str | None = None, **_: object) -> ImageData:
+    from genlens.data.scenes import SceneConfig, load_scenes
+
+    return load_scenes(SceneConfig(split=split), data_dir=data_dir)
+
+
+@DATASETS.register("fashion-scenes-rgb")
+def _scenes_rgb(split: str = "train", data_dir: str | None = None, **_: object) -> ImageData:
+    from genlens.data.scenes import SceneConfig, load_scenes
+
+    return load_scenes(SceneConfig(split=split, rgb=True), data_dir=data_dir)
+
+
 @DATASETS.register("digits")
 def _digits(split: str = "train", **_: object) -> ImageData:
     from genlens.data.digits import load_digits
