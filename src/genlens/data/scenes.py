@@ -30,7 +30,7 @@ from pathlib import Path
 
 import torch
 
-from genlens.data import scene_render as R
+import genlens.data.scene_render as R
 from genlens.data.base import ImageData
 from genlens.data.fashion_mnist import CLASS_NAMES, cache_dir, load_fashion_mnist
 from genlens.errors import GenlensError
