@@ -18,7 +18,7 @@ import torch.nn.functional as F
 
 from genlens.data.base import ImageData
 from genlens.models.handle import ModelHandle
-from genlens.models.zoo.augment import random_hflip, random_shift
+from genlens.models.zoo.augment import random_crop, random_hflip, random_shift
 from genlens.models.zoo.specs import TrainConfig, ZooSpec, build, get_spec
 
 Callback = Callable[[dict[str, Any]], None]
@@ -86,6 +86,7 @@ def train_zoo_model(name: str, train: ImageData, *, device: torch.device, config
         for b in range(steps_per_epoch):
             idx = perm[b * cfg.batch_size : (b + 1) * cfg.batch_size]
             x = x_all[idx].float().div_(255.0)
+            x = random_crop(x, cfg.random_crop, gen) if cfg.random_crop else x
             x = random_shift(x, cfg.max_shift, gen)
             if cfg.hflip:
                 x = random_hflip(x, gen)
