@@ -14,6 +14,11 @@ other classes, so its norm is an outlier below the median: anomaly index (sectio
 (1.4826 makes MAD a consistent estimator of a normal standard deviation); a class is flagged when its norm
 is below the median and a_k > 2. All classes are optimised together in one batch (K copies of the images).
 
+``scale="log"`` (our option, not the paper's) computes the same index on log |m|_1: Fashion-MNIST's clean
+classes need masks whose norms spread over a factor of 5 (a bag or a sneaker needs far less change than a
+shirt), which inflates the MAD of the raw norms; on the log scale the spread is a ratio and a planted target,
+several times smaller than every clean class, stands out. Both indices are always reported.
+
 Limitation: backdoors built with digital signatures (Goldwasser, Kim, Vaikuntanathan & Zamir 2022, arXiv
 2204.06974) are provably undetectable by any test of this kind; a clean verdict is no proof of absence.
 """
@@ -34,6 +39,7 @@ from genlens.utils.modes import eval_mode, frozen
 
 Callback = Callable[[dict[str, Any]], None]
 
+SCALES = ("l1", "log")
 MAD_CONSISTENCY = 1.4826  # 1 / Phi^{-1}(3/4): MAD * 1.4826 estimates sigma for normal data
 UNDETECTABLE_NOTE = ("Backdoors built with digital signatures (Goldwasser et al. 2022, arXiv 2204.06974) are "
                      "undetectable by any test of this kind; an empty 'flagged' is no proof that none is planted.")
@@ -49,12 +55,15 @@ class CleanseConfig:
     patience: int = 5
     success: float = 0.99  # a mask "works" when this fraction of the batch goes to the class
     threshold: float = 2.0  # anomaly index above which a small-norm class is flagged
+    scale: str = "l1"  # l1 (the paper's index on |m|_1) | log (the index on log |m|_1)
     seed: int = 0
 
     def __post_init__(self) -> None:
         if self.steps < 1 or self.per_class < 1:
             raise GenlensError(f"Neural Cleanse needs --steps >= 1 and at least 1 image per step, got "
                                f"steps={self.steps}, per_class={self.per_class}")
+        if self.scale not in SCALES:
+            raise GenlensError(f"unknown anomaly scale '{self.scale}'; choose one of: {', '.join(SCALES)}")
 
 
 @dataclass
@@ -62,7 +71,9 @@ class CleanseResult:
     masks: torch.Tensor  # (K, 1, H, W) in [0, 1]
     patterns: torch.Tensor  # (K, C, H, W) in [0, 1]
     norms: torch.Tensor  # (K,) |m|_1 of the kept masks
-    anomaly: torch.Tensor  # (K,)
+    anomaly: torch.Tensor  # (K,) on the configured scale
+    anomaly_l1: torch.Tensor  # (K,) the paper's index on |m|_1
+    anomaly_log: torch.Tensor  # (K,) the index on log |m|_1
     reached: torch.Tensor  # (K,) bool: a mask reached the success threshold
     success: torch.Tensor  # (K,) success of the kept mask on its batch
     flagged: list[int]
@@ -77,9 +88,12 @@ def _median(x: torch.Tensor) -> torch.Tensor:
     return s[n // 2] if n % 2 else 0.5 * (s[n // 2 - 1] + s[n // 2])
 
 
-def anomaly_index(norms: torch.Tensor) -> torch.Tensor:
-    """|n_k - median| / (1.4826 * MAD) per class; 0 where a class sits at the median, inf when MAD = 0."""
+def anomaly_index(norms: torch.Tensor, scale: str = "l1") -> torch.Tensor:
+    """|n_k - median| / (1.4826 * MAD) per class; 0 where a class sits at the median, inf when MAD = 0.
+    ``scale="log"``: the same on log norms."""
     norms = norms.double()
+    if scale == "log":
+        norms = norms.clamp_min(1e-12).log()
     dev = (norms - _median(norms)).abs()
     mad = _median(dev)
     if mad == 0:
@@ -87,9 +101,10 @@ def anomaly_index(norms: torch.Tensor) -> torch.Tensor:
     return dev / (MAD_CONSISTENCY * mad)
 
 
-def flag_classes(norms: torch.Tensor, threshold: float = 2.0, reached: torch.Tensor | None = None) -> list[int]:
+def flag_classes(norms: torch.Tensor, threshold: float = 2.0, reached: torch.Tensor | None = None,
+                 scale: str = "l1") -> list[int]:
     """Classes whose norm is below the median with an anomaly index above ``threshold``."""
-    idx = anomaly_index(norms)
+    idx = anomaly_index(norms, scale)
     below = norms.double() < _median(norms.double())
     ok = below & (idx > threshold)
     if reached is not None:
@@ -160,9 +175,11 @@ def neural_cleanse(handle: ModelHandle, images: torch.Tensor, config: CleanseCon
         best_p[~reached] = p_last[~reached]
         norms = torch.where(reached, best_norm, m_last.flatten(1).sum(1)).cpu()
     reached = reached.cpu()
-    return CleanseResult(masks=best_m.cpu(), patterns=best_p.cpu(), norms=norms, anomaly=anomaly_index(norms).float(),
-                         reached=reached, success=best_succ.cpu(),
-                         flagged=flag_classes(norms, config.threshold, reached), seconds=time.perf_counter() - t0,
+    return CleanseResult(masks=best_m.cpu(), patterns=best_p.cpu(), norms=norms,
+                         anomaly=anomaly_index(norms, config.scale).float(), anomaly_l1=anomaly_index(norms).float(),
+                         anomaly_log=anomaly_index(norms, "log").float(), reached=reached, success=best_succ.cpu(),
+                         flagged=flag_classes(norms, config.threshold, reached, config.scale),
+                         seconds=time.perf_counter() - t0,
                          cpu_seconds=time.process_time() - c0)
 
 

@@ -128,6 +128,7 @@ def backdoor(
                                        "(default out/audit/backdoor/NAME)."),
     steps: int = typer.Option(150, "--steps", help="Optimisation steps (all classes at once)."),
     n_images: int = typer.Option(200, "--n-images", help="Clean test images used (no training data is needed)."),
+    scale: str = typer.Option("l1", "--scale", help="Anomaly index on l1 (the paper's |m|_1) or log (log |m|_1)."),
     pii_scale: float = typer.Option(0.1, "--pii-scale", help="PII step budget, as a fraction of the preset's; "
                                     "0 skips the PII inversions."),
     seed: int = SeedOpt,
@@ -147,7 +148,7 @@ def backdoor(
     from genlens.models.load import load_model
     from genlens.utils.images import safe_name, save_grid, save_png
 
-    config = CleanseConfig(steps=steps, seed=seed)
+    config = CleanseConfig(steps=steps, seed=seed, scale=scale)
     if n_images < 2:
         raise GenlensError(f"--n-images must be at least 2, got {n_images}; 200 is the default")
     if pii_scale < 0:
@@ -186,7 +187,9 @@ def backdoor(
     grid = save_grid(torch.cat(rows), out / "grid.png", nrow=k, upscale=4)
     result = {
         "flagged": res.flagged, "flagged_names": [handle.class_names[c] for c in res.flagged],
-        "anomaly_index": [round(float(v), 4) for v in res.anomaly], "mask_norms": [round(float(v), 3) for v in res.norms],
+        "anomaly_index": [round(float(v), 4) for v in res.anomaly], "scale": scale,
+        "anomaly_index_l1": [round(float(v), 4) for v in res.anomaly_l1],
+        "anomaly_index_log": [round(float(v), 4) for v in res.anomaly_log], "mask_norms": [round(float(v), 3) for v in res.norms],
         "reached": res.reached.tolist(), "seconds": round(res.seconds, 2), "cpu_seconds": round(res.cpu_seconds, 2),
         "pii_seconds": round(pii_seconds, 2),
         "pii_trigger_success": None if pii_success is None else [round(float(v), 4) for v in pii_success],
@@ -196,7 +199,7 @@ def backdoor(
         "limitation": UNDETECTABLE_NOTE,
     }
     write_run_json(out, command=command_line(), config={"model": str(model), "steps": steps, "n_images": n_images,
-                                                        "pii_scale": pii_scale}, seed=seed, metrics=result,
+                                                        "scale": scale, "pii_scale": pii_scale}, seed=seed, metrics=result,
                    seconds=res.seconds + pii_seconds)
     if json_out:
         emit_json(result)
