@@ -108,8 +108,10 @@ def clean_accuracy(handle: ModelHandle, data: ImageData, *, batch_size: int = 10
 
 
 def plant_backdoor(handle: ModelHandle, train: ImageData, test: ImageData, config: PlantConfig, *,
-                   callback: Callback | None = None) -> PlantResult:
-    """Fine-tune a deep copy of ``handle``'s model on poisoned ``train``; ``handle`` itself is untouched."""
+                   clean: bool = False, callback: Callback | None = None) -> PlantResult:
+    """Fine-tune a deep copy of ``handle``'s model on poisoned ``train``; ``handle`` itself is untouched.
+
+    ``clean=True`` runs the same fine-tuning without poisoning: the control a detector must not flag."""
     check_plant(handle, config, train)
     check_data_matches(handle, test)
     t0 = time.perf_counter()
@@ -142,7 +144,9 @@ def plant_backdoor(handle: ModelHandle, train: ImageData, test: ImageData, confi
             idx = perm[b * config.batch_size : (b + 1) * config.batch_size]
             x = train.float_images(idx).to(device)
             y = train.labels[idx].to(device)
-            x, y = poison(x, y, mask=mask, pattern=pattern, target=config.target, rate=config.rate, generator=gen)
+            if not clean:
+                x, y = poison(x, y, mask=mask, pattern=pattern, target=config.target, rate=config.rate,
+                              generator=gen)
             loss = F.cross_entropy(model(planted.normalize(x)), y)
             opt.zero_grad(set_to_none=True)
             loss.backward()
