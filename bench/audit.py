@@ -14,7 +14,6 @@ Every setting is fixed in CONFIG below before anything runs. The full run takes 
     PYTHONPATH=src OMP_NUM_THREADS=2 .venv/bin/python bench/audit.py          # -> bench/results/audit.json
     PYTHONPATH=src .venv/bin/python bench/audit.py --smoke --out /tmp/audit-smoke.json   # ~2 min, proves it runs
 """
-from __future__ import annotations
 
 import argparse
 import sys
