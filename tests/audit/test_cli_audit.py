@@ -78,6 +78,7 @@ def test_plant_backdoor_classes_end_to_end(cli, tmp_path, fmnist_dir):
     manifest = handle.meta["manifest"]
     assert manifest["backdoor"]["target"] == 3 and manifest["backdoor"]["rate"] == 0.2
     assert manifest["command"].startswith("genlens audit plant")
+    assert json.loads((out / "run.json").read_text())["metrics"]["attack_success"] == rep["attack_success"]
 
     code, stdout, err = cli(["audit", "backdoor", out, "--steps", "3", "--n-images", "20", "--pii-scale", "0.01",
                              "--out", tmp_path / "nc", "--json", "--device", "cpu"])

@@ -111,6 +111,8 @@ def plant(
     folder_config["backdoor"] = backdoor
     save_model_folder(out, result.handle.model, config=folder_config, command=command_line(), metrics=metrics,
                       extra={"backdoor": backdoor})
+    write_run_json(out, command=command_line(), config=folder_config, seed=seed, metrics=metrics,
+                   seconds=result.seconds)
     summary = {"out": str(out), **backdoor, **metrics}
     if json_out:
         emit_json(summary)
