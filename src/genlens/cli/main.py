@@ -5,6 +5,7 @@ import sys
 
 import typer
 
+from genlens.cli import audit as audit_cmd
 from genlens.cli import clip as clip_cmd
 from genlens.cli import data as data_cmd
 from genlens.cli import diffusion as diffusion_cmd
@@ -36,6 +37,7 @@ app.add_typer(metrics_cmd.app, name="metrics")
 app.add_typer(gan_cmd.app, name="gan")
 app.add_typer(clip_cmd.app, name="clip")
 app.add_typer(diffusion_cmd.app, name="diffusion")
+app.add_typer(audit_cmd.app, name="audit")
 app.command("tour")(tour_cmd.tour)
 app.command("cam")(cam_cmd)
 app.command("invert")(invert_cmd)

@@ -28,6 +28,7 @@ class TrainConfig:
     label_smoothing: float = 0.1
     max_shift: int = 2  # random translation in pixels (zero padding = FMNIST background)
     hflip: bool = True  # clothes are left-right symmetric classes
+    random_crop: float = 0.0  # random-resized-crop strength (area kept in [1 - s, 1]); 0 = off (audit sweep)
     grad_clip: float = 1.0
     seed: int = 0
 

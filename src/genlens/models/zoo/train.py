@@ -114,7 +114,8 @@ def train_zoo_model(name: str, train: ImageData, *, device: torch.device, config
         run_loss, run_acc, seen = 0.0, 0.0, 0
         for b in range(steps_per_epoch):
             idx = perm[b * cfg.batch_size : (b + 1) * cfg.batch_size]
-            x = augmented_batch(x_all, idx, max_shift=cfg.max_shift, hflip=cfg.hflip, generator=gen)
+            x = augmented_batch(x_all, idx, max_shift=cfg.max_shift, hflip=cfg.hflip, crop=cfg.random_crop,
+                                generator=gen)
             y = y_all[idx]
             with torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=use_bf16):
                 logits = model(handle.normalize(x))
