@@ -11,6 +11,7 @@ from genlens.metrics.api import (
 from genlens.metrics.extractors import EXTRACTORS, FeatureExtractor, HandleExtractor, extractor_for
 from genlens.metrics.fid import FeatureStats, fid_from_features, fid_from_stats, frechet_distance
 from genlens.metrics.inception_score import inception_score
+from genlens.metrics.intervals import Interval, bootstrap_interval, seed_interval, verdict
 from genlens.metrics.judge import JudgeReport, judge
 from genlens.metrics.kid import kid_from_features
 from genlens.metrics.precision_recall import PrecisionRecall, precision_recall
@@ -20,9 +21,11 @@ __all__ = [
     "FeatureExtractor",
     "FeatureStats",
     "HandleExtractor",
+    "Interval",
     "JudgeReport",
     "MetricResult",
     "PrecisionRecall",
+    "bootstrap_interval",
     "compute_fid",
     "compute_inception_score",
     "compute_kid",
@@ -36,4 +39,6 @@ __all__ = [
     "judge",
     "kid_from_features",
     "precision_recall",
+    "seed_interval",
+    "verdict",
 ]
