@@ -13,8 +13,9 @@ app = typer.Typer(help="FID, KID, precision/recall, Inception Score and classifi
                   "  genlens metrics fid fashion-mnist:test out/samples --json\n\n"
                   "  genlens metrics judge out/inverted --model fmnist-vit", no_args_is_help=True)
 
-FeaturesOpt = typer.Option("genlens-fmnist", "--features", help="Feature extractor: genlens-fmnist (default), "
-                           "inception (needs local weights), or any zoo model name / model folder.")
+FeaturesOpt = typer.Option("genlens-fmnist", "--features", help="Feature extractor: genlens-fmnist (default, "
+                           "development), genlens-eval (the evaluator, for reported numbers), inception (needs "
+                           "local weights), or any zoo model name / model folder.")
 LimitOpt = typer.Option(None, "--limit", help="Use at most this many images of each set (first N).")
 
 
@@ -107,7 +108,8 @@ def inception_score(images: str = typer.Argument(..., help="Image set."), featur
 
 @app.command("judge")
 def judge(images: str = typer.Argument(..., help="Images in OUT/<class name>/*.png folders, or an .npz with labels."),
-          model: str = typer.Option("fmnist-cnn", "--model", help="Zoo model (or folder) that judges."),
+          model: str = typer.Option("fmnist-cnn", "--model", help="Zoo model, genlens-eval (the evaluator) or a "
+                                    "model folder that judges."),
           limit: int | None = LimitOpt, device: str = DeviceOpt, data_dir: Path | None = DataDirOpt,
           json_out: bool = JsonOpt) -> None:
     """Classify images with a zoo model and report top-1/top-5 per intended class.
