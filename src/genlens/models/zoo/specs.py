@@ -134,7 +134,7 @@ def build_resmlp(embed_dim=128, num_blocks=6, num_classes=10, in_chans=1) -> nn.
     kwargs={"depth": 10, "widen": 4, "strides": (2, 2, 2), "dropout": 0.1, "erase_p": 0.5},
     # its own seed and augmentation: random crop with 2 px zero padding and random erasing (in the network), and
     # no flips: Fashion-MNIST shoes all face one way, and a mirrored shoe should read as off-distribution
-    train=TrainConfig(epochs=12, lr=2e-3, weight_decay=0.05, max_shift=2, hflip=False, seed=30),
+    train=TrainConfig(epochs=15, lr=2e-3, weight_decay=0.05, max_shift=2, hflip=False, seed=30),
     target_top1=0.93,
 ), registry=EVALUATORS)
 def build_wrn(num_classes=10, in_chans=1, **kwargs: Any) -> nn.Module:
