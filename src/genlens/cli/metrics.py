@@ -1,4 +1,4 @@
-"""``genlens metrics fid|kid|is|judge`` on data specs: ``NAME[:split]``, ``folder:PATH``, ``npz:PATH``."""
+"""``genlens metrics fid|kid|pr|is|judge`` on data specs: ``NAME[:split]``, ``folder:PATH``, ``npz:PATH``."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -7,14 +7,15 @@ import typer
 
 from genlens.cli.common import DataDirOpt, DeviceOpt, JsonOpt, SeedOpt, emit_json, err_console
 
-app = typer.Typer(help="FID, KID, Inception Score and classifier judging of image sets.\n\n"
+app = typer.Typer(help="FID, KID, precision/recall, Inception Score and classifier judging of image sets.\n\n"
                   "A set is a data spec: NAME[:train|test] (fashion-mnist, digits), folder:PATH (ROOT/<class>/*.png or "
                   "ROOT/*.png; a bare existing path works too) or npz:PATH (an .npz with 'images' and 'labels').\n\nExamples:\n\n"
                   "  genlens metrics fid fashion-mnist:test out/samples --json\n\n"
                   "  genlens metrics judge out/inverted --model fmnist-vit", no_args_is_help=True)
 
-FeaturesOpt = typer.Option("genlens-fmnist", "--features", help="Feature extractor: genlens-fmnist (default), "
-                           "inception (needs local weights), or any zoo model name / model folder.")
+FeaturesOpt = typer.Option("genlens-fmnist", "--features", help="Feature extractor: genlens-fmnist (default, "
+                           "development), genlens-eval (the evaluator, for reported numbers), inception (needs "
+                           "local weights), or any zoo model name / model folder.")
 LimitOpt = typer.Option(None, "--limit", help="Use at most this many images of each set (first N).")
 
 
@@ -68,6 +69,28 @@ def kid(real: str = typer.Argument(..., help="Reference set."), fake: str = type
     _report(r.to_dict(), json_out)
 
 
+@app.command("pr")
+def precision_recall(real: str = typer.Argument(..., help="Reference set, e.g. fashion-mnist:test."),
+                     fake: str = typer.Argument(..., help="Generated set."), features: str = FeaturesOpt,
+                     k: int = typer.Option(3, "--k", help="Neighbourhood size of the k-NN balls (paper: 3)."),
+                     limit: int | None = LimitOpt, device: str = DeviceOpt, data_dir: Path | None = DataDirOpt,
+                     json_out: bool = JsonOpt) -> None:
+    """Improved precision (fidelity) and recall (coverage) with k-NN balls (Kynkäänniemi et al. 2019).
+
+    Example: genlens metrics pr fashion-mnist:test out/samples --features genlens-eval --json
+    """
+    from genlens.metrics import compute_precision_recall
+
+    r = compute_precision_recall(_load(real, data_dir=data_dir, limit=limit).float_images(),
+                                 _load(fake, data_dir=data_dir, limit=limit).float_images(), extractor=features,
+                                 k=k, device=device)
+    if json_out:
+        emit_json({"metric": "pr", **r.to_dict()})
+    else:
+        err_console.print(f"precision = {r.precision:.4f}, recall = {r.recall:.4f} (k={r.k}, n_real={r.n_real}, "
+                          f"n_fake={r.n_fake}, features={r.extractor})")
+
+
 @app.command("is")
 def inception_score(images: str = typer.Argument(..., help="Image set."), features: str = FeaturesOpt,
                     splits: int = typer.Option(10, "--splits"), limit: int | None = LimitOpt,
@@ -85,7 +108,8 @@ def inception_score(images: str = typer.Argument(..., help="Image set."), featur
 
 @app.command("judge")
 def judge(images: str = typer.Argument(..., help="Images in OUT/<class name>/*.png folders, or an .npz with labels."),
-          model: str = typer.Option("fmnist-cnn", "--model", help="Zoo model (or folder) that judges."),
+          model: str = typer.Option("fmnist-cnn", "--model", help="Zoo model, genlens-eval (the evaluator) or a "
+                                    "model folder that judges."),
           limit: int | None = LimitOpt, device: str = DeviceOpt, data_dir: Path | None = DataDirOpt,
           json_out: bool = JsonOpt) -> None:
     """Classify images with a zoo model and report top-1/top-5 per intended class.

@@ -17,6 +17,7 @@ from genlens.metrics.fid import FeatureStats, fid_from_stats
 from genlens.metrics.inception_score import inception_score
 from genlens.metrics.inputs import check_images01
 from genlens.metrics.kid import kid_from_features
+from genlens.metrics.precision_recall import PrecisionRecall, precision_recall
 from genlens.models.handle import ModelHandle
 from genlens.utils import config_io
 
@@ -106,3 +107,18 @@ def compute_inception_score(
     x = check_images01(images01, what="images")
     mean, std = inception_score(logits=ext.logits(x), splits=splits)
     return MetricResult(metric="is", value=mean, std=std, extractor=ext.name, n_fake=x.shape[0])
+
+
+def compute_precision_recall(
+    real_images01: torch.Tensor,
+    fake_images01: torch.Tensor,
+    *,
+    extractor: ExtractorSpec = "genlens-fmnist",
+    k: int = 3,
+    device: str = "cpu",
+) -> PrecisionRecall:
+    """Improved precision (fidelity) and recall (coverage), Kynkäänniemi et al. 2019, under ``extractor``."""
+    ext = extractor_for(extractor, device=device)
+    real = ext.features(check_images01(real_images01, what="real images"))
+    fake = ext.features(check_images01(fake_images01, what="fake images"))
+    return precision_recall(real, fake, k=k, extractor=ext.name)

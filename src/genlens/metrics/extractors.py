@@ -2,7 +2,8 @@
 
 An extractor turns [0, 1] images (N, C, H, W) into features (N, D) and logits (N, K), batched, under
 ``no_grad`` and ``eval_mode``, on its model's device; outputs come back as float32 on the CPU.
-Registered: ``genlens-fmnist`` (our shipped CNN's penultimate layer, the default) and ``inception``
+Registered: ``genlens-fmnist`` (our shipped CNN's penultimate layer, the default, a development metric),
+``genlens-eval`` (the evaluator's penultimate layer, for reported numbers) and ``inception``
 (torchvision Inception-v3 pool features, only when its weights are on disk). Any zoo model name or
 model folder also works through :func:`extractor_for`.
 """
@@ -109,6 +110,16 @@ def _genlens_fmnist(*, device: str = "cpu", batch_size: int = 256) -> HandleExtr
 
     return HandleExtractor(
         genlens.load_model("fmnist-cnn", device=device), name="genlens-fmnist", batch_size=batch_size
+    )
+
+
+@EXTRACTORS.register("genlens-eval", description="the evaluator: a WRN trained only to evaluate, penultimate layer")
+def _genlens_eval(*, device: str = "cpu", batch_size: int = 256) -> HandleExtractor:
+    import genlens
+
+    # shipped weights only; a missing folder or a sha256 mismatch is one line from load_model
+    return HandleExtractor(
+        genlens.load_model("genlens-eval", device=device), name="genlens-eval", batch_size=batch_size
     )
 
 

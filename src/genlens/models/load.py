@@ -22,22 +22,32 @@ def load_model(name_or_dir: str | os.PathLike, *, device: str = "cpu", weights: 
 
     ``weights`` overrides the weight file (a .safetensors file for the same architecture).
     """
-    from genlens.models.zoo import ZOO
+    from genlens.models.zoo import EVALUATORS, ZOO
 
     text = str(name_or_dir)
+    named = text in ZOO or text in EVALUATORS
     if text.startswith("timm:"):
         from genlens.models.external import load_timm_spec
 
         return load_timm_spec(text, device=resolve_device(device))
-    if text in ZOO:
+    if named:
         folder = shipped_folder(text)
         if not (folder / WEIGHTS_FILE).is_file() and weights is None:
-            raise GenlensError(f"no trained weights for '{text}' at {folder}; run `genlens zoo train {text}`")
+            raise GenlensError(_missing_weights(text, folder))
     else:
         folder = Path(text)
         if not folder.is_dir():
             ZOO.get(text)  # raises: unknown zoo model, lists the names
-    return _load_folder(folder, device=device, weights=weights, verify=verify, zoo_name=text if text in ZOO else None)
+    return _load_folder(folder, device=device, weights=weights, verify=verify, zoo_name=text if named else None)
+
+
+def _missing_weights(name: str, folder: Path) -> str:
+    from genlens.models.zoo import EVALUATORS, get_spec
+
+    if name in EVALUATORS:  # never shipped by accident: say exactly how to make it
+        return (f"no trained weights for the evaluator '{name}' at {folder}; train it with `genlens zoo train "
+                f"{name} --seed {get_spec(name).train.seed} --out DIR` and copy DIR's files into that folder")
+    return f"no trained weights for '{name}' at {folder}; run `genlens zoo train {name}`"
 
 
 def _load_folder(folder: Path, *, device: str, weights, verify: bool, zoo_name: str | None) -> ModelHandle:
