@@ -163,7 +163,7 @@ class GanPanel:
             if heat is not None:
                 total = sum(heat.maps[lv][0, 0] for lv in LEVELS)
                 total = (total - total.min()) / (total.max() - total.min()).clamp_min(1e-6)
-                parts["heat"] = png_bytes(colorize(total))
+                parts["heat"] = png_bytes(torch.cat([colorize(total), total[None]]))  # RGBA: alpha = strength
             if req.baseline:
                 self.check(req.baseline)
                 parts["baseline"] = self._baselines.get((req.baseline, *key[1:]), lambda: self._baseline(req))
