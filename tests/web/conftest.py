@@ -89,7 +89,7 @@ def chromium():
 
 
 @pytest.fixture
-def page(chromium):
+def browser_page(chromium):
     context = chromium.new_context(viewport={"width": 1200, "height": 800})
     page = context.new_page()
     errors: list[str] = []

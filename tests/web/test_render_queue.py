@@ -11,7 +11,9 @@ from genlens.web.render_queue import NewestWins
 
 
 def run(coro):
-    return asyncio.run(coro)
+    """asyncio.run in a fresh thread: a Playwright sync session may hold this thread's event loop."""
+    with ThreadPoolExecutor(1) as thread:
+        return thread.submit(asyncio.run, coro).result()
 
 
 def test_newest_request_wins_while_a_render_runs():

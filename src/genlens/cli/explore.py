@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import errno
+import signal
 import socket
 import sys
 import threading
@@ -64,8 +65,13 @@ def explore(
                 webbrowser.open(url)
 
     threading.Thread(target=announce, daemon=True).start()
+    # uvicorn turns Ctrl-C and SIGTERM into a graceful shutdown, then re-raises the signal to the handler
+    # that was there before it: a no-op here, so stopping the server is a normal exit (code 0).
+    previous = {sig: signal.signal(sig, lambda *_: None) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
-        server.run(sockets=[sock])  # uvicorn turns Ctrl-C and SIGTERM into a graceful shutdown
+        server.run(sockets=[sock])
     finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
         app.state.pool.shutdown(wait=False, cancel_futures=True)
         sock.close()

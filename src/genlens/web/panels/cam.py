@@ -7,6 +7,8 @@ from __future__ import annotations
 import secrets
 import threading
 from collections import OrderedDict
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import torch
@@ -21,8 +23,17 @@ class Classifiers:
     def __init__(self, names: list[str], *, device: str = "cpu", data_dir: str | None = None) -> None:
         self.names, self.device, self.data_dir = list(names), device, data_dir
         self._handles: dict[str, Any] = {}
+        self._uses: dict[str, threading.RLock] = {name: threading.RLock() for name in self.names}
         self._test = None
         self._lock = threading.Lock()
+
+    @contextmanager
+    def using(self, name: str) -> Iterator[Any]:
+        """The handle, held by this thread alone: hooks (Grad-CAM, captures, visualisation) are per module,
+        so two requests running the same model at once would read each other's activations."""
+        handle = self.handle(name)
+        with self._uses[name]:
+            yield handle
 
     def handle(self, name: str):
         if name not in self.names:
@@ -91,10 +102,13 @@ class CamPanel:
         raise GenlensError(f"image '{ref}' is neither test:<index> nor upload:<id>")
 
     def run(self, req: CamRequest) -> dict[str, Any]:
+        with self.classifiers.using(req.model) as handle:
+            return self._run(handle, req)
+
+    def _run(self, handle, req: CamRequest) -> dict[str, Any]:
         from genlens.attribution import default_layer, handle_cam, overlay
         from genlens.web.images import data_url, png_bytes
 
-        handle = self.classifiers.handle(req.model)
         c, h, w = handle.input_size
         img = self._image(req.image, c).unsqueeze(0)
         img = torch.nn.functional.interpolate(img, size=(h, w), mode="bilinear", antialias=True,

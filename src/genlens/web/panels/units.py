@@ -46,10 +46,10 @@ class UnitsPanel:
     def census(self, model: str):
         from genlens.analysis import dead_unit_census
 
-        handle = self.classifiers.handle(model)
         with self._lock:
             if model not in self._census:
-                self._census[model] = dead_unit_census(handle, self._images())
+                with self.classifiers.using(model) as handle:
+                    self._census[model] = dead_unit_census(handle, self._images())
             return self._census[model]
 
     def layers(self, model: str) -> list[dict[str, Any]]:
@@ -65,12 +65,12 @@ class UnitsPanel:
     def _activations(self, model: str, layer: str) -> torch.Tensor:
         from genlens.attribution import ActivationCapture
 
-        handle = self.classifiers.handle(model)
         key = (model, layer)
         with self._lock:
             if key not in self._acts:
                 images, rows = self._images(), []
-                with ActivationCapture(handle.layer(layer), name=layer) as cap, torch.no_grad():
+                with self.classifiers.using(model) as handle, \
+                        ActivationCapture(handle.layer(layer), name=layer) as cap, torch.no_grad():
                     for i in range(0, images.shape[0], 250):
                         cap.outputs.clear()
                         handle.predict(images[i : i + 250])
@@ -110,8 +110,8 @@ class UnitsPanel:
         with lock:
             if path.is_file():
                 return path.read_bytes()
-            handle = self.classifiers.handle(model)
-            img = visualize(handle, layer=layer, units=[unit], seed=0, steps_scale=self.steps_scale)[0]
+            with self.classifiers.using(model) as handle:
+                img = visualize(handle, layer=layer, units=[unit], seed=0, steps_scale=self.steps_scale)[0]
             png = png_bytes(img, upscale=4)
             path.parent.mkdir(parents=True, exist_ok=True)
             tmp = path.with_suffix(".tmp")

@@ -9,7 +9,7 @@ const el = (tag, attrs = {}, ...kids) => {
 };
 const clamp01 = (v) => Math.min(1, Math.max(0, v));
 // Shared with tests and the benchmark: frames received and pointer-to-decoded latencies (ms).
-const stats = (window.__genlens = { frames: 0, lastId: -1, latencies: [], errors: 0 });
+const stats = (window.__genlens = { frames: 0, sent: 0, lastId: -1, latencies: [], errors: 0 });
 
 export async function mount(root, params) {
   const { gans } = await api("/api/models");
@@ -19,7 +19,7 @@ export async function mount(root, params) {
     px: +(params.get("px") || 0), py: +(params.get("py") || 0),
     psi: +(params.get("psi") || 0.8),
     baseline: params.get("baseline") !== "0",
-    blobs: null, info: null, nextId: 0,
+    blobs: null, info: null,
   };
   if (params.get("b")) {
     st.blobs = params.get("b").split(",").map((s) => {
@@ -59,9 +59,8 @@ export async function mount(root, params) {
     writeHash("gan", p);
   };
   const send = () => {
-    stats.pending = performance.now();
     socket.send({
-      type: "gan", id: st.nextId++, model: st.model, seed: st.seed, px: st.px, py: st.py, psi: st.psi,
+      type: "gan", id: stats.sent++, model: st.model, seed: st.seed, px: st.px, py: st.py, psi: st.psi,
       blobs: st.info?.heatmaps ? st.blobs : null,
       baseline: st.baseline && baselineName && baselineName !== st.model ? baselineName : null,
       t0: performance.now(),
