@@ -81,6 +81,7 @@ class GanPanel:
         self._models = _LRU(8)
         self._renderers = _LRU(16)
         self._baselines = _LRU(64)
+        self._seeds = _LRU(64)
 
     def check(self, name: str) -> None:
         if name not in self.names:
@@ -110,14 +111,17 @@ class GanPanel:
         return {"model": name, "resolution": G.config.resolution, "heatmaps": G.config.use_sel,
                 "arch": G.config.arch, "blobs": blobs}
 
-    @staticmethod
-    def _seed_latent(G, seed: int) -> tuple[torch.Tensor, Heatmaps | None]:
+    def _seed_latent(self, G, seed: int) -> tuple[torch.Tensor, Heatmaps | None]:
         """z0 (1, z_dim) and the seed's heatmaps, drawn in the order ``genlens gan sample`` draws them."""
-        g = torch.Generator().manual_seed(int(seed))
-        z = torch.randn(1, G.config.z_dim, generator=g)
-        heat = (sample_heatmaps(1, size=G.config.resolution, generator=g, sigmas=G.config.heat_sigmas)
-                if G.config.use_sel else None)
-        return z, heat
+
+        def make():
+            g = torch.Generator().manual_seed(int(seed))
+            z = torch.randn(1, G.config.z_dim, generator=g)
+            heat = (sample_heatmaps(1, size=G.config.resolution, generator=g, sigmas=G.config.heat_sigmas)
+                    if G.config.use_sel else None)
+            return z, heat
+
+        return self._seeds.get((id(G), int(seed)), make)
 
     def _w(self, name: str, seed: int, px: float, py: float, psi: float) -> torch.Tensor:
         G, w_avg = self.generator(name)

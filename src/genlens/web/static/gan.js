@@ -9,7 +9,7 @@ const el = (tag, attrs = {}, ...kids) => {
 };
 const clamp01 = (v) => Math.min(1, Math.max(0, v));
 // Shared with tests and the benchmark: frames received and pointer-to-decoded latencies (ms).
-const stats = (window.__genlens = { frames: 0, sent: 0, lastId: -1, latencies: [], errors: 0 });
+const stats = (window.__genlens = { frames: 0, sent: 0, lastId: -1, latencies: [], renderMs: [], errors: 0 });
 
 export async function mount(root, params) {
   const { gans } = await api("/api/models");
@@ -58,12 +58,14 @@ export async function mount(root, params) {
     if (st.blobs && st.info?.heatmaps) p.b = st.blobs.map((b) => [b.level, b.x.toFixed(3), b.y.toFixed(3), b.sigma.toFixed(3)].join(":")).join(",");
     writeHash("gan", p);
   };
-  const send = () => {
+  // t0: the pointer event's time stamp (same clock as performance.now()), so latency covers the whole path.
+  const send = (t0 = performance.now()) => {
+    stats.sentAt = t0;
     socket.send({
       type: "gan", id: stats.sent++, model: st.model, seed: st.seed, px: st.px, py: st.py, psi: st.psi,
       blobs: st.info?.heatmaps ? st.blobs : null,
       baseline: st.baseline && baselineName && baselineName !== st.model ? baselineName : null,
-      t0: performance.now(),
+      t0,
     });
   };
 
@@ -114,6 +116,7 @@ export async function mount(root, params) {
     await Promise.all(jobs);
     stats.frames++; stats.lastId = header.id;
     if (header.t0 != null) stats.latencies.push(performance.now() - header.t0);
+    stats.renderMs.push(header.ms);
     frameInfo.textContent = `frame ${header.id}: render ${header.ms} ms, stale requests dropped ${header.dropped}`;
   });
 
@@ -139,7 +142,7 @@ export async function mount(root, params) {
       st.blobs[drag.i] = { ...b0, x, y };
     }
     placeBlobs();
-    send();
+    send(ev.timeStamp);
   });
   const endDrag = () => { if (drag) { drag.h.classList.remove("dragging"); drag = null; save(); } };
   stage.addEventListener("pointerup", endDrag);
@@ -159,7 +162,7 @@ export async function mount(root, params) {
     const r = pad.getBoundingClientRect();
     st.px = Math.min(1, Math.max(-1, ((ev.clientX - r.left) / r.width) * 2 - 1));
     st.py = Math.min(1, Math.max(-1, ((ev.clientY - r.top) / r.height) * 2 - 1));
-    placeDot(); send();
+    placeDot(); send(ev.timeStamp);
   };
   pad.addEventListener("pointerdown", (ev) => { padDown = true; pad.setPointerCapture(ev.pointerId); padMove(ev); });
   pad.addEventListener("pointermove", (ev) => { if (padDown) padMove(ev); });

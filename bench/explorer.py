@@ -1,0 +1,134 @@
+"""Explorer drag latency in a real browser (issue 31): pointer event -> new image decoded on the page.
+
+Serves the explorer on a free loopback port in this process, opens the GAN panel on the shipped EqGAN-SA in
+Debian's headless Chromium (Playwright, ``executable_path``), presses the level-1 heatmap blob and drags it
+around a circle with real mouse events at ``--rate`` moves per second for ``--seconds``. Each move sends a
+request stamped with the pointer event's ``timeStamp``; when the frame for a request has been decoded and
+drawn (``createImageBitmap`` of every part), the page records now - timeStamp. Requests the server dropped as
+stale (newest-wins) have no frame and no latency; their count is reported beside p50/p95.
+
+    .venv/bin/python bench/explorer.py                       # 20 s, writes bench/results/explorer.json
+    .venv/bin/python bench/explorer.py --seconds 5 --out /tmp/explorer.json
+"""
+from __future__ import annotations
+
+import argparse
+import math
+import os
+import shutil
+import socket
+import statistics
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import environment, load_average, write_json
+
+
+def percentile(xs: list[float], q: float) -> float:
+    """Linear-interpolated percentile (q in [0, 100]) of a non-empty list."""
+    s = sorted(xs)
+    k = (len(s) - 1) * q / 100
+    lo, hi = math.floor(k), math.ceil(k)
+    return s[lo] + (s[hi] - s[lo]) * (k - lo)
+
+
+def serve(model: str) -> tuple[Any, threading.Thread, str]:
+    import uvicorn
+
+    from genlens.web import ExplorerConfig, create_app
+
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    app = create_app(ExplorerConfig(token="bench", port=port, gans=(model,), classifiers=()))
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning"))
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    while not server.started:
+        time.sleep(0.02)
+    return server, thread, f"http://127.0.0.1:{port}/?token=bench"
+
+
+def measure(url: str, *, model: str, seconds: float, rate: float, chromium: str, warmup: float) -> dict[str, Any]:
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=chromium, headless=True, args=["--no-sandbox", "--disable-gpu"])
+        page = browser.new_page(viewport={"width": 1200, "height": 800})
+        page.goto(url + f"#gan?model={model}&seed=0&baseline=0")
+        page.wait_for_function("window.__genlens && window.__genlens.frames > 0", timeout=30_000)
+        blob = page.locator('#gan-stage .blob[data-level="1"]').bounding_box()
+        stage = page.locator("#gan-stage").bounding_box()
+        cx, cy = stage["x"] + stage["width"] / 2, stage["y"] + stage["height"] / 2
+        radius = 0.3 * stage["width"]
+        page.mouse.move(blob["x"] + blob["width"] / 2, blob["y"] + blob["height"] / 2)
+        page.mouse.down()
+        start, i, measured = time.perf_counter(), 0, False
+        while (elapsed := time.perf_counter() - start) < warmup + seconds:
+            if not measured and elapsed >= warmup:  # forget the warm-up frames (first renders, JIT)
+                page.evaluate("() => { window.__genlens.latencies = []; window.__genlens.renderMs = []; window.__genlens.sent0 = window.__genlens.sent; "
+                              "window.__genlens.frames0 = window.__genlens.frames; }")
+                measured = True
+            angle = 2 * math.pi * i / (2 * rate)  # one turn every two seconds
+            page.mouse.move(cx + radius * math.cos(angle), cy + radius * math.sin(angle))
+            i += 1
+            time.sleep(max(0.0, start + i / rate - time.perf_counter()))
+        page.mouse.up()
+        page.wait_for_function("window.__genlens.lastId === window.__genlens.sent - 1", timeout=30_000)
+        stats = page.evaluate("() => ({latencies: window.__genlens.latencies, render: window.__genlens.renderMs, "
+                              "sent: window.__genlens.sent - "
+                              "window.__genlens.sent0, frames: window.__genlens.frames - window.__genlens.frames0})")
+        browser.close()
+    return stats
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--model", default="fmnist-eqgan", help="generator with heatmap input")
+    p.add_argument("--seconds", type=float, default=20.0, help="measured drag duration")
+    p.add_argument("--warmup", type=float, default=2.0, help="drag seconds not measured")
+    p.add_argument("--rate", type=float, default=60.0, help="pointer moves per second")
+    p.add_argument("--chromium", default=os.environ.get("GENLENS_CHROMIUM") or shutil.which("chromium"),
+                   help="Chromium binary (Debian's chromium package)")
+    p.add_argument("--out", default="bench/results/explorer.json", help="result file")
+    args = p.parse_args(argv)
+    if not args.chromium:
+        print("bench/explorer.py: Chromium not found; apt-get install chromium or pass --chromium", file=sys.stderr)
+        return 2
+    env = environment(torch.device("cpu"))
+    server, thread, url = serve(args.model)
+    try:
+        stats = measure(url, model=args.model, seconds=args.seconds, rate=args.rate, chromium=args.chromium,
+                        warmup=args.warmup)
+    finally:
+        server.should_exit = True
+        thread.join(10)
+    lat = stats["latencies"]
+    result = {
+        "benchmark": "explorer",
+        "what": "GAN panel drag latency, pointer event to the new frame decoded on the page (ms)",
+        "model": args.model,
+        "p50": round(percentile(lat, 50), 2), "p95": round(percentile(lat, 95), 2),
+        "mean": round(statistics.fmean(lat), 2), "max": round(max(lat), 2),
+        "server_render_ms_p50": round(percentile(stats["render"], 50), 2),
+        "frames": stats["frames"], "requests": stats["sent"],
+        "stale_dropped": stats["sent"] - stats["frames"],
+        "targets": {"p50": 25.0, "p95": 50.0},
+        "config": {"seconds": args.seconds, "warmup": args.warmup, "rate": args.rate, "browser": "chromium headless",
+                   "torch_threads": torch.get_num_threads()},
+        "env": env | {"load_average_end": load_average()},
+    }
+    write_json(args.out, result)
+    print(f"drag latency p50 {result['p50']} ms, p95 {result['p95']} ms over {len(lat)} frames "
+          f"({result['stale_dropped']} of {result['requests']} requests dropped as stale) -> {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
