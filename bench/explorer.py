@@ -9,6 +9,7 @@ stale (newest-wins) have no frame and no latency; their count is reported beside
 
     .venv/bin/python bench/explorer.py                       # 20 s, writes bench/results/explorer.json
     .venv/bin/python bench/explorer.py --seconds 5 --out /tmp/explorer.json
+    .venv/bin/python bench/explorer.py --screenshots docs    # only the panels' screenshots, no measurement
 """
 from __future__ import annotations
 
@@ -38,7 +39,7 @@ def percentile(xs: list[float], q: float) -> float:
     return s[lo] + (s[hi] - s[lo]) * (k - lo)
 
 
-def serve(model: str) -> tuple[Any, threading.Thread, str]:
+def serve(model: str, *, classifiers: tuple[str, ...] = ()) -> tuple[Any, threading.Thread, str]:
     import uvicorn
 
     from genlens.web import ExplorerConfig, create_app
@@ -46,7 +47,8 @@ def serve(model: str) -> tuple[Any, threading.Thread, str]:
     sock = socket.socket()
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]
-    app = create_app(ExplorerConfig(token="bench", port=port, gans=(model,), classifiers=()))
+    app = create_app(ExplorerConfig(token="bench", port=port, gans=(model, "fmnist-gan"),
+                                    classifiers=classifiers))
     server = uvicorn.Server(uvicorn.Config(app, log_level="warning"))
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
@@ -88,6 +90,33 @@ def measure(url: str, *, model: str, seconds: float, rate: float, chromium: str,
     return stats
 
 
+SHOTS = {
+    "explorer-gan.png": ("#gan?model=fmnist-eqgan&seed=3&psi=0.8", "window.__genlens && window.__genlens.frames > 0"),
+    "explorer-cam.png": ("#cam?model=fmnist-cnn&image=test:12",
+                         "document.querySelector('#cam-overlay')?.src.startsWith('data:')"),
+    "explorer-units.png": ("#units?model=fmnist-cnn&layer=stages.2.0.act&unit=5",
+                           "document.querySelector('#units-vis')?.naturalWidth > 0 && !!document.querySelector('#units-dead')"),
+}
+
+
+def screenshots(url: str, folder: Path, *, chromium: str) -> list[Path]:
+    """One PNG per panel, taken by the same headless Chromium the tests drive."""
+    from playwright.sync_api import sync_playwright
+
+    written = []
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=chromium, headless=True, args=["--no-sandbox", "--disable-gpu"])
+        page = browser.new_page(viewport={"width": 1180, "height": 560})
+        for name, (route, ready) in SHOTS.items():
+            page.goto(url + route)
+            page.wait_for_function(ready, timeout=120_000)
+            page.wait_for_timeout(300)  # let the last frame paint
+            written.append(folder / name)
+            page.screenshot(path=str(written[-1]))
+        browser.close()
+    return written
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--model", default="fmnist-eqgan", help="generator with heatmap input")
@@ -97,10 +126,20 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--chromium", default=os.environ.get("GENLENS_CHROMIUM") or shutil.which("chromium"),
                    help="Chromium binary (Debian's chromium package)")
     p.add_argument("--out", default="bench/results/explorer.json", help="result file")
+    p.add_argument("--screenshots", type=Path, help="write the panels' screenshots to this folder and stop")
     args = p.parse_args(argv)
     if not args.chromium:
         print("bench/explorer.py: Chromium not found; apt-get install chromium or pass --chromium", file=sys.stderr)
         return 2
+    if args.screenshots:
+        server, thread, url = serve(args.model, classifiers=("fmnist-cnn", "fmnist-vit"))
+        try:
+            for path in screenshots(url, args.screenshots, chromium=args.chromium):
+                print(path)
+        finally:
+            server.should_exit = True
+            thread.join(10)
+        return 0
     env = environment(torch.device("cpu"))
     server, thread, url = serve(args.model)
     try:
