@@ -56,6 +56,7 @@ class ExplorerConfig:
     unit_images: int = 1000
     vis_steps_scale: float = 0.05
     render_threads: int = 2
+    device: str = "cpu"
 
 
 def one_line(exc: Exception) -> str:
@@ -102,8 +103,8 @@ def create_app(config: ExplorerConfig) -> FastAPI:
     app = FastAPI(title="genlens explorer", docs_url=None, redoc_url=None, openapi_url=None)
     app.state.guard, app.state.config = guard, config
     pool = ThreadPoolExecutor(max_workers=config.render_threads, thread_name_prefix="genlens-render")
-    gan = GanPanel(list(config.gans))
-    classifiers = Classifiers(list(config.classifiers), data_dir=config.data_dir)
+    gan = GanPanel(list(config.gans), device=config.device)
+    classifiers = Classifiers(list(config.classifiers), device=config.device, data_dir=config.data_dir)
     cam = CamPanel(classifiers)
     units = UnitsPanel(classifiers, cache_dir=config.cache_dir, n_images=config.unit_images,
                        steps_scale=config.vis_steps_scale)

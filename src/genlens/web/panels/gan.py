@@ -94,7 +94,8 @@ class GanPanel:
             G = load_generator(name, device=self.device)
             g = torch.Generator().manual_seed(0)
             with torch.inference_mode():
-                w_avg = G.mapping(torch.randn(W_AVG_SAMPLES, G.config.z_dim, generator=g)).mean(0, keepdim=True)
+                z = torch.randn(W_AVG_SAMPLES, G.config.z_dim, generator=g).to(self.device)
+                w_avg = G.mapping(z).mean(0, keepdim=True)
             return G, w_avg
 
         return self._models.get(name, make)
@@ -135,6 +136,9 @@ class GanPanel:
         return w_avg + psi * (w - w_avg)
 
     def _heatmaps(self, G, seed: int, blobs: list[Blob] | None) -> Heatmaps:
+        return self._cpu_heatmaps(G, seed, blobs).to(self.device)
+
+    def _cpu_heatmaps(self, G, seed: int, blobs: list[Blob] | None) -> Heatmaps:
         if not blobs:
             return self._seed_latent(G, seed)[1]
         res = G.config.resolution
@@ -178,5 +182,5 @@ class GanPanel:
 
         B, _ = self.generator(req.baseline)
         w = self._w(req.baseline, req.seed, req.px, req.py, req.psi)
-        heat = self._seed_latent(B, req.seed)[1] if B.config.use_sel else None
+        heat = self._heatmaps(B, req.seed, None) if B.config.use_sel else None
         return png_bytes(_unit01(B.synthesize(w, heat, noise_mode="const")[0]))
