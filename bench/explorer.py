@@ -10,10 +10,17 @@ stale (newest-wins) have no frame and no latency; their count is reported beside
     .venv/bin/python bench/explorer.py                       # 20 s, writes bench/results/explorer.json
     .venv/bin/python bench/explorer.py --seconds 5 --out /tmp/explorer.json
     .venv/bin/python bench/explorer.py --screenshots docs    # only the panels' screenshots, no measurement
+    .venv/bin/python bench/explorer.py --clients 50 --seconds 60   # load test, added to the result file as "stress"
+
+The load test starts ``genlens explore`` as a subprocess and connects ``--clients`` WebSocket clients (no
+browser) that each drag a blob at 30 requests/s; it reports errors, the server's resident memory at the end
+over its start (after one warm-up render per client), the p95 of request-to-frame times and the fraction of
+requests dropped as stale.
 """
 from __future__ import annotations
 
 import argparse
+import json
 import math
 import os
 import shutil
@@ -90,6 +97,101 @@ def measure(url: str, *, model: str, seconds: float, rate: float, chromium: str,
     return stats
 
 
+async def _drag_client(uri: str, origin: str, blobs: list[dict], *, seconds: float, rate: float,
+                       phase: float) -> dict[str, Any]:
+    import asyncio
+    import json
+    import struct
+
+    from websockets.asyncio.client import connect
+
+    times: list[float] = []
+    errors: list[str] = []
+    sent: dict[int, float] = {}
+    stats: dict[str, int] = {}
+    async with connect(uri, origin=origin, max_size=1 << 22) as ws:
+        done = asyncio.Event()
+
+        async def reader() -> None:
+            async for msg in ws:
+                if isinstance(msg, bytes):
+                    (n,) = struct.unpack(">I", msg[:4])
+                    rid = json.loads(msg[4 : 4 + n])["id"]
+                    times.append(1000 * (time.perf_counter() - sent.pop(rid)))
+                    for old in [k for k in sent if k < rid]:  # dropped as stale: never answered
+                        sent.pop(old)
+                else:
+                    data = json.loads(msg)
+                    if "stats" in data:
+                        stats.update(data["stats"])
+                        done.set()
+                    else:
+                        errors.append(data.get("error", msg))
+
+        task = asyncio.create_task(reader())
+        start, n = time.perf_counter(), int(seconds * rate)
+        for i in range(n):
+            a = phase + 2 * math.pi * i / (2 * rate)
+            dx, dy = 0.25 * math.cos(a), 0.25 * math.sin(a)
+            moved = [dict(b, x=min(1, max(0, b["x"] + dx)), y=min(1, max(0, b["y"] + dy))) for b in blobs]
+            sent[i] = time.perf_counter()
+            await ws.send(json.dumps({"type": "gan", "id": i, "model": "fmnist-eqgan", "blobs": moved}))
+            await asyncio.sleep(max(0.0, start + (i + 1) / rate - time.perf_counter()))
+        await asyncio.sleep(2.0)  # the last render
+        await ws.send(json.dumps({"type": "stats"}))
+        await asyncio.wait_for(done.wait(), 30)
+        task.cancel()
+    return {"times": times, "errors": errors, "stats": stats}
+
+
+def _rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    raise RuntimeError("no VmRSS")
+
+
+def stress(*, clients: int, seconds: float, rate: float = 30.0) -> dict[str, Any]:
+    """``clients`` WebSocket clients dragging at ``rate`` requests/s against a ``genlens explore`` subprocess."""
+    import asyncio
+    import json
+    import subprocess
+    import urllib.request
+
+    env = dict(os.environ, PYTHONPATH=str(Path(__file__).resolve().parents[1] / "src"))
+    proc = subprocess.Popen([sys.executable, "-m", "genlens.cli.main", "explore", "fmnist-eqgan", "--no-browser",
+                             "--device", "cpu"], stdout=subprocess.PIPE, text=True, env=env)
+    try:
+        url = proc.stdout.readline().strip()
+        base, token = url.split("/?token=")
+        with urllib.request.urlopen(f"{base}/api/gan/info?model=fmnist-eqgan&seed=0&token={token}") as r:
+            blobs = json.loads(r.read())["blobs"]
+        uri = base.replace("http://", "ws://") + f"/ws?token={token}"
+
+        async def run_all(secs: float) -> list[dict[str, Any]]:
+            return await asyncio.gather(*(_drag_client(uri, base, blobs, seconds=secs, rate=rate, phase=k)
+                                          for k in range(clients)))
+
+        asyncio.run(run_all(1.0))  # warm-up: every client's first render, caches filled
+        rss_start = _rss_mb(proc.pid)
+        results = asyncio.run(run_all(seconds))
+        rss_end = _rss_mb(proc.pid)
+    finally:
+        proc.terminate()
+        proc.wait(20)
+    times = [t for r in results for t in r["times"]]
+    submitted = sum(r["stats"].get("submitted", 0) for r in results)
+    dropped = sum(r["stats"].get("dropped", 0) for r in results)
+    return {"clients": clients, "seconds": seconds, "rate": rate,
+            "errors": sum(len(r["errors"]) for r in results), "first_errors": [e for r in results for e in r["errors"]][:3],
+            "frames": len(times), "requests": submitted, "stale_dropped": dropped,
+            "drop_ratio": round(dropped / max(1, submitted), 4),
+            "p50": round(percentile(times, 50), 1) if times else None,
+            "p95": round(percentile(times, 95), 1) if times else None,
+            "rss_start_mb": round(rss_start, 1), "rss_end_mb": round(rss_end, 1),
+            "rss_ratio": round(rss_end / rss_start, 3)}
+
+
 SHOTS = {
     "explorer-gan.png": ("#gan?model=fmnist-eqgan&seed=3&psi=0.8", "window.__genlens && window.__genlens.frames > 0"),
     "explorer-cam.png": ("#cam?model=fmnist-cnn&image=test:12",
@@ -127,7 +229,19 @@ def main(argv: list[str] | None = None) -> int:
                    help="Chromium binary (Debian's chromium package)")
     p.add_argument("--out", default="bench/results/explorer.json", help="result file")
     p.add_argument("--screenshots", type=Path, help="write the panels' screenshots to this folder and stop")
+    p.add_argument("--clients", type=int, help="run the WebSocket load test with this many clients instead")
     args = p.parse_args(argv)
+    if args.clients:
+        out = Path(args.out)
+        result = json.loads(out.read_text()) if out.is_file() else {"benchmark": "explorer"}
+        env = environment(torch.device("cpu"))
+        result["stress"] = stress(clients=args.clients, seconds=args.seconds) | {
+            "env": env | {"load_average_end": load_average()}}
+        write_json(out, result)
+        st = result["stress"]
+        print(f"{st['clients']} clients x {st['seconds']} s: {st['errors']} errors, p95 {st['p95']} ms, "
+              f"{100 * st['drop_ratio']:.1f} % dropped as stale, memory x{st['rss_ratio']} -> {out}")
+        return 0
     if not args.chromium:
         print("bench/explorer.py: Chromium not found; apt-get install chromium or pass --chromium", file=sys.stderr)
         return 2
