@@ -1,6 +1,6 @@
 """Explorer drag latency in a real browser (issue 31): pointer event -> new image decoded on the page.
 
-Serves the explorer on a free loopback port in this process, opens the GAN panel on the shipped EqGAN-SA in
+Starts `genlens explore` in its own process on a free loopback port, opens the GAN panel on the shipped EqGAN-SA in
 Debian's headless Chromium (Playwright, ``executable_path``), presses the level-1 heatmap blob and drags it
 around a circle with real mouse events at ``--rate`` moves per second for ``--seconds``. Each move sends a
 request stamped with the pointer event's ``timeStamp``; when the frame for a request has been decoded and
@@ -24,11 +24,12 @@ import json
 import math
 import os
 import shutil
-import socket
 import statistics
+import subprocess
 import sys
-import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -46,22 +47,17 @@ def percentile(xs: list[float], q: float) -> float:
     return s[lo] + (s[hi] - s[lo]) * (k - lo)
 
 
-def serve(model: str, *, classifiers: tuple[str, ...] = ()) -> tuple[Any, threading.Thread, str]:
-    import uvicorn
-
-    from genlens.web import ExplorerConfig, create_app
-
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    app = create_app(ExplorerConfig(token="bench", port=port, gans=(model, "fmnist-gan"),
-                                    classifiers=classifiers))
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning"))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    while not server.started:
-        time.sleep(0.02)
-    return server, thread, f"http://127.0.0.1:{port}/?token=bench"
+@contextmanager
+def serve(*models: str) -> Iterator[tuple[subprocess.Popen, str]]:
+    """``genlens explore MODELS`` in its own process, as a user runs it; yields (process, printed URL)."""
+    env = dict(os.environ, PYTHONPATH=str(Path(__file__).resolve().parents[1] / "src"))
+    proc = subprocess.Popen([sys.executable, "-m", "genlens.cli.main", "explore", *models, "--no-browser",
+                             "--device", "cpu"], stdout=subprocess.PIPE, text=True, env=env)
+    try:
+        yield proc, proc.stdout.readline().strip()
+    finally:
+        proc.terminate()
+        proc.wait(20)
 
 
 def measure(url: str, *, model: str, seconds: float, rate: float, chromium: str, warmup: float) -> dict[str, Any]:
@@ -72,6 +68,10 @@ def measure(url: str, *, model: str, seconds: float, rate: float, chromium: str,
         page = browser.new_page(viewport={"width": 1200, "height": 800})
         page.goto(url + f"#gan?model={model}&seed=0&baseline=0")
         page.wait_for_function("window.__genlens && window.__genlens.frames > 0", timeout=30_000)
+        first_frame = page.evaluate("window.__genlens.firstFrame")
+        page.reload()  # the models are loaded now: this is the page load a user sees after the first
+        page.wait_for_function("window.__genlens && window.__genlens.frames > 0", timeout=30_000)
+        warm_first_frame = page.evaluate("window.__genlens.firstFrame")
         blob = page.locator('#gan-stage .blob[data-level="1"]').bounding_box()
         stage = page.locator("#gan-stage").bounding_box()
         cx, cy = stage["x"] + stage["width"] / 2, stage["y"] + stage["height"] / 2
@@ -81,7 +81,7 @@ def measure(url: str, *, model: str, seconds: float, rate: float, chromium: str,
         start, i, measured = time.perf_counter(), 0, False
         while (elapsed := time.perf_counter() - start) < warmup + seconds:
             if not measured and elapsed >= warmup:  # forget the warm-up frames (first renders, JIT)
-                page.evaluate("() => { window.__genlens.latencies = []; window.__genlens.renderMs = []; window.__genlens.sent0 = window.__genlens.sent; "
+                page.evaluate("() => { window.__genlens.latencies = []; window.__genlens.renderMs = []; window.__genlens.arrivals = []; window.__genlens.serverMs = []; window.__genlens.sent0 = window.__genlens.sent; "
                               "window.__genlens.frames0 = window.__genlens.frames; }")
                 measured = True
             angle = 2 * math.pi * i / (2 * rate)  # one turn every two seconds
@@ -91,10 +91,11 @@ def measure(url: str, *, model: str, seconds: float, rate: float, chromium: str,
         page.mouse.up()
         page.wait_for_function("window.__genlens.lastId === window.__genlens.sent - 1", timeout=30_000)
         stats = page.evaluate("() => ({latencies: window.__genlens.latencies, render: window.__genlens.renderMs, "
+                              "arrivals: window.__genlens.arrivals, server: window.__genlens.serverMs, "
                               "sent: window.__genlens.sent - "
                               "window.__genlens.sent0, frames: window.__genlens.frames - window.__genlens.frames0})")
         browser.close()
-    return stats
+    return stats | {"first_frame": first_frame, "warm_first_frame": warm_first_frame}
 
 
 async def _drag_client(uri: str, origin: str, blobs: list[dict], *, seconds: float, rate: float,
@@ -154,15 +155,9 @@ def _rss_mb(pid: int) -> float:
 def stress(*, clients: int, seconds: float, rate: float = 30.0) -> dict[str, Any]:
     """``clients`` WebSocket clients dragging at ``rate`` requests/s against a ``genlens explore`` subprocess."""
     import asyncio
-    import json
-    import subprocess
     import urllib.request
 
-    env = dict(os.environ, PYTHONPATH=str(Path(__file__).resolve().parents[1] / "src"))
-    proc = subprocess.Popen([sys.executable, "-m", "genlens.cli.main", "explore", "fmnist-eqgan", "--no-browser",
-                             "--device", "cpu"], stdout=subprocess.PIPE, text=True, env=env)
-    try:
-        url = proc.stdout.readline().strip()
+    with serve("fmnist-eqgan") as (proc, url):
         base, token = url.split("/?token=")
         with urllib.request.urlopen(f"{base}/api/gan/info?model=fmnist-eqgan&seed=0&token={token}") as r:
             blobs = json.loads(r.read())["blobs"]
@@ -176,9 +171,6 @@ def stress(*, clients: int, seconds: float, rate: float = 30.0) -> dict[str, Any
         rss_start = _rss_mb(proc.pid)
         results = asyncio.run(run_all(seconds))
         rss_end = _rss_mb(proc.pid)
-    finally:
-        proc.terminate()
-        proc.wait(20)
     times = [t for r in results for t in r["times"]]
     submitted = sum(r["stats"].get("submitted", 0) for r in results)
     dropped = sum(r["stats"].get("dropped", 0) for r in results)
@@ -246,22 +238,14 @@ def main(argv: list[str] | None = None) -> int:
         print("bench/explorer.py: Chromium not found; apt-get install chromium or pass --chromium", file=sys.stderr)
         return 2
     if args.screenshots:
-        server, thread, url = serve(args.model, classifiers=("fmnist-cnn", "fmnist-vit"))
-        try:
+        with serve(args.model, "fmnist-gan", "fmnist-cnn", "fmnist-vit") as (_proc, url):
             for path in screenshots(url, args.screenshots, chromium=args.chromium):
                 print(path)
-        finally:
-            server.should_exit = True
-            thread.join(10)
         return 0
     env = environment(torch.device("cpu"))
-    server, thread, url = serve(args.model)
-    try:
+    with serve(args.model) as (_proc, url):
         stats = measure(url, model=args.model, seconds=args.seconds, rate=args.rate, chromium=args.chromium,
                         warmup=args.warmup)
-    finally:
-        server.should_exit = True
-        thread.join(10)
     lat = stats["latencies"]
     result = {
         "benchmark": "explorer",
@@ -270,6 +254,10 @@ def main(argv: list[str] | None = None) -> int:
         "p50": round(percentile(lat, 50), 2), "p95": round(percentile(lat, 95), 2),
         "mean": round(statistics.fmean(lat), 2), "max": round(max(lat), 2),
         "server_render_ms_p50": round(percentile(stats["render"], 50), 2),
+        "server_ms_p50": round(percentile(stats["server"], 50), 2),
+        "frame_arrived_ms_p50": round(percentile(stats["arrivals"], 50), 2),
+        "page_load_to_first_frame_ms": {"cold": round(stats["first_frame"], 1),
+                                        "models_loaded": round(stats["warm_first_frame"], 1)},
         "frames": stats["frames"], "requests": stats["sent"],
         "stale_dropped": stats["sent"] - stats["frames"],
         "targets": {"p50": 25.0, "p95": 50.0},
@@ -277,6 +265,9 @@ def main(argv: list[str] | None = None) -> int:
                    "torch_threads": torch.get_num_threads()},
         "env": env | {"load_average_end": load_average()},
     }
+    previous = json.loads(Path(args.out).read_text()) if Path(args.out).is_file() else {}
+    if "stress" in previous:  # the load test's numbers stay until it is run again
+        result["stress"] = previous["stress"]
     write_json(args.out, result)
     print(f"drag latency p50 {result['p50']} ms, p95 {result['p95']} ms over {len(lat)} frames "
           f"({result['stale_dropped']} of {result['requests']} requests dropped as stale) -> {args.out}")

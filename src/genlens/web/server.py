@@ -8,7 +8,8 @@ server keeps serving.
 
 WebSocket frames from the server: text JSON (errors, stats) or binary
 ``[4-byte big-endian header length][header JSON][part 0][part 1]...`` where the header is
-``{"id", "t0", "ms", "dropped", "parts": [[name, byte length], ...]}`` and each part is a PNG.
+``{"id", "t0", "ms", "server_ms", "dropped", "parts": [[name, byte length], ...]}`` (``ms``: the render;
+``server_ms``: from the request's arrival to the frame leaving, queueing included) and each part is a PNG.
 """
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ import asyncio
 import json
 import os
 import struct
+import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -199,21 +201,26 @@ def create_app(config: ExplorerConfig) -> FastAPI:
             return
         await ws.accept()
 
-        async def deliver(req: GanRequest, result: dict[str, Any] | Exception) -> None:
+        async def deliver(item: tuple[GanRequest, float], result: dict[str, Any] | Exception) -> None:
+            req, received = item
             try:
                 if isinstance(result, Exception):
                     await ws.send_text(json.dumps({"error": one_line(result), "id": req.id}))
                 else:
-                    header = {"id": req.id, "t0": req.t0, "ms": round(result["ms"], 2), "dropped": queue.stats.dropped}
+                    header = {"id": req.id, "t0": req.t0, "ms": round(result["ms"], 2), "dropped": queue.stats.dropped,
+                              "server_ms": round(1000 * (time.perf_counter() - received), 2)}
                     await ws.send_bytes(frame(header, result["parts"]))
             except (WebSocketDisconnect, RuntimeError):
                 pass  # the page went away while we rendered
 
-        queue: NewestWins[GanRequest, dict[str, Any]] = NewestWins(gan.render, deliver, executor=pool)
+        # items are (request, time received); gan.render is looked up per call, so tests may replace it
+        queue: NewestWins[tuple[GanRequest, float], dict[str, Any]] = NewestWins(
+            lambda item: gan.render(item[0]), deliver, executor=pool)
         app.state.clients.add(queue)
         try:
             while True:
                 message = await ws.receive()
+                received = time.perf_counter()
                 if message["type"] == "websocket.disconnect":
                     break
                 text, data = message.get("text"), None
@@ -233,7 +240,7 @@ def create_app(config: ExplorerConfig) -> FastAPI:
                     rid = data.get("id") if isinstance(data, dict) else None
                     await ws.send_text(json.dumps({"error": one_line(exc), "id": rid}))
                     continue
-                queue.submit(req)
+                queue.submit((req, received))
         except WebSocketDisconnect:
             pass
         finally:

@@ -64,7 +64,7 @@ class Socket {
         parts[name] = new Blob([new Uint8Array(data, at, len)], { type: "image/png" });
         at += len;
       }
-      msg = { header, parts };
+      msg = { header, parts, arrived: performance.now() };
     }
     for (const h of this.handlers) h(msg);
   }

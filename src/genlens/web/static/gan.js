@@ -9,7 +9,7 @@ const el = (tag, attrs = {}, ...kids) => {
 };
 const clamp01 = (v) => Math.min(1, Math.max(0, v));
 // Shared with tests and the benchmark: frames received and pointer-to-decoded latencies (ms).
-const stats = (window.__genlens = { frames: 0, sent: 0, lastId: -1, latencies: [], renderMs: [], errors: 0 });
+const stats = (window.__genlens = { frames: 0, sent: 0, lastId: -1, latencies: [], arrivals: [], renderMs: [], serverMs: [], errors: 0 });
 
 export async function mount(root, params) {
   const { gans } = await api("/api/models");
@@ -109,14 +109,19 @@ export async function mount(root, params) {
   };
   const off = socket.on(async (msg) => {
     if (!msg.header) { if (msg.error) stats.errors++; return; }
-    const { header, parts } = msg;
+    const { header, parts, arrived } = msg;
     const jobs = [draw(image, parts.image, false)];
     if (parts.heat) jobs.push(draw(heat, parts.heat, true));
     if (parts.baseline) jobs.push(draw(baseCanvas, parts.baseline, false));
     await Promise.all(jobs);
     stats.frames++; stats.lastId = header.id;
-    if (header.t0 != null) stats.latencies.push(performance.now() - header.t0);
+    if (stats.firstFrame === undefined) stats.firstFrame = performance.now(); // ms since navigation start
+    if (header.t0 != null) {
+      stats.latencies.push(performance.now() - header.t0);
+      stats.arrivals.push(arrived - header.t0); // the frame's bytes on the page, before decoding
+    }
     stats.renderMs.push(header.ms);
+    stats.serverMs.push(header.server_ms);
     frameInfo.textContent = `frame ${header.id}: render ${header.ms} ms, stale requests dropped ${header.dropped}`;
   });
 
@@ -130,7 +135,10 @@ export async function mount(root, params) {
     h.classList.add("dragging");
     drag = { h, i: +h.dataset.index, start: st.blobs.map((b) => ({ ...b })) };
   });
-  stage.addEventListener("pointermove", (ev) => {
+  // pointerrawupdate (Chromium, secure contexts such as 127.0.0.1) fires as soon as the pointer moves;
+  // pointermove is aligned to animation frames, up to one frame later.
+  const MOVE = "onpointerrawupdate" in window ? "pointerrawupdate" : "pointermove";
+  stage.addEventListener(MOVE, (ev) => {
     if (!drag) return;
     const r = stage.getBoundingClientRect();
     const x = clamp01((ev.clientX - r.left) / r.width), y = clamp01((ev.clientY - r.top) / r.height);
@@ -165,7 +173,7 @@ export async function mount(root, params) {
     placeDot(); send(ev.timeStamp);
   };
   pad.addEventListener("pointerdown", (ev) => { padDown = true; pad.setPointerCapture(ev.pointerId); padMove(ev); });
-  pad.addEventListener("pointermove", (ev) => { if (padDown) padMove(ev); });
+  pad.addEventListener(MOVE, (ev) => { if (padDown) padMove(ev); });
   pad.addEventListener("pointerup", () => { padDown = false; save(); });
 
   model.onchange = () => { st.model = model.value; st.blobs = null; load(false); };
