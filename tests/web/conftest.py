@@ -66,9 +66,16 @@ def chromium_path() -> str | None:
     return found if found and Path(found).is_file() else None
 
 
-@pytest.fixture(scope="session")
+def in_ci() -> bool:
+    return os.environ.get("CI", "").strip().lower() not in ("", "0", "false", "no")
+
+
+@pytest.fixture(scope="module")
 def chromium():
-    """Debian's headless Chromium through Playwright; in CI a missing browser is a failure, not a skip."""
+    """Debian's headless Chromium through Playwright; in CI a missing browser is a failure, not a skip.
+
+    Module scope: Playwright's sync API holds an event loop on this thread while it runs, so it stops before
+    other modules' tests (asyncio.run refuses to start inside a running loop)."""
     path = chromium_path()
     why = None
     try:
@@ -78,7 +85,7 @@ def chromium():
     if why is None and path is None:
         why = "Chromium is not installed (make test runs scripts/ensure-chromium.sh; or apt-get install chromium)"
     if why is not None:
-        if os.environ.get("CI"):
+        if in_ci():
             pytest.fail(f"browser tests cannot run in CI: {why}")
         pytest.skip(why)
     pw = sync_playwright().start()
