@@ -8,7 +8,7 @@ PIP     = $(PY) -m pip
 # pip takes torch from this machine's disk when it is there (no multi-GB download); see README.
 TORCH   = "torch>=2.4" "torchvision>=0.19"
 
-.PHONY: demo test install install-dev data bench clean lint
+.PHONY: demo test install install-dev data chromium bench clean lint
 
 $(VENV)/.base:
 	@command -v $(PYTHON) >/dev/null || { echo "make: $(PYTHON) not found; install Python 3.11 (apt-get install python3.11 python3.11-venv)"; exit 1; }
@@ -31,11 +31,14 @@ install-dev: $(VENV)/.dev
 data:
 	@bash scripts/ensure-data.sh
 
+chromium:
+	@bash scripts/ensure-chromium.sh || [ -z "$$CI" ]  # locally the browser tests then skip; in CI they fail
+
 demo: install data
 	$(VENV)/bin/genlens tour --out out/tour --results bench/results
 	@echo "open out/tour/index.html"
 
-test: install-dev data
+test: install-dev data chromium
 	$(VENV)/bin/python -m pytest
 
 lint: install-dev

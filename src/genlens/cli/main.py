@@ -16,6 +16,7 @@ from genlens.cli import tour as tour_cmd
 from genlens.cli import zoo as zoo_cmd
 from genlens.cli.cam import cam as cam_cmd
 from genlens.cli.dead import dead as dead_cmd
+from genlens.cli.explore import explore as explore_cmd
 from genlens.cli.invert import invert as invert_cmd
 from genlens.cli.renamed import RenamingGroup
 from genlens.cli.visualize import visualize as visualize_cmd
@@ -43,6 +44,7 @@ app.command("cam")(cam_cmd)
 app.command("invert")(invert_cmd)
 app.command("dead")(dead_cmd)
 app.command("visualize")(visualize_cmd)
+app.command("explore")(explore_cmd)
 
 
 def main(argv: list[str] | None = None) -> None:

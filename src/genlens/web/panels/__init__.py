@@ -1,0 +1,1 @@
+"""Explorer panels: each turns validated requests into images by calling the public library API."""

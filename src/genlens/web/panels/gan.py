@@ -1,0 +1,186 @@
+"""GAN panel: latent walk over a 2-D plane of z, truncation, and (for heatmap generators) dragged blobs.
+
+The pad point (px, py) in [-1, 1]^2 picks z = z0 + px·d1 + py·d2, where z0 is the seed's latent and d1, d2
+are two orthogonal random directions of length sqrt(z_dim) (the typical norm of a Gaussian latent), so the
+pad's corners reach other images. Truncation is StyleGAN's trick (Karras et al. 2019, arXiv 1812.04948,
+sec. 5.2): w' = w_avg + psi·(w - w_avg), with w_avg the mean of the mapping over 2048 fixed latents.
+
+Blobs are heatmap centres in canvas coordinates (x right, y down, both in [0, 1]; clamped, never an error)
+with a spread sigma and a level (EqGAN-SA's three heatmap levels, arXiv 2112.00718 sec. 3.2). While only the
+blobs change, w is fixed and one :class:`genlens.gan.FixedLatentRenderer` (weights baked for that w) is
+reused, so a drag renders only convolutions.
+"""
+from __future__ import annotations
+
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable, Hashable
+from typing import Any
+
+import torch
+from pydantic import BaseModel, ConfigDict, Field
+
+from genlens.attribution import colorize
+from genlens.errors import GenlensError
+from genlens.gan import FixedLatentRenderer, Heatmaps, load_generator, render_heatmap, sample_heatmaps
+
+LEVELS = (1, 2, 3)
+W_AVG_SAMPLES = 2048
+PLANE_OFFSET = 7919  # the plane's directions come from seed + this, never from z0's stream
+
+
+class Blob(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    level: int = Field(ge=1, le=3)
+    x: float = Field(allow_inf_nan=False)
+    y: float = Field(allow_inf_nan=False)
+    sigma: float = Field(gt=0.005, le=4.0)
+
+
+class GanRequest(BaseModel):
+    """One render of the GAN panel (the WebSocket message ``{"type": "gan", ...}``)."""
+
+    model_config = ConfigDict(extra="forbid")
+    type: str = "gan"
+    id: int = 0
+    model: str = Field(max_length=512)
+    seed: int = Field(0, ge=0, le=2**31 - 1)
+    px: float = Field(0.0, ge=-1.0, le=1.0)
+    py: float = Field(0.0, ge=-1.0, le=1.0)
+    psi: float = Field(1.0, ge=0.0, le=2.0)
+    blobs: list[Blob] | None = Field(None, max_length=64)
+    baseline: str | None = Field(None, max_length=512)
+    t0: float | None = None  # the client's clock at the pointer event, echoed back for latency
+
+
+class _LRU:
+    def __init__(self, size: int) -> None:
+        self.size, self.items, self.lock = size, OrderedDict(), threading.Lock()
+
+    def get(self, key: Hashable, make: Callable[[], Any]) -> Any:
+        with self.lock:
+            if key in self.items:
+                self.items.move_to_end(key)
+                return self.items[key]
+        value = make()
+        with self.lock:
+            self.items[key] = value
+            while len(self.items) > self.size:
+                self.items.popitem(last=False)
+        return value
+
+
+def _unit01(img: torch.Tensor) -> torch.Tensor:
+    return (img.clamp(-1, 1) + 1) / 2
+
+
+class GanPanel:
+    def __init__(self, names: list[str], *, device: str = "cpu") -> None:
+        self.names, self.device = list(names), device
+        self._models = _LRU(8)
+        self._renderers = _LRU(16)
+        self._baselines = _LRU(64)
+        self._seeds = _LRU(64)
+
+    def check(self, name: str) -> None:
+        if name not in self.names:
+            raise GenlensError(f"'{name}' is not a generator of this explorer; choose one of: {', '.join(self.names)}")
+
+    def generator(self, name: str):
+        self.check(name)
+
+        def make():
+            G = load_generator(name, device=self.device)
+            g = torch.Generator().manual_seed(0)
+            with torch.inference_mode():
+                z = torch.randn(W_AVG_SAMPLES, G.config.z_dim, generator=g).to(self.device)
+                w_avg = G.mapping(z).mean(0, keepdim=True)
+            return G, w_avg
+
+        return self._models.get(name, make)
+
+    def info(self, name: str, seed: int) -> dict[str, Any]:
+        """What the page needs to draw a model: its size, whether it takes heatmaps, the seed's blobs."""
+        G, _ = self.generator(name)
+        heat = self._seed_latent(G, seed)[1]
+        blobs = []
+        if heat is not None:
+            for lv in LEVELS:
+                for (cx, cy), s in zip(heat.centers[lv][0].tolist(), heat.sigmas[lv][0].tolist()):
+                    blobs.append({"level": lv, "x": (cx + 1) / 2, "y": (cy + 1) / 2, "sigma": s})
+        return {"model": name, "resolution": G.config.resolution, "heatmaps": G.config.use_sel,
+                "arch": G.config.arch, "blobs": blobs}
+
+    def _seed_latent(self, G, seed: int) -> tuple[torch.Tensor, Heatmaps | None]:
+        """z0 (1, z_dim) and the seed's heatmaps, drawn in the order ``genlens gan sample`` draws them."""
+
+        def make():
+            g = torch.Generator().manual_seed(int(seed))
+            z = torch.randn(1, G.config.z_dim, generator=g)
+            heat = (sample_heatmaps(1, size=G.config.resolution, generator=g, sigmas=G.config.heat_sigmas)
+                    if G.config.use_sel else None)
+            return z, heat
+
+        return self._seeds.get((id(G), int(seed)), make)
+
+    def _w(self, name: str, seed: int, px: float, py: float, psi: float) -> torch.Tensor:
+        G, w_avg = self.generator(name)
+        z0, _ = self._seed_latent(G, seed)
+        d = torch.randn(2, G.config.z_dim, generator=torch.Generator().manual_seed(int(seed) + PLANE_OFFSET))
+        d1 = d[0] / d[0].norm()
+        d2 = d[1] - (d[1] @ d1) * d1  # Gram-Schmidt: the plane's axes are orthogonal
+        d2 = d2 / d2.norm()
+        z = z0 + (G.config.z_dim ** 0.5) * (px * d1 + py * d2)
+        w = G.mapping(z.to(w_avg.device))
+        return w_avg + psi * (w - w_avg)
+
+    def _heatmaps(self, G, seed: int, blobs: list[Blob] | None) -> Heatmaps:
+        return self._cpu_heatmaps(G, seed, blobs).to(self.device)
+
+    def _cpu_heatmaps(self, G, seed: int, blobs: list[Blob] | None) -> Heatmaps:
+        if not blobs:
+            return self._seed_latent(G, seed)[1]
+        res = G.config.resolution
+        centers, sigmas, maps = {}, {}, {}
+        seed_heat = self._seed_latent(G, seed)[1]
+        for lv in LEVELS:
+            mine = [b for b in blobs if b.level == lv]
+            if not mine:  # a level with no blobs keeps the seed's
+                centers[lv], sigmas[lv], maps[lv] = seed_heat.centers[lv], seed_heat.sigmas[lv], seed_heat.maps[lv]
+                continue
+            # canvas [0, 1] (x right, y down) -> the heatmap grid's [-1, 1]; outside points are clamped
+            c = torch.tensor([[[min(max(b.x, 0.0), 1.0) * 2 - 1, min(max(b.y, 0.0), 1.0) * 2 - 1] for b in mine]])
+            s = torch.tensor([[b.sigma for b in mine]])
+            centers[lv], sigmas[lv], maps[lv] = c, s, render_heatmap(c, s, res)
+        return Heatmaps(maps, centers, sigmas)
+
+    def render(self, req: GanRequest) -> dict[str, Any]:
+        """Images of one request as PNG bytes: ``image``, ``heat`` (heatmap generators), ``baseline``."""
+        from genlens.web.images import png_bytes
+
+        t0 = time.perf_counter()
+        G, _ = self.generator(req.model)
+        key = (req.model, req.seed, req.px, req.py, req.psi)
+        parts: dict[str, bytes] = {}
+        with torch.inference_mode():
+            renderer = self._renderers.get(key, lambda: FixedLatentRenderer(
+                G, self._w(req.model, req.seed, req.px, req.py, req.psi), noise_mode="const"))
+            heat = self._heatmaps(G, req.seed, req.blobs) if G.config.use_sel else None
+            parts["image"] = png_bytes(_unit01(renderer(heat)[0]))
+            if heat is not None:
+                total = sum(heat.maps[lv][0, 0] for lv in LEVELS)
+                total = (total - total.min()) / (total.max() - total.min()).clamp_min(1e-6)
+                parts["heat"] = png_bytes(torch.cat([colorize(total), total[None]]))  # RGBA: alpha = strength
+            if req.baseline:
+                self.check(req.baseline)
+                parts["baseline"] = self._baselines.get((req.baseline, *key[1:]), lambda: self._baseline(req))
+        return {"parts": parts, "ms": 1000 * (time.perf_counter() - t0)}
+
+    def _baseline(self, req: GanRequest) -> bytes:
+        from genlens.web.images import png_bytes
+
+        B, _ = self.generator(req.baseline)
+        w = self._w(req.baseline, req.seed, req.px, req.py, req.psi)
+        heat = self._heatmaps(B, req.seed, None) if B.config.use_sel else None
+        return png_bytes(_unit01(B.synthesize(w, heat, noise_mode="const")[0]))

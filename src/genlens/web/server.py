@@ -1,0 +1,252 @@
+"""The explorer's ASGI app: static page, JSON API, one WebSocket per page with binary image frames.
+
+Every request passes :class:`~genlens.web.security.Guard` (Host, Origin, token) before any route. Heavy
+HTTP routes are plain ``def`` functions, which Starlette runs in its thread pool; interactive renders go
+through one :class:`~genlens.web.render_queue.NewestWins` per WebSocket client. A bad request gets a 4xx
+with ``{"error": "<one line>"}`` (over the socket: a text message ``{"error": ..., "id": ...}``) and the
+server keeps serving.
+
+WebSocket frames from the server: text JSON (errors, stats) or binary
+``[4-byte big-endian header length][header JSON][part 0][part 1]...`` where the header is
+``{"id", "t0", "ms", "server_ms", "dropped", "parts": [[name, byte length], ...]}`` (``ms``: the render;
+``server_ms``: from the request's arrival to the frame leaving, queueing included) and each part is a PNG.
+"""
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import struct
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from fastapi import FastAPI, HTTPException, Query, Request, WebSocket, WebSocketDisconnect
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import FileResponse, JSONResponse, Response
+from pydantic import ValidationError
+
+from genlens.errors import GenlensError
+from genlens.web.images import MAX_UPLOAD_BYTES
+from genlens.web.models import SHIPPED_GANS
+from genlens.web.panels.cam import CamPanel, CamRequest, Classifiers
+from genlens.web.panels.gan import GanPanel, GanRequest
+from genlens.web.panels.units import UnitsPanel
+from genlens.web.render_queue import NewestWins
+from genlens.web.security import Guard, static_file
+
+STATIC = Path(__file__).parent / "static"
+MAX_MESSAGE = 64 * 1024  # bytes of one WebSocket message from a client
+
+
+def default_cache_dir() -> Path:
+    return Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "genlens" / "explorer"
+
+
+@dataclass
+class ExplorerConfig:
+    token: str
+    host: str = "127.0.0.1"
+    port: int = 0
+    gans: tuple[str, ...] = SHIPPED_GANS
+    classifiers: tuple[str, ...] = ("fmnist-cnn", "fmnist-vit", "fmnist-mixer", "fmnist-resmlp")
+    cache_dir: Path = field(default_factory=default_cache_dir)
+    data_dir: str | None = None
+    max_clients: int = 64
+    unit_images: int = 1000
+    vis_steps_scale: float = 0.05
+    render_threads: int = 2
+    device: str = "cpu"
+
+
+def one_line(exc: Exception) -> str:
+    if isinstance(exc, ValidationError | RequestValidationError):
+        err = exc.errors()[0]
+        if err.get("type") == "json_invalid":
+            return f"malformed JSON in the request body ({err.get('ctx', {}).get('error', 'invalid')}); send one JSON object"
+        where = ".".join(str(p) for p in err.get("loc", ()) if p != "body") or "request"
+        return f"{where}: {err.get('msg', 'invalid')}".replace("\n", " ")
+    return str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+
+
+def _error(status: int, message: str) -> JSONResponse:
+    return JSONResponse({"error": message}, status_code=status)
+
+
+class GuardMiddleware:
+    """Plain ASGI middleware, so it sees WebSocket handshakes too (a close before accept is an HTTP 403)."""
+
+    def __init__(self, app: Any, guard: Guard) -> None:
+        self.app, self.guard = app, guard
+
+    async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
+        if scope["type"] not in ("http", "websocket"):
+            return await self.app(scope, receive, send)
+        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
+        why = self.guard.refusal(scope["path"], scope.get("query_string", b""), headers)
+        if why is None:
+            return await self.app(scope, receive, send)
+        if scope["type"] == "websocket":
+            await send({"type": "websocket.close", "code": 1008, "reason": why[:120]})
+            return None
+        return await _error(403, why)(scope, receive, send)
+
+
+def frame(header: dict[str, Any], parts: dict[str, bytes]) -> bytes:
+    header = header | {"parts": [[name, len(blob)] for name, blob in parts.items()]}
+    head = json.dumps(header).encode()
+    return struct.pack(">I", len(head)) + head + b"".join(parts.values())
+
+
+def create_app(config: ExplorerConfig) -> FastAPI:
+    guard = Guard.for_address(config.token, config.host, config.port)
+    app = FastAPI(title="genlens explorer", docs_url=None, redoc_url=None, openapi_url=None)
+    app.state.guard, app.state.config = guard, config
+    pool = ThreadPoolExecutor(max_workers=config.render_threads, thread_name_prefix="genlens-render")
+    gan = GanPanel(list(config.gans), device=config.device)
+    classifiers = Classifiers(list(config.classifiers), device=config.device, data_dir=config.data_dir)
+    cam = CamPanel(classifiers)
+    units = UnitsPanel(classifiers, cache_dir=config.cache_dir, n_images=config.unit_images,
+                       steps_scale=config.vis_steps_scale)
+    app.state.gan, app.state.cam, app.state.units = gan, cam, units
+    app.state.clients = set()
+
+    @app.exception_handler(GenlensError)
+    async def _genlens_error(_r: Request, exc: GenlensError) -> JSONResponse:
+        return _error(400, one_line(exc))
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(_r: Request, exc: RequestValidationError) -> JSONResponse:
+        return _error(422, one_line(exc))
+
+    @app.exception_handler(HTTPException)
+    async def _http(_r: Request, exc: HTTPException) -> JSONResponse:
+        return _error(exc.status_code, str(exc.detail))
+
+    # --- static page ------------------------------------------------------------------------------
+    @app.get("/")
+    def index() -> FileResponse:
+        return FileResponse(STATIC / "index.html", headers={"Cache-Control": "no-store"})
+
+    @app.get("/static/{rel:path}")
+    def static(rel: str) -> FileResponse:
+        path = static_file(STATIC, rel)
+        if path is None:
+            raise HTTPException(404, f"no static file '{rel}'")
+        return FileResponse(path)
+
+    # --- JSON API -------------------------------------------------------------------------------
+    @app.get("/api/models")
+    def models() -> dict[str, Any]:
+        return {"gans": list(config.gans), "classifiers": list(config.classifiers)}
+
+    @app.get("/api/gan/info")
+    def gan_info(model: str = Query(max_length=512), seed: int = Query(0, ge=0, le=2**31 - 1)) -> dict[str, Any]:
+        return gan.info(model, seed)
+
+    @app.get("/api/test-images")
+    def test_images(offset: int = Query(0, ge=0, le=10**6), n: int = Query(24, ge=1, le=200)) -> dict[str, Any]:
+        data = classifiers.test_set()
+        idx = range(offset, min(offset + n, len(data)))
+        return {"total": len(data), "images": [{"index": i, "label": data.class_names[int(data.labels[i])]}
+                                               for i in idx], "classes": list(data.class_names)}
+
+    @app.get("/api/test-image/{index}.png")
+    def test_image(index: int) -> Response:
+        from genlens.web.images import png_bytes
+
+        img, _ = classifiers.test_image(index)
+        return Response(png_bytes(img, upscale=2), media_type="image/png",
+                        headers={"Cache-Control": "private, max-age=3600"})
+
+    @app.post("/api/upload")
+    async def upload(request: Request) -> dict[str, Any]:
+        declared = request.headers.get("content-length")
+        if declared is not None and (not declared.isdigit() or int(declared) > MAX_UPLOAD_BYTES):
+            raise HTTPException(413, "upload is over 10 MB; send a smaller PNG or JPEG")
+        blob = bytearray()
+        async for chunk in request.stream():
+            blob += chunk
+            if len(blob) > MAX_UPLOAD_BYTES:
+                raise HTTPException(413, "upload is over 10 MB; send a smaller PNG or JPEG")
+        key = await asyncio.get_running_loop().run_in_executor(None, cam.add_upload, bytes(blob))
+        return {"image": f"upload:{key}"}
+
+    @app.post("/api/cam")
+    def cam_route(req: CamRequest) -> dict[str, Any]:
+        return cam.run(req)
+
+    @app.get("/api/units/layers")
+    def unit_layers(model: str = Query(max_length=512)) -> dict[str, Any]:
+        return {"model": model, "layers": units.layers(model),
+                "classes": list(classifiers.handle(model).class_names)}
+
+    @app.get("/api/units/unit")
+    def unit_info(model: str = Query(max_length=512), layer: str = Query(max_length=256),
+                  unit: int = Query(ge=0, le=1 << 20)) -> dict[str, Any]:
+        return units.unit(model, layer, unit)
+
+    @app.get("/api/units/vis.png")
+    def unit_vis(model: str = Query(max_length=512), layer: str = Query(max_length=256),
+                 unit: int = Query(ge=0, le=1 << 20)) -> Response:
+        return Response(units.vis_png(model, layer, unit), media_type="image/png")
+
+    # --- the interactive socket -------------------------------------------------------------------
+    @app.websocket("/ws")
+    async def socket(ws: WebSocket) -> None:
+        if len(app.state.clients) >= config.max_clients:
+            await ws.close(code=1013, reason="too many explorer pages open; close one")
+            return
+        await ws.accept()
+
+        async def deliver(item: tuple[GanRequest, float], result: dict[str, Any] | Exception) -> None:
+            req, received = item
+            try:
+                if isinstance(result, Exception):
+                    await ws.send_text(json.dumps({"error": one_line(result), "id": req.id}))
+                else:
+                    header = {"id": req.id, "t0": req.t0, "ms": round(result["ms"], 2), "dropped": queue.stats.dropped,
+                              "server_ms": round(1000 * (time.perf_counter() - received), 2)}
+                    await ws.send_bytes(frame(header, result["parts"]))
+            except (WebSocketDisconnect, RuntimeError):
+                pass  # the page went away while we rendered
+
+        # items are (request, time received); gan.render is looked up per call, so tests may replace it
+        queue: NewestWins[tuple[GanRequest, float], dict[str, Any]] = NewestWins(
+            lambda item: gan.render(item[0]), deliver, executor=pool)
+        app.state.clients.add(queue)
+        try:
+            while True:
+                message = await ws.receive()
+                received = time.perf_counter()
+                if message["type"] == "websocket.disconnect":
+                    break
+                text, data = message.get("text"), None
+                if text is None or len(text) > MAX_MESSAGE:
+                    await ws.send_text(json.dumps({"error": "send one JSON text message under 64 KB per request"}))
+                    continue
+                try:
+                    data = json.loads(text)
+                    if not isinstance(data, dict):
+                        raise ValueError("a message is a JSON object")
+                    if data.get("type") == "stats":
+                        await ws.send_text(json.dumps({"stats": queue.stats.to_dict()}))
+                        continue
+                    req = GanRequest.model_validate(data)
+                    gan.check(req.model)
+                except (ValueError, ValidationError, GenlensError) as exc:
+                    rid = data.get("id") if isinstance(data, dict) else None
+                    await ws.send_text(json.dumps({"error": one_line(exc), "id": rid}))
+                    continue
+                queue.submit((req, received))
+        except WebSocketDisconnect:
+            pass
+        finally:
+            app.state.clients.discard(queue)
+            await queue.close()
+
+    app.state.pool = pool
+    app.add_middleware(GuardMiddleware, guard=guard)
+    return app

@@ -1,0 +1,187 @@
+// GAN panel: a 2-D latent pad, truncation, and for heatmap generators (EqGAN-SA) draggable heatmap blobs
+// over the image, with the baseline generator's image of the same latent beside it.
+import { api, socket, readHash, writeHash, setStatus } from "./app.js";
+
+const el = (tag, attrs = {}, ...kids) => {
+  const e = Object.assign(document.createElement(tag), attrs);
+  e.append(...kids);
+  return e;
+};
+const clamp01 = (v) => Math.min(1, Math.max(0, v));
+// Shared with tests and the benchmark: frames received and pointer-to-decoded latencies (ms).
+const stats = (window.__genlens = { frames: 0, sent: 0, lastId: -1, latencies: [], arrivals: [], renderMs: [], serverMs: [], errors: 0 });
+
+export async function mount(root, params) {
+  const { gans } = await api("/api/models");
+  const st = {
+    model: params.get("model") || gans[0],
+    seed: +(params.get("seed") || 0),
+    px: +(params.get("px") || 0), py: +(params.get("py") || 0),
+    psi: +(params.get("psi") || 0.8),
+    baseline: params.get("baseline") !== "0",
+    blobs: null, info: null,
+  };
+  if (params.get("b")) {
+    st.blobs = params.get("b").split(",").map((s) => {
+      const [level, x, y, sigma] = s.split(":").map(Number);
+      return { level, x: clamp01(x), y: clamp01(y), sigma };
+    });
+  }
+  const baselineName = gans.includes("fmnist-gan") ? "fmnist-gan" : null;
+
+  const model = el("select", { id: "gan-model" }, ...gans.map((g) => el("option", { value: g, textContent: g })));
+  model.value = st.model;
+  const seed = el("input", { id: "gan-seed", type: "number", min: 0, value: st.seed });
+  const psi = el("input", { id: "gan-psi", type: "range", min: 0, max: 1.5, step: 0.05, value: st.psi });
+  const psiOut = el("span", { textContent: st.psi.toFixed(2) });
+  const base = el("input", { id: "gan-baseline", type: "checkbox", checked: st.baseline });
+  const dot = el("div", { className: "dot" });
+  const pad = el("div", { id: "gan-pad", className: "pad", title: "drag to walk the latent plane" }, dot);
+  const image = el("canvas", { id: "gan-image", width: 32, height: 32 });
+  const heat = el("canvas", { className: "heat", width: 32, height: 32 });
+  const stage = el("div", { id: "gan-stage", className: "stage" }, image, heat);
+  const baseCanvas = el("canvas", { id: "gan-base", className: "plain", width: 32, height: 32 });
+  const baseCard = el("div", { className: "card" }, el("h3", { textContent: `baseline (${baselineName}), same latent` }), baseCanvas);
+  const frameInfo = el("div", { className: "hint", id: "gan-frame" });
+  root.append(el("div", { className: "panel" },
+    el("div", { className: "controls" },
+      el("label", {}, "generator", model), el("label", {}, "seed", seed),
+      el("label", {}, el("span", {}, "truncation ψ ", psiOut), psi),
+      el("label", {}, "latent plane (drag)", pad),
+      el("label", { style: "flex-direction:row;gap:6px" }, base, "show the baseline"),
+      el("div", { className: "hint", textContent: "Drag a blob to move what the generator draws; the large blob moves the object, small ones its parts; scroll on a blob to change its spread." })),
+    el("div", { className: "card" }, el("h3", { id: "gan-title" }), stage, frameInfo),
+    baseCard));
+
+  const save = () => {
+    const p = { model: st.model, seed: st.seed, px: st.px.toFixed(3), py: st.py.toFixed(3), psi: st.psi, baseline: st.baseline ? 1 : 0 };
+    if (st.blobs && st.info?.heatmaps) p.b = st.blobs.map((b) => [b.level, b.x.toFixed(3), b.y.toFixed(3), b.sigma.toFixed(3)].join(":")).join(",");
+    writeHash("gan", p);
+  };
+  // t0: the pointer event's time stamp (same clock as performance.now()), so latency covers the whole path.
+  const send = (t0 = performance.now()) => {
+    stats.sentAt = t0;
+    socket.send({
+      type: "gan", id: stats.sent++, model: st.model, seed: st.seed, px: st.px, py: st.py, psi: st.psi,
+      blobs: st.info?.heatmaps ? st.blobs : null,
+      baseline: st.baseline && baselineName && baselineName !== st.model ? baselineName : null,
+      t0,
+    });
+  };
+
+  const drawBlobs = () => {
+    for (const b of stage.querySelectorAll(".blob")) b.remove();
+    stage.classList.toggle("no-heat", !st.info?.heatmaps);
+    if (!st.info?.heatmaps) return;
+    st.blobs.forEach((b, i) => {
+      const h = el("div", { className: "blob", title: `level ${b.level}` });
+      h.dataset.level = b.level; h.dataset.index = i;
+      h.style.left = `${b.x * 100}%`; h.style.top = `${b.y * 100}%`;
+      stage.append(h);
+    });
+  };
+  const placeBlobs = () => {
+    for (const h of stage.querySelectorAll(".blob")) {
+      const b = st.blobs[+h.dataset.index];
+      h.style.left = `${b.x * 100}%`; h.style.top = `${b.y * 100}%`;
+    }
+  };
+  const placeDot = () => { dot.style.left = `${(st.px + 1) * 50}%`; dot.style.top = `${(st.py + 1) * 50}%`; };
+
+  async function load(keepBlobs) {
+    try {
+      st.info = await api(`/api/gan/info?model=${encodeURIComponent(st.model)}&seed=${st.seed}`);
+    } catch (e) { setStatus(e.message, true); return; }
+    if (!keepBlobs || !st.blobs) st.blobs = st.info.blobs;
+    document.getElementById("gan-title").textContent = `${st.model} (${st.info.arch}), seed ${st.seed}`;
+    baseCard.style.display = st.baseline && baselineName && baselineName !== st.model ? "" : "none";
+    drawBlobs(); placeDot(); save(); send();
+  }
+
+  // Frames: draw each part as soon as it is decoded; record the latency from the pointer event.
+  const draw = async (canvas, blob, smooth) => {
+    const bmp = await createImageBitmap(blob);
+    canvas.width = bmp.width; canvas.height = bmp.height;
+    const ctx = canvas.getContext("2d");
+    ctx.imageSmoothingEnabled = smooth;
+    ctx.drawImage(bmp, 0, 0);
+    bmp.close();
+  };
+  const off = socket.on(async (msg) => {
+    if (!msg.header) { if (msg.error) stats.errors++; return; }
+    const { header, parts, arrived } = msg;
+    const jobs = [draw(image, parts.image, false)];
+    if (parts.heat) jobs.push(draw(heat, parts.heat, true));
+    if (parts.baseline) jobs.push(draw(baseCanvas, parts.baseline, false));
+    await Promise.all(jobs);
+    stats.frames++; stats.lastId = header.id;
+    if (stats.firstFrame === undefined) stats.firstFrame = performance.now(); // ms since navigation start
+    if (header.t0 != null) {
+      stats.latencies.push(performance.now() - header.t0);
+      stats.arrivals.push(arrived - header.t0); // the frame's bytes on the page, before decoding
+    }
+    stats.renderMs.push(header.ms);
+    stats.serverMs.push(header.server_ms);
+    frameInfo.textContent = `frame ${header.id}: render ${header.ms} ms, stale requests dropped ${header.dropped}`;
+  });
+
+  // Blob dragging: pointer capture keeps the drag while the pointer leaves the blob.
+  let drag = null;
+  stage.addEventListener("pointerdown", (ev) => {
+    const h = ev.target.closest(".blob");
+    if (!h) return;
+    ev.preventDefault();
+    h.setPointerCapture(ev.pointerId);
+    h.classList.add("dragging");
+    drag = { h, i: +h.dataset.index, start: st.blobs.map((b) => ({ ...b })) };
+  });
+  // pointerrawupdate (Chromium, secure contexts such as 127.0.0.1) fires as soon as the pointer moves;
+  // pointermove is aligned to animation frames, up to one frame later.
+  const MOVE = "onpointerrawupdate" in window ? "pointerrawupdate" : "pointermove";
+  stage.addEventListener(MOVE, (ev) => {
+    if (!drag) return;
+    const r = stage.getBoundingClientRect();
+    const x = clamp01((ev.clientX - r.left) / r.width), y = clamp01((ev.clientY - r.top) / r.height);
+    const b0 = drag.start[drag.i];
+    const dx = x - b0.x, dy = y - b0.y;
+    if (b0.level === 1) { // the object: every blob moves with it
+      st.blobs = drag.start.map((b) => ({ ...b, x: clamp01(b.x + dx), y: clamp01(b.y + dy) }));
+    } else {
+      st.blobs[drag.i] = { ...b0, x, y };
+    }
+    placeBlobs();
+    send(ev.timeStamp);
+  });
+  const endDrag = () => { if (drag) { drag.h.classList.remove("dragging"); drag = null; save(); } };
+  stage.addEventListener("pointerup", endDrag);
+  stage.addEventListener("pointercancel", endDrag);
+  stage.addEventListener("wheel", (ev) => {
+    const h = ev.target.closest(".blob");
+    if (!h) return;
+    ev.preventDefault();
+    const b = st.blobs[+h.dataset.index];
+    b.sigma = Math.min(4, Math.max(0.01, b.sigma * (ev.deltaY < 0 ? 1.1 : 1 / 1.1)));
+    save(); send();
+  }, { passive: false });
+
+  // The latent pad: drag to walk the plane through the seed's latent.
+  let padDown = false;
+  const padMove = (ev) => {
+    const r = pad.getBoundingClientRect();
+    st.px = Math.min(1, Math.max(-1, ((ev.clientX - r.left) / r.width) * 2 - 1));
+    st.py = Math.min(1, Math.max(-1, ((ev.clientY - r.top) / r.height) * 2 - 1));
+    placeDot(); send(ev.timeStamp);
+  };
+  pad.addEventListener("pointerdown", (ev) => { padDown = true; pad.setPointerCapture(ev.pointerId); padMove(ev); });
+  pad.addEventListener(MOVE, (ev) => { if (padDown) padMove(ev); });
+  pad.addEventListener("pointerup", () => { padDown = false; save(); });
+
+  model.onchange = () => { st.model = model.value; st.blobs = null; load(false); };
+  seed.onchange = () => { st.seed = Math.max(0, Math.floor(+seed.value || 0)); st.blobs = null; load(false); };
+  psi.oninput = () => { st.psi = +psi.value; psiOut.textContent = st.psi.toFixed(2); send(); };
+  psi.onchange = save;
+  base.onchange = () => { st.baseline = base.checked; load(true); };
+
+  await load(true);
+  return () => off();
+}

@@ -1,0 +1,92 @@
+"""The explorer in a real browser: Debian's Chromium, headless, driven by Playwright with real mouse events."""
+from __future__ import annotations
+
+import re
+
+import pytest
+
+pytestmark = pytest.mark.slow
+
+HEAT_CENTROID = """() => {
+  const c = document.querySelector('#gan-stage canvas.heat');
+  const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+  let sx = 0, sy = 0, s = 0;
+  for (let y = 0; y < c.height; y++) for (let x = 0; x < c.width; x++) {
+    const a = d[4 * (y * c.width + x) + 3] ** 2;  // the heatmap's strength, squared to favour its peak
+    sx += a * (x + 0.5) / c.width; sy += a * (y + 0.5) / c.height; s += a;
+  }
+  return [sx / s, sy / s];
+}"""
+
+
+def wait_frames(page, more_than: int) -> int:
+    page.wait_for_function(f"window.__genlens && window.__genlens.frames > {more_than}", timeout=15_000)
+    return page.evaluate("window.__genlens.frames")
+
+
+def test_gan_panel_drag_a_heatmap_blob(browser_page, live_url):
+    page = browser_page
+    page.goto(live_url + "#gan?model=fmnist-eqgan&seed=1")
+    frames = wait_frames(page, 0)
+    assert page.locator("#gan-stage .blob").count() == 7
+    blob = page.locator('#gan-stage .blob[data-level="1"]')
+    stage = page.locator("#gan-stage").bounding_box()
+    start = blob.bounding_box()
+    sx, sy = start["x"] + start["width"] / 2, start["y"] + start["height"] / 2
+    before = page.evaluate(HEAT_CENTROID)
+    # drag towards the far side of the canvas, with real pointer events all the way
+    tx = stage["x"] + (0.15 if sx > stage["x"] + stage["width"] / 2 else 0.85) * stage["width"]
+    ty = stage["y"] + (0.2 if sy > stage["y"] + stage["height"] / 2 else 0.8) * stage["height"]
+    page.mouse.move(sx, sy)
+    page.mouse.down()
+    page.mouse.move(tx, ty, steps=12)
+    mid = page.evaluate("window.__genlens.frames")
+    page.mouse.up()
+    assert mid > frames  # frames arrived while dragging
+    page.wait_for_function("window.__genlens.lastId === window.__genlens.sent - 1", timeout=15_000)
+    end = blob.bounding_box()
+    assert abs(end["x"] + end["width"] / 2 - tx) < 2 and abs(end["y"] + end["height"] / 2 - ty) < 2
+    after = page.evaluate(HEAT_CENTROID)
+    # the server-rendered heatmap moved the way the pointer did
+    fx, fy = (tx - stage["x"]) / stage["width"], (ty - stage["y"]) / stage["height"]
+    assert (after[0] - before[0]) * (fx - (sx - stage["x"]) / stage["width"]) > 0
+    assert (after[1] - before[1]) * (fy - (sy - stage["y"]) / stage["height"]) > 0
+    assert re.search(r"b=1%3A[0-9.]+%3A", page.url) or re.search(r"b=1:[0-9.]+:", page.url)
+    assert page.locator("#gan-base").is_visible()  # the baseline with the same latent beside it
+
+
+def test_gan_panel_latent_pad_and_truncation(browser_page, live_url):
+    page = browser_page
+    page.goto(live_url + "#gan?model=fmnist-gan&seed=4")
+    frames = wait_frames(page, 0)
+    assert page.locator("#gan-stage .blob").count() == 0  # no heatmap input on the baseline
+    pad = page.locator("#gan-pad").bounding_box()
+    page.mouse.move(pad["x"] + 20, pad["y"] + 20)
+    page.mouse.down()
+    page.mouse.move(pad["x"] + pad["width"] - 20, pad["y"] + pad["height"] / 2, steps=6)
+    page.mouse.up()
+    wait_frames(page, frames)
+    assert "px=0.8" in page.url or "px=0.7" in page.url
+    page.locator("#gan-psi").fill("0.3")
+    page.wait_for_function("window.__genlens.lastId === window.__genlens.sent - 1", timeout=15_000)
+
+
+def test_cam_panel_shows_an_overlay(browser_page, live_url):
+    page = browser_page
+    page.goto(live_url + "#cam?model=fmnist-cnn&image=test:3&target=Trouser")
+    page.wait_for_function("document.querySelector('#cam-overlay')?.src.startsWith('data:image/png')", timeout=20_000)
+    assert "Grad-CAM of Trouser" in page.locator("#cam-caption").inner_text()
+    assert page.locator("#cam-thumbs img").count() == 24
+    page.locator("#cam-thumbs img").nth(5).click()
+    page.wait_for_function("location.hash.includes('image=test%3A5') || location.hash.includes('image=test:5')")
+
+
+def test_units_panel_opens_a_unit_by_url(browser_page, live_url):
+    page = browser_page
+    page.goto(live_url + "#units?model=fmnist-cnn&layer=stages.2.0.act&unit=5")
+    page.wait_for_selector("#units-dead", timeout=20_000)
+    assert page.locator("#units-layer").input_value() == "stages.2.0.act"
+    assert page.locator("#units-unit").input_value() == "5"
+    assert page.locator("#units-top img").count() == 9
+    page.wait_for_function("document.querySelector('#units-vis')?.naturalWidth > 0", timeout=30_000)
+    assert page.locator("#units-dead").inner_text() in ("dead", "alive")

@@ -1,0 +1,15 @@
+"""bench/explorer.py's arithmetic (the browser run itself is the benchmark, not a test)."""
+from __future__ import annotations
+
+import statistics
+
+import pytest
+
+
+def test_percentile_matches_the_inclusive_definition(bench_script):
+    bench = bench_script("explorer")
+    xs = [5.0, 1.0, 9.0, 3.0, 7.0, 2.0, 8.0]
+    qs = statistics.quantiles(xs, n=20, method="inclusive")  # 5 %, 10 %, ..., 95 %
+    assert bench.percentile(xs, 50) == pytest.approx(statistics.median(xs))
+    assert bench.percentile(xs, 95) == pytest.approx(qs[-1])
+    assert bench.percentile(xs, 0) == 1.0 and bench.percentile(xs, 100) == 9.0
