@@ -1,0 +1,74 @@
+"""The root command group: renamed flags, validation at the edge, and every error as one line.
+
+Whatever calls the app (the ``genlens`` entry point, typer's test runner, a notebook), errors come out the
+same way because they are handled here, inside the click machinery, not around it:
+
+- click/typer usage errors (a missing argument, ``--n 0`` below an option's ``min``, a wrong type) become
+  ``genlens: error: <command>: <what>; see 'genlens <command> --help'`` on stderr and exit 2, instead of
+  typer's five-line box;
+- a :class:`GenlensError` from the checks of :mod:`genlens.cli.validate` or from the work is one line
+  (its exit code, 2);
+- a file-system error (``PermissionError``, a full disk, ...) is one line naming the file, exit 2;
+  ``GENLENS_DEBUG=1`` shows the traceback instead.
+"""
+from __future__ import annotations
+
+import os
+import sys
+from typing import Any
+
+import typer
+from typer._click import exceptions as click_exceptions
+
+from genlens.cli import validate
+from genlens.cli.renamed import RenamingGroup
+from genlens.errors import GenlensError
+
+
+def error_line(message: str) -> str:
+    return "genlens: error: " + " ".join(str(message).split()) + "\n"
+
+
+def _usage_message(exc: Any) -> str:
+    ctx = getattr(exc, "ctx", None)
+    path = " ".join(ctx.command_path.split()[1:]) if ctx is not None else ""
+    message = exc.format_message().rstrip(".")
+    if not path:
+        return f"{message}; see 'genlens --help'"
+    return f"{path}: {message}; see 'genlens {path} --help'"
+
+
+def _os_message(exc: OSError) -> str:
+    what = exc.strerror or type(exc).__name__
+    where = f" '{exc.filename}'" if exc.filename else ""
+    return f"{what}{where}; check the path and its permissions ({type(exc).__name__})"
+
+
+class RootGroup(RenamingGroup):
+    """``genlens``: installs the validators on every command, then turns each error into one line."""
+
+    def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
+        validate.install(self)
+        return self._one_line(lambda: super(RootGroup, self).parse_args(ctx, args))
+
+    def invoke(self, ctx: Any) -> Any:
+        return self._one_line(lambda: super(RootGroup, self).invoke(ctx))
+
+    @staticmethod
+    def _one_line(run: Any) -> Any:
+        debug = os.environ.get("GENLENS_DEBUG", "") not in ("", "0")
+        try:
+            return run()
+        except click_exceptions.NoArgsIsHelpError:
+            raise
+        except click_exceptions.UsageError as exc:
+            sys.stderr.write(error_line(_usage_message(exc)))
+            raise typer.Exit(2) from None
+        except GenlensError as exc:
+            sys.stderr.write(error_line(str(exc)))
+            raise typer.Exit(exc.exit_code) from None
+        except OSError as exc:
+            if debug or isinstance(exc, (BrokenPipeError,)):
+                raise
+            sys.stderr.write(error_line(_os_message(exc)))
+            raise typer.Exit(2) from None
