@@ -44,12 +44,21 @@ def _os_message(exc: OSError) -> str:
     return f"{what}{where}; check the path and its permissions ({type(exc).__name__})"
 
 
+def _no_empty(args: list[str]) -> list[str]:
+    """Refuse an empty word (``--out ""``, ``--out=``): typer would read it as the current folder or a blank."""
+    for i, a in enumerate(args):
+        if not a.strip() or (a.startswith("--") and a.endswith("=")):
+            after = f" after '{args[i - 1]}'" if not a.strip() and i else f" in '{a}'"
+            raise GenlensError(f"an empty value{after}; give a value or leave the option out")
+    return args
+
+
 class RootGroup(RenamingGroup):
     """``genlens``: installs the validators on every command, then turns each error into one line."""
 
     def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
         validate.install(self)
-        return self._one_line(lambda: super(RootGroup, self).parse_args(ctx, args))
+        return self._one_line(lambda: super(RootGroup, self).parse_args(ctx, _no_empty(list(args))))
 
     def invoke(self, ctx: Any) -> Any:
         return self._one_line(lambda: super(RootGroup, self).invoke(ctx))
