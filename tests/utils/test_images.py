@@ -79,7 +79,9 @@ def test_load_image_missing(tmp_path):
 
 
 @pytest.mark.parametrize(
-    ("name", "safe"), [("Ankle boot", "Ankle_boot"), ("T-shirt/top", "T-shirt_top"), (" a  b\\c ", "a_b_c")]
+    ("name", "safe"), [("Ankle boot", "Ankle_boot"), ("T-shirt/top", "T-shirt_top"), (" a  b\\c ", "a_b_c"),
+                       ("..", "__"), (".", "_"), ("../../etc", "___.._etc"), ("a\x07b\nc", "a_b_c"), ("", "_"),
+                       (".hidden", "_hidden")]
 )
 def test_safe_name(name, safe):
     assert safe_name(name) == safe

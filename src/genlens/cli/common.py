@@ -47,14 +47,26 @@ def write_run_json(out: Path, *, command: str, config: dict[str, Any], seed: int
     })
 
 
+def safe_child(out: Path, text: str) -> Path:
+    """``out/<text as a folder name>``: sanitised by :func:`genlens.utils.images.safe_name` and checked to
+    stay inside ``out`` (a prompt ``..`` or ``a/../../b`` never escapes, control characters never land)."""
+    from genlens.errors import GenlensError
+    from genlens.utils.images import safe_name
+
+    child = Path(out) / safe_name(str(text))
+    if Path(out).resolve() not in child.resolve().parents:
+        raise GenlensError(f"the name {text!r} would be written outside '{out}'; choose another name")
+    return child
+
+
 def write_named_images(out: Path, images: Any, names: list[str], *, n: int, upscale: int = 4,
                        grid_upscale: int = 3) -> None:
     """The DESIGN.md image contract: ``OUT/<name, spaces and slashes as _>/<i>.png`` for ``n`` images per
     name (in order) plus ``OUT/grid.png``, one row per name (a single name fills rows of up to 8)."""
-    from genlens.utils.images import safe_name, save_grid, save_png
+    from genlens.utils.images import save_grid, save_png
 
     for i, (img, name) in enumerate(zip(images, names)):
-        save_png(img, out / safe_name(name)[:80] / f"{i % n}.png", upscale=upscale)
+        save_png(img, safe_child(out, name) / f"{i % n}.png", upscale=upscale)
     save_grid(images, out / "grid.png", nrow=n if len(images) > n else min(8, n), upscale=grid_upscale)
 
 

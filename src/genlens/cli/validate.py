@@ -164,7 +164,12 @@ def _problem(rule: Rule, v: Any) -> str | None:
 
 
 def _out_problem(path: Path) -> str | None:
-    """An output folder: absent (created later) or a folder; its nearest existing ancestor writable."""
+    """An output folder: absent (created later) or a folder; its nearest existing ancestor writable; not a
+    shipped model folder."""
+    from genlens.utils.shipped import ALLOW_ENV, SHIPPED_ROOT, is_shipped
+
+    if is_shipped(path) and os.environ.get(ALLOW_ENV, "") in ("", "0"):
+        return f"'{path}' is inside the shipped models ({SHIPPED_ROOT}); pass a folder of your own (e.g. runs/NAME)"
     if path.exists() or path.is_symlink():
         if not path.is_dir():
             what = "a file" if path.is_file() else "not a folder (a device or a broken link)"

@@ -21,6 +21,7 @@ from safetensors.torch import load_file, save_file
 
 from genlens.errors import GenlensError
 from genlens.utils.io import atomic_write, atomic_write_json, read_json, sha256_file
+from genlens.utils.shipped import refuse_shipped
 
 WEIGHTS_FILE = "model.safetensors"
 
@@ -51,8 +52,10 @@ def versions() -> dict[str, str]:
 def save_model_folder(folder: str | os.PathLike, model: nn.Module, *, config: dict[str, Any], command: str,
                       metrics: dict[str, Any], dtype: torch.dtype = torch.float16,
                       extra: dict[str, Any] | None = None) -> Path:
-    """Write weights (floating tensors cast to ``dtype``), config and manifest, each atomically."""
+    """Write weights (floating tensors cast to ``dtype``), config and manifest, each atomically; never into
+    a shipped model folder (:func:`genlens.utils.shipped.refuse_shipped`)."""
     folder = Path(folder)
+    refuse_shipped(folder)
     state = {k: (v.detach().to(dtype) if v.is_floating_point() else v.detach()).cpu().contiguous()
              for k, v in model.state_dict().items()}
     atomic_write(folder / WEIGHTS_FILE, lambda p: save_file(state, str(p), metadata={"format": "pt"}))

@@ -31,7 +31,9 @@ from torch import nn
 from genlens.errors import GenlensError
 from genlens.training.config_diff import check_same_config, config_to_dict
 from genlens.training.ema import EMA, unwrap_module
+from genlens.training.lock import check_unlocked
 from genlens.utils.io import fsync_path
+from genlens.utils.shipped import refuse_shipped
 
 MODEL_FILE = "model.safetensors"
 EMA_FILE = "ema.safetensors"
@@ -124,6 +126,8 @@ def save_checkpoint(
     ``state`` is extra JSON data for ``state.json`` (epoch, data order, RNG states, ...).
     """
     run_dir = Path(run_dir)
+    refuse_shipped(run_dir)
+    check_unlocked(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
     for stale in run_dir.glob(f"{_TMP_PREFIX}*"):  # left by a crash mid-write
         shutil.rmtree(stale, ignore_errors=True)

@@ -16,6 +16,7 @@ import dataclasses
 import math
 import time
 from collections.abc import Callable, Mapping
+from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
@@ -32,6 +33,7 @@ from genlens.training.config_diff import config_to_dict
 from genlens.training.data_order import DataOrder
 from genlens.training.ema import EMA, unwrap_module
 from genlens.training.interrupt import DeferredInterrupt
+from genlens.training.lock import run_lock
 from genlens.training.rng import capture_rng_state, restore_rng_state
 from genlens.utils.device import resolve_device
 from genlens.utils.seed import seed_everything
@@ -141,6 +143,31 @@ def train(
     ``{"step", "loss", "lr", "images_per_s"[, "grad_norm"]}``; the returned history holds the same dicts.
     """
     accelerator = _make_accelerator(config)
+    lock = run_lock(run_dir) if run_dir is not None and accelerator.is_main_process else nullcontext()
+    with lock:
+        return _run(accelerator, model=model, optimizer=optimizer, loss_fn=loss_fn, data=data, config=config,
+                    scheduler=scheduler, ema=ema, run_dir=run_dir, resume=resume, run_config=run_config,
+                    stop_at_step=stop_at_step, generators=generators, callback=callback)
+
+
+def _run(
+    accelerator: Accelerator,
+    *,
+    model: nn.Module,
+    optimizer: torch.optim.Optimizer,
+    loss_fn: LossFn,
+    data: Batch,
+    config: TrainConfig,
+    scheduler: torch.optim.lr_scheduler.LRScheduler | None,
+    ema: EMA | None,
+    run_dir: str | Path | None,
+    resume: bool,
+    run_config: Any,
+    stop_at_step: int | None,
+    generators: Mapping[str, torch.Generator] | None,
+    callback: Callable[[dict[str, Any]], None] | None,
+) -> list[dict[str, Any]]:
+    """:func:`train`'s body, run while holding the run folder's lock."""
     rank, world = accelerator.process_index, accelerator.num_processes
     order = DataOrder(_num_items(data), batch_size=config.batch_size, seed=config.seed,
                       num_processes=world, process_index=rank)

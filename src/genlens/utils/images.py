@@ -17,9 +17,12 @@ from genlens.errors import GenlensError
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff"}
 
 
-def safe_name(name: str) -> str:
-    """Folder name for a class: spaces and slashes become ``_`` (DESIGN.md section 1)."""
-    return re.sub(r"[\s/\\]+", "_", name.strip())
+def safe_name(name: str, *, max_len: int = 80) -> str:
+    """Folder name for a class or prompt: spaces, slashes and control characters become ``_`` (DESIGN.md
+    section 1), leading dots too (so ``..`` or ``.hidden`` never climbs out or hides); never empty."""
+    name = re.sub(r"[\s/\\\x00-\x1f\x7f]+", "_", name.strip())
+    name = re.sub(r"^\.+", lambda m: "_" * len(m.group()), name)[:max_len]
+    return name or "_"
 
 
 def to_uint8(img: torch.Tensor) -> np.ndarray:
