@@ -143,3 +143,27 @@ def test_default_save_is_fp16(tmp_path):
     x = torch.rand(2, 1, 28, 28)
     with torch.no_grad():
         torch.testing.assert_close(handle(x), model(handle.normalize(x)), rtol=0.05, atol=0.05)
+
+
+@pytest.mark.parametrize(("edit", "words"), [
+    (lambda m: {**m, "sha256": {}}, "lists no sha256 for model.safetensors"),
+    (lambda m: {k: v for k, v in m.items() if k != "sha256"}, "no sha256 table"),
+    (lambda m: "{broken", "not valid JSON"),
+])
+def test_manifest_must_vouch_for_every_weights_file(tmp_path, shipped_dir, edit, words):
+    folder = tmp_path / "m"
+    shutil.copytree(shipped_dir("fmnist-cnn"), folder)
+    manifest = edit(json.loads((folder / "manifest.json").read_text()))
+    (folder / "manifest.json").write_text(manifest if isinstance(manifest, str) else json.dumps(manifest))
+    with pytest.raises(GenlensError) as err:
+        load_model(folder)
+    assert words in _one_line(err)
+
+
+def test_invalid_config_json_names_the_file(tmp_path, shipped_dir):
+    folder = tmp_path / "m"
+    shutil.copytree(shipped_dir("fmnist-cnn"), folder)
+    (folder / "config.json").write_text('{"kind": "classifier",')
+    with pytest.raises(GenlensError) as err:
+        load_model(folder)
+    assert "config.json' is not valid JSON" in _one_line(err)

@@ -124,7 +124,7 @@ def _rebuilt_params(ctx: Any) -> list[str]:
 def progress_bar(description: str, total: int | None, *, quiet: bool = False) -> Iterator[Any]:
     """Yield a ``callback(dict)`` that advances a rich progress bar on stderr (library -> CLI bridge)."""
     if quiet:
-        yield lambda info: None
+        yield lambda info: sys.stderr.write(f"genlens: note: {info['note']}\n") if "note" in info else None
         return
     prog = Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
                     TextColumn("{task.fields[info]}"), TimeElapsedColumn(), TimeRemainingColumn(),
@@ -133,6 +133,9 @@ def progress_bar(description: str, total: int | None, *, quiet: bool = False) ->
     last: dict[str, str] = {}
 
     def callback(info: dict[str, Any]) -> None:
+        if "note" in info:  # the library says something worth a line (e.g. a corrupt checkpoint was skipped)
+            prog.console.print(f"genlens: note: {info['note']}", markup=False, highlight=False)
+            return
         if info.get("total"):
             prog.update(task, total=info["total"])
         for k in ("loss", "lr", "acc"):

@@ -74,7 +74,8 @@ class RootGroup(RenamingGroup):
             sys.stderr.write(error_line(_usage_message(exc)))
             raise typer.Exit(2) from None
         except GenlensError as exc:
-            sys.stderr.write(error_line(str(exc)))
+            line = error_line(str(exc))
+            sys.stderr.write(line if exc.exit_code else line.replace("genlens: error: ", "genlens: note: ", 1))
             raise typer.Exit(exc.exit_code) from None
         except OSError as exc:
             if debug or isinstance(exc, (BrokenPipeError,)):

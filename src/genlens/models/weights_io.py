@@ -24,6 +24,7 @@ from genlens.utils.io import atomic_write, atomic_write_json, read_json, sha256_
 from genlens.utils.shipped import refuse_shipped
 
 WEIGHTS_FILE = "model.safetensors"
+WEIGHT_SUFFIXES = (".safetensors", ".pt", ".pth", ".bin", ".ckpt")  # every one must be listed in manifest.json
 
 
 def git_commit(cwd: str | os.PathLike | None = None) -> str:
@@ -92,7 +93,14 @@ def verify_manifest(folder: Path) -> dict[str, Any]:
     if not mpath.is_file():
         raise GenlensError(f"'{folder}' has no manifest.json; it is not a genlens model folder")
     manifest = read_json(mpath)
-    for fname, want in manifest.get("sha256", {}).items():
+    hashes = manifest.get("sha256") if isinstance(manifest, dict) else None
+    if not isinstance(hashes, dict):
+        raise GenlensError(f"'{mpath}' has no sha256 table; it is not a genlens manifest: retrain or restore it")
+    unlisted = sorted(f.name for f in folder.iterdir() if f.suffix in WEIGHT_SUFFIXES and f.name not in hashes)
+    if unlisted:
+        raise GenlensError(f"'{mpath}' lists no sha256 for {unlisted[0]}, so it cannot be verified; restore the "
+                           "manifest or retrain the model")
+    for fname, want in hashes.items():
         f = folder / fname
         if not f.is_file():
             raise GenlensError(f"'{f}' is missing; restore it or retrain the model")
