@@ -122,7 +122,10 @@ def _rebuilt_params(ctx: Any) -> list[str]:
 
 @contextmanager
 def progress_bar(description: str, total: int | None, *, quiet: bool = False) -> Iterator[Any]:
-    """Yield a ``callback(dict)`` that advances a rich progress bar on stderr (library -> CLI bridge)."""
+    """Yield a ``callback(dict)`` that advances a rich progress bar on stderr (library -> CLI bridge).
+
+    The bar appears at the first progress report, so an error found before any work (a bad file, a held
+    run lock) is the only line on stderr."""
     if quiet:
         yield lambda info: sys.stderr.write(f"genlens: note: {info['note']}\n") if "note" in info else None
         return
@@ -142,7 +145,12 @@ def progress_bar(description: str, total: int | None, *, quiet: bool = False) ->
             v = info.get(k)
             if v is not None:
                 last[k] = f"{k} {v:.3g}"
+        if not prog.live.is_started:
+            prog.start()
         prog.update(task, completed=info.get("step", 0), info="  ".join(last.values()))
 
-    with prog:
+    try:
         yield callback
+    finally:
+        if prog.live.is_started:
+            prog.stop()
