@@ -27,3 +27,16 @@ def test_safe_child_refuses_what_cannot_be_confined(tmp_path, monkeypatch):
     monkeypatch.setattr(images, "safe_name", lambda name, **_: name)  # a broken sanitiser is still caught
     with pytest.raises(GenlensError, match="outside"):
         safe_child(tmp_path, "../x")
+
+
+def test_emit_json_is_strict(capsys):
+    import json
+
+    from genlens.cli.common import emit_json
+
+    emit_json({"fid": float("nan"), "curve": torch.tensor([1.0, float("inf")]), "ok": 2.5})
+    line = capsys.readouterr().out
+    assert line.count("\n") == 1 and "NaN" not in line and "Infinity" not in line
+    obj = json.loads(line, parse_constant=lambda c: pytest.fail(f"bare {c}"))
+    assert obj["fid"] is None and obj["curve"] == [1.0, None] and obj["ok"] == 2.5
+    assert set(obj["nulls"]) == {"fid", "curve[1]"} and "nan" in obj["nulls"]["fid"]

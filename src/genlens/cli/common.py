@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import math
 import sys
 import time
 from collections.abc import Iterator
@@ -24,8 +25,26 @@ DataDirOpt = typer.Option(None, "--data-dir", help="Folder with the Fashion-MNIS
 
 
 def emit_json(obj: Any) -> None:
-    sys.stdout.write(json.dumps(obj, default=_jsonable, sort_keys=True) + "\n")
+    """Print ``obj`` as one line of strict JSON: a NaN or infinity becomes ``null`` and the object gains
+    ``"nulls": {"<path>": "<why>"}`` (strict parsers reject bare ``NaN``)."""
+    plain = json.loads(json.dumps(obj, default=_jsonable))  # tensors, dataclasses -> plain values
+    reasons: dict[str, str] = {}
+    plain = _finite(plain, "", reasons)
+    if reasons:
+        plain = {**plain, "nulls": reasons} if isinstance(plain, dict) else {"value": plain, "nulls": reasons}
+    sys.stdout.write(json.dumps(plain, sort_keys=True, allow_nan=False) + "\n")
     sys.stdout.flush()
+
+
+def _finite(value: Any, path: str, reasons: dict[str, str]) -> Any:
+    if isinstance(value, float) and not math.isfinite(value):
+        reasons[path or "value"] = f"was {value} (not a finite number), written as null"
+        return None
+    if isinstance(value, dict):
+        return {k: _finite(v, f"{path}.{k}" if path else str(k), reasons) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_finite(v, f"{path}[{i}]", reasons) for i, v in enumerate(value)]
+    return value
 
 
 def _jsonable(o: Any) -> Any:
