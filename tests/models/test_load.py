@@ -167,3 +167,17 @@ def test_invalid_config_json_names_the_file(tmp_path, shipped_dir):
     with pytest.raises(GenlensError) as err:
         load_model(folder)
     assert "config.json' is not valid JSON" in _one_line(err)
+
+
+def test_timm_without_local_weights_fails_at_once(monkeypatch):
+    """No weights file and nothing in the Hugging Face cache: one line, no network (no download attempt)."""
+    import time
+
+    import huggingface_hub
+
+    monkeypatch.setattr(huggingface_hub, "try_to_load_from_cache", lambda repo, filename, **_: None)
+    t0 = time.perf_counter()
+    with pytest.raises(GenlensError) as err:
+        load_model("timm:resnet18")
+    assert "never downloads" in _one_line(err) and "timm:resnet18:<weights file>" in str(err.value)
+    assert time.perf_counter() - t0 < 10
