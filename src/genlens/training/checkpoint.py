@@ -33,7 +33,7 @@ from torch import nn
 from genlens.errors import GenlensError
 from genlens.training.config_diff import check_same_config, config_to_dict
 from genlens.training.ema import EMA, unwrap_module
-from genlens.training.lock import check_unlocked
+from genlens.training.lock import hold_lock
 from genlens.utils.config_io import read_json_file
 from genlens.utils.io import fsync_path, sha256_file
 from genlens.utils.shipped import refuse_shipped
@@ -170,7 +170,7 @@ def save_checkpoint(
     """
     run_dir = Path(run_dir)
     refuse_shipped(run_dir)
-    check_unlocked(run_dir)
+    hold_lock(run_dir)  # one writer per run folder, from the first checkpoint to the end of the process
     run_dir.mkdir(parents=True, exist_ok=True)
     for stale in run_dir.glob(f"{_TMP_PREFIX}*"):  # left by a crash mid-write
         shutil.rmtree(stale, ignore_errors=True)
