@@ -237,9 +237,10 @@ def _resolve(path: str | os.PathLike) -> Path:
                                "(it falls back to the newest intact checkpoint)")
         return path
     found, notes = find_intact_checkpoint(path)
+    if found is None and notes:
+        raise GenlensError(f"no intact checkpoint in {path} ({notes[0]}); start a new run folder")
     if found is None:
-        detail = f" ({notes[0]})" if notes else f" (expected {path / LAST / STATE_FILE})"
-        raise GenlensError(f"no intact checkpoint in {path}{detail}; start a new run folder")
+        raise GenlensError(f"no checkpoint in {path} (expected {path / LAST / STATE_FILE}); check the run dir")
     return found
 
 

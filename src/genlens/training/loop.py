@@ -29,7 +29,7 @@ from torch import nn
 
 from genlens.errors import GenlensError
 from genlens.training.checkpoint import find_intact_checkpoint, load_checkpoint, read_checkpoint_state, save_checkpoint
-from genlens.training.config_diff import config_to_dict
+from genlens.training.config_diff import check_same_config, config_to_dict
 from genlens.training.data_order import DataOrder
 from genlens.training.ema import EMA, unwrap_module
 from genlens.training.interrupt import DeferredInterrupt
@@ -196,7 +196,9 @@ def _run(
     if found is None and notes:
         raise GenlensError(f"no intact checkpoint in {run_dir} ({notes[0]}); start a new run folder")
     if found is not None:
-        done = int(read_checkpoint_state(found)["step"])
+        saved_state = read_checkpoint_state(found)
+        check_same_config(saved_state.get("config", {}), identity)  # a different run is refused, finished or not
+        done = int(saved_state["step"])
         if done >= config.total_steps:
             raise RunFinished(f"{run_dir} is already finished (step {done} of {config.total_steps}); nothing was "
                               "changed; to train longer, start a new run folder")
