@@ -47,9 +47,13 @@ def _os_message(exc: OSError) -> str:
 def _no_empty(args: list[str]) -> list[str]:
     """Refuse an empty word (``--out ""``, ``--out=``): typer would read it as the current folder or a blank."""
     for i, a in enumerate(args):
-        if not a.strip() or (a.startswith("--") and a.endswith("=")):
-            after = f" after '{args[i - 1]}'" if not a.strip() and i else f" in '{a}'"
-            raise GenlensError(f"an empty value{after}; give a value or leave the option out")
+        if a.startswith("--") and a.endswith("="):
+            raise GenlensError(f"{a[:-1]} is empty; give it a value or leave it out")
+        if not a.strip():
+            before = args[i - 1] if i else ""
+            if before.startswith("-"):
+                raise GenlensError(f"{before} is empty; give it a value or leave it out")
+            raise GenlensError(f"an empty argument{f' after {before!r}' if before else ''}; remove it or give a value")
     return args
 
 

@@ -92,7 +92,7 @@ RULES: dict[str, Rule] = {
     "--data-dir": Rule("in_dir"),
     "--init-from": Rule("in_path"),
     "--results": Rule("in_path"),
-    "gan eval --run-dir": Rule("in_dir"),
+    "gan eval --run-dir": Rule("in_path"),  # its own error names what an empty run folder lacks
     "zoo eval --weights": Rule("in_file"),
     "cam image": Rule("in_file"),
     "--device": TEXT,
