@@ -181,3 +181,14 @@ def test_timm_without_local_weights_fails_at_once(monkeypatch):
         load_model("timm:resnet18")
     assert "never downloads" in _one_line(err) and "timm:resnet18:<weights file>" in str(err.value)
     assert time.perf_counter() - t0 < 10
+
+
+def test_config_without_a_name_names_the_file_and_key(tmp_path, shipped_dir):
+    folder = tmp_path / "m"
+    shutil.copytree(shipped_dir("fmnist-cnn"), folder)
+    config = json.loads((folder / "config.json").read_text())
+    del config["name"]
+    (folder / "config.json").write_text(json.dumps(config))
+    with pytest.raises(GenlensError) as err:
+        load_model(folder)
+    assert "config.json' has no \"name\" key" in _one_line(err)

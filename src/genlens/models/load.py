@@ -68,7 +68,10 @@ def _load_folder(folder: Path, *, device: str, weights, verify: bool, zoo_name: 
     else:
         cfg = read_folder_config(folder, kinds=("classifier",), what="a classifier",
                                  fix="pass a zoo name or a classifier folder written by genlens")
-        name = cfg.get("name", zoo_name)
+        name = cfg.get("name", zoo_name) if isinstance(cfg, dict) else None
+        if not isinstance(name, str):
+            raise GenlensError(f"'{cfg_path}' has no \"name\" key (the zoo architecture, e.g. fmnist-cnn); "
+                               "restore the file or retrain the model")
     spec = get_spec(name)
     if weights is None:
         manifest = verify_manifest(folder) if verify else {}
