@@ -184,3 +184,20 @@ def test_count_of_checked_cases_is_large():
     """The walk is not vacuous: it sees every command group and hundreds of options."""
     assert {p.split()[0] for p in LEAVES} >= {"zoo", "data", "metrics", "gan", "diffusion", "cam", "invert"}
     assert sum(len(c.params) for c in LEAVES.values()) > 150
+
+
+def test_stray_library_errors_become_one_line(cli, monkeypatch, tmp_path):
+    """A file-system error, a refused unpickling or invalid JSON from deep in a command: one line, exit 2."""
+    import json
+    import pickle
+
+    import genlens.models.load as load
+
+    for exc in (PermissionError(13, "Permission denied", str(tmp_path / "x")), pickle.UnpicklingError("Weights only load failed"),
+                json.JSONDecodeError("Expecting value", "{", 1)):
+        def boom(*_a, exc=exc, **_k):
+            raise exc
+
+        monkeypatch.setattr(load, "load_model", boom)
+        code, out, err = cli(["dead", "fmnist-cnn", "--out", str(tmp_path / "o")])
+        assert code == 2 and out == "" and err.count("\n") == 1 and err.startswith("genlens: error: "), err

@@ -8,12 +8,15 @@ same way because they are handled here, inside the click machinery, not around i
   typer's five-line box;
 - a :class:`GenlensError` from the checks of :mod:`genlens.cli.validate` or from the work is one line
   (its exit code, 2);
-- a file-system error (``PermissionError``, a full disk, ...) is one line naming the file, exit 2;
+- a file-system error (``PermissionError``, a full disk, ...) is one line naming the file, exit 2; so is a
+  refused unpickling (``torch.load(weights_only=True)``) or invalid JSON read outside ``read_json_file``;
   ``GENLENS_DEBUG=1`` shows the traceback instead.
 """
 from __future__ import annotations
 
+import json
 import os
+import pickle
 import sys
 from typing import Any
 
@@ -85,4 +88,17 @@ class RootGroup(RenamingGroup):
             if debug or isinstance(exc, (BrokenPipeError,)):
                 raise
             sys.stderr.write(error_line(_os_message(exc)))
+            raise typer.Exit(2) from None
+        except pickle.UnpicklingError as exc:  # torch.load(weights_only=True) refused a pickled object
+            if debug:
+                raise
+            first = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]
+            sys.stderr.write(error_line(f"refused to unpickle a weights file ({first}); genlens loads only "
+                                        "safetensors or plain tensors: convert the file or pass another"))
+            raise typer.Exit(2) from None
+        except json.JSONDecodeError as exc:
+            if debug:
+                raise
+            sys.stderr.write(error_line(f"a JSON file is invalid (line {exc.lineno}, column {exc.colno}: {exc.msg}); "
+                                        "fix or regenerate it"))
             raise typer.Exit(2) from None
