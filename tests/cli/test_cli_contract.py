@@ -59,7 +59,7 @@ def places(tmp_path, monkeypatch):
 def _valid(rule, places) -> str:
     return {"out": str(places["tmp"] / "out"), "in_dir": str(places["full"]), "in_file": str(places["image"]),
             "in_path": str(places["image"]), "count": str(max(1, int(rule.lo or 1))),
-            "number": str(_valid_number(rule)), "text": "fmnist-cnn"}[rule.kind]
+            "number": str(_valid_number(rule)), "text": "fmnist-cnn", "device": "cpu"}[rule.kind]
 
 
 def _valid_number(rule) -> float:
@@ -75,8 +75,8 @@ def _bad(rule, param, places) -> list[str]:
         numbers = ["0", "-3", "nan", "inf", "-inf", "1e30"] + (["1e12"] if rule.kind == "count" else [])
         bad = [v for v in numbers if not (rule.accepts_number(float(v)) and _within_typer(param, float(v)))]
         return bad + ["", "abc"] + (["2.5"] if rule.kind == "count" else [])
-    if rule.kind == "text":
-        return ["", "   ", "a\x01b", "bell\x07"]
+    if rule.kind in ("text", "device"):
+        return ["", "   ", "a\x01b", "bell\x07"] + (["gpu", "cuda:x"] if rule.kind == "device" else [])
     readonly, image = str(places["readonly"]), str(places["image"])
     if rule.kind == "out":
         return ["", image, "/dev/null", readonly, os.path.join(readonly, "sub"), os.path.join(image, "sub")]

@@ -40,3 +40,15 @@ def test_emit_json_is_strict(capsys):
     obj = json.loads(line, parse_constant=lambda c: pytest.fail(f"bare {c}"))
     assert obj["fid"] is None and obj["curve"] == [1.0, None] and obj["ok"] == 2.5
     assert set(obj["nulls"]) == {"fid", "curve[1]"} and "nan" in obj["nulls"]["fid"]
+
+
+@pytest.mark.parametrize("args", [
+    ["diffusion", "sample", "--prompt", "..", "--anchors", "0", "--n", "1", "--steps", "2"],
+    ["invert", "clip", "--prompt", "../..", "--steps-scale", "0.01"],
+], ids=["diffusion-sample", "invert-clip"])
+def test_end_to_end_outputs_stay_inside_out(cli, tmp_path, args):
+    out = tmp_path / "a" / "out"
+    code, _, err = cli([*args, "--out", str(out), "--device", "cpu"])
+    assert code == 0, err
+    written = [p for p in tmp_path.rglob("*") if p.is_file()]
+    assert written and all(out in p.parents for p in written), written
