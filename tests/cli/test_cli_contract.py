@@ -201,3 +201,13 @@ def test_stray_library_errors_become_one_line(cli, monkeypatch, tmp_path):
         monkeypatch.setattr(load, "load_model", boom)
         code, out, err = cli(["dead", "fmnist-cnn", "--out", str(tmp_path / "o")])
         assert code == 2 and out == "" and err.count("\n") == 1 and err.startswith("genlens: error: "), err
+
+
+def test_typer_runner_gets_the_same_one_line():
+    """In-process through typer's own test runner (not genlens.cli.main.main): same line, same exit code."""
+    from typer.testing import CliRunner
+
+    for args in (["cam"], ["data", "show", "--n", "-3"], ["gan", "sample", "x", "--n", "0"]):
+        result = CliRunner().invoke(app, args)
+        assert result.exit_code == 2 and result.stderr.count("\n") == 1, (args, result.stderr)
+        assert result.stderr.startswith("genlens: error: ") and result.stdout == ""
