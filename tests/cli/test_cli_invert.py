@@ -51,4 +51,4 @@ def test_invert_empty_prompt_is_one_line(cli, tmp_path):
     code, out, err = cli(["invert", "clip", "--prompt", "  ", "--out", str(tmp_path), "--device", "cpu"])
     assert code == 2 and out == ""
     lines = err.strip().splitlines()
-    assert len(lines) == 1 and "prompt is empty" in lines[0]
+    assert len(lines) == 1 and "--prompt is empty" in lines[0]

@@ -121,3 +121,18 @@ def test_eval_on_a_folder_spec(cli, tmp_path, fmnist_dir):
     assert code == 0, err
     result = _one_json(out)
     assert result["n"] == 4 and len(result["per_class"]) == 10
+
+
+def test_train_resume_and_rerun(cli, tmp_path, fmnist_dir):
+    """A second run on the same --out needs --resume; resuming a finished run says so and changes nothing."""
+    out_dir = tmp_path / "cnn"
+    args = ["zoo", "train", "fmnist-cnn", "--epochs", "1", "--limit-batches", "2", "--out", out_dir,
+            "--device", "cpu", "--data-dir", fmnist_dir, "--limit", "50"]
+    assert cli(args)[0] == 0
+    assert (out_dir / "last" / "state.json").is_file() and not (out_dir / ".genlens.lock").exists()
+    before = (out_dir / "manifest.json").read_bytes()
+    code, out, err = cli(args)
+    assert code == 2 and err.count("\n") == 1 and "--resume" in err
+    code, out, err = cli([*args, "--resume"])
+    assert code == 0 and out == "" and err.count("\n") == 1 and "already finished" in err, err
+    assert (out_dir / "manifest.json").read_bytes() == before

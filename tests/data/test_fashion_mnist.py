@@ -34,7 +34,7 @@ def test_system_beats_cache(no_fmnist, tiny_fmnist):
 
 def test_cache_is_the_last_resort(no_fmnist, tiny_fmnist):
     cache = tiny_fmnist(folder=no_fmnist["cache"])
-    assert find_fashion_mnist(no_fmnist["data_dir"]) == cache
+    assert find_fashion_mnist() == cache
 
 
 def test_explicit_folder_may_hold_a_fashion_mnist_subfolder(no_fmnist, tiny_fmnist):
@@ -42,19 +42,31 @@ def test_explicit_folder_may_hold_a_fashion_mnist_subfolder(no_fmnist, tiny_fmni
     assert find_fashion_mnist(no_fmnist["data_dir"]) == sub
 
 
-def test_incomplete_folder_is_skipped(no_fmnist, tiny_fmnist):
+def test_a_named_folder_never_falls_back(no_fmnist, tiny_fmnist, monkeypatch):
+    """A wrong --data-dir or $GENLENS_DATA is an error naming it, even when the system copy exists."""
     partial = tiny_fmnist(folder=no_fmnist["data_dir"])
     (partial / "train-labels-idx1-ubyte.gz").unlink()
-    system = tiny_fmnist(folder=no_fmnist["system"])
-    assert find_fashion_mnist(partial) == system
+    tiny_fmnist(folder=no_fmnist["system"])
+    with pytest.raises(GenlensError, match="--data-dir .* lacks some of the four"):
+        find_fashion_mnist(partial)
+    with pytest.raises(GenlensError, match="does not exist"):
+        find_fashion_mnist(no_fmnist["data_dir"] / "nope")
+    with pytest.raises(GenlensError, match="--data-dir is empty"):
+        find_fashion_mnist("")
+    monkeypatch.setenv("GENLENS_DATA", str(no_fmnist["cache"]))
+    with pytest.raises(GenlensError, match=r"\$GENLENS_DATA .* is empty"):
+        find_fashion_mnist()
+    monkeypatch.setenv("GENLENS_DATA", "")
+    with pytest.raises(GenlensError, match="set but empty"):
+        find_fashion_mnist()
 
 
 def test_nothing_found_names_all_three_places(no_fmnist):
     with pytest.raises(GenlensError) as err:
-        load_fashion_mnist("test", data_dir=no_fmnist["data_dir"])
+        load_fashion_mnist("test")
     msg = str(err.value)
     assert "\n" not in msg
-    assert "--data-dir" in msg and "$GENLENS_DATA" in msg
+    assert "--data-dir" in msg
     assert str(no_fmnist["system"]) in msg
     assert str(no_fmnist["cache"]) in msg
     assert "apt-get install dataset-fashion-mnist" in msg

@@ -143,3 +143,52 @@ def test_default_save_is_fp16(tmp_path):
     x = torch.rand(2, 1, 28, 28)
     with torch.no_grad():
         torch.testing.assert_close(handle(x), model(handle.normalize(x)), rtol=0.05, atol=0.05)
+
+
+@pytest.mark.parametrize(("edit", "words"), [
+    (lambda m: {**m, "sha256": {}}, "lists no sha256 for model.safetensors"),
+    (lambda m: {k: v for k, v in m.items() if k != "sha256"}, "no sha256 table"),
+    (lambda m: "{broken", "not valid JSON"),
+])
+def test_manifest_must_vouch_for_every_weights_file(tmp_path, shipped_dir, edit, words):
+    folder = tmp_path / "m"
+    shutil.copytree(shipped_dir("fmnist-cnn"), folder)
+    manifest = edit(json.loads((folder / "manifest.json").read_text()))
+    (folder / "manifest.json").write_text(manifest if isinstance(manifest, str) else json.dumps(manifest))
+    with pytest.raises(GenlensError) as err:
+        load_model(folder)
+    assert words in _one_line(err)
+
+
+def test_invalid_config_json_names_the_file(tmp_path, shipped_dir):
+    folder = tmp_path / "m"
+    shutil.copytree(shipped_dir("fmnist-cnn"), folder)
+    (folder / "config.json").write_text('{"kind": "classifier",')
+    with pytest.raises(GenlensError) as err:
+        load_model(folder)
+    assert "config.json' is not valid JSON" in _one_line(err)
+
+
+def test_timm_without_local_weights_fails_at_once(monkeypatch):
+    """No weights file and nothing in the Hugging Face cache: one line, no network (no download attempt)."""
+    import time
+
+    import huggingface_hub
+
+    monkeypatch.setattr(huggingface_hub, "try_to_load_from_cache", lambda repo, filename, **_: None)
+    t0 = time.perf_counter()
+    with pytest.raises(GenlensError) as err:
+        load_model("timm:resnet18")
+    assert "never downloads" in _one_line(err) and "timm:resnet18:<weights file>" in str(err.value)
+    assert time.perf_counter() - t0 < 10
+
+
+def test_config_without_a_name_names_the_file_and_key(tmp_path, shipped_dir):
+    folder = tmp_path / "m"
+    shutil.copytree(shipped_dir("fmnist-cnn"), folder)
+    config = json.loads((folder / "config.json").read_text())
+    del config["name"]
+    (folder / "config.json").write_text(json.dumps(config))
+    with pytest.raises(GenlensError) as err:
+        load_model(folder)
+    assert "config.json' has no \"name\" key" in _one_line(err)

@@ -79,7 +79,9 @@ def test_load_image_missing(tmp_path):
 
 
 @pytest.mark.parametrize(
-    ("name", "safe"), [("Ankle boot", "Ankle_boot"), ("T-shirt/top", "T-shirt_top"), (" a  b\\c ", "a_b_c")]
+    ("name", "safe"), [("Ankle boot", "Ankle_boot"), ("T-shirt/top", "T-shirt_top"), (" a  b\\c ", "a_b_c"),
+                       ("..", "__"), (".", "_"), ("../../etc", "___.._etc"), ("a\x07b\nc", "a_b_c"), ("", "_"),
+                       (".hidden", "_hidden")]
 )
 def test_safe_name(name, safe):
     assert safe_name(name) == safe
@@ -104,3 +106,34 @@ def test_make_grid_equals_the_reference_tiling(b, c, nrow, padding, pad_value):
     images = torch.rand(b, c, 6, 5, generator=torch.Generator().manual_seed(b))
     got = make_grid(images, nrow=nrow, padding=padding, pad_value=pad_value)
     assert torch.equal(got, _reference_grid(images, nrow, padding, pad_value))
+
+
+def _png_claiming(path, width, height):
+    """A tiny PNG whose header claims ``width`` x ``height`` pixels (a decompression bomb's shape)."""
+    import struct
+    import zlib
+
+    def chunk(kind, data):
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+
+    header = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
+    path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(b""))
+                     + chunk(b"IEND", b""))
+    return path
+
+
+@pytest.mark.parametrize("side", [30000, 5000])
+def test_huge_images_are_refused_before_decoding(tmp_path, side):
+    with pytest.raises(GenlensError) as err:
+        load_image(_png_claiming(tmp_path / "bomb.png", side, side))
+    assert "\n" not in str(err.value) and ("too large" in str(err.value) or "more than the limit" in str(err.value))
+
+
+def test_image_limit_is_overridable(tmp_path, monkeypatch):
+    path = tmp_path / "a.png"
+    Image.new("L", (40, 30)).save(path)
+    monkeypatch.setenv("GENLENS_MAX_IMAGE_PIXELS", "1000")
+    with pytest.raises(GenlensError, match="40x30 pixels, more than the limit of 1000"):
+        load_image(path)
+    monkeypatch.setenv("GENLENS_MAX_IMAGE_PIXELS", "1200")
+    assert load_image(path).shape == (1, 30, 40)

@@ -48,7 +48,7 @@ def cam(
     t0 = time.perf_counter()
     seed_everything(seed)  # Grad-CAM is deterministic; kept for the common --seed contract
     handle = load_model(model, device=device)
-    img = load_image(image, channels=handle.input_size[0]).unsqueeze(0)  # (1, C, H, W) in [0, 1]
+    img = load_image(image, channels=handle.input_size[0], size=handle.input_size[-1]).unsqueeze(0)  # (1, C, H, W)
     layer_name = layer or default_layer(handle)
     probs = handle.predict(img).softmax(dim=1)[0]
     predicted = int(probs.argmax())

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import math
 import sys
 import time
 from collections.abc import Iterator
@@ -24,8 +25,26 @@ DataDirOpt = typer.Option(None, "--data-dir", help="Folder with the Fashion-MNIS
 
 
 def emit_json(obj: Any) -> None:
-    sys.stdout.write(json.dumps(obj, default=_jsonable, sort_keys=True) + "\n")
+    """Print ``obj`` as one line of strict JSON: a NaN or infinity becomes ``null`` and the object gains
+    ``"nulls": {"<path>": "<why>"}`` (strict parsers reject bare ``NaN``)."""
+    plain = json.loads(json.dumps(obj, default=_jsonable))  # tensors, dataclasses -> plain values
+    reasons: dict[str, str] = {}
+    plain = _finite(plain, "", reasons)
+    if reasons:
+        plain = {**plain, "nulls": reasons} if isinstance(plain, dict) else {"value": plain, "nulls": reasons}
+    sys.stdout.write(json.dumps(plain, sort_keys=True, allow_nan=False) + "\n")
     sys.stdout.flush()
+
+
+def _finite(value: Any, path: str, reasons: dict[str, str]) -> Any:
+    if isinstance(value, float) and not math.isfinite(value):
+        reasons[path or "value"] = f"was {value} (not a finite number), written as null"
+        return None
+    if isinstance(value, dict):
+        return {k: _finite(v, f"{path}.{k}" if path else str(k), reasons) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_finite(v, f"{path}[{i}]", reasons) for i, v in enumerate(value)]
+    return value
 
 
 def _jsonable(o: Any) -> Any:
@@ -47,14 +66,26 @@ def write_run_json(out: Path, *, command: str, config: dict[str, Any], seed: int
     })
 
 
+def safe_child(out: Path, text: str) -> Path:
+    """``out/<text as a folder name>``: sanitised by :func:`genlens.utils.images.safe_name` and checked to
+    stay inside ``out`` (a prompt ``..`` or ``a/../../b`` never escapes, control characters never land)."""
+    from genlens.errors import GenlensError
+    from genlens.utils.images import safe_name
+
+    child = Path(out) / safe_name(str(text))
+    if Path(out).resolve() not in child.resolve().parents:
+        raise GenlensError(f"the name {text!r} would be written outside '{out}'; choose another name")
+    return child
+
+
 def write_named_images(out: Path, images: Any, names: list[str], *, n: int, upscale: int = 4,
                        grid_upscale: int = 3) -> None:
     """The DESIGN.md image contract: ``OUT/<name, spaces and slashes as _>/<i>.png`` for ``n`` images per
     name (in order) plus ``OUT/grid.png``, one row per name (a single name fills rows of up to 8)."""
-    from genlens.utils.images import safe_name, save_grid, save_png
+    from genlens.utils.images import save_grid, save_png
 
     for i, (img, name) in enumerate(zip(images, names)):
-        save_png(img, out / safe_name(name)[:80] / f"{i % n}.png", upscale=upscale)
+        save_png(img, safe_child(out, name) / f"{i % n}.png", upscale=upscale)
     save_grid(images, out / "grid.png", nrow=n if len(images) > n else min(8, n), upscale=grid_upscale)
 
 
@@ -110,9 +141,12 @@ def _rebuilt_params(ctx: Any) -> list[str]:
 
 @contextmanager
 def progress_bar(description: str, total: int | None, *, quiet: bool = False) -> Iterator[Any]:
-    """Yield a ``callback(dict)`` that advances a rich progress bar on stderr (library -> CLI bridge)."""
+    """Yield a ``callback(dict)`` that advances a rich progress bar on stderr (library -> CLI bridge).
+
+    The bar appears at the first progress report, so an error found before any work (a bad file, a held
+    run lock) is the only line on stderr."""
     if quiet:
-        yield lambda info: None
+        yield lambda info: sys.stderr.write(f"genlens: note: {info['note']}\n") if "note" in info else None
         return
     prog = Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
                     TextColumn("{task.fields[info]}"), TimeElapsedColumn(), TimeRemainingColumn(),
@@ -121,13 +155,21 @@ def progress_bar(description: str, total: int | None, *, quiet: bool = False) ->
     last: dict[str, str] = {}
 
     def callback(info: dict[str, Any]) -> None:
+        if "note" in info:  # the library says something worth a line (e.g. a corrupt checkpoint was skipped)
+            prog.console.print(f"genlens: note: {info['note']}", markup=False, highlight=False)
+            return
         if info.get("total"):
             prog.update(task, total=info["total"])
         for k in ("loss", "lr", "acc"):
             v = info.get(k)
             if v is not None:
                 last[k] = f"{k} {v:.3g}"
+        if not prog.live.is_started:
+            prog.start()
         prog.update(task, completed=info.get("step", 0), info="  ".join(last.values()))
 
-    with prog:
+    try:
         yield callback
+    finally:
+        if prog.live.is_started:
+            prog.stop()

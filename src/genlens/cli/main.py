@@ -18,12 +18,12 @@ from genlens.cli.cam import cam as cam_cmd
 from genlens.cli.dead import dead as dead_cmd
 from genlens.cli.explore import explore as explore_cmd
 from genlens.cli.invert import invert as invert_cmd
-from genlens.cli.renamed import RenamingGroup
+from genlens.cli.root import RootGroup
 from genlens.cli.visualize import visualize as visualize_cmd
 
 app = typer.Typer(
     name="genlens",
-    cls=RenamingGroup,
+    cls=RootGroup,
     help="See what image models learned and make them generate.\n\n"
          "Examples:\n\n  genlens models list\n\n  genlens zoo list\n\n  genlens zoo eval fmnist-cnn --json\n\n"
          "  genlens metrics fid real_dir fake_dir\n\n  genlens tour --out out/tour",

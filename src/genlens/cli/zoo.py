@@ -63,6 +63,9 @@ def train(
     name: str = typer.Argument(..., help="Zoo model name, e.g. fmnist-cnn."),
     out: Path | None = typer.Option(None, "--out", help="Output folder (default runs/zoo/NAME)."),
     epochs: int | None = typer.Option(None, "--epochs", help="Override the recipe's number of epochs."),
+    resume: bool = typer.Option(False, "--resume", help="Continue the checkpoint in --out (OUT/last) exactly."),
+    checkpoint_every: int = typer.Option(500, "--checkpoint-every", help="Also checkpoint every this many steps "
+                                         "(0: only at the end and on Ctrl-C/SIGTERM)."),
     seed: int = SeedOpt,
     device: str = DeviceOpt,
     data: str = typer.Option("fashion-mnist", "--data", help="Registered data set to train on (its train split) "
@@ -76,6 +79,8 @@ def train(
 ) -> None:
     """Train a zoo model with the shipped recipe and write model.safetensors + config.json + manifest.json.
 
+    Checkpoints go to OUT/last (kill it at any step, then --resume continues bit-exactly).
+
     Example: genlens zoo train fmnist-cnn --device cuda --out runs/zoo/fmnist-cnn
     """
     from dataclasses import replace
@@ -85,6 +90,7 @@ def train(
     from genlens.models.zoo import get_spec
     from genlens.models.zoo.evaluate import evaluate_classifier
     from genlens.models.zoo.train import folder_contents, train_zoo_model
+    from genlens.training.lock import run_lock
     from genlens.utils.device import resolve_device
 
     spec = get_spec(name)
@@ -93,14 +99,16 @@ def train(
     train_data, test_data = load_train_test(data, data_dir=data_dir, test_limit=limit, what="zoo train")
     cfg = replace(spec.train, seed=seed)
     t0 = time.perf_counter()
-    with progress_bar(f"train {name} on {dev}", None, quiet=json_out) as cb:
-        result = train_zoo_model(name, train_data, device=dev, config=cfg, epochs=epochs, callback=cb,
-                                  limit_batches=limit_batches)
-    report = evaluate_classifier(result.handle, test_data)
-    config, metrics = folder_contents(spec, result, report, device=dev)
-    save_model_folder(out, result.handle.model, config=config, command=command_line(), metrics=metrics)
-    write_run_json(out, command=command_line(), config=config, seed=seed, metrics=metrics,
-                   seconds=time.perf_counter() - t0)
+    with run_lock(out, command=command_line()):
+        with progress_bar(f"train {name} on {dev}", None, quiet=json_out) as cb:
+            result = train_zoo_model(name, train_data, device=dev, config=cfg, epochs=epochs, callback=cb,
+                                     limit_batches=limit_batches, run_dir=out, resume=resume,
+                                     checkpoint_every=checkpoint_every)
+        report = evaluate_classifier(result.handle, test_data)
+        config, metrics = folder_contents(spec, result, report, device=dev)
+        save_model_folder(out, result.handle.model, config=config, command=command_line(), metrics=metrics)
+        write_run_json(out, command=command_line(), config=config, seed=seed, metrics=metrics,
+                       seconds=time.perf_counter() - t0)
     end_distributed()  # under accelerate launch: all ranks done, no abort at exit
     summary = {"name": name, "out": str(out), "top1": report.top1, "top5": report.top5,
                "train_seconds": round(result.seconds, 1)}

@@ -1,6 +1,7 @@
 """Fashion-MNIST (Xiao, Rasul & Vollgraf 2017) from IDX files, offline first.
 
-Search order (issue 2): ``data_dir`` argument / ``$GENLENS_DATA``, Debian's ``dataset-fashion-mnist``
+Search order (issue 2): ``data_dir`` argument / ``$GENLENS_DATA`` (when one is given, only there: a wrong
+folder is an error, never a silent fallback), else Debian's ``dataset-fashion-mnist``
 (``/usr/share/datasets/fashion-mnist``), then ``~/.cache/genlens/fashion-mnist``. Only an explicit
 :func:`download_fashion_mnist` touches the network; it verifies the decompressed content by sha256.
 """
@@ -41,24 +42,45 @@ def cache_dir() -> Path:
     return Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "genlens" / "fashion-mnist"
 
 
+def _explicit_dir(data_dir: str | os.PathLike | None) -> tuple[Path, str] | None:
+    """The folder the user named (``data_dir`` first, then ``$GENLENS_DATA``) and how it was named."""
+    if data_dir is not None:
+        if not str(data_dir).strip():
+            raise GenlensError("--data-dir is empty; pass the folder that holds the Fashion-MNIST files or leave it out")
+        return Path(data_dir), "--data-dir"
+    env = os.environ.get("GENLENS_DATA")
+    if env is not None:
+        if not env.strip():
+            raise GenlensError("$GENLENS_DATA is set but empty; point it to the Fashion-MNIST folder or unset it")
+        return Path(env), "$GENLENS_DATA"
+    return None
+
+
 def candidate_dirs(data_dir: str | os.PathLike | None = None) -> list[Path]:
-    first = data_dir or os.environ.get("GENLENS_DATA")
-    dirs = [Path(first)] if first else []
-    return [*dirs, SYSTEM_DIR, cache_dir()]
+    """Where Fashion-MNIST is looked for: only the named folder when one is named (no silent fallback to the
+    system copy), otherwise Debian's folder then the cache."""
+    explicit = _explicit_dir(data_dir)
+    return [explicit[0]] if explicit else [SYSTEM_DIR, cache_dir()]
 
 
 def find_fashion_mnist(data_dir: str | os.PathLike | None = None) -> Path:
-    """The first folder holding all four files, or a one-line error naming the three places."""
+    """The first folder holding all four files, or a one-line error naming where it looked."""
     names = [n for pair in FILES.values() for n in pair]
     for d in candidate_dirs(data_dir):
         # A folder given explicitly may hold the files directly or in a fashion-mnist/ subfolder.
         for cand in (d, d / "fashion-mnist"):
             if all((cand / n).is_file() for n in names):
                 return cand
+    explicit = _explicit_dir(data_dir)
+    if explicit is not None:
+        folder, how = explicit
+        state = "does not exist" if not folder.exists() else "is empty" if folder.is_dir() and not any(
+            folder.iterdir()) else "lacks some of the four IDX .gz files"
+        raise GenlensError(f"Fashion-MNIST not found: {how} '{folder}' {state}; copy the four IDX .gz files there, "
+                           f"or leave {how} out to use {SYSTEM_DIR} or {cache_dir()}")
     raise GenlensError(
-        "Fashion-MNIST not found in --data-dir/$GENLENS_DATA, "
-        f"{SYSTEM_DIR} or {cache_dir()}; fill one: `apt-get install dataset-fashion-mnist`, "
-        "or `genlens data download` (needs internet), or copy the four IDX .gz files into --data-dir"
+        f"Fashion-MNIST not found in {SYSTEM_DIR} or {cache_dir()}; fill one: `apt-get install "
+        "dataset-fashion-mnist`, or `genlens data download` (needs internet), or pass --data-dir"
     )
 
 

@@ -61,7 +61,7 @@ def load_data(spec: str | os.PathLike | DataSpec, *, split: str = "train", data_
     ``class_names`` (folder names mapped onto known classes) apply to folders; ``limit`` keeps the first N."""
     s = parse_data_spec(spec)
     if s.kind == "name":
-        data = DATASETS.create(s.name, split=s.split or split, data_dir=str(data_dir) if data_dir else None)
+        data = DATASETS.create(s.name, split=s.split or split, data_dir=None if data_dir is None else str(data_dir))
     elif s.kind == "npz":
         from genlens.data.npz import load_npz
 

@@ -111,8 +111,3 @@ def load_timm(arch: str, weights: str | os.PathLike | None = None, *, pretrained
                          class_names=tuple(names), arch=arch,
                          meta={"source": "timm", "weights": str(weights) if weights else None})
     return handle.to(device)
-
-
-def load_timm_spec(spec: str, *, device: str | torch.device = "cpu") -> ModelHandle:
-    arch, weights = parse_timm_spec(spec)
-    return load_timm(arch, weights, pretrained=weights is None, device=device)

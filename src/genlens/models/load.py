@@ -15,6 +15,23 @@ def shipped_folder(name: str) -> Path:
     return WEIGHTS_ROOT / name
 
 
+def cached_timm_weights(arch: str) -> Path:
+    """The weights of timm's ``arch`` in the local Hugging Face cache, found without any network access;
+    absent, a one-line error at once (timm's own download would retry the network for about a minute)."""
+    import huggingface_hub
+    from timm.models import get_pretrained_cfg
+
+    cfg = get_pretrained_cfg(arch)
+    repo = getattr(cfg, "hf_hub_id", None) if cfg is not None else None
+    for filename in ("model.safetensors", "pytorch_model.bin"):
+        found = huggingface_hub.try_to_load_from_cache(repo, filename) if repo else None
+        if isinstance(found, str):
+            return Path(found)
+    where = f"the Hugging Face cache has no {repo}" if repo else f"timm names no Hugging Face weights for '{arch}'"
+    raise GenlensError(f"timm:{arch}: {where} and genlens never downloads; fetch the weights once (e.g. "
+                       f"`hf download {repo or arch}`) and pass timm:{arch}:<weights file>")
+
+
 def load_model(name_or_dir: str | os.PathLike, *, device: str = "cpu", weights: str | os.PathLike | None = None,
                verify: bool = True) -> ModelHandle:
     """A classifier handle from a zoo name (shipped weights), a model folder, or ``timm:<arch>:<weights file>``
@@ -27,9 +44,10 @@ def load_model(name_or_dir: str | os.PathLike, *, device: str = "cpu", weights: 
     text = str(name_or_dir)
     named = text in ZOO or text in EVALUATORS
     if text.startswith("timm:"):
-        from genlens.models.external import load_timm_spec
+        from genlens.models.external import load_timm, parse_timm_spec
 
-        return load_timm_spec(text, device=resolve_device(device))
+        arch, file = parse_timm_spec(text)
+        return load_timm(arch, file or cached_timm_weights(arch), device=resolve_device(device))
     if named:
         folder = shipped_folder(text)
         if not (folder / WEIGHTS_FILE).is_file() and weights is None:
@@ -60,7 +78,10 @@ def _load_folder(folder: Path, *, device: str, weights, verify: bool, zoo_name: 
     else:
         cfg = read_folder_config(folder, kinds=("classifier",), what="a classifier",
                                  fix="pass a zoo name or a classifier folder written by genlens")
-        name = cfg.get("name", zoo_name)
+        name = cfg.get("name", zoo_name) if isinstance(cfg, dict) else None
+        if not isinstance(name, str):
+            raise GenlensError(f"'{cfg_path}' has no \"name\" key (the zoo architecture, e.g. fmnist-cnn); "
+                               "restore the file or retrain the model")
     spec = get_spec(name)
     if weights is None:
         manifest = verify_manifest(folder) if verify else {}

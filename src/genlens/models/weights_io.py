@@ -21,8 +21,10 @@ from safetensors.torch import load_file, save_file
 
 from genlens.errors import GenlensError
 from genlens.utils.io import atomic_write, atomic_write_json, read_json, sha256_file
+from genlens.utils.shipped import refuse_shipped
 
 WEIGHTS_FILE = "model.safetensors"
+WEIGHT_SUFFIXES = (".safetensors", ".pt", ".pth", ".bin", ".ckpt")  # every one must be listed in manifest.json
 
 
 def git_commit(cwd: str | os.PathLike | None = None) -> str:
@@ -51,8 +53,10 @@ def versions() -> dict[str, str]:
 def save_model_folder(folder: str | os.PathLike, model: nn.Module, *, config: dict[str, Any], command: str,
                       metrics: dict[str, Any], dtype: torch.dtype = torch.float16,
                       extra: dict[str, Any] | None = None) -> Path:
-    """Write weights (floating tensors cast to ``dtype``), config and manifest, each atomically."""
+    """Write weights (floating tensors cast to ``dtype``), config and manifest, each atomically; never into
+    a shipped model folder (:func:`genlens.utils.shipped.refuse_shipped`)."""
     folder = Path(folder)
+    refuse_shipped(folder)
     state = {k: (v.detach().to(dtype) if v.is_floating_point() else v.detach()).cpu().contiguous()
              for k, v in model.state_dict().items()}
     atomic_write(folder / WEIGHTS_FILE, lambda p: save_file(state, str(p), metadata={"format": "pt"}))
@@ -89,7 +93,14 @@ def verify_manifest(folder: Path) -> dict[str, Any]:
     if not mpath.is_file():
         raise GenlensError(f"'{folder}' has no manifest.json; it is not a genlens model folder")
     manifest = read_json(mpath)
-    for fname, want in manifest.get("sha256", {}).items():
+    hashes = manifest.get("sha256") if isinstance(manifest, dict) else None
+    if not isinstance(hashes, dict):
+        raise GenlensError(f"'{mpath}' has no sha256 table; it is not a genlens manifest: retrain or restore it")
+    unlisted = sorted(f.name for f in folder.iterdir() if f.suffix in WEIGHT_SUFFIXES and f.name not in hashes)
+    if unlisted:
+        raise GenlensError(f"'{mpath}' lists no sha256 for {unlisted[0]}, so it cannot be verified; restore the "
+                           "manifest or retrain the model")
+    for fname, want in hashes.items():
         f = folder / fname
         if not f.is_file():
             raise GenlensError(f"'{f}' is missing; restore it or retrain the model")

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import os
+import pickle
 import shutil
 import tempfile
 from collections.abc import Iterable, Mapping
@@ -25,13 +26,17 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from safetensors import SafetensorError
 from safetensors.torch import load_model, save_model
 from torch import nn
 
 from genlens.errors import GenlensError
 from genlens.training.config_diff import check_same_config, config_to_dict
 from genlens.training.ema import EMA, unwrap_module
-from genlens.utils.io import fsync_path
+from genlens.training.lock import hold_lock
+from genlens.utils.config_io import read_json_file
+from genlens.utils.io import fsync_path, sha256_file
+from genlens.utils.shipped import refuse_shipped
 
 MODEL_FILE = "model.safetensors"
 EMA_FILE = "ema.safetensors"
@@ -74,13 +79,53 @@ def _link_or_copy(src: Path, dst: Path) -> None:
         fsync_path(dst)
 
 
-def find_checkpoint(run_dir: str | os.PathLike, *, name: str = LAST) -> Path | None:
-    """``run_dir/last`` (or a ``step-…`` name), or the pre-swap copy a crash left behind, or ``None``."""
-    run_dir = Path(run_dir)
-    for candidate in (run_dir / name, run_dir / f".{name}.old"):
-        if (candidate / STATE_FILE).is_file():
-            return candidate
+def checkpoint_problem(folder: str | os.PathLike) -> str | None:
+    """Why the checkpoint ``folder`` cannot be resumed from (unreadable state.json, a missing file, a sha256
+    that differs from the one recorded at save time), or ``None`` when it is intact. Checkpoints written
+    before checksums existed are checked for their state.json only."""
+    folder = Path(folder)
+    try:
+        state = read_json_file(folder / STATE_FILE, what="checkpoint state")
+    except GenlensError as err:
+        return str(err)
+    if not isinstance(state, dict) or not isinstance(state.get("step"), int):
+        return f"'{folder / STATE_FILE}' has no step; the checkpoint is incomplete"
+    for name, want in (state.get("sha256") or {}).items():
+        file = folder / name
+        if not file.is_file():
+            return f"'{file}' is missing"
+        if sha256_file(file) != want:
+            return f"'{file}' does not match its sha256 (truncated or corrupt)"
     return None
+
+
+def _candidates(run_dir: Path, name: str) -> list[Path]:
+    """``name``, its pre-swap copy, then the kept ``step-…`` folders, newest first."""
+    first = [run_dir / name, run_dir / f".{name}.old"]
+    steps = sorted(run_dir.glob("step-*"), reverse=True) if name == LAST else []
+    return [c for c in first + steps if (c / STATE_FILE).is_file()]
+
+
+def find_intact_checkpoint(run_dir: str | os.PathLike, *, name: str = LAST) -> tuple[Path | None, list[str]]:
+    """The newest intact checkpoint of ``run_dir`` and one note per newer one that was skipped as corrupt.
+
+    ``(None, [])``: no checkpoint at all. ``(None, notes)``: checkpoints exist but none is intact."""
+    notes: list[str] = []
+    for candidate in _candidates(Path(run_dir), name):
+        problem = checkpoint_problem(candidate)
+        if problem is None:
+            if notes:
+                notes[-1] += f"; resuming from {candidate.name} instead"
+            return candidate, notes
+        notes.append(f"skipped checkpoint {candidate.name}: {problem}")
+    return None, notes
+
+
+def find_checkpoint(run_dir: str | os.PathLike, *, name: str = LAST) -> Path | None:
+    """``run_dir/last`` (or a ``step-…`` name), else the newest intact fallback (the pre-swap copy a crash
+    left behind, then kept ``step-…`` folders), or ``None``; corrupt ones are skipped
+    (:func:`find_intact_checkpoint` says which)."""
+    return find_intact_checkpoint(run_dir, name=name)[0]
 
 
 # ----------------------------------------------------------------------------------------- checking
@@ -124,6 +169,8 @@ def save_checkpoint(
     ``state`` is extra JSON data for ``state.json`` (epoch, data order, RNG states, ...).
     """
     run_dir = Path(run_dir)
+    refuse_shipped(run_dir)
+    hold_lock(run_dir)  # one writer per run folder, from the first checkpoint to the end of the process
     run_dir.mkdir(parents=True, exist_ok=True)
     for stale in run_dir.glob(f"{_TMP_PREFIX}*"):  # left by a crash mid-write
         shutil.rmtree(stale, ignore_errors=True)
@@ -174,6 +221,7 @@ def _write_contents(
         "ema": None if ema is None else {**ema.settings(), "num_updates": ema.num_updates},
     }
     _write_json(folder / CONFIG_FILE, config_dict)
+    meta["sha256"] = {f.name: sha256_file(f) for f in sorted(folder.iterdir()) if f.name != STATE_FILE}
     _write_json(folder / STATE_FILE, meta)
     for file in folder.iterdir():
         fsync_path(file)
@@ -183,8 +231,14 @@ def _write_contents(
 def _resolve(path: str | os.PathLike) -> Path:
     path = Path(path)
     if (path / STATE_FILE).is_file():
+        problem = checkpoint_problem(path)
+        if problem is not None:
+            raise GenlensError(f"checkpoint {path} cannot be resumed: {problem}; resume from the run folder "
+                               "(it falls back to the newest intact checkpoint)")
         return path
-    found = find_checkpoint(path)
+    found, notes = find_intact_checkpoint(path)
+    if found is None and notes:
+        raise GenlensError(f"no intact checkpoint in {path} ({notes[0]}); start a new run folder")
     if found is None:
         raise GenlensError(f"no checkpoint in {path} (expected {path / LAST / STATE_FILE}); check the run dir")
     return found
@@ -192,7 +246,7 @@ def _resolve(path: str | os.PathLike) -> Path:
 
 def read_checkpoint_state(path: str | os.PathLike) -> dict[str, Any]:
     """``state.json`` of a checkpoint folder or of a run dir's latest checkpoint."""
-    return json.loads((_resolve(path) / STATE_FILE).read_text())
+    return read_json_file(_resolve(path) / STATE_FILE, what="checkpoint state")
 
 
 def _load_weights(module: nn.Module, file: Path) -> None:
@@ -201,9 +255,21 @@ def _load_weights(module: nn.Module, file: Path) -> None:
     device = next(module.parameters(), torch.empty(0)).device
     try:
         load_model(module, str(file), strict=True, device=str(device))
+    except SafetensorError as err:
+        raise GenlensError(f"{file} is not a readable safetensors file ({err}); resume from another checkpoint"
+                           ) from None
     except RuntimeError as err:
         raise GenlensError(f"weights in {file} do not fit the model ({str(err)[:300]}); "
                            "build the model with the config the checkpoint was saved with") from err
+
+
+def _load_optimizer_states(file: Path) -> dict[str, Any]:
+    """``optimizer.pt`` with ``weights_only=True``: anything but plain tensors and containers is refused."""
+    try:
+        return torch.load(file, map_location="cpu", weights_only=True)
+    except (pickle.UnpicklingError, RuntimeError, EOFError, ValueError) as err:
+        raise GenlensError(f"{file} cannot be read safely ({type(err).__name__}: {str(err).splitlines()[0][:120]}); "
+                           "it is corrupt or holds more than tensors; resume from another checkpoint") from None
 
 
 def load_checkpoint(
@@ -236,7 +302,7 @@ def load_checkpoint(
     wanted = _stateful(optimizer=optimizer, scheduler=scheduler, scaler=scaler)
     if wanted:
         file = folder / OPTIM_FILE
-        saved = torch.load(file, map_location="cpu", weights_only=True) if file.is_file() else {}
+        saved = _load_optimizer_states(file) if file.is_file() else {}
         for name, obj in wanted.items():
             if name not in saved:
                 raise GenlensError(f"checkpoint {folder} holds no {name} state; resume with the same setup")

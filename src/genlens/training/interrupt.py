@@ -1,4 +1,5 @@
-"""Defer Ctrl-C to the end of the current training step, so the state saved on interrupt is consistent."""
+"""Defer Ctrl-C (SIGINT) and SIGTERM to the end of the current training step, so the state saved on
+interrupt is consistent: a job scheduler's ``kill`` (SIGTERM) checkpoints exactly like Ctrl-C."""
 from __future__ import annotations
 
 import signal
@@ -6,15 +7,17 @@ import threading
 from types import FrameType
 from typing import Any, Self
 
+SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
 
 class DeferredInterrupt:
-    """Within ``with DeferredInterrupt() as stop:``, a first SIGINT only sets ``stop.requested``; a second
-    one raises ``KeyboardInterrupt`` at once. Outside the main thread it does nothing (signals can only be
+    """Within ``with DeferredInterrupt() as stop:``, a first SIGINT or SIGTERM only sets ``stop.requested``;
+    a second one raises ``KeyboardInterrupt`` at once. Outside the main thread it does nothing (signals can only be
     handled there)."""
 
     def __init__(self) -> None:
         self.requested = False
-        self._previous: Any = None
+        self._previous: dict[int, Any] = {}
         self._installed = False
 
     def _handle(self, signum: int, frame: FrameType | None) -> None:
@@ -24,11 +27,12 @@ class DeferredInterrupt:
 
     def __enter__(self) -> Self:
         if threading.current_thread() is threading.main_thread():
-            self._previous = signal.signal(signal.SIGINT, self._handle)
+            self._previous = {sig: signal.signal(sig, self._handle) for sig in SIGNALS}
             self._installed = True
         return self
 
     def __exit__(self, *exc: object) -> None:
         if self._installed:
-            signal.signal(signal.SIGINT, self._previous)
+            for sig, previous in self._previous.items():
+                signal.signal(sig, previous)
             self._installed = False

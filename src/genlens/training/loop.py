@@ -16,6 +16,7 @@ import dataclasses
 import math
 import time
 from collections.abc import Callable, Mapping
+from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
@@ -27,11 +28,12 @@ from accelerate.utils import gather_object
 from torch import nn
 
 from genlens.errors import GenlensError
-from genlens.training.checkpoint import find_checkpoint, load_checkpoint, save_checkpoint
-from genlens.training.config_diff import config_to_dict
+from genlens.training.checkpoint import find_intact_checkpoint, load_checkpoint, read_checkpoint_state, save_checkpoint
+from genlens.training.config_diff import check_same_config, config_to_dict
 from genlens.training.data_order import DataOrder
 from genlens.training.ema import EMA, unwrap_module
 from genlens.training.interrupt import DeferredInterrupt
+from genlens.training.lock import run_lock
 from genlens.training.rng import capture_rng_state, restore_rng_state
 from genlens.utils.device import resolve_device
 from genlens.utils.seed import seed_everything
@@ -71,6 +73,12 @@ class TrainConfig:
     def identity(self) -> dict[str, Any]:
         """The fields a resumed run must share with the run it continues."""
         return {k: v for k, v in dataclasses.asdict(self).items() if k not in self.RUN_CONTROL}
+
+
+class RunFinished(GenlensError):
+    """Resuming a run that already reached its last step: nothing is trained or written (exit code 0)."""
+
+    exit_code = 0
 
 
 # ----------------------------------------------------------------------------------------- helpers
@@ -139,8 +147,38 @@ def train(
     checkpoint. ``generators`` are the caller's own ``torch.Generator``s that ``loss_fn`` draws from; their
     states are checkpointed too. ``callback(record)`` runs on the main process after every step with
     ``{"step", "loss", "lr", "images_per_s"[, "grad_norm"]}``; the returned history holds the same dicts.
+
+    Resuming skips corrupt checkpoints (sha256 recorded at save time) for the newest intact one and says so
+    with ``callback({"note": ...})``; resuming a finished run raises :class:`RunFinished` and changes
+    nothing. Every checkpoint's ``state.json`` keeps the whole run's ``history`` as ``[step, loss, lr]``
+    rows, across resumes. The run folder is locked (:mod:`genlens.training.lock`) while this runs.
     """
     accelerator = _make_accelerator(config)
+    lock = run_lock(run_dir) if run_dir is not None and accelerator.is_main_process else nullcontext()
+    with lock:
+        return _run(accelerator, model=model, optimizer=optimizer, loss_fn=loss_fn, data=data, config=config,
+                    scheduler=scheduler, ema=ema, run_dir=run_dir, resume=resume, run_config=run_config,
+                    stop_at_step=stop_at_step, generators=generators, callback=callback)
+
+
+def _run(
+    accelerator: Accelerator,
+    *,
+    model: nn.Module,
+    optimizer: torch.optim.Optimizer,
+    loss_fn: LossFn,
+    data: Batch,
+    config: TrainConfig,
+    scheduler: torch.optim.lr_scheduler.LRScheduler | None,
+    ema: EMA | None,
+    run_dir: str | Path | None,
+    resume: bool,
+    run_config: Any,
+    stop_at_step: int | None,
+    generators: Mapping[str, torch.Generator] | None,
+    callback: Callable[[dict[str, Any]], None] | None,
+) -> list[dict[str, Any]]:
+    """:func:`train`'s body, run while holding the run folder's lock."""
     rank, world = accelerator.process_index, accelerator.num_processes
     order = DataOrder(_num_items(data), batch_size=config.batch_size, seed=config.seed,
                       num_processes=world, process_index=rank)
@@ -151,10 +189,22 @@ def train(
         "num_items": order.num_items,
     }
     run_dir = Path(run_dir) if run_dir is not None else None
-    found = find_checkpoint(run_dir) if run_dir is not None else None
-    if found is not None and not resume:
+    found, notes = find_intact_checkpoint(run_dir) if run_dir is not None else (None, [])
+    if (found is not None or notes) and not resume:
         raise GenlensError(f"{run_dir} already holds a checkpoint; pass resume=True (--resume) to continue it "
                            "or choose a new run dir")
+    if found is None and notes:
+        raise GenlensError(f"no intact checkpoint in {run_dir} ({notes[0]}); start a new run folder")
+    if found is not None:
+        saved_state = read_checkpoint_state(found)
+        check_same_config(saved_state.get("config", {}), identity)  # a different run is refused, finished or not
+        done = int(saved_state["step"])
+        if done >= config.total_steps:
+            raise RunFinished(f"{run_dir} is already finished (step {done} of {config.total_steps}); nothing was "
+                              "changed; to train longer, start a new run folder")
+    if callback is not None and accelerator.is_main_process:
+        for note in notes:  # a corrupt newer checkpoint was skipped: say so before training goes on
+            callback({"note": note})
 
     own_forward = unwrap_module(model).__dict__.get("forward")  # usually None: the class's forward
     prepared, optim = accelerator.prepare(model, optimizer)
@@ -162,10 +212,12 @@ def train(
     if ema is not None:
         ema.to(accelerator.device)
     step = 0
+    past: list[list[float]] = []  # [step, loss, lr] of the segments before this call (kept in every checkpoint)
     if found is not None:
         saved = load_checkpoint(found, model=net, config=identity, optimizer=optim, scheduler=scheduler,
                                 scaler=accelerator.scaler, ema=ema)
         step = int(saved["step"])
+        past = [list(r) for r in saved.get("history", [])]
         order.load_state_dict(saved["data_order"])
         rngs = saved.get("rng") or []
         if len(rngs) == world:
@@ -185,7 +237,8 @@ def train(
             save_checkpoint(run_dir, step=at_step, model=net, config=identity, optimizer=optim,
                             scheduler=scheduler, scaler=accelerator.scaler, ema=ema, keep_step=keep,
                             state={"epoch": order.epoch, "data_order": order.state_dict(), "rng": rngs,
-                                   "num_processes": world})
+                                   "num_processes": world,
+                                   "history": past + [[r["step"], r["loss"], r["lr"]] for r in history]})
         accelerator.wait_for_everyone()
 
     def due(at_step: int) -> bool:

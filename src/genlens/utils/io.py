@@ -74,4 +74,8 @@ def sha256_file(path: str | os.PathLike, chunk: int = 1 << 20) -> str:
 
 
 def read_json(path: str | os.PathLike) -> Any:
-    return json.loads(Path(path).read_text())
+    """A JSON file; a missing, unreadable or invalid one is a one-line error naming it
+    (:func:`genlens.utils.config_io.read_json_file`)."""
+    from genlens.utils.config_io import read_json_file
+
+    return read_json_file(path)

@@ -1,4 +1,4 @@
-"""Train a zoo classifier on Fashion-MNIST (in-memory tensors, on-device augmentation).
+"""Train a zoo classifier on Fashion-MNIST (in-memory tensors, on-device augmentation, the shared loop).
 
 Recipe (same for all four architectures, sizes per :class:`TrainConfig`): AdamW, linear warm-up then
 cosine decay, label smoothing, random +-2 px translation and horizontal flips, gradient clipping,
@@ -6,6 +6,7 @@ bf16 autocast on CUDA. Progress goes to ``callback(dict)``; the CLI turns it int
 """
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
@@ -16,10 +17,13 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from genlens.data.base import ImageData
+from genlens.errors import GenlensError
 from genlens.models.handle import ModelHandle
 from genlens.models.zoo.augment import augmented_batch
 from genlens.models.zoo.specs import TrainConfig, ZooSpec, build, get_spec
+from genlens.training.checkpoint import find_checkpoint, read_checkpoint_state
 from genlens.training.schedule import CosineWarmup
+from genlens.utils.config_io import to_dict
 
 Callback = Callable[[dict[str, Any]], None]
 
@@ -65,8 +69,6 @@ def clipped_step(loss: torch.Tensor, model: nn.Module, opt: torch.optim.Optimize
 def folder_contents(spec: ZooSpec, result: TrainResult, report: Any, *, device: torch.device
                     ) -> tuple[dict[str, Any], dict[str, Any]]:
     """(config.json, manifest metrics) of a trained zoo model; ``report`` is its test-set EvalReport."""
-    from genlens.utils.config_io import to_dict
-
     metrics = {"top1": report.top1, "top5": report.top5, "per_class": report.per_class, "test_images": report.n,
                "train_seconds": round(result.seconds, 1), "train_images_per_second": round(result.images_per_second, 1),
                "device": str(device), "history": result.history}
@@ -81,57 +83,69 @@ def make_handle(spec: ZooSpec, model: nn.Module) -> ModelHandle:
 
 def train_zoo_model(name: str, train: ImageData, *, device: torch.device, config: TrainConfig | None = None,
                     epochs: int | None = None, callback: Callback | None = None,
-                    limit_batches: int | None = None) -> TrainResult:
+                    limit_batches: int | None = None, run_dir: str | os.PathLike | None = None,
+                    resume: bool = False, checkpoint_every: int = 0) -> TrainResult:
+    """Train zoo model ``name`` on ``train`` through the shared loop (:func:`genlens.training.train`): with a
+    ``run_dir`` it checkpoints there (at the end, on Ctrl-C/SIGTERM, and every ``checkpoint_every`` steps)
+    and ``resume=True`` continues bit-exactly. ``limit_batches`` (smoke tests) trains on the first
+    ``limit_batches`` batches' worth of images, so each epoch is that many steps."""
+    from genlens.training import TrainConfig as LoopConfig
+    from genlens.training import train as run_loop
+
     spec = get_spec(name)
     cfg = config or spec.train
     if epochs is not None:
         cfg = replace(cfg, epochs=epochs)
+    if cfg.epochs < 1:
+        raise GenlensError(f"epochs must be at least 1, got {cfg.epochs}")
     torch.manual_seed(cfg.seed)  # weight init
     model = build(name).to(device)
     handle = make_handle(spec, model)
     gen = torch.Generator(device=device).manual_seed(cfg.seed)
-    order_gen = torch.Generator().manual_seed(cfg.seed + 1)
 
-    x_all = train.images.to(device)  # uint8, normalised per batch
-    y_all = train.labels.to(device)
-    n = len(train)
-    steps_per_epoch = n // cfg.batch_size  # drop last
+    images, labels = train.images.to(device), train.labels.to(device)  # uint8, normalised per batch
     if limit_batches:
-        steps_per_epoch = min(steps_per_epoch, limit_batches)
+        images, labels = images[: limit_batches * cfg.batch_size], labels[: limit_batches * cfg.batch_size]
+    steps_per_epoch = len(images) // cfg.batch_size  # drop last
+    if steps_per_epoch < 1:
+        raise GenlensError(f"{len(images)} training images are fewer than one batch of {cfg.batch_size}; "
+                           "add data or lower the batch size")
     total = steps_per_epoch * cfg.epochs
     warmup = int(cfg.warmup_epochs * steps_per_epoch)
-
     opt, sched = adamw_warmup_cosine(model, lr=cfg.lr, weight_decay=cfg.weight_decay, total=total, warmup=warmup,
                                      no_decay_names=("pos_embed", "cls_token"))
-    use_bf16 = device.type == "cuda"
 
-    history: list[dict[str, float]] = []
+    def loss_fn(net: nn.Module, batch: tuple[torch.Tensor, torch.Tensor]) -> torch.Tensor:
+        x_u8, y = batch
+        x = augmented_batch(x_u8, torch.arange(len(y), device=x_u8.device), max_shift=cfg.max_shift,
+                            hflip=cfg.hflip, crop=cfg.random_crop, generator=gen)
+        return F.cross_entropy(net(handle.normalize(x)).float(), y, label_smoothing=cfg.label_smoothing)
+
+    def progress(record: dict[str, Any]) -> None:
+        if callback is not None:
+            extra = {} if "note" in record else {"total": total, "epoch": (record["step"] - 1) // steps_per_epoch}
+            callback({**record, **extra})
+
+    loop_cfg = LoopConfig(total_steps=total, batch_size=cfg.batch_size, seed=cfg.seed, grad_clip=cfg.grad_clip or None,
+                          mixed_precision="bf16" if device.type == "cuda" else "no", device=str(device),
+                          checkpoint_every=checkpoint_every)
     t0 = time.perf_counter()
-    step = 0
-    model.train()
-    for epoch in range(cfg.epochs):
-        perm = torch.randperm(n, generator=order_gen).to(device)
-        run_loss, run_acc, seen = 0.0, 0.0, 0
-        for b in range(steps_per_epoch):
-            idx = perm[b * cfg.batch_size : (b + 1) * cfg.batch_size]
-            x = augmented_batch(x_all, idx, max_shift=cfg.max_shift, hflip=cfg.hflip, crop=cfg.random_crop,
-                                generator=gen)
-            y = y_all[idx]
-            with torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=use_bf16):
-                logits = model(handle.normalize(x))
-                loss = F.cross_entropy(logits.float(), y, label_smoothing=cfg.label_smoothing)
-            clipped_step(loss, model, opt, sched, grad_clip=cfg.grad_clip)
-            step += 1
-            run_loss += float(loss.detach()) * len(y) if b % 20 == 0 or b == steps_per_epoch - 1 else 0.0
-            if b % 20 == 0 or b == steps_per_epoch - 1:
-                run_acc += float((logits.argmax(1) == y).float().sum())
-                seen += len(y)
-            if callback is not None:
-                callback({"step": step, "total": total, "epoch": epoch, "loss": float(loss.detach())
-                          if b % 20 == 0 else None, "lr": sched.get_last_lr()[0]})
-        history.append({"epoch": epoch, "loss": run_loss / max(1, seen), "train_acc": run_acc / max(1, seen),
-                        "seconds": time.perf_counter() - t0})
+    steps = run_loop(model=model, optimizer=opt, loss_fn=loss_fn, data=(images, labels), config=loop_cfg,
+                     scheduler=sched, run_dir=run_dir, resume=resume, run_config={"zoo": name, "train": to_dict(cfg)},
+                     generators={"augment": gen}, callback=progress)
     model.eval()
     secs = time.perf_counter() - t0
+    history = _epoch_history(run_dir, steps, steps_per_epoch)
     return TrainResult(handle=handle, config=cfg, history=history, seconds=secs,
-                       images_per_second=total * cfg.batch_size / max(secs, 1e-9))
+                       images_per_second=len(steps) * cfg.batch_size / max(secs, 1e-9))
+
+
+def _epoch_history(run_dir: Any, steps: list[dict[str, Any]], steps_per_epoch: int) -> list[dict[str, float]]:
+    """Mean training loss per epoch over the whole run (earlier segments from the checkpoint, when resumed)."""
+    rows = [[r["step"], r["loss"]] for r in steps]
+    if run_dir is not None and find_checkpoint(run_dir) is not None:
+        rows = [r[:2] for r in read_checkpoint_state(run_dir).get("history", [])] or rows
+    epochs: dict[int, list[float]] = {}
+    for step, loss in rows:
+        epochs.setdefault((int(step) - 1) // steps_per_epoch, []).append(float(loss))
+    return [{"epoch": e, "loss": sum(v) / len(v)} for e, v in sorted(epochs.items())]
