@@ -7,8 +7,8 @@ import json
 import pytest
 
 BAD = {
-    "rate-zero": (["plant", "fmnist-cnn", "--target", "3", "--rate", "0", "--out", "{tmp}/p"], "rate must be in (0, 1)"),
-    "rate-one": (["plant", "fmnist-cnn", "--target", "3", "--rate", "1.5", "--out", "{tmp}/p"], "rate must be in (0, 1)"),
+    "rate-zero": (["plant", "fmnist-cnn", "--target", "3", "--rate", "0", "--out", "{tmp}/p"], "--rate must be > 0 and < 1"),
+    "rate-one": (["plant", "fmnist-cnn", "--target", "3", "--rate", "1.5", "--out", "{tmp}/p"], "--rate must be > 0 and < 1"),
     "big-trigger": (["plant", "fmnist-cnn", "--target", "3", "--trigger-size", "30", "--out", "{tmp}/p"],
                     "larger than the 28x28 image"),
     "bad-trigger": (["plant", "fmnist-cnn", "--target", "3", "--trigger", "star", "--out", "{tmp}/p"],

@@ -81,12 +81,9 @@ RULES: dict[str, Rule] = {
     "--guidance": Rule("number", 0.0, 100.0, why="classifier-free guidance scales above 100 only saturate"),
     "--guide-weight": Rule("number", 0.0, 100.0),
     "--alpha": UNIT,
-    "--word-dropout": UNIT,
     "--ema-decay": Rule("number", 0.0, 1.0, hi_open=True),
     "--lr": Rule("number", 0.0, 10.0, lo_open=True),
     "--threshold": NUMBER,
-    "--prompt-weight": Rule("number", -100.0, 100.0),
-    "--cond-noise": Rule("number", 0.0, 10.0),
     "--steps-scale": Rule("number", 0.0, 100.0, lo_open=True),
     "--epochs": Rule("number", 0.0, 1e4, lo_open=True),
     "--out": OUT,
@@ -98,6 +95,11 @@ RULES: dict[str, Rule] = {
     "zoo eval --weights": Rule("in_file"),
     "cam image": Rule("in_file"),
     "--device": Rule("device"),
+    "explore --port": Rule("count", 0, 65535, why="0 picks a free port"),
+    "audit plant --rate": Rule("number", 0.0, 1.0, lo_open=True, hi_open=True),
+    "audit plant --n-images": Rule("count", 0, INT_MAX, why="0 uses all training images"),
+    "--weight-decay": Rule("number", 0.0, 10.0),
+    "--pii-scale": Rule("number", 0.0, 10.0, lo_open=True),
 }
 
 
