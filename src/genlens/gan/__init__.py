@@ -6,7 +6,7 @@ The official code's variants are parts injected into :class:`Generator`: ``block
 from genlens.gan.edit import edit, interpolate, sample
 from genlens.gan.io import load_generator, save_generator
 from genlens.gan.losses import d_loss, disequilibrium, g_loss, r1_penalty
-from genlens.gan.networks import ARCHS, Discriminator, GanConfig, GBlock, Generator, LayerSelBlock
+from genlens.gan.networks import ALL_ARCHS, ARCHS, Discriminator, GanConfig, GBlock, Generator, LayerSelBlock
 from genlens.gan.render import FixedLatentRenderer
 from genlens.gan.spatial import (
     HeatmapEncoder,
@@ -21,7 +21,7 @@ from genlens.gan.spatial import (
 from genlens.gan.train import GanRun, GanTrainConfig, measure_di, train_gan
 
 __all__ = [
-    "ARCHS", "Discriminator", "FixedLatentRenderer", "GBlock", "GanConfig", "GanRun", "GanTrainConfig", "Generator",
+    "ALL_ARCHS", "ARCHS", "Discriminator", "FixedLatentRenderer", "GBlock", "GanConfig", "GanRun", "GanTrainConfig", "Generator",
     "HeatmapEncoder", "Heatmaps", "LayerSelBlock", "MeanHeatmaps", "SpatialEncodingLayer", "alignment_loss",
     "d_loss", "disequilibrium", "edit", "g_loss", "interpolate", "load_generator", "measure_di", "r1_penalty",
     "render_heatmap", "sample", "sample_heatmaps", "sample_official_heatmaps", "save_generator", "train_gan",
