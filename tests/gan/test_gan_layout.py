@@ -89,6 +89,9 @@ def test_cli_sample_and_edit(folder, tmp_path, cli):
     assert code == 0 and result["layout_after"] == "Sneaker@0.5,1;Bag@0.7,0.3"
     assert err.count("clamped to (0.5, 1)") == 1
     assert all((tmp_path / "e" / f).is_file() for f in ("original_1.png", "edited_0.png", "layout_after.png"))
+    code, out, _ = cli(["gan", "interpolate", folder, "--layout", TEXT, "--steps", "3", "--out", tmp_path / "i",
+                        "--json"])
+    assert code == 0 and (tmp_path / "i" / "grid.png").is_file()
 
 
 def test_cli_bad_layouts(folder, tmp_path, cli, monkeypatch):
@@ -107,6 +110,8 @@ def test_cli_bad_layouts(folder, tmp_path, cli, monkeypatch):
         (["edit", folder, "--layout", TEXT, "--center", "0.5,0.5"], "use --move I:X,Y"),
         (["edit", eqgan], "pass --center X,Y"),
         (["sample", "scenes-gan-layout"], "--data fashion-scenes --out"),
+        (["interpolate", folder], "pass --layout"),
+        (["eval", folder], "trained on fashion-scenes, which the spatial editing measurement scores"),
     ]
     for args, words in cases:
         code, out, err = cli(["gan", *args, "--out", tmp_path / "o"])

@@ -208,6 +208,7 @@ def interpolate(
     seed_b: Annotated[int, typer.Option("--to-seed", help="Seed of the end latent (start: --seed).")] = 1,
     steps: Annotated[int, typer.Option("--steps", min=2, help="Frames, ends included.")] = 8,
     space: Annotated[str, typer.Option("--space", help="z (slerp) or w (lerp).")] = "z",
+    layout: LayoutOpt = None,
     out: Annotated[Path, typer.Option("--out")] = Path("out/gan/interpolate"),
     seed: int = SeedOpt,
     device: str = DeviceOpt,
@@ -219,7 +220,8 @@ def interpolate(
 
     t0 = time.perf_counter()
     G = _load(name, device)
-    files = _save_images(to01(interp(G, seed, seed_b, steps=steps, space=space)).cpu(), out)
+    items, _ = _layout(G, layout)
+    files = _save_images(to01(interp(G, seed, seed_b, steps=steps, space=space, layout=items)).cpu(), out)
     result = {"model": name, "seeds": [seed, seed_b], "space": space, "files": files}
     _finish(out, result, config={"model": name, "steps": steps, "space": space}, seed=seed, t0=t0,
             json_out=json_out, done=f"{steps} frames in {out}")
@@ -338,8 +340,12 @@ def evaluate(
     from genlens.gan.data import fmnist_28, fmnist_32
     from genlens.gan.di import load_training_checkpoint
     from genlens.gan.evaluate import evaluate_generator
+    from genlens.gan.io import FMNIST, model_data
 
     t0 = time.perf_counter()
+    if (trained_on := model_data(name)) != FMNIST:
+        raise GenlensError(f"gan eval scores Fashion-MNIST GANs; '{name}' was trained on {trained_on}, which "
+                           "the spatial editing measurement scores (bench/spatial.py)")
     G = _load(name, device)
     if run_dir is not None:
         load_training_checkpoint(run_dir)  # a bad --run-dir fails now, in one line, before the long part

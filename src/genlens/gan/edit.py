@@ -105,9 +105,10 @@ def slerp(a: torch.Tensor, b: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
 
 
 @torch.no_grad()
-def interpolate(G: Generator, seed_a: int, seed_b: int, *, steps: int = 8, space: str = "z") -> torch.Tensor:
-    """``steps`` images from seed_a's latent to seed_b's: slerp in z or lerp in w. Heatmaps and noise stay
-    those of ``seed_a``, so only the latent changes."""
+def interpolate(G: Generator, seed_a: int, seed_b: int, *, steps: int = 8, space: str = "z",
+                layout: Layout | None = None) -> torch.Tensor:
+    """``steps`` images from seed_a's latent to seed_b's: slerp in z or lerp in w. Heatmaps (or the one
+    ``layout`` of a layout GAN) and noise stay those of ``seed_a``, so only the latent changes."""
     if space not in ("z", "w"):
         raise GenlensError(f"unknown interpolation space '{space}'; use z (slerp) or w (lerp)")
     if steps < 2:
@@ -116,11 +117,12 @@ def interpolate(G: Generator, seed_a: int, seed_b: int, *, steps: int = 8, space
     zb, _ = latents(G, 1, seed_b)
     t = torch.linspace(0, 1, steps, device=za.device)
     heat = None if heat is None else _repeat(heat, steps)
+    lay = _channels(G, layout, steps)
     g = torch.Generator().manual_seed(int(seed_a) + NOISE_OFFSET)
     if space == "z":
-        return G(slerp(za, zb, t), heat, generator=g)
+        return G(slerp(za, zb, t), heat, layout=lay, generator=g)
     wa, wb = G.mapping(za), G.mapping(zb)
-    return G.synthesize(torch.lerp(wa, wb, t[:, None]), heat, generator=g)
+    return G.synthesize(torch.lerp(wa, wb, t[:, None]), heat, layout=lay, generator=g)
 
 
 def _repeat(heat: Heatmaps, n: int) -> Heatmaps:

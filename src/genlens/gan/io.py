@@ -23,6 +23,7 @@ from genlens.models.weights_io import (
     verify_manifest,
 )
 from genlens.utils.config_io import to_dict
+from genlens.utils.io import read_json
 
 KIND = "gan"
 FMNIST = "fashion-mnist"
@@ -62,6 +63,19 @@ def save_generator(folder: str | os.PathLike, G: Generator, *, command: str, met
 
         save_discriminator(path, discriminator)
     return path
+
+
+def model_data(name_or_dir: str | os.PathLike) -> str:
+    """The data spec a GAN (shipped name or folder) was trained on; folders written before issue 27 hold
+    Fashion-MNIST GANs."""
+    text = str(name_or_dir)
+    if text in SHIPPED:
+        return SHIPPED[text][1]
+    try:
+        cfg = read_json(Path(text) / "config.json")
+    except (OSError, ValueError):
+        return FMNIST  # loading the folder then says what is wrong with it
+    return str(cfg.get("data", FMNIST)) if isinstance(cfg, dict) else FMNIST
 
 
 def load_generator(name_or_dir: str | os.PathLike, *, device: str | torch.device = "cpu",
