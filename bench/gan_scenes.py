@@ -85,7 +85,7 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     torch.set_num_threads(1)
     images, data = load_gan_data(args.data, "train")
-    result = {"data": args.data, "size": args.size, "batch": BATCH, "threads": 1, "load_average_before": load_average(),
+    result = {"benchmark": "gan_scenes", "data": args.data, "size": args.size, "batch": BATCH, "threads": 1, "load_average_before": load_average(),
               "environment": environment(torch.device("cpu")), "render_ms": render_ms(args.size, args.render_repeats),
               "train": {}}
     for arch in args.archs:

@@ -26,12 +26,7 @@ def config():
 @pytest.fixture(scope="module")
 def G(config):
     torch.manual_seed(0)
-    G = Generator(config).eval()
-    with torch.no_grad():  # SPADE starts near the identity: give the layout a visible say in the output
-        for m in G.modules():
-            if hasattr(m, "to_gamma_beta"):
-                m.to_gamma_beta.weight.mul_(30)
-    return G
+    return Generator(config).eval()
 
 
 @pytest.fixture(scope="module")
@@ -46,7 +41,7 @@ def test_layout_steers_g_and_d_sees_it(G, config):
     moved = move_items(layout, [(0, (0.8, 0.8))])
     a, b = sample(G, 2, 5, layout=layout), sample(G, 2, 5, layout=moved)
     assert a.shape == (2, 1, 32, 32) and torch.equal(a, sample(G, 2, 5, layout=layout))
-    assert not torch.allclose(a, b)
+    assert (a - b).abs().amax() > 0.1  # the layout changes the image even untrained
     D = Discriminator(config)
     x = torch.zeros(2, 1, 32, 32)
     ca, cb = (layout_channels(config, [lay] * 2) for lay in (layout, moved))

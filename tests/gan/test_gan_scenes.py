@@ -59,3 +59,16 @@ def test_gan_train_on_a_data_spec(scenes, tmp_path, cli, monkeypatch):
     config = json.loads((tmp_path / "run" / "model" / "config.json").read_text())
     assert config["data"] == "fashion-scenes" and config["name"] == "scenes-gan-layout"
     assert load_generator(tmp_path / "run" / "model").config.use_layout
+
+
+def test_cost_benchmark_writes_step_times_and_render_ms(bench_script, scenes, tmp_path, monkeypatch):
+    bench = bench_script("gan_scenes")
+    monkeypatch.setattr(bench, "load_gan_data", lambda spec, split: (to_gan_images(scenes), scenes))
+    monkeypatch.setattr(bench, "BATCH", 4)
+    out = tmp_path / "gan_scenes.json"
+    assert bench.main(["--size", "tiny", "--steps", "2", "--archs", "stylegan2", "layout", "--render-repeats", "2",
+                       "--out", str(out)]) == 0
+    result = json.loads(out.read_text())
+    assert result["benchmark"] == "gan_scenes" and set(result["train"]) == {"stylegan2", "layout"}
+    assert len(result["train"]["layout"]["step_s"]["samples"]) == 2
+    assert result["train"]["layout"]["cpu_hours_80kimg"] > 0 and set(result["render_ms"]) == {"layout", "eqgan-sa"}
