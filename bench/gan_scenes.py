@@ -85,7 +85,8 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     torch.set_num_threads(1)
     images, data = load_gan_data(args.data, "train")
-    result = {"benchmark": "gan_scenes", "data": args.data, "size": args.size, "batch": BATCH, "threads": 1, "load_average_before": load_average(),
+    result = {"benchmark": "gan_scenes", "data": args.data, "size": args.size, "batch": BATCH, "threads": 1,
+              "load_average_before": load_average(),
               "environment": environment(torch.device("cpu")), "render_ms": render_ms(args.size, args.render_repeats),
               "train": {}}
     for arch in args.archs:
@@ -97,7 +98,8 @@ def main(argv: list[str] | None = None) -> int:
     result["load_average_after"] = load_average()
     r = result["render_ms"]
     print(f"render ms/image (1 thread): layout {r['layout']['median']:.1f} (min {r['layout']['min']:.1f}), "
-          f"eqgan-sa {r['eqgan-sa']['median']:.1f} (min {r['eqgan-sa']['min']:.1f}); load {result['load_average_after']}")
+          f"eqgan-sa {r['eqgan-sa']['median']:.1f} (min {r['eqgan-sa']['min']:.1f}); "
+          f"load {result['load_average_after']}")
     write_json(args.out, result)
     return 0
 

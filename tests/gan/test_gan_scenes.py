@@ -52,8 +52,8 @@ def test_layout_gan_needs_data_with_layouts(scenes):
 
 def test_gan_train_on_a_data_spec(scenes, tmp_path, cli, monkeypatch):
     monkeypatch.setattr(data_spec, "load_data", lambda spec, **kw: scenes)
-    code, out, _ = cli(["gan", "train", "--arch", "layout", "--data", "fashion-scenes", "--size", "tiny", "--steps", "2",
-                        "--batch", "4", "--run-dir", tmp_path / "run", "--device", "cpu", "--json"])
+    code, out, _ = cli(["gan", "train", "--arch", "layout", "--data", "fashion-scenes", "--size", "tiny",
+                        "--steps", "2", "--batch", "4", "--run-dir", tmp_path / "run", "--device", "cpu", "--json"])
     result = json.loads(out)
     assert code == 0 and result["model_folder"] == str(tmp_path / "run" / "model")
     config = json.loads((tmp_path / "run" / "model" / "config.json").read_text())

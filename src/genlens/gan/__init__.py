@@ -21,7 +21,8 @@ from genlens.gan.spatial import (
 from genlens.gan.train import GanRun, GanTrainConfig, measure_di, train_gan
 
 __all__ = [
-    "ALL_ARCHS", "ARCHS", "Discriminator", "FixedLatentRenderer", "GBlock", "GanConfig", "GanRun", "GanTrainConfig", "Generator",
+    "ALL_ARCHS", "ARCHS", "Discriminator", "FixedLatentRenderer", "GBlock", "GanConfig", "GanRun", "GanTrainConfig",
+    "Generator",
     "HeatmapEncoder", "Heatmaps", "LayerSelBlock", "MeanHeatmaps", "SpatialEncodingLayer", "alignment_loss",
     "d_loss", "disequilibrium", "edit", "g_loss", "interpolate", "load_generator", "measure_di", "r1_penalty",
     "render_heatmap", "sample", "sample_heatmaps", "sample_official_heatmaps", "save_generator", "train_gan",

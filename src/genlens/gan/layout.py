@@ -84,8 +84,9 @@ class SceneLayouts:
 def train_inputs(arch: str, data: ImageData, images: torch.Tensor, held_out: torch.Tensor | None,
                  *, size: str = "default") -> dict:
     """The keyword arguments of :func:`genlens.gan.train.train_gan` for ``arch`` on ``data`` (its GAN images
-    ``images``): the model config of ``size`` (``genlens.gan.config.SIZES``) (channels from the data; a layout GAN's classes and item limit from its
-    layouts) and, for ``arch="layout"``, the layouts (no DI: it would need held-out layouts)."""
+    ``images``): the model config of ``size`` (``genlens.gan.config.SIZES``; image channels from the data, a
+    layout GAN's classes and item limit from its layouts) and, for ``arch="layout"``, the layouts (and no
+    held-out set: DI would need held-out layouts)."""
     layout: dict = {}
     if arch == "layout":
         if not hasattr(data, "classes"):
