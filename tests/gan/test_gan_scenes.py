@@ -36,10 +36,11 @@ def test_scenes_are_32px_without_padding(scenes):
 @pytest.mark.parametrize("arch", ALL_ARCHS)
 def test_every_arch_trains_on_scenes(arch, scenes, tiny_train):
     images = to_gan_images(scenes)
-    inputs = train_inputs(arch, scenes, images, images[:8], size="tiny")
+    inputs = train_inputs(arch, scenes, images, images[:8], size="tiny", held_out_data=scenes.take(8))
     assert inputs["model_config"].img_channels == 1
     run = train_gan(config=tiny_train(3), **inputs)
     assert run.step == 3 and all(math.isfinite(r["loss_g"]) and math.isfinite(r["loss_d"]) for r in run.history)
+    assert math.isfinite(run.history[-1]["di"])  # the layout GAN's DI uses the held-out scenes' layouts
     if arch == "layout":
         assert inputs["model_config"].max_items == 3 and len(inputs["model_config"].class_names) == 10
 

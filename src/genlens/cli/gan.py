@@ -95,8 +95,8 @@ def train(
     train_cfg = GanTrainConfig(total_steps=steps, batch_size=batch, seed=seed, device=device,
                                checkpoint_every=checkpoint_every, di_every=max(steps // 20, 1))
     images, train_data = load_gan_data(data, "train", data_dir=data_dir, limit=limit)
-    held_out, _ = load_gan_data(data, "test", data_dir=data_dir, limit=1024)
-    inputs = train_inputs(arch, train_data, images, held_out, size="tiny" if tiny else size)
+    held_out, test_data = load_gan_data(data, "test", data_dir=data_dir, limit=1024)
+    inputs = train_inputs(arch, train_data, images, held_out, size="tiny" if tiny else size, held_out_data=test_data)
     run_dir = run_dir or Path("out/gan") / (arch if data == FMNIST else f"{data.replace(':', '-')}-{arch}")
     with progress_bar(f"gan {arch}", steps, quiet=json_out) as callback:
         run = train_gan(config=train_cfg, run_dir=run_dir, resume=resume,

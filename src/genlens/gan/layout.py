@@ -82,11 +82,11 @@ class SceneLayouts:
 
 
 def train_inputs(arch: str, data: ImageData, images: torch.Tensor, held_out: torch.Tensor | None,
-                 *, size: str = "default") -> dict:
+                 *, size: str = "default", held_out_data: ImageData | None = None) -> dict:
     """The keyword arguments of :func:`genlens.gan.train.train_gan` for ``arch`` on ``data`` (its GAN images
     ``images``): the model config of ``size`` (``genlens.gan.config.SIZES``; image channels from the data, a
-    layout GAN's classes and item limit from its layouts) and, for ``arch="layout"``, the layouts (and no
-    held-out set: DI would need held-out layouts)."""
+    layout GAN's classes and item limit from its layouts) and, for ``arch="layout"``, the layouts, and those of
+    ``held_out_data`` (the data set ``held_out`` came from) for DI; without them no DI is measured."""
     layout: dict = {}
     if arch == "layout":
         if not hasattr(data, "classes"):
@@ -97,7 +97,11 @@ def train_inputs(arch: str, data: ImageData, images: torch.Tensor, held_out: tor
     config = dataclasses.replace(base, img_channels=int(images.shape[1]))
     out = {"model_config": config, "data": images, "held_out": held_out}
     if config.use_layout:
-        out.update(held_out=None, layouts=SceneLayouts(data, config))
+        out["layouts"] = SceneLayouts(data, config)
+        if held_out is not None and hasattr(held_out_data, "classes") and len(held_out_data) == len(held_out):
+            out["held_out_layouts"] = SceneLayouts(held_out_data, config)
+        else:
+            out["held_out"] = None
     return out
 
 

@@ -145,9 +145,10 @@ def _check_removed_options(found: Path) -> tuple[str, ...]:
 
 
 def measure_di(G: Generator, D: Discriminator, held_out: torch.Tensor, *, n: int, seed: int,
-               batch: int = 128) -> float:
+               batch: int = 128, layouts: Callable[[torch.Tensor], torch.Tensor] | None = None) -> float:
     """E[D(real)] - E[D(fake)] on ``n`` held-out reals and ``n`` fresh fakes (own generator: training
-    randomness is untouched)."""
+    randomness is untouched). A layout GAN: ``layouts(idx)`` are the held-out reals' layouts, and the fakes
+    are drawn for (and judged with) the same layouts."""
     device = next(D.parameters()).device
     g = torch.Generator().manual_seed(seed)
     n = min(n, len(held_out))
@@ -155,9 +156,10 @@ def measure_di(G: Generator, D: Discriminator, held_out: torch.Tensor, *, n: int
     with torch.no_grad():
         for i in range(0, n, batch):
             m = min(batch, n - i)
-            real_l.append(D(held_out[i:i + m].to(device)))
+            lay = None if layouts is None else layouts(torch.arange(i, i + m)).to(device)
+            real_l.append(D(held_out[i:i + m].to(device), lay))
             z = torch.randn(m, G.config.z_dim, generator=g).to(device)
-            fake_l.append(D(G(z, generator=g)))
+            fake_l.append(D(G(z, layout=lay, generator=g), lay))
     return disequilibrium(torch.cat(real_l), torch.cat(fake_l))
 
 
@@ -174,6 +176,7 @@ def train_gan(
     make_generator: Callable[[GanConfig], Generator] = Generator,
     alignment: Callable[..., AlignmentResult] = alignment_loss,
     layouts: Callable[[torch.Tensor], torch.Tensor] | None = None,
+    held_out_layouts: Callable[[torch.Tensor], torch.Tensor] | None = None,
 ) -> GanRun:
     """Train G and D on ``data`` (N, C, 32, 32) in [-1, 1]; return the models, EMA and this call's history.
 
@@ -297,8 +300,9 @@ def train_gan(
                           images_per_s=b / max(time.perf_counter() - start, 1e-9))
             if r1 is not None:
                 record["r1"] = float(r1.detach())
-            if held_out is not None and layouts is None and ((config.di_every and step % config.di_every == 0) or step == end):
-                record["di"] = measure_di(G, D, held_out, n=config.di_samples, seed=config.seed + 7919)
+            if held_out is not None and (layouts is None) == (held_out_layouts is None) and ((config.di_every and step % config.di_every == 0) or step == end):
+                record["di"] = measure_di(G, D, held_out, n=config.di_samples, seed=config.seed + 7919,
+                                          layouts=held_out_layouts)
             history.append(record)
             if callback is not None:
                 callback(record)
