@@ -24,11 +24,17 @@ def test_sample_interpolate_edit(gan_folder, tmp_path, cli):
     assert all((tmp_path / "s" / f).is_file() for f in ("0.png", "2.png", "grid.png", "run.json"))
     code, out, _ = cli(["gan", "interpolate", gan_folder, "--steps", "3", "--out", tmp_path / "i", "--json"])
     assert code == 0 and (tmp_path / "i" / "grid.png").is_file()
-    code, out, _ = cli(["gan", "edit", gan_folder, "--seed", "2", "--center", "0.5,-0.25", "--out", tmp_path / "e",
+    code, out, _ = cli(["gan", "edit", gan_folder, "--seed", "2", "--center", "0.75,0.4", "--out", tmp_path / "e",
                         "--json"])
     result = json.loads(out)
-    assert code == 0 and result["center_after"] == [0.5, -0.25]
+    assert code == 0 and result["center_after"] == [0.75, 0.4]
     assert all((tmp_path / "e" / f"{k}.png").is_file() for k in ("original", "edited", "heatmap_after"))
+
+
+def test_edit_center_outside_the_canvas_is_clamped_and_said(gan_folder, tmp_path, cli):
+    code, out, err = cli(["gan", "edit", gan_folder, "--center", "1.5,0.5", "--out", tmp_path / "e", "--json"])
+    assert code == 0 and json.loads(out)["center_after"] == [1.0, 0.5]
+    assert err.count("outside the canvas, clamped to (1, 0.5)") == 1
 
 
 def test_bad_inputs(gan_folder, tmp_path, cli, monkeypatch):
@@ -41,7 +47,6 @@ def test_bad_inputs(gan_folder, tmp_path, cli, monkeypatch):
     monkeypatch.setattr(gan_io, "WEIGHTS_ROOT", tmp_path / "nothing")
     cases = [
         (["edit", gan_folder, "--center", "0,0", "--level", "4"], "unknown heatmap level 4"),
-        (["edit", gan_folder, "--center", "1.5,0"], "centre (1.5, 0) is outside the image"),
         (["edit", gan_folder, "--center", "left"], "--center 'left' is not x,y"),
         (["sample", other], "holds a diffusion checkpoint, not a GAN"),
         (["sample", classifier], "holds a classifier checkpoint, not a GAN"),

@@ -1,6 +1,7 @@
 """``genlens gan train|sample|interpolate|edit``: the StyleGAN2-style baseline and EqGAN-SA."""
 from __future__ import annotations
 
+import math
 import time
 from pathlib import Path
 from typing import Annotated
@@ -22,15 +23,17 @@ from genlens.errors import GenlensError
 from genlens.training.distributed import end_distributed
 
 app = typer.Typer(
-    help="GANs on Fashion-MNIST: a StyleGAN2-style baseline and EqGAN-SA (spatial awareness).\n\n"
+    help="GANs: a StyleGAN2-style baseline, EqGAN-SA (spatial awareness) and a layout-conditioned GAN.\n\n"
          "Examples:\n\n  genlens gan train --arch eqgan-sa --steps 20000\n\n"
+         "  genlens gan train --arch layout --data fashion-scenes --out runs/scenes-gan-layout/model\n\n"
          "  genlens gan sample fmnist-eqgan --n 16 --out out/gan/samples\n\n"
-         "  genlens gan edit fmnist-eqgan --seed 3 --center 0.5,-0.2 --out out/gan/edit",
+         "  genlens gan edit fmnist-eqgan --seed 3 --center 0.75,0.4 --out out/gan/edit",
     no_args_is_help=True,
 )
 
-NameArg = Annotated[str, typer.Argument(help="Shipped GAN (fmnist-gan, fmnist-sel-only, fmnist-eqgan) "
-                                             "or a folder written by `genlens gan train`.")]
+NameArg = Annotated[str, typer.Argument(help="Shipped GAN (fmnist-gan, fmnist-sel-only, fmnist-eqgan, scenes-gan, "
+                                             "scenes-eqgan, scenes-gan-layout) or a folder written by "
+                                             "`genlens gan train`.")]
 
 
 def _load(name: str, device: str):
@@ -53,17 +56,24 @@ def _finish(out: Path | None, result: dict, *, config: dict, seed: int, t0: floa
 
 @app.command()
 def train(
-    arch: Annotated[str, typer.Option("--arch", help="stylegan2 (baseline), sel-only (ablation) or eqgan-sa.")]
-    = "eqgan-sa",
+    arch: Annotated[str, typer.Option("--arch", help="stylegan2 (baseline), sel-only (ablation), eqgan-sa, or "
+                                      "layout (conditioned on layouts; needs data with layouts).")] = "eqgan-sa",
+    data: Annotated[str, typer.Option("--data", help="Data spec with 32x32 (or 28x28, padded) images: "
+                                      "fashion-mnist, fashion-scenes, fashion-scenes-rgb, folder:PATH, npz:PATH.")]
+    = "fashion-mnist",
     steps: Annotated[int, typer.Option("--steps", min=1, help="Training steps (one D and one G update each).")]
     = 20000,
     batch: Annotated[int, typer.Option("--batch", min=1, help="Images per training step.")] = 64,
-    run_dir: Annotated[Path | None, typer.Option("--run-dir", help="Checkpoints (default out/gan/<arch>).")] = None,
+    run_dir: Annotated[Path | None, typer.Option("--run-dir", help="Checkpoints (default out/gan/<arch>, "
+                                                 "out/gan/<data>-<arch> for other data).")] = None,
     out: Annotated[Path | None, typer.Option("--out", help="Model folder for the final EMA generator "
-                                             "(default: the shipped fmnist-<arch> folder).")] = None,
+                                             "(default: the shipped fmnist-<arch> folder on fashion-mnist, "
+                                             "<run-dir>/model on other data).")] = None,
     resume: Annotated[bool, typer.Option("--resume", help="Continue the checkpoint in --run-dir.")] = False,
     checkpoint_every: Annotated[int, typer.Option("--checkpoint-every", min=0)] = 1000,
-    tiny: Annotated[bool, typer.Option("--tiny", help="A tiny network (smoke tests).")] = False,
+    size: Annotated[str, typer.Option("--size", help="Network widths: default, half (the shipped CPU-trained "
+                                      "GANs) or tiny (smoke tests).")] = "default",
+    tiny: Annotated[bool, typer.Option("--tiny", help="Same as --size tiny.")] = False,
     limit: Annotated[int | None, typer.Option("--limit", min=8, help="Use only the first N training images.")]
     = None,
     data_dir: Path | None = DataDirOpt,
@@ -71,30 +81,32 @@ def train(
     device: str = DeviceOpt,
     json_out: bool = JsonOpt,
 ) -> None:
-    """Train a GAN on Fashion-MNIST (32x32); writes checkpoints, the EMA generator and run.json.
+    """Train a GAN on any data spec at 32x32; writes checkpoints, the EMA generator and run.json.
 
-    Example: genlens gan train --arch eqgan-sa --steps 20000 --run-dir out/gan/eqgan-sa
+    Example: genlens gan train --arch eqgan-sa --data fashion-scenes --run-dir runs/scenes-eqgan --out DIR
     """
-    from genlens.gan.data import fmnist_32
-    from genlens.gan.io import save_generator, shipped_gan_folder
-    from genlens.gan.networks import GanConfig
+    from genlens.gan.data import load_gan_data
+    from genlens.gan.io import FMNIST, save_generator, shipped_gan_folder
+    from genlens.gan.layout import train_inputs
     from genlens.gan.train import GanTrainConfig, train_gan
     from genlens.utils.config_io import to_dict
 
     t0 = time.perf_counter()
-    model_cfg = GanConfig.tiny(arch) if tiny else GanConfig(arch=arch)
     train_cfg = GanTrainConfig(total_steps=steps, batch_size=batch, seed=seed, device=device,
                                checkpoint_every=checkpoint_every, di_every=max(steps // 20, 1))
-    data = fmnist_32("train", data_dir=data_dir, limit=limit)
-    held_out = fmnist_32("test", data_dir=data_dir, limit=1024)
-    run_dir = run_dir or Path("out/gan") / arch
+    images, train_data = load_gan_data(data, "train", data_dir=data_dir, limit=limit)
+    held_out, test_data = load_gan_data(data, "test", data_dir=data_dir, limit=1024)
+    inputs = train_inputs(arch, train_data, images, held_out, size="tiny" if tiny else size, held_out_data=test_data)
+    run_dir = run_dir or Path("out/gan") / (arch if data == FMNIST else f"{data.replace(':', '-')}-{arch}")
     with progress_bar(f"gan {arch}", steps, quiet=json_out) as callback:
-        run = train_gan(model_config=model_cfg, config=train_cfg, data=data, held_out=held_out, run_dir=run_dir,
-                        resume=resume, callback=lambda r: callback({**r, "loss": r["loss_g"]}))
+        run = train_gan(config=train_cfg, run_dir=run_dir, resume=resume,
+                        callback=lambda r: callback({**r, "loss": r["loss_g"]}), **inputs)
     metrics = run.metrics()
-    folder = save_generator(out or shipped_gan_folder(arch), run.G_ema.cpu(), command=command_line(),
-                            metrics=metrics, train=train_cfg.identity(), discriminator=run.pair.D.cpu())
-    config = {"model": to_dict(model_cfg), "train": to_dict(train_cfg), "run_dir": str(run_dir),
+    model_cfg = inputs["model_config"]
+    out = out or (shipped_gan_folder(arch) if data == FMNIST else run_dir / "model")
+    folder = save_generator(out, run.G_ema.cpu(), command=command_line(), metrics=metrics, data=data,
+                            train=train_cfg.identity(), discriminator=run.pair.D.cpu())
+    config = {"model": to_dict(model_cfg), "train": to_dict(train_cfg), "data": data, "run_dir": str(run_dir),
               "model_folder": str(folder)}
     write_run_json(run_dir, command=command_line(), config=config, seed=seed, metrics=metrics,
                    seconds=time.perf_counter() - t0)
@@ -112,25 +124,82 @@ def _save_images(images01, out: Path, prefix: str = "") -> list[str]:
 
 
 @app.command()
+def _layout(G, text: str | None, *, moves: str | None = None):
+    """``--layout`` (and ``--move``) for G: (layout, layout after the moves) with notes said once on stderr;
+    (None, None) without ``--layout``. One-line errors: G takes no layout, or needs one."""
+    from genlens.data.layout import EXAMPLE, parse_layout, validate_layout
+    from genlens.gan.edit import move_items
+
+    cfg = G.config
+    if text is None:
+        if cfg.use_layout:
+            raise GenlensError(f"a layout GAN draws what a layout says; pass --layout, e.g. --layout {EXAMPLE}")
+        return None, None
+    if not cfg.use_layout:
+        raise GenlensError(f"a '{cfg.arch}' generator takes no layout; use a layout GAN (scenes-gan-layout) "
+                           "or drop --layout")
+    layout, notes = parse_layout(text, cfg.class_names, max_items=cfg.max_items)
+    after = None
+    if moves is not None:
+        after, more = validate_layout(move_items(layout, parse_moves(moves)), num_classes=len(cfg.class_names),
+                                      max_items=cfg.max_items)
+        notes += [f"after --move: {note}" for note in more]
+    for note in notes:
+        err_console.print(f"note: {note}")
+    return layout, after
+
+
+def parse_moves(text: str) -> list[tuple[int, tuple[float, float]]]:
+    """``--move "0:0.5,0.5;1:0.2,0.8"``: item index, then its new centre x,y in [0, 1] (x right, y down)."""
+    moves = []
+    for part in (p for p in text.split(";") if p.strip()):
+        index, sep, xy = part.partition(":")
+        try:
+            if not sep or len(xy.split(",")) != 2:
+                raise ValueError
+            x, y = (float(v) for v in xy.split(","))
+            moves.append((int(index), (x, y)))
+        except ValueError:
+            raise GenlensError(f"--move '{part.strip()}' is not I:X,Y; give an item index, ':', then its new centre "
+                               "x,y in [0, 1], e.g. --move 0:0.5,0.5") from None
+    if not moves:
+        raise GenlensError("--move is empty; give I:X,Y, e.g. --move 0:0.5,0.5")
+    return moves
+
+
+LayoutOpt = Annotated[str | None, typer.Option("--layout", help="Layout GANs: objects as CLASS@X,Y[,SIZE] items "
+                                               "separated by ';' (x, y in [0, 1], x right, y down), e.g. "
+                                               "\"Sneaker@0.25,0.7;Bag@0.7,0.3\".")]
+
+
+@app.command()
 def sample(
     name: NameArg,
     n: Annotated[int, typer.Option("--n", min=1, help="Number of images.")] = 16,
+    layout: LayoutOpt = None,
     out: Annotated[Path, typer.Option("--out", help="Output folder: <i>.png, grid.png, run.json.")]
     = Path("out/gan/samples"),
     seed: int = SeedOpt,
     device: str = DeviceOpt,
     json_out: bool = JsonOpt,
 ) -> None:
-    """Sample images. Example: genlens gan sample fmnist-eqgan --n 16 --out out/gan/samples"""
+    """Sample images (a layout GAN: all for one layout).
+
+    Examples: genlens gan sample fmnist-eqgan --n 16 --out out/gan/samples;
+    genlens gan sample scenes-gan-layout --layout "Sneaker@0.25,0.7;Bag@0.7,0.3" --n 8 --out out/gan/layout
+    """
     from genlens.gan.edit import sample as sample_images
     from genlens.gan.edit import to01
 
     t0 = time.perf_counter()
     G = _load(name, device)
-    files = _save_images(to01(sample_images(G, n, seed)).cpu(), out)
+    items, _ = _layout(G, layout)
+    files = _save_images(to01(sample_images(G, n, seed, layout=items)).cpu(), out)
     result = {"model": name, "arch": G.config.arch, "n": n, "files": files, "grid": str(out / "grid.png")}
-    _finish(out, result, config={"model": name, "n": n}, seed=seed, t0=t0, json_out=json_out,
-            done=f"{n} images in {out}")
+    if items is not None:
+        result["layout"] = items.to_text(G.config.class_names)
+    _finish(out, result, config={"model": name, "n": n, "layout": result.get("layout")}, seed=seed, t0=t0,
+            json_out=json_out, done=f"{n} images in {out}")
 
 
 @app.command()
@@ -139,6 +208,7 @@ def interpolate(
     seed_b: Annotated[int, typer.Option("--to-seed", help="Seed of the end latent (start: --seed).")] = 1,
     steps: Annotated[int, typer.Option("--steps", min=2, help="Frames, ends included.")] = 8,
     space: Annotated[str, typer.Option("--space", help="z (slerp) or w (lerp).")] = "z",
+    layout: LayoutOpt = None,
     out: Annotated[Path, typer.Option("--out")] = Path("out/gan/interpolate"),
     seed: int = SeedOpt,
     device: str = DeviceOpt,
@@ -150,41 +220,65 @@ def interpolate(
 
     t0 = time.perf_counter()
     G = _load(name, device)
-    files = _save_images(to01(interp(G, seed, seed_b, steps=steps, space=space)).cpu(), out)
+    items, _ = _layout(G, layout)
+    files = _save_images(to01(interp(G, seed, seed_b, steps=steps, space=space, layout=items)).cpu(), out)
     result = {"model": name, "seeds": [seed, seed_b], "space": space, "files": files}
     _finish(out, result, config={"model": name, "steps": steps, "space": space}, seed=seed, t0=t0,
             json_out=json_out, done=f"{steps} frames in {out}")
 
 
 def parse_center(text: str) -> tuple[float, float]:
+    """``x,y`` in [0, 1] of the canvas (x right, y down); a centre outside is clamped, said once on stderr."""
     parts = text.replace(" ", "").split(",")
     try:
         if len(parts) != 2:
             raise ValueError
         x, y = float(parts[0]), float(parts[1])
+        if not (math.isfinite(x) and math.isfinite(y)):
+            raise ValueError
     except ValueError:
-        raise GenlensError(f"--center '{text}' is not x,y; give two numbers in [-1, 1], e.g. --center 0.5,-0.2") from None
-    return x, y
+        raise GenlensError(f"--center '{text}' is not x,y; give two numbers in [0, 1] (x right, y down), "
+                           "e.g. --center 0.75,0.4") from None
+    cx, cy = min(max(x, 0.0), 1.0), min(max(y, 0.0), 1.0)
+    if (cx, cy) != (x, y):
+        err_console.print(f"note: --center ({x:g}, {y:g}) is outside the canvas, clamped to ({cx:g}, {cy:g})")
+    return cx, cy
 
 
 @app.command()
 def edit(
     name: NameArg,
-    center: Annotated[str, typer.Option("--center", help="New heatmap centre x,y in [-1, 1] (x left to right, "
-                                        "y top to bottom).")],
+    center: Annotated[str | None, typer.Option("--center", help="Heatmap GANs: new heatmap centre x,y in [0, 1] of "
+                                               "the canvas (x right, y down), as layouts; outside is clamped.")]
+    = None,
     level: Annotated[int, typer.Option("--level", help="Heatmap level: 1 (coarse, 4 px), 2 or 3.")] = 1,
+    layout: LayoutOpt = None,
+    move: Annotated[str | None, typer.Option("--move", help="Layout GANs: I:X,Y moves item I's centre to x,y "
+                                             "(several separated by ';'), e.g. --move 0:0.5,0.5.")] = None,
+    n: Annotated[int, typer.Option("--n", min=1, help="Layout GANs: latents to edit.")] = 1,
     out: Annotated[Path, typer.Option("--out")] = Path("out/gan/edit"),
     seed: int = SeedOpt,
     device: str = DeviceOpt,
     json_out: bool = JsonOpt,
 ) -> None:
-    """Move one heatmap level of a seed's image. Example: genlens gan edit fmnist-eqgan --seed 3 --center 0.5,0"""
+    """Move a heatmap level (EqGAN-SA) or layout items (layout GANs) and draw the same latent again.
+
+    Examples: genlens gan edit fmnist-eqgan --seed 3 --center 0.75,0.5;
+    genlens gan edit scenes-gan-layout --layout "Sneaker@0.25,0.7;Bag@0.7,0.3" --move 0:0.5,0.5 --n 4
+    """
     from genlens.gan.edit import edit as edit_image
     from genlens.utils.images import save_grid, save_png
 
     t0 = time.perf_counter()
-    xy = parse_center(center)
     G = _load(name, device)
+    if G.config.use_layout or layout is not None:
+        if center is not None:
+            raise GenlensError("a layout GAN moves layout items, not heatmaps; use --move I:X,Y instead of --center")
+        _edit_layout(G, name, layout, move, n=n, out=out, seed=seed, t0=t0, json_out=json_out)
+        return
+    if center is None:
+        raise GenlensError(f"a '{G.config.arch}' generator edits by heatmap; pass --center X,Y (in [0, 1])")
+    xy = parse_center(center)
     res = edit_image(G, seed, center=xy, level=level)
     panels = res.panels().cpu()
     files = {k: str(save_png(img, out / f"{k}.png", upscale=4)) for k, img in zip(res.PANELS, panels, strict=True)}
@@ -192,6 +286,33 @@ def edit(
     result = {"model": name, "seed": seed, "level": level, **res.summary(), "center_after": list(xy), "files": files}
     _finish(out, result, config={"model": name, "center": list(xy), "level": level}, seed=seed, t0=t0,
             json_out=json_out, done=f"edited seed {seed} level {level} -> {xy}; images in {out}")
+
+
+def _edit_layout(G, name: str, text: str | None, move: str | None, *, n: int, out: Path, seed: int, t0: float,
+                 json_out: bool) -> None:
+    import torch
+
+    from genlens.data.layout import render_layout
+    from genlens.gan.edit import edit_layout, to01
+    from genlens.utils.images import save_grid, save_png
+
+    if move is None:
+        raise GenlensError("say which item moves where: --move I:X,Y, e.g. --move 0:0.5,0.5")
+    before, after = _layout(G, text, moves=move)
+    res = edit_layout(G, seed, before, after, n=n)
+    images = torch.cat([to01(res.original), to01(res.edited)]).cpu()
+    maps = render_layout([before, after], num_classes=len(G.config.class_names), canvas=G.config.resolution)
+    maps = maps.amax(dim=1, keepdim=True).expand(-1, images.shape[1], -1, -1)
+    files = {f"{k}_{i}": str(save_png(img, out / f"{k}_{i}.png", upscale=4))
+             for k, part in (("original", images[:n]), ("edited", images[n:])) for i, img in enumerate(part)}
+    files.update({k: str(save_png(m, out / f"{k}.png", upscale=4)) for k, m in zip(("layout_before", "layout_after"),
+                                                                               maps, strict=True)})
+    save_grid(images, out / "grid.png", nrow=n, upscale=4)
+    names = G.config.class_names
+    result = {"model": name, "seed": seed, "n": n, "layout_before": before.to_text(names),
+              "layout_after": after.to_text(names), "files": files, "grid": str(out / "grid.png")}
+    _finish(out, result, config={"model": name, "layout": result["layout_before"], "move": move, "n": n}, seed=seed,
+            t0=t0, json_out=json_out, done=f"edited seed {seed}: {result['layout_after']}; images in {out}")
 
 
 @app.command("eval")
@@ -219,8 +340,12 @@ def evaluate(
     from genlens.gan.data import fmnist_28, fmnist_32
     from genlens.gan.di import load_training_checkpoint
     from genlens.gan.evaluate import evaluate_generator
+    from genlens.gan.io import FMNIST, model_data
 
     t0 = time.perf_counter()
+    if (trained_on := model_data(name)) != FMNIST:
+        raise GenlensError(f"gan eval scores Fashion-MNIST GANs; '{name}' was trained on {trained_on}, which "
+                           "the spatial editing measurement scores (bench/spatial.py)")
     G = _load(name, device)
     if run_dir is not None:
         load_training_checkpoint(run_dir)  # a bad --run-dir fails now, in one line, before the long part

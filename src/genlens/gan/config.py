@@ -13,8 +13,17 @@ from typing import Any
 from genlens.errors import GenlensError
 from genlens.utils.config_io import Migration, from_dict
 
-ARCHS = ("stylegan2", "sel-only", "eqgan-sa")
+ARCHS = ("stylegan2", "sel-only", "eqgan-sa")  # the EqGAN-SA comparison (unconditional, heatmaps)
+LAYOUT = "layout"  # the layout-conditioned GAN (genlens.gan.layout)
+ALL_ARCHS = (*ARCHS, LAYOUT)
 RESOLUTIONS = (4, 8, 16, 32)
+
+# Model sizes by name (the CLI's --size): the shipped Fashion-MNIST GANs are "half" (trained on CPU)
+SIZES: dict[str, dict[str, Any]] = {
+    "default": {},  # G (256, 256, 128, 64), D (64, 128, 256, 256), SEL hidden 64
+    "half": {"g_channels": (128, 128, 64, 32), "d_channels": (32, 64, 128, 128), "sel_hidden": 32},
+    "tiny": {},  # GanConfig.tiny: tests and smoke runs
+}
 
 # Options that left GanConfig (issue 28), with the only value that still means today's generator.
 MIGRATION = Migration(removed={"heat_sigmas": "narrow", "heat_encoder": "mean", "heat_features": 32,
@@ -32,10 +41,17 @@ class GanConfig:
     img_channels: int = 1
     mbstd_group: int = 4  # 0: no minibatch-std layer
     sel_hidden: int = 64
+    # arch "layout" only: the class of each layout channel, the most objects per layout (fashion-scenes: 3)
+    class_names: tuple[str, ...] = ()
+    max_items: int = 0
 
     def __post_init__(self) -> None:
-        if self.arch not in ARCHS:
-            raise GenlensError(f"unknown GAN arch '{self.arch}'; choose one of: {', '.join(ARCHS)}")
+        if self.arch not in ALL_ARCHS:
+            raise GenlensError(f"unknown GAN arch '{self.arch}'; choose one of: {', '.join(ALL_ARCHS)}")
+        object.__setattr__(self, "class_names", tuple(str(c) for c in self.class_names))
+        if self.use_layout and (not self.class_names or self.max_items < 1):
+            raise GenlensError("a layout GAN needs class_names (one per layout channel) and max_items >= 1; "
+                               "train it on data with layouts: --data fashion-scenes")
         for name in ("g_channels", "d_channels"):
             chans = getattr(self, name)
             object.__setattr__(self, name, tuple(int(c) for c in chans))
@@ -56,11 +72,22 @@ class GanConfig:
     def use_alignment(self) -> bool:
         return self.arch == "eqgan-sa"
 
+    @property
+    def use_layout(self) -> bool:
+        return self.arch == LAYOUT
+
     @classmethod
-    def tiny(cls, arch: str = "eqgan-sa") -> GanConfig:
-        """A few-thousand-parameter config for tests and smoke runs."""
+    def tiny(cls, arch: str = "eqgan-sa", **layout: Any) -> GanConfig:
+        """A few-thousand-parameter config for tests and smoke runs (``layout``: class_names, max_items)."""
         return cls(arch=arch, z_dim=16, w_dim=16, mapping_layers=2, g_channels=(16, 16, 8, 8),
-                   d_channels=(8, 8, 16, 16), mbstd_group=2, sel_hidden=8)
+                   d_channels=(8, 8, 16, 16), mbstd_group=2, sel_hidden=8, **layout)
+
+    @classmethod
+    def sized(cls, arch: str, size: str = "default", **layout: Any) -> GanConfig:
+        """The config of ``size`` (a key of ``SIZES``) for ``arch``."""
+        if size not in SIZES:
+            raise GenlensError(f"unknown GAN size '{size}'; choose one of: {', '.join(SIZES)}")
+        return cls.tiny(arch, **layout) if size == "tiny" else cls(arch=arch, **SIZES[size], **layout)
 
     def with_arch(self, arch: str) -> GanConfig:
         return replace(self, arch=arch)

@@ -7,14 +7,17 @@ measurement built on these pieces is :func:`genlens.gan.evaluate.editing_correla
 """
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import ClassVar
 
 import torch
 
+from genlens.data.layout import Layout
 from genlens.errors import GenlensError
+from genlens.gan.layout import layout_channels
 from genlens.gan.networks import Generator
-from genlens.gan.spatial import LEVELS, Heatmaps, render_heatmap
+from genlens.gan.spatial import LEVELS, Heatmaps, canvas_to_heat, heat_to_canvas, render_heatmap
 
 NOISE_OFFSET = 1_000_003  # noise stream seed = seed + this, so z/heatmaps and noise never share draws
 
@@ -34,10 +37,11 @@ def latents(G: Generator, n: int, seed: int) -> tuple[torch.Tensor, Heatmaps | N
 
 
 @torch.no_grad()
-def render(G: Generator, z: torch.Tensor, heatmaps: Heatmaps | None, *, seed: int) -> torch.Tensor:
-    """G(z, heatmaps) with noise from ``seed`` (same seed, same noise): (B, C, 32, 32) in [-1, 1]."""
+def render(G: Generator, z: torch.Tensor, heatmaps: Heatmaps | None, *, seed: int,
+           layout: torch.Tensor | None = None) -> torch.Tensor:
+    """G(z, heatmaps | layout) with noise from ``seed`` (same seed, same noise): (B, C, 32, 32) in [-1, 1]."""
     g = torch.Generator().manual_seed(int(seed) + NOISE_OFFSET)
-    return G(z, heatmaps, generator=g)
+    return G(z, heatmaps, layout=layout, generator=g)
 
 
 def to01(images: torch.Tensor) -> torch.Tensor:
@@ -45,10 +49,50 @@ def to01(images: torch.Tensor) -> torch.Tensor:
     return (images.clamp(-1, 1) + 1) / 2
 
 
-def sample(G: Generator, n: int, seed: int) -> torch.Tensor:
-    """``n`` images (n, C, 32, 32) in [-1, 1]."""
+def sample(G: Generator, n: int, seed: int, *, layout: Layout | None = None) -> torch.Tensor:
+    """``n`` images (n, C, 32, 32) in [-1, 1]; a layout GAN draws all ``n`` for the one ``layout``."""
     z, heat = latents(G, n, seed)
-    return render(G, z, heat, seed=seed)
+    return render(G, z, heat, seed=seed, layout=_channels(G, layout, n))
+
+
+def _channels(G: Generator, layout: Layout | None, n: int) -> torch.Tensor | None:
+    """The layout's channels repeated ``n`` times, on G's device (None when there is no layout: G says if it
+    needs one)."""
+    if layout is None:
+        return None
+    if not G.config.use_layout:
+        raise GenlensError(f"a '{G.config.arch}' generator takes no layout; use a layout GAN "
+                           "(scenes-gan-layout) or drop --layout")
+    return layout_channels(G.config, [layout]).expand(n, -1, -1, -1).to(_device(G))
+
+
+@dataclass
+class LayoutEdit:
+    """One latent (and noise) drawn for a layout and for the layout with items moved."""
+
+    original: torch.Tensor  # (n, C, H, W) in [-1, 1]
+    edited: torch.Tensor
+    before: Layout
+    after: Layout
+
+
+def move_items(layout: Layout, moves: Sequence[tuple[int, tuple[float, float]]]) -> Layout:
+    """``layout`` with item ``i``'s centre set to (x, y) for each ``(i, (x, y))`` (canvas units, unclamped)."""
+    for index, (x, y) in moves:
+        if not 0 <= index < len(layout):
+            raise GenlensError(f"the layout has {len(layout)} items; move index {index} is out of range "
+                               f"(use 0..{len(layout) - 1})")
+        it = layout.items[index]
+        layout = layout.moved(index, float(x) - it.x, float(y) - it.y)
+    return layout
+
+
+def edit_layout(G: Generator, seed: int, layout: Layout, after: Layout, *, n: int = 1) -> LayoutEdit:
+    """``n`` latents of ``seed`` drawn for ``layout`` and again, with the same latents and noise, for ``after``
+    (e.g. :func:`move_items` of it; Make-A-Scene-style editing, Gafni et al. 2022)."""
+    z, heat = latents(G, n, seed)
+    return LayoutEdit(render(G, z, heat, seed=seed, layout=_channels(G, layout, n)),
+                      render(G, z, heat, seed=seed, layout=_channels(G, after, n)), layout, after)
 
 
 def slerp(a: torch.Tensor, b: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
@@ -61,9 +105,10 @@ def slerp(a: torch.Tensor, b: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
 
 
 @torch.no_grad()
-def interpolate(G: Generator, seed_a: int, seed_b: int, *, steps: int = 8, space: str = "z") -> torch.Tensor:
-    """``steps`` images from seed_a's latent to seed_b's: slerp in z or lerp in w. Heatmaps and noise stay
-    those of ``seed_a``, so only the latent changes."""
+def interpolate(G: Generator, seed_a: int, seed_b: int, *, steps: int = 8, space: str = "z",
+                layout: Layout | None = None) -> torch.Tensor:
+    """``steps`` images from seed_a's latent to seed_b's: slerp in z or lerp in w. Heatmaps (or the one
+    ``layout`` of a layout GAN) and noise stay those of ``seed_a``, so only the latent changes."""
     if space not in ("z", "w"):
         raise GenlensError(f"unknown interpolation space '{space}'; use z (slerp) or w (lerp)")
     if steps < 2:
@@ -72,11 +117,12 @@ def interpolate(G: Generator, seed_a: int, seed_b: int, *, steps: int = 8, space
     zb, _ = latents(G, 1, seed_b)
     t = torch.linspace(0, 1, steps, device=za.device)
     heat = None if heat is None else _repeat(heat, steps)
+    lay = _channels(G, layout, steps)
     g = torch.Generator().manual_seed(int(seed_a) + NOISE_OFFSET)
     if space == "z":
-        return G(slerp(za, zb, t), heat, generator=g)
+        return G(slerp(za, zb, t), heat, layout=lay, generator=g)
     wa, wb = G.mapping(za), G.mapping(zb)
-    return G.synthesize(torch.lerp(wa, wb, t[:, None]), heat, generator=g)
+    return G.synthesize(torch.lerp(wa, wb, t[:, None]), heat, layout=lay, generator=g)
 
 
 def _repeat(heat: Heatmaps, n: int) -> Heatmaps:
@@ -121,18 +167,27 @@ class EditResult:
         return torch.cat([to01(self.original), to01(self.edited), heat.expand(-1, self.original.shape[1], -1, -1)])
 
     def summary(self) -> dict[str, list[float]]:
-        """The moved level's mean centre before the move and the centre of mass of |change|, as (x, y)."""
-        return {"center_before": self.before.centers[self.level][0].mean(0).tolist(),
-                "change_center_of_mass": change_center_of_mass(self.original, self.edited)[0].tolist()}
+        """The moved level's mean centre before the move and the centre of mass of |change|, as (x, y) in
+        canvas coordinates ([0, 1], x right, y down)."""
+        size = self.original.shape[-1]
+        before = self.before.centers[self.level][0].mean(0)
+        com = change_center_of_mass(self.original, self.edited)[0]
+        return {"center_before": heat_to_canvas(before, size).tolist(),
+                "change_center_of_mass": heat_to_canvas(com, size).tolist()}
 
 
 def edit(G: Generator, seed: int, *, center: tuple[float, float], level: int = 1) -> EditResult:
-    """Render seed's latent twice, with its heatmaps as sampled and with ``level`` moved to ``center``."""
+    """Render seed's latent twice, with its heatmaps as sampled and with ``level`` moved to ``center``:
+    x, y in [0, 1] of the canvas (x right, y down; DESIGN.md "Layouts"), outside it an error."""
     if not G.config.use_sel:
         raise GenlensError(f"a '{G.config.arch}' generator has no heatmap input to edit; "
                            "use an eqgan-sa or sel-only model")
+    x, y = (float(v) for v in center)
+    if not (0.0 <= x <= 1.0 and 0.0 <= y <= 1.0):
+        raise GenlensError(f"centre ({x:g}, {y:g}) is outside the canvas; use x,y in [0, 1] (x right, y down)")
     z, heat = latents(G, 1, seed)
-    after = move_level(heat, level, center, size=G.config.resolution)
+    target = tuple(canvas_to_heat(torch.tensor([x, y]), G.config.resolution).tolist())
+    after = move_level(heat, level, target, size=G.config.resolution)
     return EditResult(render(G, z, heat, seed=seed), render(G, z, after, seed=seed), heat, after, level)
 
 

@@ -1,6 +1,7 @@
-"""GAN model folders: ``save_model_folder`` with ``config.json`` kind ``"gan"``; shipped names resolve to
-``genlens/models/weights/<name>``: ``fmnist-gan`` (the StyleGAN2-style baseline), ``fmnist-sel-only`` (the
-ablation) and ``fmnist-eqgan`` (EqGAN-SA)."""
+"""GAN model folders: ``save_model_folder`` with ``config.json`` kind ``"gan"`` (and the ``data`` spec it was
+trained on); shipped names resolve to ``genlens/models/weights/<name>``: on Fashion-MNIST ``fmnist-gan`` (the
+StyleGAN2-style baseline), ``fmnist-sel-only`` (the ablation) and ``fmnist-eqgan`` (EqGAN-SA); on
+fashion-scenes ``scenes-gan``, ``scenes-eqgan`` and ``scenes-gan-layout`` (the layout-conditioned GAN)."""
 from __future__ import annotations
 
 import os
@@ -10,7 +11,8 @@ from typing import Any
 import torch
 
 from genlens.errors import GenlensError
-from genlens.gan.networks import ARCHS, Discriminator, GanConfig, Generator
+from genlens.gan.config import ALL_ARCHS
+from genlens.gan.networks import Discriminator, GanConfig, Generator
 from genlens.models.load import WEIGHTS_ROOT
 from genlens.models.weights_io import (
     WEIGHTS_FILE,
@@ -21,22 +23,40 @@ from genlens.models.weights_io import (
     verify_manifest,
 )
 from genlens.utils.config_io import to_dict
+from genlens.utils.io import read_json
 
 KIND = "gan"
+FMNIST = "fashion-mnist"
+SCENES = "fashion-scenes"
 SHIPPED_NAMES = {"stylegan2": "fmnist-gan", "sel-only": "fmnist-sel-only", "eqgan-sa": "fmnist-eqgan"}
-assert set(SHIPPED_NAMES) == set(ARCHS)
-SHIPPED = {name: arch for arch, name in SHIPPED_NAMES.items()}  # shipped name -> arch
+SCENES_NAMES = {"stylegan2": "scenes-gan", "eqgan-sa": "scenes-eqgan", "layout": "scenes-gan-layout"}
+assert set(SHIPPED_NAMES) | set(SCENES_NAMES) == set(ALL_ARCHS)
+# shipped name -> (arch, data it is trained on)
+SHIPPED = {**{name: (arch, FMNIST) for arch, name in SHIPPED_NAMES.items()},
+           **{name: (arch, SCENES) for arch, name in SCENES_NAMES.items()}}
 
 
-def shipped_gan_folder(arch: str) -> Path:
-    return WEIGHTS_ROOT / SHIPPED_NAMES[arch]
+def shipped_gan_folder(arch: str, data: str = FMNIST) -> Path:
+    """The shipped folder of ``arch`` trained on ``data`` (fashion-mnist or fashion-scenes)."""
+    names = SCENES_NAMES if data == SCENES else SHIPPED_NAMES
+    if arch not in names:
+        raise GenlensError(f"no shipped '{arch}' GAN on {data}; pass --out")
+    return WEIGHTS_ROOT / names[arch]
+
+
+def model_name(arch: str, data: str) -> str:
+    """The shipped name of ``arch`` on ``data``, else ``<data>-<arch>``."""
+    names = {FMNIST: SHIPPED_NAMES, SCENES: SCENES_NAMES}.get(data, {})
+    return names.get(arch, f"{data.replace(':', '-').replace('/', '_')}-{arch}")
 
 
 def save_generator(folder: str | os.PathLike, G: Generator, *, command: str, metrics: dict[str, Any],
-                   train: dict[str, Any] | None = None, discriminator: Discriminator | None = None) -> Path:
-    """Write G (usually the EMA copy) as a model folder whose config has ``kind: "gan"``; with
-    ``discriminator``, D beside it (for D's CAM in the tour and DI without the run dir)."""
-    config = {"kind": KIND, "name": SHIPPED_NAMES[G.config.arch], "gan": to_dict(G.config), "train": train or {}}
+                   train: dict[str, Any] | None = None, discriminator: Discriminator | None = None,
+                   data: str = FMNIST) -> Path:
+    """Write G (usually the EMA copy) as a model folder whose config has ``kind: "gan"`` and the ``data`` spec
+    it learnt; with ``discriminator``, D beside it (for D's CAM in the tour and DI without the run dir)."""
+    config = {"kind": KIND, "name": model_name(G.config.arch, data), "data": data, "gan": to_dict(G.config),
+              "train": train or {}}
     path = save_model_folder(folder, G, config=config, command=command, metrics=metrics, dtype=torch.float32)
     if discriminator is not None:
         from genlens.gan.discriminator import save_discriminator
@@ -45,14 +65,30 @@ def save_generator(folder: str | os.PathLike, G: Generator, *, command: str, met
     return path
 
 
-def load_generator(name_or_dir: str | os.PathLike, *, device: str | torch.device = "cpu",
-                   verify: bool = True) -> Generator:
-    """A generator (eval mode) from a shipped name (``fmnist-eqgan`` ...) or a GAN model folder."""
+def model_data(name_or_dir: str | os.PathLike) -> str:
+    """The data spec a GAN (shipped name or folder) was trained on; folders written before issue 27 hold
+    Fashion-MNIST GANs."""
     text = str(name_or_dir)
     if text in SHIPPED:
-        folder = shipped_gan_folder(SHIPPED[text])
+        return SHIPPED[text][1]
+    try:
+        cfg = read_json(Path(text) / "config.json")
+    except (OSError, ValueError):
+        return FMNIST  # loading the folder then says what is wrong with it
+    return str(cfg.get("data", FMNIST)) if isinstance(cfg, dict) else FMNIST
+
+
+def load_generator(name_or_dir: str | os.PathLike, *, device: str | torch.device = "cpu",
+                   verify: bool = True) -> Generator:
+    """A generator (eval mode) from a shipped name (``fmnist-eqgan``, ``scenes-gan-layout`` ...) or a GAN model
+    folder."""
+    text = str(name_or_dir)
+    if text in SHIPPED:
+        arch, data = SHIPPED[text]
+        folder = shipped_gan_folder(arch, data)
         if not (folder / WEIGHTS_FILE).is_file():
-            raise GenlensError(f"no trained GAN '{text}' at {folder}; run `genlens gan train --arch {SHIPPED[text]}`")
+            how = "" if data == FMNIST else f" --data {data} --out {folder}"
+            raise GenlensError(f"no trained GAN '{text}' at {folder}; run `genlens gan train --arch {arch}{how}`")
     else:
         folder = Path(text)
         if not folder.is_dir():

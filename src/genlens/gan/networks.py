@@ -4,7 +4,8 @@ StyleGAN2 (Karras et al., CVPR 2020, arXiv 1912.04958): mapping MLP z -> w, lear
 modulated 3x3 convolutions with weight demodulation (sec. 2.2, eq. 1-3), per-pixel noise inputs, skip
 toRGB outputs summed over resolutions (fig. 7b), a residual discriminator with minibatch standard
 deviation. ``arch="sel-only"`` adds EqGAN-SA's Spatial Encoding Layers before each block's convs;
-``"eqgan-sa"`` adds them and the alignment loss (see :mod:`genlens.gan.spatial`).
+``"eqgan-sa"`` adds them and the alignment loss (see :mod:`genlens.gan.spatial`); ``"layout"`` puts a
+layout-conditioned SPADE layer there instead and shows D the layout (see :mod:`genlens.gan.layout`).
 
 The official code's variants are injected into :class:`Generator` (timm's ``act_layer=`` pattern), written
 once: ``block=LayerSelBlock`` (a SEL before every modulated conv and before to-RGB),
@@ -24,11 +25,12 @@ import torch.nn.functional as F
 from torch import nn
 
 from genlens.errors import GenlensError
-from genlens.gan.config import ARCHS, RESOLUTIONS, GanConfig
+from genlens.gan.config import ALL_ARCHS, ARCHS, RESOLUTIONS, GanConfig
 from genlens.gan.layers import EqualConv2d, EqualLinear, lrelu
+from genlens.gan.layout import LayoutModulation, layout_pyramid
 from genlens.gan.spatial import LEVELS, Heatmaps, MeanHeatmaps, SpatialEncodingLayer, sample_heatmaps
 
-__all__ = ["ARCHS", "RESOLUTIONS", "Discriminator", "GBlock", "GanConfig", "Generator", "LayerSelBlock"]
+__all__ = ["ALL_ARCHS", "ARCHS", "RESOLUTIONS", "Discriminator", "GBlock", "GanConfig", "Generator", "LayerSelBlock"]
 
 
 # --------------------------------------------------------------------------------------- generator
@@ -110,24 +112,26 @@ class StyledLayer(nn.Module):
 
 class GBlock(nn.Module):
     """Upsample (but the first), SEL on the input (SEL generators), conv0 (but the first), conv1, to-RGB,
-    plus the upsampled skip image. ``after_conv0`` and ``before_rgb`` are where subclasses add layers."""
+    plus the upsampled skip image. ``after_conv0`` and ``before_rgb`` are where subclasses add layers.
+    ``sel_layer(channels, heat_channels=, hidden=)`` builds the spatial layer (a SEL; SPADE for layouts)."""
 
     def __init__(self, in_ch: int, out_ch: int, w_dim: int, res: int, img_ch: int, *,
-                 first: bool, sel_heat: int, sel_hidden: int) -> None:
+                 first: bool, sel_heat: int, sel_hidden: int,
+                 sel_layer: Callable[..., nn.Module] = SpatialEncodingLayer) -> None:
         super().__init__()
         self.first = first
-        self.sel_heat, self.sel_hidden = sel_heat, sel_hidden
+        self.sel_heat, self.sel_hidden, self.sel_layer = sel_heat, sel_hidden, sel_layer
         self.sel = self.make_sel(in_ch)
         self.conv0 = None if first else StyledLayer(in_ch, out_ch, w_dim, res)
         self.conv1 = StyledLayer(in_ch if first else out_ch, out_ch, w_dim, res)
         self.torgb = ModulatedConv2d(out_ch, img_ch, w_dim, kernel=1, demodulate=False)
         self.rgb_bias = nn.Parameter(torch.zeros(img_ch))
 
-    def make_sel(self, channels: int) -> SpatialEncodingLayer | None:
+    def make_sel(self, channels: int) -> nn.Module | None:
         """A SEL on ``channels`` features, or None in a generator without heatmaps (``sel_heat=0``)."""
         if not self.sel_heat:
             return None
-        return SpatialEncodingLayer(channels, heat_channels=self.sel_heat, hidden=self.sel_hidden)
+        return self.sel_layer(channels, heat_channels=self.sel_heat, hidden=self.sel_hidden)
 
     def after_conv0(self, x: torch.Tensor, heat: torch.Tensor | None) -> torch.Tensor:
         return x
@@ -156,8 +160,9 @@ class LayerSelBlock(GBlock):
     resolution's image output directly. Measured and not adopted: experiments/gan_variants.py."""
 
     def __init__(self, in_ch: int, out_ch: int, w_dim: int, res: int, img_ch: int, *,
-                 first: bool, sel_heat: int, sel_hidden: int) -> None:
-        super().__init__(in_ch, out_ch, w_dim, res, img_ch, first=first, sel_heat=sel_heat, sel_hidden=sel_hidden)
+                 first: bool, sel_heat: int, sel_hidden: int, **kw: Callable[..., nn.Module]) -> None:
+        super().__init__(in_ch, out_ch, w_dim, res, img_ch, first=first, sel_heat=sel_heat, sel_hidden=sel_hidden,
+                         **kw)
         self.sel1 = None if first else self.make_sel(out_ch)
         self.sel_rgb = self.make_sel(out_ch)
 
@@ -169,7 +174,10 @@ class LayerSelBlock(GBlock):
 
 
 class Generator(nn.Module):
-    """z (B, z_dim) [+ heatmaps] -> images (B, C, 32, 32) in [-1, 1] (tanh).
+    """z (B, z_dim) [+ heatmaps | + layout] -> images (B, C, 32, 32) in [-1, 1] (tanh).
+
+    ``arch="layout"``: ``layout`` (B, K, 32, 32) per-class blob channels (:mod:`genlens.gan.layout`), pooled to
+    each block's resolution and fed to its SPADE layer.
 
     Injected parts (the defaults are the shipped models'): ``block``, the synthesis block class;
     ``heat_encoder``, a factory of the module turning :class:`Heatmaps` into each level's SEL input (it has a
@@ -192,11 +200,14 @@ class Generator(nn.Module):
         self.heat_encoder = heat_encoder() if config.use_sel else None
         per_level = self.heat_encoder.features if config.use_sel else 0
         blocks = []
+        layout = {"sel_layer": LayoutModulation} if config.use_layout else {}
         for i, res in enumerate(RESOLUTIONS):
             # level 1 feeds 4 px, level 2 8 px, level 3 16 px; higher blocks get all three
             sel_heat = per_level if i < len(LEVELS) else per_level * len(LEVELS)
+            if config.use_layout:
+                sel_heat = len(config.class_names)
             blocks.append(block(c[max(i - 1, 0)], c[i], config.w_dim, res, config.img_channels,
-                                first=i == 0, sel_heat=sel_heat, sel_hidden=config.sel_hidden))
+                                first=i == 0, sel_heat=sel_heat, sel_hidden=config.sel_hidden, **layout))
         self.blocks = nn.ModuleList(blocks)
 
     def sample_heatmaps(self, batch: int, *, generator: torch.Generator | None = None,
@@ -212,19 +223,33 @@ class Generator(nn.Module):
         joint = torch.cat(per_level, dim=1)
         return [per_level[i] if i < len(LEVELS) else joint for i in range(len(self.blocks))]
 
-    def synthesize(self, w: torch.Tensor, heatmaps: Heatmaps | None = None, *, noise_mode: str = "random",
-                   generator: torch.Generator | None = None) -> torch.Tensor:
-        if self.config.use_sel and heatmaps is None:
-            heatmaps = self.sample_heatmaps(w.shape[0], generator=generator)
+    def spatial_inputs(self, batch: int, heatmaps: Heatmaps | None, layout: torch.Tensor | None,
+                       generator: torch.Generator | None) -> list[torch.Tensor | None]:
+        """Each block's spatial input: heatmaps (drawn when not given), the layout pyramid, or None."""
+        if self.config.use_layout:
+            if layout is None:
+                raise GenlensError("a layout GAN needs a layout; pass --layout, e.g. \"Sneaker@0.25,0.7;Bag@0.7,0.3\"")
+            return layout_pyramid(layout, RESOLUTIONS)
+        if layout is not None:
+            raise GenlensError(f"a '{self.config.arch}' generator takes no layout; use a layout GAN "
+                               "(scenes-gan-layout) or drop --layout")
+        if not self.config.use_sel:
+            return [None] * len(self.blocks)
+        if heatmaps is None:
+            heatmaps = self.sample_heatmaps(batch, generator=generator)
+        return self.block_heats(heatmaps)
+
+    def synthesize(self, w: torch.Tensor, heatmaps: Heatmaps | None = None, *, layout: torch.Tensor | None = None,
+                   noise_mode: str = "random", generator: torch.Generator | None = None) -> torch.Tensor:
+        heats = self.spatial_inputs(w.shape[0], heatmaps, layout, generator)
         x, rgb = self.const.expand(w.shape[0], -1, -1, -1), None
-        heats = self.block_heats(heatmaps) if self.config.use_sel else [None] * len(self.blocks)
         for block, heat in zip(self.blocks, heats, strict=True):
             x, rgb = block(x, rgb, w, heat, noise_mode=noise_mode, generator=generator)
         return torch.tanh(rgb)
 
-    def forward(self, z: torch.Tensor, heatmaps: Heatmaps | None = None, *, noise_mode: str = "random",
-                generator: torch.Generator | None = None) -> torch.Tensor:
-        return self.synthesize(self.mapping(z), heatmaps, noise_mode=noise_mode, generator=generator)
+    def forward(self, z: torch.Tensor, heatmaps: Heatmaps | None = None, *, layout: torch.Tensor | None = None,
+                noise_mode: str = "random", generator: torch.Generator | None = None) -> torch.Tensor:
+        return self.synthesize(self.mapping(z), heatmaps, layout=layout, noise_mode=noise_mode, generator=generator)
 
 
 # ----------------------------------------------------------------------------------- discriminator
@@ -256,7 +281,8 @@ def minibatch_std(x: torch.Tensor, group: int) -> torch.Tensor:
 
 
 class Discriminator(nn.Module):
-    """images (B, C, 32, 32) -> raw logits (B, 1). Blocks ``b32``, ``b16``, ``b8`` output 16, 8, 4 px."""
+    """images (B, C, 32, 32) -> raw logits (B, 1). Blocks ``b32``, ``b16``, ``b8`` output 16, 8, 4 px.
+    ``arch="layout"``: ``D(images, layout)`` sees the layout channels concatenated to the image."""
 
     BLOCKS: ClassVar[tuple[str, ...]] = ("b32", "b16", "b8")
     CAM_LAYERS: ClassVar[dict[int, str]] = {1: "b8", 2: "b16", 3: "b32"}  # heatmap level -> D block at that level's resolution
@@ -265,7 +291,7 @@ class Discriminator(nn.Module):
         super().__init__()
         self.config = config
         c = config.d_channels
-        self.fromrgb = EqualConv2d(config.img_channels, c[0], 1)
+        self.fromrgb = EqualConv2d(config.img_channels + len(config.class_names) * config.use_layout, c[0], 1)
         self.b32, self.b16, self.b8 = DBlock(c[0], c[1]), DBlock(c[1], c[2]), DBlock(c[2], c[3])
         extra = 1 if config.mbstd_group else 0
         self.conv = EqualConv2d(c[3] + extra, c[3], 3)
@@ -277,7 +303,11 @@ class Discriminator(nn.Module):
             raise GenlensError(f"unknown heatmap level {level}; use 1, 2 or 3")
         return getattr(self, self.CAM_LAYERS[level])
 
-    def forward(self, img: torch.Tensor) -> torch.Tensor:
+    def forward(self, img: torch.Tensor, layout: torch.Tensor | None = None) -> torch.Tensor:
+        if self.config.use_layout:
+            if layout is None:
+                raise GenlensError("a layout GAN's discriminator needs the layout of the images it judges")
+            img = torch.cat([img, layout.to(img.dtype)], dim=1)
         x = lrelu(self.fromrgb(img))
         for name in self.BLOCKS:
             x = getattr(self, name)(x)

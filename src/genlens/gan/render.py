@@ -20,6 +20,7 @@ from torch import nn
 
 from genlens.errors import GenlensError
 from genlens.gan.config import RESOLUTIONS
+from genlens.gan.layout import LayoutModulation
 from genlens.gan.networks import Generator, ModulatedConv2d, StyledLayer
 from genlens.gan.spatial import Heatmaps, SpatialEncodingLayer
 
@@ -105,6 +106,28 @@ class BakedSel(nn.Module):
     __call__ = forward
 
 
+class BakedLayoutModulation(nn.Module):
+    """``LayoutModulation.forward`` (SPADE) on equalised weights computed once, channels-last like the rest."""
+
+    def __init__(self, mod: LayoutModulation) -> None:
+        super().__init__()
+        self.shared = _fixed(*mod.shared.effective(), SQRT2)  # lrelu gain folded in
+        weight, bias = mod.to_gamma_beta.effective()
+        c = weight.shape[0] // 2  # gamma and beta as two convs (each output channels-last), 1 + gamma folded in
+        self.gamma = _fixed(weight[:c], bias[:c] + 1)
+        self.beta = _fixed(weight[c:], bias[c:])
+        self.eps = mod.norm.eps
+
+    def forward(self, x: torch.Tensor, layout: torch.Tensor) -> torch.Tensor:
+        hidden = F.leaky_relu_(F.conv2d(layout.contiguous(memory_format=_CL), *self.shared, padding=1), 0.2)
+        x = x.contiguous(memory_format=_CL)  # the 4 px block's input is the (NCHW) constant
+        var, mean = torch.var_mean(x, dim=(2, 3), keepdim=True, correction=0)  # instance norm, no affine
+        normed = (x - mean).mul_(torch.rsqrt(var + self.eps))
+        return torch.addcmul(F.conv2d(hidden, *self.beta), normed, F.conv2d(hidden, *self.gamma))
+
+    __call__ = forward
+
+
 def _shell(module: nn.Module) -> nn.Module:
     """A shallow copy of ``module`` whose children can be replaced without touching the original."""
     new = copy.copy(module)
@@ -124,11 +147,14 @@ def _baked_block(block: nn.Module, w: torch.Tensor, res: int, noise_mode: str,
             setattr(baked, name, BakedConv(child, w))
         elif isinstance(child, SpatialEncodingLayer):
             setattr(baked, name, BakedSel(child))
+        elif isinstance(child, LayoutModulation):
+            setattr(baked, name, BakedLayoutModulation(child))
     return baked
 
 
 class FixedLatentRenderer:
-    """``renderer(heatmaps) -> images (H, C, 32, 32)`` in [-1, 1] for one fixed w (1, w_dim).
+    """``renderer(heatmaps) -> images (H, C, 32, 32)`` in [-1, 1] for one fixed w (1, w_dim); for a layout GAN
+    ``renderer(layout=channels)`` (its SPADE layers depend on the layout only: baked weights, same maths).
 
     ``noise_mode``: ``"const"`` (the generator's fixed noise buffers), ``"none"``, or ``"random"``: one noise
     draw from ``generator`` at construction, in the order ``G.synthesize`` draws it, then reused for every
@@ -148,9 +174,10 @@ class FixedLatentRenderer:
             self.G.blocks = nn.ModuleList(_baked_block(b, w, res, noise_mode, generator)
                                           for b, res in zip(G.blocks, RESOLUTIONS, strict=True))
 
-    def __call__(self, heatmaps: Heatmaps | None) -> torch.Tensor:
+    def __call__(self, heatmaps: Heatmaps | None = None, *, layout: torch.Tensor | None = None) -> torch.Tensor:
+        """The latent under each of ``heatmaps`` (SEL generators) or ``layout`` (B, K, 32, 32) (layout GANs)."""
         config = self.G.config
         if config.use_sel and heatmaps is None:
             raise GenlensError(f"a '{config.arch}' generator needs heatmaps to render")
-        b = heatmaps.batch if heatmaps is not None else 1
-        return self.G.synthesize(self.w.expand(b, -1), heatmaps, noise_mode="const")
+        b = heatmaps.batch if heatmaps is not None else layout.shape[0] if layout is not None else 1
+        return self.G.synthesize(self.w.expand(b, -1), heatmaps, layout=layout, noise_mode="const")

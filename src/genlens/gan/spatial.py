@@ -21,6 +21,9 @@ Wang et al., "Improving GAN Equilibrium by Raising Spatial Awareness", CVPR 2022
   G's non-saturating loss, channel weights detached, CAM = sum_c relu(w_c A_c)), upsampled and min-max
   normalised (detached min and max), vs. the level's min-max normalised heatmap; L1 over the pixels whose error exceeds 0.25.
 
+Heatmap centres live on the blob grid: [-1, 1] with -1 and 1 the *centres* of the border pixels. Users
+give centres in the project's layout convention (x, y in [0, 1] of the canvas, x right, y down, pixel ``i``
+spanning ``[i, i + 1)``: DESIGN.md "Layouts"); :func:`canvas_to_heat` and :func:`heat_to_canvas` convert.
 Editing centres outside [-1, 1] are an error (:func:`render_heatmap` raises :class:`GenlensError`): the
 generator never saw such centres, so silently clamping would make "move it there" quietly wrong.
 """
@@ -71,6 +74,19 @@ def _grid(size: int, device: torch.device) -> torch.Tensor:
     lin = torch.linspace(-1.0, 1.0, size, device=device)
     yy, xx = torch.meshgrid(lin, lin, indexing="ij")
     return torch.stack([xx, yy], dim=-1)  # (H, W, 2) as (x, y)
+
+
+def canvas_to_heat(xy: torch.Tensor, size: int) -> torch.Tensor:
+    """Canvas coordinates (..., 2) in [0, 1] -> the blob grid's [-1, 1] (pixel centre (i + 0.5) / size -> the
+    grid's i-th value -1 + 2 i / (size - 1)); the half pixel beyond the border pixels' centres is clamped."""
+    px = torch.as_tensor(xy, dtype=torch.float32) * size - 0.5  # pixel index whose centre it is
+    return (px * (2.0 / (size - 1)) - 1.0).clamp(-1.0, 1.0)
+
+
+def heat_to_canvas(xy: torch.Tensor, size: int) -> torch.Tensor:
+    """The blob grid's [-1, 1] (..., 2) -> canvas coordinates in [0, 1] (inverse of :func:`canvas_to_heat`)."""
+    px = (torch.as_tensor(xy, dtype=torch.float32) + 1.0) * ((size - 1) / 2.0)
+    return (px + 0.5) / size
 
 
 def render_blobs(centers: torch.Tensor, sigmas: torch.Tensor, size: int) -> torch.Tensor:

@@ -4,6 +4,8 @@ One step (StyleGAN2 schedule, arXiv 1912.04958, with lazy R1):
   D step:  softplus(D(G(z))) + softplus(-D(x)) [+ r1_every * R1 every r1_every steps]
   G step:  softplus(-D(G(z))) [+ align_weight * alignment loss for ``arch="eqgan-sa"``], D frozen
   EMA of G.
+A layout GAN (``arch="layout"``) gets ``layouts(idx)``, the layout channels of data items ``idx``: reals are
+judged with their own layout, fakes are drawn for (and judged with) the layouts of random data items.
 Reuses :mod:`genlens.training` pieces: ``DataOrder`` for the real batches, ``EMA``, atomic
 ``save_checkpoint`` / ``load_checkpoint`` (G and D saved together as one module, both optimizers as one
 state), ``capture_rng_state`` (z, heatmaps and noise all come from one ``torch.Generator``, checkpointed),
@@ -23,6 +25,7 @@ from torch import nn
 
 from genlens.errors import GenlensError
 from genlens.gan.config import MIGRATION as MODEL_MIGRATION
+from genlens.gan.layout import with_layout
 from genlens.gan.losses import d_loss, disequilibrium, g_loss, r1_penalty
 from genlens.gan.networks import Discriminator, GanConfig, Generator, part_name
 from genlens.gan.spatial import AlignmentResult, alignment_loss, frozen
@@ -122,9 +125,10 @@ class GanRun:
                 "di_history": [[r["step"], r["di"]] for r in self.history if "di" in r]}
 
 
-# Checkpoints written before the injected parts were recorded used the shipped ones.
+# Checkpoints written before the injected parts were recorded used the shipped ones; before the layout GAN
+# (issue 27), no model had layout classes.
 PARTS_ADDED = {"parts.block": "GBlock", "parts.heat_encoder": "MeanHeatmaps", "parts.heat_sampler": "sample_heatmaps",
-               "parts.alignment": "alignment_loss"}
+               "parts.alignment": "alignment_loss", "model.class_names": [], "model.max_items": 0}
 
 
 def _check_removed_options(found: Path) -> tuple[str, ...]:
@@ -141,9 +145,10 @@ def _check_removed_options(found: Path) -> tuple[str, ...]:
 
 
 def measure_di(G: Generator, D: Discriminator, held_out: torch.Tensor, *, n: int, seed: int,
-               batch: int = 128) -> float:
+               batch: int = 128, layouts: Callable[[torch.Tensor], torch.Tensor] | None = None) -> float:
     """E[D(real)] - E[D(fake)] on ``n`` held-out reals and ``n`` fresh fakes (own generator: training
-    randomness is untouched)."""
+    randomness is untouched). A layout GAN: ``layouts(idx)`` are the held-out reals' layouts, and the fakes
+    are drawn for (and judged with) the same layouts."""
     device = next(D.parameters()).device
     g = torch.Generator().manual_seed(seed)
     n = min(n, len(held_out))
@@ -151,9 +156,10 @@ def measure_di(G: Generator, D: Discriminator, held_out: torch.Tensor, *, n: int
     with torch.no_grad():
         for i in range(0, n, batch):
             m = min(batch, n - i)
-            real_l.append(D(held_out[i:i + m].to(device)))
+            lay = None if layouts is None else layouts(torch.arange(i, i + m)).to(device)
+            real_l.append(D(held_out[i:i + m].to(device), lay))
             z = torch.randn(m, G.config.z_dim, generator=g).to(device)
-            fake_l.append(D(G(z, generator=g)))
+            fake_l.append(D(G(z, layout=lay, generator=g), lay))
     return disequilibrium(torch.cat(real_l), torch.cat(fake_l))
 
 
@@ -169,6 +175,8 @@ def train_gan(
     callback: Callable[[dict[str, Any]], None] | None = None,
     make_generator: Callable[[GanConfig], Generator] = Generator,
     alignment: Callable[..., AlignmentResult] = alignment_loss,
+    layouts: Callable[[torch.Tensor], torch.Tensor] | None = None,
+    held_out_layouts: Callable[[torch.Tensor], torch.Tensor] | None = None,
 ) -> GanRun:
     """Train G and D on ``data`` (N, C, 32, 32) in [-1, 1]; return the models, EMA and this call's history.
 
@@ -183,6 +191,8 @@ def train_gan(
     if data.ndim != 4 or tuple(data.shape[1:]) != (model_config.img_channels, 32, 32):
         raise GenlensError(f"GAN data must be (N, {model_config.img_channels}, 32, 32) in [-1, 1], "
                            f"got {tuple(data.shape)}; pad Fashion-MNIST 28 -> 32")
+    if model_config.use_layout != (layouts is not None):
+        raise GenlensError("a layout GAN trains with layouts (genlens.gan.layout.train_inputs) and only it does")
     accelerator = _make_accelerator(config)
     if accelerator.num_processes > 1:
         raise GenlensError("the GAN loop runs in one process (R1 and Grad-CAM use double backward, which DDP "
@@ -226,10 +236,14 @@ def train_gan(
         save_checkpoint(run_dir, step=at_step, model=pair, config=identity, optimizer=optims, ema=ema,
                         state={"data_order": order.state_dict(), "rng": capture_rng_state(generators=generators)})
 
+    def layout_of(idx: torch.Tensor | None) -> torch.Tensor | None:
+        return None if layouts is None or idx is None else layouts(idx).to(device)
+
     def fakes(batch: int):
         z = torch.randn(batch, model_config.z_dim, generator=gen).to(device)
         heat = G.sample_heatmaps(batch, generator=gen) if model_config.use_sel else None
-        return G(z, heat, generator=gen), heat
+        lay = layout_of(torch.randint(len(data), (batch,), generator=gen) if layouts is not None else None)
+        return G(z, heat, layout=lay, generator=gen), heat, lay
 
     def check_finite(which: str, loss: torch.Tensor) -> None:
         value = float(loss.detach())
@@ -243,18 +257,19 @@ def train_gan(
     with DeferredInterrupt() as interrupt:
         while step < end:
             start = time.perf_counter()
-            real = data[order.next_indices()].to(device)
+            idx = order.next_indices()
+            real, real_layout = data[idx].to(device), layout_of(idx)
             b = real.shape[0]
             record: dict[str, Any] = {"step": step + 1, "total": config.total_steps}
             # --- D step
             with torch.no_grad():
-                fake, _ = fakes(b)
+                fake, _, fake_layout = fakes(b)
             lazy_r1 = config.r1_gamma > 0 and step % config.r1_every == 0
             if lazy_r1:
-                r1, real_logits = r1_penalty(D, real, gamma=config.r1_gamma)
+                r1, real_logits = r1_penalty(with_layout(D, real_layout), real, gamma=config.r1_gamma)
             else:
-                r1, real_logits = None, D(real)
-            fake_logits = D(fake)
+                r1, real_logits = None, D(real, real_layout)
+            fake_logits = D(fake, fake_layout)
             loss_d = d_loss(real_logits, fake_logits)
             total_d = loss_d + (r1 * config.r1_every if r1 is not None else 0.0)
             check_finite("D", total_d)
@@ -264,14 +279,14 @@ def train_gan(
             opt_d.zero_grad(set_to_none=True)
             # --- G step (D frozen: G's losses never reach D's .grad)
             with frozen(D):
-                fake, heat = fakes(b)
+                fake, heat, fake_layout = fakes(b)
                 if model_config.use_alignment and config.align_weight > 0:
                     align = alignment(D, fake, heat)
                     loss_g = g_loss(align.logits)
                     total_g = loss_g + config.align_weight * align.loss
                     record["align"] = float(align.loss.detach())
                 else:
-                    loss_g = g_loss(D(fake))
+                    loss_g = g_loss(D(fake, fake_layout))
                     total_g = loss_g
                 check_finite("G", total_g)
                 opt_g.zero_grad(set_to_none=True)
@@ -285,8 +300,9 @@ def train_gan(
                           images_per_s=b / max(time.perf_counter() - start, 1e-9))
             if r1 is not None:
                 record["r1"] = float(r1.detach())
-            if held_out is not None and ((config.di_every and step % config.di_every == 0) or step == end):
-                record["di"] = measure_di(G, D, held_out, n=config.di_samples, seed=config.seed + 7919)
+            if held_out is not None and (layouts is None) == (held_out_layouts is None) and ((config.di_every and step % config.di_every == 0) or step == end):
+                record["di"] = measure_di(G, D, held_out, n=config.di_samples, seed=config.seed + 7919,
+                                          layouts=held_out_layouts)
             history.append(record)
             if callback is not None:
                 callback(record)

@@ -15,7 +15,7 @@ import torch
 OUT = Path(__file__).with_name("shipped_refs.safetensors")
 SHIPPED = ("fmnist-gan", "fmnist-sel-only", "fmnist-eqgan")
 N, SEED = 4, 7  # images per model, sampling seed
-EDIT_SEED, EDIT_CENTER = 3, (0.5, -0.2)  # one level-1 edit of fmnist-eqgan
+EDIT_SEED, EDIT_CENTER = 3, (0.5, -0.2)  # one level-1 edit of fmnist-eqgan (blob-grid coordinates in [-1, 1])
 RENDER_CENTERS = ((-0.5, 0.2), (0.6, -0.4))  # level-1 centres for the fast renderer (one latent)
 
 
@@ -24,6 +24,7 @@ def compute() -> dict[str, torch.Tensor]:
     from genlens.gan import FixedLatentRenderer, edit, load_generator, sample
     from genlens.gan.edit import latents
     from genlens.gan.evaluate import with_level1
+    from genlens.gan.spatial import heat_to_canvas
 
     out = {}
     with torch.no_grad():
@@ -31,7 +32,9 @@ def compute() -> dict[str, torch.Tensor]:
             G = load_generator(name)
             out[f"{name}/sample"] = sample(G, N, SEED)
         G = load_generator("fmnist-eqgan")
-        res = edit(G, EDIT_SEED, center=EDIT_CENTER, level=1)
+        # edit() takes canvas coordinates since issue 27 (x, y in [0, 1]); the same blob-grid centre as before
+        center = tuple(heat_to_canvas(torch.tensor(EDIT_CENTER), G.config.resolution).tolist())
+        res = edit(G, EDIT_SEED, center=center, level=1)
         out["fmnist-eqgan/edit_original"], out["fmnist-eqgan/edit_edited"] = res.original, res.edited
         z, heat = latents(G, 1, EDIT_SEED)
         renderer = FixedLatentRenderer(G, G.mapping(z), noise_mode="const")
