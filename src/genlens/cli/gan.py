@@ -123,7 +123,6 @@ def _save_images(images01, out: Path, prefix: str = "") -> list[str]:
     return files
 
 
-@app.command()
 def _layout(G, text: str | None, *, moves: str | None = None):
     """``--layout`` (and ``--move``) for G: (layout, layout after the moves) with notes said once on stderr;
     (None, None) without ``--layout``. One-line errors: G takes no layout, or needs one."""
