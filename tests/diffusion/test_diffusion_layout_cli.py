@@ -127,3 +127,8 @@ def test_cli_trains_a_layout_model_on_scenes(run, tmp_path, monkeypatch, toy):
     code, _, err = run(["train", "--data", "fashion-mnist", "--cond", "layout", "--tiny", "--steps", "1",
                         "--limit", "8", "--out", tmp_path / "x"])
     assert code == 2 and "fashion-scenes" in err
+
+
+def test_eval_refuses_a_layout_model_in_one_line(run, layout_folder):
+    code, _, err = run(["eval", layout_folder, "--n", "20", "--steps", "2"])
+    assert code == 2 and "layout-conditional" in err and len(err.strip().splitlines()) == 1

@@ -151,6 +151,9 @@ def eval_cmd(
     pipe = DiffusionPipeline.from_folder(model if model is not None else default_model(prompts), device=dev, **flags)
     if pipe.cond_kind == "none":
         raise GenlensError("this model is unconditional; eval scores class-conditional and text models")
+    if pipe.cond_kind == "layout":
+        raise GenlensError("this model is layout-conditional; eval scores class and text models (layout models are "
+                           "measured by the editing benchmark, bench/spatial.py)")
     if prompts and pipe.cond_kind != "text":
         raise GenlensError("--prompts needs a text-conditional model (e.g. the shipped fmnist-ddpm-text)")
     if prompts:
