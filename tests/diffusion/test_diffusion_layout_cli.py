@@ -92,6 +92,8 @@ def test_cli_layout_and_model_kind_must_agree(run, layout_folder, model_folder, 
     assert run(["sample", layout_folder, "--class", "Bag", "--out", tmp_path])[0] == 2
     code, _, err = run(["sample", model_folder("class"), "--layout", LAYOUT, "--out", tmp_path])
     assert code == 2 and "layout-conditional" in err
+    code, _, err = run(["sample", layout_folder, "--layout", LAYOUT, "--filmstrip", "--out", tmp_path])
+    assert code == 2 and "--filmstrip" in err
 
 
 def test_shipped_name_resolves_or_says_how_to_train(run, tmp_path):

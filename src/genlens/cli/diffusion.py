@@ -230,6 +230,8 @@ def sample_cmd(
         raise GenlensError("this model is layout-conditional; pass --layout \"CLASS@X,Y;...\"" if kind == "layout"
                            else "--layout needs a layout-conditional model (e.g. scenes-ddpm-layout)")
     if layout is not None:
+        if filmstrip:
+            raise GenlensError("--filmstrip draws class and prompt runs; drop it with --layout")
         return sample_layout(pipe, layout, n=n, out=out, seed=seed, dev=dev, json_out=json_out,
                              t0=time.perf_counter())
     groups: list[tuple[str, object]] = []  # (folder name, condition for n images)
