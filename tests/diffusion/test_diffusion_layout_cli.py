@@ -121,8 +121,12 @@ def test_cli_trains_a_layout_model_on_scenes(run, tmp_path, monkeypatch, toy):
     monkeypatch.setattr(scenes_module, "load_scenes", lambda config, **_: toy.scenes(16, rgb=config.rgb))
     out = tmp_path / "m"
     code, _, err = run(["train", "--data", "fashion-scenes", "--cond", "layout", "--tiny", "--steps", "2",
-                        "--batch", "4", "--out", out, "--json"])
+                        "--batch", "4", "--grid-every", "2", "--out", out, "--json"])
     assert code == 0, err
+    from PIL import Image
+
+    width, height = Image.open(out / "samples" / "step_000002.png").size
+    assert height > width  # one row per class (10), 8 positions along the diagonal
     meta = json.loads((out / "config.json").read_text())
     assert meta["kind"] == "diffusion-layout" and meta["unet"]["max_items"] == 3 and meta["unet"]["pad"] == 0
     assert meta["train"]["data"] == "fashion-scenes"

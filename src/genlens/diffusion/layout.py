@@ -21,7 +21,7 @@ from genlens.data.layout import Layout, LayoutItem, parse_layout, render_layout,
 from genlens.diffusion.config import UNetConfig
 from genlens.errors import GenlensError
 
-__all__ = ["apply_edit", "edit_layout_sample", "layout_channels", "parse_edit", "resolve_layout"]
+__all__ = ["apply_edit", "edit_layout_sample", "layout_channels", "layout_grid", "parse_edit", "resolve_layout"]
 
 
 def layout_channels(layouts: Sequence[Layout], config: UNetConfig) -> torch.Tensor:
@@ -43,6 +43,17 @@ def resolve_layout(what: Layout | str, config: UNetConfig, class_names: Sequence
         raise GenlensError("the layout has no items; give at least one CLASS@X,Y (an empty layout is the null "
                            "condition, sampled with guidance 0)")
     return validate_layout(what, num_classes=config.num_classes, max_items=config.max_items)
+
+
+def layout_grid(pipe: Any, *, per_class: int = 8, seed: int = 0) -> torch.Tensor:
+    """(K·per_class, C, H, W): one row per class, that class alone with its centre walking the diagonal from
+    (0.2, 0.2) to (0.8, 0.8); a fixed seed, so grids written during training show the model changing, not the
+    noise (both where objects land and what they are)."""
+    from genlens.utils.seed import make_generator
+
+    steps = torch.linspace(0.2, 0.8, per_class).tolist()
+    layouts = [Layout((LayoutItem(k, p, p),)) for k in range(pipe.model.config.num_classes) for p in steps]
+    return pipe.sample(layouts, 1, generator=make_generator(seed, pipe.device)).cpu()
 
 
 # ----------------------------------------------------------------------------------------- editing
