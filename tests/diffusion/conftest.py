@@ -48,6 +48,19 @@ class Toy:
         return images, labels
 
     @staticmethod
+    def scenes(n: int = 24, rgb: bool = False):
+        """Tiny fashion-scenes (not cached) from toy items: a block per class, brighter for higher classes."""
+        from genlens.data.base import ImageData
+        from genlens.data.scenes import SceneConfig, generate_scenes
+
+        labels = torch.arange(40) % 10
+        images = torch.zeros(40, 1, 28, 28, dtype=torch.uint8)
+        for i, c in enumerate(labels.tolist()):
+            images[i, 0, 6:22, 4 + c:14 + c] = 60 + 19 * c
+        items = ImageData(images, labels, tuple(f"c{i}" for i in range(10)), "toy")
+        return generate_scenes(SceneConfig(count=n, rgb=rgb), items)
+
+    @staticmethod
     def denoiser(cond: str = "class", seed: int = 0) -> Denoiser:
         torch.manual_seed(seed)
         return Denoiser(UNetConfig.tiny(cond, num_classes=len(CLASS_NAMES))).eval()

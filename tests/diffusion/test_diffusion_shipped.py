@@ -6,18 +6,21 @@ import re
 
 import pytest
 
-from genlens.diffusion.io import SHIPPED, load_diffusion, shipped_diffusion_folder
+from genlens.diffusion.io import SHIPPED, TRAIN_HINTS, load_diffusion, shipped_diffusion_folder
 from genlens.utils.io import sha256_file
 
 
 @pytest.mark.parametrize("cond", sorted(SHIPPED))
 def test_manifest_and_config(cond):
     folder = shipped_diffusion_folder(cond)
+    if not folder.is_dir() and SHIPPED[cond] in TRAIN_HINTS:
+        pytest.skip(f"{SHIPPED[cond]} is not trained yet ({TRAIN_HINTS[SHIPPED[cond]]})")
     manifest = json.loads((folder / "manifest.json").read_text())
     assert manifest["sha256"]["model.safetensors"] == sha256_file(folder / "model.safetensors")
     # made by our own training command, or a weight average (`diffusion average`) of models that were
     sources = manifest.get("soup") or [manifest]
-    assert all(src["command"].startswith(f"genlens diffusion train --cond {cond} ") for src in sources)
+    assert all(src["command"].startswith("genlens diffusion train ") and f" --cond {cond} " in src["command"]
+               for src in sources)
     if "soup" in manifest:
         assert manifest["command"].startswith("genlens diffusion average ") and len(sources) >= 2
         assert all(re.fullmatch(r"[0-9a-f]{64}", src["sha256"]) for src in sources)

@@ -28,6 +28,7 @@ from genlens.cli.diffusion_eval import (
     default_model,
     eval_cmd,
 )
+from genlens.cli.diffusion_layout import SHIPPED_LAYOUT, edit_cmd, sample_layout
 from genlens.errors import GenlensError
 from genlens.training.distributed import end_distributed
 
@@ -35,16 +36,20 @@ app = typer.Typer(help="Diffusion models (DDPM, classifier-free guidance) on Fas
                   "Examples:\n\n  genlens diffusion train --cond class --steps 20000 --device cuda\n\n"
                   "  genlens diffusion sample --all-classes --n 8 --guidance 3 --sampler ddim --steps 20\n\n"
                   "  genlens diffusion sample --prompt \"a leather ankle boot\" --out out/boots\n\n"
+                  "  genlens diffusion sample scenes-ddpm-layout --layout \"Sneaker@0.25,0.7;Bag@0.7,0.3\" --n 8\n\n"
                   "  genlens diffusion eval --n 2000 --guidance 3 --sweep guidance --out out/diffusion-eval",
                   no_args_is_help=True)
 
 
 @app.command("train")
 def train(
-    cond: str = typer.Option("class", "--cond", help="Conditioning: class, text (MiniLM prompts) or none."),
+    cond: str = typer.Option("class", "--cond", help="Conditioning: class, text (MiniLM prompts), none, or layout "
+                             "(scene layouts as blob channels; needs --data fashion-scenes)."),
+    data: str = typer.Option("fashion-mnist", "--data", help="Training data spec: fashion-mnist, fashion-scenes, "
+                             "fashion-scenes-rgb (the train split is used), folder:PATH or npz:PATH."),
     steps: int = typer.Option(20_000, "--steps", help="Optimizer steps."),
     batch: int = typer.Option(128, "--batch", help="Global batch size."),
-    out: Path | None = typer.Option(None, "--out", help="Model folder (default runs/diffusion/fmnist-ddpm[-text]); "
+    out: Path | None = typer.Option(None, "--out", help="Model folder (default runs/diffusion/<shipped name>); "
                                     "checkpoints go to OUT/checkpoints."),
     resume: bool = typer.Option(False, "--resume", help="Continue the run in OUT/checkpoints exactly."),
     lr: float = typer.Option(2e-4, "--lr", help="AdamW learning rate (cosine decay after warm-up)."),
@@ -63,7 +68,8 @@ def train(
     limit: int | None = typer.Option(None, "--limit", hidden=True, help="Smoke tests: train on the first N images."),
     checkpoint_every: int = typer.Option(1000, "--checkpoint-every", help="Save OUT/checkpoints/last every N steps."),
     grid_every: int = typer.Option(0, "--grid-every", help="Every N steps write OUT/samples/step_XXXXXX.png: EMA "
-                                   "samples, one row per class (DDIM 20, guidance 3, fixed seed). 0: off."),
+                                   "samples, one row per class (DDIM 20, guidance 3, fixed seed; layout models: the class alone, walking the "
+                                   "diagonal). 0: off."),
     seed: int = SeedOpt,
     device: str = DeviceOpt,
     data_dir: Path | None = DataDirOpt,
@@ -72,30 +78,35 @@ def train(
     """Train a denoiser (ε-prediction, condition dropout 0.1, EMA) and save the EMA weights to OUT.
 
     Example: genlens diffusion train --cond text --steps 30000 --batch 128 --device cuda --out runs/ddpm-text
+
+    Layouts: genlens diffusion train --data fashion-scenes --cond layout --size small --steps 30000 --out DIR
     """
-    from genlens.data.fashion_mnist import load_fashion_mnist
+    from genlens.data.spec import load_data
+    from genlens.diffusion.config import CONDS
     from genlens.diffusion.io import SHIPPED, save_diffusion
     from genlens.diffusion.schedule import NoiseSchedule
     from genlens.diffusion.train import DiffusionTrainConfig, train_diffusion
     from genlens.diffusion.unet import UNetConfig
     from genlens.utils.config_io import to_dict
 
-    if cond not in ("class", "text", "none"):
-        raise GenlensError(f"--cond '{cond}' is unknown; use class, text or none")
-    data = load_fashion_mnist("train", data_dir=data_dir)
+    if cond not in CONDS:
+        raise GenlensError(f"--cond '{cond}' is unknown; use {', '.join(CONDS)}")
+    data_spec = data
+    data = load_data(data, split="train", data_dir=data_dir)
     if limit:
-        data = data.take(limit)
+        data = data.take(limit)  # scenes keep their ground truth (SceneData.subset)
     if threads:
         import torch
 
         torch.set_num_threads(threads)
     extra = {"pooled_token": pooled_token} if cond == "text" else {}
+    extra |= _shape(data, cond)
     unet = UNetConfig.preset("tiny" if small else size, cond, num_classes=data.num_classes, **extra)
     warmup_steps = warmup if warmup is not None else min(500, max(1, steps // 10))
     config = DiffusionTrainConfig(unet=unet, schedule=NoiseSchedule(beta_schedule=beta_schedule), steps=steps,
                                   batch_size=batch, lr=lr, mixed_precision=mixed_precision, seed=seed,
                                   warmup_steps=warmup_steps, ema_decay=ema_decay,
-                                  init_from=str(init_from) if init_from is not None else None)
+                                  init_from=str(init_from) if init_from is not None else None, data=data_spec)
     out = out or Path("runs/diffusion") / SHIPPED.get(cond, "fmnist-ddpm-uncond")
     captions = None
     if cond == "text":
@@ -111,6 +122,7 @@ def train(
 
             cb = grid_writer(cb, every=grid_every, out=out, class_names=data.class_names, seed=seed)
         result = train_diffusion(data.images, data.labels, config=config, captions=captions,
+                                 scenes=data if cond == "layout" else None,
                                  run_dir=out / "checkpoints", resume=resume, device=device,
                                  checkpoint_every=checkpoint_every, callback=cb)
     losses = [h["loss"] for h in result.history]
@@ -132,6 +144,23 @@ def train(
         err_console.print(f"diffusion ({cond}): final loss {metrics['final_loss']:.4f} -> {out}")
 
 
+def _shape(data, cond: str) -> dict:
+    """UNet fields that follow the data: channels, canvas, padding (28 px is padded to 32) and, for layouts, the
+    most objects a scene holds."""
+    side = int(data.images.shape[-1])
+    pad = 2 if side == 28 else 0
+    if (side + 2 * pad) % 4:
+        raise GenlensError(f"images of {side} px do not fit the denoiser's three resolutions; use a multiple of 4 "
+                           "(or 28, padded to 32)")
+    out = {"in_channels": int(data.images.shape[1]), "sample_size": side + 2 * pad, "pad": pad}
+    if cond == "layout":
+        if not hasattr(data, "classes"):
+            raise GenlensError("--cond layout needs scenes with ground-truth layouts; pass --data fashion-scenes "
+                               "(or fashion-scenes-rgb)")
+        out["max_items"] = int(data.classes.shape[1])
+    return out
+
+
 def _provenance(folder: Path) -> dict:
     """What a warm start came from: the folder, its weights' sha256 and the command that made them."""
     from genlens.utils.io import read_json
@@ -149,7 +178,9 @@ def sample_cmd(
     class_name: str | None = typer.Option(None, "--class", help="Class name or index, e.g. Sneaker."),
     all_classes: bool = typer.Option(False, "--all-classes", help="Every class of the model."),
     prompt: str | None = typer.Option(None, "--prompt", help="Text prompt (text-conditional models)."),
-    n: int = typer.Option(8, "--n", help="Images per class / prompt."),
+    layout: str | None = typer.Option(None, "--layout", help='Layout models: items CLASS@X,Y[,SIZE] separated by '
+                                      '";" (x right, y down, in [0, 1]), e.g. "Sneaker@0.25,0.7;Bag@0.7,0.3".'),
+    n: int = typer.Option(8, "--n", help="Images per class / prompt / layout."),
     guidance: float | None = typer.Option(None, "--guidance", help="Classifier-free guidance scale s "
                                           "(default 3 for conditional models; 1 = off)."),
     sampler: str | None = SamplerOpt,
@@ -166,9 +197,11 @@ def sample_cmd(
     device: str = DeviceOpt,
     json_out: bool = JsonOpt,
 ) -> None:
-    """Generate images: OUT/<class>/<i>.png, OUT/grid.png and OUT/run.json.
+    """Generate images: OUT/<class>/<i>.png (layouts: OUT/<i>.png), OUT/grid.png and OUT/run.json.
 
     Example: genlens diffusion sample --class Sneaker --n 8 --guidance 3 --sampler ddim --steps 20 --out out/sneakers
+
+    Layouts: genlens diffusion sample scenes-ddpm-layout --layout "Sneaker@0.25,0.7;Bag@0.7,0.3" --n 8 --out DIR
     """
     import torch
 
@@ -180,16 +213,25 @@ def sample_cmd(
 
     if n < 1:
         raise GenlensError(f"--n must be at least 1, got {n}")
-    chosen = sum([class_name is not None, all_classes, prompt is not None])
+    chosen = sum([class_name is not None, all_classes, prompt is not None, layout is not None])
     if chosen > 1:
-        raise GenlensError("pass only one of --class, --all-classes and --prompt")
+        raise GenlensError("pass only one of --class, --all-classes, --prompt and --layout")
     flags = settings_from_flags(sampler=sampler, steps=steps, guidance=guidance, guidance_interval=guidance_interval,
                                 timestep_spacing=timestep_spacing, guide_model=guide_model, guide_weight=guide_weight,
                                 anchors=anchors)
     dev = resolve_device(device)
-    pipe = DiffusionPipeline.from_folder(model if model is not None else default_model(prompt is not None),
-                                         device=dev, **flags)
+    if model is None:
+        model = Path(SHIPPED_LAYOUT) if layout is not None else default_model(prompt is not None)
+    pipe = DiffusionPipeline.from_folder(model, device=dev, **flags)
     kind, names = pipe.cond_kind, list(pipe.class_names)
+    if (kind == "layout") != (layout is not None):
+        raise GenlensError("this model is layout-conditional; pass --layout \"CLASS@X,Y;...\"" if kind == "layout"
+                           else "--layout needs a layout-conditional model (e.g. scenes-ddpm-layout)")
+    if layout is not None:
+        if filmstrip:
+            raise GenlensError("--filmstrip draws class and prompt runs; drop it with --layout")
+        return sample_layout(pipe, layout, n=n, out=out, seed=seed, dev=dev, json_out=json_out,
+                             t0=time.perf_counter())
     groups: list[tuple[str, object]] = []  # (folder name, condition for n images)
     anchor_records: list[dict] = []  # the captions a prompt was anchored to (run.json)
     if kind == "none":
@@ -340,3 +382,4 @@ def average_cmd(
 
 
 app.command("eval")(eval_cmd)  # genlens diffusion eval (cli/diffusion_eval.py)
+app.command("edit")(edit_cmd)  # genlens diffusion edit (cli/diffusion_layout.py)

@@ -64,7 +64,8 @@ def save_png_atomic(images, path: Path, *, nrow: int, upscale: int = 2) -> Path:
 def grid_writer(progress: Callable[[dict[str, Any]], None], *, every: int, out: Path, class_names,
                 per_class: int = 8, seed: int = 0) -> Callable[[dict[str, Any]], None]:
     """A training callback: the progress bar, plus every ``every`` steps a grid of the EMA model's samples
-    (one row per class, fixed seed, DDIM 20 steps, guidance 3) at OUT/samples/step_XXXXXX.png. Sampling runs
+    (one row per class, fixed seed, DDIM 20 steps, guidance 3; layout models: each class alone, walking the
+    diagonal) at OUT/samples/step_XXXXXX.png. Sampling runs
     under ``fork_rng`` with its own generator, so the training's random streams (and exact resume) are
     untouched."""
     import torch
@@ -82,6 +83,10 @@ def grid_writer(progress: Callable[[dict[str, Any]], None], *, every: int, out: 
         with torch.random.fork_rng(devices=[pipe.device] if pipe.device.type == "cuda" else []):
             if pipe.cond_kind == "none":
                 images = pipe.sample(None, len(class_names) * per_class, generator=make_generator(seed, pipe.device))
+            elif pipe.cond_kind == "layout":
+                from genlens.diffusion.layout import layout_grid
+
+                images = layout_grid(pipe, per_class=per_class, seed=seed)
             else:
                 images = class_grid(pipe, per_class=per_class, seed=seed)
         save_png_atomic(images, out / "samples" / f"step_{record['step']:06d}.png", nrow=per_class)
@@ -151,6 +156,9 @@ def eval_cmd(
     pipe = DiffusionPipeline.from_folder(model if model is not None else default_model(prompts), device=dev, **flags)
     if pipe.cond_kind == "none":
         raise GenlensError("this model is unconditional; eval scores class-conditional and text models")
+    if pipe.cond_kind == "layout":
+        raise GenlensError("this model is layout-conditional; eval scores class and text models (layout models are "
+                           "measured by the editing benchmark, bench/spatial.py)")
     if prompts and pipe.cond_kind != "text":
         raise GenlensError("--prompts needs a text-conditional model (e.g. the shipped fmnist-ddpm-text)")
     if prompts:

@@ -15,7 +15,8 @@ from typing import Any
 from genlens.errors import GenlensError
 from genlens.utils.config_io import Migration
 
-CONDS = ("class", "text", "none")
+CONDS = ("class", "text", "none", "layout")
+LAYOUT_MODES = ("blobs", "masks")  # genlens.data.layout.render_layout
 IMAGE_SIZE = 28  # Fashion-MNIST
 PAD = 2  # 28 + 2·2 = 32: three resolutions (32, 16, 8) divide evenly
 BETA_SCHEDULES = {"linear": "linear", "cosine": "squaredcos_cap_v2"}
@@ -106,12 +107,17 @@ class UNetConfig:
     # Text only: cross-attention also sees the prompt's mean token (MiniLM's sentence pooling) in slot 0,
     # so paraphrases, which sentence-BERT places together, condition alike (like Imagen's pooled embedding).
     pooled_token: bool = False
-    in_channels: int = 1
+    in_channels: int = 1  # image channels (1 grey, 3 rgb); a layout model's UNet also sees the layout channels
     sample_size: int = IMAGE_SIZE + 2 * PAD
+    pad: int = PAD  # background border added around each training image (28 + 2·2 = 32; scenes: 0)
+    # Layout only (Make-A-Scene, Gafni et al. 2022): the scene layout as num_classes blob (or mask) channels
+    # concatenated to x_t; the most objects a training scene held (more is refused at sampling).
+    max_items: int = 0
+    layout_mode: str = "blobs"
 
     def __post_init__(self) -> None:
         if self.cond not in CONDS:
-            raise GenlensError(f"conditioning '{self.cond}' is unknown; use class, text or none")
+            raise GenlensError(f"conditioning '{self.cond}' is unknown; use {', '.join(CONDS)}")
         object.__setattr__(self, "block_out_channels", tuple(int(c) for c in self.block_out_channels))
         object.__setattr__(self, "attention_levels", tuple(bool(a) for a in self.attention_levels))
         if len(self.attention_levels) != len(self.block_out_channels):
@@ -119,8 +125,19 @@ class UNetConfig:
         if any(c % self.norm_num_groups for c in self.block_out_channels):
             raise GenlensError(f"every block width {self.block_out_channels} must be a multiple of "
                                f"norm_num_groups={self.norm_num_groups}")
-        if self.cond == "class" and self.num_classes < 1:
-            raise GenlensError("a class-conditional denoiser needs num_classes >= 1")
+        if self.cond in ("class", "layout") and self.num_classes < 1:
+            raise GenlensError(f"a {self.cond}-conditional denoiser needs num_classes >= 1")
+        if self.cond == "layout" and self.max_items < 1:
+            raise GenlensError("a layout-conditional denoiser needs max_items >= 1 (the most objects per scene)")
+        if self.layout_mode not in LAYOUT_MODES:
+            raise GenlensError(f"layout_mode '{self.layout_mode}' is unknown; use {' or '.join(LAYOUT_MODES)}")
+        if not 0 <= self.pad < self.sample_size // 2:
+            raise GenlensError(f"pad {self.pad} must be in [0, {self.sample_size // 2}) for sample_size {self.sample_size}")
+
+    @property
+    def cond_channels(self) -> int:
+        """Extra UNet input channels: the layout's per-class channels (layout models), else 0."""
+        return self.num_classes if self.cond == "layout" else 0
 
     @classmethod
     def preset(cls, name: str, cond: str = "class", **kw: Any) -> UNetConfig:
@@ -197,6 +214,7 @@ class DiffusionTrainConfig:
     mixed_precision: str = "no"  # no | bf16 (autocast)
     seed: int = 0
     init_from: str | None = None  # warm start: a diffusion model folder with the same UNet and schedule
+    data: str = "fashion-mnist"  # the data spec trained on (genlens.data.spec)
 
     def __post_init__(self) -> None:
         if not 0.0 <= self.cond_dropout < 1.0:
@@ -255,4 +273,7 @@ class SamplingConfig:
 SAMPLING_MIGRATION = Migration(removed={"guide_interval": None})
 # Older "train" blocks: word dropout and conditioning noise for text models were measured and not adopted (no
 # shipped model trained with them; fmnist-ddpm's block stores both at 0).
-TRAIN_MIGRATION = Migration(removed={"word_dropout": 0.0, "cond_noise": 0.0})
+# Older "train" blocks predate --data: they all trained on Fashion-MNIST.
+TRAIN_MIGRATION = Migration(removed={"word_dropout": 0.0, "cond_noise": 0.0}, added={"data": "fashion-mnist"})
+# Older "unet" blocks predate layout conditioning and other canvases: 28-px images padded by 2, no layout.
+UNET_MIGRATION = Migration(added={"pad": PAD, "max_items": 0, "layout_mode": "blobs"})

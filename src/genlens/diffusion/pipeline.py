@@ -2,6 +2,7 @@
 
     pipe = DiffusionPipeline.from_folder("fmnist-ddpm")              # a shipped name or a model folder
     images = pipe.sample("Sneaker", 8, generator=torch.Generator().manual_seed(0))   # (8, 1, 28, 28) in [0, 1]
+    scenes = DiffusionPipeline.from_folder("scenes-ddpm-layout").sample("Sneaker@0.25,0.7;Bag@0.7,0.3", 8)
     louder = pipe.sample("Sneaker", 8, config=replace(pipe.config, guidance=5))        # a sweep point
 
 The pipeline owns the model's recommended sampling settings (its folder's config.json ``"sampling"`` block),
@@ -23,7 +24,7 @@ from torch import nn
 from genlens.diffusion.autoguidance import AutoGuided, check_guide_compatible
 from genlens.diffusion.config import NoiseSchedule, SamplingConfig, TimestepSpacing, check_interval
 from genlens.diffusion.guidance import check_guidance
-from genlens.diffusion.io import DiffusionBundle, load_diffusion
+from genlens.diffusion.io import TRAIN_HINTS, DiffusionBundle, load_diffusion
 from genlens.diffusion.sample import num_steps, sample, sampling_config
 from genlens.diffusion.spacing import spaced_timesteps
 from genlens.errors import GenlensError
@@ -40,7 +41,12 @@ def resolve_model(path_or_name: str | os.PathLike) -> Path:
     from genlens.models.load import shipped_folder
 
     folder = shipped_folder(str(path_or_name))
-    return folder if folder.is_dir() else path
+    if folder.is_dir():
+        return folder
+    if str(path_or_name) in TRAIN_HINTS:
+        raise GenlensError(f"the shipped model '{path_or_name}' is not trained yet; train it with "
+                           f"`{TRAIN_HINTS[str(path_or_name)]} --out DIR` and pass DIR")
+    return path
 
 
 def class_prompts(class_names) -> list[str]:
@@ -206,14 +212,35 @@ class DiffusionPipeline:
         _, (tokens, mask), found = condition_prompts(self.model, self.encoder(), prompts, AnchorConfig(k=config.anchors))
         return (tokens.to(self.device), mask.to(self.device)), found
 
+    def layout(self, what: Any) -> tuple[Any, list[str]]:
+        """A :class:`~genlens.data.layout.Layout` (or its text, ``"Sneaker@0.25,0.7;Bag@0.7,0.3"``) checked for this
+        layout model, and the notes saying what was clamped (:func:`genlens.diffusion.layout.resolve_layout`)."""
+        from genlens.diffusion.layout import resolve_layout
+
+        if self.cond_kind != "layout":
+            raise GenlensError(f"layouts need a layout-conditional model (e.g. scenes-ddpm-layout); this one is "
+                               f"{self.cond_kind}-conditional")
+        return resolve_layout(what, self.model.config, self.class_names)
+
+    def layout_condition(self, layouts: list[Any], n: int = 1) -> torch.Tensor:
+        """Layout channels (len(layouts)·n, C, H, W) for ``n`` images of each layout (clamped silently; see
+        :meth:`layout` for the notes)."""
+        from genlens.diffusion.layout import layout_channels
+
+        checked = [self.layout(x)[0] for x in layouts]
+        return layout_channels(checked, self.model.config).repeat_interleave(n, 0).to(self.device)
+
     def condition(self, what: Any, n: int = 1, config: SamplingConfig | None = None) -> Any:
         """A condition for ``n`` images of ``what``: a class name or index (class models; a text model draws its
-        plain prompt), a prompt (text models), a list of those (``n`` each), labels (B,) or (tokens, mask) as
-        they are, or None (unconditional models)."""
+        plain prompt), a prompt (text models), a layout or its text (layout models), a list of those (``n``
+        each), labels (B,), (tokens, mask) or layout channels as they are, or None (unconditional models)."""
         if what is None:
             if self.cond_kind != "none":
-                raise GenlensError("choose what to draw: a class (class models) or a prompt (text models)")
+                raise GenlensError("choose what to draw: a class (class models), a prompt (text models) or a "
+                                   "layout (layout models)")
             return None
+        if self.cond_kind == "layout" and not (isinstance(what, torch.Tensor) and what.ndim == 4):
+            return self.layout_condition(list(what) if isinstance(what, list) else [what], n)
         if isinstance(what, torch.Tensor):
             return self.class_condition(what) if what.dtype in (torch.long, torch.int) else what
         if isinstance(what, tuple) and len(what) == 2 and isinstance(what[0], torch.Tensor):
@@ -230,7 +257,7 @@ class DiffusionPipeline:
     # ------------------------------------------------------------------------------------------ sampling
     def sample(self, condition: Any = None, n: int = 1, *, generator: torch.Generator | None = None,
                callback=None, config: SamplingConfig | None = None) -> torch.Tensor:
-        """``n`` images (per item of ``condition``; see :meth:`condition`) as (B, 1, 28, 28) in [0, 1], drawn with
+        """``n`` images (per item of ``condition``; see :meth:`condition`) as (B, C, H, W) in [0, 1], drawn with
         ``config`` (default ``self.config``). ``callback(info)`` sees every step: ``step``, ``total``,
         ``timestep``, ``x_t`` (the noisy image) and ``x0`` (the predicted clean image)."""
         config = sampling_config(config or self.config)

@@ -19,7 +19,7 @@ from torch import nn
 from genlens.diffusion.config import NoiseSchedule, SamplingConfig, check_interval
 from genlens.diffusion.guidance import GuidedDenoiser
 from genlens.diffusion.spacing import set_spaced_timesteps
-from genlens.diffusion.unet import Cond, cond_batch_size, from_model_space
+from genlens.diffusion.unet import PAD, Cond, cond_batch_size, from_model_space
 from genlens.errors import GenlensError
 from genlens.registry import Registry
 from genlens.utils.modes import eval_mode
@@ -90,8 +90,8 @@ def sample(
     """Generate images (B, 1, 28, 28) in [0, 1] with ``config`` (``settings``: fields of it to replace, e.g.
     ``guidance=5``).
 
-    ``cond``: labels (B,) for a class model, ``(tokens, mask)`` for a text model, ``None`` for an
-    unconditional one (then ``n`` sets the batch). ``config.guidance`` s: ε̃ = ε_u + s(ε_c − ε_u) (None or 1:
+    ``cond``: labels (B,) for a class model, ``(tokens, mask)`` for a text model, layout channels (B, C, H, W)
+    for a layout model (images then H×W), ``None`` for an unconditional one (then ``n`` sets the batch). ``config.guidance`` s: ε̃ = ε_u + s(ε_c − ε_u) (None or 1:
     conditional only), applied only at training timesteps inside ``config.guidance_interval``
     (:mod:`genlens.diffusion.guidance`); ``config.timestep_spacing`` picks the timesteps the steps visit
     (:mod:`genlens.diffusion.spacing`). ``model`` is used as given: autoguidance and caption anchors are
@@ -111,6 +111,7 @@ def sample(
     extra = step_kwargs(config)
     guided = GuidedDenoiser(model, config.guidance,
                             check_interval(config.guidance_interval, schedule.num_train_timesteps))
+    pad = getattr(model.config, "pad", PAD)  # the border the model was trained with (scenes: none)
     if cond is None:
         if n is None or n < 1:
             raise GenlensError("an unconditional model needs n >= 1 (how many images)")
@@ -133,6 +134,6 @@ def sample(
                 ab = alphas[int(t)]
                 x0 = ((x - (1 - ab).sqrt() * eps) / ab.sqrt()).clamp(-1, 1)
                 callback({"step": i + 1, "total": len(timesteps), "timestep": int(t), "t": int(t),
-                          "x_t": from_model_space(x), "x0": from_model_space(x0)})
+                          "x_t": from_model_space(x, pad), "x0": from_model_space(x0, pad)})
             x = scheduler.step(eps, t, x, generator=generator, **extra).prev_sample
-    return from_model_space(x)
+    return from_model_space(x, pad)

@@ -17,7 +17,7 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
-from genlens.diffusion.config import DiffusionTrainConfig
+from genlens.diffusion.config import TRAIN_MIGRATION, UNET_MIGRATION, DiffusionTrainConfig
 from genlens.diffusion.schedule import q_sample
 from genlens.diffusion.unet import Denoiser, to_model_space
 from genlens.errors import GenlensError
@@ -85,6 +85,32 @@ def diffusion_loss(model: torch.nn.Module, x0: torch.Tensor, cond: Any, *, alpha
     return F.mse_loss(eps.float(), noise.float())
 
 
+def check_scenes(scenes: Any, images: torch.Tensor, config: DiffusionTrainConfig) -> None:
+    """A layout model trains on scenes with ground truth that matches its classes and object count."""
+    if scenes is None or not hasattr(scenes, "classes"):
+        raise GenlensError("layout conditioning needs scenes with ground-truth layouts; train with "
+                           "--data fashion-scenes (or fashion-scenes-rgb)")
+    if len(scenes) != len(images):
+        raise GenlensError(f"{len(images)} images but {len(scenes)} scenes; pass the scenes the images came from")
+    if int(scenes.classes.max()) >= config.unet.num_classes or int(scenes.counts.max()) > config.unet.max_items:
+        raise GenlensError(f"the scenes hold classes up to {int(scenes.classes.max())} and up to "
+                           f"{int(scenes.counts.max())} objects, but the denoiser takes {config.unet.num_classes} "
+                           f"classes and {config.unet.max_items} objects")
+
+
+def legacy_run_config(config: DiffusionTrainConfig) -> dict[str, Any]:
+    """``to_dict(config)`` without the keys added later (the migrations' ``added``) while they hold the value runs
+    had before them: a run started before a key existed keeps its identity, so it still resumes."""
+    out = to_dict(config)
+    for key, value in TRAIN_MIGRATION.added.items():
+        if out.get(key) == value:
+            out.pop(key)
+    for key, value in UNET_MIGRATION.added.items():
+        if out["unet"].get(key) == value:
+            out["unet"].pop(key)
+    return out
+
+
 @dataclass
 class DiffusionResult:
     model: Denoiser  # the EMA weights, eval mode
@@ -99,6 +125,7 @@ def train_diffusion(
     *,
     config: DiffusionTrainConfig,
     captions: CaptionTable | None = None,
+    scenes: Any = None,
     run_dir: str | Path | None = None,
     resume: bool = False,
     device: str = "auto",
@@ -106,7 +133,9 @@ def train_diffusion(
     stop_at_step: int | None = None,
     callback: Callable[[dict[str, Any]], None] | None = None,
 ) -> DiffusionResult:
-    """Train on uint8 (N, 1, 28, 28) ``images`` with integer ``labels``; return the EMA model.
+    """Train on uint8 (N, C, H, W) ``images`` with integer ``labels``; return the EMA model. A layout model
+    (``config.unet.cond == "layout"``) takes ``scenes`` (:class:`~genlens.data.scenes.SceneData`, the images'
+    ground truth): each batch's layouts come from it (:func:`genlens.data.layout.scene_layouts`).
 
     ``callback(record)`` gets the loop's record plus ``"ema_model"`` (the EMA denoiser, eval mode): sample from
     it under its own generator (and ``torch.random.fork_rng``) so the training draws stay exact."""
@@ -115,6 +144,12 @@ def train_diffusion(
         raise GenlensError("text conditioning needs a caption table (see build_caption_table)")
     if kind == "class" and int(labels.max()) >= config.unet.num_classes:
         raise GenlensError(f"labels go up to {int(labels.max())} but the model has {config.unet.num_classes} classes")
+    if kind == "layout":
+        check_scenes(scenes, images, config)
+    size = images.shape[-1] + 2 * config.unet.pad
+    if (images.shape[1], size) != (config.unet.in_channels, config.unet.sample_size):
+        raise GenlensError(f"images {tuple(images.shape[1:])} padded by {config.unet.pad} do not fit the denoiser "
+                           f"({config.unet.in_channels} channels, {config.unet.sample_size} px); match --size/--data")
     torch.manual_seed(config.seed)  # the initial weights
     model = Denoiser(config.unet)
     if config.init_from:
@@ -126,11 +161,16 @@ def train_diffusion(
     alphas_cumprod = config.schedule.alphas_cumprod()
     gen = torch.Generator().manual_seed(config.seed + 1)
 
-    def loss_fn(net: torch.nn.Module, batch: tuple[torch.Tensor, torch.Tensor]) -> torch.Tensor:
-        x, y = batch
-        x0 = to_model_space(x)  # (B, 1, 32, 32) in [-1, 1]
+    def loss_fn(net: torch.nn.Module, batch: tuple[torch.Tensor, ...]) -> torch.Tensor:
+        x, y = batch[0], batch[1]
+        x0 = to_model_space(x, config.unet.pad)  # (B, C, 32, 32) in [-1, 1]
         if kind == "class":
             cond = y
+        elif kind == "layout":  # batch[2]: the scenes' indices; their ground-truth layouts as channels
+            from genlens.data.layout import scene_layouts
+            from genlens.diffusion.layout import layout_channels
+
+            cond = layout_channels(scene_layouts(scenes, batch[2].cpu()), config.unet).to(x0.device)
         elif kind == "text":
             tokens, mask = captions.pick(y, gen)
             cond = (tokens.to(x0.device), mask.to(x0.device))
@@ -146,11 +186,12 @@ def train_diffusion(
     def report(record: dict[str, Any]) -> None:  # the EMA model rides along: sample grids during training
         callback({**record, "ema_model": ema.ema_model})
 
-    run_config = to_dict(config)
+    run_config = legacy_run_config(config)
     if kind == "text":
         run_config["captions"] = captions.source or "unnamed caption table"
     start = time.perf_counter()
-    history = train(model=model, optimizer=optimizer, loss_fn=loss_fn, data=(images, labels), config=tcfg,
+    data = (images, labels) if kind != "layout" else (images, labels, torch.arange(len(images)))
+    history = train(model=model, optimizer=optimizer, loss_fn=loss_fn, data=data, config=tcfg,
                     scheduler=scheduler, ema=ema, run_dir=run_dir, resume=resume, run_config=run_config,
                     stop_at_step=stop_at_step, generators={"diffusion": gen},
                     callback=report if callback is not None else None)

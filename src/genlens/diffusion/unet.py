@@ -7,7 +7,10 @@ padded by 2 px of background, see :func:`to_model_space`). ``cond`` is
   the last index is the null class of classifier-free guidance (Ho & Salimans 2022, arXiv 2207.12598);
 - ``"text"``: ``(tokens (B, T, 384), mask (B, T) bool)`` MiniLM token embeddings, cross-attended by
   ``UNet2DConditionModel``; the null condition is a learned (T, 384) embedding with a full mask;
-- ``"none"``: ``None`` (an unconditional ``UNet2DModel``).
+- ``"none"``: ``None`` (an unconditional ``UNet2DModel``);
+- ``"layout"``: per-class layout channels (B, num_classes, H, W) in [0, 1] (:func:`genlens.data.layout.render_layout`)
+  concatenated to ``x_t`` as extra ``UNet2DModel`` input channels (Make-A-Scene, Gafni et al. 2022, conditions
+  on a segmentation-like map; here blobs); the null condition is the all-zero layout.
 
 ``drop`` (B,) bool replaces the condition of those rows by the null condition: condition dropout in
 training and the unconditional half of the guidance batch at sampling time.
@@ -24,7 +27,7 @@ from genlens.diffusion.config import CONDS, IMAGE_SIZE, PAD, PRESETS, UNetConfig
 
 __all__ = ["CONDS", "IMAGE_SIZE", "PAD", "PRESETS", "Cond", "Denoiser", "UNetConfig", "build_unet", "cond_batch_size",
            "from_model_space", "repeat_cond", "to_model_space"]
-Cond = Any  # labels (B,) | (tokens (B, T, D), mask (B, T)) | None
+Cond = Any  # labels (B,) | (tokens (B, T, D), mask (B, T)) | layout channels (B, C, H, W) | None
 
 
 def _block_types(cfg: UNetConfig, *, cross: bool) -> tuple[tuple[str, ...], tuple[str, ...]]:
@@ -39,7 +42,8 @@ def build_unet(cfg: UNetConfig) -> nn.Module:
     """The diffusers network for ``cfg``: ``UNet2DModel`` (class / none) or ``UNet2DConditionModel`` (text)."""
     from diffusers import UNet2DConditionModel, UNet2DModel
 
-    common = dict(sample_size=cfg.sample_size, in_channels=cfg.in_channels, out_channels=cfg.in_channels,
+    common = dict(sample_size=cfg.sample_size, in_channels=cfg.in_channels + cfg.cond_channels,
+                  out_channels=cfg.in_channels,
                   block_out_channels=cfg.block_out_channels, layers_per_block=cfg.layers_per_block,
                   norm_num_groups=cfg.norm_num_groups, attention_head_dim=cfg.attention_head_dim)
     if cfg.cond == "text":
@@ -77,6 +81,11 @@ class Denoiser(nn.Module):
         kind = self.config.cond
         if kind == "none":
             return self.unet(x, t).sample
+        if kind == "layout":
+            layout = torch.as_tensor(cond).to(device=x.device, dtype=x.dtype)  # (B, num_classes, H, W)
+            if drop is not None:  # the null condition: an empty layout
+                layout = layout * (~drop.to(x.device)).to(x.dtype).view(b, 1, 1, 1)
+            return self.unet(torch.cat([x, layout], 1), t).sample
         if kind == "class":
             labels = torch.as_tensor(cond, device=x.device).long()  # (B,)
             if drop is not None:
@@ -108,15 +117,16 @@ def cond_batch_size(cond: Cond) -> int:
 
 
 # ----------------------------------------------------------------------------------------- pixels
-def to_model_space(images: torch.Tensor) -> torch.Tensor:
-    """(B, 1, 28, 28) in [0, 1] (or uint8) -> (B, 1, 32, 32) in [-1, 1]; the border is background (black)."""
+def to_model_space(images: torch.Tensor, pad: int = PAD) -> torch.Tensor:
+    """(B, C, 28, 28) in [0, 1] (or uint8) -> (B, C, 32, 32) in [-1, 1]; the ``pad``-pixel border is background
+    (black). Scenes (32×32 already) use ``pad=0``."""
     x = images.float() / 255.0 if images.dtype == torch.uint8 else images.float()
-    x = F.pad(x, (PAD, PAD, PAD, PAD), value=0.0)
+    x = F.pad(x, (pad, pad, pad, pad), value=0.0) if pad else x
     return x * 2.0 - 1.0
 
 
-def from_model_space(x: torch.Tensor) -> torch.Tensor:
-    """(B, 1, 32, 32) in [-1, 1] -> (B, 1, 28, 28) in [0, 1] (crop the padding, clamp)."""
-    x = x[..., PAD:-PAD, PAD:-PAD]
+def from_model_space(x: torch.Tensor, pad: int = PAD) -> torch.Tensor:
+    """(B, C, 32, 32) in [-1, 1] -> (B, C, 28, 28) in [0, 1] (crop the ``pad`` border, clamp)."""
+    x = x[..., pad:-pad, pad:-pad] if pad else x
     return ((x.float() + 1.0) / 2.0).clamp(0.0, 1.0)
 
