@@ -211,3 +211,17 @@ def test_typer_runner_gets_the_same_one_line():
         result = CliRunner().invoke(app, args)
         assert result.exit_code == 2 and result.stderr.count("\n") == 1, (args, result.stderr)
         assert result.stderr.startswith("genlens: error: ") and result.stdout == ""
+
+
+@pytest.mark.parametrize("args", [
+    ["diffusion", "sample", "fmnist-ddpm", "--class", "Sneaker"],
+    ["diffusion", "eval", "fmnist-ddpm"],
+    ["gan", "sample", "fmnist-eqgan"],
+    ["cam", "fmnist-cnn", "IMAGE"],
+    ["invert", "fmnist-cnn", "--class", "Sneaker"],
+], ids=" ".join)
+def test_shipped_names_pass_the_edge(args, places, capsys):
+    """A model argument is a shipped name or a folder: the edge must not demand that a name exist as a path."""
+    args = [str(places["image"]) if a == "IMAGE" else a for a in args] + ["--out", str(places["tmp"] / "o")]
+    code, out, err = _run(capsys, args)
+    assert (code, err) == (0, ""), err

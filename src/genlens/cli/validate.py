@@ -95,6 +95,8 @@ RULES: dict[str, Rule] = {
     "zoo eval --weights": Rule("in_file"),
     "cam image": Rule("in_file"),
     "--device": Rule("device"),
+    # a model argument is a shipped name or a folder: the library resolves it and names both in its error
+    "diffusion sample model": TEXT, "diffusion eval model": TEXT,
     "explore --port": Rule("count", 0, 65535, why="0 picks a free port"),
     "audit plant --rate": Rule("number", 0.0, 1.0, lo_open=True, hi_open=True),
     "audit plant --n-images": Rule("count", 0, INT_MAX, why="0 uses all training images"),
