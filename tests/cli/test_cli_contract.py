@@ -223,5 +223,5 @@ def test_typer_runner_gets_the_same_one_line():
 def test_shipped_names_pass_the_edge(args, places, capsys):
     """A model argument is a shipped name or a folder: the edge must not demand that a name exist as a path."""
     args = [str(places["image"]) if a == "IMAGE" else a for a in args] + ["--out", str(places["tmp"] / "o")]
-    code, out, err = _run(capsys, args)
+    code, _, err = _run(capsys, args)
     assert (code, err) == (0, ""), err
