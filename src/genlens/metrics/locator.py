@@ -182,9 +182,19 @@ def locate(model: Locator, images: torch.Tensor, threshold: float = 0.3, *, batc
 
 
 def save_locator(folder: str | os.PathLike, model: Locator, *, command: str, metrics: dict[str, Any],
-                 train: dict[str, Any] | None = None) -> Path:
-    config = {"kind": KIND, "locator": to_dict(model.config), "train": train or {}}
+                 train: dict[str, Any] | None = None, threshold: float | None = None) -> Path:
+    """Write the model folder; ``threshold`` is the detection threshold chosen for it (on held-out train scenes)."""
+    config: dict[str, Any] = {"kind": KIND, "locator": to_dict(model.config), "train": train or {}}
+    if threshold is not None:
+        config["threshold"] = float(threshold)
     return save_model_folder(folder, model, config=config, command=command, metrics=metrics, dtype=torch.float32)
+
+
+def locator_threshold(folder: str | os.PathLike) -> float:
+    """The detection threshold saved with a locator folder (0.3, :func:`locate`'s default, for folders without one)."""
+    cfg = read_folder_config(Path(folder), kinds=(KIND,), what="an object locator",
+                             fix="pass a folder written by save_locator (genlens locator train)")
+    return float(cfg.get("threshold", 0.3))
 
 
 def load_locator(folder: str | os.PathLike, *, device: str | torch.device = "cpu", verify: bool = True) -> Locator:
@@ -193,7 +203,7 @@ def load_locator(folder: str | os.PathLike, *, device: str | torch.device = "cpu
     if not folder.is_dir():
         raise GenlensError(f"'{folder}' is not a locator folder; pass a folder written by save_locator")
     cfg = read_folder_config(folder, kinds=(KIND,), what="an object locator",
-                             fix="pass a folder written by save_locator (experiments/locator_train.py)")
+                             fix="pass a folder written by genlens locator train")
     if verify:
         verify_manifest(folder)
     config = from_dict(LocatorConfig, cfg.get("locator"), where=f"'{folder / 'config.json'}' locator")
