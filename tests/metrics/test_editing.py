@@ -102,6 +102,7 @@ def test_follow_generator_gives_slope_one():
 def test_ignoring_generator_gives_slope_zero():
     out = measure_editing(SpriteGenerator(follow=False), sprite_finder, layouts(), config=config(), extractor=None)
     assert abs(out["slope"]["value"]) < 1e-6 and out["median_error_px"]["value"] > 1.0
+    assert math.isnan(out["r2"]["value"])  # the object never moves: no variance for R^2 to explain
     assert "fid_edited_vs_unedited" not in out and out["extractor"] is None
 
 

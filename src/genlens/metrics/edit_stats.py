@@ -7,7 +7,7 @@ directions make the mean move ~0): with the x and y components of every edit poo
     s = sum_i d_i D_i / sum_i d_i^2,         R^2 = 1 - sum_i (D_i - s d_i)^2 / sum_i (D_i - mean(D))^2
 
 (R^2 with the usual centred total sum of squares, so an object that does not move gives R^2 ~ 0, not the
-inflated uncentred value). s = 1 and R^2 = 1: the object follows the blob exactly.
+inflated uncentred value; NaN when the displacements do not vary at all). s = 1 and R^2 = 1: the object follows the blob exactly.
 
 Percentile bootstrap (Efron & Tibshirani 1993, ch. 13): resample the edits with replacement B times,
 recompute the statistic, and take the 2.5 and 97.5 percentiles as the 95 % interval.
@@ -30,7 +30,7 @@ def slope_r2(moves: torch.Tensor, shifts: torch.Tensor) -> tuple[float, float]:
     s = float((d * y).sum()) / sdd
     tot = float((y - y.mean()).square().sum())
     res = float((y - s * d).square().sum())
-    return s, (1.0 - res / tot) if tot > 0 else (1.0 if res == 0 else math.nan)
+    return s, (1.0 - res / tot) if tot > 0 else math.nan  # no displacement variance: nothing to explain
 
 
 def percentile_interval(values: torch.Tensor, level: float = 0.95) -> tuple[float, float]:

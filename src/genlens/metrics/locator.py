@@ -92,14 +92,20 @@ class Locator(nn.Module):
         # CenterNet's prior: start every heatmap at sigmoid(b) = 0.1 so the focal loss is stable at first
         nn.init.constant_(self.heat[-1].bias, -2.19)
 
-    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """images (B, C, H, W) in [0, 1] -> heatmap logits (B, classes, H/R, W/R), offsets (B, 2, H/R, W/R)."""
+    def trunk(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """images (B, C, H, W) in [0, 1] -> the deepest features (B, 4c, H/4, W/4) and the decoder's output
+        (B, c or 2c, H/R, W/R) that the heads read."""
         e1 = self.enc1(x * 2 - 1)  # (B, c, H, W)
         e2 = self.enc2(e1)  # (B, 2c, H/2, W/2)
         e3 = self.enc3(e2)  # (B, 4c, H/4, W/4)
         d = self.dec2(torch.cat([F.interpolate(e3, scale_factor=2.0, mode="nearest"), e2], 1))  # (B, 2c, H/2, W/2)
         if self.dec1 is not None:
             d = self.dec1(torch.cat([F.interpolate(d, scale_factor=2.0, mode="nearest"), e1], 1))  # (B, c, H, W)
+        return e3, d
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """images (B, C, H, W) in [0, 1] -> heatmap logits (B, classes, H/R, W/R), offsets (B, 2, H/R, W/R)."""
+        _, d = self.trunk(x)
         return self.heat(d), self.offset(d)
 
 
