@@ -28,7 +28,7 @@ from locator_train import assess  # experiments/ is on sys.path when run as a sc
 
 from genlens.data.scenes import SceneConfig, load_scenes
 from genlens.metrics.locator import check_images, load_locator, save_locator
-from genlens.metrics.locator_train import locator_loss, make_targets
+from genlens.metrics.locator_train import focal_loss, make_targets
 
 
 def batch_targets(data, idx, config, flip: torch.Tensor):
@@ -81,16 +81,18 @@ def main() -> None:
         images = check_images(model, train.images[idx])
         images = torch.where(flip[:, None, None, None], images.flip(-1), images)
         targets, centres = batch_targets(train, idx, config, flip)
-        losses = locator_loss(model, images, targets)
-        logits, _ = model(images)
+        heat_t, off_t, mask = targets
+        logits, off = model(images)  # one forward for both losses (locator_train.locator_loss's terms)
+        focal = focal_loss(logits, heat_t)
+        l1 = ((off - off_t).abs() * mask).sum() / mask.sum().clamp(min=1.0)
         ce = class_ce(logits, train.classes[idx], centres, config.stride)
-        loss = losses["loss"] + args.ce * ce
+        loss = focal + l1 + args.ce * ce
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
         step += 1
         if step % 100 == 0:
-            log.append({"step": step, "loss": round(float(loss), 4), "ce": round(float(ce), 4),
+            log.append({"step": step, "loss": round(loss.item(), 4), "ce": round(ce.item(), 4),
                         "wall_s": round(time.perf_counter() - start, 1)})
             print(json.dumps(log[-1]), flush=True)
     model.eval()
