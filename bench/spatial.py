@@ -9,7 +9,7 @@ bootstrap interval (:func:`genlens.metrics.editing.measure_editing`). The locato
 test scenes are written beside the results, and the FID's extractor is named.
 
     .venv/bin/python bench/spatial.py --locator runs/locator/best --generator layout-gan:scenes-gan-layout
-    .venv/bin/python bench/spatial.py --quick --locator runs/locator/best      # the analytic generators only
+    .venv/bin/python bench/spatial.py --quick --locator runs/locator/best      # paste-follow only (the ceiling)
 
 Writes bench/results/spatial.json.
 """
@@ -43,7 +43,7 @@ SEEDS = (0, 1, 2)  # evaluation seeds: layouts, moves and latents
 N_EDITS = 2000  # edits per seed, also the samples on each side of the FID
 MAX_MOVE = 1 / 3  # longest move, fraction of the canvas
 RESAMPLES, FID_RESAMPLES = 1000, 200  # bootstrap draws
-DEFAULT_GENERATORS = ("analytic-follow", "analytic-ignore")
+DEFAULT_GENERATORS = ("paste-follow",)  # the ceiling: real garments pasted exactly on the layout
 TARGETS = {"median_error_px": ("<=", 1.5), "slope": ("in", (0.9, 1.1)), "r2": (">=", 0.9),
            "class_right": (">=", 0.95), "count_right": (">=", 0.95)}  # layout-conditioned models, 32-px canvas
 QUICK = {"n": 24, "resamples": 40, "fid_resamples": 5, "locator_scenes": 200}
@@ -134,8 +134,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--locator", required=True, help="locator folder (genlens locator train)")
-    ap.add_argument("--generator", action="append", help="ADAPTER or ADAPTER:SOURCE (repeatable); default: the "
-                    "analytic generators")
+    ap.add_argument("--generator", action="append", help="ADAPTER or ADAPTER:SOURCE (repeatable); default: "
+                    "paste-follow, real garments pasted on the layout")
     ap.add_argument("--features", choices=("locator", "pooled-pixels"), default="locator",
                     help="FID extractor: the locator's backbone (default) or pooled pixels (smoke runs)")
     ap.add_argument("--n", type=int, default=N_EDITS)

@@ -23,7 +23,7 @@ def tiny_locator(fmnist_test, tmp_path_factory):
 
 
 def test_adapters_and_locator_features(tiny_locator):
-    assert {"analytic-follow", "analytic-ignore"} <= set(SPATIAL_GENERATORS.available())
+    assert {"analytic-follow", "analytic-ignore", "paste-follow"} <= set(SPATIAL_GENERATORS.available())
     gen = load_adapter("analytic-follow")
     floor = load_adapter("analytic-follow", untrained=True)
     assert isinstance(gen, SpatialGenerator) and gen.name != floor.name and not floor.follow
@@ -43,8 +43,27 @@ def test_quick_run_writes_strict_json(tiny_locator, tmp_path):
     assert result["config"]["seeds"] == list(bench.SEEDS) and len(bench.SEEDS) == 3
     assert result["extractor"] == "pooled-pixels" and result["locator"]["test"]["images"] == bench.QUICK["locator_scenes"]
     gens = result["generators"]
-    assert set(gens) == {"analytic-follow", "analytic-follow (floor)", "analytic-ignore", "analytic-ignore (floor)"}
+    assert set(gens) == {"paste-follow", "paste-follow (floor)"}
     for g in gens.values():
         assert set(g["seeds"]) == {"0", "1", "2"} and g["over_seeds"]["shortened"] >= 0
         assert all(s["edits"] == bench.QUICK["n"] and "fid_edited_vs_unedited" in s for s in g["seeds"].values())
-    assert gens["analytic-follow (floor)"]["floor"] is True
+    assert gens["paste-follow (floor)"]["floor"] is True
+
+
+def test_paster_puts_real_items_on_the_layout(fmnist_test):
+    from genlens.data.layout import Layout, LayoutItem
+    from genlens.metrics.spatial_paste import ItemPaster
+
+    gen = ItemPaster(fmnist_test)
+    assert isinstance(gen, SpatialGenerator)
+    lays = [Layout((LayoutItem(7, 0.3, 0.6, 0.4), LayoutItem(1, 0.75, 0.25, 0.35)))]
+    z = gen.latents(1, torch.Generator().manual_seed(0))
+    img = gen.sample(z, lays)
+    assert img.shape == (1, 1, 32, 32) and 0 <= float(img.min()) and float(img.max()) <= 1
+    assert torch.equal(img, gen.sample(z, lays))  # same latent, same image
+    on = (img[0, 0] > 0).nonzero().float() + 0.5  # (P, 2) y, x pixel centres
+    left = on[on[:, 1] < 16]
+    assert abs(float(left[:, 1].min() + left[:, 1].max()) / 2 - 0.3 * 32) <= 1.0  # box centre on the layout
+    moved = gen.sample(z, [lays[0].moved(0, 0.25, 0.0)])
+    assert not torch.equal(moved, img) and torch.equal(ItemPaster(fmnist_test, follow=False).sample(z, lays),
+                                                       ItemPaster(fmnist_test, follow=False).sample(z, [lays[0].moved(0, 0.25, 0.0)]))

@@ -6,7 +6,9 @@ An adapter factory is ``factory(source, *, untrained=False, seed=0, device="cpu"
 gives a generator of the same shape with fresh, untrained weights (the measurement's floor). Generator
 families register their adapters beside their code (``@SPATIAL_GENERATORS.register("layout-gan")``) and
 list the module in :data:`ADAPTER_MODULES` so that :func:`load_adapter` finds them. Built in today: the
-analytic generators of :mod:`genlens.metrics.spatial_analytic`.
+analytic generators of :mod:`genlens.metrics.spatial_analytic` (squares, for exact checks) and of
+:mod:`genlens.metrics.spatial_paste` (``paste-follow``: real garments pasted on the layout, the ceiling of
+the measurement with the real locator; ``source`` is the Fashion-MNIST folder, default the usual search).
 """
 from __future__ import annotations
 
@@ -40,6 +42,16 @@ def _analytic_follow(source: str | None = None, *, untrained: bool = False, seed
 def _analytic_ignore(source: str | None = None, *, untrained: bool = False, seed: int = 0,
                      device: str = "cpu") -> SpatialGenerator:
     return SpriteGenerator(follow=False, name="analytic-ignore" + (" (floor)" if untrained else ""))
+
+
+@SPATIAL_GENERATORS.register("paste-follow", description="real Fashion-MNIST test items pasted on the layout (ceiling)")
+def _paste_follow(source: str | None = None, *, untrained: bool = False, seed: int = 0,
+                  device: str = "cpu") -> SpatialGenerator:
+    from genlens.data.fashion_mnist import load_fashion_mnist
+    from genlens.metrics.spatial_paste import ItemPaster
+
+    return ItemPaster(load_fashion_mnist("test", data_dir=source), follow=not untrained,
+                      name="paste-follow" + (" (floor)" if untrained else ""))
 
 
 def load_adapter(spec: str, *, untrained: bool = False, seed: int = 0, device: str = "cpu") -> SpatialGenerator:
