@@ -10,6 +10,7 @@ from genlens.cli import clip as clip_cmd
 from genlens.cli import data as data_cmd
 from genlens.cli import diffusion as diffusion_cmd
 from genlens.cli import gan as gan_cmd
+from genlens.cli import locator as locator_cmd
 from genlens.cli import metrics as metrics_cmd
 from genlens.cli import models as models_cmd
 from genlens.cli import tour as tour_cmd
@@ -39,6 +40,7 @@ app.add_typer(gan_cmd.app, name="gan")
 app.add_typer(clip_cmd.app, name="clip")
 app.add_typer(diffusion_cmd.app, name="diffusion")
 app.add_typer(audit_cmd.app, name="audit")
+app.add_typer(locator_cmd.app, name="locator")
 app.command("tour")(tour_cmd.tour)
 app.command("cam")(cam_cmd)
 app.command("invert")(invert_cmd)

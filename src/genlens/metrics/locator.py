@@ -92,14 +92,20 @@ class Locator(nn.Module):
         # CenterNet's prior: start every heatmap at sigmoid(b) = 0.1 so the focal loss is stable at first
         nn.init.constant_(self.heat[-1].bias, -2.19)
 
-    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """images (B, C, H, W) in [0, 1] -> heatmap logits (B, classes, H/R, W/R), offsets (B, 2, H/R, W/R)."""
+    def trunk(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """images (B, C, H, W) in [0, 1] -> the deepest features (B, 4c, H/4, W/4) and the decoder's output
+        (B, c or 2c, H/R, W/R) that the heads read."""
         e1 = self.enc1(x * 2 - 1)  # (B, c, H, W)
         e2 = self.enc2(e1)  # (B, 2c, H/2, W/2)
         e3 = self.enc3(e2)  # (B, 4c, H/4, W/4)
         d = self.dec2(torch.cat([F.interpolate(e3, scale_factor=2.0, mode="nearest"), e2], 1))  # (B, 2c, H/2, W/2)
         if self.dec1 is not None:
             d = self.dec1(torch.cat([F.interpolate(d, scale_factor=2.0, mode="nearest"), e1], 1))  # (B, c, H, W)
+        return e3, d
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """images (B, C, H, W) in [0, 1] -> heatmap logits (B, classes, H/R, W/R), offsets (B, 2, H/R, W/R)."""
+        _, d = self.trunk(x)
         return self.heat(d), self.offset(d)
 
 
@@ -182,9 +188,19 @@ def locate(model: Locator, images: torch.Tensor, threshold: float = 0.3, *, batc
 
 
 def save_locator(folder: str | os.PathLike, model: Locator, *, command: str, metrics: dict[str, Any],
-                 train: dict[str, Any] | None = None) -> Path:
-    config = {"kind": KIND, "locator": to_dict(model.config), "train": train or {}}
+                 train: dict[str, Any] | None = None, threshold: float | None = None) -> Path:
+    """Write the model folder; ``threshold`` is the detection threshold chosen for it (on held-out train scenes)."""
+    config: dict[str, Any] = {"kind": KIND, "locator": to_dict(model.config), "train": train or {}}
+    if threshold is not None:
+        config["threshold"] = float(threshold)
     return save_model_folder(folder, model, config=config, command=command, metrics=metrics, dtype=torch.float32)
+
+
+def locator_threshold(folder: str | os.PathLike) -> float:
+    """The detection threshold saved with a locator folder (0.3, :func:`locate`'s default, for folders without one)."""
+    cfg = read_folder_config(Path(folder), kinds=(KIND,), what="an object locator",
+                             fix="pass a folder written by save_locator (genlens locator train)")
+    return float(cfg.get("threshold", 0.3))
 
 
 def load_locator(folder: str | os.PathLike, *, device: str | torch.device = "cpu", verify: bool = True) -> Locator:
@@ -193,7 +209,7 @@ def load_locator(folder: str | os.PathLike, *, device: str | torch.device = "cpu
     if not folder.is_dir():
         raise GenlensError(f"'{folder}' is not a locator folder; pass a folder written by save_locator")
     cfg = read_folder_config(folder, kinds=(KIND,), what="an object locator",
-                             fix="pass a folder written by save_locator (experiments/locator_train.py)")
+                             fix="pass a folder written by genlens locator train")
     if verify:
         verify_manifest(folder)
     config = from_dict(LocatorConfig, cfg.get("locator"), where=f"'{folder / 'config.json'}' locator")

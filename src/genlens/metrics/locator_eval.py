@@ -16,7 +16,7 @@ from typing import Any
 import torch
 from scipy.optimize import linear_sum_assignment
 
-from genlens.metrics.locator import Detection, Locator, locate
+from genlens.metrics.locator import Detection, Locator, decode, locate, predict
 
 
 def match(detections: Sequence[Detection], classes: Sequence[int], centres_px: Sequence[tuple[float, float]],
@@ -79,3 +79,25 @@ def evaluate_locator(model: Locator, scenes: Any, *, threshold: float = 0.3, rad
     dets = locate(model, scenes.images, threshold, batch=batch, per_class=per_class)
     out = score_detections(dets, scenes.classes, scenes.centres_px, canvas=scenes.canvas, radius=radius)
     return {**out, "threshold": threshold}
+
+
+THRESHOLDS = (0.2, 0.3, 0.4, 0.5)
+
+
+def choose_threshold(model: Locator, held: Any, *, thresholds: Sequence[float] = THRESHOLDS,
+                     batch: int = 256) -> tuple[float, dict[str, Any]]:
+    """The threshold with the best F1 of recall and precision on ``held`` (held-out *train* scenes: never
+    choose it on test scenes), and the scores at every threshold."""
+    cfg = model.config
+    heat, off = predict(model, held.images, batch=batch)
+    radius = 0.1 * held.canvas
+    scores = {t: score_detections(decode(heat, off, stride=cfg.stride, canvas=cfg.canvas, threshold=t),
+                                  held.classes, held.centres_px, canvas=held.canvas, radius=radius)
+              for t in thresholds}
+
+    def f1(v: dict[str, Any]) -> float:
+        r, p = v["recall"], v["precision"]
+        return 0.0 if math.isnan(r) or math.isnan(p) or r + p == 0 else 2 * r * p / (r + p)
+
+    best = max(thresholds, key=lambda t: f1(scores[t]))
+    return best, {str(t): v for t, v in scores.items()}

@@ -1,0 +1,161 @@
+"""Spatial-control benchmark (issue 27, item 5 and "Targets"): the editing measurement for every generator given.
+
+For each generator (``ADAPTER`` or ``ADAPTER:SOURCE``, a model folder or shipped name, through the adapters of
+:mod:`genlens.metrics.spatial_generators`) and for an untrained generator of the same shape (the floor), over
+the evaluation seeds fixed below before any result was seen: move one blob of a real test scene's layout,
+render before and after from the same latent, find the objects with the locator, and report the slope, R^2,
+placement error, class and count kept, and the FID of edited against unedited samples, each with a 95 %
+bootstrap interval (:func:`genlens.metrics.editing.measure_editing`). The locator's own scores on the real
+test scenes are written beside the results, and the FID's extractor is named.
+
+    .venv/bin/python bench/spatial.py --locator runs/locator/best --generator layout-gan:scenes-gan-layout
+    .venv/bin/python bench/spatial.py --quick --locator runs/locator/best      # paste-follow only (the ceiling)
+
+Writes bench/results/spatial.json.
+"""
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import math
+import statistics
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import environment, load_average, write_json
+
+from genlens.data.layout import scene_layouts
+from genlens.data.scenes import SceneConfig, load_scenes
+from genlens.errors import GenlensError
+from genlens.metrics.editing import EditingConfig, measure_editing
+from genlens.metrics.locator import load_locator, locator_threshold
+from genlens.metrics.locator_eval import evaluate_locator
+from genlens.metrics.spatial_analytic import PooledPixels
+from genlens.metrics.spatial_generators import SPATIAL_GENERATORS, LocatorFeatures, load_adapter
+
+# --- pre-registered configuration (issue 27): change only with a note in docs/spatial.md ---------------
+SEEDS = (0, 1, 2)  # evaluation seeds: layouts, moves and latents
+N_EDITS = 2000  # edits per seed, also the samples on each side of the FID
+MAX_MOVE = 1 / 3  # longest move, fraction of the canvas
+RESAMPLES, FID_RESAMPLES = 1000, 200  # bootstrap draws
+DEFAULT_GENERATORS = ("paste-follow",)  # the ceiling: real garments pasted exactly on the layout
+TARGETS = {"median_error_px": ("<=", 1.5), "slope": ("in", (0.9, 1.1)), "r2": (">=", 0.9),
+           "class_right": (">=", 0.95), "count_right": (">=", 0.95)}  # layout-conditioned models, 32-px canvas
+QUICK = {"n": 24, "resamples": 40, "fid_resamples": 5, "locator_scenes": 200}
+STATS = ("slope", "r2", "median_error_px", "class_kept", "class_right", "count_kept", "count_right", "object_found",
+         "fid_edited_vs_unedited")
+
+
+def clean(obj: Any) -> Any:
+    """NaN and infinity -> None, so the file is strict JSON."""
+    if isinstance(obj, float):
+        return obj if math.isfinite(obj) else None
+    if isinstance(obj, dict):
+        return {k: clean(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [clean(v) for v in obj]
+    return obj
+
+
+def over_seeds(per_seed: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """Mean over seeds of each statistic's value, with the smallest and largest seed value."""
+    out: dict[str, Any] = {}
+    for stat in STATS:
+        vals = [r[stat]["value"] for r in per_seed.values() if stat in r and not math.isnan(r[stat]["value"])]
+        if vals:
+            out[stat] = {"mean": statistics.fmean(vals), "min": min(vals), "max": max(vals), "seeds": len(vals)}
+    out["shortened"] = sum(r["shortened"] for r in per_seed.values())
+    return out
+
+
+def meets(summary: dict[str, Any]) -> dict[str, bool | None]:
+    """Each target against the mean over seeds (None where the statistic is missing)."""
+    out: dict[str, bool | None] = {}
+    for stat, (op, bound) in TARGETS.items():
+        v = summary.get(stat, {}).get("mean")
+        if v is None:
+            out[stat] = None
+        elif op == "<=":
+            out[stat] = v <= bound
+        elif op == ">=":
+            out[stat] = v >= bound
+        else:
+            out[stat] = bound[0] <= v <= bound[1]
+    return out
+
+
+def run(args: argparse.Namespace) -> dict[str, Any]:
+    t0 = time.perf_counter()
+    quick = QUICK if args.quick else {}
+    locator = load_locator(args.locator, device=args.device)
+    threshold = locator_threshold(args.locator)
+    test = load_scenes(SceneConfig(split="test", canvas=locator.config.canvas, rgb=locator.config.channels == 3))
+    scored = test.subset(torch.arange(quick["locator_scenes"])) if quick else test
+    locator_scores = evaluate_locator(locator, scored, threshold=threshold)
+    extractor = (LocatorFeatures(locator, name=f"locator-backbone:{Path(args.locator).name}")
+                 if args.features == "locator" else PooledPixels())
+    n = quick.get("n", args.n)
+    results: dict[str, Any] = {}
+    for spec in args.generator or DEFAULT_GENERATORS:
+        for untrained in (False, True):
+            gen = load_adapter(spec, untrained=untrained, seed=0, device=args.device)
+            per_seed = {}
+            for seed in SEEDS:
+                idx = torch.randperm(len(test), generator=torch.Generator().manual_seed(seed))[:n]
+                config = EditingConfig(n=n, max_move=MAX_MOVE, threshold=threshold, seed=seed,
+                                       resamples=quick.get("resamples", RESAMPLES),
+                                       fid_resamples=quick.get("fid_resamples", FID_RESAMPLES))
+                per_seed[str(seed)] = measure_editing(gen, locator, scene_layouts(test, idx), config=config,
+                                                      extractor=extractor)
+            summary = over_seeds(per_seed)
+            results[gen.name] = {"spec": spec, "floor": untrained, "class_aware": gen.class_aware,
+                                 "over_seeds": summary, "targets_met": meets(summary), "seeds": per_seed}
+    return {
+        "benchmark": "spatial",
+        "config": {"seeds": list(SEEDS), "n_edits": n, "max_move": MAX_MOVE, "resamples": RESAMPLES,
+                   "fid_resamples": FID_RESAMPLES, "quick": bool(args.quick), "generators": args.generator or
+                   list(DEFAULT_GENERATORS), "adapters": SPATIAL_GENERATORS.available()},
+        "targets": {k: f"{op} {b}" for k, (op, b) in TARGETS.items()},
+        "locator": {"folder": str(args.locator), "threshold": threshold, "config": dataclasses.asdict(locator.config),
+                    "test_scenes": len(scored), "test": locator_scores},
+        "extractor": extractor.name,
+        "layouts": "ground truth of the real fashion-scenes test scenes, a fresh permutation per seed",
+        "generators": results,
+        "env": {**environment(torch.device(args.device)), "load_average": load_average()},
+        "seconds": round(time.perf_counter() - t0, 1),
+    }
+
+
+def main(argv: list[str] | None = None) -> dict[str, Any]:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--locator", required=True, help="locator folder (genlens locator train)")
+    ap.add_argument("--generator", action="append", help="ADAPTER or ADAPTER:SOURCE (repeatable); default: "
+                    "paste-follow, real garments pasted on the layout")
+    ap.add_argument("--features", choices=("locator", "pooled-pixels"), default="locator",
+                    help="FID extractor: the locator's backbone (default) or pooled pixels (smoke runs)")
+    ap.add_argument("--n", type=int, default=N_EDITS)
+    ap.add_argument("--quick", action="store_true", help=f"smoke run: {QUICK}")
+    ap.add_argument("--device", default="cpu")
+    ap.add_argument("--out", default=str(Path(__file__).resolve().parent / "results" / "spatial.json"))
+    args = ap.parse_args(argv)
+    if not Path(args.locator).is_dir():
+        raise SystemExit(f"spatial.py: no locator folder at '{args.locator}'; train one with genlens locator train")
+    try:
+        result = clean(run(args))
+    except GenlensError as exc:
+        raise SystemExit(f"spatial.py: {exc}") from None
+    write_json(args.out, result)
+    for name, r in result["generators"].items():
+        s = r["over_seeds"]
+        print(f"{name:32s} slope {s.get('slope', {}).get('mean')}  r2 {s.get('r2', {}).get('mean')}  "
+              f"error {s.get('median_error_px', {}).get('mean')} px", flush=True)
+    return result
+
+
+if __name__ == "__main__":
+    main()
