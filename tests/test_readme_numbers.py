@@ -64,6 +64,12 @@ SOURCES: dict[str, tuple[list[tuple[Callable[[], float], Callable[[float], str]]
               for a in ("eqgan-sa", "stylegan2")]
              + [(lambda: _get(GAN, "summary", "eqgan-sa", "editing_correlation", "mean"), fixed(2))],
              {"0.8"}),  # the editing target of the GAN issue
+    "Spatial control": ([(lambda: _get(RESULTS / "spatial.json", "locator", "test", "class_accuracy"), pct(1)),
+                         (lambda: _get(RESULTS / "spatial.json", "locator", "test", "recall"), pct(1))],
+                        {"90"}),  # the locator's class-accuracy target (spatial-control issue)
+    "Explorer": ([(lambda k=k: _get(RESULTS / "explorer.json", k), fixed(0)) for k in ("p50", "p95")]
+                 + [(lambda k=k: _get(RESULTS / "explorer.json", "targets", k), fixed(0)) for k in ("p50", "p95")],
+                 set()),
 }
 NUMBER = re.compile(r"(?<![\w.-])\d+(?:\.\d+)?")
 
