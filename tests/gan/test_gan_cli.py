@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 import torch
@@ -72,3 +73,16 @@ def test_train_smoke(fmnist_dir, tmp_path, cli):
                         "--resume", "--json", "--data-dir", fmnist_dir])
     assert code == 2 and "model.arch ('eqgan-sa' in checkpoint vs 'stylegan2' now)" in err
     assert "--batch-size is renamed --batch" in err  # the old flag still works, with a notice
+
+
+def test_train_without_out_writes_under_runs_never_the_shipped_model(fmnist_dir, tmp_path, cli, monkeypatch):
+    from genlens.utils.io import sha256_file
+
+    shipped = gan_io.shipped_gan_folder("stylegan2") / "model.safetensors"
+    before = sha256_file(shipped)
+    monkeypatch.chdir(tmp_path)
+    code, out, err = cli(["gan", "train", "--arch", "stylegan2", "--tiny", "--steps", "1", "--batch", "4", "--limit",
+                          "16", "--device", "cpu", "--json", "--data-dir", fmnist_dir])
+    assert code == 0, err
+    assert json.loads(out)["model_folder"] == str(Path("runs/gan/stylegan2/model"))
+    assert (tmp_path / "runs/gan/stylegan2/model/model.safetensors").is_file() and sha256_file(shipped) == before

@@ -64,11 +64,11 @@ def train(
     steps: Annotated[int, typer.Option("--steps", min=1, help="Training steps (one D and one G update each).")]
     = 20000,
     batch: Annotated[int, typer.Option("--batch", min=1, help="Images per training step.")] = 64,
-    run_dir: Annotated[Path | None, typer.Option("--run-dir", help="Checkpoints (default out/gan/<arch>, "
-                                                 "out/gan/<data>-<arch> for other data).")] = None,
+    run_dir: Annotated[Path | None, typer.Option("--run-dir", help="Checkpoints (default runs/gan/<arch>, "
+                                                 "runs/gan/<data>-<arch> for other data).")] = None,
     out: Annotated[Path | None, typer.Option("--out", help="Model folder for the final EMA generator "
-                                             "(default: the shipped fmnist-<arch> folder on fashion-mnist, "
-                                             "<run-dir>/model on other data).")] = None,
+                                             "(default <run-dir>/model; shipped models are never written).")]
+    = None,
     resume: Annotated[bool, typer.Option("--resume", help="Continue the checkpoint in --run-dir.")] = False,
     checkpoint_every: Annotated[int, typer.Option("--checkpoint-every", min=0)] = 1000,
     size: Annotated[str, typer.Option("--size", help="Network widths: default, half (the shipped CPU-trained "
@@ -86,7 +86,7 @@ def train(
     Example: genlens gan train --arch eqgan-sa --data fashion-scenes --run-dir runs/scenes-eqgan --out DIR
     """
     from genlens.gan.data import load_gan_data
-    from genlens.gan.io import FMNIST, save_generator, shipped_gan_folder
+    from genlens.gan.io import FMNIST, save_generator
     from genlens.gan.layout import train_inputs
     from genlens.gan.train import GanTrainConfig, train_gan
     from genlens.utils.config_io import to_dict
@@ -97,13 +97,13 @@ def train(
     images, train_data = load_gan_data(data, "train", data_dir=data_dir, limit=limit)
     held_out, test_data = load_gan_data(data, "test", data_dir=data_dir, limit=1024)
     inputs = train_inputs(arch, train_data, images, held_out, size="tiny" if tiny else size, held_out_data=test_data)
-    run_dir = run_dir or Path("out/gan") / (arch if data == FMNIST else f"{data.replace(':', '-')}-{arch}")
+    run_dir = run_dir or Path("runs/gan") / (arch if data == FMNIST else f"{data.replace(':', '-')}-{arch}")
     with progress_bar(f"gan {arch}", steps, quiet=json_out) as callback:
         run = train_gan(config=train_cfg, run_dir=run_dir, resume=resume,
                         callback=lambda r: callback({**r, "loss": r["loss_g"]}), **inputs)
     metrics = run.metrics()
     model_cfg = inputs["model_config"]
-    out = out or (shipped_gan_folder(arch) if data == FMNIST else run_dir / "model")
+    out = out or run_dir / "model"
     folder = save_generator(out, run.G_ema.cpu(), command=command_line(), metrics=metrics, data=data,
                             train=train_cfg.identity(), discriminator=run.pair.D.cpu())
     config = {"model": to_dict(model_cfg), "train": to_dict(train_cfg), "data": data, "run_dir": str(run_dir),
