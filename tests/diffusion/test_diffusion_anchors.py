@@ -142,7 +142,7 @@ def test_cli_sample_writes_the_anchors_it_used(run, model_folder, tmp_path, monk
                              "--steps", "1", "--anchors", "0", "--out", tmp_path / "plain", "--json"])
     assert code == 0 and "anchor_captions" not in json.loads(stdout), err
     code, _, err = run(["sample", model_folder("text"), "--prompt", "a boot", "--anchors", "-2", "--out", out])
-    assert code != 0 and "anchors must be >= 0" in err
+    assert code != 0 and "--anchors must be a whole number >= 0" in err
 
 
 def test_cached_anchored_tokens_hit_the_disk_the_second_time(tmp_path, monkeypatch):

@@ -72,7 +72,7 @@ def test_average_refuses_what_cannot_be_averaged(run, toy, tmp_path):
         (["average", a, "--out", tmp_path / "o2"], "at least two inputs"),
         (["average", a, a, "--weights", "1", "--out", tmp_path / "o3"], "one per input"),
         (["average", a, a, "--weights", "x,1", "--out", tmp_path / "o4"], "comma-separated"),
-        (["average", a, tmp_path / "nothing", "--out", tmp_path / "o5"], "neither a diffusion model folder"),
+        (["average", a, tmp_path / "nothing", "--out", tmp_path / "o5"], "does not exist"),
         (["average", a, a, "--out", a], "is one of the inputs"),
     ]
     for args, msg in cases:

@@ -23,7 +23,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from genlens.attribution import colorize
 from genlens.errors import GenlensError
-from genlens.gan import FixedLatentRenderer, Heatmaps, load_generator, render_heatmap, sample_heatmaps
+from genlens.gan import FixedLatentRenderer, Heatmaps, load_generator, render_heatmap
+from genlens.gan.spatial import canvas_to_heat, heat_to_canvas
 
 LEVELS = (1, 2, 3)
 W_AVG_SAMPLES = 2048
@@ -107,8 +108,9 @@ class GanPanel:
         blobs = []
         if heat is not None:
             for lv in LEVELS:
-                for (cx, cy), s in zip(heat.centers[lv][0].tolist(), heat.sigmas[lv][0].tolist()):
-                    blobs.append({"level": lv, "x": (cx + 1) / 2, "y": (cy + 1) / 2, "sigma": s})
+                xy = heat_to_canvas(heat.centers[lv][0], G.config.resolution)
+                for (cx, cy), s in zip(xy.tolist(), heat.sigmas[lv][0].tolist()):
+                    blobs.append({"level": lv, "x": cx, "y": cy, "sigma": s})
         return {"model": name, "resolution": G.config.resolution, "heatmaps": G.config.use_sel,
                 "arch": G.config.arch, "blobs": blobs}
 
@@ -118,8 +120,7 @@ class GanPanel:
         def make():
             g = torch.Generator().manual_seed(int(seed))
             z = torch.randn(1, G.config.z_dim, generator=g)
-            heat = (sample_heatmaps(1, size=G.config.resolution, generator=g, sigmas=G.config.heat_sigmas)
-                    if G.config.use_sel else None)
+            heat = G.sample_heatmaps(1, generator=g, device="cpu") if G.config.use_sel else None
             return z, heat
 
         return self._seeds.get((id(G), int(seed)), make)
@@ -149,8 +150,10 @@ class GanPanel:
             if not mine:  # a level with no blobs keeps the seed's
                 centers[lv], sigmas[lv], maps[lv] = seed_heat.centers[lv], seed_heat.sigmas[lv], seed_heat.maps[lv]
                 continue
-            # canvas [0, 1] (x right, y down) -> the heatmap grid's [-1, 1]; outside points are clamped
-            c = torch.tensor([[[min(max(b.x, 0.0), 1.0) * 2 - 1, min(max(b.y, 0.0), 1.0) * 2 - 1] for b in mine]])
+            # canvas [0, 1] (x right, y down) -> the heatmap grid's [-1, 1], as `gan edit --center` does;
+            # outside points are clamped
+            xy = torch.tensor([[min(max(b.x, 0.0), 1.0), min(max(b.y, 0.0), 1.0)] for b in mine])
+            c = canvas_to_heat(xy, res)[None]
             s = torch.tensor([[b.sigma for b in mine]])
             centers[lv], sigmas[lv], maps[lv] = c, s, render_heatmap(c, s, res)
         return Heatmaps(maps, centers, sigmas)
