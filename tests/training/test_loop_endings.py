@@ -30,6 +30,7 @@ def reference(tiny, tmp_path_factory):
 
 
 def test_sigterm_saves_at_the_step_boundary_and_resumes_exactly(tiny, reference, tmp_path):
+    before = signal.getsignal(signal.SIGTERM)  # whatever an earlier in-process caller left installed
     calls = []
 
     def loss_with_sigterm(model, batch):
@@ -45,7 +46,7 @@ def test_sigterm_saves_at_the_step_boundary_and_resumes_exactly(tiny, reference,
     parts, rest = _train(tiny, tmp_path, resume=True)
     assert [r["loss"] for r in seen + rest] == [r["loss"] for r in reference[1]]
     tiny.assert_same_state(parts.model.state_dict(), reference[0].model.state_dict())
-    assert signal.getsignal(signal.SIGTERM) == signal.SIG_DFL  # handler restored
+    assert signal.getsignal(signal.SIGTERM) == before  # handler restored
 
 
 def test_corrupt_last_falls_back_to_the_newest_intact_and_says_so(tiny, reference, tmp_path):
