@@ -85,22 +85,38 @@ def train(
 
     Example: genlens gan train --arch eqgan-sa --data fashion-scenes --run-dir runs/scenes-eqgan --out DIR
     """
-    from genlens.gan.data import load_gan_data
-    from genlens.gan.io import FMNIST, save_generator
-    from genlens.gan.layout import train_inputs
-    from genlens.gan.train import GanTrainConfig, train_gan
-    from genlens.utils.config_io import to_dict
+    from genlens.gan.io import FMNIST
+    from genlens.training.lock import run_lock
 
     t0 = time.perf_counter()
+    run_dir = run_dir or Path("runs/gan") / (arch if data == FMNIST else f"{data.replace(':', '-')}-{arch}")
+    with run_lock(run_dir):  # from the start: a second `gan train` on this folder is refused before any work
+        _train(arch=arch, data=data, steps=steps, batch=batch, run_dir=run_dir, out=out, resume=resume,
+               checkpoint_every=checkpoint_every, size="tiny" if tiny else size, limit=limit, data_dir=data_dir,
+               seed=seed, device=device, json_out=json_out, t0=t0)
+
+
+def _train(*, arch: str, data: str, steps: int, batch: int, run_dir: Path, out: Path | None, resume: bool,
+           checkpoint_every: int, size: str, limit: int | None, data_dir: Path | None, seed: int, device: str,
+           json_out: bool, t0: float) -> None:
+    from genlens.gan.data import load_gan_data
+    from genlens.gan.io import save_generator
+    from genlens.gan.layout import train_inputs
+    from genlens.gan.train import GanTrainConfig, train_gan
+    from genlens.training.loop import RunFinished
+    from genlens.utils.config_io import to_dict
+
     train_cfg = GanTrainConfig(total_steps=steps, batch_size=batch, seed=seed, device=device,
                                checkpoint_every=checkpoint_every, di_every=max(steps // 20, 1))
     images, train_data = load_gan_data(data, "train", data_dir=data_dir, limit=limit)
     held_out, test_data = load_gan_data(data, "test", data_dir=data_dir, limit=1024)
-    inputs = train_inputs(arch, train_data, images, held_out, size="tiny" if tiny else size, held_out_data=test_data)
-    run_dir = run_dir or Path("runs/gan") / (arch if data == FMNIST else f"{data.replace(':', '-')}-{arch}")
+    inputs = train_inputs(arch, train_data, images, held_out, size=size, held_out_data=test_data)
     with progress_bar(f"gan {arch}", steps, quiet=json_out) as callback:
         run = train_gan(config=train_cfg, run_dir=run_dir, resume=resume,
                         callback=lambda r: callback({**r, "loss": r["loss_g"]}), **inputs)
+    if not run.history:  # resumed at its last step: train_gan checked the config and wrote nothing; neither do we
+        raise RunFinished(f"{run_dir} is already finished (step {run.step} of {steps}); nothing was changed; "
+                          f"to train longer, pass --steps above {run.step}")
     metrics = run.metrics()
     model_cfg = inputs["model_config"]
     out = out or run_dir / "model"

@@ -16,7 +16,7 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -113,16 +113,27 @@ class GanRun:
     ema: EMA
     history: list[dict[str, Any]]
     step: int
+    past: list[dict[str, Any]] = field(default_factory=list)  # the records of the calls before this one
+
+    @property
+    def whole_history(self) -> list[dict[str, Any]]:
+        """Every step's record since the run began (earlier calls: ``HISTORY_KEYS`` only, from the checkpoint)."""
+        return self.past + self.history
 
     @property
     def G_ema(self) -> Generator:
         return self.ema.ema_model
 
     def metrics(self) -> dict[str, Any]:
-        """The run's headline numbers: steps, the last DI and mean logits, DI over the run's steps."""
-        last = self.history[-1] if self.history else {}
+        """The run's headline numbers: steps, the last DI and mean logits, DI over all the run's steps."""
+        whole = self.whole_history
+        last = whole[-1] if whole else {}
         return {"steps": self.step, "di": last.get("di"), "d_real": last.get("d_real"), "d_fake": last.get("d_fake"),
-                "di_history": [[r["step"], r["di"]] for r in self.history if "di" in r]}
+                "di_history": [[r["step"], r["di"]] for r in whole if r.get("di") is not None]}
+
+
+# What every checkpoint keeps of each step's record (its ``history``), so a resumed run reports all its steps.
+HISTORY_KEYS = ("step", "loss_d", "loss_g", "d_real", "d_fake", "di")
 
 
 # Checkpoints written before the injected parts were recorded used the shipped ones; before the layout GAN
@@ -178,7 +189,8 @@ def train_gan(
     layouts: Callable[[torch.Tensor], torch.Tensor] | None = None,
     held_out_layouts: Callable[[torch.Tensor], torch.Tensor] | None = None,
 ) -> GanRun:
-    """Train G and D on ``data`` (N, C, 32, 32) in [-1, 1]; return the models, EMA and this call's history.
+    """Train G and D on ``data`` (N, C, 32, 32) in [-1, 1]; return the models, EMA and this call's history
+    (``GanRun.whole_history``: the run's, earlier calls' records read from the checkpoint).
 
     ``callback(record)`` gets ``{"step", "total", "loss_d", "loss_g", "d_real", "d_fake"[, "r1", "align",
     "di"]}`` after every step (d_real / d_fake: mean raw logits of this step's batch). On NaN/Inf the run
@@ -218,12 +230,14 @@ def train_gan(
         raise GenlensError(f"{run_dir} already holds a checkpoint; pass --resume to continue it or choose a "
                            "new run dir")
     step = 0
+    past: list[dict[str, Any]] = []
     if found is not None:
         # total_steps may grow: the learning rates are constant (StyleGAN2 has no schedule) and the data order
         # does not depend on it, so a finished run extended to more steps equals one trained that long.
         saved = load_checkpoint(found, model=pair, config=identity, optimizer=optims, ema=ema,
                                 ignore=("train.total_steps", *_check_removed_options(found)), added=PARTS_ADDED)
         step = int(saved["step"])
+        past = [dict(r) for r in saved.get("history", [])]  # checkpoints before issue 29 kept none
         if step > config.total_steps:
             raise GenlensError(f"{run_dir} is already at step {step}, past the {config.total_steps} steps asked "
                                f"for; pass --steps {step} or more to continue it")
@@ -234,7 +248,8 @@ def train_gan(
 
     def save(at_step: int) -> None:
         save_checkpoint(run_dir, step=at_step, model=pair, config=identity, optimizer=optims, ema=ema,
-                        state={"data_order": order.state_dict(), "rng": capture_rng_state(generators=generators)})
+                        state={"data_order": order.state_dict(), "rng": capture_rng_state(generators=generators),
+                               "history": past + [{k: r[k] for k in HISTORY_KEYS if k in r} for r in history]})
 
     def layout_of(idx: torch.Tensor | None) -> torch.Tensor | None:
         return None if layouts is None or idx is None else layouts(idx).to(device)
@@ -312,4 +327,4 @@ def train_gan(
                 last_saved = step
             if interrupt.requested:
                 raise KeyboardInterrupt
-    return GanRun(pair=pair, ema=ema, history=history, step=step)
+    return GanRun(pair=pair, ema=ema, history=history, step=step, past=past)
