@@ -87,6 +87,7 @@ def train(
     from genlens.diffusion.schedule import NoiseSchedule
     from genlens.diffusion.train import DiffusionTrainConfig, train_diffusion
     from genlens.diffusion.unet import UNetConfig
+    from genlens.training.checkpoint import find_checkpoint, read_checkpoint_state
     from genlens.utils.config_io import to_dict
 
     if cond not in CONDS:
@@ -125,12 +126,15 @@ def train(
                                  scenes=data if cond == "layout" else None,
                                  run_dir=out / "checkpoints", resume=resume, device=device,
                                  checkpoint_every=checkpoint_every, callback=cb)
-    losses = [h["loss"] for h in result.history]
+    # The whole run's [step, loss, lr] rows from its last checkpoint (this call's segment only if there is none).
+    saved = read_checkpoint_state(out / "checkpoints").get("history") if find_checkpoint(out / "checkpoints") else None
+    whole = [{"step": int(r[0]), "loss": r[1]} for r in saved] if saved else result.history
+    losses = [h["loss"] for h in whole]
     metrics = {"init_from": _provenance(init_from)} if init_from is not None else {}
     if captions is not None:
         metrics["captions"] = {"source": captions.source, "count": int(captions.labels.numel())}
     metrics |= {"final_loss": losses[-1] if losses else None, "steps": steps, "train_seconds": round(result.seconds, 1),
-               "history": [{"step": h["step"], "loss": h["loss"]} for h in result.history[:: max(1, steps // 200)]]}
+               "history": [{"step": h["step"], "loss": h["loss"]} for h in whole[:: max(1, steps // 200)]]}
     save_diffusion(out, result.model, config=config, class_names=data.class_names, command=command_line(),
                    metrics=metrics)
     write_run_json(out, command=command_line(), config=to_dict(config), seed=seed, metrics=metrics,
