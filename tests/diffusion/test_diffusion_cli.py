@@ -165,3 +165,13 @@ def test_sample_guidance_interval_recorded_and_checked(run, model_folder, tmp_pa
                             "--guidance-interval", bad, "--out", tmp_path / "bad"])
         assert code != 0 and "guidance-interval" in err.replace("guidance interval", "guidance-interval")
         assert len(err.strip().splitlines()) == 1, err
+
+
+def test_a_prompt_never_names_a_folder_outside_out(run, model_folder, tmp_path, fake_text):
+    out = tmp_path / "box" / "t"
+    code, _, err = run(["sample", model_folder("text"), "--prompt", "../../escape", "--n", "1", "--steps", "1",
+                        "--out", out])
+    assert code == 0, err
+    written = list((tmp_path / "box").rglob("*.png"))
+    assert written and all(out in p.parents for p in written)
+    assert len([p for p in out.iterdir() if p.is_dir()]) == 1

@@ -15,6 +15,7 @@ from genlens.cli.common import (
     emit_json,
     err_console,
     progress_bar,
+    safe_child,
     write_run_json,
 )
 from genlens.cli.diffusion_eval import (
@@ -212,7 +213,7 @@ def sample_cmd(
     from genlens.data.base import resolve_class
     from genlens.diffusion.pipeline import DiffusionPipeline, class_prompts, settings_from_flags
     from genlens.utils.device import resolve_device
-    from genlens.utils.images import safe_name, save_grid, save_png
+    from genlens.utils.images import save_grid, save_png
     from genlens.utils.seed import make_generator
 
     if n < 1:
@@ -262,13 +263,14 @@ def sample_cmd(
                            + (" or --prompt TEXT" if kind == "text" else ""))
 
     t0 = time.perf_counter()
+    folders = [safe_child(out, name) for name, _ in groups]  # confined under --out, checked before sampling
     gen = make_generator(seed, dev)
     record = pipe.record()
     total = record["steps"]
     keep = set(torch.linspace(1, total, min(8, total)).round().long().tolist())
     images, strips = [], []
     with progress_bar(f"sample ({pipe.config.sampler}, {total} steps)", total * len(groups), quiet=json_out) as cb:
-        for gi, (name, cond) in enumerate(groups):
+        for gi, (_, cond) in enumerate(groups):
             frames: list[torch.Tensor] = []
 
             def report(info, gi=gi, frames=frames):
@@ -278,7 +280,7 @@ def sample_cmd(
 
             imgs = pipe.sample(cond, n, generator=gen, callback=report).cpu()
             for i, img in enumerate(imgs):
-                save_png(img, out / safe_name(name)[:80] / f"{i}.png")
+                save_png(img, folders[gi] / f"{i}.png")
             images.append(imgs)
             if frames:
                 strips.append(torch.stack(frames, 1).flatten(0, 1))  # x_t row, then x̂_0 row
