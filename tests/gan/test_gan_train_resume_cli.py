@@ -2,8 +2,19 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 
+import genlens.gan.data
 from genlens.utils.io import sha256_file
+
+HOLD = """
+import sys, time
+from genlens.training.lock import run_lock
+with run_lock(sys.argv[1], command="genlens gan train"):
+    print("held", flush=True)
+    time.sleep(60)
+"""
 
 
 def _hashes(folder):
@@ -30,3 +41,17 @@ def test_finished_run_is_a_note_and_resume_keeps_the_whole_history(fmnist_dir, t
     metrics = json.loads((run_dir / "model" / "manifest.json").read_text())["metrics"]
     assert [s for s, _ in metrics["di_history"]] == [1, 2, 3, 4]
     assert metrics["steps"] == 4
+
+
+def test_a_held_run_folder_is_refused_before_any_work(tmp_path, cli, monkeypatch):
+    run_dir = tmp_path / "run"
+    proc = subprocess.Popen([sys.executable, "-c", HOLD, str(run_dir)], stdout=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout.readline().strip() == "held"
+        monkeypatch.setattr(genlens.gan.data, "load_gan_data", lambda *a, **k: (_ for _ in ()).throw(AssertionError))
+        code, _, err = cli(["gan", "train", "--tiny", "--steps", "1", "--run-dir", run_dir, "--device", "cpu"])
+    finally:
+        proc.kill()
+        proc.wait()
+    assert code == 2 and "in use by" in err and len(err.strip().splitlines()) == 1, err
+    assert list(run_dir.iterdir()) == []
