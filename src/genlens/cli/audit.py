@@ -148,7 +148,7 @@ def backdoor(
     from genlens.audit.neural_cleanse import UNDETECTABLE_NOTE, CleanseConfig, neural_cleanse, transfer_success
     from genlens.data.fashion_mnist import load_fashion_mnist
     from genlens.models.load import load_model
-    from genlens.utils.images import safe_name, save_grid, save_png
+    from genlens.utils.images import save_grid, save_png
 
     config = CleanseConfig(steps=steps, seed=seed, scale=scale)
     if n_images < 2:
@@ -181,7 +181,7 @@ def backdoor(
         pii_success = transfer_success(handle, images, sample.labels, res.masks, pii)
         rows.append(pii)
     for c, name in enumerate(handle.class_names):
-        d = out / safe_name(name)
+        d = safe_child(out, name)
         save_png(res.masks[c], d / "mask.png", upscale=4)
         save_png((res.masks * res.patterns)[c], d / "trigger.png", upscale=4)
         if pii_scale > 0:
