@@ -15,6 +15,7 @@ from genlens.cli.common import (
     emit_json,
     err_console,
     progress_bar,
+    safe_child,
     write_run_json,
 )
 from genlens.errors import GenlensError
