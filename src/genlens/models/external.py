@@ -4,8 +4,8 @@ Spec strings (accepted by :func:`genlens.models.load.load_model` and every CLI c
 
 - ``timm:<arch>:<weights file>``: build ``<arch>`` with timm (no download) and load a local ``.safetensors``
   file or a ``.pth``/``.bin``/``.pt`` state dict (read with ``torch.load(weights_only=True)``, never unpickled);
-- ``timm:<arch>``: ``pretrained=True`` through timm, i.e. the Hugging Face cache; offline, a missing cache
-  gives one line saying where to put a weights file instead.
+- ``timm:<arch>``: the weights file already in the local Hugging Face cache (never a download); a missing
+  cache gives one line at once saying where to put a weights file instead.
 
 The handle takes ``mean``/``std``/``input_size`` from timm's ``pretrained_cfg`` and ImageNet class names from
 ``timm.data.ImageNetInfo`` when the head has 1000 (or 21843/11821) outputs; other heads get ``class_<i>``.
@@ -78,20 +78,15 @@ def imagenet_names(num_classes: int) -> tuple[str, ...]:
     return tuple(f"class_{i}" for i in range(num_classes))
 
 
-def load_timm(arch: str, weights: str | os.PathLike | None = None, *, pretrained: bool = False,
+def load_timm(arch: str, weights: str | os.PathLike | None = None, *,
               input_size: int | None = None, class_names: tuple[str, ...] | None = None,
               device: str | torch.device = "cpu") -> ModelHandle:
-    """A handle on timm's ``arch``; ``weights`` a local file, ``pretrained`` the HF cache, neither: random init
-    (tests). ``input_size`` overrides the square input resolution (e.g. 224 for a convnet)."""
+    """A handle on timm's ``arch``; ``weights`` a local file, else random init (tests). Never downloads. ``input_size`` overrides the square input resolution (e.g. 224 for a convnet)."""
     timm = _import_timm()
     if arch not in timm.list_models():
         close = timm.list_models(f"*{arch.split('_')[0]}*")[:6]
         raise GenlensError(f"timm has no model '{arch}'" + (f"; similar: {', '.join(close)}" if close else ""))
-    try:
-        model = timm.create_model(arch, pretrained=pretrained and weights is None)
-    except Exception as e:
-        raise GenlensError(f"cannot load pretrained '{arch}' from the Hugging Face cache ({type(e).__name__}); "
-                           f"download its weights once and pass timm:{arch}:<weights file>") from e
+    model = timm.create_model(arch, pretrained=False)
     if weights is not None:
         state = read_state_dict(Path(weights))
         missing, unexpected = model.load_state_dict(state, strict=False)
