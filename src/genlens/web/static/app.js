@@ -15,6 +15,13 @@ export async function api(path, { method = "GET", body, type } = {}) {
   return data;
 }
 
+// A DOM element with properties and children: the one builder every panel uses.
+export function el(tag, attrs = {}, ...kids) {
+  const e = Object.assign(document.createElement(tag), attrs);
+  e.append(...kids);
+  return e;
+}
+
 export function withToken(path) {
   return path + (path.includes("?") ? "&" : "?") + "token=" + encodeURIComponent(token);
 }

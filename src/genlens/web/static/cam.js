@@ -1,11 +1,5 @@
 // Grad-CAM panel: a test image or an uploaded PNG/JPEG, a model and a class -> the overlay.
-import { api, writeHash, setStatus, withToken } from "./app.js";
-
-const el = (tag, attrs = {}, ...kids) => {
-  const e = Object.assign(document.createElement(tag), attrs);
-  e.append(...kids);
-  return e;
-};
+import { api, el, writeHash, setStatus, withToken } from "./app.js";
 
 export async function mount(root, params) {
   const { classifiers } = await api("/api/models");

@@ -1,12 +1,7 @@
 // GAN panel: a 2-D latent pad, truncation, and for heatmap generators (EqGAN-SA) draggable heatmap blobs
 // over the image, with the baseline generator's image of the same latent beside it.
-import { api, socket, readHash, writeHash, setStatus } from "./app.js";
+import { api, el, socket, readHash, writeHash, setStatus } from "./app.js";
 
-const el = (tag, attrs = {}, ...kids) => {
-  const e = Object.assign(document.createElement(tag), attrs);
-  e.append(...kids);
-  return e;
-};
 const clamp01 = (v) => Math.min(1, Math.max(0, v));
 // Shared with tests and the benchmark: frames received and pointer-to-decoded latencies (ms).
 const stats = (window.__genlens = { frames: 0, sent: 0, lastId: -1, latencies: [], arrivals: [], renderMs: [], serverMs: [], errors: 0 });

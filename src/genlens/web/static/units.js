@@ -1,12 +1,6 @@
 // Units panel: model -> layer -> unit with its feature visualisation (computed on demand, cached on
 // disk), its top-activating test images, statistics, and whether it is dead.
-import { api, writeHash, setStatus, withToken } from "./app.js";
-
-const el = (tag, attrs = {}, ...kids) => {
-  const e = Object.assign(document.createElement(tag), attrs);
-  e.append(...kids);
-  return e;
-};
+import { api, el, writeHash, setStatus, withToken } from "./app.js";
 
 export async function mount(root, params) {
   const { classifiers } = await api("/api/models");
