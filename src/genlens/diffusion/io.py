@@ -30,12 +30,9 @@ from genlens.diffusion.config import (
 from genlens.diffusion.unet import Denoiser
 from genlens.errors import GenlensError
 from genlens.models.weights_io import (
-    WEIGHTS_FILE,
-    load_state_into,
+    load_folder_weights,
     read_folder_config,
-    read_state,
     save_model_folder,
-    verify_manifest,
 )
 from genlens.utils.config_io import from_dict, to_dict
 
@@ -122,12 +119,9 @@ def load_diffusion(folder: str | os.PathLike, *, device: str | torch.device = "c
     meta = read_folder_config(folder, kinds=tuple(KINDS.values()), what="a diffusion model",
                               fix="pass a folder written by `genlens diffusion train`")
     kind = meta["kind"]
-    if verify:
-        verify_manifest(folder)
     where = f"'{folder / 'config.json'}'"
     unet = from_dict(UNetConfig, meta["unet"], where=f"{where} unet", migration=UNET_MIGRATION)
-    model = Denoiser(unet)
-    load_state_into(model, read_state(folder / WEIGHTS_FILE), what=f"'{folder / WEIGHTS_FILE}'", arch=kind)
+    model = load_folder_weights(folder, Denoiser(unet), arch=kind, verify=verify)
     model = model.to(device).eval().requires_grad_(False)
     schedule = from_dict(NoiseSchedule, meta["schedule"], where=f"{where} schedule")
     sampling, note = read_sampling(meta.get("sampling"), where=f"{where} sampling",

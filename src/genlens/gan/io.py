@@ -16,11 +16,9 @@ from genlens.gan.networks import Discriminator, GanConfig, Generator
 from genlens.models.load import WEIGHTS_ROOT
 from genlens.models.weights_io import (
     WEIGHTS_FILE,
-    load_state_into,
+    load_folder_weights,
     read_folder_config,
-    read_state,
     save_model_folder,
-    verify_manifest,
 )
 from genlens.utils.config_io import to_dict
 from genlens.utils.io import read_json
@@ -95,9 +93,6 @@ def load_generator(name_or_dir: str | os.PathLike, *, device: str | torch.device
             raise GenlensError(f"'{text}' is neither a GAN folder nor a shipped GAN ({', '.join(SHIPPED)}); "
                                "pass a folder written by `genlens gan train`")
     cfg = read_folder_config(folder, kinds=(KIND,), what="a GAN", fix="pass a folder written by `genlens gan train`")
-    if verify:
-        verify_manifest(folder)
     config = GanConfig.from_dict(cfg.get("gan"), where=f"'{folder}/config.json' 'gan'")
-    G = Generator(config)
-    load_state_into(G, read_state(folder / WEIGHTS_FILE), what=str(folder / WEIGHTS_FILE), arch=config.arch)
+    G = load_folder_weights(folder, Generator(config), arch=config.arch, verify=verify)
     return G.to(device).eval().requires_grad_(False)

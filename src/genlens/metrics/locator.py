@@ -25,12 +25,9 @@ from torch import nn
 from genlens.data.fashion_mnist import CLASS_NAMES
 from genlens.errors import GenlensError
 from genlens.models.weights_io import (
-    WEIGHTS_FILE,
-    load_state_into,
+    load_folder_weights,
     read_folder_config,
-    read_state,
     save_model_folder,
-    verify_manifest,
 )
 from genlens.utils.config_io import from_dict, to_dict
 
@@ -210,9 +207,6 @@ def load_locator(folder: str | os.PathLike, *, device: str | torch.device = "cpu
         raise GenlensError(f"'{folder}' is not a locator folder; pass a folder written by save_locator")
     cfg = read_folder_config(folder, kinds=(KIND,), what="an object locator",
                              fix="pass a folder written by genlens locator train")
-    if verify:
-        verify_manifest(folder)
     config = from_dict(LocatorConfig, cfg.get("locator"), where=f"'{folder / 'config.json'}' locator")
-    model = build_locator(config)
-    load_state_into(model, read_state(folder / WEIGHTS_FILE), what=f"'{folder}'", arch="locator")
+    model = load_folder_weights(folder, build_locator(config), arch="locator", verify=verify)
     return model.to(device).eval()

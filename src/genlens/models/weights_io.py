@@ -120,6 +120,16 @@ def read_state(path: str | os.PathLike) -> dict[str, torch.Tensor]:
         raise GenlensError(f"'{path}' is not a readable safetensors file ({exc}); pass a .safetensors file") from None
 
 
+def load_folder_weights(folder: str | os.PathLike, model: nn.Module, *, arch: str, verify: bool = True) -> nn.Module:
+    """The one way a model folder's weights are read: check every sha256 against the manifest (unless
+    ``verify`` is False), then load ``model.safetensors`` into ``model`` strictly. Returns ``model``."""
+    folder = Path(folder)
+    if verify:
+        verify_manifest(folder)
+    load_state_into(model, read_state(folder / WEIGHTS_FILE), what=f"'{folder / WEIGHTS_FILE}'", arch=arch)
+    return model
+
+
 def load_state_into(model: nn.Module, state: dict[str, torch.Tensor], *, what: str, arch: str) -> None:
     """Load ``state`` strictly, casting to the model's dtypes; a mismatch is a one-line error."""
     own = model.state_dict()
