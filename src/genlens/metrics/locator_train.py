@@ -94,7 +94,11 @@ def train_locator(config: LocatorConfig, data: Any, *, steps: int, batch: int = 
         raise GenlensError(f"the scenes hold up to {int(data.counts.max())} objects but max_items is "
                            f"{config.max_items}; raise max_items")
     generator = generator or torch.Generator().manual_seed(0)
-    model = build_locator(config).to(device).train()
+    # the initial weights come from ``generator`` too, not the global RNG: the same seed, the same locator
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(int(torch.randint(0, 2**62, (1,), generator=generator)))
+        model = build_locator(config)
+    model = model.to(device).train()
     opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=weight_decay)
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: 0.5 * (1 + torch.cos(torch.tensor(s / steps * torch.pi))).item())
     start = time.perf_counter()
