@@ -9,7 +9,8 @@ __version__ = "0.1.0"
 
 from genlens.errors import GenlensError
 
-__all__ = ["GenlensError", "__version__", "invert", "load_data", "load_model", "shipped_models", "zoo_names"]
+__all__ = ["GenlensError", "__version__", "invert", "load_data", "load_model", "shipped_models", "wrap",
+           "zoo_names"]
 
 
 def load_model(name_or_dir: str, *, device: str = "cpu"):
@@ -17,6 +18,14 @@ def load_model(name_or_dir: str, *, device: str = "cpu"):
     from genlens.models.load import load_model as _load
 
     return _load(name_or_dir, device=device)
+
+
+def wrap(module, **kwargs):
+    """Any PyTorch classifier as a :class:`~genlens.models.handle.ModelHandle` (mean, std, input_size, class
+    names): see :func:`genlens.models.wrap.wrap`."""
+    from genlens.models.wrap import wrap as _wrap
+
+    return _wrap(module, **kwargs)
 
 
 def zoo_names() -> list[str]:

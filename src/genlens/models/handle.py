@@ -25,6 +25,9 @@ class ModelHandle:
     class_names: tuple[str, ...]
     arch: str = "unknown"
     meta: dict[str, Any] = field(default_factory=dict)
+    # a model without timm's forward_features/forward_head: the layer whose INPUT is the penultimate feature
+    # vector (usually the final nn.Linear); set by genlens.wrap
+    features_layer: str | None = None
 
     def __post_init__(self) -> None:
         c = self.input_size[0]
@@ -67,7 +70,26 @@ class ModelHandle:
         m = self.model
         if hasattr(m, "forward_features") and hasattr(m, "forward_head"):
             return m.forward_head(m.forward_features(xn), pre_logits=True)
-        raise GenlensError(f"{self.name} has no forward_features/forward_head; wrap it as a timm-style model")
+        if self.features_layer is not None:
+            return self._input_of(self.features_layer, xn)
+        raise GenlensError(f"{self.name} has no forward_features/forward_head; pass features_layer= to "
+                           "genlens.wrap (the layer whose input is the penultimate feature vector, e.g. fc)")
+
+    def _input_of(self, layer: str, xn: torch.Tensor) -> torch.Tensor:
+        """(B, D): the flattened input of ``layer`` during one forward of the model on normalised ``xn``."""
+        seen: list[torch.Tensor] = []
+
+        def grab(_module: nn.Module, args: tuple[Any, ...]) -> None:
+            seen.append(args[0])
+
+        hook = self.layer(layer).register_forward_pre_hook(grab)
+        try:
+            self.model(xn)
+        finally:
+            hook.remove()
+        if not seen:
+            raise GenlensError(f"{self.name}: layer '{layer}' did not run in forward; pass another features_layer")
+        return seen[-1].flatten(1)
 
     @torch.no_grad()
     def predict(self, x: torch.Tensor, *, batch_size: int = 512) -> torch.Tensor:
