@@ -28,6 +28,7 @@ class ModelHandle:
     # a model without timm's forward_features/forward_head: the layer whose INPUT is the penultimate feature
     # vector (usually the final nn.Linear); set by genlens.wrap
     features_layer: str | None = None
+    antialias: bool = True  # resize with antialiasing; False where a reference pipeline did not (FID Inception)
 
     def __post_init__(self) -> None:
         c = self.input_size[0]
@@ -54,7 +55,8 @@ class ModelHandle:
         if x.ndim != 4 or x.shape[1] != c:
             raise GenlensError(f"{self.name} expects images shaped (B, {c}, {h}, {w}); got {tuple(x.shape)}")
         if x.shape[-2:] != (h, w):
-            x = nn.functional.interpolate(x, size=(h, w), mode="bilinear", align_corners=False, antialias=True)
+            x = nn.functional.interpolate(x, size=(h, w), mode="bilinear", align_corners=False,
+                                          antialias=self.antialias)
         mean = torch.tensor(self.mean, device=x.device, dtype=x.dtype).view(1, c, 1, 1)
         std = torch.tensor(self.std, device=x.device, dtype=x.dtype).view(1, c, 1, 1)
         return (x - mean) / std
