@@ -56,6 +56,7 @@ def test_class_names_from_count_or_forward():
     ({"input_size": 16, "channels": 1, "std": 0.0}, "std must be positive"),
     ({"input_size": 16, "channels": 1, "cam_layer": "nope"}, "has no layer 'nope'"),
     ({"input_size": 16, "channels": 1, "class_names": ["a", "a", "b", "c"]}, "repeat"),
+    ({"input_size": 16, "channels": 1, "class_names": "abcd"}, "is one string"),
 ])
 def test_bad_wrap_is_one_line(kwargs, words):
     with pytest.raises(GenlensError) as err:

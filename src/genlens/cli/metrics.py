@@ -1,4 +1,5 @@
-"""``genlens metrics fid|kid|pr|is|judge`` on data specs: ``NAME[:split]``, ``folder:PATH``, ``npz:PATH``."""
+"""``genlens metrics fid|kid|pr|is|judge`` on data specs: ``NAME[:split]``, ``folder:PATH``, ``npz:PATH``; the
+feature extractor is any ``--features`` spec :func:`genlens.metrics.extractor_for` takes."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -11,6 +12,8 @@ app = typer.Typer(help="FID, KID, precision/recall, Inception Score and classifi
                   "A set is a data spec: NAME[:train|test] (fashion-mnist, digits), folder:PATH (ROOT/<class>/*.png or "
                   "ROOT/*.png; a bare existing path works too) or npz:PATH (an .npz with 'images' and 'labels').\n\nExamples:\n\n"
                   "  genlens metrics fid fashion-mnist:test out/samples --json\n\n"
+                  "  genlens metrics fid folder:photos folder:out/samples --features inception  (pytorch-fid's "
+                  "local weights: comparable with papers)\n\n"
                   "  genlens metrics judge out/inverted --model fmnist-vit", no_args_is_help=True)
 
 FeaturesOpt = typer.Option("genlens-fmnist", "--features", help="Feature extractor: genlens-fmnist (default, "

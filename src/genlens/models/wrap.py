@@ -83,6 +83,8 @@ def wrap(module: nn.Module, *, mean: Stats = 0.0, std: Stats = 1.0, input_size: 
     if not isinstance(module, nn.Module):
         raise GenlensError(f"genlens.wrap takes a torch.nn.Module, got {type(module).__name__}")
     label = name or type(module).__name__
+    if isinstance(class_names, str):
+        raise GenlensError(f"class_names of {label} is one string; give a list of names (or a count)")
     size = _size(input_size, channels, mean)
     k = _probe_classes(module, size, label)
     if class_names is None or isinstance(class_names, int):
