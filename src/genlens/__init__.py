@@ -9,14 +9,24 @@ __version__ = "0.1.0"
 
 from genlens.errors import GenlensError
 
-__all__ = ["GenlensError", "__version__", "invert", "load_data", "load_model", "shipped_models", "zoo_names"]
+__all__ = ["GenlensError", "__version__", "invert", "load_data", "load_model", "shipped_models", "wrap",
+           "zoo_names"]
 
 
-def load_model(name_or_dir: str, *, device: str = "cpu"):
-    """Load a zoo model (``fmnist-cnn`` ...) or a checkpoint folder as a :class:`ModelHandle`."""
+def load_model(name_or_dir: str, *, device: str = "cpu", allow_download: bool = False):
+    """Load a zoo model (``fmnist-cnn`` ...), a checkpoint folder or ``timm:NAME[:FILE]`` as a :class:`ModelHandle`;
+    ``allow_download`` lets ``timm:NAME`` without a local file fetch timm's weights (off: never the network)."""
     from genlens.models.load import load_model as _load
 
-    return _load(name_or_dir, device=device)
+    return _load(name_or_dir, device=device, allow_download=allow_download)
+
+
+def wrap(module, **kwargs):
+    """Any PyTorch classifier as a :class:`~genlens.models.handle.ModelHandle` (mean, std, input_size, class
+    names): see :func:`genlens.models.wrap.wrap`."""
+    from genlens.models.wrap import wrap as _wrap
+
+    return _wrap(module, **kwargs)
 
 
 def zoo_names() -> list[str]:

@@ -77,15 +77,16 @@ def test_genlens_fmnist_and_zoo_fallback_wrap_load_model(
 ) -> None:
     asked: list[str] = []
 
-    def fake_load(name: str, *, device: str = "cpu"):
+    def fake_load(name: str, *, device: str = "cpu", allow_download: bool = False):
         asked.append(name)
+        assert not allow_download
         return tiny_handle
 
     monkeypatch.setattr(genlens, "load_model", fake_load)
     monkeypatch.setattr(genlens, "zoo_names", lambda: ["fmnist-cnn", "fmnist-vit"])
     ext = extractor_for("genlens-fmnist")
     assert ext.name == "genlens-fmnist" and ext.dim == 16
-    assert extractor_for("fmnist-vit").name == "tiny"
+    assert extractor_for("fmnist-vit").name == "fmnist-vit"  # named by the spec the user gave
     assert asked == ["fmnist-cnn", "fmnist-vit"]
 
 
@@ -117,7 +118,7 @@ def test_inception_rejects_foreign_state_dict(monkeypatch: pytest.MonkeyPatch, t
     path = tmp_path / "other.pth"
     torch.save({"conv.weight": torch.zeros(2)}, path)
     monkeypatch.setenv(ENV_VAR, str(path))
-    with pytest.raises(GenlensError, match="not torchvision inception_v3 weights"):
+    with pytest.raises(GenlensError, match="neither pytorch-fid's nor torchvision's inception_v3 weights"):
         extractor_for("inception")
 
 
@@ -128,5 +129,47 @@ def test_inception_from_local_file(monkeypatch: pytest.MonkeyPatch, tmp_path) ->
     monkeypatch.setenv(ENV_VAR, str(path))
     ext = extractor_for("inception")
     x = torch.rand(1, 1, 28, 28)  # gray 28 px -> RGB 299 px inside
-    assert ext.name == "inception" and ext.dim == 2048 and ext.num_classes == 1000
+    assert ext.name == "inception-torchvision" and ext.dim == 2048 and ext.num_classes == 1000  # not paper-comparable
     assert ext.features(x).shape == (1, 2048)
+
+
+def test_timm_and_folder_specs_load_a_handle_named_by_the_spec(monkeypatch: pytest.MonkeyPatch, tiny_handle) -> None:
+    asked: list[tuple[str, bool]] = []
+
+    def fake_load(name: str, *, device: str = "cpu", allow_download: bool = False):
+        asked.append((name, allow_download))
+        return tiny_handle
+
+    monkeypatch.setattr(genlens, "load_model", fake_load)
+    assert extractor_for("timm:resnet18", allow_download=True).name == "timm:resnet18"
+    assert extractor_for("timm:resnet18:/w.safetensors").name == "timm:resnet18:/w.safetensors"
+    assert asked == [("timm:resnet18", True), ("timm:resnet18:/w.safetensors", False)]
+
+
+def test_timm_features_without_weights_is_one_line(monkeypatch: pytest.MonkeyPatch) -> None:
+    import huggingface_hub
+
+    monkeypatch.setattr(huggingface_hub, "try_to_load_from_cache", lambda repo, filename, **_: None)
+    with pytest.raises(GenlensError) as err:
+        extractor_for("timm:resnet18")
+    assert "--allow-download" in str(err.value) and "\n" not in str(err.value)
+
+
+def test_wrapped_model_features_at_another_size_and_channels() -> None:
+    net = torch.nn.Sequential(torch.nn.Conv2d(3, 4, 3), torch.nn.ReLU(), torch.nn.AdaptiveAvgPool2d(1),
+                              torch.nn.Flatten(), torch.nn.Linear(4, 6), torch.nn.ReLU(), torch.nn.Linear(6, 3))
+    ext = extractor_for(genlens.wrap(net, input_size=(3, 20, 20), name="rgb20"))
+    gray28 = torch.rand(5, 1, 28, 28, generator=torch.Generator().manual_seed(0))
+    f = ext.features(gray28)  # gray -> RGB, 28 px -> 20 px, then the input of the last Linear
+    assert ext.name == "rgb20" and f.shape == (5, 6) and ext.dim == 6
+    assert torch.allclose(f, ext.features(gray28.expand(-1, 3, -1, -1)))
+
+
+def test_genlens_eval_missing_is_one_line() -> None:
+    from genlens.models.load import shipped_folder
+
+    if (shipped_folder("genlens-eval") / "model.safetensors").is_file():
+        pytest.skip("the evaluator is shipped")
+    with pytest.raises(GenlensError) as err:
+        extractor_for("genlens-eval")
+    assert "\n" not in str(err.value) and "genlens zoo train genlens-eval" in str(err.value)

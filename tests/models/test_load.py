@@ -169,18 +169,74 @@ def test_invalid_config_json_names_the_file(tmp_path, shipped_dir):
     assert "config.json' is not valid JSON" in _one_line(err)
 
 
-def test_timm_without_local_weights_fails_at_once(monkeypatch):
-    """No weights file and nothing in the Hugging Face cache: one line, no network (no download attempt)."""
-    import time
-
+@pytest.fixture
+def empty_hf_cache(monkeypatch):
+    """Nothing in the Hugging Face cache, and timm's network loader armed to fail the test if called."""
     import huggingface_hub
+    import timm
+
+    calls: list[dict] = []
+    real_create = timm.create_model
+
+    def create_model(arch, pretrained=False, **kw):
+        calls.append({"arch": arch, "pretrained": pretrained})
+        if pretrained and not getattr(create_model, "allowed", False):
+            raise AssertionError("timm's download path was reached without --allow-download")
+        return real_create(arch, pretrained=False, **kw)  # the "downloaded" weights: random, offline
 
     monkeypatch.setattr(huggingface_hub, "try_to_load_from_cache", lambda repo, filename, **_: None)
+    monkeypatch.setattr(timm, "create_model", create_model)
+    return create_model, calls
+
+
+def test_timm_without_local_weights_fails_at_once(empty_hf_cache):
+    """No weights file, nothing in the Hugging Face cache, no --allow-download: one line, no network."""
+    import time
+
+    _, calls = empty_hf_cache
     t0 = time.perf_counter()
     with pytest.raises(GenlensError) as err:
         load_model("timm:resnet18")
-    assert "never downloads" in _one_line(err) and "timm:resnet18:<weights file>" in str(err.value)
-    assert time.perf_counter() - t0 < 10
+    assert "never downloads unless asked" in _one_line(err) and "--allow-download" in str(err.value)
+    assert "timm:resnet18:<weights file>" in str(err.value)
+    assert time.perf_counter() - t0 < 10 and not any(c["pretrained"] for c in calls)
+
+
+def test_timm_allow_download_goes_through_timms_loader(empty_hf_cache):
+    create_model, calls = empty_hf_cache
+    create_model.allowed = True
+    handle = load_model("timm:test_resnet", allow_download=True)
+    assert {"arch": "test_resnet", "pretrained": True} in calls
+    assert handle.name == "timm:test_resnet" and handle.meta["pretrained"] == "timm (downloaded)"
+
+
+def test_timm_download_failure_is_one_line(monkeypatch):
+    import huggingface_hub
+    import timm
+
+    def offline(arch, pretrained=False, **kw):
+        raise OSError("We couldn't connect to 'https://huggingface.co'\nsecond line")
+
+    monkeypatch.setattr(huggingface_hub, "try_to_load_from_cache", lambda repo, filename, **_: None)
+    monkeypatch.setattr(timm, "create_model", offline)
+    with pytest.raises(GenlensError) as err:
+        load_model("timm:test_resnet", allow_download=True)
+    assert "could not fetch pretrained weights for 'test_resnet'" in _one_line(err)
+
+
+def test_timm_local_file_still_loads_without_the_flag(tmp_path, empty_hf_cache):
+    import timm
+    from safetensors.torch import save_file
+
+    _, calls = empty_hf_cache
+    torch.manual_seed(0)
+    model = timm.create_model("test_resnet", pretrained=False).eval()
+    save_file({k: v.contiguous() for k, v in model.state_dict().items()}, str(tmp_path / "w.safetensors"))
+    handle = load_model(f"timm:test_resnet:{tmp_path / 'w.safetensors'}")
+    x = torch.rand(1, 3, 32, 32)
+    with torch.no_grad():
+        torch.testing.assert_close(handle.model(x), model(x))
+    assert not any(c["pretrained"] for c in calls)
 
 
 def test_config_without_a_name_names_the_file_and_key(tmp_path, shipped_dir):

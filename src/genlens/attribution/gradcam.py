@@ -274,6 +274,8 @@ def default_layer(handle) -> str:
     (their gradient is exactly zero), so we take that block's ``norm1``: its patch tokens feed the last
     attention, through which the class token reads them (the usual choice for ViT Grad-CAM).
     """
+    if getattr(handle, "meta", {}).get("cam_layer"):  # chosen when the handle was made (genlens.wrap)
+        return handle.meta["cam_layer"]
     m = handle.model
     stages, blocks = getattr(m, "stages", None), getattr(m, "blocks", None)
     if isinstance(stages, nn.Module) and len(stages):

@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 
 from genlens.cli.common import (
+    AllowDownloadOpt,
     DeviceOpt,
     JsonOpt,
     SeedOpt,
@@ -19,8 +20,8 @@ from genlens.cli.common import (
 
 
 def cam(
-    model: Annotated[str, typer.Argument(help="Zoo model name (fmnist-cnn, fmnist-vit, ...) "
-                                              "or a model folder.")],
+    model: Annotated[str, typer.Argument(help="Zoo model name (fmnist-cnn, fmnist-vit, ...), a model folder "
+                                              "or timm:NAME[:WEIGHTS_FILE].")],
     image: Annotated[Path, typer.Argument(help="Image file (PNG/JPEG); resized to the model's input size.")],
     class_: Annotated[str | None, typer.Option("--class", help="Class name or index to explain "
                                                "(default: the predicted class).")] = None,
@@ -32,6 +33,7 @@ def cam(
                                          help="Heatmap opacity in the overlay.")] = 0.5,
     out: Annotated[Path, typer.Option("--out", help="Output folder for overlay.png, heatmap.png, run.json.")]
     = Path("out/cam"),
+    allow_download: bool = AllowDownloadOpt,
     seed: int = SeedOpt,
     device: str = DeviceOpt,
     json_out: bool = JsonOpt,
@@ -47,7 +49,7 @@ def cam(
 
     t0 = time.perf_counter()
     seed_everything(seed)  # Grad-CAM is deterministic; kept for the common --seed contract
-    handle = load_model(model, device=device)
+    handle = load_model(model, device=device, allow_download=allow_download)
     img = load_image(image, channels=handle.input_size[0], size=handle.input_size[-1]).unsqueeze(0)  # (1, C, H, W)
     layer_name = layer or default_layer(handle)
     probs = handle.predict(img).softmax(dim=1)[0]

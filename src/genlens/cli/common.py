@@ -19,6 +19,8 @@ err_console = Console(stderr=True)
 SeedOpt = typer.Option(0, "--seed", help="Random seed; the same seed gives the same result on the same device.")
 DeviceOpt = typer.Option("auto", "--device", help="auto, cpu, cuda, cuda:N or mps.")
 JsonOpt = typer.Option(False, "--json", help="Print exactly one JSON object on stdout (for scripts).")
+AllowDownloadOpt = typer.Option(False, "--allow-download", help="Let timm:NAME without a weights file fetch timm's "
+                                "pretrained weights (off: genlens never touches the network).")
 DATA_SPEC_HELP = "Data spec: NAME[:train|test] (fashion-mnist, digits), folder:PATH or npz:PATH."
 DataDirOpt = typer.Option(None, "--data-dir", help="Folder with the Fashion-MNIST IDX .gz files (else $GENLENS_DATA, "
                           "/usr/share/datasets/fashion-mnist, ~/.cache/genlens/fashion-mnist).")

@@ -8,6 +8,7 @@ import typer
 
 from genlens.cli.common import (
     DATA_SPEC_HELP,
+    AllowDownloadOpt,
     DataDirOpt,
     DeviceOpt,
     JsonOpt,
@@ -20,12 +21,13 @@ from genlens.cli.common import (
 
 
 def dead(
-    model: str = typer.Argument(..., help="Zoo model name or model folder."),
+    model: str = typer.Argument(..., help="Zoo model name, model folder or timm:NAME[:WEIGHTS_FILE]."),
     data: str = typer.Option("fashion-mnist", "--data", help=DATA_SPEC_HELP),
     split: str = typer.Option("test", "--split", help="Split when --data names none (train or test)."),
     limit: int | None = typer.Option(None, "--limit", help="Use only the first N images."),
     threshold: float = typer.Option(0.0, "--threshold", help="A unit is alive if its output ever exceeds this."),
     out: Path = typer.Option(Path("out/dead"), "--out", help="Folder for dead_units.png and run.json."),
+    allow_download: bool = AllowDownloadOpt,
     device: str = DeviceOpt,
     data_dir: Path | None = DataDirOpt,
     json_out: bool = JsonOpt,
@@ -40,7 +42,7 @@ def dead(
     from genlens.report.plots import bar_png
 
     t0 = time.perf_counter()
-    handle = load_model(model, device=device)
+    handle = load_model(model, device=device, allow_download=allow_download)
     ds = load_data(data, split=split, data_dir=data_dir, size=None, limit=limit)
     with progress_bar(f"census {handle.name}", len(ds), quiet=json_out) as cb:
         report = dead_unit_census(handle, ds.float_images(), threshold=threshold, callback=cb)

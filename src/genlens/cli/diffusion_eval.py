@@ -124,6 +124,10 @@ def eval_cmd(
     guide_model: str | None = GuideModelOpt,
     guide_weight: float | None = GuideWeightOpt,
     all_judges: bool = typer.Option(False, "--all-judges", help="Judge with the ViT, Mixer and ResMLP as well."),
+    features: str = typer.Option("genlens-fmnist", "--features", help="FID/KID features: genlens-fmnist, genlens-eval, "
+                                 "inception[:FILE], a zoo model name, a model folder or timm:NAME[:FILE]."),
+    allow_download: bool = typer.Option(False, "--allow-download", help="Let --features timm:NAME fetch timm's "
+                                        "pretrained weights (off: never the network)."),
     batch: int = typer.Option(256, "--batch", help="Sampling batch size."),
     out: Path = typer.Option(Path("out/diffusion-eval"), "--out", help="Folder for eval.json and the plots."),
     seed: int = SeedOpt,
@@ -131,9 +135,9 @@ def eval_cmd(
     data_dir: Path | None = DataDirOpt,
     json_out: bool = JsonOpt,
 ) -> None:
-    """Score a diffusion model: FID/KID (genlens-fmnist, n samples vs the test set), accuracy judged by the zoo
-    CNN, the real-data floor at the same n; optional sweeps and held-out prompt accuracy. Writes OUT/eval.json
-    and PNG plots.
+    """Score a diffusion model: FID/KID (--features, default genlens-fmnist; n samples vs the test set), accuracy
+    judged by the zoo CNN, the real-data floor at the same n; optional sweeps and held-out prompt accuracy. Writes
+    OUT/eval.json and PNG plots.
 
     Example: genlens diffusion eval --n 2000 --guidance 3 --sampler ddim --steps 20 --sweep guidance --out out/eval
     """
@@ -165,10 +169,13 @@ def eval_cmd(
         from genlens.data.captions import held_out_prompts
 
         held_out_prompts(prompt_set)  # an unknown set fails here, before any sampling
+    from genlens.metrics.extractors import extractor_for
+
+    extractor = extractor_for(features, device=dev, allow_download=allow_download)  # a bad --features fails now
     t0 = time.perf_counter()
     test, train = load_fashion_mnist("test", data_dir=data_dir), load_fashion_mnist("train", data_dir=data_dir)
     judges = E.default_judges(dev, all_zoo=all_judges)
-    reference = E.Reference.build(test.float_images(), device=dev)
+    reference = E.Reference.build(test.float_images(), extractor=extractor, device=dev)
     common = dict(batch_size=batch, seed=seed)
     record = pipe.record()
     result: dict[str, Any] = {"model": str(pipe.bundle.folder), "kind": pipe.bundle.kind, "seed": seed, "device": dev,

@@ -334,8 +334,11 @@ def _edit_layout(G, name: str, text: str | None, move: str | None, *, n: int, ou
 def evaluate(
     name: NameArg,
     n: Annotated[int, typer.Option("--n", min=10, help="Samples for FID, KID and class coverage.")] = 2000,
-    features: Annotated[str, typer.Option("--features", help="FID/KID features: genlens-fmnist, inception, "
-                                           "or a zoo model name.")] = "genlens-fmnist",
+    features: Annotated[str, typer.Option("--features", help="FID/KID features: genlens-fmnist, genlens-eval, "
+                                           "inception[:FILE], a zoo model name, a model folder or timm:NAME[:FILE]."
+                                           )] = "genlens-fmnist",
+    allow_download: Annotated[bool, typer.Option("--allow-download", help="Let --features timm:NAME fetch timm's "
+                                                 "pretrained weights (off: never the network).")] = False,
     editing_latents: Annotated[int, typer.Option("--editing-latents", min=1, help="Latents for the editing score "
                                                  "(12 heatmap moves each).")] = 64,
     run_dir: Annotated[Path | None, typer.Option("--run-dir", help="Training run dir (G + D checkpoint): also "
@@ -362,11 +365,14 @@ def evaluate(
         raise GenlensError(f"gan eval scores Fashion-MNIST GANs; '{name}' was trained on {trained_on}, which "
                            "the spatial editing measurement scores (bench/spatial.py)")
     G = _load(name, device)
+    from genlens.metrics.extractors import extractor_for
+
+    extractor = extractor_for(features, device=device, allow_download=allow_download)  # bad --features: fails now
     if run_dir is not None:
         load_training_checkpoint(run_dir)  # a bad --run-dir fails now, in one line, before the long part
     held_out = fmnist_32("test", data_dir=data_dir, limit=di_n) if run_dir is not None else None
     with progress_bar("gan eval", 5, quiet=json_out) as callback:
-        scores = evaluate_generator(G, n=n, test_images=fmnist_28("test", data_dir=data_dir), features=features,
+        scores = evaluate_generator(G, n=n, test_images=fmnist_28("test", data_dir=data_dir), features=extractor,
                                     editing_latents=editing_latents, run_dir=run_dir, held_out=held_out, di_n=di_n,
                                     render_threads=render_threads, seed=seed, callback=callback)
     result = {"model": name, **scores, "seconds": round(time.perf_counter() - t0, 2)}

@@ -7,6 +7,7 @@ from pathlib import Path
 import typer
 
 from genlens.cli.common import (
+    AllowDownloadOpt,
     DeviceOpt,
     JsonOpt,
     SeedOpt,
@@ -20,7 +21,7 @@ from genlens.cli.common import (
 
 
 def invert(
-    model: str = typer.Argument(..., help="Zoo model name or model folder, e.g. fmnist-vit; with --prompt: clip "
+    model: str = typer.Argument(..., help="Zoo model name, model folder or timm:NAME[:WEIGHTS_FILE], e.g. fmnist-vit; with --prompt: clip "
                                 "(the shipped fmnist-clip), a clip folder, or open_clip:ARCH:WEIGHTS_FILE."),
     prompts: list[str] | None = typer.Option(None, "--prompt", help="Text prompt for an image-text model "
                                                 "(repeatable): CLIP-only inversion."),
@@ -32,6 +33,7 @@ def invert(
     steps_scale: float = typer.Option(1.0, "--steps-scale", help="Multiply every step count (previews: 0.1)."),
     out: Path = typer.Option(Path("out/invert"), "--out", help="Writes OUT/<class>/<i>.png, grid.png, run.json."),
     evaluate: bool = typer.Option(False, "--eval", help="Judge the images with the other zoo models."),
+    allow_download: bool = AllowDownloadOpt,
     seed: int = SeedOpt,
     device: str = DeviceOpt,
     json_out: bool = JsonOpt,
@@ -58,7 +60,7 @@ def invert(
     if not classes and not all_classes:
         raise GenlensError("say which classes: --class NAME (repeatable) or --all-classes")
     resolve_method(method, preset)  # fail on a bad method/preset before any work starts
-    handle = load_model(model, device=device)
+    handle = load_model(model, device=device, allow_download=allow_download)
     targets = list(range(handle.num_classes)) if all_classes else [handle.class_index(c) for c in classes]
     t0 = time.perf_counter()
     with progress_bar(f"{method} {handle.name}", None, quiet=json_out) as cb:

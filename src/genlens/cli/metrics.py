@@ -1,22 +1,33 @@
-"""``genlens metrics fid|kid|pr|is|judge`` on data specs: ``NAME[:split]``, ``folder:PATH``, ``npz:PATH``."""
+"""``genlens metrics fid|kid|pr|is|judge`` on data specs: ``NAME[:split]``, ``folder:PATH``, ``npz:PATH``; the
+feature extractor is any ``--features`` spec :func:`genlens.metrics.extractor_for` takes."""
 from __future__ import annotations
 
 from pathlib import Path
 
 import typer
 
-from genlens.cli.common import DataDirOpt, DeviceOpt, JsonOpt, SeedOpt, emit_json, err_console
+from genlens.cli.common import AllowDownloadOpt, DataDirOpt, DeviceOpt, JsonOpt, SeedOpt, emit_json, err_console
 
 app = typer.Typer(help="FID, KID, precision/recall, Inception Score and classifier judging of image sets.\n\n"
                   "A set is a data spec: NAME[:train|test] (fashion-mnist, digits), folder:PATH (ROOT/<class>/*.png or "
                   "ROOT/*.png; a bare existing path works too) or npz:PATH (an .npz with 'images' and 'labels').\n\nExamples:\n\n"
                   "  genlens metrics fid fashion-mnist:test out/samples --json\n\n"
+                  "  genlens metrics fid folder:photos folder:out/samples --features inception  (pytorch-fid's "
+                  "local weights: comparable with papers)\n\n"
                   "  genlens metrics judge out/inverted --model fmnist-vit", no_args_is_help=True)
 
 FeaturesOpt = typer.Option("genlens-fmnist", "--features", help="Feature extractor: genlens-fmnist (default, "
-                           "development), genlens-eval (the evaluator, for reported numbers), inception (needs "
-                           "local weights), or any zoo model name / model folder.")
+                           "development), genlens-eval (the evaluator, for reported numbers on Fashion-MNIST), "
+                           "inception or inception:FILE (pytorch-fid's local weights file: the only FID comparable "
+                           "with papers), or any classifier: a zoo model name, a model folder or timm:NAME[:FILE]. "
+                           "Images are resized and converted to what the extractor takes.")
 LimitOpt = typer.Option(None, "--limit", help="Use at most this many images of each set (first N).")
+
+
+def _extractor(features: str, device: str, allow_download: bool):
+    from genlens.metrics import extractor_for
+
+    return extractor_for(features, device=device, allow_download=allow_download)
 
 
 def _load(spec: str, *, data_dir: Path | None, limit: int | None, class_names=None):
@@ -38,16 +49,18 @@ def _report(result: dict, json_out: bool) -> None:
 @app.command("fid")
 def fid(real: str = typer.Argument(..., help="Reference set, e.g. fashion-mnist:test."),
         fake: str = typer.Argument(..., help="Generated set."), features: str = FeaturesOpt,
-        limit: int | None = LimitOpt, device: str = DeviceOpt, data_dir: Path | None = DataDirOpt,
-        json_out: bool = JsonOpt) -> None:
+        limit: int | None = LimitOpt, allow_download: bool = AllowDownloadOpt, device: str = DeviceOpt,
+        data_dir: Path | None = DataDirOpt, json_out: bool = JsonOpt) -> None:
     """Fréchet distance between the feature statistics of two image sets.
 
     Example: genlens metrics fid fashion-mnist:test out/samples --json
     """
     from genlens.metrics import compute_fid
 
+    ext = _extractor(features, device, allow_download)  # a missing weights file fails before any data loads
     r = compute_fid(_load(real, data_dir=data_dir, limit=limit).float_images(),
-                    _load(fake, data_dir=data_dir, limit=limit).float_images(), extractor=features, device=device)
+                    _load(fake, data_dir=data_dir, limit=limit).float_images(),
+                    extractor=ext)
     _report(r.to_dict(), json_out)
 
 
@@ -55,17 +68,19 @@ def fid(real: str = typer.Argument(..., help="Reference set, e.g. fashion-mnist:
 def kid(real: str = typer.Argument(..., help="Reference set."), fake: str = typer.Argument(..., help="Generated set."),
         features: str = FeaturesOpt, subsets: int = typer.Option(100, "--subsets"),
         subset_size: int = typer.Option(1000, "--subset-size"), seed: int = SeedOpt,
-        limit: int | None = LimitOpt, device: str = DeviceOpt, data_dir: Path | None = DataDirOpt,
-        json_out: bool = JsonOpt) -> None:
+        limit: int | None = LimitOpt, allow_download: bool = AllowDownloadOpt, device: str = DeviceOpt,
+        data_dir: Path | None = DataDirOpt, json_out: bool = JsonOpt) -> None:
     """Kernel Inception Distance (unbiased MMD², cubic kernel) with its std over subsets.
 
     Example: genlens metrics kid fashion-mnist:test samples.npz --subsets 50
     """
     from genlens.metrics import compute_kid
 
+    ext = _extractor(features, device, allow_download)  # a missing weights file fails before any data loads
     r = compute_kid(_load(real, data_dir=data_dir, limit=limit).float_images(),
-                    _load(fake, data_dir=data_dir, limit=limit).float_images(), extractor=features,
-                    subsets=subsets, subset_size=subset_size, seed=seed, device=device)
+                    _load(fake, data_dir=data_dir, limit=limit).float_images(),
+                    extractor=ext, subsets=subsets, subset_size=subset_size,
+                    seed=seed)
     _report(r.to_dict(), json_out)
 
 
@@ -73,17 +88,18 @@ def kid(real: str = typer.Argument(..., help="Reference set."), fake: str = type
 def precision_recall(real: str = typer.Argument(..., help="Reference set, e.g. fashion-mnist:test."),
                      fake: str = typer.Argument(..., help="Generated set."), features: str = FeaturesOpt,
                      k: int = typer.Option(3, "--k", help="Neighbourhood size of the k-NN balls (paper: 3)."),
-                     limit: int | None = LimitOpt, device: str = DeviceOpt, data_dir: Path | None = DataDirOpt,
-                     json_out: bool = JsonOpt) -> None:
+                     limit: int | None = LimitOpt, allow_download: bool = AllowDownloadOpt,
+                     device: str = DeviceOpt, data_dir: Path | None = DataDirOpt, json_out: bool = JsonOpt) -> None:
     """Improved precision (fidelity) and recall (coverage) with k-NN balls (Kynkäänniemi et al. 2019).
 
     Example: genlens metrics pr fashion-mnist:test out/samples --features genlens-eval --json
     """
     from genlens.metrics import compute_precision_recall
 
+    ext = _extractor(features, device, allow_download)  # a missing weights file fails before any data loads
     r = compute_precision_recall(_load(real, data_dir=data_dir, limit=limit).float_images(),
-                                 _load(fake, data_dir=data_dir, limit=limit).float_images(), extractor=features,
-                                 k=k, device=device)
+                                 _load(fake, data_dir=data_dir, limit=limit).float_images(),
+                                 extractor=ext, k=k)
     if json_out:
         emit_json({"metric": "pr", **r.to_dict()})
     else:
@@ -94,23 +110,25 @@ def precision_recall(real: str = typer.Argument(..., help="Reference set, e.g. f
 @app.command("is")
 def inception_score(images: str = typer.Argument(..., help="Image set."), features: str = FeaturesOpt,
                     splits: int = typer.Option(10, "--splits"), limit: int | None = LimitOpt,
-                    device: str = DeviceOpt, data_dir: Path | None = DataDirOpt, json_out: bool = JsonOpt) -> None:
+                    allow_download: bool = AllowDownloadOpt, device: str = DeviceOpt,
+                    data_dir: Path | None = DataDirOpt, json_out: bool = JsonOpt) -> None:
     """Inception Score under the extractor's classifier (genlens-fmnist: 10 classes, max 10).
 
     Example: genlens metrics is out/samples --json
     """
     from genlens.metrics import compute_inception_score
 
-    r = compute_inception_score(_load(images, data_dir=data_dir, limit=limit).float_images(), extractor=features,
-                                splits=splits, device=device)
+    ext = _extractor(features, device, allow_download)  # a missing weights file fails before any data loads
+    r = compute_inception_score(_load(images, data_dir=data_dir, limit=limit).float_images(),
+                                extractor=ext, splits=splits)
     _report(r.to_dict(), json_out)
 
 
 @app.command("judge")
 def judge(images: str = typer.Argument(..., help="Images in OUT/<class name>/*.png folders, or an .npz with labels."),
-          model: str = typer.Option("fmnist-cnn", "--model", help="Zoo model, genlens-eval (the evaluator) or a "
-                                    "model folder that judges."),
-          limit: int | None = LimitOpt, device: str = DeviceOpt, data_dir: Path | None = DataDirOpt,
+          model: str = typer.Option("fmnist-cnn", "--model", help="Zoo model, genlens-eval (the evaluator), a "
+                                    "model folder or timm:NAME[:FILE] that judges."),
+          limit: int | None = LimitOpt, allow_download: bool = AllowDownloadOpt, device: str = DeviceOpt, data_dir: Path | None = DataDirOpt,
           json_out: bool = JsonOpt) -> None:
     """Classify images with a zoo model and report top-1/top-5 per intended class.
 
@@ -119,7 +137,7 @@ def judge(images: str = typer.Argument(..., help="Images in OUT/<class name>/*.p
     from genlens.metrics import judge as judge_fn
     from genlens.models.load import load_model
 
-    handle = load_model(model, device=device)
+    handle = load_model(model, device=device, allow_download=allow_download)
     data = _load(images, data_dir=data_dir, limit=limit, class_names=handle.class_names)
     report = judge_fn(handle, data.float_images(), data.labels).to_dict()
     if json_out:

@@ -7,6 +7,7 @@ from pathlib import Path
 import typer
 
 from genlens.cli.common import (
+    AllowDownloadOpt,
     DeviceOpt,
     JsonOpt,
     SeedOpt,
@@ -34,7 +35,7 @@ def _parse_units(specs: list[str]) -> list[int]:
 
 
 def visualize(
-    model: str = typer.Argument(..., help="Zoo model name or model folder."),
+    model: str = typer.Argument(..., help="Zoo model name, model folder or timm:NAME[:WEIGHTS_FILE]."),
     layer: str = typer.Option(..., "--layer", help="Layer name, e.g. stages.2 (CNN) or blocks.3 (token models: "
                               "that block's MLP hidden layer)."),
     unit: list[str] = typer.Option(..., "--unit", help="Unit index, list (1,5,9) or range (0-15); repeatable."),
@@ -42,6 +43,7 @@ def visualize(
     preset: str = typer.Option("pii", "--preset", help="PII preset for augmentations and schedule."),
     steps_scale: float = typer.Option(1.0, "--steps-scale", help="Multiply every step count (previews: 0.1)."),
     out: Path = typer.Option(Path("out/visualize"), "--out", help="Writes OUT/unit_<k>.png, grid.png, run.json."),
+    allow_download: bool = AllowDownloadOpt,
     seed: int = SeedOpt,
     device: str = DeviceOpt,
     json_out: bool = JsonOpt,
@@ -58,7 +60,7 @@ def visualize(
     from genlens.utils.images import save_grid, save_png
 
     units = _parse_units(unit)
-    handle = load_model(model, device=device)
+    handle = load_model(model, device=device, allow_download=allow_download)
     site = resolve_unit_layer(handle, layer)
     t0 = time.perf_counter()
     with progress_bar(f"visualize {handle.name} {site}", None, quiet=json_out) as cb:

@@ -1,8 +1,10 @@
 """Image-level metrics: extractor + feature maths, with the extractor and sample counts in every result.
 
 ``compute_fid(real, fake, extractor="genlens-fmnist")`` etc. take [0, 1] images (N, C, H, W) (uint8
-is accepted and scaled); the extractor is a registered name, a zoo model name or folder, a
-:class:`ModelHandle`, or an extractor object. ``real`` may be precomputed :class:`FeatureStats` for FID.
+is accepted and scaled); the extractor is a registered name (``genlens-fmnist``, ``genlens-eval``,
+``inception``), ``inception:FILE``, a zoo model name or folder, ``timm:NAME[:FILE]``, a :class:`ModelHandle`
+(e.g. from ``genlens.wrap``), or an extractor object; every result names it (only ``inception``, pytorch-fid's
+weights, gives FIDs comparable with published numbers). ``real`` may be precomputed :class:`FeatureStats` for FID.
 """
 
 from __future__ import annotations

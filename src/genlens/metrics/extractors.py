@@ -3,9 +3,14 @@
 An extractor turns [0, 1] images (N, C, H, W) into features (N, D) and logits (N, K), batched, under
 ``no_grad`` and ``eval_mode``, on its model's device; outputs come back as float32 on the CPU.
 Registered: ``genlens-fmnist`` (our shipped CNN's penultimate layer, the default, a development metric),
-``genlens-eval`` (the evaluator's penultimate layer, for reported numbers) and ``inception``
-(torchvision Inception-v3 pool features, only when its weights are on disk). Any zoo model name or
-model folder also works through :func:`extractor_for`.
+``genlens-eval`` (the evaluator's penultimate layer, for reported numbers on Fashion-MNIST data) and
+``inception`` (the FID Inception-v3 pool features, only from a weights file on disk; ``inception:FILE`` names
+the file). Any classifier handle also works through :func:`extractor_for`: a zoo model name, a trained model
+folder, ``timm:NAME[:FILE]`` or a :class:`ModelHandle` (e.g. from ``genlens.wrap``). Images of another size or
+channel count are converted to what the extractor takes (channels here, size by the handle).
+
+Every extractor's ``name`` says what produced the features, and every metric result records it: only
+``inception`` (pytorch-fid's weights) gives FIDs comparable with published numbers.
 """
 
 from __future__ import annotations
@@ -123,19 +128,24 @@ def _genlens_eval(*, device: str = "cpu", batch_size: int = 256) -> HandleExtrac
     )
 
 
-@EXTRACTORS.register("inception", description="torchvision Inception-v3 2048-d pool (local weights)")
-def _inception(*, device: str = "cpu", batch_size: int = 64) -> HandleExtractor:
+@EXTRACTORS.register("inception", description="FID Inception-v3 2048-d pool (local pytorch-fid weights file)")
+def _inception(*, device: str = "cpu", batch_size: int = 64, path: str | None = None) -> HandleExtractor:
     from genlens.metrics.inception import load_inception_handle
 
-    handle = load_inception_handle(device=device)
-    return HandleExtractor(handle, name="inception", batch_size=batch_size, dim=2048)
+    handle = load_inception_handle(device=device, path=Path(path) if path else None)
+    return HandleExtractor(handle, name=handle.name, batch_size=batch_size, dim=2048)
 
 
 def extractor_for(
-    spec: str | ModelHandle | FeatureExtractor, *, device: str = "cpu", batch_size: int | None = None
+    spec: str | ModelHandle | FeatureExtractor, *, device: str = "cpu", batch_size: int | None = None,
+    allow_download: bool = False,
 ) -> FeatureExtractor:
-    """An extractor from a registered name, a zoo model name, a model folder, a handle, or an extractor."""
+    """An extractor from a registered name, ``inception:FILE``, a zoo model name, a model folder,
+    ``timm:NAME[:FILE]`` (``allow_download`` lets timm fetch its weights), a handle, or an extractor."""
+    from genlens.utils.device import resolve_device
+
     kw = {} if batch_size is None else {"batch_size": batch_size}
+    device = str(resolve_device(device))  # "auto" -> the device every model of this call goes to
     if isinstance(spec, ModelHandle):
         return HandleExtractor(spec, **kw)
     if not isinstance(spec, str):
@@ -146,14 +156,18 @@ def extractor_for(
         )
     if spec in EXTRACTORS:
         return EXTRACTORS.create(spec, device=device, **kw)
+    if spec.startswith("inception:"):
+        return EXTRACTORS.create("inception", device=device, path=spec.removeprefix("inception:"), **kw)
     import genlens
 
-    if spec in genlens.zoo_names() or Path(spec).is_dir():
-        return HandleExtractor(genlens.load_model(spec, device=device), **kw)
+    if spec.startswith("timm:") or spec in genlens.zoo_names() or Path(spec).is_dir():
+        handle = genlens.load_model(spec, device=device, allow_download=allow_download)
+        return HandleExtractor(handle, name=spec, **kw)  # the spec itself: a folder's handle is named by its arch
     try:
         EXTRACTORS.get(spec)
     except GenlensError as err:
         raise GenlensError(
-            f"{err}; or a zoo model ({', '.join(genlens.zoo_names())}) or a model folder"
+            f"{err}; or inception:FILE, a zoo model ({', '.join(genlens.zoo_names())}), a model folder or "
+            "timm:NAME[:FILE]"
         ) from None
     raise AssertionError("unreachable")

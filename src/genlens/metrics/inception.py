@@ -1,12 +1,19 @@
-"""Inception-v3 (torchvision) as a :class:`ModelHandle`, from a local weights file only (offline first).
+"""Inception-v3 as a :class:`ModelHandle`, from a local weights file only (offline first; never downloaded).
+
+Two files are recognised by their head (``fc`` rows):
+
+- pytorch-fid's ``pt_inception-2015-12-05-6726825d.pth`` (1008 outputs): the FID Inception network
+  (:mod:`genlens.metrics.inception_fid`), extractor name ``inception``. The only features whose FID is
+  comparable with published numbers.
+- torchvision's ``inception_v3_google-0cc3c7bd.pth`` (1000 outputs): extractor name ``inception-torchvision``.
+  Same architecture family but other weights and pooling, so its FIDs differ from papers'; compare them only
+  with each other.
 
 Features are the 2048-d global-average pool before ``fc`` (the layer FID/KID use, Heusel et al. 2017).
-Input: [0, 1] RGB resized to 299 and normalised with ImageNet statistics; ``transform_input=True``
-then maps that to the [-1, 1] scaling the ported Google weights were trained with, as torchvision's own
-``inception_v3(weights=IMAGENET1K_V1)`` does. Note these are torchvision's weights, not the TF-FID ones,
-so absolute values differ slightly from papers' FID numbers; compare runs with the same extractor.
+Where the file is looked for: ``inception:FILE``, else ``$GENLENS_INCEPTION_WEIGHTS``, else
+:func:`default_weight_paths` (the genlens cache, then torch hub's checkpoint folder, where pytorch-fid and
+torchvision keep their downloads).
 """
-
 from __future__ import annotations
 
 import os
@@ -17,6 +24,7 @@ import torch
 from torch import nn
 
 from genlens.errors import GenlensError
+from genlens.metrics.inception_fid import FID_CLASSES, FID_WEIGHTS_FILE, fid_inception_v3
 from genlens.models.handle import ModelHandle
 
 ENV_VAR = "GENLENS_INCEPTION_WEIGHTS"
@@ -28,9 +36,9 @@ TORCHVISION_FILE = "inception_v3_google-0cc3c7bd.pth"
 def default_weight_paths() -> list[Path]:
     """Where we look, in order, when ``$GENLENS_INCEPTION_WEIGHTS`` is not set."""
     cache = Path.home() / ".cache" / "genlens"
-    paths = [cache / "inception_v3.safetensors", cache / "inception_v3.pth"]
-    paths.append(Path(torch.hub.get_dir()) / "checkpoints" / TORCHVISION_FILE)
-    return paths
+    hub = Path(torch.hub.get_dir()) / "checkpoints"
+    return [cache / FID_WEIGHTS_FILE, cache / "inception_v3.safetensors", cache / "inception_v3.pth",
+            hub / FID_WEIGHTS_FILE, hub / TORCHVISION_FILE]
 
 
 def find_inception_weights() -> Path:
@@ -47,10 +55,9 @@ def find_inception_weights() -> Path:
         if path.is_file():
             return path
     raise GenlensError(
-        f"Inception-v3 weights not found; put torchvision's {TORCHVISION_FILE} at "
-        f"{default_weight_paths()[0].parent}/inception_v3.pth (or .safetensors) "
-        f"or set ${ENV_VAR}=/path/to/file, "
-        "or use the genlens-fmnist extractor"
+        f"Inception-v3 weights not found and genlens never downloads them; put pytorch-fid's {FID_WEIGHTS_FILE} "
+        f"(the FID comparable with papers) in {default_weight_paths()[0].parent}/ or pass --features inception:FILE "
+        f"or set ${ENV_VAR}=/path/to/file, or use the genlens-fmnist extractor"
     )
 
 
@@ -95,29 +102,52 @@ class InceptionPool(nn.Module):
         return self.forward_head(self.forward_features(x))
 
 
-def load_inception_handle(*, device: str = "cpu", path: Path | None = None) -> ModelHandle:
+def _torchvision_net() -> nn.Module:
     from torchvision.models import inception_v3
 
-    path = path or find_inception_weights()
-    state = _read_state_dict(path)
     with torch.device("meta"):  # skip random init of 27M parameters; the file overwrites them
-        net = inception_v3(weights=None, aux_logits=True, init_weights=False, transform_input=True)
+        return inception_v3(weights=None, aux_logits=True, init_weights=False, transform_input=True)
+
+
+def load_inception_handle(*, device: str = "cpu", path: Path | None = None) -> ModelHandle:
+    """The Inception handle of the weights file at ``path`` (None: :func:`find_inception_weights`); the file's
+    head decides which network it is (module docstring)."""
+    path = Path(path).expanduser() if path is not None else find_inception_weights()
+    if not path.is_file():
+        raise GenlensError(f"Inception weights file '{path}' not found; pass the path of {FID_WEIGHTS_FILE}")
+    state = _read_state_dict(path)
+    if "Mixed_7c.branch_pool.conv.weight" not in state:  # not an Inception-v3 at all: say so before building one
+        bad = ", ".join(list(state)[:3]) or "none"
+        raise GenlensError(f"'{path}' is neither pytorch-fid's nor torchvision's inception_v3 weights (e.g. key "
+                           f"{bad}); replace it")
+    fc = state.get("fc.weight")
+    fid = isinstance(fc, torch.Tensor) and fc.shape[0] == FID_CLASSES
+    net = fid_inception_v3() if fid else _torchvision_net()
     net.to_empty(device="cpu")
     missing, unexpected = net.load_state_dict(state, strict=False)
-    missing = [k for k in missing if not k.startswith("AuxLogits.")]
+    missing = [k for k in missing if not k.startswith("AuxLogits.") and not k.endswith("num_batches_tracked")]
     if missing or unexpected:
         bad = (missing or unexpected)[:3]
         raise GenlensError(
-            f"'{path}' is not torchvision inception_v3 weights (e.g. key {', '.join(bad)}); replace it"
+            f"'{path}' is neither pytorch-fid's nor torchvision's inception_v3 weights (e.g. key {', '.join(bad)}); "
+            "replace it"
         )
+    for name, buf in net.named_buffers():  # counters absent from the file: defined, unused in eval mode
+        if name.endswith("num_batches_tracked") and name not in state:
+            buf.zero_()
     model = InceptionPool(net).to(device).eval()
+    # FID: [0, 1] -> [-1, 1] by mean/std 0.5, bilinear resize without antialias, as pytorch-fid; torchvision:
+    # ImageNet statistics, then its transform_input maps them to the [-1, 1] scaling its port was trained with
+    mean, std = ((0.5,) * 3, (0.5,) * 3) if fid else (IMAGENET_MEAN, IMAGENET_STD)
+    num_out = FID_CLASSES if fid else 1000
     return ModelHandle(
         model=model,
-        name="inception",
-        mean=IMAGENET_MEAN,
-        std=IMAGENET_STD,
+        name="inception" if fid else "inception-torchvision",
+        mean=mean,
+        std=std,
         input_size=(3, 299, 299),
-        class_names=tuple(str(i) for i in range(1000)),
-        arch="inception_v3",
-        meta={"weights": str(path)},
+        class_names=tuple(str(i) for i in range(num_out)),
+        arch="inception_v3_fid" if fid else "inception_v3",
+        meta={"weights": str(path), "comparable_with_papers": fid},
+        antialias=not fid,
     )

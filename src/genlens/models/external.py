@@ -4,8 +4,9 @@ Spec strings (accepted by :func:`genlens.models.load.load_model` and every CLI c
 
 - ``timm:<arch>:<weights file>``: build ``<arch>`` with timm (no download) and load a local ``.safetensors``
   file or a ``.pth``/``.bin``/``.pt`` state dict (read with ``torch.load(weights_only=True)``, never unpickled);
-- ``timm:<arch>``: the weights file already in the local Hugging Face cache (never a download); a missing
-  cache gives one line at once saying where to put a weights file instead.
+- ``timm:<arch>``: the weights file already in the local Hugging Face cache; a missing cache gives one line at
+  once saying where to put a weights file, unless the user allowed a download (``--allow-download``,
+  ``allow_download=True``): then timm's own loader fetches its pretrained weights.
 
 The handle takes ``mean``/``std``/``input_size`` from timm's ``pretrained_cfg`` and ImageNet class names from
 ``timm.data.ImageNetInfo`` when the head has 1000 (or 21843/11821) outputs; other heads get ``class_<i>``.
@@ -78,15 +79,32 @@ def imagenet_names(num_classes: int) -> tuple[str, ...]:
     return tuple(f"class_{i}" for i in range(num_classes))
 
 
-def load_timm(arch: str, weights: str | os.PathLike | None = None, *,
+def fetch_pretrained(arch: str) -> Any:
+    """timm's ``arch`` with its pretrained weights through timm's own loader (the network, when not cached).
+
+    Called only when the user allowed a download; a failure is one line."""
+    timm = _import_timm()
+    try:
+        return timm.create_model(arch, pretrained=True)
+    except Exception as e:
+        raise GenlensError(f"timm could not fetch pretrained weights for '{arch}' ({type(e).__name__}: "
+                           f"{str(e).splitlines()[0][:160] if str(e) else ''}); pass timm:{arch}:<weights file> "
+                           "with a file you downloaded") from e
+
+
+def load_timm(arch: str, weights: str | os.PathLike | None = None, *, download: bool = False,
               input_size: int | None = None, class_names: tuple[str, ...] | None = None,
               device: str | torch.device = "cpu") -> ModelHandle:
-    """A handle on timm's ``arch``; ``weights`` a local file, else random init (tests). Never downloads. ``input_size`` overrides the square input resolution (e.g. 224 for a convnet)."""
+    """A handle on timm's ``arch``; ``weights`` a local file, else timm's pretrained weights when ``download``
+    (the one path that may use the network), else random init (tests). ``input_size`` overrides the square
+    input resolution (e.g. 224 for a convnet)."""
     timm = _import_timm()
     if arch not in timm.list_models():
         close = timm.list_models(f"*{arch.split('_')[0]}*")[:6]
         raise GenlensError(f"timm has no model '{arch}'" + (f"; similar: {', '.join(close)}" if close else ""))
-    model = timm.create_model(arch, pretrained=False)
+    if download and weights is not None:
+        raise GenlensError(f"timm:{arch}: give a weights file or download=True, not both")
+    model = fetch_pretrained(arch) if download else timm.create_model(arch, pretrained=False)
     if weights is not None:
         state = read_state_dict(Path(weights))
         missing, unexpected = model.load_state_dict(state, strict=False)
@@ -104,5 +122,6 @@ def load_timm(arch: str, weights: str | os.PathLike | None = None, *,
     std = tuple(float(v) for v in cfg.get("std", (0.229, 0.224, 0.225)))
     handle = ModelHandle(model=model.eval(), name=f"timm:{arch}", mean=mean, std=std, input_size=(c, h, w),
                          class_names=tuple(names), arch=arch,
-                         meta={"source": "timm", "weights": str(weights) if weights else None})
+                         meta={"source": "timm", "weights": str(weights) if weights else None,
+                               "pretrained": "timm (downloaded)" if download else None})
     return handle.to(device)

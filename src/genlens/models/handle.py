@@ -25,6 +25,10 @@ class ModelHandle:
     class_names: tuple[str, ...]
     arch: str = "unknown"
     meta: dict[str, Any] = field(default_factory=dict)
+    # a model without timm's forward_features/forward_head: the layer whose INPUT is the penultimate feature
+    # vector (usually the final nn.Linear); set by genlens.wrap
+    features_layer: str | None = None
+    antialias: bool = True  # resize with antialiasing; False where a reference pipeline did not (FID Inception)
 
     def __post_init__(self) -> None:
         c = self.input_size[0]
@@ -51,7 +55,8 @@ class ModelHandle:
         if x.ndim != 4 or x.shape[1] != c:
             raise GenlensError(f"{self.name} expects images shaped (B, {c}, {h}, {w}); got {tuple(x.shape)}")
         if x.shape[-2:] != (h, w):
-            x = nn.functional.interpolate(x, size=(h, w), mode="bilinear", align_corners=False, antialias=True)
+            x = nn.functional.interpolate(x, size=(h, w), mode="bilinear", align_corners=False,
+                                          antialias=self.antialias)
         mean = torch.tensor(self.mean, device=x.device, dtype=x.dtype).view(1, c, 1, 1)
         std = torch.tensor(self.std, device=x.device, dtype=x.dtype).view(1, c, 1, 1)
         return (x - mean) / std
@@ -67,7 +72,26 @@ class ModelHandle:
         m = self.model
         if hasattr(m, "forward_features") and hasattr(m, "forward_head"):
             return m.forward_head(m.forward_features(xn), pre_logits=True)
-        raise GenlensError(f"{self.name} has no forward_features/forward_head; wrap it as a timm-style model")
+        if self.features_layer is not None:
+            return self._input_of(self.features_layer, xn)
+        raise GenlensError(f"{self.name} has no forward_features/forward_head; pass features_layer= to "
+                           "genlens.wrap (the layer whose input is the penultimate feature vector, e.g. fc)")
+
+    def _input_of(self, layer: str, xn: torch.Tensor) -> torch.Tensor:
+        """(B, D): the flattened input of ``layer`` during one forward of the model on normalised ``xn``."""
+        seen: list[torch.Tensor] = []
+
+        def grab(_module: nn.Module, args: tuple[Any, ...]) -> None:
+            seen.append(args[0])
+
+        hook = self.layer(layer).register_forward_pre_hook(grab)
+        try:
+            self.model(xn)
+        finally:
+            hook.remove()
+        if not seen:
+            raise GenlensError(f"{self.name}: layer '{layer}' did not run in forward; pass another features_layer")
+        return seen[-1].flatten(1)
 
     @torch.no_grad()
     def predict(self, x: torch.Tensor, *, batch_size: int = 512) -> torch.Tensor:

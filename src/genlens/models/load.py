@@ -15,9 +15,11 @@ def shipped_folder(name: str) -> Path:
     return WEIGHTS_ROOT / name
 
 
-def cached_timm_weights(arch: str) -> Path:
-    """The weights of timm's ``arch`` in the local Hugging Face cache, found without any network access;
-    absent, a one-line error at once (timm's own download would retry the network for about a minute)."""
+def cached_timm_weights(arch: str, *, allow_download: bool = False) -> Path | None:
+    """The weights of timm's ``arch`` in the local Hugging Face cache, found without any network access.
+
+    Absent: None when ``allow_download`` (the caller then lets timm fetch them), else a one-line error at once
+    (timm's own download would retry the network for about a minute)."""
     import huggingface_hub
     from timm.models import get_pretrained_cfg
 
@@ -27,17 +29,21 @@ def cached_timm_weights(arch: str) -> Path:
         found = huggingface_hub.try_to_load_from_cache(repo, filename) if repo else None
         if isinstance(found, str):
             return Path(found)
+    if allow_download:
+        return None
     where = f"the Hugging Face cache has no {repo}" if repo else f"timm names no Hugging Face weights for '{arch}'"
-    raise GenlensError(f"timm:{arch}: {where} and genlens never downloads; fetch the weights once (e.g. "
-                       f"`hf download {repo or arch}`) and pass timm:{arch}:<weights file>")
+    raise GenlensError(f"timm:{arch}: {where} and genlens never downloads unless asked; pass --allow-download "
+                       f"(Python: allow_download=True) or a local file as timm:{arch}:<weights file>")
 
 
 def load_model(name_or_dir: str | os.PathLike, *, device: str = "cpu", weights: str | os.PathLike | None = None,
-               verify: bool = True) -> ModelHandle:
+               verify: bool = True, allow_download: bool = False) -> ModelHandle:
     """A classifier handle from a zoo name (shipped weights), a model folder, or ``timm:<arch>:<weights file>``
     (see :mod:`genlens.models.external`).
 
-    ``weights`` overrides the weight file (a .safetensors file for the same architecture).
+    ``weights`` overrides the weight file (a .safetensors file for the same architecture). ``allow_download``
+    lets ``timm:<arch>`` without a file fetch timm's pretrained weights through timm's own loader when they are
+    not in the local cache; off (the default), nothing here touches the network.
     """
     from genlens.models.zoo import EVALUATORS, ZOO
 
@@ -47,7 +53,8 @@ def load_model(name_or_dir: str | os.PathLike, *, device: str = "cpu", weights: 
         from genlens.models.external import load_timm, parse_timm_spec
 
         arch, file = parse_timm_spec(text)
-        return load_timm(arch, file or cached_timm_weights(arch), device=resolve_device(device))
+        file = file or cached_timm_weights(arch, allow_download=allow_download)
+        return load_timm(arch, file, download=file is None, device=resolve_device(device))
     if named:
         folder = shipped_folder(text)
         if not (folder / WEIGHTS_FILE).is_file() and weights is None:
