@@ -256,10 +256,11 @@ class DiffusionPipeline:
 
     # ------------------------------------------------------------------------------------------ sampling
     def sample(self, condition: Any = None, n: int = 1, *, generator: torch.Generator | None = None,
-               callback=None, config: SamplingConfig | None = None) -> torch.Tensor:
+               callback=None, config: SamplingConfig | None = None, noise: torch.Tensor | None = None) -> torch.Tensor:
         """``n`` images (per item of ``condition``; see :meth:`condition`) as (B, C, H, W) in [0, 1], drawn with
         ``config`` (default ``self.config``). ``callback(info)`` sees every step: ``step``, ``total``,
-        ``timestep``, ``x_t`` (the noisy image) and ``x0`` (the predicted clean image)."""
+        ``timestep``, ``x_t`` (the noisy image) and ``x0`` (the predicted clean image). ``noise``: x_T given
+        explicitly (see :func:`genlens.diffusion.sample.sample`)."""
         config = sampling_config(config or self.config)
         net = self.denoiser(config)
         cond = self.condition(condition, n, config)
@@ -267,7 +268,8 @@ class DiffusionPipeline:
             from genlens.diffusion.anchors import AnchorConfig, AnchoredDenoiser
 
             net = AnchoredDenoiser(net, AnchorConfig(k=cond[0].shape[1] - 1))
-        return sample(net, cond, config, n=n, schedule=self.schedule, generator=generator, callback=callback)
+        return sample(net, cond, config, n=n, schedule=self.schedule, generator=generator, callback=callback,
+                      noise=noise)
 
 
 # ----------------------------------------------------------------------------------------- recommendations

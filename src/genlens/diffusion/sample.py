@@ -85,6 +85,7 @@ def sample(
     schedule: NoiseSchedule | None = None,
     generator: torch.Generator | None = None,
     callback: Callable[[dict[str, Any]], None] | None = None,
+    noise: torch.Tensor | None = None,
     **settings: Any,
 ) -> torch.Tensor:
     """Generate images (B, 1, 28, 28) in [0, 1] with ``config`` (``settings``: fields of it to replace, e.g.
@@ -96,7 +97,9 @@ def sample(
     (:mod:`genlens.diffusion.guidance`); ``config.timestep_spacing`` picks the timesteps the steps visit
     (:mod:`genlens.diffusion.spacing`). ``model`` is used as given: autoguidance and caption anchors are
     wrappers (:class:`~genlens.diffusion.pipeline.DiffusionPipeline` applies them). The initial noise and the
-    stochastic samplers draw from ``generator``, so a seed gives the same images on the same device.
+    stochastic samplers draw from ``generator``, so a seed gives the same images on the same device; ``noise``
+    (B, C, H, W) in the model's space gives x_T explicitly instead (diffusers' ``latents=``), so an image is a
+    function of its own noise, whatever else is in the batch.
 
     ``callback(info)`` after every step: ``info`` has ``step`` (1-based), ``total``, ``timestep`` (also ``t``),
     ``x_t`` (the noisy image the step started from) and ``x0`` (the model's prediction of the clean image,
@@ -120,8 +123,14 @@ def sample(
         b = cond_batch_size(cond)
     device = next(model.parameters()).device
     size = model.config.sample_size
-    x = torch.randn(b, model.config.in_channels, size, size, generator=generator,
-                    device=generator.device if generator is not None else device).to(device)
+    shape = (b, model.config.in_channels, size, size)
+    if noise is not None:
+        if tuple(noise.shape) != shape:
+            raise GenlensError(f"noise has shape {tuple(noise.shape)}; this model and condition need {shape}")
+        x = noise.to(device=device, dtype=torch.float32)
+    else:
+        x = torch.randn(shape, generator=generator, device=generator.device if generator is not None else device
+                        ).to(device)
     set_spaced_timesteps(scheduler, steps, config.timestep_spacing, device)
     x = x * scheduler.init_noise_sigma
     timesteps = list(scheduler.timesteps)

@@ -28,7 +28,7 @@ from genlens.utils.modes import eval_mode
 SPATIAL_GENERATORS: Registry[Callable[..., SpatialGenerator]] = Registry("spatial generator adapter")
 
 # modules whose import registers more adapters (e.g. "genlens.gan.spatial_adapter"); missing ones are skipped
-ADAPTER_MODULES: tuple[str, ...] = ()
+ADAPTER_MODULES: tuple[str, ...] = ("genlens.gan.spatial_adapter", "genlens.diffusion.spatial_adapter")
 
 
 @SPATIAL_GENERATORS.register("analytic-follow", description="squares drawn exactly on the layout (ideal)")
