@@ -134,3 +134,14 @@ def test_options_centre_crop_instead_of_squashing(tmp_path):
     assert colour.images.shape == (1, 3, 16, 16)
     auto = load_with_options(DataOptions(spec=f"folder:{tmp_path}"))
     assert auto.images.shape == (1, 1, 32, 96)  # no resolution: the images' own size, grey stays grey
+
+
+def test_exif_orientation_is_applied(tmp_path):
+    im = Image.new("L", (16, 8), 0)
+    im.paste(255, (0, 0, 8, 8))  # left half white
+    exif = Image.Exif()
+    exif[0x0112] = 6  # stored rotated: display turns it 90° clockwise
+    _save(tmp_path / "phone.jpg", im, exif=exif, quality=95)
+    data = load_image_folder(tmp_path, channels=1, size=None)
+    assert data.images.shape == (1, 1, 16, 8)  # upright: 8 wide, 16 high
+    assert data.images[0, 0, 2, 4] > 200 and data.images[0, 0, 13, 4] < 50  # the white half is on top

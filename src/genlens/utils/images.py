@@ -15,7 +15,7 @@ from typing import NamedTuple
 
 import numpy as np
 import torch
-from PIL import Image, UnidentifiedImageError
+from PIL import Image, ImageOps, UnidentifiedImageError
 
 from genlens.errors import GenlensError
 
@@ -107,7 +107,7 @@ class DecodedImage(NamedTuple):
 
 
 def read_image(path: str | os.PathLike, *, channels: int | None = None, resolution: int | None = None) -> DecodedImage:
-    """One image file as uint8 (C, H, W): the first frame (GIF, TIFF), converted to ``channels`` (None: 1 for a
+    """One image file as uint8 (C, H, W): the first frame (GIF, TIFF), turned upright (EXIF orientation), converted to ``channels`` (None: 1 for a
     grey file, 3 for a colour one; transparency is laid over white), and with ``resolution`` N resized so its
     shorter side is N (antialiased bilinear) and centre-cropped to N x N. Errors as :func:`load_image`."""
     with _opened(path, draft=resolution) as (im, mode, size):
@@ -190,6 +190,8 @@ def _opened(path: str | os.PathLike, *, draft: int | None = None
                 if draft is not None and im.format == "JPEG" and min(w, h) > 2 * draft:
                     im.draft(im.mode, (math.ceil(w * draft / min(w, h)), math.ceil(h * draft / min(w, h))))
                 im.load()
+                if im.getexif().get(0x0112, 1) != 1:  # EXIF orientation (phone photos): turn upright
+                    im = ImageOps.exif_transpose(im)
                 yield im, mode, (w, h)
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
         raise GenlensError(f"image '{path}' is too large to decode safely ({exc}); shrink it") from None
