@@ -68,3 +68,12 @@ def test_jsonl_naming_no_image_says_how_paths_are_written(tmp_path):
     (root / "captions.jsonl").write_text(json.dumps({"file": str(root / "bag/0.png"), "text": "x"}) + "\n")
     with pytest.raises(GenlensError, match="names none of the images.*relative to"):
         load_image_folder(root, size=None)
+
+
+def test_subset_by_mask_keeps_the_right_captions(tmp_path):
+    root = _folder(tmp_path)
+    for i, f in enumerate(sorted(root.rglob("*.png"))):
+        f.with_suffix(".txt").write_text(f"caption {i}")
+    data = load_image_folder(root, size=None)
+    sub = data.subset(data.labels == 1)
+    assert captions_for(sub) == ["caption 2", "caption 3"] and len(sub) == 2

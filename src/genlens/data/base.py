@@ -60,7 +60,8 @@ class ImageData:
         return x.float().div_(255.0)
 
     def subset(self, idx: torch.Tensor) -> ImageData:
-        captions = None if self.captions is None else tuple(self.captions[int(i)] for i in idx)
+        pos = torch.arange(len(self))[idx].reshape(-1).tolist()  # an index tensor or a bool mask
+        captions = None if self.captions is None else tuple(self.captions[i] for i in pos)
         return dataclasses.replace(self, images=self.images[idx], labels=self.labels[idx], captions=captions)
 
     def take(self, n: int) -> ImageData:
