@@ -119,10 +119,12 @@ def open_data(options: DataOptions, *, split: str = "train", data_dir: str | os.
 
 
 def batches(data: ImageData | StreamedFolder, *, batch: int, seed: int = 0, epoch: int = 0, workers: int = 2,
-            shuffle: bool = True, drop_last: bool = False) -> Iterator[tuple[torch.Tensor, torch.Tensor, torch.Tensor]]:
+            shuffle: bool = True, drop_last: bool = False, pin_memory: bool = False
+            ) -> Iterator[tuple[torch.Tensor, torch.Tensor, torch.Tensor]]:
     """One epoch of (images uint8 (B, C, H, W), labels int64 (B,), index int64 (B,)) batches (see the module
     docstring); the same for in-memory and streamed data and for any ``workers`` given ``seed`` and ``epoch``.
-    ``len(list(...))`` is ``n // batch`` with ``drop_last``, else ``ceil(n / batch)``."""
+    ``len(list(...))`` is ``n // batch`` with ``drop_last``, else ``ceil(n / batch)``. ``pin_memory``: streamed
+    batches in page-locked memory, for ``.to("cuda", non_blocking=True)``."""
     if batch < 1:
         raise GenlensError(f"batch size {batch} must be at least 1")
     order = epoch_order(len(data), seed=seed, epoch=epoch) if shuffle else torch.arange(len(data))
@@ -134,7 +136,7 @@ def batches(data: ImageData | StreamedFolder, *, batch: int, seed: int = 0, epoc
             yield data.images[idx], data.labels[idx], idx
         return
     loader = DataLoader(data.dataset(), batch_sampler=[c.tolist() for c in chunks], num_workers=workers,
-                        collate_fn=_collate, worker_init_fn=_one_thread, persistent_workers=False)
+                        collate_fn=_collate, worker_init_fn=_one_thread, pin_memory=pin_memory)
     for images, index in loader:
         yield images, data.labels[index], index
 
