@@ -61,3 +61,12 @@ def test_bad_options_are_one_line(cli, tmp_path):
     ):
         code, out, err = cli(["data", "info", *args])
         assert code == 2 and out == "" and err.count("\n") == 1 and words in err, (args, err)
+
+
+def test_info_on_a_split_folder_reports_both_splits(cli, tmp_path):
+    _folder(tmp_path / "train")
+    _folder(tmp_path / "test", n=1)
+    code, out, err = cli(["data", "info", "--data", f"folder:{tmp_path}", "--json"])
+    assert code == 0, err
+    info = json.loads(out)
+    assert (info["train"]["n"], info["test"]["n"]) == (4, 2) and info["class_names"] == ["bag", "shoe"]

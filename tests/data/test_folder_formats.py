@@ -145,3 +145,18 @@ def test_exif_orientation_is_applied(tmp_path):
     data = load_image_folder(tmp_path, channels=1, size=None)
     assert data.images.shape == (1, 1, 16, 8)  # upright: 8 wide, 16 high
     assert data.images[0, 0, 2, 4] > 200 and data.images[0, 0, 13, 4] < 50  # the white half is on top
+
+
+def test_split_folders_are_splits_not_classes(tmp_path):
+    from genlens.data.spec import load_train_test
+
+    for split, n in (("train", 3), ("val", 1)):
+        for cls in ("a", "b"):
+            for i in range(n):
+                _save(tmp_path / split / cls / f"{i}.png", _colour((8, 8)))
+    train = load_with_options(DataOptions(spec=f"folder:{tmp_path}", channels=3), split="train")
+    test = load_with_options(DataOptions(spec=f"folder:{tmp_path}", channels=3), split="test")
+    assert (len(train), len(test)) == (6, 2) and train.class_names == test.class_names == ("a", "b")
+    assert [len(d) for d in load_train_test(f"folder:{tmp_path}")] == [6, 2]
+    with pytest.raises(GenlensError, match="split the folder into ROOT/train"):
+        load_train_test(f"folder:{tmp_path / 'train'}")

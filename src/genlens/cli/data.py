@@ -44,12 +44,14 @@ def info(name: str | None = SpecArg, data: str | None = DataOpt, resolution: int
 
     Example: genlens data info --data folder:photos --resolution 64 --json
     """
+    from genlens.data.folder import split_root
     from genlens.data.spec import parse_data_spec
     from genlens.data.stream import open_data
 
     options = _options(name, data, resolution, channels)
     spec = parse_data_spec(options.spec)
-    parts = (spec.split,) if spec.split else ("train", "test") if spec.kind == "name" else ("images",)
+    split_folder = spec.kind == "folder" and split_root(spec.path, "train") != spec.path
+    parts = (spec.split,) if spec.split else ("train", "test") if spec.kind == "name" or split_folder else ("images",)
     out: dict = {}
     notes: list[str] = []
     for split in parts:

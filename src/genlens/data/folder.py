@@ -1,5 +1,6 @@
 """Any folder of images, ImageFolder-style (``ROOT/<class>/.../<image>``) or flat (``ROOT/<image>``).
 
+A split folder (``ROOT/train/`` beside ``ROOT/test/`` or ``ROOT/val/``) gives its splits (:func:`split_root`).
 Labels: with two or more class sub-folders the sub-folder names are the classes (``labelled``); a flat folder,
 or a folder whose sub-folders hold a single class, has no labels (``ImageData.labelled`` is False, every label
 0, one class named after the folder): trainers then train unconditionally. Hidden files and folders and files
@@ -27,6 +28,7 @@ from genlens.errors import GenlensError
 from genlens.utils.images import IMAGE_SUFFIXES, DecodedImage, read_image
 
 MAX_BAD_FRACTION = 0.01  # more unreadable files than this is an error, not a skip
+SPLIT_FOLDERS = {"train": ("train",), "test": ("test", "val", "valid", "validation")}
 
 
 @dataclass(frozen=True)
@@ -42,6 +44,19 @@ class FolderIndex:
 
     def __len__(self) -> int:
         return len(self.files)
+
+
+def split_root(root: str | os.PathLike, split: str | None) -> Path:
+    """``ROOT/<split>`` when the folder is split (``ROOT/train`` beside ``ROOT/test`` or ``ROOT/val``), else ROOT:
+    a split folder's train and test parts are its splits, never two classes."""
+    root = Path(root)
+    found = {name: next((root / d for d in dirs if (root / d).is_dir()), None) for name, dirs in SPLIT_FOLDERS.items()}
+    if found["train"] is None or found["test"] is None:
+        return root
+    if split not in found:
+        raise GenlensError(f"'{root}' is split into {found['train'].name}/ and {found['test'].name}/; "
+                           f"ask for split train or test, not '{split}'")
+    return found[split]
 
 
 def scan_folder(root: str | os.PathLike, *, class_names: tuple[str, ...] | None = None) -> FolderIndex:

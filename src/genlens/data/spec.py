@@ -69,20 +69,27 @@ def load_data(spec: str | os.PathLike | DataSpec, *, split: str = "train", data_
 
         data = load_npz(s.path)
     else:
-        from genlens.data.folder import load_image_folder
+        from genlens.data.folder import load_image_folder, split_root
 
-        data = load_image_folder(s.path, channels=channels, size=size, limit=limit,
+        data = load_image_folder(split_root(s.path, split), channels=channels, size=size, limit=limit,
                                  class_names=tuple(class_names) if class_names is not None else None)
     return data.take(limit) if limit else data
 
 
 def load_train_test(spec: str | os.PathLike | DataSpec, *, data_dir: str | os.PathLike | None = None,
                     test_limit: int | None = None, what: str = "training") -> tuple[ImageData, ImageData]:
-    """The train and test splits of a registered data set named without a split (for trainers)."""
+    """The train and test splits of a registered data set named without a split, or of a split folder
+    (``ROOT/train`` and ``ROOT/test`` or ``ROOT/val``), for trainers."""
     s = parse_data_spec(spec)
-    if s.kind != "name" or s.split:
+    if s.kind == "folder":
+        from genlens.data.folder import split_root
+
+        if split_root(s.path, "train") == s.path:
+            raise GenlensError(f"data spec '{spec}': {what} needs train and test images; split the folder into "
+                               "ROOT/train/<class>/ and ROOT/test/<class>/ (or ROOT/val/)")
+    elif s.kind != "name" or s.split:
         raise GenlensError(f"data spec '{spec}': {what} needs a registered data set with train and test splits; "
-                           "pass a name such as fashion-mnist")
+                           "pass a name such as fashion-mnist or a folder with train/ and test/ sub-folders")
     return load_data(s, split="train", data_dir=data_dir), load_data(s, split="test", data_dir=data_dir,
                                                                       limit=test_limit)
 

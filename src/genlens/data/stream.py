@@ -27,7 +27,7 @@ import torch
 from torch.utils.data import DataLoader, Dataset
 
 from genlens.data.base import ImageData
-from genlens.data.folder import FolderIndex, scan_folder
+from genlens.data.folder import FolderIndex, scan_folder, split_root
 from genlens.data.options import DataOptions, load_with_options
 from genlens.errors import GenlensError
 from genlens.utils.images import probe_image, read_image
@@ -110,7 +110,7 @@ def open_data(options: DataOptions, *, split: str = "train", data_dir: str | os.
         if stream and spec.kind != "folder":
             data = _with_note(data, f"{spec} is read into memory (only folders stream)")
         return data
-    index = scan_folder(spec.path)
+    index = scan_folder(split_root(spec.path, split))
     files = index.files[:limit] if limit else index.files
     channels, resolution, pixels = _probe(index, files, options)
     if not stream and len(files) * channels * pixels <= max_bytes:
@@ -152,12 +152,12 @@ def batches_per_epoch(n: int, batch: int, *, drop_last: bool = False) -> int:
     return n // batch if drop_last else math.ceil(n / batch)
 
 
-def estimated_bytes(options: DataOptions, *, limit: int | None = None) -> int:
+def estimated_bytes(options: DataOptions, *, split: str = "train", limit: int | None = None) -> int:
     """Decoded size in bytes of a folder spec under ``options`` (from a sample of headers); what :func:`open_data`
     compares with :data:`STREAM_BYTES`."""
     from genlens.data.spec import parse_data_spec
 
-    index = scan_folder(parse_data_spec(options.spec).path)
+    index = scan_folder(split_root(parse_data_spec(options.spec).path, split))
     files = index.files[:limit] if limit else index.files
     channels, _, pixels = _probe(index, files, options)
     return len(files) * channels * pixels
