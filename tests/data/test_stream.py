@@ -86,3 +86,9 @@ def test_names_and_npz_stay_in_memory(tmp_path):
     assert isinstance(data, ImageData) and "only folders stream" in data.notes[-1]
     (x, y, i), = _all(data, batch=8, shuffle=False)
     assert x.shape == (5, 1, 8, 8) and i.tolist() == [0, 1, 2, 3, 4] and y.tolist() == [0, 1, 0, 1, 0]
+
+
+def test_in_memory_decoding_reports_progress(folder):
+    seen = []
+    open_data(DataOptions(spec=f"folder:{folder}", resolution=8, channels=1), callback=seen.append)
+    assert seen[-1] == {"step": 21, "total": 21} and [s["step"] for s in seen] == sorted(s["step"] for s in seen)

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import typer
 
-from genlens.cli.common import DATA_SPEC_HELP, DataDirOpt, JsonOpt, SeedOpt, emit_json, err_console
+from genlens.cli.common import DATA_SPEC_HELP, DataDirOpt, JsonOpt, SeedOpt, emit_json, err_console, progress_bar
 from genlens.errors import GenlensError
 
 app = typer.Typer(help="Data sets: Fashion-MNIST (offline from Debian's dataset-fashion-mnist), digits, folders, .npz.\n\n"
@@ -33,7 +33,7 @@ def _options(name: str | None, data: str | None, resolution: int | None, channel
 
 def _say_notes(notes) -> None:
     for note in dict.fromkeys(notes):  # each once, in order
-        err_console.print(f"note: {note}", markup=False, highlight=False)
+        err_console.print(f"genlens: note: {note}", markup=False, highlight=False, soft_wrap=True)
 
 
 @app.command("info")
@@ -55,7 +55,8 @@ def info(name: str | None = SpecArg, data: str | None = DataOpt, resolution: int
     out: dict = {}
     notes: list[str] = []
     for split in parts:
-        d = open_data(options, split=split, data_dir=data_dir)
+        with progress_bar(f"reading {split}", None) as callback:
+            d = open_data(options, split=split, data_dir=data_dir, callback=callback)
         counts = d.labels.bincount(minlength=d.num_classes).tolist()
         c, h, w = d.image_shape
         out[split] = {"n": len(d), "shape": [c, h, w], "channels": c, "size": [h, w], "labelled": d.labelled,
@@ -102,7 +103,9 @@ def show(name: str | None = SpecArg, data: str | None = DataOpt, resolution: int
     from genlens.data.sample import per_class_sample
     from genlens.utils.images import save_grid
 
-    d = load_with_options(_options(name, data, resolution, channels), split="train", data_dir=data_dir)
+    with progress_bar("reading images", None) as callback:
+        d = load_with_options(_options(name, data, resolution, channels), split="train", data_dir=data_dir,
+                              callback=callback)
     _say_notes(d.notes)
     imgs = per_class_sample(d, per_class, seed=seed)
     save_grid(imgs, out, nrow=per_class, upscale=3 if d.image_shape[-1] <= 32 else 1)

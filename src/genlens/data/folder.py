@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import os
 from collections import Counter
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -98,14 +99,15 @@ def scan_folder(root: str | os.PathLike, *, class_names: tuple[str, ...] | None 
 
 
 def load_image_folder(root: str | os.PathLike, *, channels: int | None = 1, size: int | None = 28,
-                      class_names: tuple[str, ...] | None = None, limit: int | None = None) -> ImageData:
+                      class_names: tuple[str, ...] | None = None, limit: int | None = None,
+                      callback: Callable[[dict], None] | None = None) -> ImageData:
     """The folder's images in memory as uint8 (N, C, size, size) (see the module docstring); ``limit`` reads
-    only the first N files (in index order)."""
+    only the first N files (in index order); ``callback({"step": files decoded, "total": N})`` reports progress."""
     from genlens.data.folder_captions import read_captions
 
     index = scan_folder(root, class_names=class_names)
     files = index.files[:limit] if limit else index.files
-    decoded = decode_all(files, channels=channels, resolution=size)
+    decoded = decode_all(files, channels=channels, resolution=size, callback=callback)
     bad = [(f, d) for f, d in zip(files, decoded, strict=True) if isinstance(d, str)]
     check_bad(index.root, bad, len(files))
     keep = [i for i, d in enumerate(decoded) if not isinstance(d, str)]
@@ -128,7 +130,7 @@ def load_image_folder(root: str | os.PathLike, *, channels: int | None = 1, size
 
 
 def decode_all(files: tuple[Path, ...] | list[Path], *, channels: int | None, resolution: int | None,
-               threads: int = 4) -> list[DecodedImage | str]:
+               threads: int = 4, callback: Callable[[dict], None] | None = None) -> list[DecodedImage | str]:
     """Each file decoded (:func:`~genlens.utils.images.read_image`), in order, or the one-line reason it failed.
     Threads overlap the decoding (Pillow releases the GIL while it decodes)."""
     def one(path: Path) -> DecodedImage | str:
@@ -137,8 +139,14 @@ def decode_all(files: tuple[Path, ...] | list[Path], *, channels: int | None, re
         except GenlensError as exc:
             return str(exc)
 
+    out: list[DecodedImage | str] = []
+    every = max(1, len(files) // 100)
     with ThreadPoolExecutor(max(1, min(threads, os.cpu_count() or 1))) as pool:
-        return list(pool.map(one, files))
+        for i, d in enumerate(pool.map(one, files), 1):
+            out.append(d)
+            if callback is not None and (i % every == 0 or i == len(files)):
+                callback({"step": i, "total": len(files)})
+    return out
 
 
 def check_bad(root: Path, bad: list[tuple[Path, str]], total: int) -> None:

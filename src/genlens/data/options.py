@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
@@ -33,14 +34,15 @@ class DataOptions:
 
 
 def load_with_options(options: DataOptions, *, split: str = "train", data_dir: str | os.PathLike | None = None,
-                      limit: int | None = None) -> ImageData:
-    """The :class:`~genlens.data.base.ImageData` that ``options`` describe (``split`` when the spec names none)."""
+                      limit: int | None = None, callback: Callable[[dict], None] | None = None) -> ImageData:
+    """The :class:`~genlens.data.base.ImageData` that ``options`` describe (``split`` when the spec names none);
+    ``callback`` gets a folder's decoding progress (``{"step": i, "total": n}``); ``data.notes`` says what changed."""
     from genlens.data.spec import load_data, parse_data_spec
 
     folder = parse_data_spec(options.spec).kind == "folder"
     # folders are resized and cropped while decoding (PIL, per image: sizes may differ); others by apply_options
     data = load_data(options.spec, split=split, data_dir=data_dir, limit=limit, size=options.resolution if folder
-                     else None, channels=options.channels if folder else 1)
+                     else None, channels=options.channels if folder else 1, callback=callback)
     return apply_options(data, options)
 
 

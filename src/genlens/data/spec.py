@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+from collections.abc import Callable
 from pathlib import Path
 
 from genlens.data.base import ImageData
@@ -56,11 +57,12 @@ def parse_data_spec(text: str | os.PathLike | DataSpec) -> DataSpec:
 
 def load_data(spec: str | os.PathLike | DataSpec, *, split: str = "train", data_dir: str | os.PathLike | None = None,
               channels: int | None = 1, size: int | None = 28, class_names: tuple[str, ...] | None = None,
-              limit: int | None = None) -> ImageData:
+              limit: int | None = None, callback: Callable[[dict], None] | None = None) -> ImageData:
     """The images a spec names. ``split`` applies when the spec names none; ``channels`` (None: colour if any
     image is), ``size`` (resize the shorter side, then centre-crop) and ``class_names`` (folder names mapped onto
     known classes) apply to folders (:mod:`genlens.data.folder`); ``limit`` keeps the first N. For the same
-    preprocessing on every kind of spec use :func:`genlens.data.options.load_with_options`."""
+    preprocessing on every kind of spec use :func:`genlens.data.options.load_with_options`. ``callback`` gets a
+    folder's decoding progress (``{"step": i, "total": n}``)."""
     s = parse_data_spec(spec)
     if s.kind == "name":
         data = DATASETS.create(s.name, split=s.split or split, data_dir=None if data_dir is None else str(data_dir))
@@ -71,7 +73,7 @@ def load_data(spec: str | os.PathLike | DataSpec, *, split: str = "train", data_
     else:
         from genlens.data.folder import load_image_folder, split_root
 
-        data = load_image_folder(split_root(s.path, split), channels=channels, size=size, limit=limit,
+        data = load_image_folder(split_root(s.path, split), channels=channels, size=size, limit=limit, callback=callback,
                                  class_names=tuple(class_names) if class_names is not None else None)
     return data.take(limit) if limit else data
 

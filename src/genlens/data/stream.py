@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import math
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -97,16 +97,18 @@ class FolderImages(Dataset):
 
 
 def open_data(options: DataOptions, *, split: str = "train", data_dir: str | os.PathLike | None = None,
-              limit: int | None = None, stream: bool | None = None,
-              max_bytes: int = STREAM_BYTES) -> ImageData | StreamedFolder:
+              limit: int | None = None, stream: bool | None = None, max_bytes: int = STREAM_BYTES,
+              callback: Callable[[dict], None] | None = None) -> ImageData | StreamedFolder:
     """The data ``options`` describe, ready for :func:`batches`: in memory (:func:`load_with_options`), or a
     :class:`StreamedFolder` when the spec is a folder and ``stream`` is True, or None and its estimated
-    decoded size is above ``max_bytes``. Only folders stream (names and ``.npz`` files fit in memory)."""
+    decoded size is above ``max_bytes``. Only folders stream (names and ``.npz`` files fit in memory).
+    ``callback`` gets the in-memory decoding progress (``{"step": i, "total": n}``); ``data.notes`` are what the
+    user should hear once (conversions, resizing, skipped files, no labels)."""
     from genlens.data.spec import parse_data_spec
 
     spec = parse_data_spec(options.spec)
     if spec.kind != "folder" or stream is False:
-        data = load_with_options(options, split=split, data_dir=data_dir, limit=limit)
+        data = load_with_options(options, split=split, data_dir=data_dir, limit=limit, callback=callback)
         if stream and spec.kind != "folder":
             data = _with_note(data, f"{spec} is read into memory (only folders stream)")
         return data
@@ -114,7 +116,7 @@ def open_data(options: DataOptions, *, split: str = "train", data_dir: str | os.
     files = index.files[:limit] if limit else index.files
     channels, resolution, pixels = _probe(index, files, options)
     if not stream and len(files) * channels * pixels <= max_bytes:
-        return load_with_options(options, split=split, data_dir=data_dir, limit=limit)
+        return load_with_options(options, split=split, data_dir=data_dir, limit=limit, callback=callback)
     return _streamed(index, files, channels, resolution)
 
 
