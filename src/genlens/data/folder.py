@@ -15,9 +15,10 @@ more than 1 % are bad, loading stops with one line naming the first. Captions (`
 """
 from __future__ import annotations
 
+import itertools
 import os
-from collections import Counter
-from collections.abc import Callable
+from collections import Counter, deque
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -102,71 +103,100 @@ def load_image_folder(root: str | os.PathLike, *, channels: int | None = 1, size
                       class_names: tuple[str, ...] | None = None, limit: int | None = None,
                       callback: Callable[[dict], None] | None = None) -> ImageData:
     """The folder's images in memory as uint8 (N, C, size, size) (see the module docstring); ``limit`` reads
-    only the first N files (in index order); ``callback({"step": files decoded, "total": N})`` reports progress."""
+    only the first N files (in index order); ``callback({"step": files decoded, "total": N})`` reports progress.
+    With ``channels`` and ``size`` given, images go straight into one preallocated tensor (peak memory: the data
+    once, not twice)."""
     from genlens.data.folder_captions import read_captions
 
     index = scan_folder(root, class_names=class_names)
     files = index.files[:limit] if limit else index.files
-    decoded = decode_all(files, channels=channels, resolution=size, callback=callback)
-    bad = [(f, d) for f, d in zip(files, decoded, strict=True) if isinstance(d, str)]
-    check_bad(index.root, bad, len(files))
-    keep = [i for i, d in enumerate(decoded) if not isinstance(d, str)]
-    images = [decoded[i] for i in keep]
-    notes = list(index.notes) + conversion_notes(images, channels=channels, size=size)
-    pixels = [d.pixels for d in images]
-    if channels is None and len({p.shape[0] for p in pixels}) > 1:
-        pixels = [p.expand(3, -1, -1) for p in pixels]  # grey among colour: repeat to RGB (exact)
-    shapes = Counter(tuple(p.shape[1:]) for p in pixels)
-    if len(shapes) > 1:
-        (a, _), (b, _) = shapes.most_common(2)
-        raise GenlensError(f"images under '{index.root}' have different sizes (e.g. {a[1]}x{a[0]} and "
-                           f"{b[1]}x{b[0]}); pass --resolution N to resize and centre-crop them")
+    buf = torch.empty((len(files), channels, size, size), dtype=torch.uint8) if channels and size else None
+    pixels: list[torch.Tensor] = []
+    meta: list[tuple[str, tuple[int, int], int]] = []  # (file mode, file size, channels decoded) per kept image
+    keep: list[int] = []
+    bad: list[tuple[Path, str]] = []
+    for i, d in enumerate(iter_decoded(files, channels=channels, resolution=size, callback=callback)):
+        if isinstance(d, str):
+            bad.append((files[i], d))
+            check_bad(index.root, bad, len(files))  # stops as soon as too many are bad
+            continue
+        if buf is not None:
+            buf[len(keep)] = d.pixels
+        else:
+            pixels.append(d.pixels)
+        meta.append((d.mode, d.size, d.pixels.shape[0]))
+        keep.append(i)
+    notes = list(index.notes) + conversion_notes(meta, channels=channels, size=size)
+    if buf is not None:
+        images = buf[:len(keep)]
+    else:
+        if channels is None and len({p.shape[0] for p in pixels}) > 1:
+            pixels = [p.expand(3, -1, -1) for p in pixels]  # grey among colour: repeat to RGB (exact)
+        shapes = Counter(tuple(p.shape[1:]) for p in pixels)
+        if len(shapes) > 1:
+            (a, _), (b, _) = shapes.most_common(2)
+            raise GenlensError(f"images under '{index.root}' have different sizes (e.g. {a[1]}x{a[0]} and "
+                               f"{b[1]}x{b[0]}); pass --resolution N to resize and centre-crop them")
+        images = torch.stack(pixels)
     if bad:
         notes.append(f"skipped {len(bad)} unreadable image(s) (first: {bad[0][0]})")
     kept_files = [files[i] for i in keep]
-    return ImageData(torch.stack(pixels), torch.tensor([index.labels[i] for i in keep], dtype=torch.int64),
+    return ImageData(images, torch.tensor([index.labels[i] for i in keep], dtype=torch.int64),
                      index.class_names, name=f"folder/{index.root.resolve().name}", labelled=index.labelled,
                      captions=read_captions(index.root, kept_files, notes), notes=tuple(notes), skipped=len(bad))
 
 
-def decode_all(files: tuple[Path, ...] | list[Path], *, channels: int | None, resolution: int | None,
-               threads: int = 4, callback: Callable[[dict], None] | None = None) -> list[DecodedImage | str]:
+def iter_decoded(files: tuple[Path, ...] | list[Path], *, channels: int | None, resolution: int | None,
+                 threads: int = 4, callback: Callable[[dict], None] | None = None) -> Iterator[DecodedImage | str]:
     """Each file decoded (:func:`~genlens.utils.images.read_image`), in order, or the one-line reason it failed.
-    Threads overlap the decoding (Pillow releases the GIL while it decodes)."""
+    Threads overlap the decoding (Pillow releases the GIL while it decodes); a bounded window of files is in
+    flight, so memory stays flat and stopping early cancels the rest."""
     def one(path: Path) -> DecodedImage | str:
         try:
             return read_image(path, channels=channels, resolution=resolution)
         except GenlensError as exc:
             return str(exc)
 
-    out: list[DecodedImage | str] = []
+    n = max(1, min(threads, os.cpu_count() or 1))
     every = max(1, len(files) // 100)
-    with ThreadPoolExecutor(max(1, min(threads, os.cpu_count() or 1))) as pool:
-        for i, d in enumerate(pool.map(one, files), 1):
-            out.append(d)
-            if callback is not None and (i % every == 0 or i == len(files)):
-                callback({"step": i, "total": len(files)})
-    return out
+    todo = iter(files)
+    pool = ThreadPoolExecutor(n)
+    try:
+        pending = deque(pool.submit(one, f) for f in itertools.islice(todo, 4 * n))
+        done = 0
+        while pending:
+            d = pending.popleft().result()
+            nxt = next(todo, None)
+            if nxt is not None:
+                pending.append(pool.submit(one, nxt))
+            done += 1
+            if callback is not None and (done % every == 0 or done == len(files)):
+                callback({"step": done, "total": len(files)})
+            yield d
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
 
 
 def check_bad(root: Path, bad: list[tuple[Path, str]], total: int) -> None:
     """Stop with one line when more than :data:`MAX_BAD_FRACTION` of ``total`` files are unreadable."""
     if bad and len(bad) > MAX_BAD_FRACTION * total:
-        raise GenlensError(f"{len(bad)} of {total} images under '{root}' are unreadable (more than "
+        raise GenlensError(f"at least {len(bad)} of {total} images under '{root}' are unreadable (more than "
                            f"{MAX_BAD_FRACTION:.0%}); the first is '{bad[0][0]}': fix or remove it")
 
 
-def conversion_notes(images: list[DecodedImage], *, channels: int | None, size: int | None) -> list[str]:
-    """What decoding changed, said once: modes converted, sizes resized and cropped."""
+def conversion_notes(meta: list[tuple[str, tuple[int, int], int]], *, channels: int | None,
+                     size: int | None) -> list[str]:
+    """What decoding changed, said once: modes converted, sizes resized and cropped. ``meta``: (file mode,
+    file size, channels decoded) per image."""
     notes = []
-    colour = any(d.pixels.shape[0] == 3 for d in images)
+    colour = any(c == 3 for _, _, c in meta)
     target = "RGB" if (channels == 3 or (channels is None and colour)) else "L"
-    modes = Counter(d.mode for d in images if d.mode != target)
+    modes = Counter(mode for mode, _, _ in meta if mode != target)
     if modes:
         notes.append(f"converted {sum(modes.values())} image(s) from {', '.join(sorted(modes))} to "
                      f"{'colour (RGB)' if target == 'RGB' else 'grey'}")
     if size is not None:
-        sizes = Counter(d.size for d in images if d.size != (size, size))
+        sizes = Counter(wh for _, wh, _ in meta if wh != (size, size))
         if sizes:
             odd = sum(n for (w, h), n in sizes.items() if w != h)
             crop = f" ({odd} not square: centre kept)" if odd else ""
