@@ -92,3 +92,10 @@ def test_in_memory_decoding_reports_progress(folder):
     seen = []
     open_data(DataOptions(spec=f"folder:{folder}", resolution=8, channels=1), callback=seen.append)
     assert seen[-1] == {"step": 21, "total": 21} and [s["step"] for s in seen] == sorted(s["step"] for s in seen)
+
+
+def test_start_resumes_mid_epoch(folder):
+    streamed = open_data(DataOptions(spec=f"folder:{folder}", resolution=8, channels=1), stream=True)
+    whole = _all(streamed, batch=4, seed=5, epoch=2, workers=0)
+    rest = _all(streamed, batch=4, seed=5, epoch=2, workers=0, start=3)
+    assert len(rest) == len(whole) - 3 and all(torch.equal(a[0], b[0]) for a, b in zip(whole[3:], rest, strict=True))

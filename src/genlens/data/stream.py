@@ -121,18 +121,20 @@ def open_data(options: DataOptions, *, split: str = "train", data_dir: str | os.
 
 
 def batches(data: ImageData | StreamedFolder, *, batch: int, seed: int = 0, epoch: int = 0, workers: int = 2,
-            shuffle: bool = True, drop_last: bool = False, pin_memory: bool = False
+            shuffle: bool = True, drop_last: bool = False, pin_memory: bool = False, start: int = 0
             ) -> Iterator[tuple[torch.Tensor, torch.Tensor, torch.Tensor]]:
     """One epoch of (images uint8 (B, C, H, W), labels int64 (B,), index int64 (B,)) batches (see the module
     docstring); the same for in-memory and streamed data and for any ``workers`` given ``seed`` and ``epoch``.
     ``len(list(...))`` is ``n // batch`` with ``drop_last``, else ``ceil(n / batch)``. ``pin_memory``: streamed
-    batches in page-locked memory, for ``.to("cuda", non_blocking=True)``."""
+    batches in page-locked memory, for ``.to("cuda", non_blocking=True)``. ``start``: begin at that batch of the
+    epoch without reading the ones before (an exact resume mid-epoch)."""
     if batch < 1:
         raise GenlensError(f"batch size {batch} must be at least 1")
     order = epoch_order(len(data), seed=seed, epoch=epoch) if shuffle else torch.arange(len(data))
     chunks = [order[i:i + batch] for i in range(0, len(order), batch)]
     if drop_last and chunks and len(chunks[-1]) < batch:
         chunks.pop()
+    chunks = chunks[start:]
     if isinstance(data, ImageData):
         for idx in chunks:
             yield data.images[idx], data.labels[idx], idx
