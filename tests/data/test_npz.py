@@ -67,3 +67,30 @@ def test_bad_files(tmp_path, write, words):
         load_npz(path)
     assert "\n" not in str(err.value)
     assert words in str(err.value)
+
+
+def test_options_resize_crop_and_convert_npz(tmp_path):
+    from genlens.data.options import DataOptions, load_with_options
+
+    strip = np.zeros((3, 32, 96, 3), dtype=np.uint8)  # (N, H, W, C): black sides, white middle third
+    strip[:, :, 32:64] = 255
+    path = tmp_path / "strips.npz"
+    np.savez(path, images=strip, labels=np.array([0, 1, 1]))
+    data = load_with_options(DataOptions(spec=f"npz:{path}", resolution=16, channels=1))
+    assert data.images.shape == (3, 1, 16, 16) and data.labelled
+    assert int(data.images[:, :, 1:-1, 1:-1].min()) >= 250  # centre crop, not a squash
+    assert any("resized 3 image(s) from 96x32 to 16x16" in n for n in data.notes)
+    colour = load_with_options(DataOptions(spec=f"npz:{path}", channels=3), limit=2)
+    assert colour.images.shape == (2, 3, 32, 96) and colour.notes == ()
+
+
+def test_npz_without_labels_is_unlabelled(tmp_path):
+    path = tmp_path / "plain.npz"
+    np.savez(path, images=np.zeros((2, 8, 8), dtype=np.uint8))
+    data = load_npz(path)
+    assert not data.labelled and any("unconditional" in n for n in data.notes)
+    grey = np.zeros((2, 1, 8, 8), dtype=np.uint8)
+    from genlens.data.options import DataOptions, apply_options
+
+    wide = apply_options(load_npz(path), DataOptions(spec=f"npz:{path}", channels=3))
+    assert wide.images.shape == (2, 3, 8, 8) and torch.equal(wide.images[:, :1], torch.from_numpy(grey))

@@ -1,4 +1,6 @@
-"""Image sets stored as ``.npz``: ``images`` (N,H,W), (N,C,H,W) or (N,H,W,C), uint8 or float in [0,1]."""
+"""Image sets stored as ``.npz``: ``images`` (N,H,W), (N,C,H,W) or (N,H,W,C), uint8 or float in [0,1];
+optional ``labels`` (N,) and ``class_names``. Without ``labels`` (or with one class) the data is unlabelled
+(``ImageData.labelled`` False). Resolution and channels are applied by :func:`genlens.data.options.apply_options`."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -17,7 +19,8 @@ def load_npz(path: str | Path) -> ImageData:
             if "images" not in z:
                 raise GenlensError(f"'{path}' has no 'images' array (found {sorted(z.files)}); save with images=...")
             images = z["images"]
-            labels = z["labels"] if "labels" in z else np.zeros(len(images), dtype=np.int64)
+            labelled = "labels" in z
+            labels = z["labels"] if labelled else np.zeros(len(images), dtype=np.int64)
             names = tuple(str(n) for n in z["class_names"]) if "class_names" in z else None
     except (OSError, ValueError) as exc:
         raise GenlensError(f"'{path}' is not a readable .npz file ({exc}); save it with numpy.savez") from None
@@ -33,4 +36,6 @@ def load_npz(path: str | Path) -> ImageData:
     y = torch.from_numpy(np.asarray(labels).astype(np.int64))
     if names is None:
         names = tuple(str(i) for i in range(int(y.max()) + 1 if len(y) else 1))
-    return ImageData(x.contiguous(), y, names, name=f"npz/{path.stem}")
+    labelled = labelled and len(names) > 1
+    return ImageData(x.contiguous(), y, names, name=f"npz/{path.stem}", labelled=labelled,
+                     notes=() if labelled else (f"'{path}' has no labels (or one class): training is unconditional",))

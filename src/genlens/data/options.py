@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
@@ -33,20 +34,24 @@ class DataOptions:
 
 
 def load_with_options(options: DataOptions, *, split: str = "train", data_dir: str | os.PathLike | None = None,
-                      limit: int | None = None) -> ImageData:
-    """The :class:`~genlens.data.base.ImageData` that ``options`` describe (``split`` when the spec names none)."""
+                      limit: int | None = None, callback: Callable[[dict], None] | None = None) -> ImageData:
+    """The :class:`~genlens.data.base.ImageData` that ``options`` describe (``split`` when the spec names none);
+    ``callback`` gets a folder's decoding progress (``{"step": i, "total": n}``); ``data.notes`` says what changed."""
     from genlens.data.spec import load_data, parse_data_spec
 
     folder = parse_data_spec(options.spec).kind == "folder"
+    # folders are resized and cropped while decoding (PIL, per image: sizes may differ); others by apply_options
     data = load_data(options.spec, split=split, data_dir=data_dir, limit=limit, size=options.resolution if folder
-                     else None, channels=options.channels or 1)
+                     else None, channels=options.channels if folder else 1, callback=callback)
     return apply_options(data, options)
 
 
 def apply_options(data: ImageData, options: DataOptions) -> ImageData:
-    """``data`` resized (shorter side, antialiased), centre-cropped and converted as ``options`` say."""
-    x = data.images
+    """``data`` resized (shorter side, antialiased), centre-cropped and converted as ``options`` say; what
+    changed is added to ``data.notes`` (for the CLI to say once)."""
+    x, notes = data.images, list(data.notes)
     if options.channels is not None and x.shape[1] != options.channels:
+        notes.append(f"converted {len(data)} image(s) to {'grey' if options.channels == 1 else 'colour (RGB)'}")
         f = x.float()
         # ITU-R BT.601 luma for colour -> grey, the weights PIL's convert("L") uses
         x = (f[:, :1].expand(-1, 3, -1, -1) if options.channels == 3 else
@@ -58,6 +63,8 @@ def apply_options(data: ImageData, options: DataOptions) -> ImageData:
             raise GenlensError(f"{data.name} has {x.shape[-1]}-px scenes with ground-truth layouts; "
                                "drop --resolution (layouts cannot be rescaled)")
         h, w = x.shape[-2:]
+        notes.append(f"resized {len(data)} image(s) from {w}x{h} to {n}x{n}" + (
+            ", shorter side then centre crop" if h != w else ""))
         scale = n / min(h, w)
         size = (max(n, round(h * scale)), max(n, round(w * scale)))
         x = F.interpolate(x.float(), size=size, mode="bilinear", antialias=True, align_corners=False)
@@ -65,4 +72,4 @@ def apply_options(data: ImageData, options: DataOptions) -> ImageData:
         x = x[..., top:top + n, left:left + n].round().clamp(0, 255).to(torch.uint8)
     if x is data.images:
         return data
-    return dataclasses.replace(data, images=x.contiguous())
+    return dataclasses.replace(data, images=x.contiguous(), notes=tuple(notes))

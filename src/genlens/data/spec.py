@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+from collections.abc import Callable
 from pathlib import Path
 
 from genlens.data.base import ImageData
@@ -55,10 +56,13 @@ def parse_data_spec(text: str | os.PathLike | DataSpec) -> DataSpec:
 
 
 def load_data(spec: str | os.PathLike | DataSpec, *, split: str = "train", data_dir: str | os.PathLike | None = None,
-              channels: int = 1, size: int | None = 28, class_names: tuple[str, ...] | None = None,
-              limit: int | None = None) -> ImageData:
-    """The images a spec names. ``split`` applies when the spec names none; ``channels``/``size`` and
-    ``class_names`` (folder names mapped onto known classes) apply to folders; ``limit`` keeps the first N."""
+              channels: int | None = 1, size: int | None = 28, class_names: tuple[str, ...] | None = None,
+              limit: int | None = None, callback: Callable[[dict], None] | None = None) -> ImageData:
+    """The images a spec names. ``split`` applies when the spec names none; ``channels`` (None: colour if any
+    image is), ``size`` (resize the shorter side, then centre-crop) and ``class_names`` (folder names mapped onto
+    known classes) apply to folders (:mod:`genlens.data.folder`); ``limit`` keeps the first N. For the same
+    preprocessing on every kind of spec use :func:`genlens.data.options.load_with_options`. ``callback`` gets a
+    folder's decoding progress (``{"step": i, "total": n}``)."""
     s = parse_data_spec(spec)
     if s.kind == "name":
         data = DATASETS.create(s.name, split=s.split or split, data_dir=None if data_dir is None else str(data_dir))
@@ -67,20 +71,27 @@ def load_data(spec: str | os.PathLike | DataSpec, *, split: str = "train", data_
 
         data = load_npz(s.path)
     else:
-        from genlens.data.folder import load_image_folder
+        from genlens.data.folder import load_image_folder, split_root
 
-        data = load_image_folder(s.path, channels=channels, size=size,
+        data = load_image_folder(split_root(s.path, split), channels=channels, size=size, limit=limit, callback=callback,
                                  class_names=tuple(class_names) if class_names is not None else None)
     return data.take(limit) if limit else data
 
 
 def load_train_test(spec: str | os.PathLike | DataSpec, *, data_dir: str | os.PathLike | None = None,
                     test_limit: int | None = None, what: str = "training") -> tuple[ImageData, ImageData]:
-    """The train and test splits of a registered data set named without a split (for trainers)."""
+    """The train and test splits of a registered data set named without a split, or of a split folder
+    (``ROOT/train`` and ``ROOT/test`` or ``ROOT/val``), for trainers."""
     s = parse_data_spec(spec)
-    if s.kind != "name" or s.split:
+    if s.kind == "folder":
+        from genlens.data.folder import split_root
+
+        if split_root(s.path, "train") == s.path:
+            raise GenlensError(f"data spec '{spec}': {what} needs train and test images; split the folder into "
+                               "ROOT/train/<class>/ and ROOT/test/<class>/ (or ROOT/val/)")
+    elif s.kind != "name" or s.split:
         raise GenlensError(f"data spec '{spec}': {what} needs a registered data set with train and test splits; "
-                           "pass a name such as fashion-mnist")
+                           "pass a name such as fashion-mnist or a folder with train/ and test/ sub-folders")
     return load_data(s, split="train", data_dir=data_dir), load_data(s, split="test", data_dir=data_dir,
                                                                       limit=test_limit)
 
