@@ -24,15 +24,16 @@ def folders(tmp_path_factory):
     torch.manual_seed(0)
     gan = save_generator(root / "gan", Generator(GanConfig.tiny("layout", class_names=CLASS_NAMES, max_items=3)),
                          command="test", metrics={}, data="fashion-scenes")
-    plain = save_generator(root / "plain", Generator(GanConfig.tiny("eqgan-sa")), command="test", metrics={})
     cfg = DiffusionTrainConfig(unet=UNetConfig.tiny("layout", num_classes=10, max_items=3, pad=0), steps=1,
                                data="fashion-scenes")
     ddpm = save_diffusion(root / "ddpm", Denoiser(cfg.unet).eval(), config=cfg, class_names=CLASS_NAMES,
                           command="test", metrics={})
-    return {"layout-gan": gan, "layout-diffusion": ddpm, "plain": plain}
+    sel = save_generator(root / "sel", Generator(GanConfig.tiny("eqgan-sa")), command="test", metrics={})
+    base = save_generator(root / "base", Generator(GanConfig.tiny("stylegan2")), command="test", metrics={})
+    return {"layout-gan": gan, "layout-diffusion": ddpm, "heatmap-gan": sel, "plain": base}
 
 
-@pytest.mark.parametrize("adapter", ["layout-gan", "layout-diffusion"])
+@pytest.mark.parametrize("adapter", ["layout-gan", "layout-diffusion", "heatmap-gan"])
 def test_adapter_is_a_function_of_latent_and_layout(folders, adapter):
     gen = load_adapter(f"{adapter}:{folders[adapter]}")
     z = gen.latents(3, torch.Generator().manual_seed(1))
@@ -47,7 +48,7 @@ def test_adapter_is_a_function_of_latent_and_layout(folders, adapter):
     assert not torch.allclose(floor.sample(z, LAYOUTS[:3]), a)
 
 
-@pytest.mark.parametrize("adapter", ["layout-gan", "layout-diffusion"])
+@pytest.mark.parametrize("adapter", ["layout-gan", "layout-diffusion", "heatmap-gan"])
 def test_measurement_runs_on_the_adapter(folders, adapter):
     gen = load_adapter(f"{adapter}:{folders[adapter]}")
     out = measure_editing(gen, sprite_finder, LAYOUTS, config=EditingConfig(n=6, batch=3, resamples=5,
@@ -58,6 +59,8 @@ def test_measurement_runs_on_the_adapter(folders, adapter):
 def test_wrong_kind_is_one_line(folders):
     with pytest.raises(GenlensError, match="not a layout GAN"):
         load_adapter(f"layout-gan:{folders['plain']}")
+    with pytest.raises(GenlensError, match="without heatmaps"):
+        load_adapter(f"heatmap-gan:{folders['plain']}")
     with pytest.raises(GenlensError, match="not a diffusion model"):
         load_adapter(f"layout-diffusion:{folders['plain']}")
     with pytest.raises(GenlensError, match="class-conditional, not a layout model"):

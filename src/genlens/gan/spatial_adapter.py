@@ -1,4 +1,5 @@
-"""The layout GAN as a :class:`~genlens.metrics.editing.SpatialGenerator` (adapter ``layout-gan``).
+"""GANs as spatial generators (:class:`~genlens.metrics.editing.SpatialGenerator`): the layout GAN (adapter ``layout-gan``) and the
+SEL GANs steered by their heatmaps (``heatmap-gan``, see :class:`HeatmapGanGenerator`).
 
 ``layout-gan:SOURCE`` loads a layout GAN folder or shipped name (default ``scenes-gan-layout``); with
 ``untrained=True`` it builds a generator of the same configuration with fresh weights (the floor). A latent is
@@ -15,6 +16,7 @@ import torch
 from genlens.data.layout import Layout
 from genlens.gan.layout import layout_channels
 from genlens.gan.networks import Generator
+from genlens.gan.spatial import CENTRES_PER_LEVEL, LEVELS, Heatmaps, canvas_to_heat, render_heatmap
 from genlens.metrics.spatial_generators import SPATIAL_GENERATORS
 from genlens.utils.modes import eval_mode
 
@@ -59,3 +61,71 @@ def _layout_gan(source: str | None = None, *, untrained: bool = False, seed: int
         G = Generator(G.config).to(device).eval().requires_grad_(False)
         name += " (untrained)"
     return LayoutGanGenerator(G, name)
+
+
+@dataclass
+class HeatmapGanGenerator:
+    """A SEL generator (EqGAN-SA, SEL-only) steered through its heatmaps; its heatmaps carry no class.
+
+    A latent is z plus the heatmaps' shape drawn as the generator was trained (:meth:`Generator.sample_heatmaps`):
+    the level-2 and level-3 centres' offsets from the level-1 centre, and every sigma. The layout's first item
+    places the level-1 centre and the other levels' centres move with it (offsets kept, clamped to the grid),
+    so moving item 0 moves the whole heatmap, as dragging a heatmap does in the explorer; the other items are
+    ignored (measure these generators on one-item layouts)."""
+
+    G: Generator
+    name: str
+    class_aware: bool = False
+
+    @property
+    def canvas(self) -> int:
+        return int(self.G.config.resolution)
+
+    def latents(self, n: int, generator: torch.Generator) -> torch.Tensor:
+        z = torch.randn(n, self.G.config.z_dim, generator=generator)
+        heat = self.G.sample_heatmaps(n, generator=generator, device="cpu")
+        offsets = [(heat.centers[lv] - heat.centers[1]).flatten(1) for lv in LEVELS[1:]]
+        return torch.cat([z, *offsets, *(heat.sigmas[lv] for lv in LEVELS)], dim=1)
+
+    def _heatmaps(self, latents: torch.Tensor, layouts: Sequence[Layout]) -> Heatmaps:
+        n, size = latents.shape[0], self.canvas
+        rest = latents[:, self.G.config.z_dim:]
+        c1 = canvas_to_heat(torch.tensor([[lay.items[0].x, lay.items[0].y] for lay in layouts]), size)[:, None]
+        centers, sigmas, at = {1: c1}, {}, 0
+        for lv in LEVELS[1:]:
+            k = CENTRES_PER_LEVEL[lv]
+            centers[lv] = (c1 + rest[:, at:at + 2 * k].reshape(n, k, 2)).clamp(-1.0, 1.0)
+            at += 2 * k
+        for lv in LEVELS:
+            k = CENTRES_PER_LEVEL[lv]
+            sigmas[lv] = rest[:, at:at + k]
+            at += k
+        maps = {lv: render_heatmap(centers[lv], sigmas[lv], size) for lv in LEVELS}
+        return Heatmaps(maps, centers, sigmas)
+
+    @torch.no_grad()
+    def sample(self, latents: torch.Tensor, layouts: Sequence[Layout]) -> torch.Tensor:
+        device = self.G.const.device
+        heat = self._heatmaps(latents, layouts).to(device)
+        with eval_mode(self.G):
+            x = self.G(latents[:, :self.G.config.z_dim].to(device), heat, noise_mode="const")
+        return ((x.clamp(-1, 1) + 1) / 2).float().cpu()
+
+
+@SPATIAL_GENERATORS.register("heatmap-gan", description="a SEL GAN (EqGAN-SA, SEL-only) steered by its heatmaps; "
+                             "a folder or shipped name (scenes-eqgan)")
+def _heatmap_gan(source: str | None = None, *, untrained: bool = False, seed: int = 0,
+                 device: str = "cpu") -> HeatmapGanGenerator:
+    from genlens.errors import GenlensError
+    from genlens.gan.io import load_generator
+
+    name = str(source or "scenes-eqgan")
+    G = load_generator(name, device=device)
+    if not G.config.use_sel:
+        raise GenlensError(f"'{name}' is a '{G.config.arch}' GAN without heatmaps; pass an EqGAN-SA or SEL-only "
+                           "GAN (or use layout-gan for a layout GAN)")
+    if untrained:
+        torch.manual_seed(seed)
+        G = Generator(G.config).to(device).eval().requires_grad_(False)
+        name += " (untrained)"
+    return HeatmapGanGenerator(G, name)
