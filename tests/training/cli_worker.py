@@ -9,7 +9,8 @@ Every rank records under ``OUT/rank<r>/<name>/``:
 - ``writes.txt``: every file this process moved into place (``os.replace``: all of genlens' atomic writes).
 
 ``"noise"`` is not a command: it trains a tiny model through the shared loop with a generator-drawing loss
-and records this process's draws (``draws.safetensors``), to check that the processes draw apart.
+for one step (checkpoint in ``OUT/noise-run``) and records this process's draws (``draws.safetensors``), to
+check that the processes draw apart.
 """
 from __future__ import annotations
 
@@ -105,8 +106,9 @@ def _small_scenes(data_dir: str) -> None:
     locator_cli._scenes = lambda spec, split, data_dir: made[spec.partition(":")[2] or split]
 
 
-def _noise() -> None:
-    """Two steps of the shared loop whose loss draws from a caller's generator; keep this process's draws."""
+def noise_run(run_dir: Path, *, stop_at: int | None) -> list[torch.Tensor]:
+    """The shared loop on a tiny model whose loss draws from a caller's generator (seed 5), 2 steps of a global
+    batch of 4, checkpointed in ``run_dir`` (resumed when it holds one); returns this process's draws."""
     from genlens.training import TrainConfig, train
 
     gen, draws = torch.Generator().manual_seed(5), []
@@ -119,7 +121,13 @@ def _noise() -> None:
 
     train(model=model, optimizer=torch.optim.SGD(model.parameters(), lr=0.1), loss_fn=loss_fn,
           data=torch.ones(8, 3), config=TrainConfig(total_steps=2, batch_size=4, device="cpu"),
-          generators={"noise": gen})
+          generators={"noise": gen}, run_dir=run_dir, resume=True, stop_at_step=stop_at)
+    return draws
+
+
+def _noise(out: Path) -> None:
+    """Step 1 of :func:`noise_run` in these processes; the test resumes step 2 in one process."""
+    draws = noise_run(out / "noise-run", stop_at=1)
     save_file({"draws": torch.cat(draws)}, str(_here["dir"] / "draws.safetensors"))
 
 
@@ -132,7 +140,7 @@ def main(out: Path, plan: list[dict]) -> None:
         _here["dir"] = out / f"rank{RANK}" / entry["name"]
         _here["dir"].mkdir(parents=True, exist_ok=True)
         if entry["name"] == "noise":
-            _noise()
+            _noise(out)
             (_here["dir"] / "exit").write_text("0")
             continue
         if "scenes_from" in entry:

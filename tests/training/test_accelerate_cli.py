@@ -10,6 +10,7 @@ processes with one line.
 """
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import socket
@@ -117,9 +118,21 @@ def test_processes_draw_their_own_noise(launched):
     """The shared loop re-seeds the caller's generators per process: slices of a global batch never share
     their noise (rank 0 keeps the stream a single process would start with)."""
     draws = [load_file(_record(launched, r, "noise") / "draws.safetensors")["draws"] for r in (0, 1)]
-    assert draws[0].shape == draws[1].shape == (4, 3)  # 2 steps x local batch 2
+    assert draws[0].shape == draws[1].shape == (2, 3)  # 1 step x local batch 2
     assert not torch.isclose(draws[0], draws[1]).any()
-    assert torch.equal(draws[0][:2], torch.randn((2, 3), generator=torch.Generator().manual_seed(5)))
+    assert torch.equal(draws[0], torch.randn((2, 3), generator=torch.Generator().manual_seed(5)))
+
+
+def test_resuming_in_another_process_count_reseeds_from_seed_and_step(launched):
+    """The 2-process run stopped after step 1; one process resumes it: the saved streams (one per process) do
+    not map, so the caller's generator restarts from (its seed, rank 0, step 1), never from step 0's draws."""
+    spec = importlib.util.spec_from_file_location("genlens_cli_worker", WORKER)
+    worker = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(worker)
+    draws = worker.noise_run(launched / "noise-run", stop_at=None)
+    assert len(draws) == 1 and draws[0].shape == (4, 3)  # step 2 only, the whole global batch
+    expected = torch.randn((4, 3), generator=torch.Generator().manual_seed(5 + 1_000_003))
+    assert torch.equal(draws[0], expected)
 
 
 @pytest.mark.xfail(strict=True, reason="the train commands write their folder, run.json and --json line on every "
