@@ -14,10 +14,13 @@ SEED_STRIDE = 0x9E3779B97F4A7C15
 
 
 def process_index() -> int:
-    """This process's global rank as the launcher set it (``RANK``); 0 in a plain single process.
+    """This process's global rank as the launcher set it (``RANK``, with ``WORLD_SIZE`` > 1, as ``accelerate
+    launch`` and ``torchrun`` set both); 0 in a plain single process, whatever a stray ``RANK`` says.
 
     Read from the environment, so asking never starts a process group."""
-    return int(os.environ.get("RANK", "0"))
+    if int(os.environ.get("WORLD_SIZE", "1") or 1) <= 1:
+        return 0
+    return int(os.environ.get("RANK", "0") or 0)
 
 
 def is_main_process() -> bool:
