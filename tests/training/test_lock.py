@@ -59,3 +59,17 @@ def test_a_trainer_with_its_own_loop_is_locked_from_its_first_checkpoint(tmp_pat
     proc = subprocess.run([sys.executable, "-c", probe, str(tmp_path)], capture_output=True, text=True,
                           timeout=60, check=False)
     assert proc.returncode != 0 and f"in use by process {os.getpid()}" in proc.stderr
+
+
+def test_other_ranks_of_a_launch_share_the_main_process_lock(tmp_path, other_holder, monkeypatch):
+    """Under accelerate launch / torchrun only rank 0 locks: rank 1 of the same run must not stop at it."""
+    monkeypatch.setenv("RANK", "1")
+    with pytest.raises(GenlensError, match="in use by"):  # RANK alone (no launcher's WORLD_SIZE): one process
+        check_unlocked(tmp_path)
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    with run_lock(tmp_path) as folder:
+        assert folder == tmp_path
+    check_unlocked(tmp_path)
+    monkeypatch.setenv("RANK", "0")
+    with pytest.raises(GenlensError, match="in use by"):
+        check_unlocked(tmp_path)

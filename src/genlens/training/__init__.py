@@ -8,7 +8,7 @@ from genlens.training.checkpoint import (
 )
 from genlens.training.config_diff import check_same_config, config_differences, config_to_dict
 from genlens.training.data_order import DataOrder
-from genlens.training.distributed import end_distributed
+from genlens.training.distributed import end_distributed, is_main_process, process_index
 from genlens.training.ema import EMA
 from genlens.training.loop import TrainConfig, train
 from genlens.training.rng import capture_rng_state, restore_rng_state
@@ -26,7 +26,9 @@ __all__ = [
     "cosine_with_warmup",
     "end_distributed",
     "find_checkpoint",
+    "is_main_process",
     "load_checkpoint",
+    "process_index",
     "read_checkpoint_state",
     "restore_rng_state",
     "save_checkpoint",

@@ -1,5 +1,47 @@
-"""Clean shutdown of a multi-process run started by ``accelerate launch`` / ``torchrun``."""
+"""What a trainer needs to know and do when ``accelerate launch`` / ``torchrun`` starts several processes."""
 from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import torch
+
+# A large odd constant (the 64-bit golden ratio): seed + rank · STRIDE keeps the processes' streams apart from
+# each other and from the neighbouring seeds (seed + 1, ...) that callers give their other generators.
+SEED_STRIDE = 0x9E3779B97F4A7C15
+
+
+def process_index() -> int:
+    """This process's global rank as the launcher set it (``RANK``, with ``WORLD_SIZE`` > 1, as ``accelerate
+    launch`` and ``torchrun`` set both); 0 in a plain single process, whatever a stray ``RANK`` says.
+
+    Read from the environment, so asking never starts a process group."""
+    if int(os.environ.get("WORLD_SIZE", "1") or 1) <= 1:
+        return 0
+    return int(os.environ.get("RANK", "0") or 0)
+
+
+def is_main_process() -> bool:
+    """True in the one process that writes outputs (model folders, run.json, printed JSON)."""
+    return process_index() == 0
+
+
+def process_seed(seed: int, rank: int) -> int:
+    """The seed of process ``rank``'s copy of a stream seeded ``seed``: ``seed`` itself on rank 0, far-apart
+    values elsewhere (as ``accelerate.utils.set_seed(device_specific=True)`` does for the global RNG)."""
+    return (int(seed) + int(rank) * SEED_STRIDE) % 2**64
+
+
+def split_generators(generators: Mapping[str, torch.Generator] | None, rank: int, *, salt: int = 0) -> None:
+    """Re-seed each generator with :func:`process_seed` of its initial seed (+ ``salt``), in place.
+
+    Called by the training loop on a fresh multi-process run: without it every process draws the same noise
+    (diffusion's timesteps and ε, augmentations) for its own slice of the batch, so the global batch holds
+    ``world`` correlated copies of the draws instead of independent ones."""
+    for gen in (generators or {}).values():
+        gen.manual_seed(process_seed(gen.initial_seed() + salt, rank))
 
 
 def end_distributed() -> None:

@@ -4,7 +4,9 @@ The trainers' shared code takes it (:func:`genlens.training.loop.train` for the 
 :func:`genlens.training.checkpoint.save_checkpoint` from the first checkpoint on), so a second process
 pointed at the same ``--out`` stops with one line naming the first (pid and command), instead of both
 writing and one dying later. The lock is on the folder's own file descriptor, so nothing is added to the
-run folder; who holds it is written to ``$TMPDIR/genlens-locks/<hash of the folder>``. The kernel drops
+run folder; who holds it is written to ``$TMPDIR/genlens-locks/<hash of the folder>``. Under
+``accelerate launch`` / ``torchrun`` only the main process (rank 0, the writer) takes it: the other ranks of
+the same run share its folder and would otherwise stop at the lock their own rank 0 holds. The kernel drops
 the lock when its process ends, even on ``kill -9``, so a crashed run never leaves a stale lock. Within one
 process the lock is re-entrant (a trainer that saves checkpoints while holding it).
 """
@@ -22,6 +24,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from genlens.errors import GenlensError
+from genlens.training.distributed import is_main_process
 from genlens.utils.shipped import refuse_shipped
 
 _HELD: dict[Path, list[int]] = {}  # resolved run folder -> [folder fd, depth] for the locks this process holds
@@ -80,6 +83,9 @@ def run_lock(run_dir: str | os.PathLike, *, command: str | None = None) -> Itera
     folder = Path(run_dir)
     refuse_shipped(folder)
     folder.mkdir(parents=True, exist_ok=True)
+    if not is_main_process():
+        yield folder
+        return
     key = folder.resolve()
     if key in _HELD:
         _HELD[key][1] += 1
@@ -100,7 +106,7 @@ def hold_lock(run_dir: str | os.PathLike) -> None:
     protected from its first checkpoint on."""
     folder = Path(run_dir)
     key = folder.resolve() if folder.exists() else (folder.mkdir(parents=True, exist_ok=True) or folder.resolve())
-    if key in _HELD:
+    if key in _HELD or not is_main_process():
         return
     _HELD[key] = [_acquire(folder, _default_command()), 1]
     _STICKY.add(key)

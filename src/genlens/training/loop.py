@@ -31,6 +31,7 @@ from genlens.errors import GenlensError
 from genlens.training.checkpoint import find_intact_checkpoint, load_checkpoint, read_checkpoint_state, save_checkpoint
 from genlens.training.config_diff import check_same_config, config_to_dict
 from genlens.training.data_order import DataOrder
+from genlens.training.distributed import split_generators
 from genlens.training.ema import EMA, unwrap_module
 from genlens.training.interrupt import DeferredInterrupt
 from genlens.training.lock import run_lock
@@ -139,7 +140,10 @@ def train(
     """Train ``model`` in place for ``config.total_steps`` optimizer steps; return this call's history.
 
     ``model``, ``optimizer``, ``scheduler`` and ``ema`` are updated in place. A fresh run seeds Python,
-    NumPy and torch with ``config.seed + process_index`` (dropout etc.); a resumed run restores them.
+    NumPy and torch with ``config.seed + process_index`` (dropout etc.); a resumed run restores them. With
+    several processes a fresh run also re-seeds each of ``generators`` per process
+    (:func:`~genlens.training.distributed.split_generators`; rank 0 keeps the caller's stream), so the
+    processes draw independent noise for their slices: such a run is not bit-equal to a single-process one.
 
     ``run_config`` (dataclass or dict: model architecture, learning rate, ...) is stored in checkpoints and
     must match on resume, together with ``config`` and the EMA settings. ``resume=True`` continues from
@@ -224,8 +228,11 @@ def _run(
             restore_rng_state(rngs[rank], generators=generators)
         else:  # other process count: same data order, fresh (seeded) dropout / noise streams
             seed_everything(config.seed + rank + 1_000_003 * step)
+            split_generators(generators, rank, salt=1_000_003 * step)
     else:
         seed_everything(config.seed + rank)
+        if world > 1:  # each process draws its own noise for its slice (rank 0 keeps the caller's stream)
+            split_generators(generators, rank)
     end = config.total_steps if stop_at_step is None else min(config.total_steps, stop_at_step)
     last_saved = step if found is not None else None
 
