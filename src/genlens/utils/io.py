@@ -43,8 +43,10 @@ def atomic_write(path: str | os.PathLike, writer: Callable[[Path], None]) -> Pat
     os.close(fd)
     tmp_path = Path(tmp)
     try:
-        os.chmod(tmp_path, 0o666 & ~_umask())  # mkstemp makes 0600 files; give the usual permissions
         writer(tmp_path)
+        # mkstemp makes 0600 files, and some writers (safetensors' save_file) set 0600 again: give the usual
+        # permissions after the write, so shipped weights are readable by every user of an installed package
+        os.chmod(tmp_path, 0o666 & ~_umask())
         with open(tmp_path, "rb+") as fh:
             fh.flush()
             os.fsync(fh.fileno())
