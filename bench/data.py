@@ -292,12 +292,24 @@ def run(cfg: dict[str, Any], parts: list[str], progress: Progress = lambda _m: N
 
 
 def verdict(result: dict[str, Any]) -> dict[str, Any]:
-    """Each target: the measured value, and whether it was met (None when not measured)."""
+    """Each target: the measured value and its word: the speed ratios by their 95 % interval ("met" only when
+    the interval clears the target, "at the bar" when it straddles it, else "missed"; the guide's rule), the
+    loader share by its median (None when not measured)."""
+    from genlens.metrics.intervals import Interval
+    from genlens.metrics.intervals import verdict as word
+
     step, loader = result["parts"].get("step", {}), result["parts"].get("loader")
     out: dict[str, Any] = {}
     for name, key in (("plain", "ours_over_plain"), ("ddpm", "ours_over_ddpm")):
-        value = step[name]["ratio_ours_over_peer"]["median"] if name in step else None
-        out[key] = {"value": value, "target": TARGETS[key], "met": None if value is None else value >= TARGETS[key]}
+        ratio = step[name]["ratio_ours_over_peer"] if name in step else None
+        if ratio is None:
+            out[key] = {"value": None, "target": TARGETS[key], "verdict": None, "met": None}
+            continue
+        lo, hi = ratio["ci95"]
+        said = word(Interval(ratio["median"], lo, hi, 0.95, "bootstrap-percentile", len(ratio["samples"])),
+                    TARGETS[key], higher_is_better=True)
+        out[key] = {"value": ratio["median"], "ci95": [lo, hi], "target": TARGETS[key], "verdict": said,
+                    "met": said == "met"}
     value = loader["data_share"] if loader else None
     out["loader_data_share"] = {"value": value, "target": TARGETS["loader_data_share"],
                                 "met": None if value is None else value <= TARGETS["loader_data_share"]}
@@ -324,6 +336,12 @@ def table(result: dict[str, Any]) -> str:
                    f"{loader['loader_alone_images_per_s']:.0f} img/s.")
     out.append(f"\n{cfg['resolution']} px RGB, batch {cfg['batch']}, {cfg['repeats']} windows of {cfg['window']} steps, "
                f"{cfg['threads']} torch thread(s); {result['env']['cpu']}, torch {result['env']['torch']}.")
+    words = [f"{k}: **{v.get('verdict') or ('met' if v['met'] else 'missed' if v['met'] is False else 'n/a')}**"
+             for k, v in result.get("verdict", {}).items()]
+    if words:
+        out.append("\nTargets (ours/peer >= 0.95 and >= 2, data share <= 5 %): " + "; ".join(words) + ".")
+    if (load := result["env"].get("load_average_end")) is not None:
+        out.append(f"Load average at the end of the run: {load} (a shared machine: speed ratios are noisy).")
     if cfg.get("quick"):
         out.append("**Quick smoke run: not a real measurement.**")
     return "\n".join(out)

@@ -264,3 +264,16 @@ def main() -> None:
 
 if __name__ == "__main__":
     main()
+
+
+def table(result: dict) -> str:
+    """Markdown summary for bench/README.md."""
+    s = result["summary"]
+    rows = ["| case | heading | expected | exit | stderr lines | result |", "|---|---|---|---:|---:|---|"]
+    for c in result["cases"]:
+        rows.append(f"| `{c['id']}` | {c['kind']} | {c['expect']} | {c['exit']} | {c['stderr_lines']} | "
+                    f"{'pass' if c['pass'] else 'FAIL: ' + '; '.join(c['problems'])} |")
+    return (f"{s['passed']} of {s['cases']} cases pass; tracebacks {s['tracebacks']}, silent wrong results "
+            f"{s['silent_wrong']}, shipped models unchanged: {s['shipped_models_unchanged']}. Each case is a real "
+            "process in a scratch folder (the in-process walk over every option is tests/cli/test_cli_contract.py)."
+            "\n\n" + "\n".join(rows))

@@ -157,6 +157,10 @@ TABLES: tuple[Table, ...] = (
           "genlens diffusion eval", _lazy("diffusion_eval_table", "render")),
     Table("GANs: StyleGAN2 baseline, +SEL, EqGAN-SA", "gan.json", "bench/gan.py",
           _lazy("gan", "gan_table"), "gan"),
+    Table("Your data: a 64-px colour diffusion step and the folder loader", "data.json", "bench/data.py",
+          _lazy("data", "table"), "data"),
+    Table("Hardening: the issue's bad inputs re-run end to end", "hardening.json", "bench/hardening.py",
+          _lazy("hardening", "table"), "hardening"),
 )
 
 
