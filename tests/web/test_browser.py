@@ -90,3 +90,19 @@ def test_units_panel_opens_a_unit_by_url(browser_page, live_url):
     assert page.locator("#units-top img").count() == 9
     page.wait_for_function("document.querySelector('#units-vis')?.naturalWidth > 0", timeout=30_000)
     assert page.locator("#units-dead").inner_text() in ("dead", "alive")
+
+
+def test_diffusion_panel_streams_and_scrubs(browser_page, live_url):
+    page = browser_page
+    page.goto(live_url + "#diffusion?model=fmnist-ddpm&class=Sneaker&steps=4&seed=2")
+    page.wait_for_function("window.__diffusion && window.__diffusion.done > 0", timeout=60_000)
+    assert page.evaluate("window.__diffusion.steps") >= 4  # every step arrived before the final image
+    assert page.locator("#dif-class").input_value() == "Sneaker"
+    scrub = page.locator("#dif-scrub")
+    assert not scrub.is_disabled() and scrub.get_attribute("max") == "4"
+    scrub.fill("1")
+    page.wait_for_function("document.querySelector('#dif-step').textContent.startsWith('step 1 of 4')")
+    noisy = page.evaluate("document.querySelector('#dif-xt').toDataURL()")
+    scrub.fill("4")
+    page.wait_for_function("document.querySelector('#dif-step').textContent.startsWith('step 4 of 4')")
+    assert page.evaluate("document.querySelector('#dif-xt').toDataURL()") != noisy

@@ -31,7 +31,7 @@ def _bind(host: str, port: int) -> socket.socket:
 
 
 def explore(
-    models: list[str] = typer.Argument(None, help="GAN or classifier names/folders (default: every shipped one)."),
+    models: list[str] = typer.Argument(None, help="GAN, diffusion or classifier names/folders (default: every shipped one)."),
     port: int = typer.Option(0, "--port", min=0, max=65535, help="Port to listen on (0: a free one)."),
     host: str = typer.Option("127.0.0.1", "--host", help="Address to bind; keep the loopback unless you know why."),
     no_browser: bool = typer.Option(False, "--no-browser", help="Print the URL only; do not open a browser."),
@@ -49,13 +49,14 @@ def explore(
     from genlens.web import ExplorerConfig, create_app, new_token
     from genlens.web.models import sort_models
 
-    gans, classifiers = sort_models(models or [])
+    found = sort_models(models or [])
     device = str(resolve_device(device))
     sock = _bind(host, port)
     port = sock.getsockname()[1]
     token = new_token()
-    app = create_app(ExplorerConfig(token=token, host=host, port=port, gans=tuple(gans),
-                                    classifiers=tuple(classifiers), device=device))
+    app = create_app(ExplorerConfig(token=token, host=host, port=port, gans=tuple(found.gans),
+                                    classifiers=tuple(found.classifiers), diffusion=tuple(found.diffusion),
+                                    device=device))
     shown = f"[{host}]" if ":" in host else host
     url = f"http://{shown}:{port}/?token={token}"
     server = uvicorn.Server(uvicorn.Config(app, log_level="warning", ws_max_size=1 << 16, access_log=False))

@@ -105,6 +105,7 @@ export async function mount(root, params) {
   const off = socket.on(async (msg) => {
     if (!msg.header) { if (msg.error) stats.errors++; return; }
     const { header, parts, arrived } = msg;
+    if (header.type && header.type !== "gan") return;
     const jobs = [draw(image, parts.image, false)];
     if (parts.heat) jobs.push(draw(heat, parts.heat, true));
     if (parts.baseline) jobs.push(draw(baseCanvas, parts.baseline, false));
