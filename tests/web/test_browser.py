@@ -106,3 +106,21 @@ def test_diffusion_panel_streams_and_scrubs(browser_page, live_url):
     scrub.fill("4")
     page.wait_for_function("document.querySelector('#dif-step').textContent.startsWith('step 4 of 4')")
     assert page.evaluate("document.querySelector('#dif-xt').toDataURL()") != noisy
+
+
+def test_gan_panel_adds_and_removes_blobs_and_shows_d_cam(browser_page, live_url):
+    page = browser_page
+    page.goto(live_url + "#gan?model=fmnist-eqgan&seed=1&baseline=0")
+    frames = wait_frames(page, 0)
+    stage = page.locator("#gan-stage").bounding_box()
+    page.locator("#gan-newlevel").select_option("3")
+    page.mouse.dblclick(stage["x"] + 5, stage["y"] + 5)
+    assert page.locator('#gan-stage .blob[data-level="3"]').count() == 5
+    frames = wait_frames(page, frames)
+    page.locator('#gan-stage .blob[data-level="2"]').first.click(button="right")
+    assert page.locator('#gan-stage .blob[data-level="2"]').count() == 1
+    frames = wait_frames(page, frames)
+    assert page.locator("#gan-dcam-overlay").is_hidden()
+    page.locator("#gan-dcam").check()
+    wait_frames(page, frames)
+    assert page.locator("#gan-dcam-overlay").is_visible() and "dcam=1" in page.url

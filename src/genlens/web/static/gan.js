@@ -14,9 +14,11 @@ export async function mount(root, params) {
     px: +(params.get("px") || 0), py: +(params.get("py") || 0),
     psi: +(params.get("psi") || 0.8),
     baseline: params.get("baseline") !== "0",
+    dcam: params.get("dcam") === "1",
     blobs: null, info: null,
   };
-  if (params.get("b")) {
+  if (params.get("b") === "none") st.blobs = [];
+  else if (params.get("b")) {
     st.blobs = params.get("b").split(",").map((s) => {
       const [level, x, y, sigma] = s.split(":").map(Number);
       return { level, x: clamp01(x), y: clamp01(y), sigma };
@@ -30,11 +32,16 @@ export async function mount(root, params) {
   const psi = el("input", { id: "gan-psi", type: "range", min: 0, max: 1.5, step: 0.05, value: st.psi });
   const psiOut = el("span", { textContent: st.psi.toFixed(2) });
   const base = el("input", { id: "gan-baseline", type: "checkbox", checked: st.baseline });
+  const dcamBox = el("input", { id: "gan-dcam", type: "checkbox", checked: st.dcam });
+  const dcamLabel = el("label", { style: "flex-direction:row;gap:6px" }, dcamBox, "show what D's Grad-CAM marks");
+  const newLevel = el("select", { id: "gan-newlevel" }, ...[["1", "object (level 1)"], ["2", "part (level 2)"], ["3", "detail (level 3)"]].map(([v, t]) => el("option", { value: v, textContent: t })));
+  const newLabel = el("label", {}, "double-click the image to add a blob of", newLevel);
   const dot = el("div", { className: "dot" });
   const pad = el("div", { id: "gan-pad", className: "pad", title: "drag to walk the latent plane" }, dot);
   const image = el("canvas", { id: "gan-image", width: 32, height: 32 });
   const heat = el("canvas", { className: "heat", width: 32, height: 32 });
-  const stage = el("div", { id: "gan-stage", className: "stage" }, image, heat);
+  const dcam = el("canvas", { id: "gan-dcam-overlay", className: "dcam", width: 32, height: 32 });
+  const stage = el("div", { id: "gan-stage", className: "stage" }, image, heat, dcam);
   const baseCanvas = el("canvas", { id: "gan-base", className: "plain", width: 32, height: 32 });
   const baseCard = el("div", { className: "card" }, el("h3", { textContent: `baseline (${baselineName}), same latent` }), baseCanvas);
   const frameInfo = el("div", { className: "hint", id: "gan-frame" });
@@ -44,13 +51,14 @@ export async function mount(root, params) {
       el("label", {}, el("span", {}, "truncation ψ ", psiOut), psi),
       el("label", {}, "latent plane (drag)", pad),
       el("label", { style: "flex-direction:row;gap:6px" }, base, "show the baseline"),
-      el("div", { className: "hint", textContent: "Drag a blob to move what the generator draws; the large blob moves the object, small ones its parts; scroll on a blob to change its spread." })),
+      dcamLabel, newLabel,
+      el("div", { className: "hint", textContent: "Drag a blob to move what the generator draws; the large blob moves the object, small ones its parts; scroll on a blob to change its spread; double-click (or right-click) a blob to remove it." })),
     el("div", { className: "card" }, el("h3", { id: "gan-title" }), stage, frameInfo),
     baseCard));
 
   const save = () => {
-    const p = { model: st.model, seed: st.seed, px: st.px.toFixed(3), py: st.py.toFixed(3), psi: st.psi, baseline: st.baseline ? 1 : 0 };
-    if (st.blobs && st.info?.heatmaps) p.b = st.blobs.map((b) => [b.level, b.x.toFixed(3), b.y.toFixed(3), b.sigma.toFixed(3)].join(":")).join(",");
+    const p = { model: st.model, seed: st.seed, px: st.px.toFixed(3), py: st.py.toFixed(3), psi: st.psi, baseline: st.baseline ? 1 : 0, dcam: st.dcam ? 1 : 0 };
+    if (st.blobs && st.info?.heatmaps) p.b = st.blobs.length ? st.blobs.map((b) => [b.level, b.x.toFixed(3), b.y.toFixed(3), b.sigma.toFixed(3)].join(":")).join(",") : "none";
     writeHash("gan", p);
   };
   // t0: the pointer event's time stamp (same clock as performance.now()), so latency covers the whole path.
@@ -60,6 +68,7 @@ export async function mount(root, params) {
       type: "gan", id: stats.sent++, model: st.model, seed: st.seed, px: st.px, py: st.py, psi: st.psi,
       blobs: st.info?.heatmaps ? st.blobs : null,
       baseline: st.baseline && baselineName && baselineName !== st.model ? baselineName : null,
+      dcam: st.dcam && !!st.info?.dcam,
       t0,
     });
   };
@@ -90,6 +99,9 @@ export async function mount(root, params) {
     if (!keepBlobs || !st.blobs) st.blobs = st.info.blobs;
     document.getElementById("gan-title").textContent = `${st.model} (${st.info.arch}), seed ${st.seed}`;
     baseCard.style.display = st.baseline && baselineName && baselineName !== st.model ? "" : "none";
+    dcamLabel.style.display = st.info.dcam ? "" : "none";
+    newLabel.style.display = st.info.heatmaps && !st.info.fixed_counts ? "" : "none";
+    stage.classList.toggle("no-dcam", !(st.dcam && st.info.dcam));
     drawBlobs(); placeDot(); save(); send();
   }
 
@@ -108,6 +120,7 @@ export async function mount(root, params) {
     if (header.type && header.type !== "gan") return;
     const jobs = [draw(image, parts.image, false)];
     if (parts.heat) jobs.push(draw(heat, parts.heat, true));
+    if (parts.dcam) jobs.push(draw(dcam, parts.dcam, true));
     if (parts.baseline) jobs.push(draw(baseCanvas, parts.baseline, false));
     await Promise.all(jobs);
     stats.frames++; stats.lastId = header.id;
@@ -160,6 +173,31 @@ export async function mount(root, params) {
     save(); send();
   }, { passive: false });
 
+  // Add and remove blobs (generators whose heatmap encoder takes any number of blobs per level).
+  const canEdit = () => st.info?.heatmaps && !st.info.fixed_counts;
+  const removeBlob = (h) => {
+    st.blobs.splice(+h.dataset.index, 1);
+    drawBlobs(); save(); send();
+  };
+  stage.addEventListener("dblclick", (ev) => {
+    if (!canEdit()) return;
+    ev.preventDefault();
+    const h = ev.target.closest(".blob");
+    if (h) { removeBlob(h); return; }
+    const r = stage.getBoundingClientRect();
+    const level = +newLevel.value;
+    const same = st.blobs.filter((b) => b.level === level);
+    const sigma = same.length ? same[0].sigma : [0.5, 0.25, 0.12][level - 1];
+    st.blobs.push({ level, x: clamp01((ev.clientX - r.left) / r.width), y: clamp01((ev.clientY - r.top) / r.height), sigma });
+    drawBlobs(); save(); send();
+  });
+  stage.addEventListener("contextmenu", (ev) => {
+    const h = ev.target.closest(".blob");
+    if (!h || !canEdit()) return;
+    ev.preventDefault();
+    removeBlob(h);
+  });
+
   // The latent pad: drag to walk the plane through the seed's latent.
   let padDown = false;
   const padMove = (ev) => {
@@ -177,6 +215,7 @@ export async function mount(root, params) {
   psi.oninput = () => { st.psi = +psi.value; psiOut.textContent = st.psi.toFixed(2); send(); };
   psi.onchange = save;
   base.onchange = () => { st.baseline = base.checked; load(true); };
+  dcamBox.onchange = () => { st.dcam = dcamBox.checked; stage.classList.toggle("no-dcam", !st.dcam); save(); send(); };
 
   await load(true);
   return () => off();
