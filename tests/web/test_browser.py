@@ -124,3 +124,18 @@ def test_gan_panel_adds_and_removes_blobs_and_shows_d_cam(browser_page, live_url
     page.locator("#gan-dcam").check()
     wait_frames(page, frames)
     assert page.locator("#gan-dcam-overlay").is_visible() and "dcam=1" in page.url
+
+
+def test_latent_walk_saves_points_and_exports_a_gif(browser_page, live_url):
+    page = browser_page
+    page.goto(live_url + "#gan?model=fmnist-gan&seed=4&seed2=9&baseline=0")
+    wait_frames(page, 0)
+    assert page.locator("#gan-gif").is_disabled()
+    pad = page.locator("#gan-pad").bounding_box()
+    for fx in (0.1, 0.9):
+        page.mouse.click(pad["x"] + fx * pad["width"], pad["y"] + pad["height"] / 2)
+        page.locator("#gan-save-point").click()
+    assert page.locator("#gan-pad .saved").count() == 2 and "pts=" in page.url and "seed2=9" in page.url
+    with page.expect_download(timeout=30_000) as download:
+        page.locator("#gan-gif").click()
+    assert download.value.suggested_filename == "walk-seed4.gif"

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -32,6 +33,7 @@ from genlens.web.panels.cam import CamPanel, CamRequest, Classifiers
 from genlens.web.panels.diffusion import DiffusionPanel, DiffusionRequest
 from genlens.web.panels.gan import GanPanel, GanRequest
 from genlens.web.panels.units import UnitsPanel
+from genlens.web.panels.walk import WalkGifRequest, walk_gif
 from genlens.web.security import Guard, static_file
 from genlens.web.socket import Kind, serve_socket
 
@@ -143,6 +145,12 @@ def create_app(config: ExplorerConfig) -> FastAPI:
     @app.get("/api/gan/info")
     def gan_info(model: str = Query(max_length=512), seed: int = Query(0, ge=0, le=2**31 - 1)) -> dict[str, Any]:
         return gan.info(model, seed)
+
+    @app.post("/api/gan/walk.gif")
+    def walk_gif_route(req: WalkGifRequest) -> Response:
+        name = re.sub(r"[^A-Za-z0-9._-]", "_", f"walk-{Path(req.model).name[-40:]}-seed{req.seed}.gif")
+        return Response(walk_gif(gan, req), media_type="image/gif",
+                        headers={"Content-Disposition": f'attachment; filename="{name}"'})
 
     @app.get("/api/test-images")
     def test_images(offset: int = Query(0, ge=0, le=10**6), n: int = Query(24, ge=1, le=200)) -> dict[str, Any]:

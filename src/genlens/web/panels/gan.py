@@ -2,7 +2,9 @@
 
 The pad point (px, py) in [-1, 1]^2 picks z = z0 + px·d1 + py·d2, where z0 is the seed's latent and d1, d2
 are two orthogonal random directions of length sqrt(z_dim) (the typical norm of a Gaussian latent), so the
-pad's corners reach other images. Truncation is StyleGAN's trick (Karras et al. 2019, arXiv 1812.04948,
+pad's corners reach other images. With a second seed the plane holds the line through both latents:
+z = z_a + (px + 1)/2 · (z_b − z_a) + py · d⊥ (px = −1 is seed a, px = 1 seed b; d⊥ a random direction
+orthogonal to the line, of length sqrt(z_dim)/2). Truncation is StyleGAN's trick (Karras et al. 2019, arXiv 1812.04948,
 sec. 5.2): w' = w_avg + psi·(w - w_avg), with w_avg the mean of the mapping over 2048 fixed latents.
 
 Blobs are heatmap centres in canvas coordinates (x right, y down, both in [0, 1]; clamped, never an error)
@@ -52,6 +54,7 @@ class GanRequest(BaseModel):
     id: int = 0
     model: str = Field(max_length=512)
     seed: int = Field(0, ge=0, le=2**31 - 1)
+    seed2: int | None = Field(None, ge=0, le=2**31 - 1)
     px: float = Field(0.0, ge=-1.0, le=1.0)
     py: float = Field(0.0, ge=-1.0, le=1.0)
     psi: float = Field(1.0, ge=0.0, le=2.0)
@@ -167,14 +170,21 @@ class GanPanel:
 
         return self._seeds.get((id(G), int(seed)), make)
 
-    def _w(self, name: str, seed: int, px: float, py: float, psi: float) -> torch.Tensor:
+    def _w(self, name: str, seed: int, px: float, py: float, psi: float, seed2: int | None = None) -> torch.Tensor:
         G, w_avg = self.generator(name)
         z0, _ = self._seed_latent(G, seed)
         d = torch.randn(2, G.config.z_dim, generator=torch.Generator().manual_seed(int(seed) + PLANE_OFFSET))
-        d1 = d[0] / d[0].norm()
-        d2 = d[1] - (d[1] @ d1) * d1  # Gram-Schmidt: the plane's axes are orthogonal
-        d2 = d2 / d2.norm()
-        z = z0 + (G.config.z_dim ** 0.5) * (px * d1 + py * d2)
+        if seed2 is not None:
+            z1 = self._seed_latent(G, seed2)[0]
+            line = (z1 - z0)[0]
+            d2 = d[1] - (d[1] @ line) * line / (line @ line).clamp_min(1e-12)  # orthogonal to the line
+            d2 = d2 / d2.norm()
+            z = z0 + (px + 1) / 2 * (z1 - z0) + py * 0.5 * (G.config.z_dim ** 0.5) * d2
+        else:
+            d1 = d[0] / d[0].norm()
+            d2 = d[1] - (d[1] @ d1) * d1  # Gram-Schmidt: the plane's axes are orthogonal
+            d2 = d2 / d2.norm()
+            z = z0 + (G.config.z_dim ** 0.5) * (px * d1 + py * d2)
         w = G.mapping(z.to(w_avg.device))
         return w_avg + psi * (w - w_avg)
 
@@ -212,11 +222,11 @@ class GanPanel:
 
         t0 = time.perf_counter()
         G, _ = self.generator(req.model)
-        key = (req.model, req.seed, req.px, req.py, req.psi)
+        key = (req.model, req.seed, req.px, req.py, req.psi, req.seed2)
         parts: dict[str, bytes] = {}
         with torch.inference_mode():
             renderer = self._renderers.get(key, lambda: FixedLatentRenderer(
-                G, self._w(req.model, req.seed, req.px, req.py, req.psi), noise_mode="const"))
+                G, self._w(req.model, req.seed, req.px, req.py, req.psi, req.seed2), noise_mode="const"))
             heat = self._heatmaps(G, req.seed, req.blobs) if G.config.use_sel else None
             image = renderer(heat)[0]
             parts["image"] = png_bytes(_unit01(image))
@@ -231,10 +241,18 @@ class GanPanel:
             parts["dcam"] = self.dcam(req.model, image)
         return {"parts": parts, "ms": 1000 * (time.perf_counter() - t0)}
 
+    def image(self, model: str, seed: int, px: float, py: float, psi: float, seed2: int | None = None,
+              blobs: list[Blob] | None = None) -> torch.Tensor:
+        """One image (C, H, W) in [0, 1] of a pad point (the latent walk's GIF frames)."""
+        G, _ = self.generator(model)
+        with torch.inference_mode():
+            heat = self._heatmaps(G, seed, blobs) if G.config.use_sel else None
+            return _unit01(G.synthesize(self._w(model, seed, px, py, psi, seed2), heat, noise_mode="const")[0]).cpu()
+
     def _baseline(self, req: GanRequest) -> bytes:
         from genlens.web.images import png_bytes
 
         B, _ = self.generator(req.baseline)
-        w = self._w(req.baseline, req.seed, req.px, req.py, req.psi)
+        w = self._w(req.baseline, req.seed, req.px, req.py, req.psi, req.seed2)
         heat = self._heatmaps(B, req.seed, None) if B.config.use_sel else None
         return png_bytes(_unit01(B.synthesize(w, heat, noise_mode="const")[0]))

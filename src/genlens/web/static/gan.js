@@ -1,6 +1,6 @@
 // GAN panel: a 2-D latent pad, truncation, and for heatmap generators (EqGAN-SA) draggable heatmap blobs
 // over the image, with the baseline generator's image of the same latent beside it.
-import { api, el, socket, readHash, writeHash, setStatus } from "./app.js";
+import { api, el, socket, readHash, writeHash, setStatus, token } from "./app.js";
 
 const clamp01 = (v) => Math.min(1, Math.max(0, v));
 // Shared with tests and the benchmark: frames received and pointer-to-decoded latencies (ms).
@@ -15,6 +15,8 @@ export async function mount(root, params) {
     psi: +(params.get("psi") || 0.8),
     baseline: params.get("baseline") !== "0",
     dcam: params.get("dcam") === "1",
+    seed2: params.get("seed2") ? +params.get("seed2") : null,
+    points: (params.get("pts") || "").split(";").filter(Boolean).map((p) => p.split(":").map((v) => Math.min(1, Math.max(-1, +v || 0)))),
     blobs: null, info: null,
   };
   if (params.get("b") === "none") st.blobs = [];
@@ -29,6 +31,11 @@ export async function mount(root, params) {
   const model = el("select", { id: "gan-model" }, ...gans.map((g) => el("option", { value: g, textContent: g })));
   model.value = st.model;
   const seed = el("input", { id: "gan-seed", type: "number", min: 0, value: st.seed });
+  const seed2 = el("input", { id: "gan-seed2", type: "number", min: 0, placeholder: "none: two random directions", value: st.seed2 ?? "" });
+  const savePt = el("button", { id: "gan-save-point", textContent: "save point" });
+  const clearPts = el("button", { id: "gan-clear-points", textContent: "clear" });
+  const gif = el("button", { id: "gan-gif", textContent: "export GIF" });
+  const ptsInfo = el("span", { className: "hint", id: "gan-points" });
   const psi = el("input", { id: "gan-psi", type: "range", min: 0, max: 1.5, step: 0.05, value: st.psi });
   const psiOut = el("span", { textContent: st.psi.toFixed(2) });
   const base = el("input", { id: "gan-baseline", type: "checkbox", checked: st.baseline });
@@ -49,7 +56,9 @@ export async function mount(root, params) {
     el("div", { className: "controls" },
       el("label", {}, "generator", model), el("label", {}, "seed", seed),
       el("label", {}, el("span", {}, "truncation ψ ", psiOut), psi),
+      el("label", {}, "line to a second seed (pad x: −1 seed, +1 second seed)", seed2),
       el("label", {}, "latent plane (drag)", pad),
+      el("span", { style: "display:flex;gap:6px;align-items:center" }, savePt, clearPts, gif, ptsInfo),
       el("label", { style: "flex-direction:row;gap:6px" }, base, "show the baseline"),
       dcamLabel, newLabel,
       el("div", { className: "hint", textContent: "Drag a blob to move what the generator draws; the large blob moves the object, small ones its parts; scroll on a blob to change its spread; double-click (or right-click) a blob to remove it." })),
@@ -58,6 +67,8 @@ export async function mount(root, params) {
 
   const save = () => {
     const p = { model: st.model, seed: st.seed, px: st.px.toFixed(3), py: st.py.toFixed(3), psi: st.psi, baseline: st.baseline ? 1 : 0, dcam: st.dcam ? 1 : 0 };
+    if (st.seed2 !== null) p.seed2 = st.seed2;
+    if (st.points.length) p.pts = st.points.map(([x, y]) => `${x.toFixed(3)}:${y.toFixed(3)}`).join(";");
     if (st.blobs && st.info?.heatmaps) p.b = st.blobs.length ? st.blobs.map((b) => [b.level, b.x.toFixed(3), b.y.toFixed(3), b.sigma.toFixed(3)].join(":")).join(",") : "none";
     writeHash("gan", p);
   };
@@ -65,7 +76,7 @@ export async function mount(root, params) {
   const send = (t0 = performance.now()) => {
     stats.sentAt = t0;
     socket.send({
-      type: "gan", id: stats.sent++, model: st.model, seed: st.seed, px: st.px, py: st.py, psi: st.psi,
+      type: "gan", id: stats.sent++, model: st.model, seed: st.seed, seed2: st.seed2, px: st.px, py: st.py, psi: st.psi,
       blobs: st.info?.heatmaps ? st.blobs : null,
       baseline: st.baseline && baselineName && baselineName !== st.model ? baselineName : null,
       dcam: st.dcam && !!st.info?.dcam,
@@ -91,6 +102,32 @@ export async function mount(root, params) {
     }
   };
   const placeDot = () => { dot.style.left = `${(st.px + 1) * 50}%`; dot.style.top = `${(st.py + 1) * 50}%`; };
+  const drawPoints = () => {
+    for (const m of pad.querySelectorAll(".saved")) m.remove();
+    st.points.forEach(([x, y], i) => {
+      const m = el("div", { className: "saved", textContent: String(i + 1) });
+      m.style.left = `${(x + 1) * 50}%`; m.style.top = `${(y + 1) * 50}%`;
+      pad.append(m);
+    });
+    ptsInfo.textContent = `${st.points.length} saved`;
+    gif.disabled = st.points.length < 2;
+  };
+  savePt.onclick = () => { st.points.push([st.px, st.py]); drawPoints(); save(); };
+  clearPts.onclick = () => { st.points = []; drawPoints(); save(); };
+  gif.onclick = async () => {
+    setStatus("rendering the GIF…");
+    const body = { model: st.model, seed: st.seed, seed2: st.seed2, psi: st.psi, points: st.points,
+                   blobs: st.info?.heatmaps ? st.blobs : null };
+    const res = await fetch("/api/gan/walk.gif", { method: "POST", body: JSON.stringify(body),
+                                                   headers: { "X-Genlens-Token": token, "Content-Type": "application/json" } });
+    if (!res.ok) { setStatus((await res.json()).error, true); return; }
+    const url = URL.createObjectURL(await res.blob());
+    const a = el("a", { href: url, download: `walk-seed${st.seed}.gif` });
+    document.body.append(a); a.click(); a.remove();
+    setTimeout(() => URL.revokeObjectURL(url), 10000);
+    window.__genlens.gifs = (window.__genlens.gifs || 0) + 1;
+    setStatus("GIF saved");
+  };
 
   async function load(keepBlobs) {
     try {
@@ -102,7 +139,7 @@ export async function mount(root, params) {
     dcamLabel.style.display = st.info.dcam ? "" : "none";
     newLabel.style.display = st.info.heatmaps && !st.info.fixed_counts ? "" : "none";
     stage.classList.toggle("no-dcam", !(st.dcam && st.info.dcam));
-    drawBlobs(); placeDot(); save(); send();
+    drawBlobs(); placeDot(); drawPoints(); save(); send();
   }
 
   // Frames: draw each part as soon as it is decoded; record the latency from the pointer event.
@@ -211,6 +248,7 @@ export async function mount(root, params) {
   pad.addEventListener("pointerup", () => { padDown = false; save(); });
 
   model.onchange = () => { st.model = model.value; st.blobs = null; load(false); };
+  seed2.onchange = () => { st.seed2 = seed2.value === "" ? null : Math.max(0, Math.floor(+seed2.value || 0)); save(); send(); };
   seed.onchange = () => { st.seed = Math.max(0, Math.floor(+seed.value || 0)); st.blobs = null; load(false); };
   psi.oninput = () => { st.psi = +psi.value; psiOut.textContent = st.psi.toFixed(2); send(); };
   psi.onchange = save;
