@@ -139,3 +139,22 @@ def test_latent_walk_saves_points_and_exports_a_gif(browser_page, live_url):
     with page.expect_download(timeout=30_000) as download:
         page.locator("#gan-gif").click()
     assert download.value.suggested_filename == "walk-seed4.gif"
+
+
+def test_inversions_panel_runs_and_cancels_a_background_inversion(browser_page, live_url):
+    page = browser_page
+    page.goto(live_url + "#inversions?what=class&model=fmnist-cnn&method=deepdream&class=Bag&scale=0.01")
+    page.wait_for_selector("#inv-grid tr", timeout=20_000)
+    assert page.locator("#inv-grid tr").count() == 11  # a header and one row per class
+    page.locator("#inv-run").click()
+    page.wait_for_function("window.__inversions.done > 0", timeout=60_000)
+    assert page.evaluate("window.__inversions.progress") > 1
+    assert page.evaluate("document.querySelector('#inv-progress').value === document.querySelector('#inv-progress').max")
+    assert "Bag from fmnist-cnn" in page.locator("#inv-result").inner_text()
+    page.locator("#inv-scale").fill("1")
+    page.locator("#inv-run").click()
+    page.wait_for_function("window.__inversions.progress > 0 && !document.querySelector('#inv-cancel').disabled "
+                           "&& document.querySelector('#inv-result').textContent.startsWith('step')", timeout=60_000)
+    page.locator("#inv-cancel").click()
+    page.wait_for_function("window.__inversions.cancelled > 0", timeout=30_000)
+    assert page.locator("#inv-result").inner_text() == "cancelled" and "scale=1" in page.url

@@ -32,6 +32,7 @@ from genlens.web.models import SHIPPED_DIFFUSION, SHIPPED_GANS
 from genlens.web.panels.cam import CamPanel, CamRequest, Classifiers
 from genlens.web.panels.diffusion import DiffusionPanel, DiffusionRequest
 from genlens.web.panels.gan import GanPanel, GanRequest
+from genlens.web.panels.inversions import InversionsPanel, InvertRequest
 from genlens.web.panels.units import UnitsPanel
 from genlens.web.panels.walk import WalkGifRequest, walk_gif
 from genlens.web.security import Guard, static_file
@@ -57,6 +58,9 @@ class ExplorerConfig:
     max_clients: int = 64
     unit_images: int = 1000
     vis_steps_scale: float = 0.05
+    inversion_steps_scale: float = 0.1  # the inversions grid: this fraction of each method's full step count
+    inversion_n: int = 2  # images per grid cell
+    clip_model: str = "fmnist-clip"
     render_threads: int = 2
     device: str = "cpu"
 
@@ -105,6 +109,9 @@ def create_app(config: ExplorerConfig) -> FastAPI:
     units = UnitsPanel(classifiers, cache_dir=config.cache_dir, n_images=config.unit_images,
                        steps_scale=config.vis_steps_scale)
     diffusion = DiffusionPanel(list(config.diffusion), device=config.device)
+    inversions = InversionsPanel(classifiers, cache_dir=config.cache_dir, steps_scale=config.inversion_steps_scale,
+                                 n=config.inversion_n, clip_model=config.clip_model, device=config.device)
+    app.state.inversions = inversions
     app.state.gan, app.state.cam, app.state.units, app.state.diffusion = gan, cam, units, diffusion
     app.state.clients = set()
 
@@ -184,6 +191,15 @@ def create_app(config: ExplorerConfig) -> FastAPI:
     def cam_route(req: CamRequest) -> dict[str, Any]:
         return cam.run(req)
 
+    @app.get("/api/inversions/grid")
+    def inversions_grid() -> dict[str, Any]:
+        return inversions.grid()
+
+    @app.get("/api/inversions/cell")
+    def inversions_cell(model: str = Query(max_length=512), method: str = Query(max_length=32),
+                        cls: str = Query(alias="class", max_length=64)) -> dict[str, Any]:
+        return inversions.cell(model, method, cls)
+
     @app.get("/api/units/layers")
     def unit_layers(model: str = Query(max_length=512)) -> dict[str, Any]:
         return {"model": model, "layers": units.layers(model),
@@ -210,10 +226,18 @@ def create_app(config: ExplorerConfig) -> FastAPI:
         diffusion.check(req.model)
         return req
 
+    def parse_invert(data: dict[str, Any]) -> InvertRequest:
+        req = InvertRequest.model_validate(data)
+        if req.what != "prompt":
+            classifiers.handle(req.model)  # one line naming the explorer's classifiers when unknown
+        return req
+
     # renders are looked up per call, so tests may replace them
     kinds = {"gan": Kind(parse_gan, lambda req, _emit, _cancelled: gan.render(req)),
              "diffusion": Kind(parse_diffusion, lambda req, emit, cancelled: diffusion.run(req, emit, cancelled),
-                               streaming=True)}
+                               streaming=True),
+             "invert": Kind(parse_invert, lambda req, emit, cancelled: inversions.run(req, emit, cancelled),
+                            streaming=True)}
     app.state.kinds = kinds
 
     @app.websocket("/ws")

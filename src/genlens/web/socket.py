@@ -25,7 +25,7 @@ from fastapi import WebSocket, WebSocketDisconnect
 from pydantic import ValidationError
 
 from genlens.errors import GenlensError
-from genlens.web.render_queue import NewestWins
+from genlens.web.render_queue import Cancelled, NewestWins
 
 MAX_MESSAGE = 64 * 1024  # bytes of one WebSocket message from a client
 OUTBOX = 512  # frames waiting for a slow page; step frames beyond it are dropped
@@ -100,7 +100,7 @@ async def serve_socket(ws: WebSocket, kinds: dict[str, Kind], *, executor, one_l
         async def deliver(item: _Item, result: dict[str, Any] | Exception) -> None:
             req = item.req
             if isinstance(result, Exception):
-                if type(result).__name__ == "Cancelled":
+                if isinstance(result, Cancelled):
                     await put_final(json.dumps({"type": name, "id": req.id, "cancelled": True}))
                 else:
                     await put_final(json.dumps({"type": name, "error": one_line(result), "id": req.id}))

@@ -19,13 +19,10 @@ import torch
 from pydantic import BaseModel, ConfigDict, Field
 
 from genlens.errors import GenlensError
+from genlens.web.render_queue import Cancelled
 
 SAMPLER_NAMES = ("ddim", "dpm++", "ddpm")
 MAX_STEPS = 1000
-
-
-class Cancelled(Exception):
-    """The run was replaced by a newer one or cancelled by the page."""
 
 
 class DiffusionRequest(BaseModel):
