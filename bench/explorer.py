@@ -173,16 +173,20 @@ def stress(*, clients: int, seconds: float, rate: float = 30.0) -> dict[str, Any
         results = asyncio.run(run_all(seconds))
         rss_end = _rss_mb(proc.pid)
     times = [t for r in results for t in r["times"]]
+    errors = sum(len(r["errors"]) for r in results)
     submitted = sum(r["stats"].get("submitted", 0) for r in results)
     dropped = sum(r["stats"].get("dropped", 0) for r in results)
     return {"clients": clients, "seconds": seconds, "rate": rate,
-            "errors": sum(len(r["errors"]) for r in results), "first_errors": [e for r in results for e in r["errors"]][:3],
+            "errors": errors, "first_errors": [e for r in results for e in r["errors"]][:3],
             "frames": len(times), "requests": submitted, "stale_dropped": dropped,
             "drop_ratio": round(dropped / max(1, submitted), 4),
             "p50": round(percentile(times, 50), 1) if times else None,
             "p95": round(percentile(times, 95), 1) if times else None,
             "rss_start_mb": round(rss_start, 1), "rss_end_mb": round(rss_end, 1),
-            "rss_ratio": round(rss_end / rss_start, 3)}
+            "rss_ratio": round(rss_end / rss_start, 3),
+            "targets": {"errors": 0, "rss_ratio_below": 1.5, "seconds": 60.0, "rate": 30.0, "clients": 50},
+            "met": {"errors": errors == 0, "memory": rss_end < 1.5 * rss_start,
+                    "full_length": seconds >= 60 and clients >= 50 and rate >= 30}}
 
 
 async def _diffusion_runs(uri: str, origin: str, *, model: str, cls: str, runs: int) -> list[dict[str, float]]:
@@ -233,33 +237,6 @@ def diffusion_timing(*, model: str = "fmnist-ddpm", cls: str = "Sneaker", runs: 
             "targets": {"first_frame_ms": 300.0, "final_ms": 2000.0}}
 
 
-SHOTS = {
-    "explorer-gan.png": ("#gan?model=fmnist-eqgan&seed=3&psi=0.8", "window.__genlens && window.__genlens.frames > 0"),
-    "explorer-cam.png": ("#cam?model=fmnist-cnn&image=test:12",
-                         "document.querySelector('#cam-overlay')?.src.startsWith('data:')"),
-    "explorer-units.png": ("#units?model=fmnist-cnn&layer=stages.2.0.act&unit=5",
-                           "document.querySelector('#units-vis')?.naturalWidth > 0 && !!document.querySelector('#units-dead')"),
-}
-
-
-def screenshots(url: str, folder: Path, *, chromium: str) -> list[Path]:
-    """One PNG per panel, taken by the same headless Chromium the tests drive."""
-    from playwright.sync_api import sync_playwright
-
-    written = []
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=chromium, headless=True, args=["--no-sandbox", "--disable-gpu"])
-        page = browser.new_page(viewport={"width": 1180, "height": 560})
-        for name, (route, ready) in SHOTS.items():
-            page.goto(url + route)
-            page.wait_for_function(ready, timeout=120_000)
-            page.wait_for_timeout(300)  # let the last frame paint
-            written.append(folder / name)
-            page.screenshot(path=str(written[-1]))
-        browser.close()
-    return written
-
-
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--model", default="fmnist-eqgan", help="generator with heatmap input")
@@ -299,9 +276,10 @@ def main(argv: list[str] | None = None) -> int:
         print("bench/explorer.py: Chromium not found; apt-get install chromium or pass --chromium", file=sys.stderr)
         return 2
     if args.screenshots:
-        with serve(args.model, "fmnist-gan", "fmnist-cnn", "fmnist-vit") as (_proc, url):
-            for path in screenshots(url, args.screenshots, chromium=args.chromium):
-                print(path)
+        from genlens.web.screenshots import take_screenshots  # the same function as genlens explore --screenshots
+
+        for path in take_screenshots(args.screenshots, chromium=args.chromium):
+            print(path)
         return 0
     env = environment(torch.device("cpu"))
     with serve(args.model) as (_proc, url):

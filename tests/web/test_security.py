@@ -46,3 +46,16 @@ def test_sort_models_by_panel(tmp_path):
     got = sort_models([str(tmp_path / "g"), "fmnist-vit", str(tmp_path / "c"), str(tmp_path / "d"), "fmnist-ddpm"])
     assert got.gans == [str(tmp_path / "g")] and got.classifiers == ["fmnist-vit", str(tmp_path / "c")]
     assert got.diffusion == [str(tmp_path / "d"), "fmnist-ddpm"]
+
+
+def test_screenshots_cover_every_panel_with_unique_files():
+    import re
+    from pathlib import Path
+
+    from genlens.web.screenshots import SHOTS
+
+    app_js = (Path(__file__).resolve().parents[2] / "src/genlens/web/static/app.js").read_text()
+    panels = set(re.findall(r"(\w+): mount\w+", re.search(r"const panels = \{([^}]*)\}", app_js).group(1)))
+    assert panels == {"gan", "diffusion", "cam", "units", "inversions"}
+    assert panels <= {s.route[1:].split("?")[0] for s in SHOTS}
+    assert len({s.name for s in SHOTS}) == len(SHOTS)

@@ -7,6 +7,7 @@ import socket
 import sys
 import threading
 import webbrowser
+from pathlib import Path
 
 import typer
 
@@ -35,6 +36,9 @@ def explore(
     port: int = typer.Option(0, "--port", min=0, max=65535, help="Port to listen on (0: a free one)."),
     host: str = typer.Option("127.0.0.1", "--host", help="Address to bind; keep the loopback unless you know why."),
     no_browser: bool = typer.Option(False, "--no-browser", help="Print the URL only; do not open a browser."),
+    screenshots: Path | None = typer.Option(None, "--screenshots", hidden=True,
+                                            help="Write a PNG of every panel into this folder (headless Chromium) "
+                                                 "and exit; for the tour and the README."),
     device: str = DeviceOpt,
 ) -> None:
     """Start the explorer and print its URL (with the access token) as one line on stdout.
@@ -49,8 +53,14 @@ def explore(
     from genlens.web import ExplorerConfig, create_app, new_token
     from genlens.web.models import sort_models
 
-    found = sort_models(models or [])
     device = str(resolve_device(device))
+    if screenshots is not None:
+        from genlens.web.screenshots import take_screenshots
+
+        for path in take_screenshots(screenshots, device=device):
+            sys.stdout.write(f"{path}\n")
+        return
+    found = sort_models(models or [])
     sock = _bind(host, port)
     port = sock.getsockname()[1]
     token = new_token()
