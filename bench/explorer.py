@@ -254,8 +254,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.diffusion:
         out = Path(args.out)
         result = json.loads(out.read_text()) if out.is_file() else {"benchmark": "explorer"}
-        result["diffusion"] = diffusion_timing(runs=args.diffusion) | {
-            "env": environment(torch.device("cpu")) | {"load_average_end": load_average()}}
+        env = environment(torch.device("cpu"))  # load average at the start
+        result["diffusion"] = diffusion_timing(runs=args.diffusion) | {"env": env | {"load_average_end": load_average()}}
         write_json(out, result)
         d = result["diffusion"]
         print(f"diffusion panel: first step frame p50 {d['first_frame_ms_p50']} ms (target 300), DDIM-{d['steps']} "
