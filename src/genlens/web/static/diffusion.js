@@ -31,7 +31,7 @@ export async function mount(root, params) {
   const anchorCard = el("div", { className: "card" }, el("h3", { textContent: "anchored to these training captions" }), anchors);
   root.append(el("div", { className: "panel" },
     el("div", { className: "controls" },
-      el("label", {}, "model", model), el("label", {}, "class", cls), el("label", {}, "prompt", prompt),
+      el("label", {}, "model", model), el("label", {}, "class (picking one clears the prompt)", cls), el("label", {}, "prompt (text models)", prompt),
       el("label", {}, "guidance s", guidance), el("label", {}, "sampler", sampler), el("label", {}, "steps", steps),
       el("label", {}, "seed", seed), el("span", { style: "display:flex;gap:6px" }, go, stop),
       el("div", { className: "hint", id: "dif-settings" })),
@@ -78,6 +78,7 @@ export async function mount(root, params) {
   }
 
   function run() {
+    cls.classList.toggle("unused", !!st.prompt);  // a prompt wins over the class
     frames = []; runId = Date.now() % 1e9;
     scrub.disabled = true; anchors.replaceChildren();
     save();

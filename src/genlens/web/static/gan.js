@@ -8,6 +8,7 @@ const stats = (window.__genlens = { frames: 0, sent: 0, lastId: -1, latencies: [
 
 export async function mount(root, params) {
   const { gans } = await api("/api/models");
+  if (!gans.length) { root.append(el("p", { className: "hint", textContent: "no generator loaded; start genlens explore with fmnist-eqgan or a GAN folder" })); return; }
   const st = {
     model: params.get("model") || gans[0],
     seed: +(params.get("seed") || 0),

@@ -7,6 +7,7 @@ const stats = (window.__inversions = { progress: 0, previews: 0, done: 0, cancel
 
 export async function mount(root, params) {
   const grid = await api("/api/inversions/grid");
+  if (!grid.models.length) { root.append(el("p", { className: "hint", textContent: "no classifier loaded; start genlens explore with fmnist-cnn or a classifier folder" })); return; }
   const st = {
     models: (params.get("models") || grid.models.join(",")).split(",").filter((m) => grid.models.includes(m)),
     methods: (params.get("methods") || grid.methods.join(",")).split(",").filter((m) => grid.methods.includes(m)),
