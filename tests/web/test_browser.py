@@ -120,6 +120,16 @@ def test_gan_panel_adds_and_removes_blobs_and_shows_d_cam(browser_page, live_url
     page.locator('#gan-stage .blob[data-level="2"]').first.click(button="right")
     assert page.locator('#gan-stage .blob[data-level="2"]').count() == 1
     frames = wait_frames(page, frames)
+    sigma = lambda: float(re.search(r"b=1(?::|%3A)[0-9.]+(?::|%3A)[0-9.]+(?::|%3A)([0-9.]+)", page.url).group(1))  # noqa: E731
+    before = sigma()
+    page.locator('#gan-stage .blob[data-level="1"]').hover()
+    page.mouse.wheel(0, -100)  # scroll up on a blob: a wider spread
+    for _ in range(100):
+        if sigma() > before:
+            break
+        page.wait_for_timeout(50)
+    assert sigma() > before
+    frames = wait_frames(page, frames)
     assert page.locator("#gan-dcam-overlay").is_hidden()
     page.locator("#gan-dcam").check()
     wait_frames(page, frames)
