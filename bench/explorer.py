@@ -11,6 +11,7 @@ stale (newest-wins) have no frame and no latency; their count is reported beside
     .venv/bin/python bench/explorer.py --seconds 5 --out /tmp/explorer.json
     .venv/bin/python bench/explorer.py --screenshots docs    # only the panels' screenshots, no measurement
     .venv/bin/python bench/explorer.py --clients 50 --seconds 60   # load test, added to the result file as "stress"
+    .venv/bin/python bench/explorer.py --diffusion 5          # diffusion panel timings, added as "diffusion"
 
 The load test starts ``genlens explore`` as a subprocess and connects ``--clients`` WebSocket clients (no
 browser) that each drag a blob at 30 requests/s; it reports errors, the server's resident memory at the end
@@ -172,43 +173,68 @@ def stress(*, clients: int, seconds: float, rate: float = 30.0) -> dict[str, Any
         results = asyncio.run(run_all(seconds))
         rss_end = _rss_mb(proc.pid)
     times = [t for r in results for t in r["times"]]
+    errors = sum(len(r["errors"]) for r in results)
     submitted = sum(r["stats"].get("submitted", 0) for r in results)
     dropped = sum(r["stats"].get("dropped", 0) for r in results)
     return {"clients": clients, "seconds": seconds, "rate": rate,
-            "errors": sum(len(r["errors"]) for r in results), "first_errors": [e for r in results for e in r["errors"]][:3],
+            "errors": errors, "first_errors": [e for r in results for e in r["errors"]][:3],
             "frames": len(times), "requests": submitted, "stale_dropped": dropped,
             "drop_ratio": round(dropped / max(1, submitted), 4),
             "p50": round(percentile(times, 50), 1) if times else None,
             "p95": round(percentile(times, 95), 1) if times else None,
             "rss_start_mb": round(rss_start, 1), "rss_end_mb": round(rss_end, 1),
-            "rss_ratio": round(rss_end / rss_start, 3)}
+            "rss_ratio": round(rss_end / rss_start, 3),
+            "targets": {"errors": 0, "rss_ratio_below": 1.5, "seconds": 60.0, "rate": 30.0, "clients": 50},
+            "met": {"errors": errors == 0, "memory": rss_end < 1.5 * rss_start,
+                    "full_length": seconds >= 60 and clients >= 50 and rate >= 30}}
 
 
-SHOTS = {
-    "explorer-gan.png": ("#gan?model=fmnist-eqgan&seed=3&psi=0.8", "window.__genlens && window.__genlens.frames > 0"),
-    "explorer-cam.png": ("#cam?model=fmnist-cnn&image=test:12",
-                         "document.querySelector('#cam-overlay')?.src.startsWith('data:')"),
-    "explorer-units.png": ("#units?model=fmnist-cnn&layer=stages.2.0.act&unit=5",
-                           "document.querySelector('#units-vis')?.naturalWidth > 0 && !!document.querySelector('#units-dead')"),
-}
+async def _diffusion_runs(uri: str, origin: str, *, model: str, cls: str, runs: int) -> list[dict[str, float]]:
+    """``runs`` + 1 DDIM runs with the model's shipped settings over one socket; the first warms the caches."""
+    import struct
+
+    from websockets.asyncio.client import connect
+
+    out = []
+    async with connect(uri, origin=origin, max_size=1 << 22) as ws:
+        for i in range(runs + 1):
+            t0 = time.perf_counter()
+            await ws.send(json.dumps({"type": "diffusion", "id": i, "model": model, "class": cls, "seed": i}))
+            first = None
+            while True:
+                msg = await ws.recv()
+                if isinstance(msg, str):
+                    head = json.loads(msg)
+                    if "error" in head:
+                        raise RuntimeError(head["error"])
+                    continue
+                (n,) = struct.unpack(">I", msg[:4])
+                head = json.loads(msg[4 : 4 + n])
+                if head.get("kind") == "step" and first is None:
+                    first = 1000 * (time.perf_counter() - t0)
+                if head.get("final"):
+                    if i:
+                        out.append({"first_step_ms": first, "final_ms": 1000 * (time.perf_counter() - t0),
+                                    "steps": head["total"]})
+                    break
+    return out
 
 
-def screenshots(url: str, folder: Path, *, chromium: str) -> list[Path]:
-    """One PNG per panel, taken by the same headless Chromium the tests drive."""
-    from playwright.sync_api import sync_playwright
+def diffusion_timing(*, model: str = "fmnist-ddpm", cls: str = "Sneaker", runs: int = 5) -> dict[str, Any]:
+    """Diffusion panel, class model with its shipped settings (DDIM 20): request to first streamed step frame
+    and to the final frame, over a WebSocket from ``genlens explore`` in its own process."""
+    import asyncio
 
-    written = []
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=chromium, headless=True, args=["--no-sandbox", "--disable-gpu"])
-        page = browser.new_page(viewport={"width": 1180, "height": 560})
-        for name, (route, ready) in SHOTS.items():
-            page.goto(url + route)
-            page.wait_for_function(ready, timeout=120_000)
-            page.wait_for_timeout(300)  # let the last frame paint
-            written.append(folder / name)
-            page.screenshot(path=str(written[-1]))
-        browser.close()
-    return written
+    with serve(model) as (_proc, url):
+        base, token = url.split("/?token=")
+        uri = base.replace("http://", "ws://") + f"/ws?token={token}"
+        rows = asyncio.run(_diffusion_runs(uri, base, model=model, cls=cls, runs=runs))
+    first = [r["first_step_ms"] for r in rows]
+    final = [r["final_ms"] for r in rows]
+    return {"model": model, "class": cls, "runs": runs, "steps": rows[0]["steps"],
+            "first_frame_ms_p50": round(percentile(first, 50), 1), "first_frame_ms_max": round(max(first), 1),
+            "final_ms_p50": round(percentile(final, 50), 1), "final_ms_max": round(max(final), 1),
+            "targets": {"first_frame_ms": 300.0, "final_ms": 2000.0}}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -222,7 +248,19 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--out", default="bench/results/explorer.json", help="result file")
     p.add_argument("--screenshots", type=Path, help="write the panels' screenshots to this folder and stop")
     p.add_argument("--clients", type=int, help="run the WebSocket load test with this many clients instead")
+    p.add_argument("--diffusion", type=int, metavar="RUNS",
+                   help="time the diffusion panel (first step frame, DDIM-20 final) over RUNS runs instead")
     args = p.parse_args(argv)
+    if args.diffusion:
+        out = Path(args.out)
+        result = json.loads(out.read_text()) if out.is_file() else {"benchmark": "explorer"}
+        env = environment(torch.device("cpu"))  # load average at the start
+        result["diffusion"] = diffusion_timing(runs=args.diffusion) | {"env": env | {"load_average_end": load_average()}}
+        write_json(out, result)
+        d = result["diffusion"]
+        print(f"diffusion panel: first step frame p50 {d['first_frame_ms_p50']} ms (target 300), DDIM-{d['steps']} "
+              f"final p50 {d['final_ms_p50']} ms (target 2000) -> {out}")
+        return 0
     if args.clients:
         out = Path(args.out)
         result = json.loads(out.read_text()) if out.is_file() else {"benchmark": "explorer"}
@@ -238,9 +276,10 @@ def main(argv: list[str] | None = None) -> int:
         print("bench/explorer.py: Chromium not found; apt-get install chromium or pass --chromium", file=sys.stderr)
         return 2
     if args.screenshots:
-        with serve(args.model, "fmnist-gan", "fmnist-cnn", "fmnist-vit") as (_proc, url):
-            for path in screenshots(url, args.screenshots, chromium=args.chromium):
-                print(path)
+        from genlens.web.screenshots import take_screenshots  # the same function as genlens explore --screenshots
+
+        for path in take_screenshots(args.screenshots, chromium=args.chromium):
+            print(path)
         return 0
     env = environment(torch.device("cpu"))
     with serve(args.model) as (_proc, url):
@@ -266,8 +305,9 @@ def main(argv: list[str] | None = None) -> int:
         "env": env | {"load_average_end": load_average()},
     }
     previous = json.loads(Path(args.out).read_text()) if Path(args.out).is_file() else {}
-    if "stress" in previous:  # the load test's numbers stay until it is run again
-        result["stress"] = previous["stress"]
+    for key in ("stress", "diffusion"):  # the other measurements stay until they are run again
+        if key in previous:
+            result[key] = previous[key]
     write_json(args.out, result)
     print(f"drag latency p50 {result['p50']} ms, p95 {result['p95']} ms over {len(lat)} frames "
           f"({result['stale_dropped']} of {result['requests']} requests dropped as stale) -> {args.out}")

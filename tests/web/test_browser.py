@@ -90,3 +90,81 @@ def test_units_panel_opens_a_unit_by_url(browser_page, live_url):
     assert page.locator("#units-top img").count() == 9
     page.wait_for_function("document.querySelector('#units-vis')?.naturalWidth > 0", timeout=30_000)
     assert page.locator("#units-dead").inner_text() in ("dead", "alive")
+
+
+def test_diffusion_panel_streams_and_scrubs(browser_page, live_url):
+    page = browser_page
+    page.goto(live_url + "#diffusion?model=fmnist-ddpm&class=Sneaker&steps=4&seed=2")
+    page.wait_for_function("window.__diffusion && window.__diffusion.done > 0", timeout=60_000)
+    assert page.evaluate("window.__diffusion.steps") >= 4  # every step arrived before the final image
+    assert page.locator("#dif-class").input_value() == "Sneaker"
+    scrub = page.locator("#dif-scrub")
+    assert not scrub.is_disabled() and scrub.get_attribute("max") == "4"
+    scrub.fill("1")
+    page.wait_for_function("document.querySelector('#dif-step').textContent.startsWith('step 1 of 4')")
+    noisy = page.evaluate("document.querySelector('#dif-xt').toDataURL()")
+    scrub.fill("4")
+    page.wait_for_function("document.querySelector('#dif-step').textContent.startsWith('step 4 of 4')")
+    assert page.evaluate("document.querySelector('#dif-xt').toDataURL()") != noisy
+
+
+def test_gan_panel_adds_and_removes_blobs_and_shows_d_cam(browser_page, live_url):
+    page = browser_page
+    page.goto(live_url + "#gan?model=fmnist-eqgan&seed=1&baseline=0")
+    frames = wait_frames(page, 0)
+    stage = page.locator("#gan-stage").bounding_box()
+    page.locator("#gan-newlevel").select_option("3")
+    page.mouse.dblclick(stage["x"] + 5, stage["y"] + 5)
+    assert page.locator('#gan-stage .blob[data-level="3"]').count() == 5
+    frames = wait_frames(page, frames)
+    page.locator('#gan-stage .blob[data-level="2"]').first.click(button="right")
+    assert page.locator('#gan-stage .blob[data-level="2"]').count() == 1
+    frames = wait_frames(page, frames)
+    sigma = lambda: float(re.search(r"b=1(?::|%3A)[0-9.]+(?::|%3A)[0-9.]+(?::|%3A)([0-9.]+)", page.url).group(1))  # noqa: E731
+    before = sigma()
+    page.locator('#gan-stage .blob[data-level="1"]').hover()
+    page.mouse.wheel(0, -100)  # scroll up on a blob: a wider spread
+    for _ in range(100):
+        if sigma() > before:
+            break
+        page.wait_for_timeout(50)
+    assert sigma() > before
+    frames = wait_frames(page, frames)
+    assert page.locator("#gan-dcam-overlay").is_hidden()
+    page.locator("#gan-dcam").check()
+    wait_frames(page, frames)
+    assert page.locator("#gan-dcam-overlay").is_visible() and "dcam=1" in page.url
+
+
+def test_latent_walk_saves_points_and_exports_a_gif(browser_page, live_url):
+    page = browser_page
+    page.goto(live_url + "#gan?model=fmnist-gan&seed=4&seed2=9&baseline=0")
+    wait_frames(page, 0)
+    assert page.locator("#gan-gif").is_disabled()
+    pad = page.locator("#gan-pad").bounding_box()
+    for fx in (0.1, 0.9):
+        page.mouse.click(pad["x"] + fx * pad["width"], pad["y"] + pad["height"] / 2)
+        page.locator("#gan-save-point").click()
+    assert page.locator("#gan-pad .saved").count() == 2 and "pts=" in page.url and "seed2=9" in page.url
+    with page.expect_download(timeout=30_000) as download:
+        page.locator("#gan-gif").click()
+    assert download.value.suggested_filename == "walk-seed4.gif"
+
+
+def test_inversions_panel_runs_and_cancels_a_background_inversion(browser_page, live_url):
+    page = browser_page
+    page.goto(live_url + "#inversions?what=class&model=fmnist-cnn&method=deepdream&class=Bag&scale=0.01")
+    page.wait_for_selector("#inv-grid tr", timeout=20_000)
+    assert page.locator("#inv-grid tr").count() == 11  # a header and one row per class
+    page.locator("#inv-run").click()
+    page.wait_for_function("window.__inversions.done > 0", timeout=60_000)
+    assert page.evaluate("window.__inversions.progress") > 1
+    assert page.evaluate("document.querySelector('#inv-progress').value === document.querySelector('#inv-progress').max")
+    assert "Bag from fmnist-cnn" in page.locator("#inv-result").inner_text()
+    page.locator("#inv-scale").fill("1")
+    page.locator("#inv-run").click()
+    page.wait_for_function("window.__inversions.progress > 0 && !document.querySelector('#inv-cancel').disabled "
+                           "&& document.querySelector('#inv-result').textContent.startsWith('step')", timeout=60_000)
+    page.locator("#inv-cancel").click()
+    page.wait_for_function("window.__inversions.cancelled > 0", timeout=30_000)
+    assert page.locator("#inv-result").inner_text() == "cancelled" and "scale=1" in page.url

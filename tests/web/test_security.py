@@ -34,11 +34,28 @@ def test_guard_hosts_origins_and_tokens():
 def test_sort_models_by_panel(tmp_path):
     from genlens.web.models import sort_models
 
-    gans, classifiers = sort_models([])
-    assert "fmnist-eqgan" in gans and "fmnist-cnn" in classifiers
+    shipped = sort_models([])
+    assert "fmnist-eqgan" in shipped.gans and "fmnist-cnn" in shipped.classifiers
+    assert shipped.diffusion == ["fmnist-ddpm", "fmnist-ddpm-text"]
     (tmp_path / "g").mkdir()
     (tmp_path / "g" / "config.json").write_text('{"kind": "gan"}')
     (tmp_path / "c").mkdir()
     (tmp_path / "c" / "config.json").write_text('{"arch": "cnn"}')  # no kind: a classifier, as genlens first wrote
-    assert sort_models([str(tmp_path / "g"), "fmnist-vit", str(tmp_path / "c")]) == (
-        [str(tmp_path / "g")], ["fmnist-vit", str(tmp_path / "c")])
+    (tmp_path / "d").mkdir()
+    (tmp_path / "d" / "config.json").write_text('{"kind": "diffusion-text"}')
+    got = sort_models([str(tmp_path / "g"), "fmnist-vit", str(tmp_path / "c"), str(tmp_path / "d"), "fmnist-ddpm"])
+    assert got.gans == [str(tmp_path / "g")] and got.classifiers == ["fmnist-vit", str(tmp_path / "c")]
+    assert got.diffusion == [str(tmp_path / "d"), "fmnist-ddpm"]
+
+
+def test_screenshots_cover_every_panel_with_unique_files():
+    import re
+    from pathlib import Path
+
+    from genlens.web.screenshots import SHOTS
+
+    app_js = (Path(__file__).resolve().parents[2] / "src/genlens/web/static/app.js").read_text()
+    panels = set(re.findall(r"(\w+): mount\w+", re.search(r"const panels = \{([^}]*)\}", app_js).group(1)))
+    assert panels == {"gan", "diffusion", "cam", "units", "inversions"}
+    assert panels <= {s.route[1:].split("?")[0] for s in SHOTS}
+    assert len({s.name for s in SHOTS}) == len(SHOTS)

@@ -75,7 +75,7 @@ def test_static_files_never_escape_the_static_folder(client, path):
 def test_the_page_and_its_modules_are_served_without_the_network(client):
     page = client.get("/").text
     assert "/static/app.js" in page and "http" not in page.replace("http-equiv", "")
-    for name in ("app.js", "gan.js", "cam.js", "units.js", "style.css"):
+    for name in ("app.js", "gan.js", "diffusion.js", "cam.js", "units.js", "inversions.js", "style.css"):
         body = client.get(f"/static/{name}").text
         assert "https://" not in body and "http://" not in body
 
@@ -196,3 +196,21 @@ def test_units_layers_unit_and_cached_visualisation(client, tmp_path):
     assert time.perf_counter() - t < 1.0  # the second time comes from the cache
     r = client.get("/api/units/unit", params=q | {"unit": layer["units"]})
     assert r.status_code == 400 and "unit in 0.." in r.json()["error"]
+
+
+def test_blobs_can_be_added_and_removed_and_d_cam_comes_on_request(client):
+    info = client.get("/api/gan/info", params=TOKEN | {"model": "fmnist-eqgan", "seed": 2}).json()
+    assert info["dcam"] and not info["fixed_counts"]
+    extra = info["blobs"] + [{"level": 2, "x": 0.9, "y": 0.1, "sigma": 0.3}, {"level": 3, "x": 5, "y": -1, "sigma": 0.1}]
+    images = []
+    with client.websocket_connect(WS + "?token=test-token") as ws:
+        for i, blobs in enumerate((info["blobs"], extra, [], info["blobs"][:1])):
+            ws.send_text(json.dumps({"type": "gan", "id": i, "model": "fmnist-eqgan", "seed": 2, "blobs": blobs,
+                                     "dcam": i == 0}))
+            header, parts = split_frame(ws.receive_bytes())
+            assert header["id"] == i and ("dcam" in parts) == (i == 0)
+            if i == 0:  # D's Grad-CAM as an RGBA overlay whose alpha is the CAM's strength
+                cam = Image.open(io.BytesIO(parts["dcam"]))
+                assert cam.size == (32, 32) and cam.mode == "RGBA" and cam.getchannel("A").getextrema()[1] == 255
+            images.append(parts["image"])
+    assert len(set(images)) == 4  # each blob set draws its own image

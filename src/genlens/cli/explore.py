@@ -7,6 +7,7 @@ import socket
 import sys
 import threading
 import webbrowser
+from pathlib import Path
 
 import typer
 
@@ -31,10 +32,13 @@ def _bind(host: str, port: int) -> socket.socket:
 
 
 def explore(
-    models: list[str] = typer.Argument(None, help="GAN or classifier names/folders (default: every shipped one)."),
+    models: list[str] = typer.Argument(None, help="GAN, diffusion or classifier names/folders (default: every shipped one)."),
     port: int = typer.Option(0, "--port", min=0, max=65535, help="Port to listen on (0: a free one)."),
     host: str = typer.Option("127.0.0.1", "--host", help="Address to bind; keep the loopback unless you know why."),
     no_browser: bool = typer.Option(False, "--no-browser", help="Print the URL only; do not open a browser."),
+    screenshots: Path | None = typer.Option(None, "--screenshots", hidden=True,
+                                            help="Write a PNG of every panel into this folder (headless Chromium) "
+                                                 "and exit; for the tour and the README."),
     device: str = DeviceOpt,
 ) -> None:
     """Start the explorer and print its URL (with the access token) as one line on stdout.
@@ -49,13 +53,20 @@ def explore(
     from genlens.web import ExplorerConfig, create_app, new_token
     from genlens.web.models import sort_models
 
-    gans, classifiers = sort_models(models or [])
     device = str(resolve_device(device))
+    if screenshots is not None:
+        from genlens.web.screenshots import take_screenshots
+
+        for path in take_screenshots(screenshots, device=device):
+            sys.stdout.write(f"{path}\n")
+        return
+    found = sort_models(models or [])
     sock = _bind(host, port)
     port = sock.getsockname()[1]
     token = new_token()
-    app = create_app(ExplorerConfig(token=token, host=host, port=port, gans=tuple(gans),
-                                    classifiers=tuple(classifiers), device=device))
+    app = create_app(ExplorerConfig(token=token, host=host, port=port, gans=tuple(found.gans),
+                                    classifiers=tuple(found.classifiers), diffusion=tuple(found.diffusion),
+                                    device=device))
     shown = f"[{host}]" if ":" in host else host
     url = f"http://{shown}:{port}/?token={token}"
     server = uvicorn.Server(uvicorn.Config(app, log_level="warning", ws_max_size=1 << 16, access_log=False))

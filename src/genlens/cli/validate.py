@@ -101,6 +101,7 @@ RULES: dict[str, Rule] = {
     # and its one-line error lists every form (--allow-download is a flag: nothing to check)
     "--features": TEXT,
     "explore --port": Rule("count", 0, 65535, why="0 picks a free port"),
+    "explore --screenshots": OUT,
     "audit plant --rate": Rule("number", 0.0, 1.0, lo_open=True, hi_open=True),
     "audit plant --n-images": Rule("count", 0, INT_MAX, why="0 uses all training images"),
     "--weight-decay": Rule("number", 0.0, 10.0),

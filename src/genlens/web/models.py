@@ -1,40 +1,56 @@
-"""Which panel a model given to ``genlens explore`` belongs to: generators (GAN panel) or classifiers."""
+"""Which panel a model given to ``genlens explore`` belongs to: generators (GAN panel), diffusion models
+(diffusion panel) or classifiers (Grad-CAM, units, inversions)."""
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from genlens.errors import GenlensError
 
 SHIPPED_GANS = ("fmnist-eqgan", "fmnist-gan", "fmnist-sel-only")
-TAKES = "the explorer takes GAN folders (`genlens gan train`), classifier folders and the shipped names"
+SHIPPED_DIFFUSION = ("fmnist-ddpm", "fmnist-ddpm-text")
+TAKES = ("the explorer takes GAN folders (`genlens gan train`), diffusion folders (`genlens diffusion train`), "
+         "classifier folders and the shipped names")
 
 
-def sort_models(names: list[str]) -> tuple[list[str], list[str]]:
-    """``names`` -> (generators, classifiers); empty ``names`` means every shipped model."""
+@dataclass
+class Sorted:
+    gans: list[str] = field(default_factory=list)
+    classifiers: list[str] = field(default_factory=list)
+    diffusion: list[str] = field(default_factory=list)
+
+
+def sort_models(names: list[str]) -> Sorted:
+    """``names`` -> generators, classifiers and diffusion models; empty ``names`` means every shipped model."""
     from genlens import zoo_names
 
     zoo = zoo_names()
     if not names:
-        return list(SHIPPED_GANS), zoo
-    gans, classifiers = [], []
+        return Sorted(list(SHIPPED_GANS), zoo, list(SHIPPED_DIFFUSION))
+    out = Sorted()
     for name in names:
         if name in SHIPPED_GANS:
-            gans.append(name)
+            out.gans.append(name)
+        elif name in SHIPPED_DIFFUSION:
+            out.diffusion.append(name)
         elif name in zoo:
-            classifiers.append(name)
+            out.classifiers.append(name)
         elif (Path(name) / "config.json").is_file():
             try:
                 kind = json.loads((Path(name) / "config.json").read_text()).get("kind", "classifier")
             except (OSError, ValueError, AttributeError):
                 raise GenlensError(f"'{name}/config.json' is not readable JSON; {TAKES}") from None
             if kind == "gan":
-                gans.append(name)
+                out.gans.append(name)
             elif kind == "classifier":
-                classifiers.append(name)
+                out.classifiers.append(name)
+            elif kind in ("diffusion-class", "diffusion-text"):
+                out.diffusion.append(name)
             else:
-                raise GenlensError(f"'{name}' holds a {kind} model; {TAKES}")
+                raise GenlensError(f"'{name}' holds a {kind} model; {TAKES} (diffusion: class- or "
+                                   "text-conditional)")
         else:
-            raise GenlensError(f"'{name}' is neither a shipped model ({', '.join((*SHIPPED_GANS, *zoo))}) "
-                               f"nor a model folder; {TAKES}")
-    return gans, classifiers
+            shipped = ", ".join((*SHIPPED_GANS, *SHIPPED_DIFFUSION, *zoo))
+            raise GenlensError(f"'{name}' is neither a shipped model ({shipped}) nor a model folder; {TAKES}")
+    return out

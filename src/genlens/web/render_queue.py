@@ -18,6 +18,10 @@ Req = TypeVar("Req")
 Res = TypeVar("Res")
 
 
+class Cancelled(Exception):
+    """A streaming render stopped because the page cancelled it or sent a newer one."""
+
+
 @dataclass
 class QueueStats:
     submitted: int = 0

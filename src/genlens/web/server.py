@@ -14,31 +14,31 @@ WebSocket frames from the server: text JSON (errors, stats) or binary
 from __future__ import annotations
 
 import asyncio
-import json
 import os
-import struct
-import time
+import re
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from fastapi import FastAPI, HTTPException, Query, Request, WebSocket, WebSocketDisconnect
+from fastapi import FastAPI, HTTPException, Query, Request, WebSocket
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse, Response
 from pydantic import ValidationError
 
 from genlens.errors import GenlensError
 from genlens.web.images import MAX_UPLOAD_BYTES
-from genlens.web.models import SHIPPED_GANS
+from genlens.web.models import SHIPPED_DIFFUSION, SHIPPED_GANS
 from genlens.web.panels.cam import CamPanel, CamRequest, Classifiers
+from genlens.web.panels.diffusion import DiffusionPanel, DiffusionRequest
 from genlens.web.panels.gan import GanPanel, GanRequest
+from genlens.web.panels.inversions import InversionsPanel, InvertRequest
 from genlens.web.panels.units import UnitsPanel
-from genlens.web.render_queue import NewestWins
+from genlens.web.panels.walk import WalkGifRequest, walk_gif
 from genlens.web.security import Guard, static_file
+from genlens.web.socket import Kind, serve_socket
 
 STATIC = Path(__file__).parent / "static"
-MAX_MESSAGE = 64 * 1024  # bytes of one WebSocket message from a client
 
 
 def default_cache_dir() -> Path:
@@ -51,12 +51,16 @@ class ExplorerConfig:
     host: str = "127.0.0.1"
     port: int = 0
     gans: tuple[str, ...] = SHIPPED_GANS
+    diffusion: tuple[str, ...] = SHIPPED_DIFFUSION
     classifiers: tuple[str, ...] = ("fmnist-cnn", "fmnist-vit", "fmnist-mixer", "fmnist-resmlp")
     cache_dir: Path = field(default_factory=default_cache_dir)
     data_dir: str | None = None
     max_clients: int = 64
     unit_images: int = 1000
     vis_steps_scale: float = 0.05
+    inversion_steps_scale: float = 0.1  # the inversions grid: this fraction of each method's full step count
+    inversion_n: int = 2  # images per grid cell
+    clip_model: str = "fmnist-clip"
     render_threads: int = 2
     device: str = "cpu"
 
@@ -94,12 +98,6 @@ class GuardMiddleware:
         return await _error(403, why)(scope, receive, send)
 
 
-def frame(header: dict[str, Any], parts: dict[str, bytes]) -> bytes:
-    header = header | {"parts": [[name, len(blob)] for name, blob in parts.items()]}
-    head = json.dumps(header).encode()
-    return struct.pack(">I", len(head)) + head + b"".join(parts.values())
-
-
 def create_app(config: ExplorerConfig) -> FastAPI:
     guard = Guard.for_address(config.token, config.host, config.port)
     app = FastAPI(title="genlens explorer", docs_url=None, redoc_url=None, openapi_url=None)
@@ -110,7 +108,11 @@ def create_app(config: ExplorerConfig) -> FastAPI:
     cam = CamPanel(classifiers)
     units = UnitsPanel(classifiers, cache_dir=config.cache_dir, n_images=config.unit_images,
                        steps_scale=config.vis_steps_scale)
-    app.state.gan, app.state.cam, app.state.units = gan, cam, units
+    diffusion = DiffusionPanel(list(config.diffusion), device=config.device)
+    inversions = InversionsPanel(classifiers, cache_dir=config.cache_dir, steps_scale=config.inversion_steps_scale,
+                                 n=config.inversion_n, clip_model=config.clip_model, device=config.device)
+    app.state.inversions = inversions
+    app.state.gan, app.state.cam, app.state.units, app.state.diffusion = gan, cam, units, diffusion
     app.state.clients = set()
 
     @app.exception_handler(GenlensError)
@@ -140,11 +142,22 @@ def create_app(config: ExplorerConfig) -> FastAPI:
     # --- JSON API -------------------------------------------------------------------------------
     @app.get("/api/models")
     def models() -> dict[str, Any]:
-        return {"gans": list(config.gans), "classifiers": list(config.classifiers)}
+        return {"gans": list(config.gans), "classifiers": list(config.classifiers),
+                "diffusion": list(config.diffusion)}
+
+    @app.get("/api/diffusion/info")
+    def diffusion_info(model: str = Query(max_length=512)) -> dict[str, Any]:
+        return diffusion.info(model)
 
     @app.get("/api/gan/info")
     def gan_info(model: str = Query(max_length=512), seed: int = Query(0, ge=0, le=2**31 - 1)) -> dict[str, Any]:
         return gan.info(model, seed)
+
+    @app.post("/api/gan/walk.gif")
+    def walk_gif_route(req: WalkGifRequest) -> Response:
+        name = re.sub(r"[^A-Za-z0-9._-]", "_", f"walk-{Path(req.model).name[-40:]}-seed{req.seed}.gif")
+        return Response(walk_gif(gan, req), media_type="image/gif",
+                        headers={"Content-Disposition": f'attachment; filename="{name}"'})
 
     @app.get("/api/test-images")
     def test_images(offset: int = Query(0, ge=0, le=10**6), n: int = Query(24, ge=1, le=200)) -> dict[str, Any]:
@@ -178,6 +191,15 @@ def create_app(config: ExplorerConfig) -> FastAPI:
     def cam_route(req: CamRequest) -> dict[str, Any]:
         return cam.run(req)
 
+    @app.get("/api/inversions/grid")
+    def inversions_grid() -> dict[str, Any]:
+        return inversions.grid()
+
+    @app.get("/api/inversions/cell")
+    def inversions_cell(model: str = Query(max_length=512), method: str = Query(max_length=32),
+                        cls: str = Query(alias="class", max_length=64)) -> dict[str, Any]:
+        return inversions.cell(model, method, cls)
+
     @app.get("/api/units/layers")
     def unit_layers(model: str = Query(max_length=512)) -> dict[str, Any]:
         return {"model": model, "layers": units.layers(model),
@@ -194,58 +216,37 @@ def create_app(config: ExplorerConfig) -> FastAPI:
         return Response(units.vis_png(model, layer, unit), media_type="image/png")
 
     # --- the interactive socket -------------------------------------------------------------------
+    def parse_gan(data: dict[str, Any]) -> GanRequest:
+        req = GanRequest.model_validate(data)
+        gan.check(req.model)
+        return req
+
+    def parse_diffusion(data: dict[str, Any]) -> DiffusionRequest:
+        req = DiffusionRequest.model_validate(data)
+        diffusion.check(req.model)
+        return req
+
+    def parse_invert(data: dict[str, Any]) -> InvertRequest:
+        req = InvertRequest.model_validate(data)
+        if req.what != "prompt":
+            classifiers.handle(req.model)  # one line naming the explorer's classifiers when unknown
+        return req
+
+    # renders are looked up per call, so tests may replace them
+    kinds = {"gan": Kind(parse_gan, lambda req, _emit, _cancelled: gan.render(req)),
+             "diffusion": Kind(parse_diffusion, lambda req, emit, cancelled: diffusion.run(req, emit, cancelled),
+                               streaming=True),
+             "invert": Kind(parse_invert, lambda req, emit, cancelled: inversions.run(req, emit, cancelled),
+                            streaming=True)}
+    app.state.kinds = kinds
+
     @app.websocket("/ws")
     async def socket(ws: WebSocket) -> None:
         if len(app.state.clients) >= config.max_clients:
             await ws.close(code=1013, reason="too many explorer pages open; close one")
             return
         await ws.accept()
-
-        async def deliver(item: tuple[GanRequest, float], result: dict[str, Any] | Exception) -> None:
-            req, received = item
-            try:
-                if isinstance(result, Exception):
-                    await ws.send_text(json.dumps({"error": one_line(result), "id": req.id}))
-                else:
-                    header = {"id": req.id, "t0": req.t0, "ms": round(result["ms"], 2), "dropped": queue.stats.dropped,
-                              "server_ms": round(1000 * (time.perf_counter() - received), 2)}
-                    await ws.send_bytes(frame(header, result["parts"]))
-            except (WebSocketDisconnect, RuntimeError):
-                pass  # the page went away while we rendered
-
-        # items are (request, time received); gan.render is looked up per call, so tests may replace it
-        queue: NewestWins[tuple[GanRequest, float], dict[str, Any]] = NewestWins(
-            lambda item: gan.render(item[0]), deliver, executor=pool)
-        app.state.clients.add(queue)
-        try:
-            while True:
-                message = await ws.receive()
-                received = time.perf_counter()
-                if message["type"] == "websocket.disconnect":
-                    break
-                text, data = message.get("text"), None
-                if text is None or len(text) > MAX_MESSAGE:
-                    await ws.send_text(json.dumps({"error": "send one JSON text message under 64 KB per request"}))
-                    continue
-                try:
-                    data = json.loads(text)
-                    if not isinstance(data, dict):
-                        raise ValueError("a message is a JSON object")
-                    if data.get("type") == "stats":
-                        await ws.send_text(json.dumps({"stats": queue.stats.to_dict()}))
-                        continue
-                    req = GanRequest.model_validate(data)
-                    gan.check(req.model)
-                except (ValueError, ValidationError, GenlensError) as exc:
-                    rid = data.get("id") if isinstance(data, dict) else None
-                    await ws.send_text(json.dumps({"error": one_line(exc), "id": rid}))
-                    continue
-                queue.submit((req, received))
-        except WebSocketDisconnect:
-            pass
-        finally:
-            app.state.clients.discard(queue)
-            await queue.close()
+        await serve_socket(ws, kinds, executor=pool, one_line=one_line, clients=app.state.clients)
 
     app.state.pool = pool
     app.add_middleware(GuardMiddleware, guard=guard)

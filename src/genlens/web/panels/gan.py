@@ -2,13 +2,20 @@
 
 The pad point (px, py) in [-1, 1]^2 picks z = z0 + px·d1 + py·d2, where z0 is the seed's latent and d1, d2
 are two orthogonal random directions of length sqrt(z_dim) (the typical norm of a Gaussian latent), so the
-pad's corners reach other images. Truncation is StyleGAN's trick (Karras et al. 2019, arXiv 1812.04948,
+pad's corners reach other images. With a second seed the plane holds the line through both latents:
+z = z_a + (px + 1)/2 · (z_b − z_a) + py · d⊥ (px = −1 is seed a, px = 1 seed b; d⊥ a random direction
+orthogonal to the line, of length sqrt(z_dim)/2). Truncation is StyleGAN's trick (Karras et al. 2019, arXiv 1812.04948,
 sec. 5.2): w' = w_avg + psi·(w - w_avg), with w_avg the mean of the mapping over 2048 fixed latents.
 
 Blobs are heatmap centres in canvas coordinates (x right, y down, both in [0, 1]; clamped, never an error)
-with a spread sigma and a level (EqGAN-SA's three heatmap levels, arXiv 2112.00718 sec. 3.2). While only the
-blobs change, w is fixed and one :class:`genlens.gan.FixedLatentRenderer` (weights baked for that w) is
-reused, so a drag renders only convolutions.
+with a spread sigma and a level (EqGAN-SA's three heatmap levels, arXiv 2112.00718 sec. 3.2). A request's
+blobs are the whole heatmap: a level's map is the mean of its blobs, and a level without blobs is empty, so
+the page adds and removes blobs freely (generators with the official per-centre encoder take exactly the
+counts they were trained with). While only the blobs change, w is fixed and one
+:class:`genlens.gan.FixedLatentRenderer` (weights baked for that w) is reused, so a drag renders only
+convolutions. With ``dcam`` the reply also carries what the discriminator's Grad-CAM marks on the image
+(:func:`genlens.gan.discriminator.discriminator_cams`, the CAM EqGAN-SA aligns with the heatmaps, eq. 3),
+averaged over the three levels.
 """
 from __future__ import annotations
 
@@ -23,8 +30,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from genlens.attribution import colorize
 from genlens.errors import GenlensError
-from genlens.gan import FixedLatentRenderer, Heatmaps, load_generator, render_heatmap
-from genlens.gan.spatial import canvas_to_heat, heat_to_canvas
+from genlens.gan import FixedLatentRenderer, Heatmaps, MeanHeatmaps, load_generator, render_heatmap
+from genlens.gan.spatial import CENTRES_PER_LEVEL, canvas_to_heat, heat_to_canvas
 
 LEVELS = (1, 2, 3)
 W_AVG_SAMPLES = 2048
@@ -47,11 +54,13 @@ class GanRequest(BaseModel):
     id: int = 0
     model: str = Field(max_length=512)
     seed: int = Field(0, ge=0, le=2**31 - 1)
+    seed2: int | None = Field(None, ge=0, le=2**31 - 1)
     px: float = Field(0.0, ge=-1.0, le=1.0)
     py: float = Field(0.0, ge=-1.0, le=1.0)
     psi: float = Field(1.0, ge=0.0, le=2.0)
     blobs: list[Blob] | None = Field(None, max_length=64)
     baseline: str | None = Field(None, max_length=512)
+    dcam: bool = False
     t0: float | None = None  # the client's clock at the pointer event, echoed back for latency
 
 
@@ -83,6 +92,7 @@ class GanPanel:
         self._renderers = _LRU(16)
         self._baselines = _LRU(64)
         self._seeds = _LRU(64)
+        self._discriminators = _LRU(4)
 
     def check(self, name: str) -> None:
         if name not in self.names:
@@ -112,7 +122,42 @@ class GanPanel:
                 for (cx, cy), s in zip(xy.tolist(), heat.sigmas[lv][0].tolist()):
                     blobs.append({"level": lv, "x": cx, "y": cy, "sigma": s})
         return {"model": name, "resolution": G.config.resolution, "heatmaps": G.config.use_sel,
-                "arch": G.config.arch, "blobs": blobs}
+                "arch": G.config.arch, "blobs": blobs, "fixed_counts": self._fixed_counts(G),
+                "dcam": self._d_folder(name) is not None}
+
+    @staticmethod
+    def _fixed_counts(G) -> bool:
+        return G.config.use_sel and not isinstance(G.heat_encoder, MeanHeatmaps)
+
+    @staticmethod
+    def _d_folder(name: str):
+        """The folder holding the generator's discriminator, or None when it has none."""
+        from pathlib import Path
+
+        from genlens.gan.discriminator import has_discriminator
+        from genlens.gan.io import SHIPPED, shipped_gan_folder
+
+        folder = shipped_gan_folder(*SHIPPED[name]) if name in SHIPPED else Path(name)
+        return folder if has_discriminator(folder) else None
+
+    def discriminator(self, name: str):
+        from genlens.gan.discriminator import load_discriminator
+
+        folder = self._d_folder(name)
+        if folder is None:
+            raise GenlensError(f"'{name}' has no discriminator.safetensors, so there is no D Grad-CAM to show; "
+                               "folders written by `genlens gan train` include one")
+        return self._discriminators.get(name, lambda: load_discriminator(folder, device=self.device))
+
+    def dcam(self, name: str, image: torch.Tensor) -> bytes:
+        """What D's Grad-CAM marks on ``image`` (C, H, W) in [-1, 1], as an RGBA PNG (alpha = strength)."""
+        from genlens.gan.discriminator import discriminator_cams
+        from genlens.web.images import png_bytes
+
+        cams = discriminator_cams(self.discriminator(name), image[None].clone())
+        total = sum(cams.values())[0] / len(cams)
+        total = (total - total.min()) / (total.max() - total.min()).clamp_min(1e-6)
+        return png_bytes(torch.cat([colorize(total), total[None]]))
 
     def _seed_latent(self, G, seed: int) -> tuple[torch.Tensor, Heatmaps | None]:
         """z0 (1, z_dim) and the seed's heatmaps, drawn in the order ``genlens gan sample`` draws them."""
@@ -125,14 +170,21 @@ class GanPanel:
 
         return self._seeds.get((id(G), int(seed)), make)
 
-    def _w(self, name: str, seed: int, px: float, py: float, psi: float) -> torch.Tensor:
+    def _w(self, name: str, seed: int, px: float, py: float, psi: float, seed2: int | None = None) -> torch.Tensor:
         G, w_avg = self.generator(name)
         z0, _ = self._seed_latent(G, seed)
         d = torch.randn(2, G.config.z_dim, generator=torch.Generator().manual_seed(int(seed) + PLANE_OFFSET))
-        d1 = d[0] / d[0].norm()
-        d2 = d[1] - (d[1] @ d1) * d1  # Gram-Schmidt: the plane's axes are orthogonal
-        d2 = d2 / d2.norm()
-        z = z0 + (G.config.z_dim ** 0.5) * (px * d1 + py * d2)
+        if seed2 is not None:
+            z1 = self._seed_latent(G, seed2)[0]
+            line = (z1 - z0)[0]
+            d2 = d[1] - (d[1] @ line) * line / (line @ line).clamp_min(1e-12)  # orthogonal to the line
+            d2 = d2 / d2.norm()
+            z = z0 + (px + 1) / 2 * (z1 - z0) + py * 0.5 * (G.config.z_dim ** 0.5) * d2
+        else:
+            d1 = d[0] / d[0].norm()
+            d2 = d[1] - (d[1] @ d1) * d1  # Gram-Schmidt: the plane's axes are orthogonal
+            d2 = d2 / d2.norm()
+            z = z0 + (G.config.z_dim ** 0.5) * (px * d1 + py * d2)
         w = G.mapping(z.to(w_avg.device))
         return w_avg + psi * (w - w_avg)
 
@@ -140,15 +192,21 @@ class GanPanel:
         return self._cpu_heatmaps(G, seed, blobs).to(self.device)
 
     def _cpu_heatmaps(self, G, seed: int, blobs: list[Blob] | None) -> Heatmaps:
-        if not blobs:
+        if blobs is None:
             return self._seed_latent(G, seed)[1]
         res = G.config.resolution
+        if self._fixed_counts(G):
+            counts = {lv: sum(b.level == lv for b in blobs) for lv in LEVELS}
+            if counts != CENTRES_PER_LEVEL:
+                want = ", ".join(f"{k} at level {lv}" for lv, k in CENTRES_PER_LEVEL.items())
+                raise GenlensError(f"this generator's heatmap encoder takes exactly {want}; move blobs instead of "
+                                   "adding or removing them")
         centers, sigmas, maps = {}, {}, {}
-        seed_heat = self._seed_latent(G, seed)[1]
         for lv in LEVELS:
             mine = [b for b in blobs if b.level == lv]
-            if not mine:  # a level with no blobs keeps the seed's
-                centers[lv], sigmas[lv], maps[lv] = seed_heat.centers[lv], seed_heat.sigmas[lv], seed_heat.maps[lv]
+            if not mine:  # a level without blobs is an empty map
+                centers[lv], sigmas[lv] = torch.zeros(1, 0, 2), torch.zeros(1, 0)
+                maps[lv] = torch.zeros(1, 1, res, res)
                 continue
             # canvas [0, 1] (x right, y down) -> the heatmap grid's [-1, 1], as `gan edit --center` does;
             # outside points are clamped
@@ -164,13 +222,14 @@ class GanPanel:
 
         t0 = time.perf_counter()
         G, _ = self.generator(req.model)
-        key = (req.model, req.seed, req.px, req.py, req.psi)
+        key = (req.model, req.seed, req.px, req.py, req.psi, req.seed2)
         parts: dict[str, bytes] = {}
         with torch.inference_mode():
             renderer = self._renderers.get(key, lambda: FixedLatentRenderer(
-                G, self._w(req.model, req.seed, req.px, req.py, req.psi), noise_mode="const"))
+                G, self._w(req.model, req.seed, req.px, req.py, req.psi, req.seed2), noise_mode="const"))
             heat = self._heatmaps(G, req.seed, req.blobs) if G.config.use_sel else None
-            parts["image"] = png_bytes(_unit01(renderer(heat)[0]))
+            image = renderer(heat)[0]
+            parts["image"] = png_bytes(_unit01(image))
             if heat is not None:
                 total = sum(heat.maps[lv][0, 0] for lv in LEVELS)
                 total = (total - total.min()) / (total.max() - total.min()).clamp_min(1e-6)
@@ -178,12 +237,22 @@ class GanPanel:
             if req.baseline:
                 self.check(req.baseline)
                 parts["baseline"] = self._baselines.get((req.baseline, *key[1:]), lambda: self._baseline(req))
+        if req.dcam:  # outside inference mode: Grad-CAM needs D's gradients
+            parts["dcam"] = self.dcam(req.model, image)
         return {"parts": parts, "ms": 1000 * (time.perf_counter() - t0)}
+
+    def image(self, model: str, seed: int, px: float, py: float, psi: float, seed2: int | None = None,
+              blobs: list[Blob] | None = None) -> torch.Tensor:
+        """One image (C, H, W) in [0, 1] of a pad point (the latent walk's GIF frames)."""
+        G, _ = self.generator(model)
+        with torch.inference_mode():
+            heat = self._heatmaps(G, seed, blobs) if G.config.use_sel else None
+            return _unit01(G.synthesize(self._w(model, seed, px, py, psi, seed2), heat, noise_mode="const")[0]).cpu()
 
     def _baseline(self, req: GanRequest) -> bytes:
         from genlens.web.images import png_bytes
 
         B, _ = self.generator(req.baseline)
-        w = self._w(req.baseline, req.seed, req.px, req.py, req.psi)
+        w = self._w(req.baseline, req.seed, req.px, req.py, req.psi, req.seed2)
         heat = self._heatmaps(B, req.seed, None) if B.config.use_sel else None
         return png_bytes(_unit01(B.synthesize(w, heat, noise_mode="const")[0]))

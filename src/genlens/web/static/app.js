@@ -2,9 +2,11 @@
 import { mount as mountGan } from "./gan.js";
 import { mount as mountCam } from "./cam.js";
 import { mount as mountUnits } from "./units.js";
+import { mount as mountDiffusion } from "./diffusion.js";
+import { mount as mountInversions } from "./inversions.js";
 
 export const token = new URLSearchParams(location.search).get("token") || "";
-const panels = { gan: mountGan, cam: mountCam, units: mountUnits };
+const panels = { gan: mountGan, diffusion: mountDiffusion, cam: mountCam, units: mountUnits, inversions: mountInversions };
 
 export async function api(path, { method = "GET", body, type } = {}) {
   const headers = { "X-Genlens-Token": token };

@@ -1,6 +1,6 @@
 // GAN panel: a 2-D latent pad, truncation, and for heatmap generators (EqGAN-SA) draggable heatmap blobs
 // over the image, with the baseline generator's image of the same latent beside it.
-import { api, el, socket, readHash, writeHash, setStatus } from "./app.js";
+import { api, el, socket, readHash, writeHash, setStatus, token } from "./app.js";
 
 const clamp01 = (v) => Math.min(1, Math.max(0, v));
 // Shared with tests and the benchmark: frames received and pointer-to-decoded latencies (ms).
@@ -8,15 +8,20 @@ const stats = (window.__genlens = { frames: 0, sent: 0, lastId: -1, latencies: [
 
 export async function mount(root, params) {
   const { gans } = await api("/api/models");
+  if (!gans.length) { root.append(el("p", { className: "hint", textContent: "no generator loaded; start genlens explore with fmnist-eqgan or a GAN folder" })); return; }
   const st = {
     model: params.get("model") || gans[0],
     seed: +(params.get("seed") || 0),
     px: +(params.get("px") || 0), py: +(params.get("py") || 0),
     psi: +(params.get("psi") || 0.8),
     baseline: params.get("baseline") !== "0",
+    dcam: params.get("dcam") === "1",
+    seed2: params.get("seed2") ? +params.get("seed2") : null,
+    points: (params.get("pts") || "").split(";").filter(Boolean).map((p) => p.split(":").map((v) => Math.min(1, Math.max(-1, +v || 0)))),
     blobs: null, info: null,
   };
-  if (params.get("b")) {
+  if (params.get("b") === "none") st.blobs = [];
+  else if (params.get("b")) {
     st.blobs = params.get("b").split(",").map((s) => {
       const [level, x, y, sigma] = s.split(":").map(Number);
       return { level, x: clamp01(x), y: clamp01(y), sigma };
@@ -27,14 +32,24 @@ export async function mount(root, params) {
   const model = el("select", { id: "gan-model" }, ...gans.map((g) => el("option", { value: g, textContent: g })));
   model.value = st.model;
   const seed = el("input", { id: "gan-seed", type: "number", min: 0, value: st.seed });
+  const seed2 = el("input", { id: "gan-seed2", type: "number", min: 0, placeholder: "none: two random directions", value: st.seed2 ?? "" });
+  const savePt = el("button", { id: "gan-save-point", textContent: "save point" });
+  const clearPts = el("button", { id: "gan-clear-points", textContent: "clear" });
+  const gif = el("button", { id: "gan-gif", textContent: "export GIF" });
+  const ptsInfo = el("span", { className: "hint", id: "gan-points" });
   const psi = el("input", { id: "gan-psi", type: "range", min: 0, max: 1.5, step: 0.05, value: st.psi });
   const psiOut = el("span", { textContent: st.psi.toFixed(2) });
   const base = el("input", { id: "gan-baseline", type: "checkbox", checked: st.baseline });
+  const dcamBox = el("input", { id: "gan-dcam", type: "checkbox", checked: st.dcam });
+  const dcamLabel = el("label", { style: "flex-direction:row;gap:6px" }, dcamBox, "show what D's Grad-CAM marks");
+  const newLevel = el("select", { id: "gan-newlevel" }, ...[["1", "object (level 1)"], ["2", "part (level 2)"], ["3", "detail (level 3)"]].map(([v, t]) => el("option", { value: v, textContent: t })));
+  const newLabel = el("label", {}, "double-click the image to add a blob of", newLevel);
   const dot = el("div", { className: "dot" });
   const pad = el("div", { id: "gan-pad", className: "pad", title: "drag to walk the latent plane" }, dot);
   const image = el("canvas", { id: "gan-image", width: 32, height: 32 });
   const heat = el("canvas", { className: "heat", width: 32, height: 32 });
-  const stage = el("div", { id: "gan-stage", className: "stage" }, image, heat);
+  const dcam = el("canvas", { id: "gan-dcam-overlay", className: "dcam", width: 32, height: 32 });
+  const stage = el("div", { id: "gan-stage", className: "stage" }, image, heat, dcam);
   const baseCanvas = el("canvas", { id: "gan-base", className: "plain", width: 32, height: 32 });
   const baseCard = el("div", { className: "card" }, el("h3", { textContent: `baseline (${baselineName}), same latent` }), baseCanvas);
   const frameInfo = el("div", { className: "hint", id: "gan-frame" });
@@ -42,24 +57,30 @@ export async function mount(root, params) {
     el("div", { className: "controls" },
       el("label", {}, "generator", model), el("label", {}, "seed", seed),
       el("label", {}, el("span", {}, "truncation ψ ", psiOut), psi),
+      el("label", {}, "line to a second seed (pad x: −1 seed, +1 second seed)", seed2),
       el("label", {}, "latent plane (drag)", pad),
+      el("span", { style: "display:flex;gap:6px;align-items:center" }, savePt, clearPts, gif, ptsInfo),
       el("label", { style: "flex-direction:row;gap:6px" }, base, "show the baseline"),
-      el("div", { className: "hint", textContent: "Drag a blob to move what the generator draws; the large blob moves the object, small ones its parts; scroll on a blob to change its spread." })),
+      dcamLabel, newLabel,
+      el("div", { className: "hint", textContent: "Drag a blob to move what the generator draws; the large blob moves the object, small ones its parts; scroll on a blob to change its spread; double-click (or right-click) a blob to remove it." })),
     el("div", { className: "card" }, el("h3", { id: "gan-title" }), stage, frameInfo),
     baseCard));
 
   const save = () => {
-    const p = { model: st.model, seed: st.seed, px: st.px.toFixed(3), py: st.py.toFixed(3), psi: st.psi, baseline: st.baseline ? 1 : 0 };
-    if (st.blobs && st.info?.heatmaps) p.b = st.blobs.map((b) => [b.level, b.x.toFixed(3), b.y.toFixed(3), b.sigma.toFixed(3)].join(":")).join(",");
+    const p = { model: st.model, seed: st.seed, px: st.px.toFixed(3), py: st.py.toFixed(3), psi: st.psi, baseline: st.baseline ? 1 : 0, dcam: st.dcam ? 1 : 0 };
+    if (st.seed2 !== null) p.seed2 = st.seed2;
+    if (st.points.length) p.pts = st.points.map(([x, y]) => `${x.toFixed(3)}:${y.toFixed(3)}`).join(";");
+    if (st.blobs && st.info?.heatmaps) p.b = st.blobs.length ? st.blobs.map((b) => [b.level, b.x.toFixed(3), b.y.toFixed(3), b.sigma.toFixed(3)].join(":")).join(",") : "none";
     writeHash("gan", p);
   };
   // t0: the pointer event's time stamp (same clock as performance.now()), so latency covers the whole path.
   const send = (t0 = performance.now()) => {
     stats.sentAt = t0;
     socket.send({
-      type: "gan", id: stats.sent++, model: st.model, seed: st.seed, px: st.px, py: st.py, psi: st.psi,
+      type: "gan", id: stats.sent++, model: st.model, seed: st.seed, seed2: st.seed2, px: st.px, py: st.py, psi: st.psi,
       blobs: st.info?.heatmaps ? st.blobs : null,
       baseline: st.baseline && baselineName && baselineName !== st.model ? baselineName : null,
+      dcam: st.dcam && !!st.info?.dcam,
       t0,
     });
   };
@@ -82,6 +103,32 @@ export async function mount(root, params) {
     }
   };
   const placeDot = () => { dot.style.left = `${(st.px + 1) * 50}%`; dot.style.top = `${(st.py + 1) * 50}%`; };
+  const drawPoints = () => {
+    for (const m of pad.querySelectorAll(".saved")) m.remove();
+    st.points.forEach(([x, y], i) => {
+      const m = el("div", { className: "saved", textContent: String(i + 1) });
+      m.style.left = `${(x + 1) * 50}%`; m.style.top = `${(y + 1) * 50}%`;
+      pad.append(m);
+    });
+    ptsInfo.textContent = `${st.points.length} saved`;
+    gif.disabled = st.points.length < 2;
+  };
+  savePt.onclick = () => { st.points.push([st.px, st.py]); drawPoints(); save(); };
+  clearPts.onclick = () => { st.points = []; drawPoints(); save(); };
+  gif.onclick = async () => {
+    setStatus("rendering the GIF…");
+    const body = { model: st.model, seed: st.seed, seed2: st.seed2, psi: st.psi, points: st.points,
+                   blobs: st.info?.heatmaps ? st.blobs : null };
+    const res = await fetch("/api/gan/walk.gif", { method: "POST", body: JSON.stringify(body),
+                                                   headers: { "X-Genlens-Token": token, "Content-Type": "application/json" } });
+    if (!res.ok) { setStatus((await res.json()).error, true); return; }
+    const url = URL.createObjectURL(await res.blob());
+    const a = el("a", { href: url, download: `walk-seed${st.seed}.gif` });
+    document.body.append(a); a.click(); a.remove();
+    setTimeout(() => URL.revokeObjectURL(url), 10000);
+    window.__genlens.gifs = (window.__genlens.gifs || 0) + 1;
+    setStatus("GIF saved");
+  };
 
   async function load(keepBlobs) {
     try {
@@ -90,7 +137,10 @@ export async function mount(root, params) {
     if (!keepBlobs || !st.blobs) st.blobs = st.info.blobs;
     document.getElementById("gan-title").textContent = `${st.model} (${st.info.arch}), seed ${st.seed}`;
     baseCard.style.display = st.baseline && baselineName && baselineName !== st.model ? "" : "none";
-    drawBlobs(); placeDot(); save(); send();
+    dcamLabel.style.display = st.info.dcam ? "" : "none";
+    newLabel.style.display = st.info.heatmaps && !st.info.fixed_counts ? "" : "none";
+    stage.classList.toggle("no-dcam", !(st.dcam && st.info.dcam));
+    drawBlobs(); placeDot(); drawPoints(); save(); send();
   }
 
   // Frames: draw each part as soon as it is decoded; record the latency from the pointer event.
@@ -105,8 +155,10 @@ export async function mount(root, params) {
   const off = socket.on(async (msg) => {
     if (!msg.header) { if (msg.error) stats.errors++; return; }
     const { header, parts, arrived } = msg;
+    if (header.type && header.type !== "gan") return;
     const jobs = [draw(image, parts.image, false)];
     if (parts.heat) jobs.push(draw(heat, parts.heat, true));
+    if (parts.dcam) jobs.push(draw(dcam, parts.dcam, true));
     if (parts.baseline) jobs.push(draw(baseCanvas, parts.baseline, false));
     await Promise.all(jobs);
     stats.frames++; stats.lastId = header.id;
@@ -159,6 +211,31 @@ export async function mount(root, params) {
     save(); send();
   }, { passive: false });
 
+  // Add and remove blobs (generators whose heatmap encoder takes any number of blobs per level).
+  const canEdit = () => st.info?.heatmaps && !st.info.fixed_counts;
+  const removeBlob = (h) => {
+    st.blobs.splice(+h.dataset.index, 1);
+    drawBlobs(); save(); send();
+  };
+  stage.addEventListener("dblclick", (ev) => {
+    if (!canEdit()) return;
+    ev.preventDefault();
+    const h = ev.target.closest(".blob");
+    if (h) { removeBlob(h); return; }
+    const r = stage.getBoundingClientRect();
+    const level = +newLevel.value;
+    const same = st.blobs.filter((b) => b.level === level);
+    const sigma = same.length ? same[0].sigma : [0.5, 0.25, 0.12][level - 1];
+    st.blobs.push({ level, x: clamp01((ev.clientX - r.left) / r.width), y: clamp01((ev.clientY - r.top) / r.height), sigma });
+    drawBlobs(); save(); send();
+  });
+  stage.addEventListener("contextmenu", (ev) => {
+    const h = ev.target.closest(".blob");
+    if (!h || !canEdit()) return;
+    ev.preventDefault();
+    removeBlob(h);
+  });
+
   // The latent pad: drag to walk the plane through the seed's latent.
   let padDown = false;
   const padMove = (ev) => {
@@ -172,10 +249,12 @@ export async function mount(root, params) {
   pad.addEventListener("pointerup", () => { padDown = false; save(); });
 
   model.onchange = () => { st.model = model.value; st.blobs = null; load(false); };
+  seed2.onchange = () => { st.seed2 = seed2.value === "" ? null : Math.max(0, Math.floor(+seed2.value || 0)); save(); send(); };
   seed.onchange = () => { st.seed = Math.max(0, Math.floor(+seed.value || 0)); st.blobs = null; load(false); };
   psi.oninput = () => { st.psi = +psi.value; psiOut.textContent = st.psi.toFixed(2); send(); };
   psi.onchange = save;
   base.onchange = () => { st.baseline = base.checked; load(true); };
+  dcamBox.onchange = () => { st.dcam = dcamBox.checked; stage.classList.toggle("no-dcam", !st.dcam); save(); send(); };
 
   await load(true);
   return () => off();

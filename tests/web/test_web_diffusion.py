@@ -1,0 +1,84 @@
+"""The diffusion panel over the socket: streamed steps (x_t and x̂0), the final image, anchors, cancel, bad input."""
+from __future__ import annotations
+
+import io
+import json
+
+from PIL import Image
+from test_web_api import TOKEN, WS, split_frame
+
+
+def receive(ws) -> tuple[dict, dict[str, bytes]]:
+    msg = ws.receive()
+    if msg.get("bytes") is not None:
+        return split_frame(msg["bytes"])
+    return json.loads(msg["text"]), {}
+
+
+def run_until_final(ws, rid: int) -> list[tuple[dict, dict[str, bytes]]]:
+    got = []
+    while True:
+        header, parts = receive(ws)
+        assert "error" not in header, header
+        if header.get("id") == rid:
+            got.append((header, parts))
+            if header.get("final") or header.get("cancelled"):
+                return got
+
+
+def test_diffusion_streams_every_step_then_the_final_image(client):
+    info = client.get("/api/diffusion/info", params=TOKEN | {"model": "fmnist-ddpm"}).json()
+    assert info["cond"] == "class" and "Sneaker" in info["classes"] and info["recommended"]["sampler"] == "ddim"
+    with client.websocket_connect(WS + "?token=test-token") as ws:
+        ws.send_text(json.dumps({"type": "diffusion", "id": 7, "model": "fmnist-ddpm", "class": "Sneaker",
+                                 "steps": 3, "seed": 1}))
+        got = run_until_final(ws, 7)
+    start, steps, (final, image) = got[0][0], got[1:-1], got[-1]
+    assert start["kind"] == "start" and start["total"] == 3 and start["anchors"] == []
+    assert [h["step"] for h, _ in steps] == [1, 2, 3]
+    assert all(set(p) == {"x_t", "x0"} for _, p in steps)
+    assert Image.open(io.BytesIO(steps[0][1]["x_t"])).size == (28, 28)
+    assert steps[0][1]["x_t"] != steps[-1][1]["x_t"]  # the noise goes away step by step
+    assert final["final"] and Image.open(io.BytesIO(image["image"])).size == (28, 28)
+
+
+def test_a_newer_run_or_a_cancel_stops_the_run_in_flight(client):
+    with client.websocket_connect(WS + "?token=test-token") as ws:
+        ws.send_text(json.dumps({"type": "diffusion", "id": 1, "model": "fmnist-ddpm", "class": "Bag", "steps": 100}))
+        ws.send_text(json.dumps({"type": "diffusion", "id": 2, "model": "fmnist-ddpm", "class": "Bag", "steps": 2}))
+        seen = {}
+        while 2 not in seen or not seen[2].get("final"):
+            header, _ = receive(ws)
+            if header.get("cancelled") or header.get("final"):
+                seen[header["id"]] = header
+        assert seen[1].get("cancelled") or 1 not in seen  # replaced before or while it ran, never finished
+        ws.send_text(json.dumps({"type": "diffusion", "id": 3, "model": "fmnist-ddpm", "class": "Bag", "steps": 100}))
+        header, _ = receive(ws)  # its start
+        ws.send_text(json.dumps({"type": "cancel", "what": "diffusion"}))
+        assert run_until_final(ws, 3)[-1][0]["cancelled"]
+
+
+def test_diffusion_bad_input_is_one_line_and_the_socket_keeps_serving(client):
+    with client.websocket_connect(WS + "?token=test-token") as ws:
+        for msg, words in (({"steps": 0, "class": "Bag"}, "steps"), ({"class": "Spaceship"}, "Spaceship"),
+                           ({"prompt": "a red bag"}, "class-conditional"), ({}, "one of 'class'"),
+                           ({"class": "Bag", "sampler": "euler"}, "sampler")):
+            ws.send_text(json.dumps({"type": "diffusion", "id": 5, "model": "fmnist-ddpm", **msg}))
+            header, _ = receive(ws)
+            assert words in header["error"] and "\n" not in header["error"], header
+        ws.send_text(json.dumps({"type": "diffusion", "id": 6, "model": "fmnist-ddpm", "class": "Bag", "steps": 1}))
+        assert run_until_final(ws, 6)[-1][0]["final"]
+    r = client.get("/api/diffusion/info", params=TOKEN | {"model": "nope"})
+    assert r.status_code == 400 and "fmnist-ddpm" in r.json()["error"]
+
+
+def test_a_prompt_shows_the_training_captions_it_was_anchored_to(client):
+    with client.websocket_connect(WS + "?token=test-token") as ws:
+        ws.send_text(json.dumps({"type": "diffusion", "id": 1, "model": "fmnist-ddpm-text", "prompt": "a" + " b" * 80}))
+        assert "limit" in receive(ws)[0]["error"]  # over the encoder's limit: the CLI's message
+        ws.send_text(json.dumps({"type": "diffusion", "id": 2, "model": "fmnist-ddpm-text",
+                                 "prompt": "a leather ankle boot", "steps": 1, "anchors": 3}))
+        got = run_until_final(ws, 2)
+    anchors = got[0][0]["anchors"]
+    assert len(anchors) == 3 and anchors[0]["class"] == "Ankle boot" and "boot" in anchors[0]["caption"]
+    assert got[-1][0]["final"]
