@@ -35,7 +35,7 @@ chromium:
 	@bash scripts/ensure-chromium.sh || [ -z "$$CI" ]  # locally the browser tests then skip; in CI they fail
 
 demo: install data
-	$(VENV)/bin/genlens tour --out out/tour --results bench/results
+	$(VENV)/bin/genlens tour --out out/tour --results bench/results --screenshots docs/explorer
 	@echo "open out/tour/index.html"
 
 test: install-dev data chromium

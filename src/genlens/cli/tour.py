@@ -11,14 +11,17 @@ from genlens.cli.common import DataDirOpt, DeviceOpt, SeedOpt, err_console
 def tour(out: Path = typer.Option(Path("out/tour"), "--out", help="Folder for index.html and PNGs."),
          results: Path | None = typer.Option(None, "--results", help="Folder of benchmark result files to show "
                                              "(bench/results in a checkout); without it those parts show a note."),
+         screenshots: Path | None = typer.Option(None, "--screenshots", help="Folder of explorer screenshots to "
+                                                 "show (docs/explorer in a checkout; `genlens explore --screenshots "
+                                                 "DIR` writes one)."),
          seed: int = SeedOpt, device: str = DeviceOpt, data_dir: Path = DataDirOpt,
          quick: bool = typer.Option(False, "--quick", help="Smaller sample counts (for tests).")) -> None:
     """Write the tour: out/tour/index.html with the data, the zoo and a section per capability.
 
-    Example: genlens tour --out out/tour --results bench/results
+    Example: genlens tour --out out/tour --results bench/results --screenshots docs/explorer
     """
     from genlens.report.tour import build_tour
 
     index = build_tour(out, seed=seed, device=device, data_dir=data_dir, results=results, quick=quick,
-                       log=lambda msg: err_console.print(msg))
+                       screenshots=screenshots, log=lambda msg: err_console.print(msg))
     err_console.print(f"tour written -> {index}")

@@ -29,6 +29,7 @@ class TourContext:
     quick: bool
     log: Callable[[str], None]
     results: Path | None = None  # benchmark result files (bench/results in a checkout); None: not shown
+    screenshots: Path | None = None  # explorer screenshots (docs/explorer in a checkout); None: not shown
     numbers: dict[str, Any] = field(default_factory=dict)
     _cache: dict[str, Any] = field(default_factory=dict)
 
@@ -205,22 +206,29 @@ SECTIONS: list[tuple[str, str, Callable[[TourContext], str]]] = [
                                                         fromlist=["section_gan"]).section_gan(ctx)),
     ("diffusion", "Diffusion", lambda ctx: __import__("genlens.report.diffusion_section",
                                                       fromlist=["section_diffusion"]).section_diffusion(ctx)),
+    ("explorer", "Explorer", lambda ctx: __import__("genlens.report.explorer_section",
+                                                    fromlist=["section_explorer"]).section_explorer(ctx)),
 ]
 
 
 def build_tour(out: str | Path, *, seed: int = 0, device: str = "cpu", data_dir: Path | None = None,
-               results: str | Path | None = None, quick: bool = False,
+               results: str | Path | None = None, quick: bool = False, screenshots: str | Path | None = None,
                log: Callable[[str], None] = lambda m: None) -> Path:
-    """Write ``out/index.html`` (+ PNGs, tour.json). ``results``: a folder of benchmark result files to show."""
+    """Write ``out/index.html`` (+ PNGs, tour.json). ``results``: a folder of benchmark result files to show;
+    ``screenshots``: a folder of explorer screenshots (``explorer-<panel>.png``) to show."""
     from genlens.utils.device import resolve_device
 
     out = Path(out)
     if results is not None and not Path(results).is_dir():
         raise GenlensError(f"tour results folder {results} does not exist; pass a folder of benchmark results "
                            "(bench/results in a checkout) or leave --results out")
+    if screenshots is not None and not Path(screenshots).is_dir():
+        raise GenlensError(f"tour screenshots folder {screenshots} does not exist; pass docs/explorer in a checkout "
+                           "or write one with `genlens explore --screenshots DIR`")
     out.mkdir(parents=True, exist_ok=True)
     ctx = TourContext(out=out, seed=seed, device=str(resolve_device(device)), data_dir=data_dir, quick=quick, log=log,
-                      results=None if results is None else Path(results))
+                      results=None if results is None else Path(results),
+                      screenshots=None if screenshots is None else Path(screenshots))
     t_all = time.perf_counter()
     parts, timings = [], {}
     for anchor, title, fn in SECTIONS:
