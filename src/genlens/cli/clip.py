@@ -56,6 +56,7 @@ def train(
     from genlens.clip.train import ClipTrainConfig, evaluate_clip, train_config_dict, train_fmnist_clip
     from genlens.data.fashion_mnist import load_fashion_mnist
     from genlens.models.weights_io import save_model_folder
+    from genlens.training.distributed import is_main_process
     from genlens.utils.device import resolve_device
 
     if threads:
@@ -75,6 +76,8 @@ def train(
                     round(result.images_per_second, 1), "device": str(dev), "threads": torch.get_num_threads(),
                     "history": result.history})
     config = train_config_dict(result, result.model)
+    if not is_main_process():  # under accelerate launch only rank 0 writes the folder and prints
+        return
     save_model_folder(out, result.model, config=config, command=command_line(), metrics=metrics)
     write_run_json(out, command=command_line(), config=config, seed=seed, metrics=metrics,
                    seconds=time.perf_counter() - t0)

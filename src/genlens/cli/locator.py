@@ -62,6 +62,7 @@ def train(data: str = typer.Option("fashion-scenes", "--data", help=SCENES_HELP 
     from genlens.metrics.locator import LocatorConfig, save_locator
     from genlens.metrics.locator_eval import choose_threshold, evaluate_locator
     from genlens.metrics.locator_train import train_locator
+    from genlens.training.distributed import is_main_process
     from genlens.utils.config_io import to_dict
     from genlens.utils.device import resolve_device
 
@@ -81,6 +82,8 @@ def train(data: str = typer.Option("fashion-scenes", "--data", help=SCENES_HELP 
     scores = evaluate_locator(model, _scenes(test_spec, "test", data_dir), threshold=threshold)
     train_info = {"data": data, "steps": steps, "batch": batch, "lr": lr, "seed": seed, "scenes": len(fit),
                   "held_out": held_out, "seconds": round(time.perf_counter() - start, 1)}
+    if not is_main_process():  # under accelerate launch only rank 0 writes the folder and prints
+        return
     save_locator(out, model.cpu(), command=command_line(), metrics=scores, train=train_info, threshold=threshold)
     result = {"folder": str(out), "threshold": threshold, "threshold_chosen_on": f"{held_out} held-out train scenes "
               "(best F1)", "test": scores, "validation": validation}
