@@ -19,8 +19,10 @@ from genlens.cli.common import (
     progress_bar,
     write_run_json,
 )
+from genlens.cli.data_opts import TRAIN_DATA_HELP, ChannelsOpt, HflipOpt, ResolutionOpt, conditional
 from genlens.errors import GenlensError
 from genlens.training.distributed import end_distributed
+from genlens.utils.preset_costs import presets_help
 
 app = typer.Typer(
     help="GANs: a StyleGAN2-style baseline, EqGAN-SA (spatial awareness) and a layout-conditioned GAN.\n\n"
@@ -58,9 +60,12 @@ def _finish(out: Path | None, result: dict, *, config: dict, seed: int, t0: floa
 def train(
     arch: Annotated[str, typer.Option("--arch", help="stylegan2 (baseline), sel-only (ablation), eqgan-sa, or "
                                       "layout (conditioned on layouts; needs data with layouts).")] = "eqgan-sa",
-    data: Annotated[str, typer.Option("--data", help="Data spec with 32x32 (or 28x28, padded) images: "
-                                      "fashion-mnist, fashion-scenes, fashion-scenes-rgb, folder:PATH, npz:PATH.")]
+    data: Annotated[str, typer.Option("--data", help=TRAIN_DATA_HELP + " Images must be (or --resolution makes "
+                                      "them) 32, 64 or 128 px; 28 px is padded to 32; folders load at 32 px.")]
     = "fashion-mnist",
+    resolution: int | None = ResolutionOpt,
+    channels: int | None = ChannelsOpt,
+    hflip: bool = HflipOpt,
     steps: Annotated[int, typer.Option("--steps", min=1, help="Training steps (one D and one G update each).")]
     = 20000,
     batch: Annotated[int, typer.Option("--batch", min=1, help="Images per training step.")] = 64,
@@ -71,8 +76,10 @@ def train(
     = None,
     resume: Annotated[bool, typer.Option("--resume", help="Continue the checkpoint in --run-dir.")] = False,
     checkpoint_every: Annotated[int, typer.Option("--checkpoint-every", min=0)] = 1000,
-    size: Annotated[str, typer.Option("--size", help="Network widths: default, half (the shipped CPU-trained "
-                                      "GANs) or tiny (smoke tests).")] = "default",
+    size: Annotated[str | None, typer.Option("--size", help="Network widths: default (alias 32) or half (the "
+                                             "shipped CPU-trained GANs) at 32 px, 64, 128, or tiny (smoke tests, "
+                                             "any canvas); default: the one of the images' canvas. "
+                                             + presets_help("gan"))] = None,
     tiny: Annotated[bool, typer.Option("--tiny", help="Same as --size tiny.")] = False,
     limit: Annotated[int | None, typer.Option("--limit", min=8, help="Use only the first N training images.")]
     = None,
@@ -81,35 +88,51 @@ def train(
     device: str = DeviceOpt,
     json_out: bool = JsonOpt,
 ) -> None:
-    """Train a GAN on any data spec at 32x32; writes checkpoints, the EMA generator and run.json.
+    """Train a GAN on any data spec at 32, 64 or 128 px, grey or colour (unconditional: labels are not used);
+    writes checkpoints, the EMA generator and run.json.
 
     Example: genlens gan train --arch eqgan-sa --data fashion-scenes --run-dir runs/scenes-eqgan --out DIR
+
+    Your images: genlens gan train --data folder:photos --resolution 64 --channels 3 --hflip --out runs/photos-gan
     """
+    from genlens.data.options import DataOptions
+    from genlens.gan.config import check_canvas
     from genlens.gan.io import FMNIST
     from genlens.training.lock import run_lock
 
     t0 = time.perf_counter()
+    if resolution is not None:
+        check_canvas(resolution)  # one line before any data is read
+    options = DataOptions(data, resolution, channels, hflip)
     run_dir = run_dir or Path("runs/gan") / (arch if data == FMNIST else f"{data.replace(':', '-')}-{arch}")
     with run_lock(run_dir):  # from the start: a second `gan train` on this folder is refused before any work
-        _train(arch=arch, data=data, steps=steps, batch=batch, run_dir=run_dir, out=out, resume=resume,
+        _train(arch=arch, options=options, steps=steps, batch=batch, run_dir=run_dir, out=out, resume=resume,
                checkpoint_every=checkpoint_every, size="tiny" if tiny else size, limit=limit, data_dir=data_dir,
                seed=seed, device=device, json_out=json_out, t0=t0)
 
 
-def _train(*, arch: str, data: str, steps: int, batch: int, run_dir: Path, out: Path | None, resume: bool,
-           checkpoint_every: int, size: str, limit: int | None, data_dir: Path | None, seed: int, device: str,
+def _train(*, arch: str, options, steps: int, batch: int, run_dir: Path, out: Path | None, resume: bool,
+           checkpoint_every: int, size: str | None, limit: int | None, data_dir: Path | None, seed: int, device: str,
            json_out: bool, t0: float) -> None:
-    from genlens.gan.data import load_gan_data
+    from dataclasses import replace
+
+    from genlens.gan.data import CANVAS, load_gan_data
     from genlens.gan.io import save_generator
     from genlens.gan.layout import train_inputs
     from genlens.gan.train import GanTrainConfig, train_gan
     from genlens.training.loop import RunFinished
     from genlens.utils.config_io import to_dict
 
+    data = options.spec
     train_cfg = GanTrainConfig(total_steps=steps, batch_size=batch, seed=seed, device=device,
-                               checkpoint_every=checkpoint_every, di_every=max(steps // 20, 1))
-    images, train_data = load_gan_data(data, "train", data_dir=data_dir, limit=limit)
-    held_out, test_data = load_gan_data(data, "test", data_dir=data_dir, limit=1024)
+                               checkpoint_every=checkpoint_every, di_every=max(steps // 20, 1), hflip=options.hflip)
+    if options.resolution is None and _is_folder(data):
+        options = replace(options, resolution=CANVAS)  # folders: the shipped canvas unless --resolution says
+    images, train_data = load_gan_data(options, "train", data_dir=data_dir, limit=limit)
+    held_out, test_data = load_gan_data(options, "test", data_dir=data_dir, limit=1024)
+    if arch != "layout":  # the GANs never see labels; say so when the data has none to begin with
+        conditional(train_data, what="training an unconditional GAN")
+    options = replace(options, resolution=int(train_data.images.shape[-1]), channels=int(images.shape[1]))
     inputs = train_inputs(arch, train_data, images, held_out, size=size, held_out_data=test_data)
     with progress_bar(f"gan {arch}", steps, quiet=json_out) as callback:
         run = train_gan(config=train_cfg, run_dir=run_dir, resume=resume,
@@ -120,15 +143,21 @@ def _train(*, arch: str, data: str, steps: int, batch: int, run_dir: Path, out: 
     metrics = run.metrics()
     model_cfg = inputs["model_config"]
     out = out or run_dir / "model"
-    folder = save_generator(out, run.G_ema.cpu(), command=command_line(), metrics=metrics, data=data,
+    folder = save_generator(out, run.G_ema.cpu(), command=command_line(), metrics=metrics, data=options,
                             train=train_cfg.identity(), discriminator=run.pair.D.cpu())
-    config = {"model": to_dict(model_cfg), "train": to_dict(train_cfg), "data": data, "run_dir": str(run_dir),
+    config = {"model": to_dict(model_cfg), "train": to_dict(train_cfg), "data": to_dict(options), "run_dir": str(run_dir),
               "model_folder": str(folder)}
     write_run_json(run_dir, command=command_line(), config=config, seed=seed, metrics=metrics,
                    seconds=time.perf_counter() - t0)
     end_distributed()  # under accelerate launch: all ranks done, no abort at exit
     _finish(None, {"model_folder": str(folder), "run_dir": str(run_dir), **metrics}, config=config, seed=seed,
             t0=t0, json_out=json_out, done=f"{arch}: {run.step} steps, DI {metrics['di']}, generator in {folder}")
+
+
+def _is_folder(spec: str) -> bool:
+    from genlens.data.spec import parse_data_spec
+
+    return parse_data_spec(spec).kind == "folder"
 
 
 def _save_images(images01, out: Path, prefix: str = "") -> list[str]:

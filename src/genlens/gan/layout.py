@@ -82,10 +82,10 @@ class SceneLayouts:
 
 
 def train_inputs(arch: str, data: ImageData, images: torch.Tensor, held_out: torch.Tensor | None,
-                 *, size: str = "default", held_out_data: ImageData | None = None) -> dict:
+                 *, size: str | None = "default", held_out_data: ImageData | None = None) -> dict:
     """The keyword arguments of :func:`genlens.gan.train.train_gan` for ``arch`` on ``data`` (its GAN images
     ``images``): the model config of ``size`` (``genlens.gan.config.SIZES``; image channels from the data, a
-    layout GAN's classes and item limit from its layouts) and, for ``arch="layout"``, the layouts, and those of
+    layout GAN's classes and item limit from its layouts; ``None``: the size of the images' canvas) and, for ``arch="layout"``, the layouts, and those of
     ``held_out_data`` (the data set ``held_out`` came from) for DI; without them no DI is measured."""
     layout: dict = {}
     if arch == "layout":
@@ -93,7 +93,10 @@ def train_inputs(arch: str, data: ImageData, images: torch.Tensor, held_out: tor
             raise GenlensError(f"'{data.name}' has no layouts; a layout GAN trains on fashion-scenes "
                                "(--data fashion-scenes or fashion-scenes-rgb)")
         layout = {"class_names": data.class_names, "max_items": int(data.classes.shape[1])}
-    base = GanConfig.sized(arch, size, **layout)
+    from genlens.gan.config import size_for
+
+    canvas = int(images.shape[-1])
+    base = GanConfig.sized(arch, size or size_for(canvas), canvas=canvas, **layout)
     config = dataclasses.replace(base, img_channels=int(images.shape[1]))
     out = {"model_config": config, "data": images, "held_out": held_out}
     if config.use_layout:

