@@ -20,6 +20,7 @@ from genlens.cli.common import (
     write_run_json,
 )
 from genlens.cli.data_opts import TRAIN_DATA_HELP, ChannelsOpt, HflipOpt, ResolutionOpt, conditional
+from genlens.cli.gan_eval import evaluate
 from genlens.errors import GenlensError
 from genlens.training.distributed import end_distributed
 from genlens.utils.preset_costs import presets_help
@@ -359,50 +360,4 @@ def _edit_layout(G, name: str, text: str | None, move: str | None, *, n: int, ou
             t0=t0, json_out=json_out, done=f"edited seed {seed}: {result['layout_after']}; images in {out}")
 
 
-@app.command("eval")
-def evaluate(
-    name: NameArg,
-    n: Annotated[int, typer.Option("--n", min=10, help="Samples for FID, KID and class coverage.")] = 2000,
-    features: Annotated[str, typer.Option("--features", help="FID/KID features: genlens-fmnist, inception, "
-                                           "or a zoo model name.")] = "genlens-fmnist",
-    editing_latents: Annotated[int, typer.Option("--editing-latents", min=1, help="Latents for the editing score "
-                                                 "(12 heatmap moves each).")] = 64,
-    run_dir: Annotated[Path | None, typer.Option("--run-dir", help="Training run dir (G + D checkpoint): also "
-                                                 "report the disequilibrium indicator.")] = None,
-    di_n: Annotated[int, typer.Option("--di-n", min=1, help="Held-out reals and fakes for DI.")] = 1024,
-    render_threads: Annotated[int, typer.Option("--render-threads", min=1, help="CPU threads for render ms.")] = 2,
-    out: Annotated[Path | None, typer.Option("--out", help="Also write run.json into this folder.")] = None,
-    data_dir: Path | None = DataDirOpt,
-    seed: int = SeedOpt,
-    device: str = DeviceOpt,
-    json_out: bool = JsonOpt,
-) -> None:
-    """FID/KID vs the test set, class coverage, editing score, CPU render time [and DI from --run-dir].
-
-    Example: genlens gan eval fmnist-eqgan --n 2000 --run-dir out/gan/eqgan-sa --json
-    """
-    from genlens.gan.data import fmnist_28, fmnist_32
-    from genlens.gan.di import load_training_checkpoint
-    from genlens.gan.evaluate import evaluate_generator
-    from genlens.gan.io import FMNIST, model_data
-
-    t0 = time.perf_counter()
-    if (trained_on := model_data(name)) != FMNIST:
-        raise GenlensError(f"gan eval scores Fashion-MNIST GANs; '{name}' was trained on {trained_on}, which "
-                           "the spatial editing measurement scores (bench/spatial.py)")
-    G = _load(name, device)
-    if run_dir is not None:
-        load_training_checkpoint(run_dir)  # a bad --run-dir fails now, in one line, before the long part
-    held_out = fmnist_32("test", data_dir=data_dir, limit=di_n) if run_dir is not None else None
-    with progress_bar("gan eval", 5, quiet=json_out) as callback:
-        scores = evaluate_generator(G, n=n, test_images=fmnist_28("test", data_dir=data_dir), features=features,
-                                    editing_latents=editing_latents, run_dir=run_dir, held_out=held_out, di_n=di_n,
-                                    render_threads=render_threads, seed=seed, callback=callback)
-    result = {"model": name, **scores, "seconds": round(time.perf_counter() - t0, 2)}
-    fid, kid, cov, editing, di = (scores[k] for k in ("fid", "kid", "coverage", "editing", "di"))
-    edit_txt = "n/a" if editing is None else f"{editing['correlation']:.3f} (slope {editing['slope']:.2f})"
-    _finish(out, result, config={"model": name, "n": n, "features": features}, seed=seed, t0=t0, json_out=json_out,
-            done=f"{name}: FID {fid['value']:.2f}, KID {kid['value']:.4f} ({fid['extractor']}, {n} samples); smallest "
-                 f"class {cov['min_class']} {100 * cov['min_fraction']:.1f}%; editing r {edit_txt}; render "
-                 f"{scores['render_ms']['median_ms']:.1f} ms on {render_threads} CPU threads"
-                 + ("" if di is None else f"; DI {di['di']:.3f}"))
+app.command("eval")(evaluate)  # genlens gan eval (cli/gan_eval.py)

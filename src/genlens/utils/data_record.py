@@ -41,3 +41,22 @@ def check_resolution(model_px: int, data_px: int, *, model: str, data: str) -> N
     if int(model_px) != int(data_px):
         raise GenlensError(f"{model} was trained on {model_px}x{model_px} images but {data} holds "
                            f"{data_px}x{data_px}; pass --resolution {model_px} or data of that size")
+
+
+def real_images(trained: DataOptions, spec: str | None = None, *, model_px: int, model: str,
+                resolution: int | None = None, split: str = "test", data_dir: Any = None,
+                limit: int | None = None):
+    """The real images (N, C, H, W) in [0, 1] a generator trained with ``trained`` is scored against: its own
+    data preprocessed as in training (``spec`` None), or ``spec`` at its own size (``resolution``: resized) in
+    the model's channels. Another size than the model's ``model_px``: one line naming both."""
+    from dataclasses import replace
+
+    from genlens.data.options import load_with_options
+
+    own = spec is None or spec == trained.spec
+    options = replace(trained, hflip=False) if own else DataOptions(spec, None, trained.channels)
+    if resolution is not None:
+        options = replace(options, resolution=resolution)
+    data = load_with_options(options, split=split, data_dir=data_dir, limit=limit)
+    check_resolution(model_px, int(data.images.shape[-1]), model=model, data=options.spec)
+    return data.float_images()
