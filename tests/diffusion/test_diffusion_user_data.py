@@ -95,3 +95,22 @@ def test_old_folders_read_as_fashion_mnist(shipped_dir):
     bundle = load_diffusion(shipped_dir("fmnist-ddpm"))
     assert dataclasses.astuple(bundle.data) == ("fashion-mnist", 28, 1, False)
     assert torch.is_tensor(next(bundle.model.parameters()))
+
+
+def test_preset_table_matches_the_measurement_and_the_networks(cli):
+    """--help reads genlens.utils.preset_costs, copied from experiments/presets.json; the parameter counts there
+    are the presets' own."""
+    from pathlib import Path
+
+    from genlens.diffusion.unet import Denoiser
+    from genlens.utils.preset_costs import COSTS
+
+    rows = json.loads((Path(__file__).parents[2] / "experiments" / "presets.json").read_text())["rows"]
+    measured = {r["size"]: (r["canvas"], r["batch"], r["params_grey"], r["params_colour"], r["s_per_step_grey"],
+                            r["s_per_step_colour"]) for r in rows if r["family"] == "diffusion"}
+    assert COSTS["diffusion"] == measured
+    for size, (px, *_rest) in measured.items():
+        unet = UNetConfig.preset(size, "class", num_classes=10, sample_size=px, pad=0)
+        assert sum(p.numel() for p in Denoiser(unet).parameters()) == measured[size][2]
+    code, out, _ = cli(["diffusion", "train", "--help"])
+    assert code == 0 and "64 (64 px" in " ".join(out.split())

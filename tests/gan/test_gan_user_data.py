@@ -81,7 +81,7 @@ def test_flat_folder_and_npz_train_grey(png_folder, tmp_path, cli):
     assert code == 0 and "one class (no labels); training an unconditional GAN" in err
     npz = tmp_path / "x.npz"
     np.savez(npz, images=np.random.default_rng(0).integers(0, 255, (8, 32, 32), dtype=np.uint8))
-    code, out, err = cli(["gan", "train", "--data", f"npz:{npz}", "--size", "tiny", "--steps", "1", "--batch", "4",
+    code, _, err = cli(["gan", "train", "--data", f"npz:{npz}", "--size", "tiny", "--steps", "1", "--batch", "4",
                           "--run-dir", tmp_path / "npz", "--device", "cpu", "--json"])
     assert code == 0, err
     assert json.loads((tmp_path / "npz" / "model" / "config.json").read_text())["data"]["resolution"] == 32
@@ -91,3 +91,19 @@ def test_a_resolution_off_the_canvases_fails_before_reading_data(tmp_path, cli):
     code, _, err = cli(["gan", "train", "--data", f"folder:{tmp_path / 'absent'}", "--resolution", "48",
                         "--run-dir", tmp_path / "r"])
     assert code == 2 and "--resolution 48 is not a GAN canvas; use --resolution 32, 64 or 128" in err
+
+
+def test_size_table_matches_the_measurement_and_the_networks():
+    """--help reads genlens.utils.preset_costs, copied from experiments/presets.json (G and D parameters)."""
+    from pathlib import Path
+
+    from genlens.gan.train import GanPair
+    from genlens.utils.preset_costs import COSTS
+
+    rows = json.loads((Path(__file__).parents[2] / "experiments" / "presets.json").read_text())["rows"]
+    measured = {r["size"]: (r["canvas"], r["batch"], r["params_grey"], r["params_colour"], r["s_per_step_grey"],
+                            r["s_per_step_colour"]) for r in rows if r["family"] == "gan"}
+    assert COSTS["gan"] == measured
+    for size, row in measured.items():
+        cfg = GanConfig.sized("eqgan-sa", size)
+        assert cfg.resolution == row[0] and sum(p.numel() for p in GanPair(cfg).parameters()) == row[2]

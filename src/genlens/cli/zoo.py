@@ -146,7 +146,11 @@ def _train_test(spec: str, resolution: int | None, channels: int | None, hflip: 
 
     options = DataOptions(spec, resolution, channels, hflip)
     parsed = parse_data_spec(spec)
-    if parsed.kind == "name" and not parsed.split:
+    if parsed.kind == "name" and parsed.split:
+        raise GenlensError(f"data spec '{spec}': zoo train needs a registered data set with train and test splits; "
+                           f"pass it without ':{parsed.split}' (or a folder:PATH / npz:PATH, of which 10% is held "
+                           "out)")
+    if parsed.kind == "name":
         return (options, load_with_options(options, split="train", data_dir=data_dir),
                 load_with_options(options, split="test", data_dir=data_dir))
     return (options, *holdout_split(load_with_options(options, data_dir=data_dir)))

@@ -9,8 +9,18 @@ from __future__ import annotations
 
 # family -> size -> (canvas px, batch, parameters grey, parameters colour, s/step grey, s/step colour)
 COSTS: dict[str, dict[str, tuple[int, int, int, int, float, float]]] = {
-    "diffusion": {},
-    "gan": {},
+    "diffusion": {
+        "base": (32, 8, 1708417, 1709571, 2.837, 3.623),
+        "small": (32, 8, 687473, 688051, 0.907, 0.927),
+        "64": (64, 8, 6670273, 6671427, 9.108, 7.741),
+        "128": (128, 8, 7291713, 7292867, 33.903, 25.137),
+    },
+    "gan": {
+        "default": (32, 8, 8066584, 8068136, 6.924, 6.28),
+        "half": (32, 8, 2137112, 2137896, 0.682, 0.56),
+        "64": (64, 8, 8180446, 8182002, 4.704, 12.063),
+        "128": (128, 8, 8215300, 8216860, 13.198, 14.554),
+    },
 }
 
 
