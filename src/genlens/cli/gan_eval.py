@@ -85,12 +85,13 @@ def _eval_on_data(name: str, *, data: str | None, resolution: int | None, featur
     G = _load(name, device)
     trained = model_data_options(name, G.config)
     spec = data or trained.spec
+    if G.config.use_layout:
+        raise GenlensError(f"'{name}' is a layout GAN; it was trained on {trained.spec}, which the spatial editing "
+                           "measurement scores (bench/spatial.py)")
     if features is None:
         raise GenlensError(f"a GAN scored on {spec} needs --features: a classifier trained on that data (genlens "
                            f"zoo train cnn --data {spec} --out DIR), a zoo name or a registered extractor"
                            + (" (e.g. genlens-fmnist)" if spec.split(":")[0] == FMNIST else ""))
-    if G.config.use_layout:
-        raise GenlensError("a layout GAN draws what a layout says; score it with bench/spatial.py")
     real = real_images(trained, data, model_px=G.config.resolution, model=name, resolution=resolution,
                        data_dir=data_dir)
     fake = (generate(G, n, seed=seed) + 1) / 2
