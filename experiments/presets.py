@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
 import statistics
 import time
@@ -84,6 +85,7 @@ def main() -> None:
     args = parser.parse_args()
     torch.set_num_threads(1)
     rows = []
+    load_before = os.getloadavg()[0]
     for family, sizes, measure in (("diffusion", ("base", "small", "64", "128"), diffusion_cost),
                                    ("gan", ("default", "half", "64", "128"), gan_cost)):
         for size in sizes:
@@ -99,7 +101,11 @@ def main() -> None:
                                "command": "OMP_NUM_THREADS=1 experiments/presets.py "
                                           f"--steps {args.steps} --batch {args.batch}",
                                "torch": torch.__version__, "machine": platform.processor() or platform.machine(),
-                               "threads": torch.get_num_threads(), "rows": rows}, indent=1) + "\n")
+                               "threads": torch.get_num_threads(), "cpus": os.cpu_count(),
+                               # other work on the machine slows every step: the 1-minute load average before and
+                               # after the run says how busy it was (on a busy machine, treat the times as upper bounds)
+                               "load_average": [round(load_before, 2), round(os.getloadavg()[0], 2)],
+                               "rows": rows}, indent=1) + "\n")
     print(f"wrote {OUT}")
 
 

@@ -61,7 +61,7 @@ def test_train_sample_and_score_a_colour_folder(png_folder, tmp_path, cli):
     assert config["gan"]["img_channels"] == 3 and len(config["gan"]["g_channels"]) == 5
     code, out, err = cli(["gan", "sample", folder, "--n", "2", "--out", tmp_path / "s", "--json"])
     assert code == 0, err
-    assert Image.open(tmp_path / "s" / "0.png").size == (256, 256)  # 64 px, drawn 4x
+    assert Image.open(tmp_path / "s" / "0.png").size == (128, 128)  # 64 px, enlarged 2x
     # scored against its own data under a classifier's features (here a tiny one trained on that data)
     code, _, err = cli(["zoo", "train", "cnn", "--data", f"folder:{root}", "--resolution", "64", "--channels", "3",
                         "--epochs", "1", "--batch", "4", "--out", tmp_path / "cnn", "--json"])

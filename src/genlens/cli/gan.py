@@ -162,10 +162,12 @@ def _is_folder(spec: str) -> bool:
 
 
 def _save_images(images01, out: Path, prefix: str = "") -> list[str]:
+    """PNGs enlarged to 128 px (nearest neighbour): 4x for the 32-px GANs, 2x at 64, as drawn at 128."""
     from genlens.utils.images import save_grid, save_png
 
-    files = [str(save_png(img, out / f"{prefix}{i}.png", upscale=4)) for i, img in enumerate(images01)]
-    save_grid(images01, out / "grid.png", nrow=min(8, len(images01)), upscale=4)
+    up = max(1, 128 // int(images01.shape[-1]))
+    files = [str(save_png(img, out / f"{prefix}{i}.png", upscale=up)) for i, img in enumerate(images01)]
+    save_grid(images01, out / "grid.png", nrow=min(8, len(images01)), upscale=up)
     return files
 
 

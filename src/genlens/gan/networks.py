@@ -1,4 +1,4 @@
-"""A small StyleGAN2-style generator and a residual discriminator for 32x32 Fashion-MNIST.
+"""A small StyleGAN2-style generator and a residual discriminator: 32x32 (Fashion-MNIST, scenes), 64 or 128 px.
 
 StyleGAN2 (Karras et al., CVPR 2020, arXiv 1912.04958): mapping MLP z -> w, learned constant 4x4 input,
 modulated 3x3 convolutions with weight demodulation (sec. 2.2, eq. 1-3), per-pixel noise inputs, skip
@@ -174,7 +174,8 @@ class LayerSelBlock(GBlock):
 
 
 class Generator(nn.Module):
-    """z (B, z_dim) [+ heatmaps | + layout] -> images (B, C, 32, 32) in [-1, 1] (tanh).
+    """z (B, z_dim) [+ heatmaps | + layout] -> images (B, C, S, S) in [-1, 1] (tanh), S = ``config.resolution``
+    (one block per resolution from 4 px; the SEL heatmap levels feed 4, 8 and 16 px, every block above gets all three).
 
     ``arch="layout"``: ``layout`` (B, K, 32, 32) per-class blob channels (:mod:`genlens.gan.layout`), pooled to
     each block's resolution and fed to its SPADE layer.

@@ -2,24 +2,25 @@
 
 The numbers are copied from ``experiments/presets.json``, written by ``experiments/presets.py`` (one CPU
 thread; one optimizer step of the diffusion trainer, class-conditional; one D and one G step of the EqGAN-SA
-GAN; grey and colour images on the preset's own canvas, at the batch given). A leaf module (no torch), so the
-CLI can show the table without importing the networks. Re-run the script after changing a preset.
+GAN; grey and colour images on the preset's own canvas, at the batch given; on a shared 2-core machine whose
+load average was about 5, so the times are upper bounds). A leaf module (no torch), so the CLI can show the
+table without importing the networks. Re-run the script after changing a preset.
 """
 from __future__ import annotations
 
 # family -> size -> (canvas px, batch, parameters grey, parameters colour, s/step grey, s/step colour)
 COSTS: dict[str, dict[str, tuple[int, int, int, int, float, float]]] = {
     "diffusion": {
-        "base": (32, 8, 1708417, 1709571, 2.837, 3.623),
-        "small": (32, 8, 687473, 688051, 0.907, 0.927),
-        "64": (64, 8, 6670273, 6671427, 9.108, 7.741),
-        "128": (128, 8, 7291713, 7292867, 33.903, 25.137),
+        "base": (32, 8, 1708417, 1709571, 0.865, 0.913),
+        "small": (32, 8, 687473, 688051, 0.171, 0.164),
+        "64": (64, 8, 6670273, 6671427, 3.095, 3.1),
+        "128": (128, 8, 7291713, 7292867, 8.495, 7.439),
     },
     "gan": {
-        "default": (32, 8, 8066584, 8068136, 6.924, 6.28),
-        "half": (32, 8, 2137112, 2137896, 0.682, 0.56),
-        "64": (64, 8, 8180446, 8182002, 4.704, 12.063),
-        "128": (128, 8, 8215300, 8216860, 13.198, 14.554),
+        "default": (32, 8, 8066584, 8068136, 1.636, 1.589),
+        "half": (32, 8, 2137112, 2137896, 0.541, 0.51),
+        "64": (64, 8, 8180446, 8182002, 2.496, 2.677),
+        "128": (128, 8, 8215300, 8216860, 3.948, 4.421),
     },
 }
 
