@@ -41,13 +41,14 @@ def classifier_data(handle: ModelHandle, spec: str | None = None, *, split: str 
     """The images to evaluate ``handle`` on, preprocessed as it was trained (``handle.meta["data"]``, a
     :class:`~genlens.data.options.DataOptions`; Fashion-MNIST for the shipped models): ``spec`` (default: its
     own data; a folder or .npz it trained on gives the held-out 10%) at its channels and, for its own data or
-    with ``resolution``, its size. Images of another size than the model's: one line naming both."""
+    with ``resolution``, its size. Images of another size than a genlens-trained model's: one line naming both."""
     from genlens.data.options import DataOptions, apply_options
     from genlens.data.spec import load_data, parse_data_spec
     from genlens.models.zoo.train_arch import holdout_split
     from genlens.utils.data_record import FMNIST, check_resolution
 
-    trained = handle.meta.get("data") or FMNIST
+    recorded = handle.meta.get("data")  # None: a handle genlens did not train (timm, wrap), which resizes itself
+    trained = recorded or FMNIST
     c, h, _ = handle.input_size
     own = spec is None or spec == trained.spec
     spec = trained.spec if spec is None else spec
@@ -60,5 +61,6 @@ def classifier_data(handle: ModelHandle, spec: str | None = None, *, split: str 
         data = holdout_split(data)[1]
         data = data.take(limit) if limit else data
     data = apply_options(data, DataOptions(spec, res, c))
-    check_resolution(h, int(data.images.shape[-1]), model=handle.name, data=spec)
+    if recorded is not None:
+        check_resolution(h, int(data.images.shape[-1]), model=handle.name, data=spec)
     return data
