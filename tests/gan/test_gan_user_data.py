@@ -59,9 +59,12 @@ def test_train_sample_and_score_a_colour_folder(png_folder, tmp_path, cli):
     config = json.loads((run / "model" / "config.json").read_text())
     assert config["data"] == {"spec": f"folder:{root}", "resolution": 64, "channels": 3, "hflip": True}
     assert config["gan"]["img_channels"] == 3 and len(config["gan"]["g_channels"]) == 5
-    code, out, err = cli(["gan", "sample", folder, "--n", "2", "--out", tmp_path / "s", "--json"])
-    assert code == 0, err
-    assert Image.open(tmp_path / "s" / "0.png").size == (128, 128)  # 64 px, enlarged 2x
+    assert config["gan"]["class_names"] == ["class_0", "class_1"]  # labelled sub-folders: class-conditional
+    code, _, err = cli(["gan", "sample", folder, "--n", "2", "--out", tmp_path / "s"])
+    assert code == 2 and "class-conditional; pass --class NAME or --all-classes" in err
+    code, out, err = cli(["gan", "sample", folder, "--all-classes", "--n", "2", "--out", tmp_path / "s", "--json"])
+    assert code == 0 and json.loads(out)["classes"] == ["class_0", "class_1"], err
+    assert Image.open(tmp_path / "s" / "class_1" / "1.png").size == (128, 128)  # 64 px, enlarged 2x
     # scored against its own data under a classifier's features (here a tiny one trained on that data)
     code, _, err = cli(["zoo", "train", "cnn", "--data", f"folder:{root}", "--resolution", "64", "--channels", "3",
                         "--epochs", "1", "--batch", "4", "--out", tmp_path / "cnn", "--json"])
@@ -75,8 +78,23 @@ def test_train_sample_and_score_a_colour_folder(png_folder, tmp_path, cli):
     assert code == 2 and "trained on 64x64 images but" in err and "32x32" in err and len(err.strip().splitlines()) == 1
 
 
+def test_class_conditional_networks_follow_their_labels():
+    cfg = GanConfig.tiny("stylegan2", class_names=("a", "b", "c"))
+    G, D = Generator(cfg).eval(), Discriminator(cfg)
+    z = torch.randn(2, cfg.z_dim, generator=torch.Generator().manual_seed(0))
+    a, b = (G(z, labels=torch.tensor([k, k]), noise_mode="const") for k in (0, 2))
+    assert cfg.num_classes == 3 and not torch.allclose(a, b)
+    assert not torch.allclose(D(a, labels=torch.tensor([0, 0])), D(a, labels=torch.tensor([1, 1])))
+    assert G(z, noise_mode="const").shape == a.shape  # no labels: the class-agnostic mean embedding
+    assert GanConfig.tiny("stylegan2").num_classes == 0  # the shipped GANs stay unconditional
+
+
 def test_flat_folder_and_npz_train_grey(png_folder, tmp_path, cli):
-    code, _, err = cli(["gan", "train", "--data", f"folder:{png_folder(classes=1, per_class=6)}", "--size", "tiny",
+    flat = png_folder(classes=1, per_class=6)
+    code, _, err = cli(["gan", "train", "--data", f"folder:{flat}", "--size", "tiny", "--cond", "class",
+                        "--run-dir", tmp_path / "c"])
+    assert code == 2 and "--cond class needs labels of 2+ classes" in err
+    code, _, err = cli(["gan", "train", "--data", f"folder:{flat}", "--size", "tiny",
                         "--steps", "1", "--batch", "4", "--run-dir", tmp_path / "flat", "--device", "cpu", "--json"])
     assert code == 0 and "one class (no labels); training an unconditional GAN" in err
     npz = tmp_path / "x.npz"

@@ -67,6 +67,9 @@ def train(
     resolution: int | None = ResolutionOpt,
     channels: int | None = ChannelsOpt,
     hflip: bool = HflipOpt,
+    cond: Annotated[str | None, typer.Option("--cond", help="class (G and a projection D see each image's class) or "
+                                             "none. Default: class for a folder or .npz with labels of 2+ classes, "
+                                             "none for the registered sets (the shipped GANs' recipe).")] = None,
     steps: Annotated[int, typer.Option("--steps", min=1, help="Training steps (one D and one G update each).")]
     = 20000,
     batch: Annotated[int, typer.Option("--batch", min=1, help="Images per training step.")] = 64,
@@ -89,7 +92,7 @@ def train(
     device: str = DeviceOpt,
     json_out: bool = JsonOpt,
 ) -> None:
-    """Train a GAN on any data spec at 32, 64 or 128 px, grey or colour (unconditional: labels are not used);
+    """Train a GAN on any data spec at 32, 64 or 128 px, grey or colour, class-conditional on labelled folders;
     writes checkpoints, the EMA generator and run.json.
 
     Example: genlens gan train --arch eqgan-sa --data fashion-scenes --run-dir runs/scenes-eqgan --out DIR
@@ -102,17 +105,19 @@ def train(
     from genlens.training.lock import run_lock
 
     t0 = time.perf_counter()
+    if cond not in (None, "class", "none"):
+        raise GenlensError(f"--cond '{cond}' is unknown; use class or none")
     if resolution is not None:
         check_canvas(resolution)  # one line before any data is read
     options = DataOptions(data, resolution, channels, hflip)
     run_dir = run_dir or Path("runs/gan") / (arch if data == FMNIST else f"{data.replace(':', '-')}-{arch}")
     with run_lock(run_dir):  # from the start: a second `gan train` on this folder is refused before any work
-        _train(arch=arch, options=options, steps=steps, batch=batch, run_dir=run_dir, out=out, resume=resume,
+        _train(arch=arch, options=options, cond=cond, steps=steps, batch=batch, run_dir=run_dir, out=out, resume=resume,
                checkpoint_every=checkpoint_every, size="tiny" if tiny else size, limit=limit, data_dir=data_dir,
                seed=seed, device=device, json_out=json_out, t0=t0)
 
 
-def _train(*, arch: str, options, steps: int, batch: int, run_dir: Path, out: Path | None, resume: bool,
+def _train(*, arch: str, options, cond: str | None, steps: int, batch: int, run_dir: Path, out: Path | None, resume: bool,
            checkpoint_every: int, size: str | None, limit: int | None, data_dir: Path | None, seed: int, device: str,
            json_out: bool, t0: float) -> None:
     from dataclasses import replace
@@ -131,10 +136,13 @@ def _train(*, arch: str, options, steps: int, batch: int, run_dir: Path, out: Pa
         options = replace(options, resolution=CANVAS)  # folders: the shipped canvas unless --resolution says
     images, train_data = load_gan_data(options, "train", data_dir=data_dir, limit=limit)
     held_out, test_data = load_gan_data(options, "test", data_dir=data_dir, limit=1024)
-    if arch != "layout":  # the GANs never see labels; say so when the data has none to begin with
-        conditional(train_data, what="training an unconditional GAN")
+    labelled = arch != "layout" and conditional(train_data, what="training an unconditional GAN")
+    if cond == "class" and not labelled:
+        raise GenlensError("--cond class needs labels of 2+ classes (and an arch other than layout); use --cond none")
+    use_labels = cond == "class" or (cond is None and labelled and not _is_registered(data))
     options = replace(options, resolution=int(train_data.images.shape[-1]), channels=int(images.shape[1]))
-    inputs = train_inputs(arch, train_data, images, held_out, size=size, held_out_data=test_data)
+    inputs = train_inputs(arch, train_data, images, held_out, size=size, held_out_data=test_data,
+                          conditional=use_labels)
     with progress_bar(f"gan {arch}", steps, quiet=json_out) as callback:
         run = train_gan(config=train_cfg, run_dir=run_dir, resume=resume,
                         callback=lambda r: callback({**r, "loss": r["loss_g"]}), **inputs)
@@ -153,6 +161,12 @@ def _train(*, arch: str, options, steps: int, batch: int, run_dir: Path, out: Pa
     end_distributed()  # under accelerate launch: all ranks done, no abort at exit
     _finish(None, {"model_folder": str(folder), "run_dir": str(run_dir), **metrics}, config=config, seed=seed,
             t0=t0, json_out=json_out, done=f"{arch}: {run.step} steps, DI {metrics['di']}, generator in {folder}")
+
+
+def _is_registered(spec: str) -> bool:
+    from genlens.data.spec import parse_data_spec
+
+    return parse_data_spec(spec).kind == "name"
 
 
 def _is_folder(spec: str) -> bool:
@@ -224,8 +238,12 @@ def sample(
     name: NameArg,
     n: Annotated[int, typer.Option("--n", min=1, help="Number of images.")] = 16,
     layout: LayoutOpt = None,
-    out: Annotated[Path, typer.Option("--out", help="Output folder: <i>.png, grid.png, run.json.")]
-    = Path("out/gan/samples"),
+    class_name: Annotated[str | None, typer.Option("--class", help="Class-conditional GANs: the class to draw "
+                                                   "(name or index).")] = None,
+    all_classes: Annotated[bool, typer.Option("--all-classes", help="Class-conditional GANs: --n images of "
+                                              "every class.")] = False,
+    out: Annotated[Path, typer.Option("--out", help="Output folder: <i>.png (class-conditional: <class>/<i>.png), "
+                                      "grid.png, run.json.")] = Path("out/gan/samples"),
     seed: int = SeedOpt,
     device: str = DeviceOpt,
     json_out: bool = JsonOpt,
@@ -241,6 +259,10 @@ def sample(
     t0 = time.perf_counter()
     G = _load(name, device)
     items, _ = _layout(G, layout)
+    if G.config.num_classes or class_name is not None or all_classes:
+        from genlens.cli.gan_sample import sample_classes
+
+        return sample_classes(G, name, class_name, all_classes, n=n, out=out, seed=seed, t0=t0, json_out=json_out)
     files = _save_images(to01(sample_images(G, n, seed, layout=items)).cpu(), out)
     result = {"model": name, "arch": G.config.arch, "n": n, "files": files, "grid": str(out / "grid.png")}
     if items is not None:

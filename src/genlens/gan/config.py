@@ -66,7 +66,8 @@ class GanConfig:
     img_channels: int = 1
     mbstd_group: int = 4  # 0: no minibatch-std layer
     sel_hidden: int = 64
-    # arch "layout" only: the class of each layout channel, the most objects per layout (fashion-scenes: 3)
+    # arch "layout": the class of each layout channel, the most objects per layout (fashion-scenes: 3); the other
+    # archs: two or more names make the GAN class-conditional (num_classes), none (the shipped GANs) unconditional
     class_names: tuple[str, ...] = ()
     max_items: int = 0
 
@@ -108,6 +109,11 @@ class GanConfig:
     @property
     def use_layout(self) -> bool:
         return self.arch == LAYOUT
+
+    @property
+    def num_classes(self) -> int:
+        """Classes of a class-conditional GAN (0: unconditional; a layout GAN's classes are its layout's)."""
+        return 0 if self.use_layout or len(self.class_names) < 2 else len(self.class_names)
 
     @classmethod
     def tiny(cls, arch: str = "eqgan-sa", *, canvas: int = 32, **layout: Any) -> GanConfig:

@@ -43,18 +43,29 @@ def part_name(part: Callable[..., object]) -> str:
     return getattr(part, "__qualname__", type(part).__qualname__)
 
 
+def _pixel_norm(x: torch.Tensor) -> torch.Tensor:
+    return x * torch.rsqrt(x.pow(2).mean(dim=1, keepdim=True) + 1e-8)
+
+
 class MappingNetwork(nn.Module):
     """z -> w: pixel norm, then equalised-lr FC layers with lr multiplier 0.01 (StyleGAN2's mapping)."""
 
     LR_MUL = 0.01
 
-    def __init__(self, z_dim: int, w_dim: int, layers: int) -> None:
+    def __init__(self, z_dim: int, w_dim: int, layers: int, num_classes: int = 0) -> None:
         super().__init__()
-        dims = [z_dim] + [w_dim] * layers
+        dims = [z_dim * (2 if num_classes else 1)] + [w_dim] * layers
         self.net = nn.ModuleList(EqualLinear(a, b, lr_mul=self.LR_MUL) for a, b in itertools.pairwise(dims))
+        self.embed = nn.Embedding(num_classes, z_dim) if num_classes else None
 
-    def forward(self, z: torch.Tensor) -> torch.Tensor:
-        x = z * torch.rsqrt(z.pow(2).mean(dim=1, keepdim=True) + 1e-8)  # pixel norm of z
+    def forward(self, z: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
+        x = _pixel_norm(z)
+        if self.embed is not None:
+            # class-conditional (as StyleGAN2-ADA's mapping): the class embedding, normalised like z, beside z;
+            # without labels the mean embedding (a class-agnostic draw, for the tools that name no class)
+            e = self.embed.weight.mean(0, keepdim=True).expand(z.shape[0], -1) if labels is None else \
+                self.embed(labels.to(z.device))
+            x = torch.cat([x, _pixel_norm(e)], dim=1)
         for fc in self.net:
             x = lrelu(fc(x))
         return x  # (B, w_dim)
@@ -196,7 +207,7 @@ class Generator(nn.Module):
         self.parts = {"block": part_name(block), "heat_encoder": part_name(heat_encoder),
                       "heat_sampler": part_name(heat_sampler)}
         c = config.g_channels
-        self.mapping = MappingNetwork(config.z_dim, config.w_dim, config.mapping_layers)
+        self.mapping = MappingNetwork(config.z_dim, config.w_dim, config.mapping_layers, config.num_classes)
         self.const = nn.Parameter(torch.randn(1, c[0], 4, 4))
         self.heat_encoder = heat_encoder() if config.use_sel else None
         per_level = self.heat_encoder.features if config.use_sel else 0
@@ -249,8 +260,11 @@ class Generator(nn.Module):
         return torch.tanh(rgb)
 
     def forward(self, z: torch.Tensor, heatmaps: Heatmaps | None = None, *, layout: torch.Tensor | None = None,
-                noise_mode: str = "random", generator: torch.Generator | None = None) -> torch.Tensor:
-        return self.synthesize(self.mapping(z), heatmaps, layout=layout, noise_mode=noise_mode, generator=generator)
+                labels: torch.Tensor | None = None, noise_mode: str = "random",
+                generator: torch.Generator | None = None) -> torch.Tensor:
+        """``labels`` (B,): the classes of a class-conditional G (None: the class-agnostic mean embedding)."""
+        return self.synthesize(self.mapping(z, labels), heatmaps, layout=layout, noise_mode=noise_mode,
+                               generator=generator)
 
 
 # ----------------------------------------------------------------------------------- discriminator
@@ -300,13 +314,18 @@ class Discriminator(nn.Module):
         self.conv = EqualConv2d(c[-1] + extra, c[-1], 3)
         self.fc = EqualLinear(c[-1] * 16, c[-1])
         self.out = EqualLinear(c[-1], 1)
+        # class-conditional: a projection discriminator (Miyato & Koyama 2018, eq. 3), logit + <embed(y), phi(x)>
+        self.embed = nn.Embedding(config.num_classes, c[-1]) if config.num_classes else None
 
     def cam_layer(self, level: int) -> nn.Module:
         if level not in self.CAM_LAYERS:
             raise GenlensError(f"unknown heatmap level {level}; use 1, 2 or 3")
         return getattr(self, self.CAM_LAYERS[level])
 
-    def forward(self, img: torch.Tensor, layout: torch.Tensor | None = None) -> torch.Tensor:
+    def forward(self, img: torch.Tensor, layout: torch.Tensor | None = None,
+                labels: torch.Tensor | None = None) -> torch.Tensor:
+        """Logits; a class-conditional D adds the projection term for ``labels`` (None: the unconditional part,
+        as EqGAN-SA's alignment loss and the DI measurement use it)."""
         if self.config.use_layout:
             if layout is None:
                 raise GenlensError("a layout GAN's discriminator needs the layout of the images it judges")
@@ -318,4 +337,6 @@ class Discriminator(nn.Module):
             x = minibatch_std(x, self.config.mbstd_group)
         x = lrelu(self.conv(x))
         x = lrelu(self.fc(x.flatten(1)))
+        if self.embed is not None and labels is not None:
+            return self.out(x) + (self.embed(labels.to(x.device)) * x).sum(1, keepdim=True) / math.sqrt(x.shape[1])
         return self.out(x)  # (B, 1)

@@ -190,6 +190,7 @@ def train_gan(
     alignment: Callable[..., AlignmentResult] = alignment_loss,
     layouts: Callable[[torch.Tensor], torch.Tensor] | None = None,
     held_out_layouts: Callable[[torch.Tensor], torch.Tensor] | None = None,
+    labels: torch.Tensor | None = None,
 ) -> GanRun:
     """Train G and D on ``data`` (N, C, S, S) in [-1, 1], S the config's canvas; return the models, EMA and this call's history
     (``GanRun.whole_history``: the run's, earlier calls' records read from the checkpoint).
@@ -201,6 +202,9 @@ def train_gan(
     Variants are injected, not configured: ``make_generator(model_config)`` builds G (e.g.
     ``functools.partial(Generator, block=LayerSelBlock)``), ``alignment(D, fake, heatmaps)`` is EqGAN-SA's
     alignment loss. The checkpoint records their names (``part_name``): a run resumes only with the same ones.
+    A class-conditional config (``model_config.num_classes``) takes the reals' ``labels`` (N,); its fakes are
+    drawn for uniform random classes, and D judges both with their classes (EqGAN-SA's alignment loss uses D's
+    unconditional part).
     """
     s = model_config.resolution
     if data.ndim != 4 or tuple(data.shape[1:]) != (model_config.img_channels, s, s):
@@ -208,6 +212,9 @@ def train_gan(
                            f"got {tuple(data.shape)}; pad Fashion-MNIST 28 -> 32")
     if model_config.use_layout != (layouts is not None):
         raise GenlensError("a layout GAN trains with layouts (genlens.gan.layout.train_inputs) and only it does")
+    k = model_config.num_classes
+    if k and (labels is None or len(labels) != len(data) or int(labels.max()) >= k):
+        raise GenlensError(f"a class-conditional GAN of {k} classes trains with one label in [0, {k}) per image")
     if config.hflip and layouts is not None:
         raise GenlensError("--hflip would mirror scenes away from their layouts; drop it for a layout GAN")
     accelerator = _make_accelerator(config)
@@ -263,7 +270,8 @@ def train_gan(
         z = torch.randn(batch, model_config.z_dim, generator=gen).to(device)
         heat = G.sample_heatmaps(batch, generator=gen) if model_config.use_sel else None
         lay = layout_of(torch.randint(len(data), (batch,), generator=gen) if layouts is not None else None)
-        return G(z, heat, layout=lay, generator=gen), heat, lay
+        lab = torch.randint(k, (batch,), generator=gen).to(device) if k else None  # only conditional runs draw
+        return G(z, heat, layout=lay, labels=lab, generator=gen), heat, lay, lab
 
     def check_finite(which: str, loss: torch.Tensor) -> None:
         value = float(loss.detach())
@@ -279,6 +287,7 @@ def train_gan(
             start = time.perf_counter()
             idx = order.next_indices()
             real, real_layout = data[idx].to(device), layout_of(idx)
+            real_labels = labels[idx].to(device) if k else None
             b = real.shape[0]
             if config.hflip:  # from the checkpointed generator, before this step's z: resume stays exact
                 flip = (torch.rand(b, generator=gen) < 0.5).to(device)
@@ -286,13 +295,13 @@ def train_gan(
             record: dict[str, Any] = {"step": step + 1, "total": config.total_steps}
             # --- D step
             with torch.no_grad():
-                fake, _, fake_layout = fakes(b)
+                fake, _, fake_layout, fake_labels = fakes(b)
             lazy_r1 = config.r1_gamma > 0 and step % config.r1_every == 0
             if lazy_r1:
-                r1, real_logits = r1_penalty(with_layout(D, real_layout), real, gamma=config.r1_gamma)
+                r1, real_logits = r1_penalty(with_layout(D, real_layout, real_labels), real, gamma=config.r1_gamma)
             else:
-                r1, real_logits = None, D(real, real_layout)
-            fake_logits = D(fake, fake_layout)
+                r1, real_logits = None, D(real, real_layout, real_labels)
+            fake_logits = D(fake, fake_layout, fake_labels)
             loss_d = d_loss(real_logits, fake_logits)
             total_d = loss_d + (r1 * config.r1_every if r1 is not None else 0.0)
             check_finite("D", total_d)
@@ -302,14 +311,14 @@ def train_gan(
             opt_d.zero_grad(set_to_none=True)
             # --- G step (D frozen: G's losses never reach D's .grad)
             with frozen(D):
-                fake, heat, fake_layout = fakes(b)
+                fake, heat, fake_layout, fake_labels = fakes(b)
                 if model_config.use_alignment and config.align_weight > 0:
                     align = alignment(D, fake, heat)
                     loss_g = g_loss(align.logits)
                     total_g = loss_g + config.align_weight * align.loss
                     record["align"] = float(align.loss.detach())
                 else:
-                    loss_g = g_loss(D(fake, fake_layout))
+                    loss_g = g_loss(D(fake, fake_layout, fake_labels))
                     total_g = loss_g
                 check_finite("G", total_g)
                 opt_g.zero_grad(set_to_none=True)
