@@ -14,12 +14,12 @@ from genlens.cli.common import (
     JsonOpt,
     SeedOpt,
     command_line,
-    emit_json,
     err_console,
     progress_bar,
     write_run_json,
 )
 from genlens.cli.data_opts import TRAIN_DATA_HELP, ChannelsOpt, HflipOpt, ResolutionOpt, conditional
+from genlens.cli.gan_common import finish, load_gan
 from genlens.cli.gan_eval import evaluate
 from genlens.errors import GenlensError
 from genlens.training.distributed import end_distributed
@@ -37,24 +37,6 @@ app = typer.Typer(
 NameArg = Annotated[str, typer.Argument(help="Shipped GAN (fmnist-gan, fmnist-sel-only, fmnist-eqgan, scenes-gan, "
                                              "scenes-eqgan, scenes-gan-layout) or a folder written by "
                                              "`genlens gan train`.")]
-
-
-def _load(name: str, device: str):
-    from genlens.gan.io import load_generator
-    from genlens.utils.device import resolve_device
-
-    return load_generator(name, device=resolve_device(device))
-
-
-def _finish(out: Path | None, result: dict, *, config: dict, seed: int, t0: float, json_out: bool, done: str) -> None:
-    """run.json into ``out`` (if given), then the JSON object on stdout or one line on stderr."""
-    if out is not None:
-        write_run_json(out, command=command_line(), config=config, seed=seed, metrics=result,
-                       seconds=time.perf_counter() - t0)
-    if json_out:
-        emit_json(result)
-    else:
-        err_console.print(done)
 
 
 @app.command()
@@ -159,7 +141,7 @@ def _train(*, arch: str, options, cond: str | None, steps: int, batch: int, run_
     write_run_json(run_dir, command=command_line(), config=config, seed=seed, metrics=metrics,
                    seconds=time.perf_counter() - t0)
     end_distributed()  # under accelerate launch: all ranks done, no abort at exit
-    _finish(None, {"model_folder": str(folder), "run_dir": str(run_dir), **metrics}, config=config, seed=seed,
+    finish(None, {"model_folder": str(folder), "run_dir": str(run_dir), **metrics}, config=config, seed=seed,
             t0=t0, json_out=json_out, done=f"{arch}: {run.step} steps, DI {metrics['di']}, generator in {folder}")
 
 
@@ -257,7 +239,7 @@ def sample(
     from genlens.gan.edit import to01
 
     t0 = time.perf_counter()
-    G = _load(name, device)
+    G = load_gan(name, device)
     items, _ = _layout(G, layout)
     if G.config.num_classes or class_name is not None or all_classes:
         from genlens.cli.gan_sample import sample_classes
@@ -267,7 +249,7 @@ def sample(
     result = {"model": name, "arch": G.config.arch, "n": n, "files": files, "grid": str(out / "grid.png")}
     if items is not None:
         result["layout"] = items.to_text(G.config.class_names)
-    _finish(out, result, config={"model": name, "n": n, "layout": result.get("layout")}, seed=seed, t0=t0,
+    finish(out, result, config={"model": name, "n": n, "layout": result.get("layout")}, seed=seed, t0=t0,
             json_out=json_out, done=f"{n} images in {out}")
 
 
@@ -288,11 +270,11 @@ def interpolate(
     from genlens.gan.edit import to01
 
     t0 = time.perf_counter()
-    G = _load(name, device)
+    G = load_gan(name, device)
     items, _ = _layout(G, layout)
     files = _save_images(to01(interp(G, seed, seed_b, steps=steps, space=space, layout=items)).cpu(), out)
     result = {"model": name, "seeds": [seed, seed_b], "space": space, "files": files}
-    _finish(out, result, config={"model": name, "steps": steps, "space": space}, seed=seed, t0=t0,
+    finish(out, result, config={"model": name, "steps": steps, "space": space}, seed=seed, t0=t0,
             json_out=json_out, done=f"{steps} frames in {out}")
 
 
@@ -339,7 +321,7 @@ def edit(
     from genlens.utils.images import save_grid, save_png
 
     t0 = time.perf_counter()
-    G = _load(name, device)
+    G = load_gan(name, device)
     if G.config.use_layout or layout is not None:
         if center is not None:
             raise GenlensError("a layout GAN moves layout items, not heatmaps; use --move I:X,Y instead of --center")
@@ -353,7 +335,7 @@ def edit(
     files = {k: str(save_png(img, out / f"{k}.png", upscale=4)) for k, img in zip(res.PANELS, panels, strict=True)}
     save_grid(panels, out / "grid.png", nrow=4, upscale=4)
     result = {"model": name, "seed": seed, "level": level, **res.summary(), "center_after": list(xy), "files": files}
-    _finish(out, result, config={"model": name, "center": list(xy), "level": level}, seed=seed, t0=t0,
+    finish(out, result, config={"model": name, "center": list(xy), "level": level}, seed=seed, t0=t0,
             json_out=json_out, done=f"edited seed {seed} level {level} -> {xy}; images in {out}")
 
 
@@ -380,7 +362,7 @@ def _edit_layout(G, name: str, text: str | None, move: str | None, *, n: int, ou
     names = G.config.class_names
     result = {"model": name, "seed": seed, "n": n, "layout_before": before.to_text(names),
               "layout_after": after.to_text(names), "files": files, "grid": str(out / "grid.png")}
-    _finish(out, result, config={"model": name, "layout": result["layout_before"], "move": move, "n": n}, seed=seed,
+    finish(out, result, config={"model": name, "layout": result["layout_before"], "move": move, "n": n}, seed=seed,
             t0=t0, json_out=json_out, done=f"edited seed {seed}: {result['layout_after']}; images in {out}")
 
 

@@ -44,7 +44,7 @@ def evaluate(
 
     Example: genlens gan eval fmnist-eqgan --n 2000 --run-dir out/gan/eqgan-sa --json
     """
-    from genlens.cli.gan import _finish, _load
+    from genlens.cli.gan_common import finish, load_gan
     from genlens.gan.data import fmnist_28, fmnist_32
     from genlens.gan.di import load_training_checkpoint
     from genlens.gan.evaluate import evaluate_generator
@@ -55,7 +55,7 @@ def evaluate(
         return _eval_on_data(name, data=data, resolution=resolution, features=features, n=n, seed=seed,
                              device=device, data_dir=data_dir, out=out, json_out=json_out, t0=t0)
     features = features or "genlens-fmnist"
-    G = _load(name, device)
+    G = load_gan(name, device)
     if run_dir is not None:
         load_training_checkpoint(run_dir)  # a bad --run-dir fails now, in one line, before the long part
     held_out = fmnist_32("test", data_dir=data_dir, limit=di_n) if run_dir is not None else None
@@ -66,7 +66,7 @@ def evaluate(
     result = {"model": name, **scores, "seconds": round(time.perf_counter() - t0, 2)}
     fid, kid, cov, editing, di = (scores[k] for k in ("fid", "kid", "coverage", "editing", "di"))
     edit_txt = "n/a" if editing is None else f"{editing['correlation']:.3f} (slope {editing['slope']:.2f})"
-    _finish(out, result, config={"model": name, "n": n, "features": features}, seed=seed, t0=t0, json_out=json_out,
+    finish(out, result, config={"model": name, "n": n, "features": features}, seed=seed, t0=t0, json_out=json_out,
             done=f"{name}: FID {fid['value']:.2f}, KID {kid['value']:.4f} ({fid['extractor']}, {n} samples); smallest "
                  f"class {cov['min_class']} {100 * cov['min_fraction']:.1f}%; editing r {edit_txt}; render "
                  f"{scores['render_ms']['median_ms']:.1f} ms on {render_threads} CPU threads"
@@ -76,13 +76,13 @@ def evaluate(
 def _eval_on_data(name: str, *, data: str | None, resolution: int | None, features: str | None, n: int, seed: int,
                   device: str, data_dir: Path | None, out: Path | None, json_out: bool, t0: float) -> None:
     """FID/KID of ``n`` samples against the GAN's own data (or ``data``) under ``features``."""
-    from genlens.cli.gan import _finish, _load
+    from genlens.cli.gan_common import finish, load_gan
     from genlens.gan.evaluate import generate
     from genlens.gan.io import FMNIST, model_data_options
     from genlens.metrics.against_data import fid_kid_against
     from genlens.utils.data_record import real_images
 
-    G = _load(name, device)
+    G = load_gan(name, device)
     trained = model_data_options(name, G.config)
     spec = data or trained.spec
     if G.config.use_layout:
@@ -98,6 +98,6 @@ def _eval_on_data(name: str, *, data: str | None, resolution: int | None, featur
     result = {"model": name, "data": spec, "n": n, "seed": seed,
               **fid_kid_against(fake, real, features=features, device=str(G.const.device), seed=seed),
               "seconds": round(time.perf_counter() - t0, 2)}
-    _finish(out, result, config={"model": name, "n": n, "features": features, "data": spec}, seed=seed, t0=t0,
+    finish(out, result, config={"model": name, "n": n, "features": features, "data": spec}, seed=seed, t0=t0,
             json_out=json_out, done=f"{name}: FID {result['fid']['value']:.2f}, KID {result['kid']['value']:.4f} "
                                     f"({result['fid']['extractor']}, {n} samples vs {len(real)} images of {spec})")

@@ -12,7 +12,7 @@ def sample_classes(G, name: str, class_name: str | None, all_classes: bool, *, n
     import torch
 
     from genlens.cli.common import safe_child
-    from genlens.cli.gan import _finish
+    from genlens.cli.gan_common import finish
     from genlens.data.base import resolve_class
     from genlens.gan.edit import sample as sample_images
     from genlens.gan.edit import to01
@@ -34,5 +34,5 @@ def sample_classes(G, name: str, class_name: str | None, all_classes: bool, *, n
     save_grid(torch.cat(rows), out / "grid.png", nrow=n, upscale=up)
     result = {"model": name, "arch": G.config.arch, "n": n, "classes": [names[i] for i in picked], "files": files,
               "grid": str(out / "grid.png")}
-    _finish(out, result, config={"model": name, "n": n, "classes": result["classes"]}, seed=seed, t0=t0,
+    finish(out, result, config={"model": name, "n": n, "classes": result["classes"]}, seed=seed, t0=t0,
             json_out=json_out, done=f"{n * len(rows)} images in {out}")
