@@ -91,7 +91,7 @@ def train(
     Layouts: genlens diffusion train --data fashion-scenes --cond layout --size small --steps 30000 --out DIR
     """
     from genlens.diffusion.config import CONDS, size_for
-    from genlens.diffusion.io import SHIPPED, save_diffusion
+    from genlens.diffusion.io import SHIPPED, save_diffusion, warm_start_provenance
     from genlens.diffusion.schedule import NoiseSchedule
     from genlens.diffusion.train import DiffusionTrainConfig, train_diffusion
     from genlens.diffusion.unet import UNetConfig
@@ -148,7 +148,7 @@ def train(
     saved = read_checkpoint_state(out / "checkpoints").get("history") if find_checkpoint(out / "checkpoints") else None
     whole = [{"step": int(r[0]), "loss": r[1]} for r in saved] if saved else result.history
     losses = [h["loss"] for h in whole]
-    metrics = {"init_from": _provenance(init_from)} if init_from is not None else {}
+    metrics = {"init_from": warm_start_provenance(init_from)} if init_from is not None else {}
     if captions is not None:
         metrics["captions"] = {"source": captions.source, "count": int(captions.labels.numel())}
     metrics |= {"final_loss": losses[-1] if losses else None, "steps": steps, "train_seconds": round(result.seconds, 1),
@@ -167,31 +167,17 @@ def train(
 
 
 def _shape(side: int, channels: int, cond: str, *, size: str | None, data=None) -> dict:
-    """UNet fields that follow the data: channels, canvas, padding (28 px is padded to 32) and, for layouts, the
-    most objects a scene holds; a side the denoiser cannot halve is a one-line error naming the size to use."""
-    from genlens.diffusion.config import SIZE_ALIASES, UNetConfig, check_canvas, size_for
+    """UNet fields that follow the data (:func:`~genlens.diffusion.config.canvas_fields`) and, for layouts, the
+    most objects a scene holds."""
+    from genlens.diffusion.config import canvas_fields
 
-    pad = 2 if side == 28 else 0
-    name = SIZE_ALIASES.get(size or size_for(side), size or size_for(side))
-    levels = 2 if name == "tiny" else len(UNetConfig.preset(name).block_out_channels)
-    check_canvas(side, pad, levels)
-    out = {"in_channels": channels, "sample_size": side + 2 * pad, "pad": pad}
+    out = canvas_fields(side, channels, size)
     if cond == "layout" and data is not None:
         if not hasattr(data, "classes"):
             raise GenlensError("--cond layout needs scenes with ground-truth layouts; pass --data fashion-scenes "
                                "(or fashion-scenes-rgb)")
         out["max_items"] = int(data.classes.shape[1])
     return out
-
-
-def _provenance(folder: Path) -> dict:
-    """What a warm start came from: the folder, its weights' sha256 and the command that made them."""
-    from genlens.utils.io import read_json
-
-    manifest = read_json(folder / "manifest.json")
-    return {"folder": str(folder), "sha256": manifest.get("sha256"), "command": manifest.get("command"),
-            "git_commit": manifest.get("git_commit"), "metrics": {k: v for k, v in manifest.get("metrics", {}).items()
-                                                                   if k != "history"}}
 
 
 @app.command("sample")

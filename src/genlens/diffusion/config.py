@@ -178,6 +178,15 @@ def size_for(side: int) -> str:
     return "base" if side <= 32 else "64" if side <= 64 else "128"
 
 
+def canvas_fields(side: int, channels: int, size: str | None) -> dict[str, int]:
+    """The UNet fields that follow ``side``-px images of ``channels`` for preset ``size`` (None: ``size_for``):
+    channels, canvas and padding (28 px is padded to 32); a side the preset cannot halve is a one-line error."""
+    name = SIZE_ALIASES.get(size or size_for(side), size or size_for(side))
+    pad = 2 if side == 28 else 0
+    check_canvas(side, pad, 2 if name == "tiny" else len(UNetConfig.preset(name).block_out_channels))
+    return {"in_channels": channels, "sample_size": side + 2 * pad, "pad": pad}
+
+
 def check_canvas(side: int, pad: int, levels: int) -> None:
     """``side`` px (plus ``pad`` on each side) must halve evenly ``levels - 1`` times (the UNet's downsamplings)."""
     need = 2 ** (levels - 1)

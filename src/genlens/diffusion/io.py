@@ -82,6 +82,17 @@ def legacy_data(unet: UNetConfig, spec: str, *, hflip: bool = False) -> DataOpti
     return DataOptions(spec, unet.sample_size - 2 * unet.pad, unet.in_channels, hflip)
 
 
+def warm_start_provenance(folder: str | os.PathLike) -> dict[str, Any]:
+    """What a warm start (``--init-from``) came from: the folder, its weights' sha256 and the command that made
+    them (its manifest's metrics, less the loss history)."""
+    from genlens.utils.io import read_json
+
+    manifest = read_json(Path(folder) / "manifest.json")
+    return {"folder": str(folder), "sha256": manifest.get("sha256"), "command": manifest.get("command"),
+            "git_commit": manifest.get("git_commit"), "metrics": {k: v for k, v in manifest.get("metrics", {}).items()
+                                                                   if k != "history"}}
+
+
 def shipped_diffusion_folder(cond: str = "class") -> Path:
     from genlens.models.load import shipped_folder
 
