@@ -155,3 +155,26 @@ def script() -> Callable[[str], ModuleType]:
 def bench_script() -> Callable[[str], ModuleType]:
     """``bench_script(NAME)``: bench/NAME.py as a fresh module (``script("bench/NAME")``)."""
     return lambda name: load_script(f"bench/{name}")
+
+
+@pytest.fixture(scope="session")
+def png_folder(tmp_path_factory: pytest.TempPathFactory) -> Callable[..., Path]:
+    """``make(classes=2, per_class=8, size=64)``: a folder of colour PNGs, ``ROOT/<class>/<i>.png`` (one class:
+    a flat ``ROOT/<i>.png``), each class a differently coloured square on a varying background."""
+    import numpy as np
+    from PIL import Image
+
+    def make(classes: int = 2, per_class: int = 8, size: int = 64) -> Path:
+        root = tmp_path_factory.mktemp(f"png{classes}x{per_class}")
+        rng = np.random.default_rng(classes)
+        for c in range(classes):
+            folder = root / f"class_{c}" if classes > 1 else root
+            folder.mkdir(exist_ok=True)
+            for i in range(per_class):
+                img = rng.integers(0, 60, (size, size, 3), dtype=np.uint8)
+                lo = int(rng.integers(4, size // 3))
+                img[lo:lo + size // 2, lo:lo + size // 2, c % 3] = 230
+                Image.fromarray(img).save(folder / f"{i}.png")
+        return root
+
+    return make

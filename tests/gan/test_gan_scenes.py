@@ -28,8 +28,10 @@ def test_scenes_are_32px_without_padding(scenes):
     assert torch.allclose((x + 1) * 127.5, scenes.images.float(), atol=1e-4)  # the canvas as it is, not padded
     fmnist = ImageData(torch.zeros(2, 1, 28, 28, dtype=torch.uint8), torch.zeros(2, dtype=torch.long), ("a",))
     assert to_gan_images(fmnist).shape == (2, 1, 32, 32)
-    odd = ImageData(torch.zeros(2, 3, 64, 64, dtype=torch.uint8), torch.zeros(2, dtype=torch.long), ("a",))
-    with pytest.raises(GenlensError, match="GANs draw 32x32"):
+    big = ImageData(torch.zeros(2, 3, 64, 64, dtype=torch.uint8), torch.zeros(2, dtype=torch.long), ("a",))
+    assert to_gan_images(big).shape == (2, 3, 64, 64)  # a 64-px canvas as it is
+    odd = ImageData(torch.zeros(2, 3, 48, 48, dtype=torch.uint8), torch.zeros(2, dtype=torch.long), ("a",))
+    with pytest.raises(GenlensError, match="GANs draw 32, 64 or 128-px"):
         to_gan_images(odd, spec="folder:big")
 
 
@@ -58,7 +60,8 @@ def test_gan_train_on_a_data_spec(scenes, tmp_path, cli, monkeypatch):
     result = json.loads(out)
     assert code == 0 and result["model_folder"] == str(tmp_path / "run" / "model")
     config = json.loads((tmp_path / "run" / "model" / "config.json").read_text())
-    assert config["data"] == "fashion-scenes" and config["name"] == "scenes-gan-layout"
+    assert config["data"]["spec"] == "fashion-scenes" and config["name"] == "scenes-gan-layout"
+    assert config["data"]["resolution"] == 32 and config["data"]["channels"] == 1
     assert load_generator(tmp_path / "run" / "model").config.use_layout
 
 

@@ -22,7 +22,8 @@ from genlens.cli.common import (
 
 def dead(
     model: str = typer.Argument(..., help="Zoo model name, model folder or timm:NAME[:WEIGHTS_FILE]."),
-    data: str = typer.Option("fashion-mnist", "--data", help=DATA_SPEC_HELP),
+    data: str | None = typer.Option(None, "--data", help=DATA_SPEC_HELP + " Default: the data the model was "
+                                    "trained on (fashion-mnist for the zoo), at its input size."),
     split: str = typer.Option("test", "--split", help="Split when --data names none (train or test)."),
     limit: int | None = typer.Option(None, "--limit", help="Use only the first N images."),
     threshold: float = typer.Option(0.0, "--threshold", help="A unit is alive if its output ever exceeds this."),
@@ -37,13 +38,13 @@ def dead(
     Example: genlens dead fmnist-vit --data fashion-mnist --split test --json
     """
     from genlens.analysis import dead_unit_census
-    from genlens.data.spec import load_data
     from genlens.models.load import load_model
+    from genlens.models.zoo.evaluate import classifier_data
     from genlens.report.plots import bar_png
 
     t0 = time.perf_counter()
     handle = load_model(model, device=device, allow_download=allow_download)
-    ds = load_data(data, split=split, data_dir=data_dir, size=None, limit=limit)
+    ds = classifier_data(handle, data, split=split, data_dir=data_dir, limit=limit)
     with progress_bar(f"census {handle.name}", len(ds), quiet=json_out) as cb:
         report = dead_unit_census(handle, ds.float_images(), threshold=threshold, callback=cb)
     bar_png({c.name: 100 * c.fraction_dead for c in report.layers}, out / "dead_units.png",

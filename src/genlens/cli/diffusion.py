@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import typer
@@ -18,6 +19,7 @@ from genlens.cli.common import (
     safe_child,
     write_run_json,
 )
+from genlens.cli.data_opts import TRAIN_DATA_HELP, ChannelsOpt, HflipOpt, ResolutionOpt, conditional, training_data
 from genlens.cli.diffusion_eval import (
     AnchorsOpt,
     GuidanceIntervalOpt,
@@ -32,8 +34,9 @@ from genlens.cli.diffusion_eval import (
 from genlens.cli.diffusion_layout import SHIPPED_LAYOUT, edit_cmd, sample_layout
 from genlens.errors import GenlensError
 from genlens.training.distributed import end_distributed
+from genlens.utils.preset_costs import presets_help
 
-app = typer.Typer(help="Diffusion models (DDPM, classifier-free guidance) on Fashion-MNIST.\n\n"
+app = typer.Typer(help="Diffusion models (DDPM, classifier-free guidance) on Fashion-MNIST or your images.\n\n"
                   "Examples:\n\n  genlens diffusion train --cond class --steps 20000 --device cuda\n\n"
                   "  genlens diffusion sample --all-classes --n 8 --guidance 3 --sampler ddim --steps 20\n\n"
                   "  genlens diffusion sample --prompt \"a leather ankle boot\" --out out/boots\n\n"
@@ -44,10 +47,13 @@ app = typer.Typer(help="Diffusion models (DDPM, classifier-free guidance) on Fas
 
 @app.command("train")
 def train(
-    cond: str = typer.Option("class", "--cond", help="Conditioning: class, text (MiniLM prompts), none, or layout "
-                             "(scene layouts as blob channels; needs --data fashion-scenes)."),
-    data: str = typer.Option("fashion-mnist", "--data", help="Training data spec: fashion-mnist, fashion-scenes, "
-                             "fashion-scenes-rgb (the train split is used), folder:PATH or npz:PATH."),
+    cond: str | None = typer.Option(None, "--cond", help="Conditioning: class, text (MiniLM prompts), none, or layout "
+                                    "(scene layouts as blob channels; needs --data fashion-scenes). Default: class "
+                                    "when the data has labels of 2+ classes, else none."),
+    data: str = typer.Option("fashion-mnist", "--data", help=TRAIN_DATA_HELP + " The train split is used."),
+    resolution: int | None = ResolutionOpt,
+    channels: int | None = ChannelsOpt,
+    hflip: bool = HflipOpt,
     steps: int = typer.Option(20_000, "--steps", help="Optimizer steps."),
     batch: int = typer.Option(128, "--batch", help="Global batch size."),
     out: Path | None = typer.Option(None, "--out", help="Model folder (default runs/diffusion/<shipped name>); "
@@ -56,8 +62,8 @@ def train(
     lr: float = typer.Option(2e-4, "--lr", help="AdamW learning rate (cosine decay after warm-up)."),
     beta_schedule: str = typer.Option("linear", "--beta-schedule", help="linear or cosine."),
     mixed_precision: str = typer.Option("no", "--mixed-precision", help="no or bf16 (autocast)."),
-    size: str = typer.Option("base", "--size", help="Denoiser size: base (GPU) or small (CPU, ~3x faster; the "
-                             "shipped models)."),
+    size: str | None = typer.Option(None, "--size", help="Denoiser size (default: chosen from the image size: base up "
+                                    "to 32 px, then 64, then 128). " + presets_help("diffusion")),
     ema_decay: float = typer.Option(0.999, "--ema-decay", help="EMA decay of the sampled weights."),
     warmup: int | None = typer.Option(None, "--warmup", help="Warm-up steps (default min(500, steps/10))."),
     threads: int | None = typer.Option(None, "--threads", help="torch CPU threads (default: torch's choice)."),
@@ -80,35 +86,46 @@ def train(
 
     Example: genlens diffusion train --cond text --steps 30000 --batch 128 --device cuda --out runs/ddpm-text
 
+    Your images: genlens diffusion train --data folder:photos --resolution 64 --channels 3 --hflip --out runs/photos
+
     Layouts: genlens diffusion train --data fashion-scenes --cond layout --size small --steps 30000 --out DIR
     """
-    from genlens.data.spec import load_data
-    from genlens.diffusion.config import CONDS
-    from genlens.diffusion.io import SHIPPED, save_diffusion
+    from genlens.diffusion.config import CONDS, size_for
+    from genlens.diffusion.io import SHIPPED, save_diffusion, warm_start_provenance
     from genlens.diffusion.schedule import NoiseSchedule
     from genlens.diffusion.train import DiffusionTrainConfig, train_diffusion
     from genlens.diffusion.unet import UNetConfig
     from genlens.training.checkpoint import find_checkpoint, read_checkpoint_state
     from genlens.utils.config_io import to_dict
 
-    if cond not in CONDS:
+    if cond is not None and cond not in CONDS:
         raise GenlensError(f"--cond '{cond}' is unknown; use {', '.join(CONDS)}")
-    data_spec = data
-    data = load_data(data, split="train", data_dir=data_dir)
+    if resolution is not None:  # a size the UNet cannot halve: one line before any data is read
+        _shape(resolution, channels or 1, cond or "none", size="tiny" if small else size)
+    options, data = training_data(data, resolution=resolution, channels=channels, hflip=hflip, data_dir=data_dir)
     if limit:
         data = data.take(limit)  # scenes keep their ground truth (SceneData.subset)
+    if cond is None:
+        cond = "class" if conditional(data, what="training an unconditional denoiser (--cond none)") \
+            else "none"
+    elif cond == "class" and data.num_classes < 2:
+        raise GenlensError(f"--cond class needs labels of 2+ classes but {data.name} has one; use --cond none")
     if threads:
         import torch
 
         torch.set_num_threads(threads)
     extra = {"pooled_token": pooled_token} if cond == "text" else {}
-    extra |= _shape(data, cond)
-    unet = UNetConfig.preset("tiny" if small else size, cond, num_classes=data.num_classes, **extra)
+    side = int(data.images.shape[-1])
+    options = replace(options, resolution=side, channels=int(data.images.shape[1]))  # what it really trained on
+    extra |= _shape(side, int(data.images.shape[1]), cond, size="tiny" if small else size, data=data)
+    name = "tiny" if small else size or size_for(side)
+    unet = UNetConfig.preset(name, cond, num_classes=data.num_classes, **extra)
     warmup_steps = warmup if warmup is not None else min(500, max(1, steps // 10))
     config = DiffusionTrainConfig(unet=unet, schedule=NoiseSchedule(beta_schedule=beta_schedule), steps=steps,
                                   batch_size=batch, lr=lr, mixed_precision=mixed_precision, seed=seed,
                                   warmup_steps=warmup_steps, ema_decay=ema_decay,
-                                  init_from=str(init_from) if init_from is not None else None, data=data_spec)
+                                  init_from=str(init_from) if init_from is not None else None, data=options.spec,
+                                  hflip=hflip)
     out = out or Path("runs/diffusion") / SHIPPED.get(cond, "fmnist-ddpm-uncond")
     captions = None
     if cond == "text":
@@ -131,13 +148,13 @@ def train(
     saved = read_checkpoint_state(out / "checkpoints").get("history") if find_checkpoint(out / "checkpoints") else None
     whole = [{"step": int(r[0]), "loss": r[1]} for r in saved] if saved else result.history
     losses = [h["loss"] for h in whole]
-    metrics = {"init_from": _provenance(init_from)} if init_from is not None else {}
+    metrics = {"init_from": warm_start_provenance(init_from)} if init_from is not None else {}
     if captions is not None:
         metrics["captions"] = {"source": captions.source, "count": int(captions.labels.numel())}
     metrics |= {"final_loss": losses[-1] if losses else None, "steps": steps, "train_seconds": round(result.seconds, 1),
                "history": [{"step": h["step"], "loss": h["loss"]} for h in whole[:: max(1, steps // 200)]]}
     save_diffusion(out, result.model, config=config, class_names=data.class_names, command=command_line(),
-                   metrics=metrics)
+                   metrics=metrics, data=options)
     write_run_json(out, command=command_line(), config=to_dict(config), seed=seed, metrics=metrics,
                    seconds=time.perf_counter() - t0)
     end_distributed()  # under accelerate launch: all ranks done, no abort at exit
@@ -149,31 +166,18 @@ def train(
         err_console.print(f"diffusion ({cond}): final loss {metrics['final_loss']:.4f} -> {out}")
 
 
-def _shape(data, cond: str) -> dict:
-    """UNet fields that follow the data: channels, canvas, padding (28 px is padded to 32) and, for layouts, the
+def _shape(side: int, channels: int, cond: str, *, size: str | None, data=None) -> dict:
+    """UNet fields that follow the data (:func:`~genlens.diffusion.config.canvas_fields`) and, for layouts, the
     most objects a scene holds."""
-    side = int(data.images.shape[-1])
-    pad = 2 if side == 28 else 0
-    if (side + 2 * pad) % 4:
-        raise GenlensError(f"images of {side} px do not fit the denoiser's three resolutions; use a multiple of 4 "
-                           "(or 28, padded to 32)")
-    out = {"in_channels": int(data.images.shape[1]), "sample_size": side + 2 * pad, "pad": pad}
-    if cond == "layout":
+    from genlens.diffusion.config import canvas_fields
+
+    out = canvas_fields(side, channels, size)
+    if cond == "layout" and data is not None:
         if not hasattr(data, "classes"):
             raise GenlensError("--cond layout needs scenes with ground-truth layouts; pass --data fashion-scenes "
                                "(or fashion-scenes-rgb)")
         out["max_items"] = int(data.classes.shape[1])
     return out
-
-
-def _provenance(folder: Path) -> dict:
-    """What a warm start came from: the folder, its weights' sha256 and the command that made them."""
-    from genlens.utils.io import read_json
-
-    manifest = read_json(folder / "manifest.json")
-    return {"folder": str(folder), "sha256": manifest.get("sha256"), "command": manifest.get("command"),
-            "git_commit": manifest.get("git_commit"), "metrics": {k: v for k, v in manifest.get("metrics", {}).items()
-                                                                   if k != "history"}}
 
 
 @app.command("sample")

@@ -12,6 +12,7 @@ from genlens.cli.common import DataDirOpt, DeviceOpt, JsonOpt, SeedOpt, command_
 from genlens.errors import GenlensError
 
 SWEEPS = ("guidance", "steps")
+FMNIST = "fashion-mnist"
 AnchorsOpt = typer.Option(None, "--anchors", help="Text prompts: also condition on the prompt's K nearest training "
                           "captions (MiniLM cosine); 0 = the prompt alone. Default 8.")
 GuidanceIntervalOpt = typer.Option(None, "--guidance-interval", help="Guide only at training timesteps LO,HI "
@@ -105,7 +106,8 @@ def eval_cmd(
     model: Path | None = typer.Argument(None, help="Model folder (default: the shipped fmnist-ddpm; "
                                         "fmnist-ddpm-text with --prompts)."),
     n: int = typer.Option(2000, "--n", help="Samples for FID/KID/accuracy, balanced over the classes."),
-    guidance: float = typer.Option(3.0, "--guidance", help="Classifier-free guidance scale s."),
+    guidance: float | None = typer.Option(None, "--guidance", help="Classifier-free guidance scale s (default 3; "
+                                          "unconditional models: none)."),
     sampler: str | None = SamplerOpt,
     steps: int | None = StepsOpt,
     sweep: list[str] = typer.Option([], "--sweep", help="Also sweep: guidance (s = --scales) and/or steps "
@@ -124,11 +126,17 @@ def eval_cmd(
     guide_model: str | None = GuideModelOpt,
     guide_weight: float | None = GuideWeightOpt,
     all_judges: bool = typer.Option(False, "--all-judges", help="Judge with the ViT, Mixer and ResMLP as well."),
-    features: str = typer.Option("genlens-fmnist", "--features", help="FID/KID features: genlens-fmnist, genlens-eval, "
-                                 "inception[:FILE], a zoo model name, a model folder or timm:NAME[:FILE]."),
+    features: str | None = typer.Option(None, "--features", help="FID/KID features: genlens-fmnist (the default "
+                                        "for Fashion-MNIST models), genlens-eval, inception[:FILE], a zoo model name, "
+                                        "a model folder (for models of other data: a classifier trained on it, e.g. "
+                                        "from `genlens zoo train ARCH --data SPEC`) or timm:NAME[:FILE]."),
     allow_download: bool = typer.Option(False, "--allow-download", help="Let --features timm:NAME fetch timm's "
                                         "pretrained weights (off: never the network)."),
     batch: int = typer.Option(256, "--batch", help="Sampling batch size."),
+    data: str | None = typer.Option(None, "--data", help="Score against this data instead (FID/KID only; its "
+                                    "images must have the model's size). Default: the model's own data."),
+    resolution: int | None = typer.Option(None, "--resolution", help="With --data: resize and centre-crop it to "
+                                          "N x N first."),
     out: Path = typer.Option(Path("out/diffusion-eval"), "--out", help="Folder for eval.json and the plots."),
     seed: int = SeedOpt,
     device: str = DeviceOpt,
@@ -157,7 +165,14 @@ def eval_cmd(
                                 timestep_spacing=timestep_spacing, guide_model=guide_model, guide_weight=guide_weight,
                                 anchors=anchors)
     dev = str(resolve_device(device))
+    from genlens.metrics.extractors import extractor_for
+
+    # a bad --features (a missing weights file, timm without --allow-download) fails now, before any sampling
+    extractor = None if features is None else extractor_for(features, device=dev, allow_download=allow_download)
     pipe = DiffusionPipeline.from_folder(model if model is not None else default_model(prompts), device=dev, **flags)
+    if data is not None or pipe.bundle.data.spec.split(":")[0] != FMNIST or pipe.cond_kind == "none":
+        return _eval_on_data(pipe, data=data, resolution=resolution, features=extractor, n=n, batch=batch, seed=seed,
+                             device=dev, data_dir=data_dir, out=out, json_out=json_out)
     if pipe.cond_kind == "none":
         raise GenlensError("this model is unconditional; eval scores class-conditional and text models")
     if pipe.cond_kind == "layout":
@@ -169,9 +184,7 @@ def eval_cmd(
         from genlens.data.captions import held_out_prompts
 
         held_out_prompts(prompt_set)  # an unknown set fails here, before any sampling
-    from genlens.metrics.extractors import extractor_for
-
-    extractor = extractor_for(features, device=dev, allow_download=allow_download)  # a bad --features fails now
+    extractor = extractor or extractor_for("genlens-fmnist", device=dev)
     t0 = time.perf_counter()
     test, train = load_fashion_mnist("test", data_dir=data_dir), load_fashion_mnist("train", data_dir=data_dir)
     judges = E.default_judges(dev, all_zoo=all_judges)
@@ -181,7 +194,7 @@ def eval_cmd(
     result: dict[str, Any] = {"model": str(pipe.bundle.folder), "kind": pipe.bundle.kind, "seed": seed, "device": dev,
                               **{k: v for k, v in record.items() if k not in ("sampler", "steps", "guidance")}}
     cfg = pipe.config
-    with progress_bar(f"eval ({cfg.sampler} {record['steps']}, s={guidance:g}, n={n})", None, quiet=json_out) as cb:
+    with progress_bar(f"eval ({cfg.sampler} {record['steps']}, s={cfg.guidance:g}, n={n})", None, quiet=json_out) as cb:
         ev, images, labels = E.evaluate_class_model(pipe, n=n, reference=reference, judges=judges, callback=cb,
                                                     return_samples=True, **common)
     result["class_eval"] = ev
@@ -218,6 +231,48 @@ def eval_cmd(
         emit_json(result)
     else:
         _print_summary(result, out)
+
+
+def _eval_on_data(pipe, *, data: str | None, resolution: int | None, features: Any, n: int, batch: int,
+                  seed: int, device: str, data_dir: Path | None, out: Path, json_out: bool) -> None:
+    """FID/KID of ``n`` samples against the model's own data (or ``data``) under ``features``: models of any data,
+    unconditional ones included; eval.json and samples.png in ``out``."""
+    from genlens.cli.common import progress_bar
+    from genlens.diffusion import evaluate as E
+    from genlens.metrics.against_data import fid_kid_against
+    from genlens.utils.data_record import real_images
+    from genlens.utils.io import atomic_write_json
+
+    trained, unet, kind = pipe.bundle.data, pipe.model.config, pipe.cond_kind
+    spec = data or trained.spec
+    if kind not in ("class", "none"):
+        raise GenlensError(f"scoring a {kind}-conditional model against --data is not supported; use a class or "
+                           "unconditional model")
+    if features is None:
+        if spec.split(":")[0] != FMNIST:
+            raise GenlensError(f"a model of {spec} needs --features: a classifier trained on that data (genlens zoo "
+                               f"train cnn --data {spec} --out DIR) or a registered extractor")
+        features = "genlens-fmnist"
+    t0 = time.perf_counter()
+    real = real_images(trained, data, model_px=unet.sample_size - 2 * unet.pad, model=str(pipe.bundle.folder),
+                       resolution=resolution, data_dir=data_dir)
+    with progress_bar(f"sample {n} for FID", None, quiet=json_out) as cb:
+        if kind == "class":
+            images, _ = E.generate_class_samples(pipe, n, seed=seed, batch_size=batch, callback=cb)
+        else:
+            images = E.generate(pipe, lambda idx: None, n, seed=seed, batch_size=batch, callback=cb)
+    result = {"model": str(pipe.bundle.folder), "kind": pipe.bundle.kind, "data": spec, "seed": seed,
+              "device": device, **E.settings_record(pipe.config), "n": n,
+              **fid_kid_against(images, real, features=features, device=device, seed=seed),
+              "seconds": round(time.perf_counter() - t0, 2)}
+    save_png_atomic(images[:64], out / "samples.png", nrow=8)
+    atomic_write_json(out / "eval.json", {**result, "command": command_line()})
+    if json_out:
+        emit_json(result)
+    else:
+        err_console.print(f"{result['model']}: FID {result['fid']['value']:.3f}, KID {result['kid']['value']:.5f} "
+                          f"({result['fid']['extractor']}, {n} samples vs {len(real)} images of {spec}) "
+                          f"-> {out / 'eval.json'}")
 
 
 def _write_outputs(result: dict[str, Any], images, labels, names, out: Path) -> None:

@@ -14,13 +14,16 @@ from genlens.cli.common import (
     JsonOpt,
     SeedOpt,
     command_line,
-    emit_json,
     err_console,
     progress_bar,
     write_run_json,
 )
+from genlens.cli.data_opts import TRAIN_DATA_HELP, ChannelsOpt, HflipOpt, ResolutionOpt, conditional
+from genlens.cli.gan_common import finish, load_gan
+from genlens.cli.gan_eval import evaluate
 from genlens.errors import GenlensError
 from genlens.training.distributed import end_distributed
+from genlens.utils.preset_costs import presets_help
 
 app = typer.Typer(
     help="GANs: a StyleGAN2-style baseline, EqGAN-SA (spatial awareness) and a layout-conditioned GAN.\n\n"
@@ -36,31 +39,19 @@ NameArg = Annotated[str, typer.Argument(help="Shipped GAN (fmnist-gan, fmnist-se
                                              "`genlens gan train`.")]
 
 
-def _load(name: str, device: str):
-    from genlens.gan.io import load_generator
-    from genlens.utils.device import resolve_device
-
-    return load_generator(name, device=resolve_device(device))
-
-
-def _finish(out: Path | None, result: dict, *, config: dict, seed: int, t0: float, json_out: bool, done: str) -> None:
-    """run.json into ``out`` (if given), then the JSON object on stdout or one line on stderr."""
-    if out is not None:
-        write_run_json(out, command=command_line(), config=config, seed=seed, metrics=result,
-                       seconds=time.perf_counter() - t0)
-    if json_out:
-        emit_json(result)
-    else:
-        err_console.print(done)
-
-
 @app.command()
 def train(
     arch: Annotated[str, typer.Option("--arch", help="stylegan2 (baseline), sel-only (ablation), eqgan-sa, or "
                                       "layout (conditioned on layouts; needs data with layouts).")] = "eqgan-sa",
-    data: Annotated[str, typer.Option("--data", help="Data spec with 32x32 (or 28x28, padded) images: "
-                                      "fashion-mnist, fashion-scenes, fashion-scenes-rgb, folder:PATH, npz:PATH.")]
+    data: Annotated[str, typer.Option("--data", help=TRAIN_DATA_HELP + " Images must be (or --resolution makes "
+                                      "them) 32, 64 or 128 px; 28 px is padded to 32; folders load at 32 px.")]
     = "fashion-mnist",
+    resolution: int | None = ResolutionOpt,
+    channels: int | None = ChannelsOpt,
+    hflip: bool = HflipOpt,
+    cond: Annotated[str | None, typer.Option("--cond", help="class (G and a projection D see each image's class) or "
+                                             "none. Default: class for a folder or .npz with labels of 2+ classes, "
+                                             "none for the registered sets (the shipped GANs' recipe).")] = None,
     steps: Annotated[int, typer.Option("--steps", min=1, help="Training steps (one D and one G update each).")]
     = 20000,
     batch: Annotated[int, typer.Option("--batch", min=1, help="Images per training step.")] = 64,
@@ -71,8 +62,10 @@ def train(
     = None,
     resume: Annotated[bool, typer.Option("--resume", help="Continue the checkpoint in --run-dir.")] = False,
     checkpoint_every: Annotated[int, typer.Option("--checkpoint-every", min=0)] = 1000,
-    size: Annotated[str, typer.Option("--size", help="Network widths: default, half (the shipped CPU-trained "
-                                      "GANs) or tiny (smoke tests).")] = "default",
+    size: Annotated[str | None, typer.Option("--size", help="Network widths: default (alias 32) or half (the "
+                                             "shipped CPU-trained GANs) at 32 px, 64, 128, or tiny (smoke tests, "
+                                             "any canvas); default: the one of the images' canvas. "
+                                             + presets_help("gan"))] = None,
     tiny: Annotated[bool, typer.Option("--tiny", help="Same as --size tiny.")] = False,
     limit: Annotated[int | None, typer.Option("--limit", min=8, help="Use only the first N training images.")]
     = None,
@@ -81,36 +74,57 @@ def train(
     device: str = DeviceOpt,
     json_out: bool = JsonOpt,
 ) -> None:
-    """Train a GAN on any data spec at 32x32; writes checkpoints, the EMA generator and run.json.
+    """Train a GAN on any data spec at 32, 64 or 128 px, grey or colour, class-conditional on labelled folders;
+    writes checkpoints, the EMA generator and run.json.
 
     Example: genlens gan train --arch eqgan-sa --data fashion-scenes --run-dir runs/scenes-eqgan --out DIR
+
+    Your images: genlens gan train --data folder:photos --resolution 64 --channels 3 --hflip --out runs/photos-gan
     """
+    from genlens.data.options import DataOptions
+    from genlens.gan.config import check_canvas
     from genlens.gan.io import FMNIST
     from genlens.training.lock import run_lock
 
     t0 = time.perf_counter()
+    if cond not in (None, "class", "none"):
+        raise GenlensError(f"--cond '{cond}' is unknown; use class or none")
+    if resolution is not None:
+        check_canvas(resolution)  # one line before any data is read
+    options = DataOptions(data, resolution, channels, hflip)
     run_dir = run_dir or Path("runs/gan") / (arch if data == FMNIST else f"{data.replace(':', '-')}-{arch}")
     with run_lock(run_dir):  # from the start: a second `gan train` on this folder is refused before any work
-        _train(arch=arch, data=data, steps=steps, batch=batch, run_dir=run_dir, out=out, resume=resume,
+        _train(arch=arch, options=options, cond=cond, steps=steps, batch=batch, run_dir=run_dir, out=out, resume=resume,
                checkpoint_every=checkpoint_every, size="tiny" if tiny else size, limit=limit, data_dir=data_dir,
                seed=seed, device=device, json_out=json_out, t0=t0)
 
 
-def _train(*, arch: str, data: str, steps: int, batch: int, run_dir: Path, out: Path | None, resume: bool,
-           checkpoint_every: int, size: str, limit: int | None, data_dir: Path | None, seed: int, device: str,
+def _train(*, arch: str, options, cond: str | None, steps: int, batch: int, run_dir: Path, out: Path | None, resume: bool,
+           checkpoint_every: int, size: str | None, limit: int | None, data_dir: Path | None, seed: int, device: str,
            json_out: bool, t0: float) -> None:
-    from genlens.gan.data import load_gan_data
+    from dataclasses import replace
+
+    from genlens.gan.data import CANVAS, load_gan_data
     from genlens.gan.io import save_generator
     from genlens.gan.layout import train_inputs
     from genlens.gan.train import GanTrainConfig, train_gan
     from genlens.training.loop import RunFinished
     from genlens.utils.config_io import to_dict
 
+    data = options.spec
     train_cfg = GanTrainConfig(total_steps=steps, batch_size=batch, seed=seed, device=device,
-                               checkpoint_every=checkpoint_every, di_every=max(steps // 20, 1))
-    images, train_data = load_gan_data(data, "train", data_dir=data_dir, limit=limit)
-    held_out, test_data = load_gan_data(data, "test", data_dir=data_dir, limit=1024)
-    inputs = train_inputs(arch, train_data, images, held_out, size=size, held_out_data=test_data)
+                               checkpoint_every=checkpoint_every, di_every=max(steps // 20, 1), hflip=options.hflip)
+    if options.resolution is None and _is_folder(data):
+        options = replace(options, resolution=CANVAS)  # folders: the shipped canvas unless --resolution says
+    images, train_data = load_gan_data(options, "train", data_dir=data_dir, limit=limit)
+    held_out, test_data = load_gan_data(options, "test", data_dir=data_dir, limit=1024)
+    labelled = arch != "layout" and conditional(train_data, what="training an unconditional GAN")
+    if cond == "class" and not labelled:
+        raise GenlensError("--cond class needs labels of 2+ classes (and an arch other than layout); use --cond none")
+    use_labels = cond == "class" or (cond is None and labelled and not _is_registered(data))
+    options = replace(options, resolution=int(train_data.images.shape[-1]), channels=int(images.shape[1]))
+    inputs = train_inputs(arch, train_data, images, held_out, size=size, held_out_data=test_data,
+                          conditional=use_labels)
     with progress_bar(f"gan {arch}", steps, quiet=json_out) as callback:
         run = train_gan(config=train_cfg, run_dir=run_dir, resume=resume,
                         callback=lambda r: callback({**r, "loss": r["loss_g"]}), **inputs)
@@ -120,22 +134,36 @@ def _train(*, arch: str, data: str, steps: int, batch: int, run_dir: Path, out: 
     metrics = run.metrics()
     model_cfg = inputs["model_config"]
     out = out or run_dir / "model"
-    folder = save_generator(out, run.G_ema.cpu(), command=command_line(), metrics=metrics, data=data,
+    folder = save_generator(out, run.G_ema.cpu(), command=command_line(), metrics=metrics, data=options,
                             train=train_cfg.identity(), discriminator=run.pair.D.cpu())
-    config = {"model": to_dict(model_cfg), "train": to_dict(train_cfg), "data": data, "run_dir": str(run_dir),
+    config = {"model": to_dict(model_cfg), "train": to_dict(train_cfg), "data": to_dict(options), "run_dir": str(run_dir),
               "model_folder": str(folder)}
     write_run_json(run_dir, command=command_line(), config=config, seed=seed, metrics=metrics,
                    seconds=time.perf_counter() - t0)
     end_distributed()  # under accelerate launch: all ranks done, no abort at exit
-    _finish(None, {"model_folder": str(folder), "run_dir": str(run_dir), **metrics}, config=config, seed=seed,
+    finish(None, {"model_folder": str(folder), "run_dir": str(run_dir), **metrics}, config=config, seed=seed,
             t0=t0, json_out=json_out, done=f"{arch}: {run.step} steps, DI {metrics['di']}, generator in {folder}")
 
 
+def _is_registered(spec: str) -> bool:
+    from genlens.data.spec import parse_data_spec
+
+    return parse_data_spec(spec).kind == "name"
+
+
+def _is_folder(spec: str) -> bool:
+    from genlens.data.spec import parse_data_spec
+
+    return parse_data_spec(spec).kind == "folder"
+
+
 def _save_images(images01, out: Path, prefix: str = "") -> list[str]:
+    """PNGs enlarged to 128 px (nearest neighbour): 4x for the 32-px GANs, 2x at 64, as drawn at 128."""
     from genlens.utils.images import save_grid, save_png
 
-    files = [str(save_png(img, out / f"{prefix}{i}.png", upscale=4)) for i, img in enumerate(images01)]
-    save_grid(images01, out / "grid.png", nrow=min(8, len(images01)), upscale=4)
+    up = max(1, 128 // int(images01.shape[-1]))
+    files = [str(save_png(img, out / f"{prefix}{i}.png", upscale=up)) for i, img in enumerate(images01)]
+    save_grid(images01, out / "grid.png", nrow=min(8, len(images01)), upscale=up)
     return files
 
 
@@ -192,8 +220,12 @@ def sample(
     name: NameArg,
     n: Annotated[int, typer.Option("--n", min=1, help="Number of images.")] = 16,
     layout: LayoutOpt = None,
-    out: Annotated[Path, typer.Option("--out", help="Output folder: <i>.png, grid.png, run.json.")]
-    = Path("out/gan/samples"),
+    class_name: Annotated[str | None, typer.Option("--class", help="Class-conditional GANs: the class to draw "
+                                                   "(name or index).")] = None,
+    all_classes: Annotated[bool, typer.Option("--all-classes", help="Class-conditional GANs: --n images of "
+                                              "every class.")] = False,
+    out: Annotated[Path, typer.Option("--out", help="Output folder: <i>.png (class-conditional: <class>/<i>.png), "
+                                      "grid.png, run.json.")] = Path("out/gan/samples"),
     seed: int = SeedOpt,
     device: str = DeviceOpt,
     json_out: bool = JsonOpt,
@@ -207,13 +239,17 @@ def sample(
     from genlens.gan.edit import to01
 
     t0 = time.perf_counter()
-    G = _load(name, device)
+    G = load_gan(name, device)
     items, _ = _layout(G, layout)
+    if G.config.num_classes or class_name is not None or all_classes:
+        from genlens.cli.gan_sample import sample_classes
+
+        return sample_classes(G, name, class_name, all_classes, n=n, out=out, seed=seed, t0=t0, json_out=json_out)
     files = _save_images(to01(sample_images(G, n, seed, layout=items)).cpu(), out)
     result = {"model": name, "arch": G.config.arch, "n": n, "files": files, "grid": str(out / "grid.png")}
     if items is not None:
         result["layout"] = items.to_text(G.config.class_names)
-    _finish(out, result, config={"model": name, "n": n, "layout": result.get("layout")}, seed=seed, t0=t0,
+    finish(out, result, config={"model": name, "n": n, "layout": result.get("layout")}, seed=seed, t0=t0,
             json_out=json_out, done=f"{n} images in {out}")
 
 
@@ -234,11 +270,11 @@ def interpolate(
     from genlens.gan.edit import to01
 
     t0 = time.perf_counter()
-    G = _load(name, device)
+    G = load_gan(name, device)
     items, _ = _layout(G, layout)
     files = _save_images(to01(interp(G, seed, seed_b, steps=steps, space=space, layout=items)).cpu(), out)
     result = {"model": name, "seeds": [seed, seed_b], "space": space, "files": files}
-    _finish(out, result, config={"model": name, "steps": steps, "space": space}, seed=seed, t0=t0,
+    finish(out, result, config={"model": name, "steps": steps, "space": space}, seed=seed, t0=t0,
             json_out=json_out, done=f"{steps} frames in {out}")
 
 
@@ -285,7 +321,7 @@ def edit(
     from genlens.utils.images import save_grid, save_png
 
     t0 = time.perf_counter()
-    G = _load(name, device)
+    G = load_gan(name, device)
     if G.config.use_layout or layout is not None:
         if center is not None:
             raise GenlensError("a layout GAN moves layout items, not heatmaps; use --move I:X,Y instead of --center")
@@ -299,7 +335,7 @@ def edit(
     files = {k: str(save_png(img, out / f"{k}.png", upscale=4)) for k, img in zip(res.PANELS, panels, strict=True)}
     save_grid(panels, out / "grid.png", nrow=4, upscale=4)
     result = {"model": name, "seed": seed, "level": level, **res.summary(), "center_after": list(xy), "files": files}
-    _finish(out, result, config={"model": name, "center": list(xy), "level": level}, seed=seed, t0=t0,
+    finish(out, result, config={"model": name, "center": list(xy), "level": level}, seed=seed, t0=t0,
             json_out=json_out, done=f"edited seed {seed} level {level} -> {xy}; images in {out}")
 
 
@@ -326,60 +362,8 @@ def _edit_layout(G, name: str, text: str | None, move: str | None, *, n: int, ou
     names = G.config.class_names
     result = {"model": name, "seed": seed, "n": n, "layout_before": before.to_text(names),
               "layout_after": after.to_text(names), "files": files, "grid": str(out / "grid.png")}
-    _finish(out, result, config={"model": name, "layout": result["layout_before"], "move": move, "n": n}, seed=seed,
+    finish(out, result, config={"model": name, "layout": result["layout_before"], "move": move, "n": n}, seed=seed,
             t0=t0, json_out=json_out, done=f"edited seed {seed}: {result['layout_after']}; images in {out}")
 
 
-@app.command("eval")
-def evaluate(
-    name: NameArg,
-    n: Annotated[int, typer.Option("--n", min=10, help="Samples for FID, KID and class coverage.")] = 2000,
-    features: Annotated[str, typer.Option("--features", help="FID/KID features: genlens-fmnist, genlens-eval, "
-                                           "inception[:FILE], a zoo model name, a model folder or timm:NAME[:FILE]."
-                                           )] = "genlens-fmnist",
-    allow_download: Annotated[bool, typer.Option("--allow-download", help="Let --features timm:NAME fetch timm's "
-                                                 "pretrained weights (off: never the network).")] = False,
-    editing_latents: Annotated[int, typer.Option("--editing-latents", min=1, help="Latents for the editing score "
-                                                 "(12 heatmap moves each).")] = 64,
-    run_dir: Annotated[Path | None, typer.Option("--run-dir", help="Training run dir (G + D checkpoint): also "
-                                                 "report the disequilibrium indicator.")] = None,
-    di_n: Annotated[int, typer.Option("--di-n", min=1, help="Held-out reals and fakes for DI.")] = 1024,
-    render_threads: Annotated[int, typer.Option("--render-threads", min=1, help="CPU threads for render ms.")] = 2,
-    out: Annotated[Path | None, typer.Option("--out", help="Also write run.json into this folder.")] = None,
-    data_dir: Path | None = DataDirOpt,
-    seed: int = SeedOpt,
-    device: str = DeviceOpt,
-    json_out: bool = JsonOpt,
-) -> None:
-    """FID/KID vs the test set, class coverage, editing score, CPU render time [and DI from --run-dir].
-
-    Example: genlens gan eval fmnist-eqgan --n 2000 --run-dir out/gan/eqgan-sa --json
-    """
-    from genlens.gan.data import fmnist_28, fmnist_32
-    from genlens.gan.di import load_training_checkpoint
-    from genlens.gan.evaluate import evaluate_generator
-    from genlens.gan.io import FMNIST, model_data
-
-    t0 = time.perf_counter()
-    if (trained_on := model_data(name)) != FMNIST:
-        raise GenlensError(f"gan eval scores Fashion-MNIST GANs; '{name}' was trained on {trained_on}, which "
-                           "the spatial editing measurement scores (bench/spatial.py)")
-    G = _load(name, device)
-    from genlens.metrics.extractors import extractor_for
-
-    extractor = extractor_for(features, device=device, allow_download=allow_download)  # bad --features: fails now
-    if run_dir is not None:
-        load_training_checkpoint(run_dir)  # a bad --run-dir fails now, in one line, before the long part
-    held_out = fmnist_32("test", data_dir=data_dir, limit=di_n) if run_dir is not None else None
-    with progress_bar("gan eval", 5, quiet=json_out) as callback:
-        scores = evaluate_generator(G, n=n, test_images=fmnist_28("test", data_dir=data_dir), features=extractor,
-                                    editing_latents=editing_latents, run_dir=run_dir, held_out=held_out, di_n=di_n,
-                                    render_threads=render_threads, seed=seed, callback=callback)
-    result = {"model": name, **scores, "seconds": round(time.perf_counter() - t0, 2)}
-    fid, kid, cov, editing, di = (scores[k] for k in ("fid", "kid", "coverage", "editing", "di"))
-    edit_txt = "n/a" if editing is None else f"{editing['correlation']:.3f} (slope {editing['slope']:.2f})"
-    _finish(out, result, config={"model": name, "n": n, "features": features}, seed=seed, t0=t0, json_out=json_out,
-            done=f"{name}: FID {fid['value']:.2f}, KID {kid['value']:.4f} ({fid['extractor']}, {n} samples); smallest "
-                 f"class {cov['min_class']} {100 * cov['min_fraction']:.1f}%; editing r {edit_txt}; render "
-                 f"{scores['render_ms']['median_ms']:.1f} ms on {render_threads} CPU threads"
-                 + ("" if di is None else f"; DI {di['di']:.3f}"))
+app.command("eval")(evaluate)  # genlens gan eval (cli/gan_eval.py)

@@ -107,7 +107,8 @@ RULES: dict[str, Rule] = {
     "audit plant --n-images": Rule("count", 0, INT_MAX, why="0 uses all training images"),
     "--weight-decay": Rule("number", 0.0, 10.0),
     "--pii-scale": Rule("number", 0.0, 10.0, lo_open=True),
-    "--resolution": Rule("count", 8, 1024, why="a pixel size"),
+    # the data options of every trainer and evaluator (genlens.data.options.DataOptions checks the same ranges)
+    "--resolution": Rule("count", 8, 1024, why="pixels of the square images"),
     "--channels": Rule("count", 1, 3, why="1 grey or 3 colour"),
 }
 

@@ -133,6 +133,7 @@ class UNetConfig:
             raise GenlensError(f"layout_mode '{self.layout_mode}' is unknown; use {' or '.join(LAYOUT_MODES)}")
         if not 0 <= self.pad < self.sample_size // 2:
             raise GenlensError(f"pad {self.pad} must be in [0, {self.sample_size // 2}) for sample_size {self.sample_size}")
+        check_canvas(self.sample_size - 2 * self.pad, self.pad, len(self.block_out_channels))
 
     @property
     def cond_channels(self) -> int:
@@ -141,12 +142,14 @@ class UNetConfig:
 
     @classmethod
     def preset(cls, name: str, cond: str = "class", **kw: Any) -> UNetConfig:
-        """Named sizes: ``base`` (1.7 M parameters, GPU), ``small`` (0.7 M, 2.8x the CPU throughput; the shipped
-        models), ``tiny`` (tests)."""
+        """Named sizes (:data:`PRESETS`; parameters and CPU cost in :mod:`genlens.utils.preset_costs`): ``base`` (alias ``32``)
+        and ``small`` (the shipped models) for 28–32 px, ``64`` and ``128`` for larger canvases, ``tiny`` (tests)."""
+        name = SIZE_ALIASES.get(name, name)
         if name == "tiny":
             return cls.tiny(cond, **kw)
         if name not in PRESETS:
-            raise GenlensError(f"denoiser size '{name}' is unknown; use one of: {', '.join([*PRESETS, 'tiny'])}")
+            raise GenlensError(f"denoiser size '{name}' is unknown; use one of: "
+                               f"{', '.join([*PRESETS, *SIZE_ALIASES, 'tiny'])}")
         return cls(cond=cond, **{**PRESETS[name], **kw})
 
     @classmethod
@@ -157,12 +160,40 @@ class UNetConfig:
         return cls(cond=cond, **{**base, **kw})
 
 
-# Sizes measured on one CPU thread, batch 64 (training images/s): base 17, small 48.
+# Parameters and one-thread CPU cost of each: genlens.utils.preset_costs (measured by experiments/presets.py).
 PRESETS: dict[str, dict[str, Any]] = {
-    "base": {},
+    "base": {},  # 3 resolutions (32, 16, 8 at 32 px)
     "small": dict(block_out_channels=(16, 32, 64), layers_per_block=1, norm_num_groups=8,
                   attention_levels=(False, False, True)),
+    # 4 resolutions (64, 32, 16, 8): self-attention at 16 and 8 px, as base has at 16 and 8
+    "64": dict(block_out_channels=(32, 64, 128, 128), attention_levels=(False, False, True, True)),
+    # 5 resolutions (128 ... 8): the 64 preset with one more level in front
+    "128": dict(block_out_channels=(32, 64, 64, 128, 128), attention_levels=(False, False, False, True, True)),
 }
+SIZE_ALIASES = {"32": "base"}
+
+
+def size_for(side: int) -> str:
+    """The preset for ``side``-pixel images when ``--size`` is not given: base up to 32 px, then 64, then 128."""
+    return "base" if side <= 32 else "64" if side <= 64 else "128"
+
+
+def canvas_fields(side: int, channels: int, size: str | None) -> dict[str, int]:
+    """The UNet fields that follow ``side``-px images of ``channels`` for preset ``size`` (None: ``size_for``):
+    channels, canvas and padding (28 px is padded to 32); a side the preset cannot halve is a one-line error."""
+    name = SIZE_ALIASES.get(size or size_for(side), size or size_for(side))
+    pad = 2 if side == 28 else 0
+    check_canvas(side, pad, 2 if name == "tiny" else len(UNetConfig.preset(name).block_out_channels))
+    return {"in_channels": channels, "sample_size": side + 2 * pad, "pad": pad}
+
+
+def check_canvas(side: int, pad: int, levels: int) -> None:
+    """``side`` px (plus ``pad`` on each side) must halve evenly ``levels - 1`` times (the UNet's downsamplings)."""
+    need = 2 ** (levels - 1)
+    if (side + 2 * pad) % need:
+        up = -(-side // need) * need
+        raise GenlensError(f"--resolution {side} does not fit the denoiser's {levels - 1} downsamplings; use a "
+                           f"multiple of {need} (e.g. --resolution {up})")
 
 
 # ----------------------------------------------------------------------------------------- noise schedule
@@ -215,6 +246,7 @@ class DiffusionTrainConfig:
     seed: int = 0
     init_from: str | None = None  # warm start: a diffusion model folder with the same UNet and schedule
     data: str = "fashion-mnist"  # the data spec trained on (genlens.data.spec)
+    hflip: bool = False  # random horizontal flips of the training images (drawn from the loss's generator)
 
     def __post_init__(self) -> None:
         if not 0.0 <= self.cond_dropout < 1.0:
@@ -274,6 +306,8 @@ SAMPLING_MIGRATION = Migration(removed={"guide_interval": None})
 # Older "train" blocks: word dropout and conditioning noise for text models were measured and not adopted (no
 # shipped model trained with them; fmnist-ddpm's block stores both at 0).
 # Older "train" blocks predate --data: they all trained on Fashion-MNIST.
-TRAIN_MIGRATION = Migration(removed={"word_dropout": 0.0, "cond_noise": 0.0}, added={"data": "fashion-mnist"})
+# Older "train" blocks predate --hflip: no flips.
+TRAIN_MIGRATION = Migration(removed={"word_dropout": 0.0, "cond_noise": 0.0},
+                            added={"data": "fashion-mnist", "hflip": False})
 # Older "unet" blocks predate layout conditioning and other canvases: 28-px images padded by 2, no layout.
 UNET_MIGRATION = Migration(added={"pad": PAD, "max_items": 0, "layout_mode": "blobs"})

@@ -2,7 +2,8 @@
 
 config.json: ``{"kind": "diffusion-class" | "diffusion-text" | "diffusion-none" | "diffusion-layout", "unet": {...},
 "schedule": {...}, "class_names": [...], "text_encoder": "minilm" | null, "train": {...},
-"sampling": {...}}``. The optional ``"sampling"`` block is the model's recommended sampling settings: any
+"data": {"spec", "resolution", "channels", "hflip"}, "sampling": {...}}`` (``"data"``: the DataOptions it was
+trained with; folders without it were trained on their ``train.data`` spec at the denoiser's canvas). The optional ``"sampling"`` block is the model's recommended sampling settings: any
 :class:`~genlens.diffusion.config.SamplingConfig` fields (e.g. ``guidance_interval``, ``guide_model``,
 ``guide_weight``, ``timestep_spacing``) plus a ``"note"`` saying where they were measured.
 :class:`~genlens.diffusion.pipeline.DiffusionPipeline` samples with them unless told otherwise; ``guide_model``
@@ -17,6 +18,7 @@ from typing import Any
 
 import torch
 
+from genlens.data.options import DataOptions
 from genlens.diffusion.config import (
     SAMPLING_MIGRATION,
     TRAIN_MIGRATION,
@@ -35,6 +37,7 @@ from genlens.models.weights_io import (
     save_model_folder,
 )
 from genlens.utils.config_io import from_dict, to_dict
+from genlens.utils.data_record import FMNIST, data_record, read_data_options
 
 KINDS = {"class": "diffusion-class", "text": "diffusion-text", "none": "diffusion-none", "layout": "diffusion-layout"}
 SHIPPED = {"class": "fmnist-ddpm", "text": "fmnist-ddpm-text", "layout": "scenes-ddpm-layout"}
@@ -55,18 +58,39 @@ class DiffusionBundle:
     kind: str
     folder: Path | None = None
     text_encoder: str | None = None
+    data: DataOptions = FMNIST  # what it was trained on, preprocessed how (config.json "data")
     sampling: dict[str, Any] = field(default_factory=dict)
     note: str = ""
 
 
 def save_diffusion(folder: str | os.PathLike, model: Denoiser, *, config: DiffusionTrainConfig,
                    class_names: tuple[str, ...], command: str, metrics: dict[str, Any],
-                   dtype: torch.dtype = torch.float32) -> Path:
+                   dtype: torch.dtype = torch.float32, data: DataOptions | None = None) -> Path:
+    """Write the model folder; ``data``: the options it was trained with (default: ``config.data`` at the
+    denoiser's canvas and channels)."""
     kind = config.unet.cond
     meta = {"kind": KINDS[kind], "unet": to_dict(config.unet), "schedule": to_dict(config.schedule),
             "class_names": list(class_names), "text_encoder": "minilm" if kind == "text" else None,
-            "train": to_dict(config)}
+            "train": to_dict(config), "data": data_record(data or legacy_data(config.unet, config.data,
+                                                                               hflip=config.hflip))}
     return save_model_folder(folder, model, config=meta, command=command, metrics=metrics, dtype=dtype)
+
+
+def legacy_data(unet: UNetConfig, spec: str, *, hflip: bool = False) -> DataOptions:
+    """The options of a folder that records none: its spec at the denoiser's canvas (less the padding) and
+    channels (a Fashion-MNIST folder: fashion-mnist, 28 px, grey)."""
+    return DataOptions(spec, unet.sample_size - 2 * unet.pad, unet.in_channels, hflip)
+
+
+def warm_start_provenance(folder: str | os.PathLike) -> dict[str, Any]:
+    """What a warm start (``--init-from``) came from: the folder, its weights' sha256 and the command that made
+    them (its manifest's metrics, less the loss history)."""
+    from genlens.utils.io import read_json
+
+    manifest = read_json(Path(folder) / "manifest.json")
+    return {"folder": str(folder), "sha256": manifest.get("sha256"), "command": manifest.get("command"),
+            "git_commit": manifest.get("git_commit"), "metrics": {k: v for k, v in manifest.get("metrics", {}).items()
+                                                                   if k != "history"}}
 
 
 def shipped_diffusion_folder(cond: str = "class") -> Path:
@@ -126,6 +150,8 @@ def load_diffusion(folder: str | os.PathLike, *, device: str | torch.device = "c
     schedule = from_dict(NoiseSchedule, meta["schedule"], where=f"{where} schedule")
     sampling, note = read_sampling(meta.get("sampling"), where=f"{where} sampling",
                                    num_train_timesteps=schedule.num_train_timesteps)
+    spec = meta.get("train", {}).get("data", "fashion-mnist") if isinstance(meta.get("train"), dict) else "fashion-mnist"
+    data = read_data_options(meta, where=where, legacy=legacy_data(unet, str(spec)))
     return DiffusionBundle(model=model, schedule=schedule, class_names=tuple(meta.get("class_names") or ()),
                            kind=kind, folder=folder, text_encoder=meta.get("text_encoder"), sampling=sampling,
-                           note=note)
+                           note=note, data=data)

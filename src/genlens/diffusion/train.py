@@ -146,6 +146,8 @@ def train_diffusion(
         raise GenlensError(f"labels go up to {int(labels.max())} but the model has {config.unet.num_classes} classes")
     if kind == "layout":
         check_scenes(scenes, images, config)
+        if config.hflip:
+            raise GenlensError("--hflip would mirror scenes away from their layouts; drop it with --cond layout")
     size = images.shape[-1] + 2 * config.unet.pad
     if (images.shape[1], size) != (config.unet.in_channels, config.unet.sample_size):
         raise GenlensError(f"images {tuple(images.shape[1:])} padded by {config.unet.pad} do not fit the denoiser "
@@ -163,6 +165,9 @@ def train_diffusion(
 
     def loss_fn(net: torch.nn.Module, batch: tuple[torch.Tensor, ...]) -> torch.Tensor:
         x, y = batch[0], batch[1]
+        if config.hflip:  # drawn before the loss's draws, from the same checkpointed generator: resume is exact
+            flip = (torch.rand(x.shape[0], generator=gen) < 0.5).to(x.device)
+            x = torch.where(flip[:, None, None, None], x.flip(-1), x)
         x0 = to_model_space(x, config.unet.pad)  # (B, C, 32, 32) in [-1, 1]
         if kind == "class":
             cond = y

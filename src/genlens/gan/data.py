@@ -1,9 +1,9 @@
-"""Data as the GANs see it: (N, C, 32, 32) in [-1, 1], the generator's one canvas size.
+"""Data as the GANs see it: (N, C, S, S) in [-1, 1] on one of the generators' canvases (S = 32, 64 or 128).
 
-Any data spec (:func:`genlens.data.spec.load_data`) works when its images are 32x32 (fashion-scenes, its
-colour variant, 32-px folders) or 28x28 (Fashion-MNIST, padded by 2 px of background to 32, which
-:func:`genlens.gan.evaluate.to_fmnist01` undoes for the 28x28 metrics). What ``genlens gan train``, the
-benchmark and the tour train and evaluate on.
+Any data spec works (:func:`genlens.data.options.load_with_options`, resized with ``--resolution``) when its
+images land on a canvas: 32, 64 or 128 px (fashion-scenes, its colour variant, your folders), or 28x28
+(Fashion-MNIST, padded by 2 px of background to 32, which :func:`genlens.gan.evaluate.to_fmnist01` undoes for
+the 28x28 metrics). What ``genlens gan train``, the benchmark and the tour train and evaluate on.
 """
 from __future__ import annotations
 
@@ -13,11 +13,12 @@ import torch
 import torch.nn.functional as F
 
 from genlens.data.base import ImageData
+from genlens.data.options import DataOptions
 from genlens.errors import GenlensError
-from genlens.gan.config import RESOLUTIONS
+from genlens.gan.config import CANVASES, RESOLUTIONS
 from genlens.gan.evaluate import PAD
 
-CANVAS = RESOLUTIONS[-1]
+CANVAS = RESOLUTIONS[-1]  # Fashion-MNIST's canvas (28 padded to 32)
 
 
 def pad_to_32(images_u8: torch.Tensor) -> torch.Tensor:
@@ -27,22 +28,31 @@ def pad_to_32(images_u8: torch.Tensor) -> torch.Tensor:
 
 
 def to_gan_images(data: ImageData, *, spec: str = "data") -> torch.Tensor:
-    """uint8 (N, C, 28 or 32, ...) -> float (N, C, 32, 32) in [-1, 1]; 28 px is padded (Fashion-MNIST)."""
+    """uint8 (N, C, S, S) -> float (N, C, S, S) in [-1, 1] for S in 32, 64, 128; 28 px is padded to 32
+    (Fashion-MNIST)."""
     side = data.images.shape[-1]
-    if data.images.shape[-2] != side or side not in (CANVAS, CANVAS - 2 * PAD):
-        raise GenlensError(f"'{spec}' holds {tuple(data.images.shape[-2:])} images; the GANs draw {CANVAS}x{CANVAS} "
-                           f"(28x28 is padded): use fashion-mnist, fashion-scenes (canvas 32) or 32-px images")
-    return pad_to_32(data.images) if side != CANVAS else data.images.float() / 127.5 - 1.0
+    if data.images.shape[-2] != side or side not in (*CANVASES, CANVAS - 2 * PAD):
+        raise GenlensError(f"'{spec}' holds {tuple(data.images.shape[-2:])} images; the GANs draw 32, 64 or 128-px "
+                           "squares (28x28 is padded): pass --resolution 32, 64 or 128")
+    return pad_to_32(data.images) if side == CANVAS - 2 * PAD else data.images.float() / 127.5 - 1.0
 
 
-def load_gan_data(spec: str, split: str, *, data_dir: str | os.PathLike | None = None,
+def load_gan_data(spec: str | DataOptions, split: str, *, data_dir: str | os.PathLike | None = None,
                   limit: int | None = None) -> tuple[torch.Tensor, ImageData]:
-    """A data spec's ``split`` as GAN images (N, C, 32, 32) in [-1, 1], and the data set they came from
-    (its ground truth, e.g. fashion-scenes' layouts, stays with it)."""
-    from genlens.data.spec import load_data
+    """A data spec's (or :class:`DataOptions`') ``split`` as GAN images (N, C, S, S) in [-1, 1], and the data set
+    they came from (its ground truth, e.g. fashion-scenes' layouts, stays with it). A bare spec string loads
+    folders at 32 px (the size before ``--resolution``)."""
+    from genlens.data.options import load_with_options
 
-    data = load_data(spec, split=split, data_dir=data_dir, size=CANVAS, limit=limit)
-    return to_gan_images(data, spec=spec), data
+    options = DataOptions(spec, resolution=CANVAS if _is_folder(spec) else None) if isinstance(spec, str) else spec
+    data = load_with_options(options, split=split, data_dir=data_dir, limit=limit)
+    return to_gan_images(data, spec=options.spec), data
+
+
+def _is_folder(spec: str) -> bool:
+    from genlens.data.spec import parse_data_spec
+
+    return parse_data_spec(spec).kind == "folder"
 
 
 def fmnist_32(split: str, *, data_dir: str | os.PathLike | None = None, limit: int | None = None) -> torch.Tensor:

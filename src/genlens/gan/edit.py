@@ -38,10 +38,11 @@ def latents(G: Generator, n: int, seed: int) -> tuple[torch.Tensor, Heatmaps | N
 
 @torch.no_grad()
 def render(G: Generator, z: torch.Tensor, heatmaps: Heatmaps | None, *, seed: int,
-           layout: torch.Tensor | None = None) -> torch.Tensor:
-    """G(z, heatmaps | layout) with noise from ``seed`` (same seed, same noise): (B, C, 32, 32) in [-1, 1]."""
+           layout: torch.Tensor | None = None, labels: torch.Tensor | None = None) -> torch.Tensor:
+    """G(z, heatmaps | layout[, labels]) with noise from ``seed`` (same seed, same noise): (B, C, S, S) in
+    [-1, 1]."""
     g = torch.Generator().manual_seed(int(seed) + NOISE_OFFSET)
-    return G(z, heatmaps, layout=layout, generator=g)
+    return G(z, heatmaps, layout=layout, labels=labels, generator=g)
 
 
 def to01(images: torch.Tensor) -> torch.Tensor:
@@ -49,10 +50,13 @@ def to01(images: torch.Tensor) -> torch.Tensor:
     return (images.clamp(-1, 1) + 1) / 2
 
 
-def sample(G: Generator, n: int, seed: int, *, layout: Layout | None = None) -> torch.Tensor:
-    """``n`` images (n, C, 32, 32) in [-1, 1]; a layout GAN draws all ``n`` for the one ``layout``."""
+def sample(G: Generator, n: int, seed: int, *, layout: Layout | None = None,
+           label: int | None = None) -> torch.Tensor:
+    """``n`` images (n, C, S, S) in [-1, 1]; a layout GAN draws all ``n`` for the one ``layout``, a
+    class-conditional one for class ``label`` (None: the class-agnostic mean embedding)."""
     z, heat = latents(G, n, seed)
-    return render(G, z, heat, seed=seed, layout=_channels(G, layout, n))
+    labels = None if label is None else torch.full((n,), int(label), dtype=torch.long, device=z.device)
+    return render(G, z, heat, seed=seed, layout=_channels(G, layout, n), labels=labels)
 
 
 def _channels(G: Generator, layout: Layout | None, n: int) -> torch.Tensor | None:

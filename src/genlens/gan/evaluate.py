@@ -61,7 +61,8 @@ def to_fmnist01(images: torch.Tensor) -> torch.Tensor:
 
 @torch.no_grad()
 def generate(G: Generator, n: int, *, seed: int = 0, batch: int = 256, noise_mode: str = "random") -> torch.Tensor:
-    """``n`` samples (n, C, 32, 32) in [-1, 1] on the CPU, rendered ``batch`` at a time.
+    """``n`` samples (n, C, S, S) in [-1, 1] on the CPU, rendered ``batch`` at a time (a class-conditional G:
+    classes 0, 1, ..., K-1, 0, ... in turn).
 
     z and heatmaps come batch by batch from one ``torch.Generator(seed)``, the noise from a second one, so
     the same (seed, batch) gives the same images on every device.
@@ -76,7 +77,8 @@ def generate(G: Generator, n: int, *, seed: int = 0, batch: int = 256, noise_mod
         m = min(batch, n - i)
         z = torch.randn(m, cfg.z_dim, generator=g)
         heat = G.sample_heatmaps(m, generator=g, device=device) if cfg.use_sel else None
-        out.append(G(z.to(device), heat, noise_mode=noise_mode, generator=noise).float().cpu())
+        labels = (torch.arange(i, i + m) % cfg.num_classes).to(device) if cfg.num_classes else None  # balanced
+        out.append(G(z.to(device), heat, labels=labels, noise_mode=noise_mode, generator=noise).float().cpu())
     return torch.cat(out)
 
 

@@ -10,6 +10,7 @@ from typing import Any
 
 import torch
 
+from genlens.data.options import DataOptions
 from genlens.errors import GenlensError
 from genlens.gan.config import ALL_ARCHS
 from genlens.gan.networks import Discriminator, GanConfig, Generator
@@ -21,6 +22,7 @@ from genlens.models.weights_io import (
     save_model_folder,
 )
 from genlens.utils.config_io import to_dict
+from genlens.utils.data_record import data_record, read_data_options
 from genlens.utils.io import read_json
 
 KIND = "gan"
@@ -50,17 +52,36 @@ def model_name(arch: str, data: str) -> str:
 
 def save_generator(folder: str | os.PathLike, G: Generator, *, command: str, metrics: dict[str, Any],
                    train: dict[str, Any] | None = None, discriminator: Discriminator | None = None,
-                   data: str = FMNIST) -> Path:
-    """Write G (usually the EMA copy) as a model folder whose config has ``kind: "gan"`` and the ``data`` spec
-    it learnt; with ``discriminator``, D beside it (for D's CAM in the tour and DI without the run dir)."""
-    config = {"kind": KIND, "name": model_name(G.config.arch, data), "data": data, "gan": to_dict(G.config),
-              "train": train or {}}
+                   data: str | DataOptions = FMNIST) -> Path:
+    """Write G (usually the EMA copy) as a model folder whose config has ``kind: "gan"`` and the data it learnt
+    (``data``: :class:`DataOptions`, or a spec at G's canvas and channels); with ``discriminator``, D beside it
+    (for D's CAM in the tour and DI without the run dir)."""
+    options = data if isinstance(data, DataOptions) else legacy_data(G.config, data)
+    config = {"kind": KIND, "name": model_name(G.config.arch, options.spec), "data": data_record(options),
+              "gan": to_dict(G.config), "train": train or {}}
     path = save_model_folder(folder, G, config=config, command=command, metrics=metrics, dtype=torch.float32)
     if discriminator is not None:
         from genlens.gan.discriminator import save_discriminator
 
         save_discriminator(path, discriminator)
     return path
+
+
+def legacy_data(config: GanConfig, spec: str = FMNIST) -> DataOptions:
+    """The options of a GAN folder that stores only its spec (or nothing: Fashion-MNIST, before issue 27): the
+    spec at G's canvas (Fashion-MNIST: 28 px, padded to 32) and channels."""
+    side = 28 if spec.split(":")[0] == FMNIST else config.resolution
+    return DataOptions(spec, side, config.img_channels, False)
+
+
+def model_data_options(name_or_dir: str | os.PathLike, config: GanConfig) -> DataOptions:
+    """The :class:`DataOptions` a GAN (shipped name or folder, whose generator config is ``config``) learnt."""
+    text = str(name_or_dir)
+    if text in SHIPPED:
+        return legacy_data(config, SHIPPED[text][1])
+    cfg = read_json(Path(text) / "config.json")
+    spec = cfg.get("data") if isinstance(cfg.get("data"), str) else FMNIST
+    return read_data_options(cfg, where=f"'{text}/config.json'", legacy=legacy_data(config, spec))
 
 
 def model_data(name_or_dir: str | os.PathLike) -> str:
@@ -73,7 +94,8 @@ def model_data(name_or_dir: str | os.PathLike) -> str:
         cfg = read_json(Path(text) / "config.json")
     except (OSError, ValueError):
         return FMNIST  # loading the folder then says what is wrong with it
-    return str(cfg.get("data", FMNIST)) if isinstance(cfg, dict) else FMNIST
+    data = cfg.get("data", FMNIST) if isinstance(cfg, dict) else FMNIST
+    return str(data.get("spec", FMNIST) if isinstance(data, dict) else data)
 
 
 def load_generator(name_or_dir: str | os.PathLike, *, device: str | torch.device = "cpu",

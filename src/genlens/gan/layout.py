@@ -82,20 +82,30 @@ class SceneLayouts:
 
 
 def train_inputs(arch: str, data: ImageData, images: torch.Tensor, held_out: torch.Tensor | None,
-                 *, size: str = "default", held_out_data: ImageData | None = None) -> dict:
+                 *, size: str | None = "default", held_out_data: ImageData | None = None,
+                 conditional: bool = False) -> dict:
     """The keyword arguments of :func:`genlens.gan.train.train_gan` for ``arch`` on ``data`` (its GAN images
     ``images``): the model config of ``size`` (``genlens.gan.config.SIZES``; image channels from the data, a
-    layout GAN's classes and item limit from its layouts) and, for ``arch="layout"``, the layouts, and those of
-    ``held_out_data`` (the data set ``held_out`` came from) for DI; without them no DI is measured."""
+    layout GAN's classes and item limit from its layouts; ``None``: the size of the images' canvas) and, for
+    ``arch="layout"``, the layouts, and those of ``held_out_data`` (the data set ``held_out`` came from) for DI;
+    without them no DI is measured.
+    ``conditional`` (other archs, data of 2+ classes): a class-conditional GAN and the data's ``labels``."""
     layout: dict = {}
     if arch == "layout":
         if not hasattr(data, "classes"):
             raise GenlensError(f"'{data.name}' has no layouts; a layout GAN trains on fashion-scenes "
                                "(--data fashion-scenes or fashion-scenes-rgb)")
         layout = {"class_names": data.class_names, "max_items": int(data.classes.shape[1])}
-    base = GanConfig.sized(arch, size, **layout)
+    elif conditional:
+        layout = {"class_names": data.class_names}
+    from genlens.gan.config import size_for
+
+    canvas = int(images.shape[-1])
+    base = GanConfig.sized(arch, size or size_for(canvas), canvas=canvas, **layout)
     config = dataclasses.replace(base, img_channels=int(images.shape[1]))
     out = {"model_config": config, "data": images, "held_out": held_out}
+    if config.num_classes:
+        out["labels"] = data.labels
     if config.use_layout:
         out["layouts"] = SceneLayouts(data, config)
         if held_out is not None and hasattr(held_out_data, "classes") and len(held_out_data) == len(held_out):
@@ -105,6 +115,8 @@ def train_inputs(arch: str, data: ImageData, images: torch.Tensor, held_out: tor
     return out
 
 
-def with_layout(D: Callable[..., torch.Tensor], layout: torch.Tensor | None) -> Callable[[torch.Tensor], torch.Tensor]:
-    """D with its layout bound (``D(x)`` for R1 and the losses); D itself when there is none."""
-    return D if layout is None else (lambda x: D(x, layout))
+def with_layout(D: Callable[..., torch.Tensor], layout: torch.Tensor | None,
+                labels: torch.Tensor | None = None) -> Callable[[torch.Tensor], torch.Tensor]:
+    """D with its layout (and a class-conditional D's labels) bound (``D(x)`` for R1 and the losses); D itself
+    when there is neither."""
+    return D if layout is None and labels is None else (lambda x: D(x, layout, labels))

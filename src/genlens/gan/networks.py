@@ -1,4 +1,4 @@
-"""A small StyleGAN2-style generator and a residual discriminator for 32x32 Fashion-MNIST.
+"""A small StyleGAN2-style generator and a residual discriminator: 32x32 (Fashion-MNIST, scenes), 64 or 128 px.
 
 StyleGAN2 (Karras et al., CVPR 2020, arXiv 1912.04958): mapping MLP z -> w, learned constant 4x4 input,
 modulated 3x3 convolutions with weight demodulation (sec. 2.2, eq. 1-3), per-pixel noise inputs, skip
@@ -43,18 +43,29 @@ def part_name(part: Callable[..., object]) -> str:
     return getattr(part, "__qualname__", type(part).__qualname__)
 
 
+def _pixel_norm(x: torch.Tensor) -> torch.Tensor:
+    return x * torch.rsqrt(x.pow(2).mean(dim=1, keepdim=True) + 1e-8)
+
+
 class MappingNetwork(nn.Module):
     """z -> w: pixel norm, then equalised-lr FC layers with lr multiplier 0.01 (StyleGAN2's mapping)."""
 
     LR_MUL = 0.01
 
-    def __init__(self, z_dim: int, w_dim: int, layers: int) -> None:
+    def __init__(self, z_dim: int, w_dim: int, layers: int, num_classes: int = 0) -> None:
         super().__init__()
-        dims = [z_dim] + [w_dim] * layers
+        dims = [z_dim * (2 if num_classes else 1)] + [w_dim] * layers
         self.net = nn.ModuleList(EqualLinear(a, b, lr_mul=self.LR_MUL) for a, b in itertools.pairwise(dims))
+        self.embed = nn.Embedding(num_classes, z_dim) if num_classes else None
 
-    def forward(self, z: torch.Tensor) -> torch.Tensor:
-        x = z * torch.rsqrt(z.pow(2).mean(dim=1, keepdim=True) + 1e-8)  # pixel norm of z
+    def forward(self, z: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
+        x = _pixel_norm(z)
+        if self.embed is not None:
+            # class-conditional (as StyleGAN2-ADA's mapping): the class embedding, normalised like z, beside z;
+            # without labels the mean embedding (a class-agnostic draw, for the tools that name no class)
+            e = self.embed.weight.mean(0, keepdim=True).expand(z.shape[0], -1) if labels is None else \
+                self.embed(labels.to(z.device))
+            x = torch.cat([x, _pixel_norm(e)], dim=1)
         for fc in self.net:
             x = lrelu(fc(x))
         return x  # (B, w_dim)
@@ -174,7 +185,8 @@ class LayerSelBlock(GBlock):
 
 
 class Generator(nn.Module):
-    """z (B, z_dim) [+ heatmaps | + layout] -> images (B, C, 32, 32) in [-1, 1] (tanh).
+    """z (B, z_dim) [+ heatmaps | + layout] -> images (B, C, S, S) in [-1, 1] (tanh), S = ``config.resolution``
+    (one block per resolution from 4 px; the SEL heatmap levels feed 4, 8 and 16 px, every block above gets all three).
 
     ``arch="layout"``: ``layout`` (B, K, 32, 32) per-class blob channels (:mod:`genlens.gan.layout`), pooled to
     each block's resolution and fed to its SPADE layer.
@@ -195,13 +207,13 @@ class Generator(nn.Module):
         self.parts = {"block": part_name(block), "heat_encoder": part_name(heat_encoder),
                       "heat_sampler": part_name(heat_sampler)}
         c = config.g_channels
-        self.mapping = MappingNetwork(config.z_dim, config.w_dim, config.mapping_layers)
+        self.mapping = MappingNetwork(config.z_dim, config.w_dim, config.mapping_layers, config.num_classes)
         self.const = nn.Parameter(torch.randn(1, c[0], 4, 4))
         self.heat_encoder = heat_encoder() if config.use_sel else None
         per_level = self.heat_encoder.features if config.use_sel else 0
         blocks = []
         layout = {"sel_layer": LayoutModulation} if config.use_layout else {}
-        for i, res in enumerate(RESOLUTIONS):
+        for i, res in enumerate(config.resolutions):
             # level 1 feeds 4 px, level 2 8 px, level 3 16 px; higher blocks get all three
             sel_heat = per_level if i < len(LEVELS) else per_level * len(LEVELS)
             if config.use_layout:
@@ -229,7 +241,7 @@ class Generator(nn.Module):
         if self.config.use_layout:
             if layout is None:
                 raise GenlensError("a layout GAN needs a layout; pass --layout, e.g. \"Sneaker@0.25,0.7;Bag@0.7,0.3\"")
-            return layout_pyramid(layout, RESOLUTIONS)
+            return layout_pyramid(layout, self.config.resolutions)
         if layout is not None:
             raise GenlensError(f"a '{self.config.arch}' generator takes no layout; use a layout GAN "
                                "(scenes-gan-layout) or drop --layout")
@@ -248,8 +260,11 @@ class Generator(nn.Module):
         return torch.tanh(rgb)
 
     def forward(self, z: torch.Tensor, heatmaps: Heatmaps | None = None, *, layout: torch.Tensor | None = None,
-                noise_mode: str = "random", generator: torch.Generator | None = None) -> torch.Tensor:
-        return self.synthesize(self.mapping(z), heatmaps, layout=layout, noise_mode=noise_mode, generator=generator)
+                labels: torch.Tensor | None = None, noise_mode: str = "random",
+                generator: torch.Generator | None = None) -> torch.Tensor:
+        """``labels`` (B,): the classes of a class-conditional G (None: the class-agnostic mean embedding)."""
+        return self.synthesize(self.mapping(z, labels), heatmaps, layout=layout, noise_mode=noise_mode,
+                               generator=generator)
 
 
 # ----------------------------------------------------------------------------------- discriminator
@@ -281,10 +296,10 @@ def minibatch_std(x: torch.Tensor, group: int) -> torch.Tensor:
 
 
 class Discriminator(nn.Module):
-    """images (B, C, 32, 32) -> raw logits (B, 1). Blocks ``b32``, ``b16``, ``b8`` output 16, 8, 4 px.
+    """images (B, C, S, S) -> raw logits (B, 1). Block ``b<r>`` takes r px to r/2: at 32 px ``b32``, ``b16``,
+    ``b8`` (outputs 16, 8, 4 px); a 64 or 128-px canvas adds ``b64`` (and ``b128``) in front.
     ``arch="layout"``: ``D(images, layout)`` sees the layout channels concatenated to the image."""
 
-    BLOCKS: ClassVar[tuple[str, ...]] = ("b32", "b16", "b8")
     CAM_LAYERS: ClassVar[dict[int, str]] = {1: "b8", 2: "b16", 3: "b32"}  # heatmap level -> D block at that level's resolution
 
     def __init__(self, config: GanConfig) -> None:
@@ -292,18 +307,25 @@ class Discriminator(nn.Module):
         self.config = config
         c = config.d_channels
         self.fromrgb = EqualConv2d(config.img_channels + len(config.class_names) * config.use_layout, c[0], 1)
-        self.b32, self.b16, self.b8 = DBlock(c[0], c[1]), DBlock(c[1], c[2]), DBlock(c[2], c[3])
+        self.BLOCKS = tuple(f"b{r}" for r in reversed(config.resolutions[1:]))  # canvas px down to 8 px
+        for i, name in enumerate(self.BLOCKS):
+            self.add_module(name, DBlock(c[i], c[i + 1]))
         extra = 1 if config.mbstd_group else 0
-        self.conv = EqualConv2d(c[3] + extra, c[3], 3)
-        self.fc = EqualLinear(c[3] * 16, c[3])
-        self.out = EqualLinear(c[3], 1)
+        self.conv = EqualConv2d(c[-1] + extra, c[-1], 3)
+        self.fc = EqualLinear(c[-1] * 16, c[-1])
+        self.out = EqualLinear(c[-1], 1)
+        # class-conditional: a projection discriminator (Miyato & Koyama 2018, eq. 3), logit + <embed(y), phi(x)>
+        self.embed = nn.Embedding(config.num_classes, c[-1]) if config.num_classes else None
 
     def cam_layer(self, level: int) -> nn.Module:
         if level not in self.CAM_LAYERS:
             raise GenlensError(f"unknown heatmap level {level}; use 1, 2 or 3")
         return getattr(self, self.CAM_LAYERS[level])
 
-    def forward(self, img: torch.Tensor, layout: torch.Tensor | None = None) -> torch.Tensor:
+    def forward(self, img: torch.Tensor, layout: torch.Tensor | None = None,
+                labels: torch.Tensor | None = None) -> torch.Tensor:
+        """Logits; a class-conditional D adds the projection term for ``labels`` (None: the unconditional part,
+        as EqGAN-SA's alignment loss and the DI measurement use it)."""
         if self.config.use_layout:
             if layout is None:
                 raise GenlensError("a layout GAN's discriminator needs the layout of the images it judges")
@@ -315,4 +337,6 @@ class Discriminator(nn.Module):
             x = minibatch_std(x, self.config.mbstd_group)
         x = lrelu(self.conv(x))
         x = lrelu(self.fc(x.flatten(1)))
+        if self.embed is not None and labels is not None:
+            return self.out(x) + (self.embed(labels.to(x.device)) * x).sum(1, keepdim=True) / math.sqrt(x.shape[1])
         return self.out(x)  # (B, 1)

@@ -19,7 +19,6 @@ import torch.nn.functional as F
 from torch import nn
 
 from genlens.errors import GenlensError
-from genlens.gan.config import RESOLUTIONS
 from genlens.gan.layout import LayoutModulation
 from genlens.gan.networks import Generator, ModulatedConv2d, StyledLayer
 from genlens.gan.spatial import Heatmaps, SpatialEncodingLayer
@@ -172,7 +171,7 @@ class FixedLatentRenderer:
         with torch.no_grad():
             self.G = _shell(G)
             self.G.blocks = nn.ModuleList(_baked_block(b, w, res, noise_mode, generator)
-                                          for b, res in zip(G.blocks, RESOLUTIONS, strict=True))
+                                          for b, res in zip(G.blocks, G.config.resolutions, strict=True))
 
     def __call__(self, heatmaps: Heatmaps | None = None, *, layout: torch.Tensor | None = None) -> torch.Tensor:
         """The latent under each of ``heatmaps`` (SEL generators) or ``layout`` (B, K, 32, 32) (layout GANs)."""

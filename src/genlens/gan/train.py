@@ -58,6 +58,7 @@ class GanTrainConfig:
     device: str = "auto"
     mixed_precision: str = "no"
     checkpoint_every: int = 0
+    hflip: bool = False  # random horizontal flips of the real batches (drawn from the run's generator)
 
     RUN_CONTROL: ClassVar[tuple[str, ...]] = ("device", "checkpoint_every", "di_every", "di_samples")
 
@@ -81,7 +82,7 @@ class GanTrainConfig:
 
 
 # Options that left the configs (issue 28), with the only value that still means today's training.
-TRAIN_MIGRATION = Migration(removed={"align_cam": "g-loss"})
+TRAIN_MIGRATION = Migration(removed={"align_cam": "g-loss"}, added={"hflip": False})
 
 
 class GanPair(nn.Module):
@@ -139,7 +140,8 @@ HISTORY_KEYS = ("step", "loss_d", "loss_g", "d_real", "d_fake", "di")
 # Checkpoints written before the injected parts were recorded used the shipped ones; before the layout GAN
 # (issue 27), no model had layout classes.
 PARTS_ADDED = {"parts.block": "GBlock", "parts.heat_encoder": "MeanHeatmaps", "parts.heat_sampler": "sample_heatmaps",
-               "parts.alignment": "alignment_loss", "model.class_names": [], "model.max_items": 0}
+               "parts.alignment": "alignment_loss", "model.class_names": [], "model.max_items": 0,
+               "train.hflip": False}  # before --hflip, no run flipped
 
 
 def _check_removed_options(found: Path) -> tuple[str, ...]:
@@ -188,8 +190,9 @@ def train_gan(
     alignment: Callable[..., AlignmentResult] = alignment_loss,
     layouts: Callable[[torch.Tensor], torch.Tensor] | None = None,
     held_out_layouts: Callable[[torch.Tensor], torch.Tensor] | None = None,
+    labels: torch.Tensor | None = None,
 ) -> GanRun:
-    """Train G and D on ``data`` (N, C, 32, 32) in [-1, 1]; return the models, EMA and this call's history
+    """Train G and D on ``data`` (N, C, S, S) in [-1, 1], S the config's canvas; return the models, EMA and this call's history
     (``GanRun.whole_history``: the run's, earlier calls' records read from the checkpoint).
 
     ``callback(record)`` gets ``{"step", "total", "loss_d", "loss_g", "d_real", "d_fake"[, "r1", "align",
@@ -199,12 +202,21 @@ def train_gan(
     Variants are injected, not configured: ``make_generator(model_config)`` builds G (e.g.
     ``functools.partial(Generator, block=LayerSelBlock)``), ``alignment(D, fake, heatmaps)`` is EqGAN-SA's
     alignment loss. The checkpoint records their names (``part_name``): a run resumes only with the same ones.
+    A class-conditional config (``model_config.num_classes``) takes the reals' ``labels`` (N,); its fakes are
+    drawn for uniform random classes, and D judges both with their classes (EqGAN-SA's alignment loss uses D's
+    unconditional part).
     """
-    if data.ndim != 4 or tuple(data.shape[1:]) != (model_config.img_channels, 32, 32):
-        raise GenlensError(f"GAN data must be (N, {model_config.img_channels}, 32, 32) in [-1, 1], "
+    s = model_config.resolution
+    if data.ndim != 4 or tuple(data.shape[1:]) != (model_config.img_channels, s, s):
+        raise GenlensError(f"GAN data must be (N, {model_config.img_channels}, {s}, {s}) in [-1, 1], "
                            f"got {tuple(data.shape)}; pad Fashion-MNIST 28 -> 32")
     if model_config.use_layout != (layouts is not None):
         raise GenlensError("a layout GAN trains with layouts (genlens.gan.layout.train_inputs) and only it does")
+    k = model_config.num_classes
+    if k and (labels is None or len(labels) != len(data) or int(labels.max()) >= k):
+        raise GenlensError(f"a class-conditional GAN of {k} classes trains with one label in [0, {k}) per image")
+    if config.hflip and layouts is not None:
+        raise GenlensError("--hflip would mirror scenes away from their layouts; drop it for a layout GAN")
     accelerator = _make_accelerator(config)
     if accelerator.num_processes > 1:
         raise GenlensError("the GAN loop runs in one process (R1 and Grad-CAM use double backward, which DDP "
@@ -258,7 +270,8 @@ def train_gan(
         z = torch.randn(batch, model_config.z_dim, generator=gen).to(device)
         heat = G.sample_heatmaps(batch, generator=gen) if model_config.use_sel else None
         lay = layout_of(torch.randint(len(data), (batch,), generator=gen) if layouts is not None else None)
-        return G(z, heat, layout=lay, generator=gen), heat, lay
+        lab = torch.randint(k, (batch,), generator=gen).to(device) if k else None  # only conditional runs draw
+        return G(z, heat, layout=lay, labels=lab, generator=gen), heat, lay, lab
 
     def check_finite(which: str, loss: torch.Tensor) -> None:
         value = float(loss.detach())
@@ -274,17 +287,21 @@ def train_gan(
             start = time.perf_counter()
             idx = order.next_indices()
             real, real_layout = data[idx].to(device), layout_of(idx)
+            real_labels = labels[idx].to(device) if k else None
             b = real.shape[0]
+            if config.hflip:  # from the checkpointed generator, before this step's z: resume stays exact
+                flip = (torch.rand(b, generator=gen) < 0.5).to(device)
+                real = torch.where(flip[:, None, None, None], real.flip(-1), real)
             record: dict[str, Any] = {"step": step + 1, "total": config.total_steps}
             # --- D step
             with torch.no_grad():
-                fake, _, fake_layout = fakes(b)
+                fake, _, fake_layout, fake_labels = fakes(b)
             lazy_r1 = config.r1_gamma > 0 and step % config.r1_every == 0
             if lazy_r1:
-                r1, real_logits = r1_penalty(with_layout(D, real_layout), real, gamma=config.r1_gamma)
+                r1, real_logits = r1_penalty(with_layout(D, real_layout, real_labels), real, gamma=config.r1_gamma)
             else:
-                r1, real_logits = None, D(real, real_layout)
-            fake_logits = D(fake, fake_layout)
+                r1, real_logits = None, D(real, real_layout, real_labels)
+            fake_logits = D(fake, fake_layout, fake_labels)
             loss_d = d_loss(real_logits, fake_logits)
             total_d = loss_d + (r1 * config.r1_every if r1 is not None else 0.0)
             check_finite("D", total_d)
@@ -294,14 +311,14 @@ def train_gan(
             opt_d.zero_grad(set_to_none=True)
             # --- G step (D frozen: G's losses never reach D's .grad)
             with frozen(D):
-                fake, heat, fake_layout = fakes(b)
+                fake, heat, fake_layout, fake_labels = fakes(b)
                 if model_config.use_alignment and config.align_weight > 0:
                     align = alignment(D, fake, heat)
                     loss_g = g_loss(align.logits)
                     total_g = loss_g + config.align_weight * align.loss
                     record["align"] = float(align.loss.detach())
                 else:
-                    loss_g = g_loss(D(fake, fake_layout))
+                    loss_g = g_loss(D(fake, fake_layout, fake_labels))
                     total_g = loss_g
                 check_finite("G", total_g)
                 opt_g.zero_grad(set_to_none=True)

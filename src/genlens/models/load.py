@@ -76,8 +76,9 @@ def _missing_weights(name: str, folder: Path) -> str:
 
 
 def _load_folder(folder: Path, *, device: str, weights, verify: bool, zoo_name: str | None) -> ModelHandle:
-    from genlens.models.zoo.specs import build, get_spec
+    from genlens.models.zoo.specs import get_spec
     from genlens.models.zoo.train import make_handle
+    from genlens.models.zoo.train_arch import build_spec, is_arch
 
     cfg_path = folder / "config.json"
     if zoo_name and not cfg_path.is_file():
@@ -89,15 +90,32 @@ def _load_folder(folder: Path, *, device: str, weights, verify: bool, zoo_name: 
         if not isinstance(name, str):
             raise GenlensError(f"'{cfg_path}' has no \"name\" key (the zoo architecture, e.g. fmnist-cnn); "
                                "restore the file or retrain the model")
-    spec = get_spec(name)
+    spec = _arch_spec(cfg, folder) if zoo_name is None and is_arch(name) else get_spec(name)
     if weights is None:
         manifest = verify_manifest(folder) if verify else {}
         wpath = folder / WEIGHTS_FILE
     else:
         manifest, wpath = {}, Path(weights)
-    model = build(name)
+    model = build_spec(spec)
     load_state_into(model, read_state(wpath), what=f"'{wpath}'", arch=name)
     model.eval()
     handle = make_handle(spec, model).to(resolve_device(device))
-    handle.meta.update({"folder": str(folder), "manifest": manifest})
+    handle.meta.update({"folder": str(folder), "manifest": manifest, "data": _data_options(folder)})
     return handle
+
+
+def _arch_spec(cfg: dict, folder: Path):
+    """The :class:`ZooSpec` a folder trained by ``genlens zoo train ARCH`` stores (its network, sizes, classes)."""
+    from genlens.models.zoo.specs import ZooSpec
+    from genlens.utils.config_io import from_dict
+
+    return from_dict(ZooSpec, cfg.get("spec"), where=f"'{folder / 'config.json'}' spec")
+
+
+def _data_options(folder: Path):
+    """The DataOptions a classifier folder records (config.json "data"); Fashion-MNIST for older folders."""
+    from genlens.utils.data_record import FMNIST, read_data_options
+    from genlens.utils.io import read_json
+
+    path = folder / "config.json"
+    return read_data_options(read_json(path), where=f"'{path}'") if path.is_file() else FMNIST

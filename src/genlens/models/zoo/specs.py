@@ -1,4 +1,4 @@
-"""The four zoo architectures for 28x28 grayscale Fashion-MNIST.
+"""The four zoo architectures for 28x28 grayscale Fashion-MNIST (other sizes: :mod:`genlens.models.zoo.train_arch`).
 
 All are timm models (so they expose ``forward_features`` / ``forward_head(pre_logits=True)`` and timm
 layer names); we only choose sizes that suit 28 px inputs: patch size 4 gives a 7x7 token grid.
@@ -93,10 +93,11 @@ def build_cnn(widths=(32, 64, 128), depths=(1, 2, 2), num_classes=10, in_chans=1
     kwargs={"embed_dim": 128, "depth": 6, "num_heads": 4, "mlp_ratio": 2.0},
     train=TrainConfig(epochs=30, lr=1e-3, weight_decay=0.05, warmup_epochs=3),
 ))
-def build_vit(embed_dim=128, depth=6, num_heads=4, mlp_ratio=2.0, num_classes=10, in_chans=1) -> nn.Module:
+def build_vit(embed_dim=128, depth=6, num_heads=4, mlp_ratio=2.0, num_classes=10, in_chans=1, img_size=28,
+              patch_size=4) -> nn.Module:
     from timm.models.vision_transformer import VisionTransformer
 
-    return VisionTransformer(img_size=28, patch_size=4, in_chans=in_chans, num_classes=num_classes,
+    return VisionTransformer(img_size=img_size, patch_size=patch_size, in_chans=in_chans, num_classes=num_classes,
                              embed_dim=embed_dim, depth=depth, num_heads=num_heads, mlp_ratio=mlp_ratio)
 
 
@@ -106,12 +107,13 @@ def build_vit(embed_dim=128, depth=6, num_heads=4, mlp_ratio=2.0, num_classes=10
     kwargs={"embed_dim": 128, "num_blocks": 6},
     train=TrainConfig(epochs=30, lr=1e-3, weight_decay=0.05, warmup_epochs=3),
 ))
-def build_mixer(embed_dim=128, num_blocks=6, num_classes=10, in_chans=1, **block: Any) -> nn.Module:
-    """timm's MlpMixer on 28 px, patch 4; ``block`` overrides its block (ResMLP below)."""
+def build_mixer(embed_dim=128, num_blocks=6, num_classes=10, in_chans=1, img_size=28, patch_size=4,
+                **block: Any) -> nn.Module:
+    """timm's MlpMixer (28 px, patch 4 for Fashion-MNIST); ``block`` overrides its block (ResMLP below)."""
     from timm.models.mlp_mixer import MlpMixer
 
     block = {"mlp_ratio": (0.5, 4.0), **block}
-    return MlpMixer(num_classes=num_classes, img_size=28, in_chans=in_chans, patch_size=4,
+    return MlpMixer(num_classes=num_classes, img_size=img_size, in_chans=in_chans, patch_size=patch_size,
                     num_blocks=num_blocks, embed_dim=embed_dim, **block)
 
 
@@ -121,11 +123,11 @@ def build_mixer(embed_dim=128, num_blocks=6, num_classes=10, in_chans=1, **block
     kwargs={"embed_dim": 128, "num_blocks": 6},
     train=TrainConfig(epochs=30, lr=1e-3, weight_decay=0.05, warmup_epochs=3),
 ))
-def build_resmlp(embed_dim=128, num_blocks=6, num_classes=10, in_chans=1) -> nn.Module:
+def build_resmlp(embed_dim=128, num_blocks=6, num_classes=10, in_chans=1, img_size=28, patch_size=4) -> nn.Module:
     from timm.models.mlp_mixer import Affine, ResBlock
 
     # Touvron et al. 2021 (arXiv 2105.03404): Affine instead of LayerNorm, LayerScale init 0.1 for shallow nets.
-    return build_mixer(embed_dim, num_blocks, num_classes, in_chans, mlp_ratio=4,
+    return build_mixer(embed_dim, num_blocks, num_classes, in_chans, img_size, patch_size, mlp_ratio=4,
                        block_layer=partial(ResBlock, init_values=0.1), norm_layer=Affine)
 
 

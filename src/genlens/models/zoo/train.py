@@ -20,7 +20,7 @@ from genlens.data.base import ImageData
 from genlens.errors import GenlensError
 from genlens.models.handle import ModelHandle
 from genlens.models.zoo.augment import augmented_batch
-from genlens.models.zoo.specs import TrainConfig, ZooSpec, build, get_spec
+from genlens.models.zoo.specs import TrainConfig, ZooSpec, get_spec
 from genlens.training.checkpoint import find_checkpoint, read_checkpoint_state
 from genlens.training.schedule import CosineWarmup
 from genlens.utils.config_io import to_dict
@@ -66,13 +66,16 @@ def clipped_step(loss: torch.Tensor, model: nn.Module, opt: torch.optim.Optimize
     sched.step()
 
 
-def folder_contents(spec: ZooSpec, result: TrainResult, report: Any, *, device: torch.device
-                    ) -> tuple[dict[str, Any], dict[str, Any]]:
-    """(config.json, manifest metrics) of a trained zoo model; ``report`` is its test-set EvalReport."""
+def folder_contents(spec: ZooSpec, result: TrainResult, report: Any, *, device: torch.device,
+                    data: Any = None) -> tuple[dict[str, Any], dict[str, Any]]:
+    """(config.json, manifest metrics) of a trained zoo model; ``report`` is its test-set EvalReport, ``data``
+    the :class:`~genlens.data.options.DataOptions` it trained on (config.json ``"data"``)."""
     metrics = {"top1": report.top1, "top5": report.top5, "per_class": report.per_class, "test_images": report.n,
                "train_seconds": round(result.seconds, 1), "train_images_per_second": round(result.images_per_second, 1),
                "device": str(device), "history": result.history}
     config = {"kind": "classifier", "name": spec.name, "spec": to_dict(spec), "train": to_dict(result.config)}
+    if data is not None:
+        config["data"] = to_dict(data)
     return config, metrics
 
 
@@ -81,25 +84,26 @@ def make_handle(spec: ZooSpec, model: nn.Module) -> ModelHandle:
                        class_names=spec.class_names, arch=spec.arch)
 
 
-def train_zoo_model(name: str, train: ImageData, *, device: torch.device, config: TrainConfig | None = None,
+def train_zoo_model(name: str | ZooSpec, train: ImageData, *, device: torch.device, config: TrainConfig | None = None,
                     epochs: int | None = None, callback: Callback | None = None,
                     limit_batches: int | None = None, run_dir: str | os.PathLike | None = None,
                     resume: bool = False, checkpoint_every: int = 0) -> TrainResult:
-    """Train zoo model ``name`` on ``train`` through the shared loop (:func:`genlens.training.train`): with a
+    """Train zoo model ``name`` (or the sized architecture of a :class:`ZooSpec`) on ``train`` through the shared loop (:func:`genlens.training.train`): with a
     ``run_dir`` it checkpoints there (at the end, on Ctrl-C/SIGTERM, and every ``checkpoint_every`` steps)
     and ``resume=True`` continues bit-exactly. ``limit_batches`` (smoke tests) trains on the first
     ``limit_batches`` batches' worth of images, so each epoch is that many steps."""
+    from genlens.models.zoo.train_arch import build_spec
     from genlens.training import TrainConfig as LoopConfig
     from genlens.training import train as run_loop
 
-    spec = get_spec(name)
+    spec = name if isinstance(name, ZooSpec) else get_spec(name)
     cfg = config or spec.train
     if epochs is not None:
         cfg = replace(cfg, epochs=epochs)
     if cfg.epochs < 1:
         raise GenlensError(f"epochs must be at least 1, got {cfg.epochs}")
     torch.manual_seed(cfg.seed)  # weight init
-    model = build(name).to(device)
+    model = build_spec(spec).to(device)
     handle = make_handle(spec, model)
     gen = torch.Generator(device=device).manual_seed(cfg.seed)
 
@@ -131,13 +135,24 @@ def train_zoo_model(name: str, train: ImageData, *, device: torch.device, config
                           checkpoint_every=checkpoint_every)
     t0 = time.perf_counter()
     steps = run_loop(model=model, optimizer=opt, loss_fn=loss_fn, data=(images, labels), config=loop_cfg,
-                     scheduler=sched, run_dir=run_dir, resume=resume, run_config={"zoo": name, "train": to_dict(cfg)},
+                     scheduler=sched, run_dir=run_dir, resume=resume, run_config=_run_config(spec, cfg),
                      generators={"augment": gen}, callback=progress)
     model.eval()
     secs = time.perf_counter() - t0
     history = _epoch_history(run_dir, steps, steps_per_epoch)
     return TrainResult(handle=handle, config=cfg, history=history, seconds=secs,
                        images_per_second=len(steps) * cfg.batch_size / max(secs, 1e-9))
+
+
+def _run_config(spec: ZooSpec, cfg: TrainConfig) -> dict[str, Any]:
+    """What a resumed run must match: the zoo name and recipe (a sized architecture: also its network)."""
+    from genlens.models.zoo.train_arch import is_arch
+
+    out = {"zoo": spec.name, "train": to_dict(cfg)}
+    if is_arch(spec.name):
+        out["spec"] = {"kwargs": dict(spec.kwargs), "input_size": list(spec.input_size),
+                       "class_names": list(spec.class_names)}
+    return out
 
 
 def _epoch_history(run_dir: Any, steps: list[dict[str, Any]], steps_per_epoch: int) -> list[dict[str, float]]:
