@@ -62,7 +62,7 @@ def test_class_folder_trains_samples_and_scores(png_folder, tmp_path, cli):
                           tmp_path / "cnn", "--out", tmp_path / "e", "--json"])
     assert code == 0, err
     result = json.loads(out)
-    assert result["data"] == f"folder:{root}" and result["fid"]["extractor"] == "cnn" and result["fid"]["n_fake"] == 4
+    assert result["data"] == f"folder:{root}" and result["fid"]["extractor"] == str(tmp_path / "cnn") and result["fid"]["n_fake"] == 4
     code, _, err = cli(["diffusion", "eval", tmp_path / "m", "--n", "4", "--features", tmp_path / "cnn", "--data",
                         "fashion-mnist:test"])
     assert code == 2 and "trained on 64x64 images but fashion-mnist:test holds 28x28" in err

@@ -72,7 +72,7 @@ def test_train_sample_and_score_a_colour_folder(png_folder, tmp_path, cli):
     code, out, err = cli(["gan", "eval", folder, "--n", "10", "--features", tmp_path / "cnn", "--json"])
     assert code == 0, err
     result = json.loads(out)
-    assert result["fid"]["extractor"] == "cnn" and result["fid"]["n_real"] == 12 and result["kid"]["n_fake"] == 10
+    assert result["fid"]["extractor"] == str(tmp_path / "cnn") and result["fid"]["n_real"] == 12 and result["kid"]["n_fake"] == 10
     code, _, err = cli(["gan", "eval", folder, "--n", "10", "--features", tmp_path / "cnn", "--data",
                         f"folder:{root}", "--resolution", "32"])
     assert code == 2 and "trained on 64x64 images but" in err and "32x32" in err and len(err.strip().splitlines()) == 1
