@@ -135,12 +135,7 @@ def test_resuming_in_another_process_count_reseeds_from_seed_and_step(launched):
     assert torch.equal(draws[0], expected)
 
 
-NOT_GUARDED = pytest.mark.xfail(strict=True, reason="this train command still writes its folder, run.json and "
-                                "--json line on every process; guard them with is_main_process() (docs/scaling.md)")
-
-
-@pytest.mark.parametrize("name", [n if n in ("clip", "locator") else pytest.param(n, marks=NOT_GUARDED)
-                                  for n in TRAINERS])
+@pytest.mark.parametrize("name", TRAINERS)
 def test_only_the_main_process_writes(launched, name):
     written = _record(launched, 1, name) / "writes.txt"
     others = written.read_text().splitlines() if written.is_file() else []

@@ -32,3 +32,17 @@ def test_device_objects_pass_through():
 def test_unknown_device():
     with pytest.raises(GenlensError, match="unknown device 'tpu'"):
         resolve_device("tpu")
+
+
+def test_cuda_under_a_launcher_is_this_process_gpu(monkeypatch):
+    import torch
+
+    import genlens.utils.device as D
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setenv("WORLD_SIZE", "4")
+    monkeypatch.setenv("LOCAL_RANK", "3")
+    assert D.resolve_device("auto") == torch.device("cuda:3") == D.resolve_device("cuda")
+    assert D.resolve_device("cuda:1") == torch.device("cuda:1")  # an explicit index wins
+    monkeypatch.setenv("WORLD_SIZE", "1")
+    assert D.resolve_device("cuda") == torch.device("cuda")

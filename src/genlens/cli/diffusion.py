@@ -33,7 +33,7 @@ from genlens.cli.diffusion_eval import (
 )
 from genlens.cli.diffusion_layout import SHIPPED_LAYOUT, edit_cmd, sample_layout
 from genlens.errors import GenlensError
-from genlens.training.distributed import end_distributed
+from genlens.training.distributed import end_distributed, is_main_process
 from genlens.utils.preset_costs import presets_help
 
 app = typer.Typer(help="Diffusion models (DDPM, classifier-free guidance) on Fashion-MNIST or your images.\n\n"
@@ -153,11 +153,14 @@ def train(
         metrics["captions"] = {"source": captions.source, "count": int(captions.labels.numel())}
     metrics |= {"final_loss": losses[-1] if losses else None, "steps": steps, "train_seconds": round(result.seconds, 1),
                "history": [{"step": h["step"], "loss": h["loss"]} for h in whole[:: max(1, steps // 200)]]}
-    save_diffusion(out, result.model, config=config, class_names=data.class_names, command=command_line(),
-                   metrics=metrics, data=options)
-    write_run_json(out, command=command_line(), config=to_dict(config), seed=seed, metrics=metrics,
-                   seconds=time.perf_counter() - t0)
+    if is_main_process():  # under accelerate launch only rank 0 writes the folder and prints
+        save_diffusion(out, result.model, config=config, class_names=data.class_names, command=command_line(),
+                       metrics=metrics, data=options)
+        write_run_json(out, command=command_line(), config=to_dict(config), seed=seed, metrics=metrics,
+                       seconds=time.perf_counter() - t0)
     end_distributed()  # under accelerate launch: all ranks done, no abort at exit
+    if not is_main_process():
+        return
     summary = {"out": str(out), "cond": cond, "steps": steps, "final_loss": metrics["final_loss"],
                "train_seconds": metrics["train_seconds"]}
     if json_out:

@@ -20,7 +20,7 @@ from genlens.cli.common import (
 )
 from genlens.cli.data_opts import TRAIN_DATA_HELP, ChannelsOpt, HflipOpt, ResolutionOpt
 from genlens.errors import GenlensError
-from genlens.training.distributed import end_distributed
+from genlens.training.distributed import end_distributed, is_main_process
 
 app = typer.Typer(help="Small classifiers (CNN, ViT, MLP-Mixer, ResMLP) trained by genlens, on Fashion-MNIST or "
                   "your images.\n\nExamples:\n\n  genlens zoo list\n\n  genlens zoo train fmnist-cnn --device cuda\n\n"
@@ -126,10 +126,13 @@ def train(
                                      checkpoint_every=checkpoint_every)
         report = evaluate_classifier(result.handle, test_data)
         config, metrics = folder_contents(spec, result, report, device=dev, data=options)
-        save_model_folder(out, result.handle.model, config=config, command=command_line(), metrics=metrics)
-        write_run_json(out, command=command_line(), config=config, seed=seed, metrics=metrics,
-                       seconds=time.perf_counter() - t0)
+        if is_main_process():  # under accelerate launch only rank 0 writes the folder and prints
+            save_model_folder(out, result.handle.model, config=config, command=command_line(), metrics=metrics)
+            write_run_json(out, command=command_line(), config=config, seed=seed, metrics=metrics,
+                           seconds=time.perf_counter() - t0)
     end_distributed()  # under accelerate launch: all ranks done, no abort at exit
+    if not is_main_process():
+        return
     summary = {"name": name, "out": str(out), "top1": report.top1, "top5": report.top5,
                "train_seconds": round(result.seconds, 1)}
     if json_out:
