@@ -67,6 +67,10 @@ SOURCES: dict[str, tuple[list[tuple[Callable[[], float], Callable[[float], str]]
     "Spatial control": ([(lambda: _get(RESULTS / "spatial.json", "locator", "test", "class_accuracy"), pct(1)),
                          (lambda: _get(RESULTS / "spatial.json", "locator", "test", "recall"), pct(1))],
                         {"90"}),  # the locator's class-accuracy target (spatial-control issue)
+    "Your data": ([(lambda k=k: _get(RESULTS / "data.json", "verdict", k, "value"), fixed(2))
+                   for k in ("ours_over_plain", "ours_over_ddpm")], {"0.95", "2"}),  # the issue's targets
+    "Hardening": ([(lambda k=k: _get(RESULTS / "hardening.json", "summary", k), fixed(0))
+                   for k in ("passed", "cases", "tracebacks")], set()),
     "Explorer": ([(lambda k=k: _get(RESULTS / "explorer.json", k), fixed(0)) for k in ("p50", "p95")]
                  + [(lambda k=k: _get(RESULTS / "explorer.json", "targets", k), fixed(0)) for k in ("p50", "p95")],
                  set()),
