@@ -71,6 +71,8 @@ SOURCES: dict[str, tuple[list[tuple[Callable[[], float], Callable[[float], str]]
                    for k in ("ours_over_plain", "ours_over_ddpm")], {"0.95", "2"}),  # the issue's targets
     "Hardening": ([(lambda k=k: _get(RESULTS / "hardening.json", "summary", k), fixed(0))
                    for k in ("passed", "cases", "tracebacks")], set()),
+    "Independent evaluator": ([(lambda: _get(WEIGHTS / "genlens-eval" / "manifest.json", "metrics", "top1"), pct(2))],
+                              {"93"}),  # the evaluator's target (trust issue)
     "Explorer": ([(lambda k=k: _get(RESULTS / "explorer.json", k), fixed(0)) for k in ("p50", "p95")]
                  + [(lambda k=k: _get(RESULTS / "explorer.json", "targets", k), fixed(0)) for k in ("p50", "p95")],
                  set()),

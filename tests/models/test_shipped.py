@@ -9,7 +9,7 @@ import pytest
 from genlens.models.zoo import get_spec
 from genlens.utils.io import sha256_file
 
-TARGETS = {"fmnist-cnn": 0.93, "fmnist-mixer": 0.89, "fmnist-resmlp": 0.89, "fmnist-vit": 0.89}
+TARGETS = {"genlens-eval": 0.93, "fmnist-cnn": 0.93, "fmnist-mixer": 0.89, "fmnist-resmlp": 0.89, "fmnist-vit": 0.89}
 
 
 @pytest.mark.parametrize("name", sorted(TARGETS))
