@@ -83,5 +83,18 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     return result
 
 
+def table(result: dict[str, Any]) -> str:
+    """Markdown for bench/README.md: the floors (two disjoint real halves) and the judge's own top-1."""
+    cfg, f = result["config"], result["floors"]
+    rows = [f"Extractor and judge `{result['extractor']}`; two disjoint random halves of {cfg['n']} test images per "
+            f"seed {cfg['seeds']}; mean [95 % t interval over seeds].", "",
+            "| FID | KID | precision | recall | judge top-1 % (bootstrap over test images) |", "|---:|---:|---:|---:|---:|"]
+    cell = [f"{f[m]['interval']['estimate']:.4f} [{f[m]['interval']['low']:.4f}, {f[m]['interval']['high']:.4f}]"
+            for m in ("fid", "kid", "precision", "recall")]
+    t = result["judge_top1"]
+    rows.append("| " + " | ".join(cell) + f" | {100 * t['estimate']:.2f} [{100 * t['low']:.2f}, {100 * t['high']:.2f}] |")
+    return "\n".join(rows)
+
+
 if __name__ == "__main__":
     main()

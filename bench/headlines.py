@@ -204,3 +204,46 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
 
 if __name__ == "__main__":
     main()
+
+
+def _ci(stat: dict[str, Any], scale: float = 1.0, digits: int = 3) -> str:
+    i = stat["interval"]
+    return f"{scale * i['estimate']:.{digits}f} [{scale * i['low']:.{digits}f}, {scale * i['high']:.{digits}f}]"
+
+
+def table(result: dict[str, Any]) -> str:
+    """Markdown for bench/README.md: every headline under the evaluator, means over seeds with 95 % intervals."""
+    cfg, parts, out = result["config"], result["parts"], []
+    out.append(f"Extractor and judge `{cfg['features']}`; evaluation seeds {cfg['seeds']}; means with 95 % "
+               "intervals (t over seeds; bootstrap over test images for the zoo).")
+    if "zoo" in parts:
+        out += ["", "| classifier | test top-1 % [95 % CI] | agrees with the evaluator % |", "|---|---:|---:|"]
+        for name, row in parts["zoo"]["models"].items():
+            t = row["top1"]
+            out.append(f"| {name} | {100 * t['estimate']:.2f} [{100 * t['low']:.2f}, {100 * t['high']:.2f}] | "
+                       f"{100 * row['agreement_with_judge']:.1f} |")
+    if "diffusion" in parts:
+        d = parts["diffusion"]
+        s = d["stats"]
+        judged, contrast = s["accuracy[" + cfg["judge"] + "]"], s["accuracy[" + cfg["contrast_judge"] + "]"]
+        out += ["", f"Diffusion `{d['model']}` ({d['n']} samples per seed; "
+                + ", ".join(f"{k} {v}" for k, v in d["settings"].items())
+                + f", autoguidance {d['guide_model']} w {d['guide_weight']:g}):", "",
+                "| FID | floor FID (n train images) | bar 3 x floor | verdict | KID | precision | recall | "
+                f"judged % ({cfg['judge']}) | judged % ({cfg['contrast_judge']}) |",
+                "|---:|---:|---:|---|---:|---:|---:|---:|---:|",
+                f"| {_ci(s['fid'])} | {_ci(s['floor_fid'])} | {d['fid_bar']:.3f} | {d['fid_verdict']} | "
+                f"{_ci(s['kid'], digits=4)} | {_ci(s['precision'])} | {_ci(s['recall'])} | "
+                f"{_ci(judged, 100, 1)} | {_ci(contrast, 100, 1)} |"]
+    if "gan" in parts:
+        g = parts["gan"]
+        out += ["", f"GANs ({g['n']} samples per seed; floor FID of {g['n']} training images {_ci(g['floor_fid'])}):",
+                "", "| model | FID | KID | precision | recall | rarest class % | TV to uniform |",
+                "|---|---:|---:|---:|---:|---:|---:|"]
+        for name, s in g["models"].items():
+            out.append(f"| {name} | {_ci(s['fid'])} | {_ci(s['kid'], digits=4)} | {_ci(s['precision'])} | "
+                       f"{_ci(s['recall'])} | {_ci(s['coverage_min_fraction'], 100, 1)} | "
+                       f"{_ci(s['coverage_tv_to_uniform'])} |")
+        c = g["compare"]
+        out += ["", f"{c['what']}: {_ci(c)}, {c['verdict']} ({c['note']})."]
+    return "\n".join(out)

@@ -148,6 +148,10 @@ class Table(NamedTuple):
 
 
 TABLES: tuple[Table, ...] = (
+    Table("Headlines under the evaluator genlens-eval", "headlines.json", "bench/headlines.py",
+          _lazy("headlines", "table"), "headlines"),
+    Table("Real-data floors under the evaluator", "evaluator.json", "bench/evaluator.py",
+          _lazy("evaluator", "table"), "evaluator"),
     Table("Zoo throughput", "zoo.json", "bench/zoo.py", zoo_table, "zoo"),
     Table("Class inversion across architectures", "inversion.json", "bench/inversion.py --seeds 0 1 2",
           inversion_table, "inversion"),

@@ -24,3 +24,5 @@ def test_measure_floors_and_judge(bench_script) -> None:
         assert iv["method"] == "t over seeds" and iv["low"] <= iv["estimate"] <= iv["high"]
     assert out["floors"]["fid"]["per_seed"][0] > 0  # two finite halves of one distribution still differ
     assert out["floors"]["precision"]["bootstrap_first_seed"]["estimate"] == out["floors"]["precision"]["per_seed"][0]
+    table = bench.table({**out, "config": config})
+    assert "| 90.00 [" in table and f"{config['n']} test images" in table
