@@ -216,3 +216,47 @@ class Runner:
             proc.terminate()
         for proc in workers:
             proc.join(timeout=10)
+
+
+class InterleavedWindows:
+    """Throughput of our training loop against peers, in alternating windows driven by our loop's step callback.
+
+    After ``warm`` steps of ours every peer runs one window of ``window`` calls; then every ``window`` steps of
+    ours, our window's images/s is recorded and each peer runs another window. So each window of ours sits
+    between two windows of every peer, and ``paired(name)`` divides ours by the mean of the two around it:
+    load that drifts during the run hits both sides of each ratio alike. Pass :meth:`on_step` as the loop's
+    callback (it reads ``record["step"]``).
+    """
+
+    def __init__(self, peers: dict[str, Callable[[], Any]], *, batch: int, window: int, warm: int,
+                 report: Callable[[InterleavedWindows], None] | None = None) -> None:
+        if warm < 1:
+            raise ValueError("warm must be >= 1: the first peer window runs from our callback after warm-up")
+        self.peers, self.batch, self.window, self.warm, self.report = peers, batch, window, warm, report
+        self.ours: list[float] = []
+        self.theirs: dict[str, list[float]] = {name: [] for name in peers}
+        self._busy = 0.0
+        self._mark = 0.0
+
+    def _peer_windows(self) -> None:
+        for name, step in self.peers.items():
+            self.theirs[name].append(self.batch * self.window / time_calls(step, self.window, torch.device("cpu")))
+
+    def on_step(self, record: dict[str, Any]) -> None:
+        step = record["step"]
+        if step == self.warm:
+            self._peer_windows()
+        elif step > self.warm:
+            self._busy += time.perf_counter() - self._mark  # one whole step of our loop
+            if (step - self.warm) % self.window == 0:
+                self.ours.append(self.batch * self.window / self._busy)
+                self._peer_windows()
+                self._busy = 0.0
+                if self.report is not None:
+                    self.report(self)
+        self._mark = time.perf_counter()
+
+    def paired(self, name: str) -> list[float]:
+        """Our rate over the mean of the peer's windows just before and just after, one per window of ours."""
+        rates = self.theirs[name]
+        return [o / (0.5 * (a + b)) for o, a, b in zip(self.ours, rates, rates[1:])]

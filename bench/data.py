@@ -40,7 +40,7 @@ import torch
 import torch.nn.functional as F
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import environment, load_average, summarize, time_calls, write_json
+from common import InterleavedWindows, environment, load_average, summarize, write_json
 from ddpm_peer import PEER_PACKAGE, PEER_TRAINER, PlainDiffusersStep, param_count, peer_available, peer_version
 
 from genlens.diffusion import Denoiser, DiffusionTrainConfig, UNetConfig, to_model_space, train_diffusion
@@ -182,34 +182,14 @@ def measure_step(cfg: dict[str, Any], parts: list[str], images: torch.Tensor, la
     for step in peers.values():
         for _ in range(warm):
             step()
-    ours: list[float] = []
-    theirs: dict[str, list[float]] = {name: [] for name in peers}
-    state = {"busy": 0.0, "mark": 0.0}
-
-    def peer_windows() -> None:
-        for name, step in peers.items():
-            theirs[name].append(batch * window / time_calls(step, window, torch.device("cpu")))
-
-    def on_step(record: dict[str, Any]) -> None:
-        step = record["step"]
-        if step == warm:
-            peer_windows()
-        elif step > warm:
-            state["busy"] += time.perf_counter() - state["mark"]  # one whole step of our loop
-            if (step - warm) % window == 0:
-                ours.append(batch * window / state["busy"])
-                peer_windows()
-                state["busy"] = 0.0
-                progress(f"window {len(ours)}/{repeats}: ours {ours[-1]:.2f} img/s, "
-                         + ", ".join(f"{n} {v[-1]:.2f}" for n, v in theirs.items()))
-        state["mark"] = time.perf_counter()
-
-    train_diffusion(images, labels, config=config, device="cpu", callback=on_step)
-    out: dict[str, Any] = {"params": params, "ours": summarize(ours), "notes": notes}
-    for name, rates in theirs.items():
-        paired = [o / (0.5 * (a + b)) for o, a, b in zip(ours, rates, rates[1:])]
-        out[name] = {**summarize(rates), "ratio_ours_over_peer": median_interval(paired, reps=cfg["bootstrap"],
-                                                                                 seed=cfg["seed"])}
+    timer = InterleavedWindows(peers, batch=batch, window=window, warm=warm, report=lambda t: progress(
+        f"window {len(t.ours)}/{repeats}: ours {t.ours[-1]:.2f} img/s, "
+        + ", ".join(f"{n} {v[-1]:.2f}" for n, v in t.theirs.items())))
+    train_diffusion(images, labels, config=config, device="cpu", callback=timer.on_step)
+    out: dict[str, Any] = {"params": params, "ours": summarize(timer.ours), "notes": notes}
+    for name, rates in timer.theirs.items():
+        out[name] = {**summarize(rates), "ratio_ours_over_peer": median_interval(
+            timer.paired(name), reps=cfg["bootstrap"], seed=cfg["seed"])}
     if "ddpm" in peers:
         out["ddpm"] |= {"package": f"{PEER_PACKAGE} {peer_version()}", "dim": peers["ddpm"].dim,
                         "dim_mults": list(PEER_DIM_MULTS_64), "params": peers["ddpm"].params}

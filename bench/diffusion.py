@@ -45,7 +45,7 @@ from typing import Any
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import environment, load_average, summarize, time_calls, write_json
+from common import InterleavedWindows, environment, load_average, summarize, time_calls, write_json
 from ddpm_peer import (
     PEER_PACKAGE,
     PEER_TRAINER,
@@ -233,29 +233,11 @@ def measure_throughput(args: argparse.Namespace, cond: str, images: torch.Tensor
     plain = PlainDiffusersStep(config.unet, images, labels, batch=batch, lr=config.lr, seed=args.seed)
     for _ in range(warm):
         plain()
-    ours: list[float] = []
-    peer: list[float] = []
-    state = {"busy": 0.0, "mark": 0.0}
-
-    def plain_window() -> None:
-        peer.append(batch * window / time_calls(plain, window, torch.device("cpu")))
-
-    def on_step(record: dict[str, Any]) -> None:
-        step = record["step"]
-        if step == warm:
-            plain_window()  # plain, ours, plain, ours, ..., plain: every ours window sits between two plain ones
-        elif step > warm:
-            state["busy"] += time.perf_counter() - state["mark"]  # one whole step of our loop
-            if (step - warm) % window == 0:
-                ours.append(batch * window / state["busy"])
-                plain_window()
-                state["busy"] = 0.0
-                progress(f"throughput ({cond}) window {len(ours)}/{repeats}: ours {ours[-1]:.1f} img/s, "
-                         f"plain {peer[-1]:.1f} img/s")
-        state["mark"] = time.perf_counter()
-
-    train_diffusion(images, labels, config=config, device="cpu", callback=on_step)
-    paired = [o / (0.5 * (a + b)) for o, a, b in zip(ours, peer, peer[1:])]  # against the plain windows around it
+    timer = InterleavedWindows({"plain": plain}, batch=batch, window=window, warm=warm, report=lambda t: progress(
+        f"throughput ({cond}) window {len(t.ours)}/{repeats}: ours {t.ours[-1]:.1f} img/s, "
+        f"plain {t.theirs['plain'][-1]:.1f} img/s"))
+    train_diffusion(images, labels, config=config, device="cpu", callback=timer.on_step)
+    ours, peer, paired = timer.ours, timer.theirs["plain"], timer.paired("plain")  # plain, ours, plain, ..., plain
     cost = overheads(plain, images, reps=max(3, args.repeats))
     added = cost["ema_update_s"] + cost["grad_clip_s"] + cost["to_model_space_s"]
     return {"cond": cond, "params": param_count(plain.unet), "batch": batch, "window_steps": window,
