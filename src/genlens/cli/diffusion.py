@@ -133,7 +133,7 @@ def train(
         from genlens.text import load_text_encoder
 
         captions = build_caption_table(load_text_encoder("minilm"), max_tokens=unet.max_tokens,
-                                       pooled=unet.pooled_token)
+                                       pooled=unet.pooled_token, caption_round=config.caption_round)
     t0 = time.perf_counter()
     with progress_bar(f"diffusion ({cond})", steps, quiet=json_out) as cb:
         if grid_every:

@@ -61,6 +61,7 @@ class DiffusionBundle:
     data: DataOptions = FMNIST  # what it was trained on, preprocessed how (config.json "data")
     sampling: dict[str, Any] = field(default_factory=dict)
     note: str = ""
+    caption_round: int = 1  # text models: the caption round trained on (genlens.data.captions), anchors' only source
 
 
 def save_diffusion(folder: str | os.PathLike, model: Denoiser, *, config: DiffusionTrainConfig,
@@ -152,6 +153,9 @@ def load_diffusion(folder: str | os.PathLike, *, device: str | torch.device = "c
                                    num_train_timesteps=schedule.num_train_timesteps)
     spec = meta.get("train", {}).get("data", "fashion-mnist") if isinstance(meta.get("train"), dict) else "fashion-mnist"
     data = read_data_options(meta, where=where, legacy=legacy_data(unet, str(spec)))
+    caption_round = 1  # folders that record no round (the shipped fmnist-ddpm-text among them) trained on round 1
+    if kind == KINDS["text"] and isinstance(meta.get("train"), dict):
+        caption_round = read_train_config(meta["train"], where=f"{where} train").caption_round
     return DiffusionBundle(model=model, schedule=schedule, class_names=tuple(meta.get("class_names") or ()),
                            kind=kind, folder=folder, text_encoder=meta.get("text_encoder"), sampling=sampling,
-                           note=note, data=data)
+                           note=note, data=data, caption_round=caption_round)
