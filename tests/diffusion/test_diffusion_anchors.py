@@ -227,3 +227,31 @@ def test_anchor_caches_are_keyed_by_round_so_an_old_union_index_is_never_reused(
     two = cached_anchored_tokens([ROUND2_ONLY], caption_round=2, **kw)  # fills a round-2 (union) cache first
     one = cached_anchored_tokens([ROUND2_ONLY], caption_round=1, **kw)  # must not read it
     assert two[2][0][0] == ROUND2_ONLY and not set(one[2][0]) & _only_in_round_2()
+
+
+def test_eval_scores_validation_prompts_with_the_evaluator_an_interval_and_the_models_round(run, tiny_fmnist, tmp_path,
+                                                                                           monkeypatch):
+    import genlens.text
+    from genlens.data.fashion_mnist import CLASS_NAMES
+    from genlens.diffusion import DiffusionTrainConfig, UNetConfig, save_diffusion
+    from genlens.diffusion.unet import Denoiser
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    monkeypatch.setattr(genlens.text, "load_text_encoder", lambda name="minilm", **kw: BagOfWordsEncoder())
+    cfg = DiffusionTrainConfig(unet=UNetConfig.tiny("text", num_classes=10), steps=1, caption_round=1)
+    torch.manual_seed(0)
+    folder = save_diffusion(tmp_path / "m", Denoiser(cfg.unet), config=cfg, class_names=CLASS_NAMES, command="test",
+                            metrics={})
+    data = tiny_fmnist(n_train=16, n_test=8)
+    args = ["eval", folder, "--prompts", "--prompt-set", "validation", "--k", "1", "--n", "10", "--steps", "1",
+            "--anchors", "2", "--data-dir", data, "--device", "cpu", "--out", tmp_path / "ev", "--json"]
+    code, stdout, err = run([*args, "--judge", "genlens-eval"])
+    assert code == 0, err
+    result = json.loads(stdout)
+    p, ci = result["prompts"], result["prompts"]["accuracy_interval"]
+    assert p["judge"] == result["class_eval"]["judge"] == "genlens-eval" and p["prompt_set"] == "validation"
+    assert ci["unit"] == "prompt" and ci["n"] == 20 and ci["low"] <= p["accuracy"] <= ci["high"]
+    assert p["anchors"]["caption_round"] == 1
+    assert not {a["caption"] for r in p["anchors"]["per_prompt"] for a in r["anchors"]} & _only_in_round_2()
+    code, _, err = run([*args, "--judge", "no-such-judge"])
+    assert code == 2 and "no-such-judge" in err and len(err.strip().splitlines()) == 1
