@@ -19,6 +19,9 @@ from genlens.errors import GenlensError
 sample = importlib.import_module("genlens.diffusion.sample").sample
 
 
+WORDS: dict[str, torch.Tensor] = {}
+
+
 class BagOfWordsEncoder:
     """A deterministic stand-in for MiniLM: a sentence is the sum of fixed random word vectors, tokens are the
     word vectors themselves (so captions sharing words are near each other)."""
@@ -29,8 +32,10 @@ class BagOfWordsEncoder:
         self.calls = 0
 
     def _word(self, w):
-        g = torch.Generator().manual_seed(sum(ord(c) * 31 ** i for i, c in enumerate(w)) % (2 ** 31))
-        return torch.randn(384, generator=g)
+        if w not in WORDS:  # memoised: indexing ~10,000 captions draws each distinct word once
+            g = torch.Generator().manual_seed(sum(ord(c) * 31 ** i for i, c in enumerate(w)) % (2 ** 31))
+            WORDS[w] = torch.randn(384, generator=g)
+        return WORDS[w]
 
     def check(self, text):
         if not text.strip():
@@ -67,11 +72,12 @@ def test_index_returns_the_nearest_captions_in_order():
 
 def test_anchors_come_from_the_training_captions_never_the_held_out_prompts(tmp_path):
     enc = BagOfWordsEncoder()
-    index = caption_index(enc, cache_dir=tmp_path)
-    assert caption_index(enc, cache_dir=tmp_path).vectors.shape == index.vectors.shape and enc.calls == 1  # cached
+    index = caption_index(enc, caption_round=2, cache_dir=tmp_path)
+    again = caption_index(enc, caption_round=2, cache_dir=tmp_path)
+    assert again.vectors.shape == index.vectors.shape and enc.calls == 1  # cached
     prompts, _ = held_out_prompts()
     found = find_anchors(enc, prompts, index, 5)
-    captions = set(all_captions()[0])
+    captions = set(all_captions(2)[0])
     held = set(prompts)
     assert all(t in captions and t not in held for row in found.texts for t in row)
     assert (found.cosine[:, :-1] >= found.cosine[:, 1:]).all()  # nearest first
@@ -115,10 +121,11 @@ def test_anchors_that_equal_the_prompt_sample_the_same_images_as_the_prompt_alon
 
 def test_condition_prompts_is_plain_without_anchors_and_skips_the_prompts_own_slot(toy, tmp_path):
     net, enc = toy.denoiser("text"), BagOfWordsEncoder()
-    model, (tok, _), found = condition_prompts(net, enc, ["shoes for a walk"], AnchorConfig(k=0))
+    model, (tok, _), found = condition_prompts(net, enc, ["shoes for a walk"], AnchorConfig(k=0), caption_round=1)
     assert model is net and found is None and tok.ndim == 3
-    index = caption_index(enc, cache_dir=tmp_path)
-    model, (tok, _mask), found = condition_prompts(net, enc, ["shoes for a walk"], AnchorConfig(k=3), index=index)
+    index = caption_index(enc, caption_round=1, cache_dir=tmp_path)
+    model, (tok, _mask), found = condition_prompts(net, enc, ["shoes for a walk"], AnchorConfig(k=3), index=index,
+                                                   caption_round=1)
     assert isinstance(model, AnchoredDenoiser) and tok.shape[:2] == (1, 4) and len(found.texts[0]) == 3
     assert model._used == [1, 2, 3]  # the prompt's own slot is not evaluated
     with pytest.raises(GenlensError, match="text-conditional"):
@@ -153,12 +160,98 @@ def test_cached_anchored_tokens_hit_the_disk_the_second_time(tmp_path, monkeypat
     loads = []
     monkeypatch.setattr(genlens.text, "load_text_encoder", lambda name="minilm", **kw: loads.append(name) or enc)
     first = cached_anchored_tokens(["a leather ankle boot", "a bag for the groceries"], k=2, max_tokens=6,
-                                   encoder_name="bow", cache_dir=tmp_path, pooled=True)
+                                   encoder_name="bow", cache_dir=tmp_path, pooled=True, caption_round=1)
     again = cached_anchored_tokens(["a leather ankle boot", "a bag for the groceries"], k=2, max_tokens=6,
-                                   encoder_name="bow", cache_dir=tmp_path, pooled=True)
+                                   encoder_name="bow", cache_dir=tmp_path, pooled=True, caption_round=1)
     assert loads == ["bow"]  # the second call never loads the encoder
     assert first[0].shape == (2, 3, 6, 384) and first[2][0][0] == "a leather ankle boot"
     torch.testing.assert_close(first[0], again[0])
     assert first[2] == again[2]
     torch.testing.assert_close(first[0][:, 0], enc.encode_tokens(["a leather ankle boot", "a bag for the groceries"],
                                                                  max_tokens=6, pooled=True)[0])
+
+
+# ----------------------------------------------------------------------------------------- caption rounds
+ROUND2_ONLY = "something for a heatwave"  # a caption of round 2 (T-shirt/top) that round 1 does not have
+
+
+def _only_in_round_2() -> set[str]:
+    return set(all_captions(2)[0]) - set(all_captions(1)[0])
+
+
+def test_shipped_text_model_never_anchors_to_a_caption_it_did_not_see(tmp_path, monkeypatch):
+    """fmnist-ddpm-text was trained on round 1: through its pipeline, neither the held-out prompts, nor the
+    validation prompts, nor a round-2 caption typed as the prompt itself is anchored to a round-2-only caption."""
+    import genlens.text
+    from genlens.diffusion.pipeline import DiffusionPipeline
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    monkeypatch.setattr(genlens.text, "load_text_encoder", lambda name="minilm", **kw: BagOfWordsEncoder())
+    pipe = DiffusionPipeline.from_folder("fmnist-ddpm-text", verify=False, anchors=8)
+    assert pipe.bundle.caption_round == 1
+    later, seen = _only_in_round_2(), set(all_captions(1)[0])
+    assert ROUND2_ONLY in later and len(later) == 1420
+    prompts = held_out_prompts()[0] + held_out_prompts("validation")[0] + [ROUND2_ONLY]
+    _, found = pipe.prompt_condition(prompts)
+    candidates = {t for row in found.texts for t in row}
+    assert candidates <= seen and not candidates & later
+    assert ROUND2_ONLY not in found.texts[-1]
+
+
+def test_a_tiny_models_round_decides_its_anchors_and_another_rounds_index_is_refused(toy, tmp_path, monkeypatch):
+    import genlens.text
+    from genlens.diffusion.pipeline import DiffusionPipeline
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    monkeypatch.setattr(genlens.text, "load_text_encoder", lambda name="minilm", **kw: BagOfWordsEncoder())
+    net, later = toy.denoiser("text"), _only_in_round_2()
+    rows = {}
+    for rnd in (1, 2):
+        pipe = DiffusionPipeline.from_model(net, caption_round=rnd, anchors=3)
+        rows[rnd] = pipe.prompt_condition([ROUND2_ONLY])[1].texts[0]
+    assert not set(rows[1]) & later and rows[2][0] == ROUND2_ONLY  # round 2 has it, so it finds itself first
+    index = caption_index(BagOfWordsEncoder(), caption_round=2, cache_dir=tmp_path)
+    with pytest.raises(GenlensError, match="holds round 2 but the model was trained on round 1"):
+        condition_prompts(net, BagOfWordsEncoder(), [ROUND2_ONLY], AnchorConfig(k=3), index=index, caption_round=1)
+
+
+def test_anchor_caches_are_keyed_by_round_so_an_old_union_index_is_never_reused(tmp_path, monkeypatch):
+    import genlens.text
+    from genlens.diffusion.anchors import caption_index_path
+    from genlens.diffusion.prompt_cache import cached_anchored_tokens
+
+    monkeypatch.setattr(genlens.text, "load_text_encoder", lambda name="minilm", **kw: BagOfWordsEncoder())
+    assert caption_index_path("bow", caption_round=1, cache_dir=tmp_path) != \
+        caption_index_path("bow", caption_round=2, cache_dir=tmp_path)
+    kw = dict(k=2, max_tokens=6, encoder_name="bow", cache_dir=tmp_path)
+    two = cached_anchored_tokens([ROUND2_ONLY], caption_round=2, **kw)  # fills a round-2 (union) cache first
+    one = cached_anchored_tokens([ROUND2_ONLY], caption_round=1, **kw)  # must not read it
+    assert two[2][0][0] == ROUND2_ONLY and not set(one[2][0]) & _only_in_round_2()
+
+
+def test_eval_scores_validation_prompts_with_the_evaluator_an_interval_and_the_models_round(run, tiny_fmnist, tmp_path,
+                                                                                           monkeypatch):
+    import genlens.text
+    from genlens.data.fashion_mnist import CLASS_NAMES
+    from genlens.diffusion import DiffusionTrainConfig, UNetConfig, save_diffusion
+    from genlens.diffusion.unet import Denoiser
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    monkeypatch.setattr(genlens.text, "load_text_encoder", lambda name="minilm", **kw: BagOfWordsEncoder())
+    cfg = DiffusionTrainConfig(unet=UNetConfig.tiny("text", num_classes=10), steps=1, caption_round=1)
+    torch.manual_seed(0)
+    folder = save_diffusion(tmp_path / "m", Denoiser(cfg.unet), config=cfg, class_names=CLASS_NAMES, command="test",
+                            metrics={})
+    data = tiny_fmnist(n_train=16, n_test=8)
+    args = ["eval", folder, "--prompts", "--prompt-set", "validation", "--k", "1", "--n", "10", "--steps", "1",
+            "--anchors", "2", "--data-dir", data, "--device", "cpu", "--out", tmp_path / "ev", "--json"]
+    code, stdout, err = run([*args, "--judge", "genlens-eval"])
+    assert code == 0, err
+    result = json.loads(stdout)
+    p, ci = result["prompts"], result["prompts"]["accuracy_interval"]
+    assert p["judge"] == result["class_eval"]["judge"] == "genlens-eval" and p["prompt_set"] == "validation"
+    assert ci["unit"] == "prompt" and ci["n"] == 20 and ci["low"] <= p["accuracy"] <= ci["high"]
+    assert p["anchors"]["caption_round"] == 1
+    assert not {a["caption"] for r in p["anchors"]["per_prompt"] for a in r["anchors"]} & _only_in_round_2()
+    code, _, err = run([*args, "--judge", "no-such-judge"])
+    assert code == 2 and "no-such-judge" in err and len(err.strip().splitlines()) == 1

@@ -147,7 +147,7 @@ def test_text_training_records_its_captions_and_refuses_to_resume_on_others(run,
     texts, labels = captions.all_captions()
     recorded = json.loads((out / "manifest.json").read_text())["metrics"]["captions"]
     assert recorded["count"] == len(texts) and recorded["source"].startswith("minilm/")
-    monkeypatch.setattr(captions, "all_captions", lambda: (texts[:-1], labels[:-1]))
+    monkeypatch.setattr(captions, "all_captions", lambda *_: (texts[:-1], labels[:-1]))
     code, _, err = run([*args, "--resume"])
     lines = [line for line in err.splitlines() if line.strip()]
     assert code != 0 and len(lines) == 1 and "captions" in lines[0], err

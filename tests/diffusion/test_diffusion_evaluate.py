@@ -119,6 +119,11 @@ def test_prompt_accuracy(toy, judge_handle):
     assert r["n"] == 6 and [p["prompt"] for p in r["per_prompt"]] == ["p0", "p1", "p2"]
     assert r["per_prompt"][1]["class"] == "Bar" and r["accuracy"] == pytest.approx(
         sum(p["accuracy"] for p in r["per_prompt"]) / 3)
+    ci = r["accuracy_interval"]  # bootstrap over the 3 prompts, not the 6 images
+    assert ci["unit"] == "prompt" and ci["n"] == 3 and ci["method"] == "bootstrap-percentile"
+    assert ci["low"] <= ci["estimate"] <= ci["high"] and ci["estimate"] == pytest.approx(r["accuracy"])
+    one = E.evaluate_prompts(model, ["p0"], [0], (tokens[0][:1], tokens[1][:1]), k=2, steps=1, judges=[judge_handle])
+    assert one["accuracy_interval"] is None  # one prompt has no spread to resample
     with pytest.raises(GenlensError, match="text-conditional"):
         E.evaluate_prompts(toy.denoiser("class"), ["p"], [0], tokens, k=1, judges=[judge_handle])
 

@@ -52,3 +52,11 @@ def test_recommended_guidance_intervals():
     assert cls.sampling["guide_model"] == "fmnist-ddpm-guide" and cls.sampling["guide_weight"] > 1
     assert "autoguidance.json" in cls.note and cls.sampling["timestep_spacing"] == "power:1.5"
     assert txt.sampling == {}
+
+
+def test_shipped_text_model_is_round_1_through_the_migration():
+    """fmnist-ddpm-text was trained before caption rounds existed: its config.json names no round (and is never
+    rewritten), so it loads as round 1, the captions it was trained on."""
+    folder = shipped_diffusion_folder("text")
+    assert "caption_round" not in json.loads((folder / "config.json").read_text())["train"]
+    assert load_diffusion(folder, verify=False).caption_round == 1

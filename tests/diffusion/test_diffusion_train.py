@@ -152,3 +152,22 @@ def test_removed_training_options_refuse_other_values():
         with pytest.raises(GenlensError, match=key) as e:
             read_train_config({**data, key: 0.5}, where="old run.json")
         assert "\n" not in str(e.value)
+
+
+def test_text_folder_records_its_caption_round_and_old_blocks_read_as_round_1(tmp_path):
+    from genlens.diffusion.io import read_train_config
+    from genlens.diffusion.unet import Denoiser
+    from genlens.utils.config_io import to_dict
+
+    cfg = _config("text", steps=1)
+    assert cfg.caption_round == 2  # a new run trains on the latest round
+    model = Denoiser(cfg.unet).eval()
+    for rnd in (1, 2):
+        folder = save_diffusion(tmp_path / f"r{rnd}", model, config=dataclasses.replace(cfg, caption_round=rnd),
+                                class_names=("a", "b"), command="test", metrics={})
+        assert load_diffusion(folder).caption_round == rnd
+    old = to_dict(cfg)
+    old.pop("caption_round")
+    assert read_train_config(old, where="old").caption_round == 1
+    with pytest.raises(GenlensError, match="caption round 7 is unknown"):
+        dataclasses.replace(cfg, caption_round=7)

@@ -133,7 +133,7 @@ def train(
         from genlens.text import load_text_encoder
 
         captions = build_caption_table(load_text_encoder("minilm"), max_tokens=unet.max_tokens,
-                                       pooled=unet.pooled_token)
+                                       pooled=unet.pooled_token, caption_round=config.caption_round)
     t0 = time.perf_counter()
     with progress_bar(f"diffusion ({cond})", steps, quiet=json_out) as cb:
         if grid_every:
@@ -257,7 +257,7 @@ def sample_cmd(
         if pipe.config.anchors and not json_out:
             from genlens.diffusion.anchors import caption_index_path
 
-            if not caption_index_path(pipe.encoder().name).is_file():
+            if not caption_index_path(pipe.encoder().name, caption_round=pipe.bundle.caption_round).is_file():
                 err_console.print("indexing the training captions for anchoring (once, about a minute)...")
         (tokens, mask), found = pipe.prompt_condition([prompt])
         anchor_records = found.to_records(names) if found is not None else []

@@ -116,16 +116,22 @@ def eval_cmd(
     n_slow: int | None = typer.Option(None, "--n-slow", help="Samples for DDPM-1000 (50x DDIM-20's cost; DDIM-20 "
                                       "is rerun on the same n to compare). Default min(sweep n, 500)."),
     scales: str = typer.Option("0,1,2,3,5,8", "--scales", help="Guidance scales of the guidance sweep."),
-    prompts: bool = typer.Option(False, "--prompts", help="Prompt accuracy on the held-out paraphrases (text model)."),
+    prompts: bool = typer.Option(False, "--prompts", help="Prompt accuracy on paraphrases never trained on (text "
+                                 "model; which set: --prompt-set)."),
     k: int = typer.Option(20, "--k", help="Samples per prompt with --prompts."),
-    prompt_set: str = typer.Option("held_out", "--prompt-set", help="With --prompts: held_out (the evaluation "
-                                   "paraphrases) or validation (a second set, never used to choose settings)."),
+    prompt_set: str = typer.Option("held_out", "--prompt-set", help="With --prompts: held_out (the first "
+                                   "paraphrases; K and the text model's training and guidance were chosen on them, so "
+                                   "their score is history) or validation (never used to choose anything: report it)."),
     anchors: int | None = AnchorsOpt,
     guidance_interval: str | None = GuidanceIntervalOpt,
     timestep_spacing: str | None = SpacingOpt,
     guide_model: str | None = GuideModelOpt,
     guide_weight: float | None = GuideWeightOpt,
-    all_judges: bool = typer.Option(False, "--all-judges", help="Judge with the ViT, Mixer and ResMLP as well."),
+    judge: str = typer.Option("fmnist-cnn", "--judge", help="Classifier whose accuracy is reported (class and "
+                              "prompt accuracy): fmnist-cnn (the development judge, default), genlens-eval (the "
+                              "evaluator nothing was tuned on: use it for reported numbers), a zoo name or a "
+                              "model folder."),
+    all_judges: bool = typer.Option(False, "--all-judges", help="Judge with the other zoo models as well."),
     features: str | None = typer.Option(None, "--features", help="FID/KID features: genlens-fmnist (the default "
                                         "for Fashion-MNIST models), genlens-eval, inception[:FILE], a zoo model name, "
                                         "a model folder (for models of other data: a classifier trained on it, e.g. "
@@ -144,8 +150,8 @@ def eval_cmd(
     json_out: bool = JsonOpt,
 ) -> None:
     """Score a diffusion model: FID/KID (--features, default genlens-fmnist; n samples vs the test set), accuracy
-    judged by the zoo CNN, the real-data floor at the same n; optional sweeps and held-out prompt accuracy. Writes
-    OUT/eval.json and PNG plots.
+    judged by --judge (default the zoo CNN), the real-data floor at the same n; optional sweeps and prompt accuracy
+    with a 95 % bootstrap interval over prompts. Writes OUT/eval.json and PNG plots.
 
     Example: genlens diffusion eval --n 2000 --guidance 3 --sampler ddim --steps 20 --sweep guidance --out out/eval
     """
@@ -187,7 +193,7 @@ def eval_cmd(
     extractor = extractor or extractor_for("genlens-fmnist", device=dev)
     t0 = time.perf_counter()
     test, train = load_fashion_mnist("test", data_dir=data_dir), load_fashion_mnist("train", data_dir=data_dir)
-    judges = E.default_judges(dev, all_zoo=all_judges)
+    judges = E.default_judges(dev, all_zoo=all_judges, judge=judge)
     reference = E.Reference.build(test.float_images(), extractor=extractor, device=dev)
     common = dict(batch_size=batch, seed=seed)
     record = pipe.record()
@@ -215,13 +221,13 @@ def eval_cmd(
         from genlens.data.captions import held_out_prompts
 
         texts, plabels = held_out_prompts(prompt_set)
-        # Anchors come from the TRAINING captions only; the held-out prompts are never among them.
+        # Anchors come only from the captions of the model's own training round; no prompt set is among them.
         tokens, found = pipe.prompt_condition(texts)
-        with progress_bar("held-out prompts", None, quiet=json_out) as cb:
+        with progress_bar(f"{prompt_set} prompts", None, quiet=json_out) as cb:
             result["prompts"] = E.evaluate_prompts(pipe, texts, plabels, tokens, k=k, judges=judges, callback=cb,
                                                    **common)
         result["prompts"]["prompt_set"] = prompt_set
-        result["prompts"]["anchors"] = {"k": cfg.anchors}
+        result["prompts"]["anchors"] = {"k": cfg.anchors, "caption_round": pipe.bundle.caption_round}
         if found is not None:
             result["prompts"]["anchors"]["per_prompt"] = found.to_records(list(pipe.class_names))
     result["seconds"] = round(time.perf_counter() - t0, 2)
@@ -319,8 +325,10 @@ def _print_summary(result: dict[str, Any], out: Path) -> None:
     for c in result.get("fast_vs_full_by_sampler", []):
         table.add_row(f"FID {c['fast'][0]} {c['fast'][1]} / ddpm 1000", f"{c['ratio']:.3f}", str(c["n"]))
     if "prompts" in result:
-        table.add_row("held-out prompt accuracy", f"{100 * result['prompts']['accuracy']:.1f}%",
-                      str(result["prompts"]["n"]))
+        p, ci = result["prompts"], result["prompts"].get("accuracy_interval")
+        span = f" [{100 * ci['low']:.1f}, {100 * ci['high']:.1f}]" if ci else ""
+        table.add_row(f"{p['prompt_set']} prompt accuracy ({p['judge']})", f"{100 * p['accuracy']:.1f}%{span}",
+                      f"{p['n']} ({len(p['per_prompt'])} prompts)")
     Console().print(table)
     per = ", ".join(f"{c} {100 * v:.0f}%" for c, v in ev["per_class_accuracy"].items())
     err_console.print(f"per class: {per}\n-> {out / 'eval.json'}")

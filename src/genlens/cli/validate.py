@@ -100,6 +100,8 @@ RULES: dict[str, Rule] = {
     # an extractor name, inception:FILE, a zoo name, a model folder or timm:NAME[:FILE]: extractor_for resolves it
     # and its one-line error lists every form (--allow-download is a flag: nothing to check)
     "--features": TEXT,
+    # a zoo name, genlens-eval or a model folder: load_model resolves it and its one-line error names the forms
+    "diffusion eval --judge": TEXT,
     "explore --port": Rule("count", 0, 65535, why="0 picks a free port"),
     "explore --screenshots": OUT,
     "tour --screenshots": Rule("in_dir"),

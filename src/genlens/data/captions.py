@@ -4,12 +4,25 @@ held-out set of paraphrases that never appear in training, for evaluating text c
 Training captions are built as template x noun phrase; the held-out prompts describe the class by use
 or context ("something to wear on a run") so that a model only succeeds through the encoder's
 semantics, not by matching words.
+
+The caption set is versioned by *round* (``ROUNDS``), because a text model must only ever be anchored to
+the captions it was trained on (:mod:`genlens.diffusion.anchors`):
+
+- round 1: template x adjective x noun, and adjective x noun x use (10,052 captions). The shipped
+  ``fmnist-ddpm-text`` was trained on exactly these (commit 0327577).
+- round 2: round 1 plus ``MORE_NOUNS`` x ``MORE_USES`` and noun-free "something {use}" captions (11,472).
+  Written after the held-out prompts had been studied (commit c69baba); no shipped model saw them.
+
+A text model's folder records its round (``train.caption_round``; folders without it are round 1).
 """
 from __future__ import annotations
 
 import random
 
 from genlens.errors import GenlensError
+
+ROUNDS = (1, 2)
+LATEST_ROUND = ROUNDS[-1]  # what a new training run uses
 
 # Noun phrases per class (index = Fashion-MNIST label).
 NOUNS: tuple[tuple[str, ...], ...] = (
@@ -104,8 +117,17 @@ VALIDATION: tuple[tuple[str, ...], ...] = (
 )
 
 
-def class_captions(label: int) -> list[str]:
-    """All training captions of one class (deterministic order)."""
+def check_round(caption_round: int) -> int:
+    """``caption_round`` as an int, or a one-line error naming the rounds there are."""
+    if isinstance(caption_round, bool) or caption_round not in ROUNDS:
+        raise GenlensError(f"caption round {caption_round!r} is unknown; use one of "
+                           f"{', '.join(map(str, ROUNDS))} (1 = what the shipped fmnist-ddpm-text was trained on)")
+    return int(caption_round)
+
+
+def class_captions(label: int, caption_round: int = LATEST_ROUND) -> list[str]:
+    """All training captions of one class in caption round ``caption_round`` (deterministic order)."""
+    caption_round = check_round(caption_round)
     out = []
     for noun in NOUNS[label]:
         for adj in ADJECTIVES:
@@ -115,13 +137,14 @@ def class_captions(label: int) -> list[str]:
         for adj in ADJECTIVES:
             for use in USES[label]:
                 out.append(f"a {adj}{noun} {use}")
-    for noun in NOUNS[label][:3] + MORE_NOUNS[label]:
-        for adj in ADJECTIVES[:6]:
-            out.append(f"a {adj}{noun}")
-            for use in MORE_USES[label]:
-                out.append(f"a {adj}{noun} {use}")
-    for use in USES[label] + MORE_USES[label]:
-        out.append(f"something {use}")
+    if caption_round >= 2:
+        for noun in NOUNS[label][:3] + MORE_NOUNS[label]:
+            for adj in ADJECTIVES[:6]:
+                out.append(f"a {adj}{noun}")
+                for use in MORE_USES[label]:
+                    out.append(f"a {adj}{noun} {use}")
+        for use in USES[label] + MORE_USES[label]:
+            out.append(f"something {use}")
     return sorted({_article(t) for t in out})
 
 
@@ -129,17 +152,18 @@ def _article(text: str) -> str:
     return ("an " + text[2:]) if text.startswith("a ") and text[2] in "aeiou" else text
 
 
-def all_captions() -> tuple[list[str], list[int]]:
+def all_captions(caption_round: int = LATEST_ROUND) -> tuple[list[str], list[int]]:
+    """Every training caption of round ``caption_round`` and its class, class by class."""
     texts, labels = [], []
     for label in range(len(NOUNS)):
-        caps = class_captions(label)
+        caps = class_captions(label, caption_round)
         texts += caps
         labels += [label] * len(caps)
     return texts, labels
 
 
-def sample_captions(labels: list[int], *, rng: random.Random) -> list[str]:
-    return [rng.choice(class_captions(y)) for y in labels]
+def sample_captions(labels: list[int], *, rng: random.Random, caption_round: int = LATEST_ROUND) -> list[str]:
+    return [rng.choice(class_captions(y, caption_round)) for y in labels]
 
 
 def held_out_prompts(which: str = "held_out") -> tuple[list[str], list[int]]:

@@ -15,8 +15,9 @@ embeddings), as Retrieval-Augmented Diffusion Models do with a text query at inf
     ε̃ = ε_u + s · ((1/K)·Σ_j ε(caption_j) − ε_u)
 
 K = 0 is plain prompt conditioning. (Mixing the prompt's own prediction back in with a weight λ was measured
-and not adopted; the results history keeps its numbers.) The captions come only from the training caption set
-(:func:`genlens.data.captions.all_captions`), never from the held-out prompts.
+and not adopted; the results history keeps its numbers.) The captions come only from the caption round the
+model was trained on (:func:`genlens.data.captions.all_captions` of its ``train.caption_round``; the shipped
+text model: round 1), never from a later round it did not see, nor from the held-out prompts.
 """
 from __future__ import annotations
 
@@ -53,11 +54,13 @@ class AnchorConfig:
 
 @dataclass
 class CaptionIndex:
-    """Unit-norm pooled sentence embeddings of every training caption, with texts and classes."""
+    """Unit-norm pooled sentence embeddings of every training caption of one caption round, with texts and
+    classes."""
 
     texts: list[str]
     labels: torch.Tensor  # (M,) long
     vectors: torch.Tensor  # (M, D) float, unit norm
+    caption_round: int | None = None  # the round the captions come from (None: a hand-made index)
 
     def nearest(self, queries: torch.Tensor, k: int) -> tuple[torch.Tensor, torch.Tensor]:
         """Indices (P, k) and cosines (P, k) of the ``k`` captions nearest to unit-norm ``queries`` (P, D)."""
@@ -67,35 +70,36 @@ class CaptionIndex:
         return top.indices, top.values
 
 
-def caption_index_path(encoder_name: str, *, cache_dir: str | os.PathLike | None = None) -> Path:
-    """Where :func:`caption_index` keeps the index of the current caption set (keyed by its hash)."""
+def caption_index_path(encoder_name: str, *, caption_round: int, cache_dir: str | os.PathLike | None = None) -> Path:
+    """Where :func:`caption_index` keeps the index of ``caption_round``'s captions (keyed by their hash)."""
     from genlens.data.captions import all_captions
     from genlens.diffusion.text import caption_source
 
-    texts, labels = all_captions()
+    texts, labels = all_captions(caption_round)
     key = caption_source(encoder_name, texts, labels).replace("/", "-")
     folder = (Path(cache_dir) if cache_dir else
               Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "genlens" / "text")
     return folder / f"{key}-pooled-index.safetensors"
 
 
-def caption_index(encoder, *, cache_dir: str | os.PathLike | None = None) -> CaptionIndex:
-    """The training captions' pooled embeddings (``encoder.encode``), cached on disk by caption-set hash.
+def caption_index(encoder, *, caption_round: int, cache_dir: str | os.PathLike | None = None) -> CaptionIndex:
+    """The pooled embeddings (``encoder.encode``) of the training captions of ``caption_round`` (the round the
+    model to anchor was trained on, ``DiffusionBundle.caption_round``), cached on disk by caption-set hash.
     Building it encodes every caption once (about a minute on 2 CPU cores); later calls read the file."""
     from safetensors.torch import load_file, save_file
 
     from genlens.data.captions import all_captions
     from genlens.utils.io import atomic_write
 
-    texts, labels = all_captions()
-    path = caption_index_path(encoder.name, cache_dir=cache_dir)
+    texts, labels = all_captions(caption_round)
+    path = caption_index_path(encoder.name, caption_round=caption_round, cache_dir=cache_dir)
     if path.is_file():
         vectors = load_file(str(path))["vectors"].float()
         if vectors.shape[0] == len(texts):
-            return CaptionIndex(list(texts), torch.tensor(labels), vectors)
+            return CaptionIndex(list(texts), torch.tensor(labels), vectors, caption_round)
     vectors = torch.nn.functional.normalize(encoder.encode(texts).float(), dim=-1)
     atomic_write(path, lambda p: save_file({"vectors": vectors.half().contiguous()}, str(p)))
-    return CaptionIndex(list(texts), torch.tensor(labels), vectors)
+    return CaptionIndex(list(texts), torch.tensor(labels), vectors, caption_round)
 
 
 @dataclass
@@ -193,15 +197,23 @@ class AnchoredDenoiser(nn.Module):
 
 
 def condition_prompts(model: nn.Module, encoder, prompts: Sequence[str], config: AnchorConfig, *,
-                      index: CaptionIndex | None = None
+                      caption_round: int, index: CaptionIndex | None = None
                       ) -> tuple[nn.Module, tuple[torch.Tensor, torch.Tensor], Anchors | None]:
     """What to sample ``prompts`` with: the model (wrapped in :class:`AnchoredDenoiser` when ``config`` is
-    active), the conditions (tokens (P, [1 + K,] T, D), mask) and the anchors found (None when plain)."""
+    active), the conditions (tokens (P, [1 + K,] T, D), mask) and the anchors found (None when plain).
+    ``caption_round``: the round ``model`` was trained on; anchors come from its captions only (an ``index`` of
+    another round is refused)."""
     from genlens.diffusion.text import encode_prompts, token_layout
 
     layout = token_layout(model.config)
     if not config.active:
         return model, encode_prompts(encoder, prompts, **layout), None
-    found = find_anchors(encoder, prompts, index if index is not None else caption_index(encoder), config.k)
+    if index is None:
+        index = caption_index(encoder, caption_round=caption_round)
+    elif index.caption_round not in (None, caption_round):
+        raise GenlensError(f"the caption index holds round {index.caption_round} but the model was trained on round "
+                           f"{caption_round}; anchor only to captions the model saw (caption_index(caption_round="
+                           f"{caption_round}))")
+    found = find_anchors(encoder, prompts, index, config.k)
     tokens = anchored_tokens(encoder, found, **layout, with_prompt=False)
     return AnchoredDenoiser(model, config), tokens, found

@@ -12,6 +12,7 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
+from genlens.data.captions import LATEST_ROUND, check_round
 from genlens.errors import GenlensError
 from genlens.utils.config_io import Migration
 
@@ -247,8 +248,12 @@ class DiffusionTrainConfig:
     init_from: str | None = None  # warm start: a diffusion model folder with the same UNet and schedule
     data: str = "fashion-mnist"  # the data spec trained on (genlens.data.spec)
     hflip: bool = False  # random horizontal flips of the training images (drawn from the loss's generator)
+    # Text runs: the caption round trained on (genlens.data.captions.ROUNDS); prompt anchoring retrieves only
+    # from this round's captions, never from captions the model did not see.
+    caption_round: int = LATEST_ROUND
 
     def __post_init__(self) -> None:
+        object.__setattr__(self, "caption_round", check_round(self.caption_round))
         if not 0.0 <= self.cond_dropout < 1.0:
             raise GenlensError(f"cond_dropout must be in [0, 1), got {self.cond_dropout} (0.1 is usual)")
         if self.mixed_precision not in ("no", "bf16"):
@@ -307,7 +312,9 @@ SAMPLING_MIGRATION = Migration(removed={"guide_interval": None})
 # shipped model trained with them; fmnist-ddpm's block stores both at 0).
 # Older "train" blocks predate --data: they all trained on Fashion-MNIST.
 # Older "train" blocks predate --hflip: no flips.
+# Older "train" blocks predate caption rounds: they were trained on round 1 (the shipped fmnist-ddpm-text was;
+# round 2 came later, commit c69baba).
 TRAIN_MIGRATION = Migration(removed={"word_dropout": 0.0, "cond_noise": 0.0},
-                            added={"data": "fashion-mnist", "hflip": False})
+                            added={"data": "fashion-mnist", "hflip": False, "caption_round": 1})
 # Older "unet" blocks predate layout conditioning and other canvases: 28-px images padded by 2, no layout.
 UNET_MIGRATION = Migration(added={"pad": PAD, "max_items": 0, "layout_mode": "blobs"})

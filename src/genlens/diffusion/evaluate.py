@@ -25,6 +25,7 @@ from genlens.errors import GenlensError
 from genlens.metrics.api import MetricResult
 from genlens.metrics.extractors import FeatureExtractor, extractor_for
 from genlens.metrics.fid import FeatureStats, fid_from_stats
+from genlens.metrics.intervals import bootstrap_interval
 from genlens.metrics.judge import judge
 from genlens.metrics.kid import kid_from_features
 from genlens.models.handle import ModelHandle
@@ -148,11 +149,15 @@ class Reference:
                             n_fake=int(fake_features.shape[0]))
 
 
-def default_judges(device: str = "cpu", *, all_zoo: bool = False) -> list[ModelHandle]:
-    """The zoo CNN (the headline judge), and with ``all_zoo`` the ViT, Mixer and ResMLP as well."""
+ZOO_JUDGES = ("fmnist-cnn", "fmnist-vit", "fmnist-mixer", "fmnist-resmlp")
+
+
+def default_judges(device: str = "cpu", *, all_zoo: bool = False, judge: str = "fmnist-cnn") -> list[ModelHandle]:
+    """``judge`` first (it gives ``accuracy``; default the zoo CNN, the development judge; ``genlens-eval`` is the
+    evaluator that nothing was tuned on), and with ``all_zoo`` the other zoo models as well."""
     from genlens.models.load import load_model
 
-    names = ("fmnist-cnn", "fmnist-vit", "fmnist-mixer", "fmnist-resmlp") if all_zoo else ("fmnist-cnn",)
+    names = (judge, *(z for z in ZOO_JUDGES if z != judge)) if all_zoo else (judge,)
     return [load_model(name, device=device) for name in names]
 
 
@@ -228,8 +233,8 @@ def evaluate_prompts(pipe: DiffusionPipeline | nn.Module, prompts: Sequence[str]
                      prompt_tokens: ClassTokens | None = None, config: SamplingConfig | None = None, *, k: int = 20,
                      judges: Sequence[ModelHandle] | None = None, seed: int = 0, batch_size: int = 256,
                      callback: Callback = None, **settings: Any) -> dict[str, Any]:
-    """``k`` samples per prompt, judged against each prompt's intended class: overall accuracy, per prompt and
-    per class. ``prompt_tokens`` (P, [1 + K,] T, D), (P, T): the prompts' conditions (default: encoded, and
+    """``k`` samples per prompt, judged against each prompt's intended class: overall accuracy with its 95 %
+    bootstrap interval over prompts (``accuracy_interval``; None for one prompt), per prompt and per class. ``prompt_tokens`` (P, [1 + K,] T, D), (P, T): the prompts' conditions (default: encoded, and
     anchored, by the pipeline). Default prompts: the held-out paraphrases
     (:func:`genlens.data.captions.held_out_prompts`), never seen in training."""
     pipe = as_pipeline(pipe)
@@ -259,8 +264,11 @@ def evaluate_prompts(pipe: DiffusionPipeline | nn.Module, prompts: Sequence[str]
     per_prompt = [{"prompt": p, "class": class_names[c] if class_names else int(c),
                    "accuracy": float(hit[which == i].mean()), "n": k}
                   for i, (p, c) in enumerate(zip(prompts, labels))]
+    # Prompts are the unit: a prompt's k samples land mostly all right or all wrong, so the interval resamples
+    # prompts (percentile bootstrap, genlens.metrics.intervals), not the P·k images.
+    interval = None if len(prompts) < 2 else bootstrap_interval([r["accuracy"] for r in per_prompt]).to_dict()
     return {**settings_record(config), "seed": seed, "k": k, "n": len(which), "seconds": round(seconds, 3),
-            **verdict, "per_prompt": per_prompt}
+            **verdict, "accuracy_interval": interval and {**interval, "unit": "prompt"}, "per_prompt": per_prompt}
 
 
 # ----------------------------------------------------------------------------------------- sweeps

@@ -18,6 +18,7 @@ from typing import Any
 
 import torch
 
+from genlens.data.captions import check_round
 from genlens.data.options import DataOptions
 from genlens.diffusion.config import (
     SAMPLING_MIGRATION,
@@ -61,6 +62,7 @@ class DiffusionBundle:
     data: DataOptions = FMNIST  # what it was trained on, preprocessed how (config.json "data")
     sampling: dict[str, Any] = field(default_factory=dict)
     note: str = ""
+    caption_round: int = 1  # text models: the caption round trained on (genlens.data.captions), anchors' only source
 
 
 def save_diffusion(folder: str | os.PathLike, model: Denoiser, *, config: DiffusionTrainConfig,
@@ -152,6 +154,11 @@ def load_diffusion(folder: str | os.PathLike, *, device: str | torch.device = "c
                                    num_train_timesteps=schedule.num_train_timesteps)
     spec = meta.get("train", {}).get("data", "fashion-mnist") if isinstance(meta.get("train"), dict) else "fashion-mnist"
     data = read_data_options(meta, where=where, legacy=legacy_data(unet, str(spec)))
+    # Text models: the caption round trained on. A folder that records none (the shipped fmnist-ddpm-text among
+    # them) has TRAIN_MIGRATION's legacy value, round 1. Only this key is read, so a folder whose train block
+    # holds an option that has since left the library still loads for sampling, as before.
+    train = meta.get("train") if isinstance(meta.get("train"), dict) else {}
+    caption_round = check_round(train.get("caption_round", TRAIN_MIGRATION.added["caption_round"]))
     return DiffusionBundle(model=model, schedule=schedule, class_names=tuple(meta.get("class_names") or ()),
                            kind=kind, folder=folder, text_encoder=meta.get("text_encoder"), sampling=sampling,
-                           note=note, data=data)
+                           note=note, data=data, caption_round=caption_round)

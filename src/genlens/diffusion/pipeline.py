@@ -21,6 +21,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from genlens.data.captions import check_round
 from genlens.diffusion.autoguidance import AutoGuided, check_guide_compatible
 from genlens.diffusion.config import NoiseSchedule, SamplingConfig, TimestepSpacing, check_interval
 from genlens.diffusion.guidance import check_guidance
@@ -95,11 +96,12 @@ class DiffusionPipeline:
 
     @classmethod
     def from_model(cls, model: nn.Module, *, schedule: NoiseSchedule | None = None, class_names=(),
-                   config: SamplingConfig | None = None, **settings: Any) -> DiffusionPipeline:
-        """A pipeline around a denoiser in memory (training grids, tests); no folder, so no recommendations."""
+                   config: SamplingConfig | None = None, caption_round: int = 1, **settings: Any) -> DiffusionPipeline:
+        """A pipeline around a denoiser in memory (training grids, tests); no folder, so no recommendations.
+        ``caption_round``: a text model's training captions, the only ones its prompts are anchored to."""
         kind = f"diffusion-{model.cond_kind}"
         bundle = DiffusionBundle(model=model, schedule=schedule or NoiseSchedule(), kind=kind,
-                                 class_names=tuple(class_names))
+                                 class_names=tuple(class_names), caption_round=check_round(caption_round))
         if kind == "diffusion-none" and config is None and "guidance" not in settings:
             settings["guidance"] = None
         return cls(bundle, sampling_config(config, **settings), sources={k: "user" for k in settings})
@@ -209,7 +211,8 @@ class DiffusionPipeline:
         if self.cond_kind != "text":
             raise GenlensError("prompts need a text-conditional model (e.g. the shipped fmnist-ddpm-text)")
         config = config or self.config
-        _, (tokens, mask), found = condition_prompts(self.model, self.encoder(), prompts, AnchorConfig(k=config.anchors))
+        _, (tokens, mask), found = condition_prompts(self.model, self.encoder(), prompts, AnchorConfig(k=config.anchors),
+                                                     caption_round=self.bundle.caption_round)
         return (tokens.to(self.device), mask.to(self.device)), found
 
     def layout(self, what: Any) -> tuple[Any, list[str]]:

@@ -41,13 +41,14 @@ def cached_prompt_tokens(prompts: Sequence[str], *, max_tokens: int, encoder_nam
     return tokens.float(), mask.bool()
 
 
-def cached_anchored_tokens(prompts: Sequence[str], *, k: int, max_tokens: int, encoder_name: str = "minilm",
-                           cache_dir: str | os.PathLike | None = None, pooled: bool = False
-                           ) -> tuple[torch.Tensor, torch.Tensor, list[list[str]]]:
+def cached_anchored_tokens(prompts: Sequence[str], *, k: int, max_tokens: int, caption_round: int,
+                           encoder_name: str = "minilm", cache_dir: str | os.PathLike | None = None,
+                           pooled: bool = False) -> tuple[torch.Tensor, torch.Tensor, list[list[str]]]:
     """Caption-anchored conditions of ``prompts`` (:mod:`genlens.diffusion.anchors`): tokens (P, 1 + K, T, D)
-    with the prompt in slot 0, mask (P, 1 + K, T) and each prompt's K anchor captions. Cached like
-    :func:`cached_prompt_tokens`, keyed by the prompts, K and the caption set; a miss loads the encoder and
-    (the first time) indexes the training captions."""
+    with the prompt in slot 0, mask (P, 1 + K, T) and each prompt's K anchor captions, drawn from the captions
+    of ``caption_round`` only (the model's own). Cached like :func:`cached_prompt_tokens`, keyed by the
+    prompts, K, the round and its captions' hash (a file made from another caption set is never reused); a
+    miss loads the encoder and (the first time) indexes the round's captions."""
     import json
 
     from safetensors import safe_open
@@ -57,8 +58,8 @@ def cached_anchored_tokens(prompts: Sequence[str], *, k: int, max_tokens: int, e
     from genlens.diffusion.text import caption_source
     from genlens.utils.io import atomic_write
 
-    texts, labels = all_captions()
-    tag = f"anchors{k}-{caption_source(encoder_name, texts, labels).split('/')[-1]}"
+    texts, labels = all_captions(caption_round)
+    tag = f"anchors{k}-round{caption_round}-{caption_source(encoder_name, texts, labels).split('/')[-1]}"
     path = prompt_cache_path([tag, *prompts], max_tokens=max_tokens, encoder_name=encoder_name,
                              cache_dir=cache_dir, pooled=pooled)
     if path.is_file():
@@ -71,7 +72,7 @@ def cached_anchored_tokens(prompts: Sequence[str], *, k: int, max_tokens: int, e
     from genlens.text import load_text_encoder
 
     encoder = load_text_encoder(encoder_name)
-    found = find_anchors(encoder, prompts, caption_index(encoder, cache_dir=cache_dir), k)
+    found = find_anchors(encoder, prompts, caption_index(encoder, caption_round=caption_round, cache_dir=cache_dir), k)
     tokens, mask = anchored_tokens(encoder, found, max_tokens=max_tokens, pooled=pooled)
     atomic_write(path, lambda p: save_file({"tokens": tokens.float().contiguous(), "mask": mask.to(torch.uint8)},
                                            str(p), metadata={"anchors": json.dumps(found.texts)}))

@@ -44,15 +44,15 @@ def _cache_path(name: str, texts: Sequence[str], max_tokens: int, cache_dir: str
     return folder / f"{name}-tokens{max_tokens}{'-pooled' if pooled else ''}-{key}.safetensors"
 
 
-def build_caption_table(encoder, *, max_tokens: int, cache_dir: str | os.PathLike | None = None,
+def build_caption_table(encoder, *, max_tokens: int, caption_round: int, cache_dir: str | os.PathLike | None = None,
                         batch: int = 256, pooled: bool = False) -> CaptionTable:
-    """Token embeddings of every training caption, with their labels (cached on disk)."""
+    """Token embeddings of every training caption of ``caption_round``, with their labels (cached on disk)."""
     from safetensors.torch import load_file, save_file
 
     from genlens.data.captions import all_captions
     from genlens.utils.io import atomic_write
 
-    texts, labels = all_captions()
+    texts, labels = all_captions(caption_round)
     path = _cache_path(encoder.name, texts, max_tokens, cache_dir, pooled)
     source = caption_source(encoder.name, texts, labels)
     if path.is_file():

@@ -102,6 +102,9 @@ def legacy_run_config(config: DiffusionTrainConfig) -> dict[str, Any]:
     """``to_dict(config)`` without the keys added later (the migrations' ``added``) while they hold the value runs
     had before them: a run started before a key existed keeps its identity, so it still resumes."""
     out = to_dict(config)
+    # The caption round never enters the identity: a text run's "captions" key (the caption set's hash) already
+    # names what it trains on, and other runs use no captions.
+    out.pop("caption_round", None)
     for key, value in TRAIN_MIGRATION.added.items():
         if out.get(key) == value:
             out.pop(key)

@@ -215,7 +215,8 @@ def _text_part(ctx, cnn) -> str:
     layout, encoder_name = token_layout(pipe.model.config), pipe.bundle.text_encoder or "minilm"
     k_anchors = pipe.config.anchors or 8  # what `genlens diffusion sample --prompt` does by default
     plain = cached_prompt_tokens(prompts, **layout, encoder_name=encoder_name)
-    *anchored, anchor_texts = cached_anchored_tokens(prompts, k=k_anchors, **layout, encoder_name=encoder_name)
+    *anchored, anchor_texts = cached_anchored_tokens(prompts, k=k_anchors, **layout, encoder_name=encoder_name,
+                                                     caption_round=pipe.bundle.caption_round)
     which = torch.arange(len(prompts)).repeat_interleave(per)
     labels = torch.tensor([gallery[i][1] for i in which.tolist()])
     target = torch.tensor([cnn.class_index(names[y]) for y in labels.tolist()])
