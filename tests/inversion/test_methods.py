@@ -22,13 +22,13 @@ def test_pii_paper_preset_is_the_literal_recipe() -> None:
     assert all(s.steps == 400 and s.margin is None for s in pii_stages(cfg, (28, 28), 1.0))
     chain = list(pii_transforms(cfg))
     assert [type(t) for t in chain] == [Jitter, Repeat, ColorShift] and chain[0].fraction == pytest.approx(1 / 7)
-    assert PII_PRESETS["pii"] != cfg and Flip not in [type(t) for t in pii_transforms(PII_PRESETS["pii"])]
+    assert PII_PRESETS["pii-tuned"] != cfg and Flip not in [type(t) for t in pii_transforms(PII_PRESETS["pii-tuned"])]
 
 
 def test_pii_default_preset_adds_rotation_and_scale_after_colorshift() -> None:
     from genlens.inversion.augment import RandomAffine
 
-    chain = list(pii_transforms(PII_PRESETS["pii"]))
+    chain = list(pii_transforms(PII_PRESETS["pii-tuned"]))
     assert [type(t) for t in chain] == [Jitter, Repeat, ColorShift, RandomAffine]
     assert (chain[-1].degrees, chain[-1].scale, chain[-1].padding_mode) == (10.0, (0.9, 1.1), "zeros")
 
@@ -38,7 +38,7 @@ def test_pii_affine_option_adds_a_zero_padded_random_affine_per_copy() -> None:
 
     from genlens.inversion.augment import RandomAffine
 
-    cfg = dataclasses.replace(PII_PRESETS["pii"], affine_degrees=10.0, affine_scale=0.1)
+    cfg = dataclasses.replace(PII_PRESETS["pii-tuned"], affine_degrees=10.0, affine_scale=0.1)
     aff = list(pii_transforms(cfg))[-1]
     assert isinstance(aff, RandomAffine) and (aff.degrees, aff.scale, aff.translate) == (10.0, (0.9, 1.1), 0.0)
     x = torch.zeros(2, 1, 12, 12)
@@ -50,16 +50,24 @@ def test_pii_affine_option_adds_a_zero_padded_random_affine_per_copy() -> None:
 
 
 def test_method_and_preset_resolution() -> None:
-    assert resolve_method("pii", None)[1] == PII_PRESETS["pii"]
+    assert resolve_method("pii", None)[1] == PII_PRESETS["pii-tuned"]
     assert resolve_method("pii", "pii-paper")[1] == PII_PRESETS["pii-paper"]
     assert resolve_method("pii-paper", None) == ("pii", PII_PRESETS["pii-paper"])
     custom = PIIConfig(ensemble=2)
     assert resolve_method("pii", custom)[1] is custom
     assert set(INVERSION_METHODS.available()) == {"pii", "deepdream", "deepinversion"}
-    with pytest.raises(GenlensError, match="unknown preset 'nope' for method pii; choose one of: pii, pii-paper"):
+    with pytest.raises(GenlensError, match="unknown preset 'nope' for method pii; choose one of: pii-paper, pii-tuned"):
         resolve_method("pii", "nope")
     with pytest.raises(GenlensError, match="unknown inversion method"):
         resolve_method("dream", None)
+
+
+def test_old_preset_name_pii_still_means_the_tuned_preset() -> None:
+    from genlens.inversion.api import renamed_preset
+
+    assert resolve_method("pii", "pii") == ("pii", PII_PRESETS["pii-tuned"])  # the library's documented alias
+    assert renamed_preset("pii") == "pii-tuned" and renamed_preset("pii-tuned") is None
+    assert "pii" not in PII_PRESETS  # the default's name says it is a tuned variant, not PII itself
 
 
 def test_deepinversion_without_batchnorm_says_so_in_one_line(toy_nobn) -> None:
@@ -95,7 +103,7 @@ def test_short_pii_run_makes_the_inverted_model_see_the_class(fmnist_cnn) -> Non
     # The tuned-preset recipe shortened to 150 steps: 3 canvas stages of 50 steps, a larger step (0.05) to
     # make up for the 18x shorter run, an ensemble of 4. The inverted model's own confidence is only a
     # check that the machinery optimises; image quality is judged by other models elsewhere (DESIGN.md 4).
-    short = dataclasses.replace(PII_PRESETS["pii"], n_stages=3, stage_steps=50, lr=0.05, ensemble=4)
+    short = dataclasses.replace(PII_PRESETS["pii-tuned"], n_stages=3, stage_steps=50, lr=0.05, ensemble=4)
     targets = ["Trouser", "Bag"]
     images = invert(fmnist_cnn, targets, preset=short, seed=0)
     probs = fmnist_cnn.predict(images).softmax(-1)

@@ -16,7 +16,15 @@ import torch
 from genlens.errors import GenlensError
 from genlens.inversion.context import Context, Objective
 from genlens.inversion.methods.common import final_size
-from genlens.inversion.methods.pii import PII_PRESETS, PIIConfig, pii_param, pii_priors, pii_stages, pii_transforms
+from genlens.inversion.methods.pii import (
+    PII_ALIASES,
+    PII_PRESETS,
+    PIIConfig,
+    pii_param,
+    pii_priors,
+    pii_stages,
+    pii_transforms,
+)
 from genlens.inversion.objectives import center_token, patch_tokens
 from genlens.inversion.render import AdamConfig, render
 from genlens.models.handle import ModelHandle
@@ -66,16 +74,18 @@ def units_objective(layer: str, units: torch.Tensor, *, kind: Kind = "channel") 
 
 
 def visualize(handle: ModelHandle, *, layer: str, units: Sequence[int], kind: Kind = "channel",
-              preset: str | PIIConfig = "pii", seed: int = 0, steps_scale: float = 1.0,
+              preset: str | PIIConfig = "pii-tuned", seed: int = 0, steps_scale: float = 1.0,
               callback: Callable[[dict[str, Any]], None] | None = None) -> torch.Tensor:
     """Images (len(units), C, H, W) in [0, 1] that drive each unit up, all in one batch, on the CPU."""
     if kind not in ("channel", "neuron"):
         raise GenlensError(f"unknown unit kind '{kind}'; use channel or neuron")
     if not units:
         raise GenlensError("give at least one unit index")
-    config = PII_PRESETS[preset] if isinstance(preset, str) else preset
+    if isinstance(preset, str):
+        preset = PII_ALIASES.get(preset, preset)  # old names (pii -> pii-tuned) keep working
     if isinstance(preset, str) and preset not in PII_PRESETS:
         raise GenlensError(f"unknown preset '{preset}'; choose one of: {', '.join(sorted(PII_PRESETS))}")
+    config = PII_PRESETS[preset] if isinstance(preset, str) else preset
     site = resolve_unit_layer(handle, layer)
     unit_t = torch.tensor(list(units), dtype=torch.long)
     objective = units_objective(site, unit_t, kind=kind)
