@@ -29,7 +29,7 @@ def invert(
     all_classes: bool = typer.Option(False, "--all-classes", help="Invert every class of the model."),
     method: str = typer.Option("pii", "--method", help="pii | deepdream | deepinversion (or a preset name); pii's "
                                "default preset is pii-tuned, a tuned variant of PII."),
-    preset: str | None = typer.Option(None, "--preset", help="Method preset, e.g. pii-tuned or pii-paper."),
+    preset: str | None = typer.Option(None, "--preset", help="Method preset, e.g. pii-tuned or pii-literal."),
     n: int = typer.Option(1, "--n", help="Images per class."),
     steps_scale: float = typer.Option(1.0, "--steps-scale", help="Multiply every step count (previews: 0.1)."),
     out: Path = typer.Option(Path("out/invert"), "--out", help="Writes OUT/<class>/<i>.png, grid.png, run.json."),

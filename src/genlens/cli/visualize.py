@@ -41,7 +41,7 @@ def visualize(
     unit: list[str] = typer.Option(..., "--unit", help="Unit index, list (1,5,9) or range (0-15); repeatable."),
     kind: str = typer.Option("channel", "--kind", help="channel: mean over space/patch tokens; neuron: centre."),
     preset: str = typer.Option("pii-tuned", "--preset", help="PII preset for augmentations and schedule "
-                              "(pii-tuned, pii-paper; the old name pii still works)."),
+                              "(pii-tuned, pii-literal; the old names pii, pii-paper still work)."),
     steps_scale: float = typer.Option(1.0, "--steps-scale", help="Multiply every step count (previews: 0.1)."),
     out: Path = typer.Option(Path("out/visualize"), "--out", help="Writes OUT/unit_<k>.png, grid.png, run.json."),
     allow_download: bool = AllowDownloadOpt,

@@ -30,7 +30,7 @@ def renamed_preset(name: str | None) -> str | None:
 
 def resolve_method(method: str, preset: str | Any | None) -> tuple[str, Any]:
     """(method name, config dataclass). ``preset`` is a preset name, a config instance or None (the
-    method's default); a preset name given as ``method`` (e.g. ``pii-paper``) also works, and so do old
+    method's default); a preset name given as ``method`` (e.g. ``pii-literal``) also works, and so do old
     preset names (``pii`` for ``pii-tuned``: see :func:`renamed_preset`)."""
     if method not in INVERSION_METHODS:
         method = renamed_preset(method) or method
@@ -66,8 +66,8 @@ def invert(
     on the CPU, target-major (the n images of the first target come first).
 
     ``targets``: class names or indices; ``method``: pii | deepdream | deepinversion; ``preset``: a preset
-    name (``pii-tuned``, the default, or ``pii-paper`` ...) or a config dataclass; ``steps_scale`` multiplies every step count
-    (tests and previews); the same ``seed`` gives the same images on the same device; ``device`` moves the
+    name (``pii-tuned``, the default, or ``pii-literal`` ...) or a config dataclass; ``steps_scale``
+    multiplies every step count (tests and previews); the same ``seed`` gives the same images on the same device; ``device`` moves the
     handle's model there first (None keeps it where it is). All images are optimised in one batch.
     """
     if isinstance(handle, str):

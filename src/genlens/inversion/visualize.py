@@ -20,6 +20,7 @@ from genlens.inversion.methods.pii import (
     PII_ALIASES,
     PII_PRESETS,
     PIIConfig,
+    pii_handle,
     pii_param,
     pii_priors,
     pii_stages,
@@ -93,9 +94,10 @@ def visualize(handle: ModelHandle, *, layer: str, units: Sequence[int], kind: Ki
     if priors is not None:
         objective = objective + priors
     generator = make_generator(seed, "cpu")
-    stages = pii_stages(config, final_size(handle), steps_scale)
+    final = final_size(handle)
+    stages = pii_stages(config, final, steps_scale)
     param = pii_param(config, batch=len(units), handle=handle, stages=stages, generator=generator)
-    result = render(handle, objective, param=param, generator=generator, stages=stages,
-                    transforms=pii_transforms(config), optimizer=AdamConfig(lr=config.lr, betas=config.betas),
+    result = render(pii_handle(config, handle, stages), objective, param=param, generator=generator, stages=stages,
+                    transforms=pii_transforms(config, final), optimizer=AdamConfig(lr=config.lr, betas=config.betas),
                     schedule="cosine", callback=callback)
     return result.images.detach().float().cpu()

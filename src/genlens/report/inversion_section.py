@@ -18,7 +18,8 @@ import torch
 
 from genlens.report import html as H
 
-METHOD_TITLES = {"pii": "PII (tuned preset)", "pii-paper": "PII (paper recipe)", "deepdream": "DeepDream",
+METHOD_TITLES = {"pii": "PII (tuned preset)", "pii-tuned": "PII (tuned preset)", "pii-paper": "PII (paper recipe)",
+                 "pii-literal": "PII (literal recipe)", "deepdream": "DeepDream",
                  "deepinversion": "DeepInversion", "lucent": "lucent render_vis", "torch-dreams": "torch-dreams"}
 NEURON_LAYERS = [("fmnist-cnn", "stages.2", "last conv stage, channels 0-7"),
                  ("fmnist-vit", "blocks.3", "block 3 MLP hidden units 0-7, mean over patch tokens")]
