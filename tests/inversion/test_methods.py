@@ -30,10 +30,10 @@ def test_pii_literal_preset_is_the_official_recipe() -> None:
 @pytest.mark.parametrize("final, pixels", [((28, 28), 4), ((224, 224), 32), ((16, 16), 2)])
 def test_pii_literal_jitter_is_one_seventh_of_the_final_size_at_every_stage(final, pixels) -> None:
     cfg = PII_PRESETS["pii-literal"]
-    jitter = list(pii_transforms(cfg, final))[0]
+    jitter = pii_transforms(cfg, final).transforms[0]
     limits = [jitter.limit(*s.size) for s in pii_stages(cfg, final, 1.0)]
     assert limits == [pixels] * 7  # ±32 px at 224, also on the 56-px first canvas
-    tuned = list(pii_transforms(PII_PRESETS["pii-tuned"], final))[0]  # the tuned preset's follows the canvas
+    tuned = pii_transforms(PII_PRESETS["pii-tuned"], final).transforms[0]  # follows the canvas
     assert [tuned.limit(*s.size) for s in pii_stages(cfg, final, 1.0)] != limits
     with pytest.raises(GenlensError, match="final size"):
         pii_transforms(cfg)
