@@ -4,6 +4,8 @@
     .venv/bin/python bench/inversion.py --seeds 0 1 2   # three seeds: per-seed rows, medians reported
     .venv/bin/python bench/inversion.py --quick         # smoke run, 2 architectures, a few steps, < 90 s
     .venv/bin/python bench/inversion.py --archs fmnist-cnn fmnist-vit --methods pii lucent torch-dreams
+    OMP_NUM_THREADS=1 .venv/bin/python bench/inversion.py --time-to-quality [--smoke]   # equal quality: see
+                                                        # bench/inversion_ttq.py (key time_to_quality)
 
 For each architecture, every method inverts all 10 classes (n=1) and the images are judged by the other
 zoo models (the PII paper's evaluation, arXiv 2201.12961 section 5). Methods: ``pii`` (our tuned preset),
@@ -226,6 +228,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if "--time-to-quality" in argv:  # accuracy against CPU-seconds, every method at 5 budgets (bench/inversion_ttq.py)
+        import inversion_ttq
+
+        return inversion_ttq.main(argv)
     args = parse_args(argv)
     result = run(args, progress=lambda msg: print(f"[inversion] {msg}", file=sys.stderr, flush=True),
                  save=lambda r: write_json(args.out, r))

@@ -52,3 +52,14 @@ def test_invert_empty_prompt_is_one_line(cli, tmp_path):
     assert code == 2 and out == ""
     lines = err.strip().splitlines()
     assert len(lines) == 1 and "--prompt is empty" in lines[0]
+
+
+def test_old_preset_name_pii_works_with_a_one_line_notice(cli, tmp_path):
+    code, out, err = cli(["invert", "fmnist-cnn", "--class", "0", "--preset", "pii", "--steps-scale", "0.005",
+                          "--out", str(tmp_path), "--device", "cpu", "--json"])
+    assert code == 0, err
+    assert "preset pii is renamed pii-tuned" in err
+    assert json.loads(out)["preset"] == "pii-tuned"  # recorded under its current name
+    code, out, err = cli(["invert", "fmnist-cnn", "--class", "0", "--steps-scale", "0.005", "--out", str(tmp_path),
+                          "--device", "cpu", "--json"])
+    assert code == 0 and "renamed" not in err  # --method pii (the default) is the method, no notice

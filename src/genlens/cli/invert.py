@@ -27,8 +27,9 @@ def invert(
                                                 "(repeatable): CLIP-only inversion."),
     classes: list[str] | None = typer.Option(None, "--class", help="Class name or index (repeatable)."),
     all_classes: bool = typer.Option(False, "--all-classes", help="Invert every class of the model."),
-    method: str = typer.Option("pii", "--method", help="pii | deepdream | deepinversion (or a preset name)."),
-    preset: str | None = typer.Option(None, "--preset", help="Method preset, e.g. pii-paper."),
+    method: str = typer.Option("pii", "--method", help="pii | deepdream | deepinversion (or a preset name); pii's "
+                               "default preset is pii-tuned, a tuned variant of PII."),
+    preset: str | None = typer.Option(None, "--preset", help="Method preset, e.g. pii-tuned or pii-literal."),
     n: int = typer.Option(1, "--n", help="Images per class."),
     steps_scale: float = typer.Option(1.0, "--steps-scale", help="Multiply every step count (previews: 0.1)."),
     out: Path = typer.Option(Path("out/invert"), "--out", help="Writes OUT/<class>/<i>.png, grid.png, run.json."),
@@ -54,9 +55,15 @@ def invert(
 
     from genlens.errors import GenlensError
     from genlens.inversion.api import invert as invert_fn
-    from genlens.inversion.api import resolve_method
+    from genlens.inversion.api import renamed_preset, resolve_method
+    from genlens.inversion.methods import INVERSION_METHODS
     from genlens.models.load import load_model
 
+    # old preset names keep working, with a one-line notice (``--method pii`` is the method, not the old preset)
+    for old in ([] if method in INVERSION_METHODS else [method]) + [preset]:
+        if (new := renamed_preset(old)) is not None:
+            err_console.print(f"genlens: note: preset {old} is renamed {new}; the old name goes in the next release")
+    preset = renamed_preset(preset) or preset  # run.json records the current name
     if not classes and not all_classes:
         raise GenlensError("say which classes: --class NAME (repeatable) or --all-classes")
     resolve_method(method, preset)  # fail on a bad method/preset before any work starts

@@ -40,7 +40,8 @@ def visualize(
                               "that block's MLP hidden layer)."),
     unit: list[str] = typer.Option(..., "--unit", help="Unit index, list (1,5,9) or range (0-15); repeatable."),
     kind: str = typer.Option("channel", "--kind", help="channel: mean over space/patch tokens; neuron: centre."),
-    preset: str = typer.Option("pii", "--preset", help="PII preset for augmentations and schedule."),
+    preset: str = typer.Option("pii-tuned", "--preset", help="PII preset for augmentations and schedule "
+                              "(pii-tuned, pii-literal; the old names pii, pii-paper still work)."),
     steps_scale: float = typer.Option(1.0, "--steps-scale", help="Multiply every step count (previews: 0.1)."),
     out: Path = typer.Option(Path("out/visualize"), "--out", help="Writes OUT/unit_<k>.png, grid.png, run.json."),
     allow_download: bool = AllowDownloadOpt,
@@ -54,11 +55,15 @@ def visualize(
 
     Example: genlens visualize fmnist-cnn --layer stages.2 --unit 0-15 --out out/cnn-units
     """
+    from genlens.inversion.api import renamed_preset
     from genlens.inversion.visualize import resolve_unit_layer
     from genlens.inversion.visualize import visualize as visualize_fn
     from genlens.models.load import load_model
     from genlens.utils.images import save_grid, save_png
 
+    if (new := renamed_preset(preset)) is not None:
+        err_console.print(f"genlens: note: preset {preset} is renamed {new}; the old name goes in the next release")
+        preset = new
     units = _parse_units(unit)
     handle = load_model(model, device=device, allow_download=allow_download)
     site = resolve_unit_layer(handle, layer)

@@ -16,10 +16,24 @@ from genlens.utils.device import resolve_device
 from genlens.utils.seed import make_generator
 
 
+def renamed_preset(name: str | None) -> str | None:
+    """The current name of ``name`` when it is an old preset name (``pii`` -> ``pii-tuned``), else None; the
+    CLI uses it for a one-line notice."""
+    if not isinstance(name, str):
+        return None
+    for method in INVERSION_METHODS.available():
+        aliases = INVERSION_METHODS.meta(method).get("aliases", {})
+        if name in aliases:
+            return aliases[name]
+    return None
+
+
 def resolve_method(method: str, preset: str | Any | None) -> tuple[str, Any]:
     """(method name, config dataclass). ``preset`` is a preset name, a config instance or None (the
-    method's default); a preset name given as ``method`` (e.g. ``pii-paper``) also works."""
+    method's default); a preset name given as ``method`` (e.g. ``pii-literal``) also works, and so do old
+    preset names (``pii`` for ``pii-tuned``: see :func:`renamed_preset`)."""
     if method not in INVERSION_METHODS:
+        method = renamed_preset(method) or method
         for name in INVERSION_METHODS.available():
             if method in INVERSION_METHODS.meta(name)["presets"] and preset is None:
                 return name, INVERSION_METHODS.meta(name)["presets"][method]
@@ -29,8 +43,10 @@ def resolve_method(method: str, preset: str | Any | None) -> tuple[str, Any]:
         return method, presets[meta["default"]]
     if isinstance(preset, config_type):
         return method, preset
-    if isinstance(preset, str) and preset in presets:
-        return method, presets[preset]
+    if isinstance(preset, str):
+        preset = meta.get("aliases", {}).get(preset, preset)
+        if preset in presets:
+            return method, presets[preset]
     raise GenlensError(f"unknown preset '{preset}' for method {method}; choose one of: {', '.join(sorted(presets))}")
 
 
@@ -50,8 +66,8 @@ def invert(
     on the CPU, target-major (the n images of the first target come first).
 
     ``targets``: class names or indices; ``method``: pii | deepdream | deepinversion; ``preset``: a preset
-    name (``pii-paper``, ``pii`` ...) or a config dataclass; ``steps_scale`` multiplies every step count
-    (tests and previews); the same ``seed`` gives the same images on the same device; ``device`` moves the
+    name (``pii-tuned``, the default, or ``pii-literal`` ...) or a config dataclass; ``steps_scale``
+    multiplies every step count (tests and previews); the same ``seed`` gives the same images on the same device; ``device`` moves the
     handle's model there first (None keeps it where it is). All images are optimised in one batch.
     """
     if isinstance(handle, str):

@@ -16,7 +16,16 @@ import torch
 from genlens.errors import GenlensError
 from genlens.inversion.context import Context, Objective
 from genlens.inversion.methods.common import final_size
-from genlens.inversion.methods.pii import PII_PRESETS, PIIConfig, pii_param, pii_priors, pii_stages, pii_transforms
+from genlens.inversion.methods.pii import (
+    PII_ALIASES,
+    PII_PRESETS,
+    PIIConfig,
+    pii_handle,
+    pii_param,
+    pii_priors,
+    pii_stages,
+    pii_transforms,
+)
 from genlens.inversion.objectives import center_token, patch_tokens
 from genlens.inversion.render import AdamConfig, render
 from genlens.models.handle import ModelHandle
@@ -66,16 +75,18 @@ def units_objective(layer: str, units: torch.Tensor, *, kind: Kind = "channel") 
 
 
 def visualize(handle: ModelHandle, *, layer: str, units: Sequence[int], kind: Kind = "channel",
-              preset: str | PIIConfig = "pii", seed: int = 0, steps_scale: float = 1.0,
+              preset: str | PIIConfig = "pii-tuned", seed: int = 0, steps_scale: float = 1.0,
               callback: Callable[[dict[str, Any]], None] | None = None) -> torch.Tensor:
     """Images (len(units), C, H, W) in [0, 1] that drive each unit up, all in one batch, on the CPU."""
     if kind not in ("channel", "neuron"):
         raise GenlensError(f"unknown unit kind '{kind}'; use channel or neuron")
     if not units:
         raise GenlensError("give at least one unit index")
-    config = PII_PRESETS[preset] if isinstance(preset, str) else preset
+    if isinstance(preset, str):
+        preset = PII_ALIASES.get(preset, preset)  # old names (pii -> pii-tuned) keep working
     if isinstance(preset, str) and preset not in PII_PRESETS:
         raise GenlensError(f"unknown preset '{preset}'; choose one of: {', '.join(sorted(PII_PRESETS))}")
+    config = PII_PRESETS[preset] if isinstance(preset, str) else preset
     site = resolve_unit_layer(handle, layer)
     unit_t = torch.tensor(list(units), dtype=torch.long)
     objective = units_objective(site, unit_t, kind=kind)
@@ -83,9 +94,10 @@ def visualize(handle: ModelHandle, *, layer: str, units: Sequence[int], kind: Ki
     if priors is not None:
         objective = objective + priors
     generator = make_generator(seed, "cpu")
-    stages = pii_stages(config, final_size(handle), steps_scale)
+    final = final_size(handle)
+    stages = pii_stages(config, final, steps_scale)
     param = pii_param(config, batch=len(units), handle=handle, stages=stages, generator=generator)
-    result = render(handle, objective, param=param, generator=generator, stages=stages,
-                    transforms=pii_transforms(config), optimizer=AdamConfig(lr=config.lr, betas=config.betas),
+    result = render(pii_handle(config, handle, stages), objective, param=param, generator=generator, stages=stages,
+                    transforms=pii_transforms(config, final), optimizer=AdamConfig(lr=config.lr, betas=config.betas),
                     schedule="cosine", callback=callback)
     return result.images.detach().float().cpu()

@@ -18,7 +18,8 @@ import torch
 
 from genlens.report import html as H
 
-METHOD_TITLES = {"pii": "PII (tuned preset)", "pii-paper": "PII (paper recipe)", "deepdream": "DeepDream",
+METHOD_TITLES = {"pii": "PII (tuned preset)", "pii-tuned": "PII (tuned preset)", "pii-paper": "PII (paper recipe)",
+                 "pii-literal": "PII (literal recipe)", "deepdream": "DeepDream",
                  "deepinversion": "DeepInversion", "lucent": "lucent render_vis", "torch-dreams": "torch-dreams"}
 NEURON_LAYERS = [("fmnist-cnn", "stages.2", "last conv stage, channels 0-7"),
                  ("fmnist-vit", "blocks.3", "block 3 MLP hidden units 0-7, mean over patch tokens")]
@@ -43,8 +44,9 @@ def _live_pii(ctx, judges) -> str:
     ctx.numbers["inversion"] = {"source": source, "steps_scale": scale, "seconds": round(secs, 1), **ev}
     rows = [(j, f"{100 * r['top1']:.0f}%", f"{100 * r['top5']:.0f}%", "inverted model" if j == source else "judge")
             for j, r in ev["judges"].items()]
-    return (f"<p>Plug-In Inversion (Ghiasi et al. 2022) of every class of <code>{source}</code> with the tuned "
-            f"<code>pii</code> preset (one hyper-parameter set for all four architectures), {secs:.0f} s here. "
+    return (f"<p>Plug-In Inversion (Ghiasi et al. 2022) of every class of <code>{source}</code> with the "
+            "<code>pii-tuned</code> preset (a tuned variant of PII, not the paper's recipe: one hyper-parameter set "
+            f"for all four architectures), {secs:.0f} s here. "
             "Success is judged by the <em>other</em> models, never by the inverted model's own confidence: "
             f"mean cross-model top-1 {100 * ev['cross_top1_mean']:.0f}%.</p>"
             + H.figure("inversion/pii-vit.png", "columns: " + ", ".join(handle.class_names), width=900)

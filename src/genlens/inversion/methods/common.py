@@ -1,6 +1,7 @@
 """Small pieces the inversion methods share: target lists, step scaling, the method signature."""
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from typing import Any, Protocol
 
@@ -57,3 +58,39 @@ def build_param(kind: str, *, batch: int, channels: int, size: tuple[int, int], 
     if kind == "blur":
         kw["sigma"] = blur_sigma
     return PARAMETERISATIONS.create(kind, **kw)
+
+
+class _CanvasSizeHandle(ModelHandle):
+    """A handle that normalises without resizing: the model sees the canvas at its own size."""
+
+    def normalize(self, x: torch.Tensor) -> torch.Tensor:
+        c = self.input_size[0]
+        if x.ndim != 4 or x.shape[1] != c:
+            raise GenlensError(f"{self.name} expects images shaped (B, {c}, H, W); got {tuple(x.shape)}")
+        mean = torch.tensor(self.mean, device=x.device, dtype=x.dtype).view(1, c, 1, 1)
+        std = torch.tensor(self.std, device=x.device, dtype=x.dtype).view(1, c, 1, 1)
+        return (x - mean) / std
+
+
+def accepts_size(handle: ModelHandle, size: tuple[int, int]) -> bool:
+    """Whether the model gives (1, classes) logits for a ``size`` input without resizing: true for a CNN with
+    global pooling, false for a ViT/Mixer/ResMLP whose token count is fixed (they raise on another size)."""
+    from genlens.utils.modes import eval_mode
+
+    x = torch.full((1, handle.input_size[0], *size), 0.5, device=handle.device)
+    try:
+        with torch.no_grad(), eval_mode(handle.model):
+            out = handle.model(x)
+    except (RuntimeError, AssertionError, ValueError):
+        return False
+    return isinstance(out, torch.Tensor) and tuple(out.shape) == (1, handle.num_classes)
+
+
+def canvas_handle(handle: ModelHandle, smallest: tuple[int, int]) -> ModelHandle:
+    """``handle`` feeding each canvas at its own size where the model accepts the ``smallest`` canvas (CNNs, as
+    the official PII code feeds them), else ``handle`` itself (resize to the input size: transformers, MLPs).
+    The copy shares the model, so hooks, eval mode and freezing reach the same weights."""
+    if not accepts_size(handle, smallest):
+        return handle
+    fields = {f.name: getattr(handle, f.name) for f in dataclasses.fields(handle)}
+    return _CanvasSizeHandle(**fields)

@@ -1,0 +1,290 @@
+"""Inversion compared at equal quality (issue 30 item 4): accuracy against CPU-seconds for every method.
+
+    OMP_NUM_THREADS=1 .venv/bin/python bench/inversion.py --time-to-quality           # the full, pre-registered run
+    OMP_NUM_THREADS=1 .venv/bin/python bench/inversion.py --time-to-quality --smoke --out /tmp/ttq.json
+
+Every method runs as shipped (its own preset, ensemble and augmentations; the peers at their library defaults,
+``bench/peers/``) at each step budget of :data:`CONFIG` on every zoo architecture, every class (n = 1) and
+every seed; ``pii-literal`` also at its own full budget (7 x 400 steps). A run is one (method, architecture,
+seed, budget): the images of all classes in one batch, timed by ``time.process_time`` on one torch thread
+(OMP 1), so CPU-seconds are comparable across methods whatever else the machine runs. Each run's images are
+judged by the evaluator ``genlens-eval`` (the headline: nothing was tuned on it) and by the zoo judges (the
+other three zoo models; development numbers: they chose ``pii-tuned``).
+
+Per method and budget the curve holds the mean CPU-seconds per run and the accuracies pooled over the runs'
+images (evaluator top-1 with a bootstrap 95 % interval over images; zoo cross-model top-1). From the curves:
+the best peer is the peer (``CONFIG["peers"]``, every method that is not PII, run on every architecture) with
+the highest evaluator accuracy at any budget; each method's CPU-seconds to reach that accuracy and to reach
+``CONFIG["target_accuracy"]`` are read off its curve, linearly interpolated between the two budgets that
+bracket the first crossing (the first budget's CPU-seconds when the first point already clears it; null when
+no budget reaches it). ``ratio_to_best_peer`` = pii-tuned's CPU-seconds over the best peer's; the target is
+at most 0.5. The plot (accuracy against CPU-seconds, evaluator and zoo judges) goes beside the result file.
+
+The result goes under the key ``time_to_quality`` of the ``--out`` file; other keys (the equal-steps
+comparison) are kept. Runs already in that file under the same config are reused, so a stopped run resumes.
+"""
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import os
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import torch
+from common import Runner, environment, load_average, write_json
+from peers import INSTALL, PEERS, installed, preload
+
+ZOO = ["fmnist-cnn", "fmnist-vit", "fmnist-mixer", "fmnist-resmlp"]
+EVALUATOR = "genlens-eval"
+
+# Pre-registered before the run (issue 30 item 2): copied into the result file; changing it starts a new run.
+CONFIG: dict[str, Any] = {
+    "methods": ["pii-tuned", "pii-literal", "deepdream", "deepinversion", "lucent", "torch-dreams"],
+    "pii": "pii-tuned",  # PII as shipped: the method the target is about
+    "peers": ["deepdream", "deepinversion", "lucent", "torch-dreams"],
+    "budgets": [75, 150, 300, 600, 1200],  # optimisation steps per run
+    "full_budget": {"pii-literal": 2800},  # also run at the method's own full budget
+    "archs": ZOO,
+    "classes": list(range(10)),  # n = 1 image per class per run
+    "seeds": [0, 1, 2],
+    "threads": 1,
+    "evaluator": EVALUATOR,
+    "zoo_judges": ZOO,
+    "target_accuracy": 0.8,
+    "target_ratio": 0.5,  # pii-tuned within half the best peer's CPU-seconds
+    "bootstrap_resamples": 10_000,
+}
+# The --smoke run: the same pipeline at toy size, to prove it end to end (never a reported number).
+SMOKE: dict[str, Any] = {**CONFIG, "budgets": [2, 4], "full_budget": {"pii-literal": 7}, "archs": ["fmnist-cnn"],
+                         "classes": [9], "seeds": [0], "bootstrap_resamples": 200}
+
+
+# --- one run ----------------------------------------------------------------------------------------
+def plan(method: str, budget: int) -> tuple[str, Any, float]:
+    """(registry method, config, steps_scale) that runs ``method`` as shipped for about ``budget`` steps."""
+    if method in PEERS:
+        return method, dataclasses.replace(PEERS[method].config, steps=budget), 1.0
+    from inversion import native_steps
+
+    from genlens.inversion.api import resolve_method
+
+    name, config = resolve_method(method, None)
+    return name, config, budget / native_steps(name, config)
+
+
+def run_one(method: str, handle, budget: int, seed: int, labels: torch.Tensor,
+            judges: dict[str, Any]) -> dict[str, Any]:
+    """Invert ``labels`` on ``handle`` at ``budget``; CPU-seconds of the inversion alone; every judge's top-1."""
+    from inversion import generate
+
+    from genlens.inversion.hooks import batchnorm_layers
+
+    row: dict[str, Any] = {"method": method, "arch": handle.name, "seed": seed, "budget": budget}
+    if method == "deepinversion" and not batchnorm_layers(handle.model):
+        return {**row, "status": "n/a", "reason": f"{handle.name} has no BatchNorm layers"}
+    cpu0, t0 = time.process_time(), time.perf_counter()
+    images, steps = generate(handle, labels, plan(method, budget), seed=seed)
+    cpu, wall = time.process_time() - cpu0, time.perf_counter() - t0
+    correct = {}
+    for name, judge in judges.items():
+        correct[name] = (judge.predict(images).argmax(-1) == labels).int().tolist()  # one flag per image
+    zoo = [j for j in CONFIG["zoo_judges"] if j != handle.name and j in correct]
+    return {**row, "status": "ok", "steps": steps, "cpu_s": cpu, "wall_s": wall,
+            "evaluator_correct": correct[EVALUATOR],
+            "zoo_correct": {j: correct[j] for j in zoo}, "own_correct": correct.get(handle.name, [])}
+
+
+# --- curves and times to quality -------------------------------------------------------------------
+def curve(runs: list[dict[str, Any]], method: str, *, resamples: int) -> list[dict[str, Any]]:
+    """Per budget (ascending): mean CPU-seconds per run, evaluator top-1 (bootstrap interval over images) and
+    zoo cross-model top-1, pooled over the method's runs at that budget."""
+    from genlens.metrics import bootstrap_interval
+
+    points = []
+    for budget in sorted({r["budget"] for r in runs if r["method"] == method and r["status"] == "ok"}):
+        rs = [r for r in runs if r["method"] == method and r["budget"] == budget and r["status"] == "ok"]
+        flags = [f for r in rs for f in r["evaluator_correct"]]
+        zoo = [f for r in rs for v in r["zoo_correct"].values() for f in v]
+        ci = bootstrap_interval([float(f) for f in flags], resamples=resamples) if len(flags) >= 2 else None
+        points.append({"budget": budget, "runs": len(rs), "images": len(flags), "archs": sorted({r["arch"] for r in rs}),
+                       "steps": sum(r["steps"] for r in rs) / len(rs), "cpu_s": sum(r["cpu_s"] for r in rs) / len(rs),
+                       "evaluator_top1": sum(flags) / len(flags), "evaluator_interval": ci.to_dict() if ci else None,
+                       "zoo_cross_top1": sum(zoo) / len(zoo) if zoo else None})
+    return points
+
+
+def cpu_to_reach(points: list[dict[str, Any]], accuracy: float, key: str = "evaluator_top1") -> float | None:
+    """CPU-seconds at which the curve first reaches ``accuracy``, interpolated linearly between the two points
+    that bracket the first crossing; the first point's CPU-seconds if it already reaches it; None if never."""
+    prev = None
+    for p in sorted(points, key=lambda q: q["cpu_s"]):
+        if p[key] is not None and p[key] >= accuracy:
+            if prev is None or prev[key] is None:
+                return p["cpu_s"]
+            frac = (accuracy - prev[key]) / (p[key] - prev[key])
+            return prev["cpu_s"] + frac * (p["cpu_s"] - prev["cpu_s"])
+        prev = p
+    return None
+
+
+def summarize(runs: list[dict[str, Any]], config: dict[str, Any]) -> dict[str, Any]:
+    """Curves per method, the best peer, each method's CPU-seconds to quality and ``ratio_to_best_peer``."""
+    curves = {m: curve(runs, m, resamples=config["bootstrap_resamples"]) for m in config["methods"]}
+    curves = {m: c for m, c in curves.items() if c}
+    n_archs = len(config["archs"])
+    eligible = [p for p in config["peers"] if p in curves and all(len(q["archs"]) == n_archs for q in curves[p])]
+    best_peer = max(eligible, key=lambda p: max(q["evaluator_top1"] for q in curves[p]), default=None)
+    best_acc = max(q["evaluator_top1"] for q in curves[best_peer]) if best_peer else None
+    methods = {}
+    for m, c in curves.items():
+        methods[m] = {"best_evaluator_top1": max(q["evaluator_top1"] for q in c),
+                      "cpu_s_to_best_peer_best": cpu_to_reach(c, best_acc) if best_acc is not None else None,
+                      "cpu_s_to_target": cpu_to_reach(c, config["target_accuracy"]),
+                      "zoo_cpu_s_to_target": cpu_to_reach(c, config["target_accuracy"], key="zoo_cross_top1")}
+    pii = methods.get(config["pii"], {}).get("cpu_s_to_best_peer_best")
+    peer = methods[best_peer]["cpu_s_to_best_peer_best"] if best_peer else None
+    ratio = pii / peer if pii is not None and peer else None
+    reaches = methods.get(config["pii"], {}).get("cpu_s_to_target") is not None
+    return {"curves": curves, "methods": methods, "eligible_peers": eligible, "best_peer": best_peer,
+            "best_peer_best_evaluator_top1": best_acc,
+            "ratio_to_best_peer": ratio,
+            "targets": {"ratio_at_most": config["target_ratio"],
+                        "ratio_met": ratio is not None and ratio <= config["target_ratio"],
+                        "reaches_target_accuracy": reaches},
+            "judged_by": {"headline": EVALUATOR, "development": config["zoo_judges"]}}
+
+
+def plot(summary: dict[str, Any], path: Path, *, title: str) -> Path:
+    """Accuracy against CPU-seconds per run (log axis), one line per method: evaluator and zoo judges."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4.2), sharey=True)
+    for ax, key, name in ((axes[0], "evaluator_top1", f"evaluator {EVALUATOR}"),
+                          (axes[1], "zoo_cross_top1", "zoo judges (cross-model)")):
+        for m, c in summary["curves"].items():
+            pts = [(p["cpu_s"], p[key]) for p in c if p[key] is not None]
+            if pts:
+                ax.plot(*zip(*pts), marker="o", label=m)
+        if summary["best_peer_best_evaluator_top1"] is not None and key == "evaluator_top1":
+            ax.axhline(summary["best_peer_best_evaluator_top1"], color="grey", ls=":", lw=1, label="best peer's best")
+        ax.axhline(CONFIG["target_accuracy"], color="grey", ls="--", lw=1)
+        ax.set_xscale("log")
+        ax.set_xlabel("CPU-seconds per run (one thread)")
+        ax.set_title(name)
+        ax.grid(alpha=0.3)
+    axes[0].set_ylabel("top-1 on the intended class")
+    axes[0].legend(fontsize=8)
+    fig.suptitle(title)
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return path
+
+
+# --- the run ----------------------------------------------------------------------------------------
+def jobs(config: dict[str, Any]) -> list[tuple[str, str, int, int]]:
+    """(method, arch, seed, budget) in run order: method-major, so a stopped run leaves whole methods."""
+    out = []
+    for m in config["methods"]:
+        budgets = sorted(set(config["budgets"]) | {config["full_budget"].get(m, config["budgets"][0])})
+        out += [(m, a, s, b) for a in config["archs"] for s in config["seeds"] for b in budgets]
+    return out
+
+
+_JUDGES: dict[str, Any] = {}  # per process: the judges, loaded once
+_WARM: set[tuple[str, str]] = set()  # per process: (method, arch) pairs already run once untimed
+
+
+def job(task: tuple[str, str, int, int, list[int], list[str], int]) -> dict[str, Any]:
+    """One run, in this process or a spawned worker: (method, arch, seed, budget, classes, judges, threads)."""
+    from genlens import load_model
+
+    method, arch, seed, budget, classes, judge_names, threads = task
+    torch.set_num_threads(threads)
+    for name in judge_names:
+        if name not in _JUDGES:
+            _JUDGES[name] = load_model(name)
+    if method in PEERS:
+        preload(method)  # import time is not the peer's inversion time
+    judges = {name: _JUDGES[name] for name in judge_names}
+    from inversion import generate
+
+    from genlens.inversion.hooks import batchnorm_layers
+
+    runs_here = method != "deepinversion" or bool(batchnorm_layers(judges[arch].model))
+    if (method, arch) not in _WARM and runs_here:  # first calls pay one-off costs (lazy imports): not timed
+        generate(judges[arch], torch.tensor(classes[:1]), plan(method, 1), seed=seed)
+        _WARM.add((method, arch))
+    return run_one(method, judges[arch], budget, seed, torch.tensor(classes), judges)
+
+
+def run(config: dict[str, Any], out: Path, *, smoke: bool, workers: int = 1,
+        progress=lambda _m: None) -> dict[str, Any]:
+    """Every job of ``config`` (``workers`` processes of one thread each), saved after each method."""
+    torch.set_num_threads(config["threads"])
+    previous = json.loads(out.read_text()) if out.is_file() else {}
+    block = previous.get("time_to_quality", {})
+    done = {(r["method"], r["arch"], r["seed"], r["budget"]): r for r in block.get("runs", [])
+            if block.get("config") == config}
+    result = {"benchmark": "inversion", "schema": previous.get("schema", 2), **previous}
+    env = environment(torch.device("cpu"))
+    env.update(omp_num_threads=os.environ.get("OMP_NUM_THREADS"), workers=workers)
+    t0 = time.perf_counter()
+    runs: list[dict[str, Any]] = []
+    judge_names = [*config["zoo_judges"], EVALUATOR]
+
+    def save() -> None:
+        env["load_average_end"] = load_average()
+        result["time_to_quality"] = {"config": config, "smoke": smoke, "env": env, "runs": runs,
+                                     "wall_seconds": time.perf_counter() - t0, **summarize(runs, config)}
+        write_json(out, result)
+
+    with Runner(job, workers) as runner:
+        for m in config["methods"]:  # method-major: a stopped run keeps whole methods (and resumes the rest)
+            todo = [j for j in jobs(config) if j[0] == m]
+            pending = [j for j in todo if j not in done]
+            progress(f"{m}: {len(pending)} runs ({len(todo) - len(pending)} reused)")
+            fresh = runner.map([(*j, config["classes"], judge_names, config["threads"]) for j in pending])
+            by_job = {**{j: done[j] for j in todo if j in done}, **dict(zip(pending, fresh))}
+            runs += [by_job[j] for j in todo]
+            save()
+    png = plot(result["time_to_quality"], out.parent / "inversion" / "time_to_quality.png",
+               title=("SMOKE (toy budgets) " if smoke else "") + "inversion: accuracy against CPU-seconds")
+    result["time_to_quality"]["plot"] = str(png)
+    write_json(out, result)
+    return result
+
+
+def main(argv: list[str]) -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--time-to-quality", action="store_true", required=True)
+    p.add_argument("--smoke", action="store_true", help="toy budgets, one class, one architecture, one seed")
+    p.add_argument("--out", type=Path, default=Path(__file__).parent / "results" / "inversion.json")
+    p.add_argument("--workers", type=int, default=1,
+                   help="runs in parallel, one spawned process of one thread each (one per idle core)")
+    args = p.parse_args(argv)
+    config = dict(SMOKE if args.smoke else CONFIG)
+    missing = [m for m in config["methods"] if m in PEERS and not installed(m)]
+    if missing and not args.smoke:
+        p.error(f"peer {', '.join(missing)} is not installed; install with: {INSTALL}")
+    if missing:  # a smoke run proves the pipeline with what is installed, and says what it left out
+        print(f"[ttq] smoke run without {', '.join(missing)} (not installed)", file=sys.stderr)
+        config["methods"] = [m for m in config["methods"] if m not in missing]
+        config["peers"] = [m for m in config["peers"] if m not in missing]
+    if os.environ.get("OMP_NUM_THREADS") != "1":
+        print("[ttq] note: set OMP_NUM_THREADS=1 so CPU-seconds are one thread's", file=sys.stderr)
+    result = run(config, args.out, smoke=args.smoke, workers=args.workers,
+                 progress=lambda msg: print(f"[ttq] {msg}", file=sys.stderr, flush=True))
+    ttq = result["time_to_quality"]
+    print(json.dumps({k: ttq[k] for k in ("best_peer", "best_peer_best_evaluator_top1", "ratio_to_best_peer",
+                                          "methods", "targets", "plot")}, indent=2))
+    print(f"wrote {args.out} in {ttq['wall_seconds']:.0f} s", file=sys.stderr)
+    return 0
