@@ -8,8 +8,8 @@ placement error, class and count kept, and the FID of edited against unedited sa
 bootstrap interval (:func:`genlens.metrics.editing.measure_editing`). The locator's own scores on the real
 test scenes are written beside the results, and the FID's extractor is named.
 
-    .venv/bin/python bench/spatial.py --locator runs/locator/best --generator layout-gan:scenes-gan-layout
-    .venv/bin/python bench/spatial.py --quick --locator runs/locator/best      # paste-follow only (the ceiling)
+    .venv/bin/python bench/spatial.py --generator layout-gan:scenes-gan-layout   # the shipped scenes-locator
+    .venv/bin/python bench/spatial.py --quick --locator runs/locator      # paste-follow only (the ceiling)
 
 Writes bench/results/spatial.json.
 """
@@ -33,7 +33,7 @@ from genlens.data.layout import scene_layouts
 from genlens.data.scenes import SceneConfig, load_scenes
 from genlens.errors import GenlensError
 from genlens.metrics.editing import EditingConfig, measure_editing
-from genlens.metrics.locator import load_locator, locator_threshold
+from genlens.metrics.locator import load_locator, locator_threshold, resolve_locator
 from genlens.metrics.locator_eval import evaluate_locator
 from genlens.metrics.spatial_analytic import PooledPixels
 from genlens.metrics.spatial_generators import SPATIAL_GENERATORS, LocatorFeatures, load_adapter
@@ -137,7 +137,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--locator", required=True, help="locator folder (genlens locator train)")
+    ap.add_argument("--locator", default="scenes-locator", help="locator folder (genlens locator train) or shipped "
+                    "name (default scenes-locator)")
     ap.add_argument("--generator", action="append", help="ADAPTER or ADAPTER:SOURCE (repeatable); default: "
                     "paste-follow, real garments pasted on the layout")
     ap.add_argument("--features", choices=("locator", "pooled-pixels"), default="locator",
@@ -147,7 +148,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--out", default=str(Path(__file__).resolve().parent / "results" / "spatial.json"))
     args = ap.parse_args(argv)
-    if not Path(args.locator).is_dir():
+    if not resolve_locator(args.locator).is_dir():
         raise SystemExit(f"spatial.py: no locator folder at '{args.locator}'; train one with genlens locator train")
     try:
         result = clean(run(args))
