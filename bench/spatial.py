@@ -29,10 +29,9 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import environment, load_average, write_json
 
-from genlens.data.layout import scene_layouts
 from genlens.data.scenes import SceneConfig, load_scenes
 from genlens.errors import GenlensError
-from genlens.metrics.editing import EditingConfig, measure_editing
+from genlens.metrics.editing import EditingConfig, editing_layouts, measure_editing
 from genlens.metrics.locator import load_locator, locator_threshold, resolve_locator
 from genlens.metrics.locator_eval import evaluate_locator
 from genlens.metrics.spatial_analytic import PooledPixels
@@ -105,15 +104,13 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         for untrained in (False, True):
             gen = load_adapter(spec, untrained=untrained, seed=0, device=args.device)
             per_seed = {}
-            # heatmap generators (no classes, one level-1 blob) are measured on the one-item scenes
-            pool = (torch.arange(len(test)) if gen.class_aware else
-                    ((test.classes >= 0).sum(1) == 1).nonzero().squeeze(1))
             for seed in SEEDS:
-                idx = pool[torch.randperm(len(pool), generator=torch.Generator().manual_seed(seed))[:n]]
+                # heatmap generators (no classes, one level-1 blob) are measured on the one-item scenes
+                layouts = editing_layouts(test, n=n, class_aware=gen.class_aware, seed=seed)
                 config = EditingConfig(n=n, max_move=MAX_MOVE, threshold=threshold, seed=seed,
                                        resamples=quick.get("resamples", RESAMPLES),
                                        fid_resamples=quick.get("fid_resamples", FID_RESAMPLES))
-                per_seed[str(seed)] = measure_editing(gen, locator, scene_layouts(test, idx), config=config,
+                per_seed[str(seed)] = measure_editing(gen, locator, layouts, config=config,
                                                       extractor=extractor)
             summary = over_seeds(per_seed)
             results[gen.name] = {"spec": spec, "floor": untrained, "class_aware": gen.class_aware,

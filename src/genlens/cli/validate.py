@@ -98,7 +98,8 @@ RULES: dict[str, Rule] = {
     # a model argument is a shipped name or a folder: the library resolves it and names both in its error
     "diffusion sample model": TEXT, "diffusion eval model": TEXT,
     # a locator is a folder or the shipped scenes-locator: load_locator resolves it and names both in its error
-    "locator eval folder": TEXT,
+    "locator eval folder": TEXT, "--locator": TEXT,
+    "gan eval --edits": Rule("count", 2, INT_MAX, why="the editing measurement fits a slope"),
     # an extractor name, inception:FILE, a zoo name, a model folder or timm:NAME[:FILE]: extractor_for resolves it
     # and its one-line error lists every form (--allow-download is a flag: nothing to check)
     "--features": TEXT,
