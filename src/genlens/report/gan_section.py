@@ -160,8 +160,8 @@ def section_gan(ctx) -> str:
 def _models_part(ctx, folders: dict[str, Path]) -> str:
     from genlens.gan.edit import interpolate
     from genlens.gan.evaluate import editing_reason, generate, locator_editing, render_ms
-    from genlens.report.scenes_section import shipped_locator, test_scenes
     from genlens.gan.io import load_generator
+    from genlens.report.scenes_section import shipped_locator, test_scenes
     from genlens.utils.io import read_json
 
     gens = {a: load_generator(f, device=ctx.device) for a, f in folders.items()}
