@@ -50,7 +50,7 @@ def _colour(cls: int) -> tuple[int, int, int]:
     return PALETTE[cls % len(PALETTE)]
 
 
-def annotate(images01, marks, class_names, *, boxes=None):
+def annotate(images01, marks, class_names, *, boxes=None, box_width: int = 2):
     """Images (N, C, H, W) in [0, 1] -> RGB (N, 3, H*UPSCALE, W*UPSCALE) with, per image, ``marks`` (detections
     or layout items with ``cls``, ``x``, ``y`` in [0, 1]: a cross and a short class name) and ``boxes``
     (``(cls, x0, y0, x1, y1)`` in [0, 1]: a rectangle), each in its class's colour."""
@@ -67,7 +67,7 @@ def annotate(images01, marks, class_names, *, boxes=None):
         draw = ImageDraw.Draw(im)
         W, H = im.size
         for cls, x0, y0, x1, y1 in (boxes[i] if boxes is not None else ()):
-            draw.rectangle([x0 * W, y0 * H, x1 * W - 1, y1 * H - 1], outline=_colour(cls), width=2)
+            draw.rectangle([x0 * W, y0 * H, x1 * W - 1, y1 * H - 1], outline=_colour(cls), width=box_width)
         for m in marks[i] if marks is not None else ():
             cx, cy = m.x * W, m.y * H
             draw.line([cx - 4, cy, cx + 4, cy], fill=_colour(m.cls), width=2)
@@ -109,7 +109,7 @@ def _real_part(ctx) -> str:
     names = list(locator.config.class_names)
     truth = [[(int(c), *(b.float() / scenes.canvas).tolist()) for c, b in zip(cls, box, strict=True) if c >= 0]
              for cls, box in zip(shown.classes, shown.boxes, strict=True)]
-    images = annotate(shown.images.float() / 255, dets, names, boxes=truth)
+    images = annotate(shown.images.float() / 255, dets, names, boxes=truth, box_width=1)
     src = _save(images, ctx, "real_detections.png", nrow=8)
     scored = scenes.subset(torch.arange(min(len(scenes), 300 if ctx.quick else 2000)))
     s = evaluate_locator(locator, scored, threshold=threshold)
@@ -122,8 +122,9 @@ def _real_part(ctx) -> str:
             "random sizes and places, each with its ground truth. The shipped object locator "
             f"(<code>{LOCATOR}</code>, CenterNet-style, trained on real train scenes only, used only to evaluate) "
             "finds each object's centre and class; the editing measurement is built on it.</p>"
-            + H.figure(src, "16 real test scenes: thin boxes are the ground truth, crosses with a name the locator's "
-                       f"detections (threshold {threshold:g}), coloured by class: {legend}", width=8 * 132)
+            + H.figure(src, "16 real test scenes: thin boxes are the ground truth in the true class's colour, crosses "
+                       f"with a name the locator's detections (threshold {threshold:g}) in the found class's colour "
+                       f"(a box and cross of different colours: a wrong class): {legend}", width=8 * 132)
             + H.table(["scenes", "recall", "precision", "class accuracy", "median centre error"],
                       [(s["images"], f"{s['recall']:.3f}", f"{s['precision']:.3f}", f"{s['class_accuracy']:.3f}",
                         f"{s['median_centre_error_px']:.2f} px")]))
