@@ -102,12 +102,11 @@ def _editing_setup(job: dict[str, Any]) -> tuple[Any, Any, float]:
     """The locator (``job['locator']``, default the shipped scenes-locator), the real fashion-scenes test split at
     its canvas (the layouts the editing measurement edits) and its threshold, loaded once per worker."""
     if _CACHE.get("locator_key") != (job["locator"], job["data_dir"]):
-        from genlens.data.scenes import SceneConfig, load_scenes
+        from genlens.metrics.editing import real_test_scenes
         from genlens.metrics.locator import load_locator, locator_threshold
 
         loc = load_locator(job["locator"], device=_CACHE["device"])
-        scenes = load_scenes(SceneConfig(split="test", canvas=loc.config.canvas, rgb=loc.config.channels == 3),
-                             data_dir=job["data_dir"])
+        scenes = real_test_scenes(loc, data_dir=job["data_dir"])
         _CACHE.update(locator_key=(job["locator"], job["data_dir"]),
                       editing=(loc, scenes, locator_threshold(job["locator"])))
     return _CACHE["editing"]

@@ -102,10 +102,9 @@ def _locator(G, locator: str, *, device: str, data_dir: Path | None):
 
 def _test_scenes(model, data_dir: Path | None):
     """The real fashion-scenes test split at the locator's canvas: the layouts the measurement edits."""
-    from genlens.data.scenes import SceneConfig, load_scenes
+    from genlens.metrics.editing import real_test_scenes
 
-    cfg = model.config
-    return load_scenes(SceneConfig(split="test", canvas=cfg.canvas, rgb=cfg.channels == 3), data_dir=data_dir)
+    return real_test_scenes(model, data_dir=data_dir)
 
 
 def _edit_text(scores: dict) -> str:

@@ -256,6 +256,15 @@ def summarize(records: Sequence[EditRecord], *, resamples: int = 1000, seed: int
     return out
 
 
+def real_test_scenes(locator: Locator, *, data_dir: Any = None) -> Any:
+    """The real fashion-scenes test split at the locator's canvas and channels: the scenes whose layouts the
+    measurement edits (generated from Fashion-MNIST's test items in ``data_dir`` on first use, then cached)."""
+    from genlens.data.scenes import SceneConfig, load_scenes
+
+    cfg = locator.config
+    return load_scenes(SceneConfig(split="test", canvas=cfg.canvas, rgb=cfg.channels == 3), data_dir=data_dir)
+
+
 def editing_layouts(scenes: Any, *, n: int, class_aware: bool, seed: int = 0) -> list[Layout]:
     """``n`` ground-truth layouts of real scenes (:class:`~genlens.data.scenes.SceneData`) in a fresh permutation
     drawn from ``seed``; generators whose heatmaps carry no class steer one blob, so they get only the one-item

@@ -24,13 +24,11 @@ def shipped_locator(ctx) -> tuple[Any, float]:
 def test_scenes(ctx, locator) -> Any:
     """The real fashion-scenes test split at the locator's canvas (generated from Fashion-MNIST's test items
     on first use, then cached on disk)."""
-    cfg = locator.config
-    key = f"scenes-{cfg.canvas}-{cfg.channels}"
+    key = f"scenes-{locator.config.canvas}-{locator.config.channels}"
     if key not in ctx._cache:
-        from genlens.data.scenes import SceneConfig, load_scenes
+        from genlens.metrics.editing import real_test_scenes
 
-        ctx._cache[key] = load_scenes(SceneConfig(split="test", canvas=cfg.canvas, rgb=cfg.channels == 3),
-                                      data_dir=ctx.data_dir)
+        ctx._cache[key] = real_test_scenes(locator, data_dir=ctx.data_dir)
     return ctx._cache[key]
 
 
