@@ -4,10 +4,13 @@ For every arch x seed the same training (``genlens.gan.train.train_gan``: same d
 images) runs in chunks; after each chunk (every ``kimg / evals`` thousand images) we record FID of the EMA
 generator (genlens-fmnist features, ``--fid-n`` samples vs the 10,000 test images) and the disequilibrium
 indicator DI = E[D(held-out real)] - E[D(G(z))] on raw logits (``--di-n`` each), and for heatmap generators
-the editing correlation on ``--curve-edit-latents`` latents (so the curve shows when G takes up or drops heatmap
-control; ``editing_vs_kimg.png``). At the end: FID and KID
+the editing slope on ``--curve-edits`` edits (so the curve shows when G takes up or drops heatmap control;
+``locator_editing_slope_vs_kimg.png``). At the end: FID and KID
 with ``--final-fid-n`` samples, class coverage of ``--coverage-n`` samples under the zoo CNN, the editing
-correlation (heatmap-carrying archs only) and, per arch, the CPU time to render one image with a new heatmap.
+measurement of issue 27 on ``--edits`` edits (heatmap-carrying archs only: real one-item scenes' layouts, the
+level-1 heatmap moved, the object found by ``--locator``, default the shipped scenes-locator; slope 1 = the
+object follows; :func:`genlens.gan.evaluate.locator_editing`) and, per arch, the CPU time to render one image
+with a new heatmap.
 Results are medians and means over seeds; ``targets`` says which of the issue's targets are met.
 
     .venv/bin/python bench/gan.py --quick                      # CPU smoke run (tiny nets, a few steps), < 60 s
@@ -60,10 +63,10 @@ from genlens.utils.config_io import to_dict
 
 SCHEMA = 1
 FULL = {"kimg": 200.0, "batch": 64, "evals": 10, "fid_n": 5000, "final_fid_n": 10000, "coverage_n": 2000,
-        "di_n": 1024, "edit_latents": 64, "curve_edit_latents": 32, "limit": None, "width": "half", "render_repeats": 100, "ref_n": None,
+        "di_n": 1024, "edits": 500, "curve_edits": 100, "limit": None, "width": "half", "render_repeats": 100, "ref_n": None,
         "render_threads": 2, "calib_warm": 10, "calib_steps": 20}
 QUICK = {"kimg": 0.128, "batch": 8, "evals": 2, "fid_n": 64, "final_fid_n": 128, "coverage_n": 200, "di_n": 32,
-         "edit_latents": 4, "curve_edit_latents": 4, "limit": 512, "width": "tiny", "render_repeats": 10, "ref_n": 500, "render_threads": 1,
+         "edits": 4, "curve_edits": 4, "limit": 512, "width": "tiny", "render_repeats": 10, "ref_n": 500, "render_threads": 1,
          "calib_warm": 2, "calib_steps": 4}
 CHUNK_OVERHEAD_S = 2.0  # per evaluation point: rebuild, checkpoint load and save (a guess, generous on a GPU)
 TAIL_S = 20.0  # after training: render times, JSON, PNGs
@@ -90,6 +93,12 @@ def choose_kimg(calib: list[dict[str, Any]], args: argparse.Namespace, *, second
     return round(kimg, 3), info
 
 
+def _value(result: dict[str, Any] | None, key: str) -> float | None:
+    """A statistic's value from a locator editing result (None without one, or where it is NaN)."""
+    v = (result or {}).get(key, {}).get("value")
+    return v if v is not None and math.isfinite(v) else None
+
+
 def _stats(values: list[float | None]) -> dict[str, Any] | None:
     vals = [v for v in values if v is not None]
     if not vals:
@@ -105,7 +114,7 @@ def summarize(runs: list[dict[str, Any]], archs: list[str]) -> tuple[dict[str, A
     for arch in archs:
         rs = sorted((r for r in runs if r["arch"] == arch), key=lambda r: r["seed"])
         at = [next(p for p in r["curve"] if math.isclose(p["kimg"], compare_kimg)) for r in rs]
-        ed = [r["final"]["editing"] for r in rs]
+        ed = [r["final"].get("locator_editing") for r in rs]
         summary[arch] = {
             "seeds": [r["seed"] for r in rs], "kimg": [r["kimg"] for r in rs],
             "fid": _stats([r["final"]["fid"]["value"] for r in rs]),
@@ -115,8 +124,11 @@ def summarize(runs: list[dict[str, Any]], archs: list[str]) -> tuple[dict[str, A
             "coverage_min_fraction": _stats([r["final"]["coverage"]["min_fraction"] for r in rs]),
             "coverage_min_class": [r["final"]["coverage"]["min_class"] for r in rs],
             "coverage_kl": _stats([r["final"]["coverage"]["kl_to_uniform"] for r in rs]),
-            "editing_correlation": _stats([e["correlation"] if e else None for e in ed]),
-            "editing_slope": _stats([e["slope"] if e else None for e in ed]),
+            # the locator's editing measurement (issue 27): object displacement against the heatmap's move
+            "locator_editing_slope": _stats([_value(e, "slope") for e in ed]),
+            "locator_editing_r2": _stats([_value(e, "r2") for e in ed]),
+            "locator_editing_error_px": _stats([_value(e, "median_error_px") for e in ed]),
+            "locator_editing_object_found": _stats([_value(e, "object_found") for e in ed]),
             "images_per_s": _stats([r["images_per_s"] for r in rs]),
             "train_seconds": _stats([r["train_seconds"] for r in rs]),
             "extractor": rs[0]["final"]["fid"]["extractor"], "fid_n": rs[0]["final"]["fid"]["n_fake"],
@@ -132,11 +144,11 @@ def summarize(runs: list[dict[str, Any]], archs: list[str]) -> tuple[dict[str, A
                         "per_seed": {str(r["seed"]): {"kimg": [p["kimg"] for p in r["curve"]],
                                                       "fid": [p["fid"] for p in r["curve"]],
                                                       "di": [p["di"] for p in r["curve"]]} for r in rs}}
-        # Editing r per point: only runs made since bench/gan.py records it, and only SEL generators.
-        if all(p.get("editing") is not None for r in rs for p in r["curve"]):
-            curves[arch]["editing_mean"] = [mean_at("editing", k) for k in shared]
+        # The editing slope per point: only runs made since bench/gan.py records it, and only SEL generators.
+        if all(p.get("locator_editing_slope") is not None for r in rs for p in r["curve"]):
+            curves[arch]["locator_editing_slope_mean"] = [mean_at("locator_editing_slope", k) for k in shared]
             for r in rs:
-                curves[arch]["per_seed"][str(r["seed"])]["editing"] = [p["editing"] for p in r["curve"]]
+                curves[arch]["per_seed"][str(r["seed"])]["locator_editing_slope"] = [p["locator_editing_slope"] for p in r["curve"]]
     return summary, curves, compare_kimg
 
 
@@ -158,11 +170,12 @@ def targets(summary: dict[str, Any], render: dict[str, Any], compare_kimg: float
     lows = {a: min(s["coverage_min_fraction"]["per_seed"]) for a, s in summary.items()}
     out["coverage_all_classes_4pct"] = {"met": all(v >= 0.04 for v in lows.values()),
                                         "detail": ", ".join(f"{a}: smallest class {100 * v:.1f}%" for a, v in lows.items())}
-    if eq and eq["editing_correlation"]:
-        r = eq["editing_correlation"]["mean"]
-        out["editing_correlation_0.8"] = {"met": r >= 0.8, "detail": f"eqgan-sa mean r = {r:.3f}"}
+    if eq and eq["locator_editing_slope"]:  # issue 27's slope target for generators that put objects where asked
+        r = eq["locator_editing_slope"]["mean"]
+        out["locator_editing_slope_0.9_1.1"] = {"met": 0.9 <= r <= 1.1, "detail": f"eqgan-sa mean slope = {r:.3f} "
+                                        "(object displacement against the heatmap's move, found by the locator)"}
     else:
-        out["editing_correlation_0.8"] = {"met": None, "detail": "needs eqgan-sa"}
+        out["locator_editing_slope_0.9_1.1"] = {"met": None, "detail": "needs eqgan-sa"}
     if "eqgan-sa" in render:
         ms = render["eqgan-sa"]["median_ms"]
         out["render_10ms"] = {"met": ms <= 10.0, "detail": f"eqgan-sa {ms:.2f} ms on {render['eqgan-sa']['threads']} "
@@ -201,8 +214,8 @@ def run(args: argparse.Namespace, progress: Callable[[str], None] = log, *, vari
                 "threads": args.worker_threads,
                 "data_dir": args.data_dir, "limit": args.limit, "fid_n": args.fid_n, "final_fid_n": args.final_fid_n,
                 "coverage_n": args.coverage_n, "di_n": args.di_n, "ref_n": args.ref_n,
-                "calib_warm": args.calib_warm, "calib_steps": args.calib_steps, "edit_latents": args.edit_latents,
-                "curve_edit_latents": args.curve_edit_latents,
+                "calib_warm": args.calib_warm, "calib_steps": args.calib_steps, "edits": args.edits,
+                "curve_edits": args.curve_edits, "locator": args.locator,
                 "png_dir": args.png_dir, "png_seed": args.seeds[0], "command": command,
                 "deadline": wall0 + args.deadline_s if args.deadline_s else None, "resume": args.resume,
                 "recompute_final": args.recompute_final,
@@ -241,9 +254,10 @@ def run(args: argparse.Namespace, progress: Callable[[str], None] = log, *, vari
             "config": config_dict(args, total_steps, variant),
             "definitions": {"fid": "genlens-fmnist features, EMA generator, samples cropped 32->28 vs the test set",
                             "di": "E[D(held-out test image)] - E[D(G(z))] on raw logits, trained G (not EMA)",
-                            "editing": "Pearson r between level-1 heatmap shift d and the content displacement (centre of "
-                                       "mass of the brightening minus that of the darkening), x and y pooled; "
-                                       "genlens.gan.evaluate.editing_correlation",
+                            "locator_editing_slope": "issue 27's editing measurement: least-squares slope (through the origin) "
+                                             "of the object's displacement, found by the locator, against the "
+                                             "level-1 heatmap's move, on real one-item test scenes' layouts; "
+                                             "genlens.gan.evaluate.locator_editing (docs/spatial.md)",
                             "render_ms": f"median ms, one 32x32 image, fixed w, new heatmap, CPU, {args.render_threads} threads"},
             "calibration": calibration, "compare_kimg": compare_kimg, "summary": summary, "curves": curves,
             "targets": targets(summary, render, compare_kimg), "runs": runs,
@@ -252,7 +266,7 @@ def run(args: argparse.Namespace, progress: Callable[[str], None] = log, *, vari
 
 def config_dict(args: argparse.Namespace, total_steps: int, variant: Variant) -> dict[str, Any]:
     keys = ("archs", "seeds", "kimg", "batch", "evals", "width", "fid_n", "final_fid_n", "coverage_n", "di_n",
-            "edit_latents", "curve_edit_latents", "limit", "ref_n", "render_threads", "device", "parallel", "budget_s",
+            "edits", "curve_edits", "locator", "limit", "ref_n", "render_threads", "device", "parallel", "budget_s",
             "deadline_s", "quick", "threads", "worker_threads")
     return {k: getattr(args, k) for k in keys} | {
         "total_steps": total_steps, "variant": variant.name,
@@ -272,12 +286,12 @@ def gan_table(result: dict[str, Any]) -> str:
     """Markdown: one row per arch (mean over seeds, per-seed values in brackets), then the targets."""
     s0 = next(iter(result["summary"].values()))
     rows = [f"| arch | kimg | FID ({s0['extractor']}, {s0['fid_n']}) | KID x1000 | DI | FID @ {result['compare_kimg']:g} "
-            "kimg | smallest class | editing r | render ms (CPU) | train img/s |",
+            "kimg | smallest class | editing slope | render ms (CPU) | train img/s |",
             "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for arch, s in result["summary"].items():
         rows.append(f"| {arch} | {min(s['kimg']):g} | {_fmt(s['fid'])} | {_fmt(s['kid'], '.2f', 1000)} | "
                     f"{_fmt(s['di'], '.3f')} | {_fmt(s['fid_at_compare'])} | "
-                    f"{_fmt(s['coverage_min_fraction'], '.1f', 100)} % | {_fmt(s['editing_correlation'], '.3f')} | "
+                    f"{_fmt(s['coverage_min_fraction'], '.1f', 100)} % | {_fmt(s.get('locator_editing_slope'), '.3f')} | "
                     f"{s['render_ms']['median_ms']:.1f} | {_fmt(s['images_per_s'], '.0f')} |")
     env, cfg = result["env"], result["config"]
     where = env.get("gpu") or env["cpu"]
@@ -291,12 +305,13 @@ def gan_table(result: dict[str, Any]) -> str:
 
 
 def write_pngs(result: dict[str, Any], folder: str | Path) -> list[Path]:
-    """FID, DI and (for runs that recorded it) editing r vs kimg (mean over seeds, thin lines per seed) as PNGs
+    """FID, DI and (for runs that recorded it) the editing slope vs kimg (mean over seeds, thin lines per seed) as PNGs
     in ``folder``."""
     from genlens.report.gan_section import curves_png
 
     folder = Path(folder)
-    keys = ["fid", "di"] + (["editing"] if any("editing_mean" in c for c in result["curves"].values()) else [])
+    keys = ["fid", "di"] + (["locator_editing_slope"] if any("locator_editing_slope_mean" in c for c in result["curves"].values())
+                            else [])
     return [curves_png(result["curves"], key, folder / f"{key}_vs_kimg.png") for key in keys]
 
 
@@ -316,9 +331,11 @@ def parse_args(argv: list[str] | None = None, *, script: str = "bench/gan.py", o
     p.add_argument("--final-fid-n", type=int, default=None, help="samples for the final FID/KID (default 10000)")
     p.add_argument("--coverage-n", type=int, default=None, help="samples for class coverage (default 2000)")
     p.add_argument("--di-n", type=int, default=None, help="held-out reals and fakes for DI (default 1024)")
-    p.add_argument("--edit-latents", type=int, default=None, help="latents for the editing score (default 64)")
-    p.add_argument("--curve-edit-latents", type=int, default=None,
-                   help="latents for the editing r at every evaluation point (default 32; 0 skips it)")
+    p.add_argument("--edits", type=int, default=None, help="edits for the final editing measurement (default 500)")
+    p.add_argument("--curve-edits", type=int, default=None,
+                   help="edits for the editing slope at every evaluation point (default 100; 0 skips it)")
+    p.add_argument("--locator", default="scenes-locator",
+                   help="object locator for the editing measurement (a folder or the shipped scenes-locator)")
     p.add_argument("--limit", type=int, default=None, help="use only the first N training images")
     p.add_argument("--render-repeats", type=int, default=None, help="timed renders per arch (default 100)")
     p.add_argument("--render-threads", type=int, default=None, help="CPU threads for the render time (default 2)")

@@ -98,6 +98,31 @@ def _setup(job: dict[str, Any]) -> dict[str, Any]:
     return _CACHE
 
 
+def _editing_setup(job: dict[str, Any]) -> tuple[Any, Any, float]:
+    """The locator (``job['locator']``, default the shipped scenes-locator), the real fashion-scenes test split at
+    its canvas (the layouts the editing measurement edits) and its threshold, loaded once per worker."""
+    if _CACHE.get("locator_key") != (job["locator"], job["data_dir"]):
+        from genlens.metrics.editing import real_test_scenes
+        from genlens.metrics.locator import load_locator, locator_threshold
+
+        loc = load_locator(job["locator"], device=_CACHE["device"])
+        scenes = real_test_scenes(loc, data_dir=job["data_dir"])
+        _CACHE.update(locator_key=(job["locator"], job["data_dir"]),
+                      editing=(loc, scenes, locator_threshold(job["locator"])))
+    return _CACHE["editing"]
+
+
+def locator_slope(G: Any, job: dict[str, Any], *, n: int, full: bool = False) -> Any:
+    """The editing measurement of a heatmap generator (:func:`genlens.gan.evaluate.locator_editing`, seed
+    FID_SEED + 3): the whole result with ``full``, else its slope alone (a curve point: no FID, few resamples)."""
+    from genlens.gan.evaluate import locator_editing
+
+    loc, scenes, threshold = _editing_setup(job)
+    r = locator_editing(G, loc, scenes, name=job["arch"], n=n, seed=FID_SEED + 3, threshold=threshold,
+                        resamples=1000 if full else 20, fid_resamples=200 if full else None)
+    return r if full else r["slope"]["value"]
+
+
 def _sync(device: torch.device) -> None:
     if device.type == "cuda":
         torch.cuda.synchronize(device)
@@ -133,7 +158,7 @@ def calibrate_job(job: dict[str, Any]) -> dict[str, Any]:
 
 def train_job(job: dict[str, Any]) -> dict[str, Any]:
     """Train one arch x seed in ``job['evals']`` chunks, evaluating after each; final metrics at the end."""
-    from genlens.gan.evaluate import class_coverage, editing_correlation, fid_kid, generate
+    from genlens.gan.evaluate import class_coverage, fid_kid, generate
     from genlens.gan.train import train_gan
 
     env = _setup(job)
@@ -170,9 +195,9 @@ def train_job(job: dict[str, Any]) -> dict[str, Any]:
         t1 = time.perf_counter()
         fid = fid_kid(run.G_ema, job["fid_n"], env["ref"], extractor=env["ext"], seed=FID_SEED, kid=False,
                       device=dev)["fid"]
-        # Editing r at every point as well (cheaper, fewer latents): when G takes up or drops heatmap control.
-        editing = (editing_correlation(run.G_ema, latents_n=job["curve_edit_latents"], seed=FID_SEED + 3)["correlation"]
-                   if cfg.use_sel and job.get("curve_edit_latents") else None)
+        # The editing slope at every point as well (fewer edits): when G takes up or drops heatmap control.
+        editing = (locator_slope(run.G_ema, job, n=job["curve_edits"])
+                   if cfg.use_sel and job.get("curve_edits") else None)
         t2 = time.perf_counter()
         t_train, t_eval = t_train + (t1 - t0), t_eval + (t2 - t1)
         if recs:
@@ -182,7 +207,7 @@ def train_job(job: dict[str, Any]) -> dict[str, Any]:
 
             di = measure_di(run.pair.G, run.pair.D, env["held_out"], n=tcfg.di_samples, seed=tcfg.seed + 7919)
             ips = None
-        point = {"step": run.step, "kimg": run.step * batch / 1000, "fid": fid.value, "di": di, "editing": editing,
+        point = {"step": run.step, "kimg": run.step * batch / 1000, "fid": fid.value, "di": di, "locator_editing_slope": editing,
                  "images_per_s": ips, "elapsed_s": round(t_train + t_eval, 2)}
         for key in ("loss_d", "loss_g", "d_real", "d_fake", "align", "r1"):
             vals = [r[key] for r in recs if key in r]
@@ -192,7 +217,7 @@ def train_job(job: dict[str, Any]) -> dict[str, Any]:
         step = run.step
         save_progress(run_dir, job, step=step, curve=curve, train_seconds=t_train, eval_seconds=t_eval)
         speed = "" if ips is None else f"  {ips:.0f} img/s"
-        edit = "" if editing is None else f"  editing r {editing:.2f}"
+        edit = "" if editing is None else f"  editing slope {editing:.2f}"
         log(f"{arch} seed {seed}: {point['kimg']:g} kimg  FID {fid.value:.2f}  DI {point['di']:.3f}{edit}{speed}")
     t0 = time.perf_counter()
     # A finished run resumed again (e.g. a later session re-running the command) reuses its final metrics
@@ -210,9 +235,9 @@ def train_job(job: dict[str, Any]) -> dict[str, Any]:
         fk = fid_kid(G, job["final_fid_n"], env["ref"], extractor=env["ext"], seed=FID_SEED + 1, device=dev,
                      kid_subset_size=min(1000, job["final_fid_n"]))
         coverage = class_coverage(G, job["coverage_n"], classifier=env["classifier"], seed=FID_SEED + 2, device=dev)
-        editing = editing_correlation(G, latents_n=job["edit_latents"], seed=FID_SEED + 3) if cfg.use_sel else None
+        editing = locator_slope(G, job, n=job["edits"], full=True) if cfg.use_sel else None
         final = {"fid": fk["fid"].to_dict(), "kid": fk["kid"].to_dict(), "coverage": coverage.to_dict(),
-                 "editing": editing}
+                 "locator_editing": editing}
         save_progress(run_dir, job, step=step, curve=curve, train_seconds=t_train, eval_seconds=t_eval,
                       final_cache={"key": key, "final": final})
     else:
@@ -220,7 +245,7 @@ def train_job(job: dict[str, Any]) -> dict[str, Any]:
     result = {"arch": arch, "seed": seed, "model": to_dict(cfg), "variant": job["variant"].name, "steps": step, "kimg": step * batch / 1000,
               "batch": batch, "stopped_early": stopped_early, "curve": curve,
               "final": {"fid": final["fid"], "kid": final["kid"], "di": curve[-1]["di"],
-                        "coverage": final["coverage"], "editing": final["editing"]},
+                        "coverage": final["coverage"], "locator_editing": final["locator_editing"]},
               "train_seconds": round(t_train, 2), "images_per_s": step * batch / max(t_train, 1e-9)}
     if grid:
         from genlens.utils.images import save_grid
@@ -240,7 +265,7 @@ PROGRESS_FILE = "bench_progress.json"
 # has constant learning rates, so the longer run's curve starts with the shorter one's points.
 EXTENDABLE = ("total_steps", "boundaries")
 # Settings of the final evaluation: a finished run resumed with the same ones reuses its saved final metrics.
-FINAL_KEYS = ("final_fid_n", "coverage_n", "edit_latents")
+FINAL_KEYS = ("final_fid_n", "coverage_n", "edits", "locator")  # final metrics of older runs (the correlation) are redone
 
 
 def _progress_key(job: dict[str, Any]) -> dict[str, Any]:

@@ -8,8 +8,8 @@ placement error, class and count kept, and the FID of edited against unedited sa
 bootstrap interval (:func:`genlens.metrics.editing.measure_editing`). The locator's own scores on the real
 test scenes are written beside the results, and the FID's extractor is named.
 
-    .venv/bin/python bench/spatial.py --locator runs/locator/best --generator layout-gan:scenes-gan-layout
-    .venv/bin/python bench/spatial.py --quick --locator runs/locator/best      # paste-follow only (the ceiling)
+    .venv/bin/python bench/spatial.py --generator layout-gan:scenes-gan-layout   # the shipped scenes-locator
+    .venv/bin/python bench/spatial.py --quick --locator runs/locator      # paste-follow only (the ceiling)
 
 Writes bench/results/spatial.json.
 """
@@ -29,11 +29,10 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import environment, load_average, write_json
 
-from genlens.data.layout import scene_layouts
 from genlens.data.scenes import SceneConfig, load_scenes
 from genlens.errors import GenlensError
-from genlens.metrics.editing import EditingConfig, measure_editing
-from genlens.metrics.locator import load_locator, locator_threshold
+from genlens.metrics.editing import EditingConfig, editing_layouts, measure_editing
+from genlens.metrics.locator import load_locator, locator_threshold, resolve_locator
 from genlens.metrics.locator_eval import evaluate_locator
 from genlens.metrics.spatial_analytic import PooledPixels
 from genlens.metrics.spatial_generators import SPATIAL_GENERATORS, LocatorFeatures, load_adapter
@@ -105,15 +104,13 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         for untrained in (False, True):
             gen = load_adapter(spec, untrained=untrained, seed=0, device=args.device)
             per_seed = {}
-            # heatmap generators (no classes, one level-1 blob) are measured on the one-item scenes
-            pool = (torch.arange(len(test)) if gen.class_aware else
-                    ((test.classes >= 0).sum(1) == 1).nonzero().squeeze(1))
             for seed in SEEDS:
-                idx = pool[torch.randperm(len(pool), generator=torch.Generator().manual_seed(seed))[:n]]
+                # heatmap generators (no classes, one level-1 blob) are measured on the one-item scenes
+                layouts = editing_layouts(test, n=n, class_aware=gen.class_aware, seed=seed)
                 config = EditingConfig(n=n, max_move=MAX_MOVE, threshold=threshold, seed=seed,
                                        resamples=quick.get("resamples", RESAMPLES),
                                        fid_resamples=quick.get("fid_resamples", FID_RESAMPLES))
-                per_seed[str(seed)] = measure_editing(gen, locator, scene_layouts(test, idx), config=config,
+                per_seed[str(seed)] = measure_editing(gen, locator, layouts, config=config,
                                                       extractor=extractor)
             summary = over_seeds(per_seed)
             results[gen.name] = {"spec": spec, "floor": untrained, "class_aware": gen.class_aware,
@@ -137,7 +134,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--locator", required=True, help="locator folder (genlens locator train)")
+    ap.add_argument("--locator", default="scenes-locator", help="locator folder (genlens locator train) or shipped "
+                    "name (default scenes-locator)")
     ap.add_argument("--generator", action="append", help="ADAPTER or ADAPTER:SOURCE (repeatable); default: "
                     "paste-follow, real garments pasted on the layout")
     ap.add_argument("--features", choices=("locator", "pooled-pixels"), default="locator",
@@ -147,7 +145,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--out", default=str(Path(__file__).resolve().parent / "results" / "spatial.json"))
     args = ap.parse_args(argv)
-    if not Path(args.locator).is_dir():
+    if not resolve_locator(args.locator).is_dir():
         raise SystemExit(f"spatial.py: no locator folder at '{args.locator}'; train one with genlens locator train")
     try:
         result = clean(run(args))

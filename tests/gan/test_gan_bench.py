@@ -28,7 +28,7 @@ def test_quick_run_writes_results_table_and_pngs(bench, tiny_fmnist, tmp_path):
     data = tiny_fmnist(64, 40)
     out = tmp_path / "gan.json"
     argv = ["--quick", "--archs", "stylegan2", "eqgan-sa", "--seeds", "0", "1", "--kimg", "0.032", "--evals", "2",
-            "--fid-n", "16", "--final-fid-n", "24", "--coverage-n", "20", "--di-n", "8", "--edit-latents", "2",
+            "--fid-n", "16", "--final-fid-n", "24", "--coverage-n", "20", "--di-n", "8", "--edits", "4", "--curve-edits", "4",
             "--render-repeats", "2", "--data-dir", str(data), "--run-root", str(tmp_path / "runs"),
             "--out", str(out), "--png-dir", str(tmp_path / "png")]
     assert bench.main(argv) == 0
@@ -38,19 +38,21 @@ def test_quick_run_writes_results_table_and_pngs(bench, tiny_fmnist, tmp_path):
     assert set(result["summary"]) == {"stylegan2", "eqgan-sa"} and len(result["runs"]) == 4
     eq = result["summary"]["eqgan-sa"]
     assert eq["fid"]["per_seed"] and len(eq["fid"]["per_seed"]) == 2 and eq["extractor"] == "genlens-fmnist"
-    assert result["summary"]["stylegan2"]["editing_correlation"] is None and eq["editing_correlation"] is not None
+    assert result["summary"]["stylegan2"]["locator_editing_slope"] is None
+    assert all(r["final"]["locator_editing"]["edits"] == 4 for r in result["runs"] if r["arch"] == "eqgan-sa")
     assert result["curves"]["eqgan-sa"]["kimg"] == [0.016, 0.032] and result["compare_kimg"] == 0.032
-    # editing r at every evaluation point for heatmap generators only, averaged over seeds
+    # the locator's editing slope at every evaluation point for heatmap generators only, averaged over seeds
     eq_curve, base_curve = result["curves"]["eqgan-sa"], result["curves"]["stylegan2"]
-    assert "editing_mean" not in base_curve and all(p["editing"] is None for r in result["runs"]
-                                                    if r["arch"] == "stylegan2" for p in r["curve"])
-    per_seed = [eq_curve["per_seed"][s]["editing"] for s in ("0", "1")]
-    assert all(-1 <= v <= 1 for v in per_seed[0] + per_seed[1])
-    assert eq_curve["editing_mean"] == pytest.approx([(a + b) / 2 for a, b in zip(*per_seed, strict=True)])
+    assert "locator_editing_slope_mean" not in base_curve and all(
+        p["locator_editing_slope"] is None for r in result["runs"] if r["arch"] == "stylegan2" for p in r["curve"])
+    per_seed = [eq_curve["per_seed"][s]["locator_editing_slope"] for s in ("0", "1")]
+    assert eq_curve["locator_editing_slope_mean"] == pytest.approx(
+        [(a + b) / 2 for a, b in zip(*per_seed, strict=True)], nan_ok=True)
     assert set(result["targets"]) == {"fid_eqgan_below_baseline", "di_eqgan_below_baseline",
-                                      "coverage_all_classes_4pct", "editing_correlation_0.8", "render_10ms"}
+                                      "coverage_all_classes_4pct", "locator_editing_slope_0.9_1.1", "render_10ms"}
+    assert result["config"]["locator"] == "scenes-locator"
     assert "| eqgan-sa | 0.032 |" in bench.gan_table(result)
-    for name in ("fid_vs_kimg.png", "di_vs_kimg.png", "editing_vs_kimg.png", "samples_eqgan-sa.png"):
+    for name in ("fid_vs_kimg.png", "di_vs_kimg.png", "locator_editing_slope_vs_kimg.png", "samples_eqgan-sa.png"):
         assert (tmp_path / "png" / name).is_file()
 
 
@@ -61,7 +63,7 @@ def test_pause_and_resume_give_the_uninterrupted_curve(bench, tiny_fmnist, tmp_p
 
     def argv(root: str, out: str, *extra: str) -> list[str]:
         return ["--quick", "--archs", "eqgan-sa", "--seeds", "0", "--kimg", "0.032", "--evals", "2", "--fid-n", "16",
-                "--final-fid-n", "24", "--coverage-n", "20", "--di-n", "8", "--edit-latents", "2",
+                "--final-fid-n", "24", "--coverage-n", "20", "--di-n", "8", "--edits", "4", "--curve-edits", "4",
                 "--render-repeats", "2", "--data-dir", str(data), "--run-root", str(tmp_path / root),
                 "--out", str(tmp_path / out), *extra]
 
@@ -100,7 +102,7 @@ def test_resume_with_more_kimg_extends_the_curve(bench, tiny_fmnist, tmp_path):
 
     def argv(root: str, out: str, kimg: str, evals: str, *extra: str) -> list[str]:
         return ["--quick", "--archs", "sel-only", "--seeds", "0", "--kimg", kimg, "--evals", evals, "--fid-n", "16",
-                "--final-fid-n", "24", "--coverage-n", "20", "--di-n", "8", "--edit-latents", "2",
+                "--final-fid-n", "24", "--coverage-n", "20", "--di-n", "8", "--edits", "4", "--curve-edits", "4",
                 "--render-repeats", "2", "--data-dir", str(data), "--run-root", str(tmp_path / root),
                 "--out", str(tmp_path / out), *extra]
 
@@ -126,7 +128,7 @@ def test_resume_of_a_finished_run_reuses_its_final_metrics(bench, tiny_fmnist, t
 
     def argv(out: str, *extra: str) -> list[str]:
         return ["--quick", "--archs", "sel-only", "--seeds", "0", "--kimg", "0.016", "--evals", "1", "--fid-n", "16",
-                "--final-fid-n", "24", "--coverage-n", "20", "--di-n", "8", "--edit-latents", "2",
+                "--final-fid-n", "24", "--coverage-n", "20", "--di-n", "8", "--edits", "4", "--curve-edits", "4",
                 "--render-repeats", "2", "--data-dir", str(data), "--run-root", str(tmp_path / "runs"),
                 "--out", str(tmp_path / out), *extra]
 

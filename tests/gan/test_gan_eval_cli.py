@@ -17,18 +17,24 @@ def folder(tmp_path_factory):
 
 
 @pytest.mark.slow
-def test_eval_json_with_di(folder, tiny_fmnist, tiny_train, images, tmp_path, cli):
+def test_eval_json_with_di(folder, tiny_fmnist, tiny_train, images, tmp_path, cli, fmnist_test, monkeypatch):
+    import genlens.cli.gan_eval as gan_eval
+    from genlens.data.scenes import SceneConfig, generate_scenes
+
+    scenes = generate_scenes(SceneConfig(split="test", count=20), fmnist_test)
+    monkeypatch.setattr(gan_eval, "_test_scenes", lambda model, data_dir: scenes)
     data = tiny_fmnist(16, 24)
     run_dir = tmp_path / "run"
     train_gan(model_config=GanConfig.tiny("eqgan-sa"), config=tiny_train(2), data=images, run_dir=run_dir)
-    code, out, _ = cli(["gan", "eval", folder, "--n", "12", "--editing-latents", "2", "--render-threads", "1",
+    code, out, _ = cli(["gan", "eval", folder, "--n", "12", "--edits", "4", "--render-threads", "1",
                         "--run-dir", run_dir, "--di-n", "8", "--data-dir", data, "--device", "cpu", "--json",
                         "--out", tmp_path / "eval"])
     assert code == 0
     r = json.loads(out)
     assert r["arch"] == "eqgan-sa" and r["fid"]["extractor"] == "genlens-fmnist" and r["fid"]["n_fake"] == 12
     assert r["fid"]["n_real"] == 24 and r["kid"]["metric"] == "kid"
-    assert abs(sum(r["coverage"]["fractions"].values()) - 1) < 1e-9 and -1 <= r["editing"]["correlation"] <= 1
+    assert abs(sum(r["coverage"]["fractions"].values()) - 1) < 1e-9 and r["locator_editing"]["edits"] == 4
+    assert r["locator_editing"]["extractor"] == "locator-backbone" and "editing" not in r
     assert r["di"]["step"] == 2 and r["di"]["n"] == 8 and r["render_ms"]["median_ms"] > 0
     assert (tmp_path / "eval" / "run.json").is_file()
 

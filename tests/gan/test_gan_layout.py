@@ -106,7 +106,7 @@ def test_cli_bad_layouts(folder, tmp_path, cli, monkeypatch):
         (["edit", eqgan], "pass --center X,Y"),
         (["sample", "scenes-gan-layout"], "--data fashion-scenes --out"),
         (["interpolate", folder], "pass --layout"),
-        (["eval", folder], "trained on fashion-scenes, which the spatial editing measurement scores"),
+        (["eval", folder, "--locator", tmp_path / "no-locator"], "neither a locator folder nor a shipped locator"),
     ]
     for args, words in cases:
         code, out, err = cli(["gan", *args, "--out", tmp_path / "o"])

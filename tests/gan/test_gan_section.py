@@ -24,7 +24,7 @@ def _bench_result() -> dict:
              "per_seed": {"0": {"kimg": [1.0, 2.0], "fid": [81.0, 61.0], "di": [1.1, 0.6]}}}
     stat = {"mean": 1.0, "median": 1.0, "std": 0.0, "per_seed": [1.0]}
     summary = {"kimg": [2.0], "fid": stat, "di": stat, "coverage_min_fraction": {**stat, "per_seed": [0.05]},
-               "editing_correlation": stat, "render_ms": {"median_ms": 5.0}}
+               "locator_editing_slope": stat, "render_ms": {"median_ms": 5.0}}
     return {"curves": {"stylegan2": curve, "eqgan-sa": curve}, "summary": {"stylegan2": summary, "eqgan-sa": summary},
             "config": {"seeds": [0], "quick": True}, "compare_kimg": 2.0,
             "targets": {"fid_eqgan_below_baseline": {"met": False, "detail": "x"}}}
@@ -39,7 +39,12 @@ def weights(tmp_path, monkeypatch):
     return root
 
 
-def test_section_with_tiny_models(weights, tmp_path, monkeypatch):
+def test_section_with_tiny_models(weights, tmp_path, monkeypatch, fmnist_test):
+    import genlens.report.scenes_section as ss
+    from genlens.data.scenes import SceneConfig, generate_scenes
+
+    scenes = generate_scenes(SceneConfig(split="test", count=30), fmnist_test)
+    monkeypatch.setattr(ss, "test_scenes", lambda ctx, locator: scenes)
     torch.manual_seed(0)
     for arch in ARCHS:
         cfg = GanConfig.tiny(arch)
@@ -56,8 +61,9 @@ def test_section_with_tiny_models(weights, tmp_path, monkeypatch):
     assert "D&#x27;s Grad-CAM" in html and "FID 42.00" in html
     numbers = ctx.numbers["gan"]
     assert numbers["shipped"] == list(ARCHS)
-    assert -1 <= numbers["models"]["eqgan-sa"]["editing"]["correlation"] <= 1
-    assert numbers["models"]["stylegan2"]["render_ms"] > 0 and "editing" not in numbers["models"]["stylegan2"]
+    ed = numbers["models"]["eqgan-sa"]["locator_editing"]
+    assert ed["edits"] == 8 and 0 <= ed["object_found"] <= 1 and "editing slope (locator)" in html
+    assert numbers["models"]["stylegan2"]["render_ms"] > 0 and "locator_editing" not in numbers["models"]["stylegan2"]
     assert "No training curves yet" in html
 
 
@@ -79,10 +85,12 @@ def test_without_a_results_folder_the_curves_are_a_note(weights, tmp_path):
 
 def test_editing_curve_comes_from_its_own_run_when_the_comparison_lacks_it(weights, tmp_path, monkeypatch):
     ctx = _ctx(tmp_path)
-    assert "editing_vs_kimg.png" not in gs.section_gan(ctx)  # no run has recorded the editing r yet
-    curve = {"kimg": [1.0, 2.0], "fid_mean": [80.0, 60.0], "di_mean": [1.0, 0.5], "editing_mean": [-0.5, 0.6],
-             "per_seed": {"0": {"kimg": [1.0, 2.0], "fid": [81.0, 61.0], "di": [1.1, 0.6], "editing": [-0.5, 0.6]}}}
+    assert "editing_slope_vs_kimg.png" not in gs.section_gan(ctx)  # no run has recorded the editing slope yet
+    curve = {"kimg": [1.0, 2.0], "fid_mean": [80.0, 60.0], "di_mean": [1.0, 0.5],
+             "locator_editing_slope_mean": [0.1, 0.6],
+             "per_seed": {"0": {"kimg": [1.0, 2.0], "fid": [81.0, 61.0], "di": [1.1, 0.6],
+                                "locator_editing_slope": [0.1, 0.6]}}}
     (tmp_path / "results" / "gan_editing_curve.json").write_text(json.dumps({"curves": {"eqgan-sa": curve}}))
     html = gs.section_gan(_ctx(tmp_path / "again", results=tmp_path / "results"))
-    assert "gan/editing_vs_kimg.png" in html and "editing r vs images seen" in html
-    assert (tmp_path / "again" / "tour" / "gan" / "editing_vs_kimg.png").stat().st_size > 1000
+    assert "gan/editing_slope_vs_kimg.png" in html and "editing slope vs images seen" in html
+    assert (tmp_path / "again" / "tour" / "gan" / "editing_slope_vs_kimg.png").stat().st_size > 1000

@@ -33,7 +33,7 @@ def test_each_variant_builds_what_it_names_and_pickles(variants):
 def test_quick_run_records_the_variant(variants, tiny_fmnist, tmp_path):
     out = tmp_path / "v.json"
     argv = ["sel_layer", "--quick", "--archs", "eqgan-sa", "--seeds", "0", "--kimg", "0.016", "--evals", "1",
-            "--fid-n", "16", "--final-fid-n", "16", "--coverage-n", "20", "--di-n", "8", "--edit-latents", "2",
+            "--fid-n", "16", "--final-fid-n", "16", "--coverage-n", "20", "--di-n", "8", "--edits", "4", "--curve-edits", "4",
             "--render-repeats", "2", "--data-dir", str(tiny_fmnist(64, 40)), "--run-root", str(tmp_path / "runs"),
             "--out", str(out)]
     assert variants.main(argv) == 0

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 import torch
@@ -62,3 +63,25 @@ def test_choose_threshold_uses_only_the_given_scenes(small_scenes):
     best, scores = choose_threshold(model, small_scenes["test"].subset(torch.arange(10)))
     assert best in THRESHOLDS and set(scores) == {str(t) for t in THRESHOLDS}
     assert all(v["images"] == 10 for v in scores.values())
+
+
+def test_shipped_name_resolves_in_the_library_and_the_cli(cli, small_scenes, tmp_path, monkeypatch):
+    from genlens.errors import GenlensError
+    from genlens.metrics.locator import SHIPPED, load_locator, resolve_locator
+    from genlens.models.load import shipped_folder
+
+    assert resolve_locator(SHIPPED) == shipped_folder(SHIPPED)
+    model = load_locator(SHIPPED)
+    assert model.config.canvas == 32 and not model.training and locator_threshold(SHIPPED) > 0
+    monkeypatch.chdir(tmp_path)  # a folder of that name in the working directory wins, as for the shipped models
+    (tmp_path / SHIPPED).mkdir()
+    assert resolve_locator(SHIPPED) == Path(SHIPPED)
+    with pytest.raises(GenlensError, match="neither a locator folder nor a shipped locator"):
+        load_locator("no-such-locator")
+    code, stdout, err = cli(["locator", "eval", "--data", "fashion-scenes:test", "--n", "5", "--json"])
+    assert code == 2 and "has no config.json" in err  # the empty local folder, not the shipped one
+    monkeypatch.chdir(tmp_path.parent)
+    code, stdout, err = cli(["locator", "eval", "--data", "fashion-scenes:test", "--n", "5", "--json"])
+    assert code == 0, err
+    scores = json.loads(stdout)
+    assert scores["folder"] == SHIPPED and scores["images"] == 5 and scores["threshold"] == locator_threshold(SHIPPED)

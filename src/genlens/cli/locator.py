@@ -98,7 +98,8 @@ def train(data: str = typer.Option("fashion-scenes", "--data", help=SCENES_HELP 
 
 
 @app.command("eval")
-def evaluate(folder: Path = typer.Argument(..., help="A locator folder (written by genlens locator train)."),
+def evaluate(folder: str = typer.Argument("scenes-locator", help="A locator folder (written by genlens locator "
+                                          "train) or the shipped scenes-locator."),
              data: str = typer.Option("fashion-scenes:test", "--data", help=SCENES_HELP),
              threshold: float | None = typer.Option(None, "--threshold", help="Detection threshold (default: the "
                                                     "one saved with the locator)."),
@@ -106,7 +107,7 @@ def evaluate(folder: Path = typer.Argument(..., help="A locator folder (written 
              device: str = DeviceOpt, data_dir: Path | None = DataDirOpt, json_out: bool = JsonOpt) -> None:
     """Score a locator against scenes' ground truth: median centre error, class accuracy, recall, precision.
 
-    Example: genlens locator eval runs/locator --data fashion-scenes:test --json
+    Example: genlens locator eval scenes-locator --data fashion-scenes:test --json
     """
     import torch
 

@@ -19,6 +19,7 @@ RENAMED: dict[tuple[str, str], str] = {
     ("data download", "--dest"): "--out",
     ("gan train", "--batch-size"): "--batch",
     ("gan eval", "--extractor"): "--features",
+    ("gan eval", "--editing-latents"): "--edits",
 }
 
 

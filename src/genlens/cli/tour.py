@@ -14,6 +14,9 @@ def tour(out: Path = typer.Option(Path("out/tour"), "--out", help="Folder for in
          screenshots: Path | None = typer.Option(None, "--screenshots", help="Folder of explorer screenshots to "
                                                  "show (docs/explorer in a checkout; `genlens explore --screenshots "
                                                  "DIR` writes one)."),
+         layout_gan: Path | None = typer.Option(None, "--layout-gan", help="A trained layout GAN folder for the "
+                                                "Scenes section (`genlens gan train --arch layout --out DIR`); "
+                                                "default: the shipped scenes-gan-layout when it is trained."),
          seed: int = SeedOpt, device: str = DeviceOpt, data_dir: Path = DataDirOpt,
          quick: bool = typer.Option(False, "--quick", help="Smaller sample counts (for tests).")) -> None:
     """Write the tour: out/tour/index.html with the data, the zoo and a section per capability.
@@ -23,5 +26,5 @@ def tour(out: Path = typer.Option(Path("out/tour"), "--out", help="Folder for in
     from genlens.report.tour import build_tour
 
     index = build_tour(out, seed=seed, device=device, data_dir=data_dir, results=results, quick=quick,
-                       screenshots=screenshots, log=lambda msg: err_console.print(msg))
+                       screenshots=screenshots, layout_gan=layout_gan, log=lambda msg: err_console.print(msg))
     err_console.print(f"tour written -> {index}")

@@ -97,6 +97,9 @@ RULES: dict[str, Rule] = {
     "--device": Rule("device"),
     # a model argument is a shipped name or a folder: the library resolves it and names both in its error
     "diffusion sample model": TEXT, "diffusion eval model": TEXT,
+    # a locator is a folder or the shipped scenes-locator: load_locator resolves it and names both in its error
+    "locator eval folder": TEXT, "--locator": TEXT,
+    "gan eval --edits": Rule("count", 2, INT_MAX, why="the editing measurement fits a slope"),
     # an extractor name, inception:FILE, a zoo name, a model folder or timm:NAME[:FILE]: extractor_for resolves it
     # and its one-line error lists every form (--allow-download is a flag: nothing to check)
     "--features": TEXT,
@@ -104,7 +107,7 @@ RULES: dict[str, Rule] = {
     "diffusion eval --judge": TEXT,
     "explore --port": Rule("count", 0, 65535, why="0 picks a free port"),
     "explore --screenshots": OUT,
-    "tour --screenshots": Rule("in_dir"),
+    "tour --screenshots": Rule("in_dir"), "tour --layout-gan": Rule("in_dir"),
     "audit plant --rate": Rule("number", 0.0, 1.0, lo_open=True, hi_open=True),
     "audit plant --n-images": Rule("count", 0, INT_MAX, why="0 uses all training images"),
     "--weight-decay": Rule("number", 0.0, 10.0),

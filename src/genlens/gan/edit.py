@@ -3,7 +3,8 @@
 Every function takes a seed: the latent z, the heatmaps and the per-pixel noise all come from
 ``torch.Generator(seed)`` draws on the CPU, so the same seed gives the same images. Editing (EqGAN-SA,
 arXiv 2112.00718, sec. 4.4) renders the same latent and noise with one level's heatmap moved; the editing
-measurement built on these pieces is :func:`genlens.gan.evaluate.editing_correlation`.
+correlation built on these pieces is :func:`genlens.gan.evaluate.editing_correlation` (kept for
+experiments/gan_placed.py; ``genlens gan eval`` reports :func:`genlens.gan.evaluate.locator_editing`).
 """
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Evaluating a trained generator: FID/KID, class coverage, the editing score and render latency.
+"""Evaluating a trained generator: FID/KID, class coverage, the editing scores and render latency.
 
 * **FID / KID** (issue 5, "Evaluation"): ``n`` samples against the Fashion-MNIST test set under a
   pluggable extractor (default ``genlens-fmnist``, the shipped CNN's penultimate layer). The GAN works at
@@ -6,7 +6,7 @@
   samples are cropped back to 28x28 (no resampling) and mapped to [0, 1] before the extractor sees them.
 * **Class coverage**: the zoo CNN labels ``n`` samples; we report per-class fractions, the smallest one,
   and the KL divergence and total-variation distance of that distribution to the uniform one.
-* **Editing score** (EqGAN-SA, arXiv 2112.00718, sec. 4.4, made quantitative): for many latents the
+* **Editing correlation** (EqGAN-SA, arXiv 2112.00718, sec. 4.4, made quantitative): for many latents the
   level-1 heatmap centre c is moved to c + d (random directions, several magnitudes) with latent, other
   levels and per-pixel noise fixed. Where did the content go? We take the displacement between the centre
   of mass of the brightening (after - before)+ and that of the darkening (before - after)+ (objects are
@@ -16,6 +16,10 @@
   heatmaps cut by the image border pull that centre towards the middle, so even a generator whose image
   *is* its heatmap (a perfect editor) scores only about 0.25 on it and about 0.93 on the lobe displacement
   (tests/gan/test_gan_evaluate.py).
+* **Editing measured by the locator** (issue 27, :func:`locator_editing`): the measurement of
+  :mod:`genlens.metrics.editing` for GANs that take layouts or heatmaps: real scenes' layouts edited, objects
+  found by the object locator, slope / R^2 / placement error in pixels. It replaces the correlation above
+  in ``genlens gan eval``, the tour and ``bench/gan.py``; the correlation stays for experiments/gan_placed.py.
 * **Render latency**: median wall time of rendering one image from a fixed latent with a new heatmap on
   the CPU (``inference_mode``, after warm-up), what the browser explorer does on every drag.
 """
@@ -41,6 +45,7 @@ from genlens.metrics.extractors import FeatureExtractor, extractor_for
 from genlens.metrics.fid import FeatureStats, fid_from_stats
 from genlens.metrics.inputs import check_images01
 from genlens.metrics.kid import kid_from_features
+from genlens.metrics.locator import Locator
 from genlens.utils.config_io import to_dict
 
 PAD = 2  # fmnist_32 pads 28 -> 32 with 2 px of background on each side
@@ -262,6 +267,45 @@ def content_displacement(before: torch.Tensor, after: torch.Tensor) -> torch.Ten
             - change_center_of_mass(zero, (before - after).clamp_min(0)))
 
 
+# --------------------------------------------------------------------- editing, measured by the locator
+def editing_reason(G: Generator, locator: Locator | None) -> str | None:
+    """Why the locator's editing measurement does not apply to ``G`` (one line), or None when it does."""
+    arch = G.config.arch
+    if not (G.config.use_layout or G.config.use_sel):
+        return f"a '{arch}' generator takes neither layouts nor heatmaps, so it has no editing score"
+    if locator is None:
+        return "no locator given (the shipped one is scenes-locator)"
+    cfg = locator.config
+    if (G.config.resolution, G.config.img_channels) != (cfg.canvas, cfg.channels):
+        return (f"the locator was trained on {cfg.canvas}-px {cfg.channels}-channel scenes but this '{arch}' makes "
+                f"{G.config.resolution}-px {G.config.img_channels}-channel images; pass a locator trained on such "
+                "scenes (genlens locator train --data ...)")
+    return None
+
+
+def locator_editing(G: Generator, locator: Locator, scenes: Any, *, name: str, n: int = 500, seed: int = 0,
+                    threshold: float = 0.3, resamples: int = 1000, fid_resamples: int | None = 200,
+                    callback: Callable[[dict[str, Any]], None] | None = None) -> dict[str, Any]:
+    """Issue 27's editing measurement (:func:`genlens.metrics.editing.measure_editing`, docs/spatial.md) of a
+    layout or SEL GAN: ``n`` edits of real test scenes' layouts (``scenes``; one-item scenes for SEL GANs, whose
+    heatmaps carry no class), objects found by ``locator`` at ``threshold``; slope, R^2, placement error, class
+    and count kept, with 95 % bootstrap intervals, and the FID of edited against unedited samples under the
+    locator's backbone (``fid_resamples=None``: no FID)."""
+    from genlens.gan.spatial_adapter import as_spatial_generator
+    from genlens.metrics.editing import EditingConfig, editing_layouts, measure_editing
+    from genlens.metrics.spatial_generators import LocatorFeatures
+
+    reason = editing_reason(G, locator)
+    gen = as_spatial_generator(G, name)
+    if reason is not None or gen is None:
+        raise GenlensError(f"{name}: {reason}")
+    config = EditingConfig(n=n, seed=seed, threshold=threshold, resamples=resamples, batch=min(250, n),
+                           fid_resamples=fid_resamples or 0)
+    layouts = editing_layouts(scenes, n=n, class_aware=gen.class_aware, seed=seed)
+    extractor = None if fid_resamples is None else LocatorFeatures(locator)
+    return measure_editing(gen, locator, layouts, config=config, extractor=extractor, callback=callback)
+
+
 # ---------------------------------------------------------------------------------------- latency
 def render_ms(G: Generator, *, threads: int = 2, repeats: int = 50, warmup: int = 10, seed: int = 0) -> dict[str, Any]:
     """Median wall time (ms) to render one 32x32 image on the CPU from a fixed latent with a new level-1
@@ -297,13 +341,16 @@ def render_ms(G: Generator, *, threads: int = 2, repeats: int = 50, warmup: int 
 
 # ------------------------------------------------------------------------------------------ all of it
 def evaluate_generator(G: Generator, *, n: int, test_images: torch.Tensor, features: str = "genlens-fmnist",
-                       editing_latents: int = 64, run_dir: str | None = None, held_out: torch.Tensor | None = None,
+                       locator: Locator | None = None, scenes: Any = None, edits: int = 500, threshold: float = 0.3,
+                       name: str | None = None, run_dir: str | None = None, held_out: torch.Tensor | None = None,
                        di_n: int = 1024, render_threads: int = 2, seed: int = 0,
                        callback: Callable[[dict[str, Any]], None] | None = None) -> dict[str, Any]:
     """What ``genlens gan eval`` reports: FID/KID of ``n`` samples against ``test_images`` ([0, 1] 28x28),
-    class coverage, the editing correlation (heatmap generators), the disequilibrium indicator of the run in
-    ``run_dir`` on ``held_out`` (N, C, 32, 32) reals, and the CPU render time. ``callback({"step": i})``
-    after each of the five parts; seeds ``seed``, ``seed + 1``, ``seed + 2`` for FID, coverage and editing."""
+    class coverage, the locator's editing measurement (:func:`locator_editing`, ``edits`` edits of ``scenes``'
+    layouts, for GANs that take heatmaps, when ``locator`` and ``scenes`` are given), the disequilibrium
+    indicator of the run in ``run_dir`` on ``held_out`` (N, C, 32, 32) reals, and the CPU render time.
+    ``callback({"step": i})`` after each of the five parts; seeds ``seed``, ``seed + 1``, ``seed + 2`` for FID,
+    coverage and editing."""
     from genlens.gan.di import di_from_checkpoint
 
     if run_dir is not None and held_out is None:
@@ -314,14 +361,17 @@ def evaluate_generator(G: Generator, *, n: int, test_images: torch.Tensor, featu
     report({"step": 1})
     coverage = class_coverage(G, n, seed=seed + 1, device=dev)
     report({"step": 2})
-    editing = editing_correlation(G, latents_n=editing_latents, seed=seed + 2) if G.config.use_sel else None
+    note = editing_reason(G, None if scenes is None else locator)
+    editing = (None if note is not None else
+               locator_editing(G, locator, scenes, name=name or G.config.arch, n=edits, seed=seed + 2,
+                               threshold=threshold))
     report({"step": 3})
     di = (di_from_checkpoint(run_dir, held_out, n=di_n, seed=seed, device=dev) if run_dir is not None else None)
     report({"step": 4})
     render = render_ms(G, threads=render_threads)
     report({"step": 5})
     result = {"arch": G.config.arch, "n": n, "fid": scores["fid"].to_dict(), "kid": scores["kid"].to_dict(),
-              "coverage": coverage.to_dict(), "editing": editing, "di": di, "render_ms": render}
-    if editing is None:
-        result["editing_note"] = f"a {G.config.arch} generator has no heatmap input"
+              "coverage": coverage.to_dict(), "locator_editing": editing, "di": di, "render_ms": render}
+    if note is not None:
+        result["editing_note"] = note
     return result

@@ -129,3 +129,13 @@ def _heatmap_gan(source: str | None = None, *, untrained: bool = False, seed: in
         G = Generator(G.config).to(device).eval().requires_grad_(False)
         name += " (untrained)"
     return HeatmapGanGenerator(G, name)
+
+
+def as_spatial_generator(G: Generator, name: str) -> LayoutGanGenerator | HeatmapGanGenerator | None:
+    """The editing measurement's view of a loaded GAN: a layout GAN through its layouts, a SEL GAN (EqGAN-SA,
+    SEL-only) through its heatmaps; None for a GAN that takes neither."""
+    if G.config.use_layout:
+        return LayoutGanGenerator(G, name)
+    if G.config.use_sel:
+        return HeatmapGanGenerator(G, name)
+    return None

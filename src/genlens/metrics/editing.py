@@ -33,7 +33,7 @@ from typing import Any, Protocol, runtime_checkable
 
 import torch
 
-from genlens.data.layout import Layout, default_size
+from genlens.data.layout import Layout, default_size, scene_layouts
 from genlens.errors import GenlensError
 from genlens.metrics.edit_stats import bootstrap, mean_of, median_of, slope_r2
 from genlens.metrics.fid import fid_from_features
@@ -254,6 +254,28 @@ def summarize(records: Sequence[EditRecord], *, resamples: int = 1000, seed: int
         out["fid_edited_vs_unedited"] = (boot(fid, fid_resamples) if fid_resamples
                                          else {"value": fid(torch.arange(n)), "low": math.nan, "high": math.nan})
     return out
+
+
+def real_test_scenes(locator: Locator, *, data_dir: Any = None) -> Any:
+    """The real fashion-scenes test split at the locator's canvas and channels: the scenes whose layouts the
+    measurement edits (generated from Fashion-MNIST's test items in ``data_dir`` on first use, then cached)."""
+    from genlens.data.scenes import SceneConfig, load_scenes
+
+    cfg = locator.config
+    return load_scenes(SceneConfig(split="test", canvas=cfg.canvas, rgb=cfg.channels == 3), data_dir=data_dir)
+
+
+def editing_layouts(scenes: Any, *, n: int, class_aware: bool, seed: int = 0) -> list[Layout]:
+    """``n`` ground-truth layouts of real scenes (:class:`~genlens.data.scenes.SceneData`) in a fresh permutation
+    drawn from ``seed``; generators whose heatmaps carry no class steer one blob, so they get only the one-item
+    scenes. Fewer scenes than ``n``: all of them (the measurement cycles through them)."""
+    pool = (torch.arange(len(scenes)) if class_aware
+            else ((scenes.classes >= 0).sum(1) == 1).nonzero().squeeze(1))
+    if not len(pool):
+        raise GenlensError("these scenes hold no one-item scene to measure a heatmap generator on; pass more "
+                           "fashion-scenes test scenes")
+    idx = pool[torch.randperm(len(pool), generator=torch.Generator().manual_seed(int(seed)))[:n]]
+    return scene_layouts(scenes, idx)
 
 
 def measure_editing(generator: SpatialGenerator, find: Finder | Locator, layouts: Sequence[Layout], *,

@@ -32,6 +32,7 @@ from genlens.models.weights_io import (
 from genlens.utils.config_io import from_dict, to_dict
 
 KIND = "locator"
+SHIPPED = "scenes-locator"  # the shipped locator (src/genlens/models/weights/scenes-locator)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -193,18 +194,36 @@ def save_locator(folder: str | os.PathLike, model: Locator, *, command: str, met
     return save_model_folder(folder, model, config=config, command=command, metrics=metrics, dtype=torch.float32)
 
 
+def resolve_locator(folder_or_name: str | os.PathLike) -> Path:
+    """A locator folder, or the folder of a shipped locator named ``folder_or_name`` (``scenes-locator``); a
+    folder of that name in the working directory wins, as for the other shipped models."""
+    path = Path(folder_or_name)
+    if path.is_dir() or len(path.parts) != 1:
+        return path
+    from genlens.models.load import shipped_folder
+
+    folder = shipped_folder(str(folder_or_name))
+    if folder.is_dir() and (folder / "config.json").is_file():
+        return folder
+    return path
+
+
 def locator_threshold(folder: str | os.PathLike) -> float:
-    """The detection threshold saved with a locator folder (0.3, :func:`locate`'s default, for folders without one)."""
-    cfg = read_folder_config(Path(folder), kinds=(KIND,), what="an object locator",
+    """The detection threshold saved with a locator folder or shipped name (0.3, :func:`locate`'s default, for
+    folders without one)."""
+    cfg = read_folder_config(resolve_locator(folder), kinds=(KIND,), what="an object locator",
                              fix="pass a folder written by save_locator (genlens locator train)")
     return float(cfg.get("threshold", 0.3))
 
 
-def load_locator(folder: str | os.PathLike, *, device: str | torch.device = "cpu", verify: bool = True) -> Locator:
-    """A locator (eval mode) from a folder written by :func:`save_locator`."""
-    folder = Path(folder)
+def load_locator(folder: str | os.PathLike = SHIPPED, *, device: str | torch.device = "cpu",
+                 verify: bool = True) -> Locator:
+    """A locator (eval mode) from a folder written by :func:`save_locator` or a shipped name (default
+    ``scenes-locator``, trained on 32x32 grey fashion-scenes)."""
+    folder = resolve_locator(folder)
     if not folder.is_dir():
-        raise GenlensError(f"'{folder}' is not a locator folder; pass a folder written by save_locator")
+        raise GenlensError(f"'{folder}' is neither a locator folder nor a shipped locator ({SHIPPED}); pass a "
+                           "folder written by `genlens locator train` or the name scenes-locator")
     cfg = read_folder_config(folder, kinds=(KIND,), what="an object locator",
                              fix="pass a folder written by genlens locator train")
     config = from_dict(LocatorConfig, cfg.get("locator"), where=f"'{folder / 'config.json'}' locator")

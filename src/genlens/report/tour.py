@@ -30,6 +30,7 @@ class TourContext:
     log: Callable[[str], None]
     results: Path | None = None  # benchmark result files (bench/results in a checkout); None: not shown
     screenshots: Path | None = None  # explorer screenshots (docs/explorer in a checkout); None: not shown
+    layout_gan: Path | None = None  # a trained layout GAN folder to show (else the shipped one, if any)
     numbers: dict[str, Any] = field(default_factory=dict)
     _cache: dict[str, Any] = field(default_factory=dict)
 
@@ -204,6 +205,8 @@ SECTIONS: list[tuple[str, str, Callable[[TourContext], str]]] = [
     ("inversion", "Inversion", section_inversion),
     ("gan", "GANs and EqGAN-SA", lambda ctx: __import__("genlens.report.gan_section",
                                                         fromlist=["section_gan"]).section_gan(ctx)),
+    ("scenes", "Scenes and layouts", lambda ctx: __import__("genlens.report.scenes_section",
+                                                            fromlist=["section_scenes"]).section_scenes(ctx)),
     ("diffusion", "Diffusion", lambda ctx: __import__("genlens.report.diffusion_section",
                                                       fromlist=["section_diffusion"]).section_diffusion(ctx)),
     ("explorer", "Explorer", lambda ctx: __import__("genlens.report.explorer_section",
@@ -213,9 +216,10 @@ SECTIONS: list[tuple[str, str, Callable[[TourContext], str]]] = [
 
 def build_tour(out: str | Path, *, seed: int = 0, device: str = "cpu", data_dir: Path | None = None,
                results: str | Path | None = None, quick: bool = False, screenshots: str | Path | None = None,
-               log: Callable[[str], None] = lambda m: None) -> Path:
+               layout_gan: str | Path | None = None, log: Callable[[str], None] = lambda m: None) -> Path:
     """Write ``out/index.html`` (+ PNGs, tour.json). ``results``: a folder of benchmark result files to show;
-    ``screenshots``: a folder of explorer screenshots (``explorer-<panel>.png``) to show."""
+    ``screenshots``: a folder of explorer screenshots (``explorer-<panel>.png``) to show; ``layout_gan``: a
+    trained layout GAN folder for the Scenes section (default: the shipped scenes-gan-layout, when trained)."""
     from genlens.utils.device import resolve_device
 
     out = Path(out)
@@ -225,10 +229,14 @@ def build_tour(out: str | Path, *, seed: int = 0, device: str = "cpu", data_dir:
     if screenshots is not None and not Path(screenshots).is_dir():
         raise GenlensError(f"tour screenshots folder {screenshots} does not exist; pass docs/explorer in a checkout "
                            "or write one with `genlens explore --screenshots DIR`")
+    if layout_gan is not None and not Path(layout_gan).is_dir():
+        raise GenlensError(f"tour layout GAN folder {layout_gan} does not exist; pass a folder written by `genlens "
+                           "gan train --arch layout --out DIR` or leave --layout-gan out")
     out.mkdir(parents=True, exist_ok=True)
     ctx = TourContext(out=out, seed=seed, device=str(resolve_device(device)), data_dir=data_dir, quick=quick, log=log,
                       results=None if results is None else Path(results),
-                      screenshots=None if screenshots is None else Path(screenshots))
+                      screenshots=None if screenshots is None else Path(screenshots),
+                      layout_gan=None if layout_gan is None else Path(layout_gan))
     t_all = time.perf_counter()
     parts, timings = [], {}
     for anchor, title, fn in SECTIONS:
