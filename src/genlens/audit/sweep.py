@@ -21,6 +21,7 @@ Callback = Callable[[dict[str, Any]], None]
 
 # augmentation name -> the zoo TrainConfig field its strength sets
 AUGMENTATIONS = {"random-crop": "random_crop"}
+MIN_SEEDS = 2  # a Student-t interval needs n - 1 >= 1 degrees of freedom
 
 
 @dataclass(frozen=True)
@@ -38,8 +39,12 @@ class SweepConfig:
             raise GenlensError(f"unknown augmentation '{self.aug}'; choose one of: {', '.join(AUGMENTATIONS)}")
         if not self.strengths or any(not 0.0 <= s < 1.0 for s in self.strengths):
             raise GenlensError(f"strengths must be in [0, 1), got {list(self.strengths)}; pass e.g. --strength 0,0.1,0.2")
-        if not self.seeds:
-            raise GenlensError("the sweep needs at least one seed; pass --seeds 0,1,2")
+        if len(set(self.strengths)) != len(self.strengths) or len(set(self.seeds)) != len(self.seeds):
+            raise GenlensError(f"strengths {list(self.strengths)} or seeds {list(self.seeds)} repeat a value; "
+                               "list each once, e.g. --strength 0,0.1,0.2 --seeds 0,1,2")
+        if len(self.seeds) < MIN_SEEDS:
+            raise GenlensError(f"the 95 % interval over seeds needs at least {MIN_SEEDS} seeds, got "
+                               f"{len(self.seeds)}; pass --seeds 0,1,2 (3 or more recommended)")
         if self.epochs < 1:
             raise GenlensError(f"--epochs must be at least 1, got {self.epochs}")
         if self.weight_decay is not None and self.weight_decay < 0:
