@@ -235,9 +235,9 @@ def classes(
     """
     from genlens.audit.classes import check_bootstrap, compare_classes, per_class_correct
     from genlens.audit.plant import check_data_matches
-    from genlens.cli.audit_plots import comparison_png
     from genlens.data.fashion_mnist import load_fashion_mnist
     from genlens.models.load import load_model
+    from genlens.report.audit_plots import comparison_png
 
     t0 = time.perf_counter()
     test = load_fashion_mnist("test", data_dir=data_dir)
@@ -289,9 +289,9 @@ def sweep(
     from dataclasses import asdict
 
     from genlens.audit.sweep import SweepConfig, run_sweep
-    from genlens.cli.audit_plots import sweep_png
     from genlens.data.fashion_mnist import load_fashion_mnist
     from genlens.models.zoo import get_spec
+    from genlens.report.audit_plots import sweep_png
     from genlens.utils.device import resolve_device
     from genlens.utils.io import atomic_write_json
 
