@@ -129,3 +129,8 @@ def test_sweep_smoke(cli, tmp_path, fmnist_dir):
     row = res["summary"]["Dress"]
     assert [r["strength"] for r in row] == [0.0, 0.3] and all(r["n_seeds"] == 2 for r in row)
     assert res["cpu_hours"] >= 0 and (out / "sweep.png").is_file()
+    change = res["change_first_to_last"]["Dress"]  # paired by seed: the mean of the per-seed differences
+    per_seed = [next(r for r in res["runs"] if r["strength"] == 0.3 and r["seed"] == s)["per_class"][3]
+                - next(r for r in res["runs"] if r["strength"] == 0.0 and r["seed"] == s)["per_class"][3] for s in (0, 1)]
+    assert abs(change["mean_change"] - sum(per_seed) / 2) < 1e-9 and change["per_seed"] == per_seed
+    assert set(res["losing_classes"]) <= set(res["class_names"])

@@ -76,34 +76,66 @@ class SweepResult:
             out[name] = rows
         return out
 
+    def change(self, level: float = 0.95) -> dict[str, Any]:
+        """Per class: accuracy at the last strength minus at the first, paired by seed (the same seed trained at
+        both), with its Student-t interval over the seeds present at both; and the classes whose whole interval
+        lies below (``losing``) or above (``gaining``) 0."""
+        from scipy.stats import t as student_t
 
-def run_sweep(train: ImageData, test: ImageData, config: SweepConfig, *, device: torch.device,
-              callback: Callback | None = None) -> SweepResult:
-    from genlens.audit.classes import per_class_correct
+        s0, s1 = self.config.strengths[0], self.config.strengths[-1]
+        at = {(r["strength"], r["seed"]): r for r in self.runs}
+        seeds = [seed for seed in self.config.seeds if (s0, seed) in at and (s1, seed) in at]
+        per_class: dict[str, Any] = {}
+        for k, name in enumerate(self.class_names):
+            d = torch.tensor([at[(s1, seed)]["per_class"][k] - at[(s0, seed)]["per_class"][k] for seed in seeds],
+                             dtype=torch.float64)
+            mean = float(d.mean()) if len(d) else float("nan")
+            half = float(student_t.ppf(0.5 + level / 2, len(d) - 1) * d.std() / len(d) ** 0.5) if len(d) > 1 \
+                else float("nan")
+            per_class[name] = {"mean_change": mean, "ci": [mean - half, mean + half], "per_seed": d.tolist()}
+        return {"from": s0, "to": s1, "seeds": seeds, "per_class": per_class,
+                "losing": [n for n, c in per_class.items() if c["ci"][1] < 0],
+                "gaining": [n for n, c in per_class.items() if c["ci"][0] > 0]}
+
+
+def check_sweep_data(train: ImageData, config: SweepConfig) -> None:
     from genlens.models.zoo import get_spec
-    from genlens.models.zoo.train import train_zoo_model
 
     spec = get_spec(config.model)
     if tuple(train.class_names) != tuple(spec.class_names):
         raise GenlensError(f"{config.model} is built for {len(spec.class_names)} Fashion-MNIST classes but "
                            f"{train.name} has {train.num_classes}; sweep on Fashion-MNIST")
-    field = AUGMENTATIONS[config.aug]
+
+
+def train_point(train: ImageData, test: ImageData, config: SweepConfig, *, strength: float, seed: int,
+                device: torch.device) -> dict[str, Any]:
+    """Train one model of the sweep (one strength, one seed) and score every class on ``test``."""
+    from genlens.audit.classes import per_class_correct
+    from genlens.models.zoo import get_spec
+    from genlens.models.zoo.train import train_zoo_model
+
+    check_sweep_data(train, config)
+    cfg = replace(get_spec(config.model).train, epochs=config.epochs, seed=seed, **{AUGMENTATIONS[config.aug]: strength})
+    if config.weight_decay is not None:
+        cfg = replace(cfg, weight_decay=config.weight_decay)
+    t0, cs = time.perf_counter(), time.process_time()
+    result = train_zoo_model(config.model, train, device=device, config=cfg, limit_batches=config.limit_batches)
+    correct = per_class_correct(result.handle, test)
+    per_class = [float(correct[test.labels == k].float().mean()) if (test.labels == k).any() else float("nan")
+                 for k in range(test.num_classes)]
+    return {"strength": strength, "seed": seed, "per_class": per_class, "top1": float(correct.float().mean()),
+            "seconds": time.perf_counter() - t0, "cpu_seconds": time.process_time() - cs}
+
+
+def run_sweep(train: ImageData, test: ImageData, config: SweepConfig, *, device: torch.device,
+              callback: Callback | None = None) -> SweepResult:
+    check_sweep_data(train, config)
     c0 = time.process_time()
     runs = []
     total = len(config.strengths) * len(config.seeds)
     for s in config.strengths:
         for seed in config.seeds:
-            cfg = replace(spec.train, epochs=config.epochs, seed=seed, **{field: s})
-            if config.weight_decay is not None:
-                cfg = replace(cfg, weight_decay=config.weight_decay)
-            t0, cs = time.perf_counter(), time.process_time()
-            result = train_zoo_model(config.model, train, device=device, config=cfg,
-                                     limit_batches=config.limit_batches)
-            correct = per_class_correct(result.handle, test)
-            per_class = [float(correct[test.labels == k].float().mean()) if (test.labels == k).any() else float("nan")
-                         for k in range(test.num_classes)]
-            runs.append({"strength": s, "seed": seed, "per_class": per_class, "top1": float(correct.float().mean()),
-                         "seconds": time.perf_counter() - t0, "cpu_seconds": time.process_time() - cs})
+            runs.append(train_point(train, test, config, strength=s, seed=seed, device=device))
             if callback is not None:
                 callback({"step": len(runs), "total": total, "strength": s, "seed": seed})
     return SweepResult(config=config, class_names=tuple(test.class_names), runs=runs,

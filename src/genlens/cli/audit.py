@@ -308,7 +308,10 @@ def sweep(
         res = run_sweep(train, test, config, device=dev, callback=cb)
     summary = res.summary()
     png = sweep_png(summary, out / "sweep.png", aug=aug)
+    change = res.change()
     results = {"config": asdict(config), "class_names": list(res.class_names), "runs": res.runs, "summary": summary,
+               "change_first_to_last": change["per_class"], "losing_classes": change["losing"],
+               "gaining_classes": change["gaining"],
                "cpu_seconds": round(res.cpu_seconds, 1), "cpu_hours": round(res.cpu_seconds / 3600, 4),
                "seconds": round(time.perf_counter() - t0, 1), "test_images": len(test), "device": str(dev)}
     atomic_write_json(out / "results.json", results)
@@ -317,5 +320,7 @@ def sweep(
     if json_out:
         emit_json({**results, "results_json": str(out / "results.json"), "plot_png": str(png)})
         return
+    err_console.print(f"classes losing significantly from strength {change['from']} to {change['to']} (paired by seed, "
+                      f"95 % interval): {', '.join(change['losing']) or 'none'}")
     err_console.print(f"{len(res.runs)} models in {results['seconds']:.0f} s ({results['cpu_hours']:.3f} CPU-hours) "
                       f"-> {out / 'results.json'}, {png}")
