@@ -48,7 +48,7 @@ def _fake(results: Path, *, sweep: bool = True) -> None:
                                          "ci": [-0.06, -0.02] if n == "Shirt" else [-0.01, 0.01]} for n in NAMES},
             "losing_classes": ["Shirt"], "gaining_classes": [], "mean_top1": {"0.0": 0.91, "0.3": 0.915},
             "cpu_hours": 1.25}
-    (results / "audit.json").write_text(json.dumps(result))
+    (results / "audit.json").write_text(json.dumps(result, sort_keys=True))  # as atomic_write_json may write it
     _png(results / "audit" / "bd-0.png")
     _png(results / "audit" / "clean-0.png")
 
@@ -66,6 +66,7 @@ def test_section_reads_the_result_file(tmp_path):
     assert "PII of the target as a trigger: 50%" in html
     assert (ctx.out / "audit" / "sweep.png").stat().st_size > 1000
     assert (ctx.out / "audit" / "change.png").stat().st_size > 1000
+    assert html.index("<td>T-shirt/top</td>") < html.index("<td>Ankle boot</td>")  # class order, not sorted keys
     assert "<b>Shirt</b>" in html and "1.25 CPU-hours" in html and "[-6.0, -2.0]" in html
     assert ctx.numbers["audit_sweep"]["losing_classes"] == ["Shirt"]
     assert ctx.numbers["audit_backdoor"]["summary"]["log"]["backdoored_target_flagged"] == 1

@@ -85,18 +85,23 @@ def _backdoor(ctx, results: Path, part: dict[str, Any], names: list[str]) -> str
             + "".join(figs) + "</div>")
 
 
-def _sweep(ctx, part: dict[str, Any], config: dict[str, Any]) -> str:
+def _in_class_order(d: dict[str, Any], names: list[str]) -> dict[str, Any]:
+    """``d`` keyed by class name in the classes' order (the result file may have sorted its keys)."""
+    return {n: d[n] for n in names if n in d} | {n: v for n, v in d.items() if n not in names}
+
+
+def _sweep(ctx, part: dict[str, Any], config: dict[str, Any], names: list[str]) -> str:
     from genlens.report.audit_plots import change_png, sweep_png
 
     sc = config.get("sweep", {})
     aug = sc.get("aug", "random-crop")
-    summary = part.get("summary", {})
+    summary = _in_class_order(part.get("summary", {}), names)
     figs = []
     if summary:
         sweep_png(summary, ctx.out / "audit" / "sweep.png", aug=aug)
         figs.append(H.figure("audit/sweep.png", f"per-class test accuracy against {aug} strength (mean over seeds, "
                              "95 % t-interval)", width=900))
-    changes = part.get("change_first_to_last", {})
+    changes = _in_class_order(part.get("change_first_to_last", {}), names)
     rows = []
     if changes:
         strengths = sc.get("strengths", [])
@@ -134,6 +139,6 @@ def section_audit(ctx) -> str:
             + (", <b>smoke sizes: proves the script runs, measures nothing</b>" if result.get("smoke") else "") + ").</p>")
     body = (_backdoor(ctx, Path(results), result["backdoor"], names) if result.get("backdoor")
             else _missing("backdoor", Path(results)))
-    body += _sweep(ctx, result["sweep"], result.get("config", {})) if result.get("sweep") else _missing("sweep",
-                                                                                                      Path(results))
+    body += (_sweep(ctx, result["sweep"], result.get("config", {}), names) if result.get("sweep")
+             else _missing("sweep", Path(results)))
     return INTRO + head + body
