@@ -1,5 +1,5 @@
-"""Per-class accuracy across an augmentation-strength sweep, over seeds (Balestriero, Bottou & LeCun 2022,
-arXiv 2204.03632, fig. 1: augmentation raises mean accuracy while some classes lose).
+"""Per-class accuracy across an augmentation-strength or weight-decay sweep, over seeds (Balestriero, Bottou &
+LeCun 2022, arXiv 2204.03632, fig. 1: augmentation and weight decay raise mean accuracy while some classes lose).
 
 Each (strength, seed) trains the zoo model with the zoo's own trainer (``train_zoo_model``) and a short recipe
 (``epochs``, optional ``weight_decay``), then scores every class on the test split. Across seeds, each
@@ -19,8 +19,9 @@ from genlens.errors import GenlensError
 
 Callback = Callable[[dict[str, Any]], None]
 
-# augmentation name -> the zoo TrainConfig field its strength sets
-AUGMENTATIONS = {"random-crop": "random_crop"}
+# what is swept (``--aug``) -> the zoo TrainConfig field each ``--strength`` value sets: a random-resized-crop
+# strength, or the weight decay itself (no augmentation)
+AUGMENTATIONS = {"random-crop": "random_crop", "weight-decay": "weight_decay"}
 MIN_SEEDS = 2  # a Student-t interval needs n - 1 >= 1 degrees of freedom
 
 
@@ -36,7 +37,7 @@ class SweepConfig:
 
     def __post_init__(self) -> None:
         if self.aug not in AUGMENTATIONS:
-            raise GenlensError(f"unknown augmentation '{self.aug}'; choose one of: {', '.join(AUGMENTATIONS)}")
+            raise GenlensError(f"unknown sweep '{self.aug}'; choose --aug {' or '.join(AUGMENTATIONS)}")
         if not self.strengths or any(not 0.0 <= s < 1.0 for s in self.strengths):
             raise GenlensError(f"strengths must be in [0, 1), got {list(self.strengths)}; pass e.g. --strength 0,0.1,0.2")
         if len(set(self.strengths)) != len(self.strengths) or len(set(self.seeds)) != len(self.seeds):
@@ -47,6 +48,9 @@ class SweepConfig:
                                f"{len(self.seeds)}; pass --seeds 0,1,2 (3 or more recommended)")
         if self.epochs < 1:
             raise GenlensError(f"--epochs must be at least 1, got {self.epochs}")
+        if self.aug == "weight-decay" and self.weight_decay is not None:
+            raise GenlensError("--aug weight-decay sweeps the weight decay itself: give its values with --strength "
+                               "(e.g. 0,5e-4,5e-3,0.05) and leave --weight-decay out")
         if self.weight_decay is not None and self.weight_decay < 0:
             raise GenlensError(f"weight decay must be >= 0, got {self.weight_decay}")
 
@@ -115,9 +119,10 @@ def train_point(train: ImageData, test: ImageData, config: SweepConfig, *, stren
     from genlens.models.zoo.train import train_zoo_model
 
     check_sweep_data(train, config)
-    cfg = replace(get_spec(config.model).train, epochs=config.epochs, seed=seed, **{AUGMENTATIONS[config.aug]: strength})
+    cfg = replace(get_spec(config.model).train, epochs=config.epochs, seed=seed)
     if config.weight_decay is not None:
         cfg = replace(cfg, weight_decay=config.weight_decay)
+    cfg = replace(cfg, **{AUGMENTATIONS[config.aug]: strength})
     t0, cs = time.perf_counter(), time.process_time()
     result = train_zoo_model(config.model, train, device=device, config=cfg, limit_batches=config.limit_batches)
     correct = per_class_correct(result.handle, test)

@@ -268,7 +268,8 @@ def classes(
 
 @app.command("sweep")
 def sweep(
-    aug: str = typer.Option("random-crop", "--aug", help="Augmentation swept (random-crop)."),
+    aug: str = typer.Option("random-crop", "--aug", help="What is swept: random-crop (the crop strength) or "
+                            "weight-decay (--strength then gives the weight decay values, no augmentation)."),
     strength: str = typer.Option("0,0.1,0.2,0.3", "--strength", help="Comma-separated strengths in [0, 1)."),
     weight_decay: float | None = typer.Option(None, "--weight-decay", help="Weight decay (default: the zoo recipe's)."),
     seeds: str = typer.Option("0,1,2", "--seeds", help="Comma-separated training seeds."),
@@ -285,6 +286,8 @@ def sweep(
 
     Example: genlens audit sweep --aug random-crop --strength 0,0.1,0.2,0.3 --weight-decay 5e-4 --seeds 0,1,2
     --epochs 3 --out out/audit/sweep
+
+    Weight decay instead: genlens audit sweep --aug weight-decay --strength 0,5e-4,5e-3,0.05 --seeds 0,1,2
     """
     from dataclasses import asdict
 

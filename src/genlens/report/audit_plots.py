@@ -55,7 +55,7 @@ def sweep_png(summary: dict[str, Any], path: Path, *, aug: str) -> Path:
         ax.tick_params(labelsize=7)
     for j in range(len(names), nrow * ncol):
         axes[j // ncol][j % ncol].axis("off")
-    fig.supxlabel(f"{aug} strength", fontsize=9)
+    fig.supxlabel("weight decay" if aug == "weight-decay" else f"{aug} strength", fontsize=9)
     fig.supylabel("test accuracy (mean over seeds, 95 % t-interval)", fontsize=9)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
