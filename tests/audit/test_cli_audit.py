@@ -23,8 +23,17 @@ BAD = {
     "few-resamples": (["classes", "fmnist-cnn", "fmnist-cnn", "--n-boot", "5", "--out", "{tmp}/c"],
                       "--n-boot 100"),
     "bad-strength": (["sweep", "--strength", "0,1.2", "--out", "{tmp}/s"], "strengths must be in [0, 1)"),
-    "bad-aug": (["sweep", "--aug", "cutout", "--out", "{tmp}/s"], "unknown augmentation 'cutout'"),
+    "bad-aug": (["sweep", "--aug", "cutout", "--out", "{tmp}/s"], "unknown sweep 'cutout'"),
+    "weight-decay-twice": (["sweep", "--aug", "weight-decay", "--weight-decay", "0.1", "--out", "{tmp}/s"],
+                           "leave --weight-decay out"),
     "bad-list": (["sweep", "--seeds", "a,b", "--out", "{tmp}/s"], "comma-separated integers"),
+    "repeated-strength": (["sweep", "--strength", "0,0,0.1", "--out", "{tmp}/s"], "repeat a value"),
+    "one-seed": (["sweep", "--seeds", "0", "--out", "{tmp}/s"], "needs at least 2 seeds"),
+    "sweep-not-zoo": (["sweep", "--model", "fmnist-gan", "--out", "{tmp}/s"], "unknown zoo model 'fmnist-gan'"),
+    "not-classifier-classes": (["classes", "{gan}", "fmnist-cnn", "--out", "{tmp}/c"], "not a classifier"),
+    "unknown-class": (["plant", "fmnist-cnn", "--target", "Sandals", "--out", "{tmp}/p"], "unknown class 'Sandals'"),
+    "too-few-train-images": (["plant", "fmnist-cnn", "--target", "3", "--n-images", "10", "--out", "{tmp}/p"],
+                             "10 training images make no batch of 128"),
 }
 
 
@@ -48,7 +57,13 @@ def test_bad_input_is_one_line_exit_2(case, cli, tmp_path, gan_folder, fmnist_di
     assert not (tmp_path / "p").exists()  # nothing written before the refusal
 
 
-def test_classes_of_another_data_set_refused(cli, tmp_path, tiny_fmnist, monkeypatch):
+@pytest.mark.parametrize("args", [
+    ["plant", "fmnist-cnn", "--target", "3", "--out", "{tmp}/p"],
+    ["backdoor", "fmnist-cnn", "--out", "{tmp}/b"],
+    ["classes", "fmnist-cnn", "fmnist-cnn", "--out", "{tmp}/c"],
+    ["sweep", "--out", "{tmp}/s"],
+], ids=["plant", "backdoor", "classes", "sweep"])
+def test_classes_of_another_data_set_refused(args, cli, tmp_path, tiny_fmnist, monkeypatch):
     import genlens.data.fashion_mnist as fm
     from genlens.data.base import ImageData
 
@@ -59,9 +74,17 @@ def test_classes_of_another_data_set_refused(cli, tmp_path, tiny_fmnist, monkeyp
         return ImageData(d.images, d.labels % 5, d.class_names[:5], name="five-classes")
 
     monkeypatch.setattr(fm, "load_fashion_mnist", other)
-    code, _, err = cli(["audit", "backdoor", "fmnist-cnn", "--data-dir", tiny_fmnist(20, 20), "--out", tmp_path])
-    assert code == 2 and len(err.strip().splitlines()) == 1
-    assert "has 10 classes" in err and "five-classes has 5" in err
+    data = tiny_fmnist(200, 200)  # 40 test images per class: enough for the bootstrap, so the classes are what fails
+    code, out, err = cli(["audit", *[a.format(tmp=tmp_path) for a in args], "--data-dir", data, "--device", "cpu"])
+    assert code == 2 and out == "" and len(err.strip().splitlines()) == 1, err
+    assert "10" in err and "five-classes has 5" in err
+    assert not any((tmp_path / d).exists() for d in "pbcs")  # refused before writing anything
+
+
+def test_pii_scale_zero_is_accepted(cli, monkeypatch):
+    monkeypatch.setenv("GENLENS_VALIDATE_ONLY", "1")  # its help says 0 skips the inversions: the check must agree
+    code, _, err = cli(["audit", "backdoor", "fmnist-cnn", "--pii-scale", "0"])
+    assert code == 0, err
 
 
 def test_plant_backdoor_classes_end_to_end(cli, tmp_path, fmnist_dir):
@@ -108,3 +131,8 @@ def test_sweep_smoke(cli, tmp_path, fmnist_dir):
     row = res["summary"]["Dress"]
     assert [r["strength"] for r in row] == [0.0, 0.3] and all(r["n_seeds"] == 2 for r in row)
     assert res["cpu_hours"] >= 0 and (out / "sweep.png").is_file()
+    change = res["change_first_to_last"]["Dress"]  # paired by seed: the mean of the per-seed differences
+    per_seed = [next(r for r in res["runs"] if r["strength"] == 0.3 and r["seed"] == s)["per_class"][3]
+                - next(r for r in res["runs"] if r["strength"] == 0.0 and r["seed"] == s)["per_class"][3] for s in (0, 1)]
+    assert abs(change["mean_change"] - sum(per_seed) / 2) < 1e-9 and change["per_seed"] == per_seed
+    assert set(res["losing_classes"]) <= set(res["class_names"])

@@ -235,9 +235,9 @@ def classes(
     """
     from genlens.audit.classes import check_bootstrap, compare_classes, per_class_correct
     from genlens.audit.plant import check_data_matches
-    from genlens.cli.audit_plots import comparison_png
     from genlens.data.fashion_mnist import load_fashion_mnist
     from genlens.models.load import load_model
+    from genlens.report.audit_plots import comparison_png
 
     t0 = time.perf_counter()
     test = load_fashion_mnist("test", data_dir=data_dir)
@@ -268,7 +268,8 @@ def classes(
 
 @app.command("sweep")
 def sweep(
-    aug: str = typer.Option("random-crop", "--aug", help="Augmentation swept (random-crop)."),
+    aug: str = typer.Option("random-crop", "--aug", help="What is swept: random-crop (the crop strength) or "
+                            "weight-decay (--strength then gives the weight decay values, no augmentation)."),
     strength: str = typer.Option("0,0.1,0.2,0.3", "--strength", help="Comma-separated strengths in [0, 1)."),
     weight_decay: float | None = typer.Option(None, "--weight-decay", help="Weight decay (default: the zoo recipe's)."),
     seeds: str = typer.Option("0,1,2", "--seeds", help="Comma-separated training seeds."),
@@ -285,13 +286,15 @@ def sweep(
 
     Example: genlens audit sweep --aug random-crop --strength 0,0.1,0.2,0.3 --weight-decay 5e-4 --seeds 0,1,2
     --epochs 3 --out out/audit/sweep
+
+    Weight decay instead: genlens audit sweep --aug weight-decay --strength 0,5e-4,5e-3,0.05 --seeds 0,1,2
     """
     from dataclasses import asdict
 
     from genlens.audit.sweep import SweepConfig, run_sweep
-    from genlens.cli.audit_plots import sweep_png
     from genlens.data.fashion_mnist import load_fashion_mnist
     from genlens.models.zoo import get_spec
+    from genlens.report.audit_plots import sweep_png
     from genlens.utils.device import resolve_device
     from genlens.utils.io import atomic_write_json
 
@@ -308,7 +311,10 @@ def sweep(
         res = run_sweep(train, test, config, device=dev, callback=cb)
     summary = res.summary()
     png = sweep_png(summary, out / "sweep.png", aug=aug)
+    change = res.change()
     results = {"config": asdict(config), "class_names": list(res.class_names), "runs": res.runs, "summary": summary,
+               "change_first_to_last": change["per_class"], "losing_classes": change["losing"],
+               "gaining_classes": change["gaining"],
                "cpu_seconds": round(res.cpu_seconds, 1), "cpu_hours": round(res.cpu_seconds / 3600, 4),
                "seconds": round(time.perf_counter() - t0, 1), "test_images": len(test), "device": str(dev)}
     atomic_write_json(out / "results.json", results)
@@ -317,5 +323,7 @@ def sweep(
     if json_out:
         emit_json({**results, "results_json": str(out / "results.json"), "plot_png": str(png)})
         return
+    err_console.print(f"classes losing significantly from strength {change['from']} to {change['to']} (paired by seed, "
+                      f"95 % interval): {', '.join(change['losing']) or 'none'}")
     err_console.print(f"{len(res.runs)} models in {results['seconds']:.0f} s ({results['cpu_hours']:.3f} CPU-hours) "
                       f"-> {out / 'results.json'}, {png}")

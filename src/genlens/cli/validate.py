@@ -111,7 +111,7 @@ RULES: dict[str, Rule] = {
     "audit plant --rate": Rule("number", 0.0, 1.0, lo_open=True, hi_open=True),
     "audit plant --n-images": Rule("count", 0, INT_MAX, why="0 uses all training images"),
     "--weight-decay": Rule("number", 0.0, 10.0),
-    "--pii-scale": Rule("number", 0.0, 10.0, lo_open=True),
+    "--pii-scale": Rule("number", 0.0, 10.0, why="0 skips the PII inversions"),
     # the data options of every trainer and evaluator (genlens.data.options.DataOptions checks the same ranges)
     "--resolution": Rule("count", 8, 1024, why="pixels of the square images"),
     "--channels": Rule("count", 1, 3, why="1 grey or 3 colour"),

@@ -209,6 +209,8 @@ SECTIONS: list[tuple[str, str, Callable[[TourContext], str]]] = [
                                                             fromlist=["section_scenes"]).section_scenes(ctx)),
     ("diffusion", "Diffusion", lambda ctx: __import__("genlens.report.diffusion_section",
                                                       fromlist=["section_diffusion"]).section_diffusion(ctx)),
+    ("audit", "Audits", lambda ctx: __import__("genlens.report.audit_section",
+                                               fromlist=["section_audit"]).section_audit(ctx)),
     ("explorer", "Explorer", lambda ctx: __import__("genlens.report.explorer_section",
                                                     fromlist=["section_explorer"]).section_explorer(ctx)),
 ]

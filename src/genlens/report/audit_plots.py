@@ -1,4 +1,4 @@
-"""PNG figures of ``genlens audit``: per-class comparison bars and sweep curves (matplotlib, Agg)."""
+"""PNG figures of the audits (CLI and tour): per-class comparison bars, sweep curves, per-class changes (Agg)."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -55,8 +55,32 @@ def sweep_png(summary: dict[str, Any], path: Path, *, aug: str) -> Path:
         ax.tick_params(labelsize=7)
     for j in range(len(names), nrow * ncol):
         axes[j // ncol][j % ncol].axis("off")
-    fig.supxlabel(f"{aug} strength", fontsize=9)
+    fig.supxlabel("weight decay" if aug == "weight-decay" else f"{aug} strength", fontsize=9)
     fig.supylabel("test accuracy (mean over seeds, 95 % t-interval)", fontsize=9)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
+def change_png(changes: dict[str, Any], path: Path, *, title: str) -> Path:
+    """Per class: mean accuracy change (in points) with its 95 % interval; red where the interval is below 0,
+    green where it is above. ``changes``: class -> {"mean_change", "ci"} (fractions)."""
+    plt = _plt()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    names = list(changes)
+    mean = [100 * changes[n]["mean_change"] for n in names]
+    lo = [100 * changes[n]["ci"][0] for n in names]
+    hi = [100 * changes[n]["ci"][1] for n in names]
+    err = [[max(0.0, m - a) if a == a else 0.0 for m, a in zip(mean, lo)],
+           [max(0.0, b - m) if b == b else 0.0 for m, b in zip(mean, hi)]]
+    colors = ["#c44e52" if b < 0 else ("#55a868" if a > 0 else "#8c8c8c") for a, b in zip(lo, hi)]
+    fig, ax = plt.subplots(figsize=(max(6, 0.7 * len(names) + 2), 3.2))
+    ax.bar(range(len(names)), mean, yerr=err, capsize=3, color=colors)
+    ax.axhline(0, color="black", lw=0.8)
+    ax.set_xticks(range(len(names)), names, rotation=30, ha="right", fontsize=8)
+    ax.set_ylabel("accuracy change (points)")
+    ax.set_title(title, fontsize=9)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
