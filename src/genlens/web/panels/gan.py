@@ -135,12 +135,10 @@ class GanPanel:
     @staticmethod
     def _d_folder(name: str):
         """The folder holding the generator's discriminator, or None when it has none."""
-        from pathlib import Path
-
+        from genlens.gan import gan_folder
         from genlens.gan.discriminator import has_discriminator
-        from genlens.gan.io import SHIPPED, shipped_gan_folder
 
-        folder = shipped_gan_folder(*SHIPPED[name]) if name in SHIPPED else Path(name)
+        folder = gan_folder(name)
         return folder if has_discriminator(folder) else None
 
     def discriminator(self, name: str):
