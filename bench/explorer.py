@@ -10,11 +10,13 @@ stale (newest-wins) have no frame and no latency; their count is reported beside
     .venv/bin/python bench/explorer.py                       # 20 s, writes bench/results/explorer.json
     .venv/bin/python bench/explorer.py --seconds 5 --out /tmp/explorer.json
     .venv/bin/python bench/explorer.py --screenshots docs    # only the panels' screenshots, no measurement
-    .venv/bin/python bench/explorer.py --clients 50 --seconds 60   # load test, added to the result file as "stress"
+    .venv/bin/python bench/explorer.py --stress             # the issue's load test: 50 clients x 30/s x 60 s, as "stress"
+    .venv/bin/python bench/explorer.py --stress --clients 10 --seconds 10 --out /tmp/e.json   # a short check
     .venv/bin/python bench/explorer.py --diffusion 5          # diffusion panel timings, added as "diffusion"
 
-The load test starts ``genlens explore`` as a subprocess and connects ``--clients`` WebSocket clients (no
-browser) that each drag a blob at 30 requests/s; it reports errors, the server's resident memory at the end
+The load test (``--stress``; defaults are the issue's terms: ``--clients 50``, ``--rate 30``, ``--seconds 60``)
+starts ``genlens explore`` as a subprocess and connects ``--clients`` WebSocket clients (no browser) that each
+drag a blob at ``--rate`` requests/s; it reports errors, the server's resident memory at the end
 over its start (after one warm-up render per client), the p95 of request-to-frame times and the fraction of
 requests dropped as stale.
 """
@@ -38,6 +40,8 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import environment, load_average, write_json
+
+STRESS = {"clients": 50, "rate": 30.0, "seconds": 60.0}  # the issue's load test
 
 
 def percentile(xs: list[float], q: float) -> float:
@@ -137,7 +141,8 @@ async def _drag_client(uri: str, origin: str, blobs: list[dict], *, seconds: flo
             dx, dy = 0.25 * math.cos(a), 0.25 * math.sin(a)
             moved = [dict(b, x=min(1, max(0, b["x"] + dx)), y=min(1, max(0, b["y"] + dy))) for b in blobs]
             sent[i] = time.perf_counter()
-            await ws.send(json.dumps({"type": "gan", "id": i, "model": "fmnist-eqgan", "blobs": moved}))
+            await ws.send(json.dumps({"type": "gan", "id": i, "model": "fmnist-eqgan", "blobs": moved,
+                                      "encoding": "raw"}))  # as the page asks
             await asyncio.sleep(max(0.0, start + (i + 1) / rate - time.perf_counter()))
         await asyncio.sleep(2.0)  # the last render
         await ws.send(json.dumps({"type": "stats"}))
@@ -184,9 +189,10 @@ def stress(*, clients: int, seconds: float, rate: float = 30.0) -> dict[str, Any
             "p95": round(percentile(times, 95), 1) if times else None,
             "rss_start_mb": round(rss_start, 1), "rss_end_mb": round(rss_end, 1),
             "rss_ratio": round(rss_end / rss_start, 3),
-            "targets": {"errors": 0, "rss_ratio_below": 1.5, "seconds": 60.0, "rate": 30.0, "clients": 50},
+            "targets": {"errors": 0, "rss_ratio_below": 1.5} | STRESS,
             "met": {"errors": errors == 0, "memory": rss_end < 1.5 * rss_start,
-                    "full_length": seconds >= 60 and clients >= 50 and rate >= 30}}
+                    "full_length": seconds >= STRESS["seconds"] and clients >= STRESS["clients"]
+                    and rate >= STRESS["rate"]}}
 
 
 async def _diffusion_runs(uri: str, origin: str, *, model: str, cls: str, runs: int) -> list[dict[str, float]]:
@@ -237,20 +243,35 @@ def diffusion_timing(*, model: str = "fmnist-ddpm", cls: str = "Sneaker", runs: 
             "targets": {"first_frame_ms": 300.0, "final_ms": 2000.0}}
 
 
-def main(argv: list[str] | None = None) -> int:
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    """The options, with the defaults of the run they pick (``stress`` true: the load test)."""
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--model", default="fmnist-eqgan", help="generator with heatmap input")
-    p.add_argument("--seconds", type=float, default=20.0, help="measured drag duration")
+    p.add_argument("--seconds", type=float, help="measured drag duration (default 20; 60 with --stress)")
     p.add_argument("--warmup", type=float, default=2.0, help="drag seconds not measured")
-    p.add_argument("--rate", type=float, default=60.0, help="pointer moves per second")
+    p.add_argument("--rate", type=float, help="pointer moves per second (default 60; per client 30 with --stress)")
     p.add_argument("--chromium", default=os.environ.get("GENLENS_CHROMIUM") or shutil.which("chromium"),
                    help="Chromium binary (Debian's chromium package)")
     p.add_argument("--out", default="bench/results/explorer.json", help="result file")
     p.add_argument("--screenshots", type=Path, help="write the panels' screenshots to this folder and stop")
-    p.add_argument("--clients", type=int, help="run the WebSocket load test with this many clients instead")
+    p.add_argument("--stress", action="store_true",
+                   help="run the WebSocket load test instead (issue 31: 50 clients dragging at 30/s for 60 s)")
+    p.add_argument("--clients", type=int, help="load-test clients (default 50; giving it implies --stress)")
     p.add_argument("--diffusion", type=int, metavar="RUNS",
                    help="time the diffusion panel (first step frame, DDIM-20 final) over RUNS runs instead")
     args = p.parse_args(argv)
+    stressing = args.stress or args.clients is not None
+    args.clients = STRESS["clients"] if args.clients is None else args.clients
+    args.seconds = args.seconds or (STRESS["seconds"] if stressing else 20.0)
+    args.rate = args.rate or (STRESS["rate"] if stressing else 60.0)
+    if args.clients < 1 or args.seconds <= 0 or args.rate <= 0:
+        p.error("--clients, --seconds and --rate must be positive")
+    args.stress = stressing
+    return args
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
     if args.diffusion:
         out = Path(args.out)
         result = json.loads(out.read_text()) if out.is_file() else {"benchmark": "explorer"}
@@ -261,11 +282,11 @@ def main(argv: list[str] | None = None) -> int:
         print(f"diffusion panel: first step frame p50 {d['first_frame_ms_p50']} ms (target 300), DDIM-{d['steps']} "
               f"final p50 {d['final_ms_p50']} ms (target 2000) -> {out}")
         return 0
-    if args.clients:
+    if args.stress:
         out = Path(args.out)
         result = json.loads(out.read_text()) if out.is_file() else {"benchmark": "explorer"}
         env = environment(torch.device("cpu"))
-        result["stress"] = stress(clients=args.clients, seconds=args.seconds) | {
+        result["stress"] = stress(clients=args.clients, seconds=args.seconds, rate=args.rate) | {
             "env": env | {"load_average_end": load_average()}}
         write_json(out, result)
         st = result["stress"]

@@ -53,3 +53,10 @@ def test_explore_prints_one_url_and_stops_cleanly_on_sigterm(tmp_path):
             proc.kill()
     assert proc.returncode == 0
     assert out == ""  # the URL was the only line
+
+
+def test_render_workers_share_out_the_cores_one_thread_at_least():
+    from genlens.web.server import torch_threads
+
+    assert [torch_threads(2, cpus=c) for c in (1, 2, 3, 8)] == [1, 1, 1, 4]  # 2 cores: no oversubscription
+    assert torch_threads(1, cpus=16) == 16 and torch_threads(4, cpus=2) == 1

@@ -214,3 +214,21 @@ def test_blobs_can_be_added_and_removed_and_d_cam_comes_on_request(client):
                 assert cam.size == (32, 32) and cam.mode == "RGBA" and cam.getchannel("A").getextrema()[1] == 255
             images.append(parts["image"])
     assert len(set(images)) == 4  # each blob set draws its own image
+
+
+def test_raw_frames_hold_the_same_pixels_as_the_png_ones(client):
+    blobs = [{"level": lv, "x": 0.3, "y": 0.6, "sigma": 0.3} for lv in (1, 2, 3)]
+    frames = {}
+    with client.websocket_connect(WS + "?token=test-token") as ws:
+        for i, encoding in enumerate(("png", "raw")):
+            ws.send_text(json.dumps({"type": "gan", "id": i, "model": "fmnist-eqgan", "seed": 4, "blobs": blobs,
+                                     "baseline": "fmnist-gan", "dcam": True, "encoding": encoding}))
+            frames[encoding] = split_frame(ws.receive_bytes())
+        ws.send_text(json.dumps({"type": "gan", "id": 2, "model": "fmnist-eqgan", "encoding": "webm"}))
+        assert "encoding" in json.loads(ws.receive_text())["error"]
+    (png_header, pngs), (raw_header, raws) = frames["png"], frames["raw"]
+    assert "raw" not in png_header and set(raw_header["raw"]) == set(raws) == set(pngs) == {"image", "heat", "baseline", "dcam"}
+    for name, (c, h, w) in raw_header["raw"].items():
+        decoded = Image.open(io.BytesIO(pngs[name]))
+        assert (c, h, w) == (len(decoded.getbands()), decoded.height, decoded.width)
+        assert raws[name] == decoded.tobytes()  # rows, channels last: what the page puts in an ImageData

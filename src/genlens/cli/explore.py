@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import errno
+import os
 import signal
 import socket
 import sys
@@ -52,6 +53,7 @@ def explore(
     from genlens.utils.device import resolve_device
     from genlens.web import ExplorerConfig, create_app, new_token
     from genlens.web.models import sort_models
+    from genlens.web.server import torch_threads
 
     device = str(resolve_device(device))
     if screenshots is not None:
@@ -64,9 +66,13 @@ def explore(
     sock = _bind(host, port)
     port = sock.getsockname()[1]
     token = new_token()
-    app = create_app(ExplorerConfig(token=token, host=host, port=port, gans=tuple(found.gans),
-                                    classifiers=tuple(found.classifiers), diffusion=tuple(found.diffusion),
-                                    device=device))
+    config = ExplorerConfig(token=token, host=host, port=port, gans=tuple(found.gans),
+                            classifiers=tuple(found.classifiers), diffusion=tuple(found.diffusion), device=device)
+    if device == "cpu" and "OMP_NUM_THREADS" not in os.environ:  # an explicit setting wins
+        import torch
+
+        torch.set_num_threads(torch_threads(config.render_threads))
+    app = create_app(config)
     shown = f"[{host}]" if ":" in host else host
     url = f"http://{shown}:{port}/?token={token}"
     server = uvicorn.Server(uvicorn.Config(app, log_level="warning", ws_max_size=1 << 16, access_log=False))

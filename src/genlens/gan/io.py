@@ -44,6 +44,26 @@ def shipped_gan_folder(arch: str, data: str = FMNIST) -> Path:
     return WEIGHTS_ROOT / names[arch]
 
 
+def gan_folder(name_or_dir: str | os.PathLike) -> Path:
+    """The model folder of a GAN given by its shipped name (``fmnist-eqgan``, ``scenes-gan-layout`` ...) or as a
+    folder written by ``genlens gan train``: where its ``model.safetensors``, ``config.json`` and (when training
+    saved it) ``discriminator.safetensors`` are. Only resolves the name; :func:`load_generator` checks the
+    folder's contents. A shipped GAN whose weights are not there, or a path that is not a folder, is one line."""
+    text = str(name_or_dir)
+    if text in SHIPPED:
+        arch, data = SHIPPED[text]
+        folder = shipped_gan_folder(arch, data)
+        if not (folder / WEIGHTS_FILE).is_file():
+            how = "" if data == FMNIST else f" --data {data} --out {folder}"
+            raise GenlensError(f"no trained GAN '{text}' at {folder}; run `genlens gan train --arch {arch}{how}`")
+        return folder
+    folder = Path(text)
+    if not folder.is_dir():
+        raise GenlensError(f"'{text}' is neither a GAN folder nor a shipped GAN ({', '.join(SHIPPED)}); "
+                           "pass a folder written by `genlens gan train`")
+    return folder
+
+
 def model_name(arch: str, data: str) -> str:
     """The shipped name of ``arch`` on ``data``, else ``<data>-<arch>``."""
     names = {FMNIST: SHIPPED_NAMES, SCENES: SCENES_NAMES}.get(data, {})
@@ -102,18 +122,7 @@ def load_generator(name_or_dir: str | os.PathLike, *, device: str | torch.device
                    verify: bool = True) -> Generator:
     """A generator (eval mode) from a shipped name (``fmnist-eqgan``, ``scenes-gan-layout`` ...) or a GAN model
     folder."""
-    text = str(name_or_dir)
-    if text in SHIPPED:
-        arch, data = SHIPPED[text]
-        folder = shipped_gan_folder(arch, data)
-        if not (folder / WEIGHTS_FILE).is_file():
-            how = "" if data == FMNIST else f" --data {data} --out {folder}"
-            raise GenlensError(f"no trained GAN '{text}' at {folder}; run `genlens gan train --arch {arch}{how}`")
-    else:
-        folder = Path(text)
-        if not folder.is_dir():
-            raise GenlensError(f"'{text}' is neither a GAN folder nor a shipped GAN ({', '.join(SHIPPED)}); "
-                               "pass a folder written by `genlens gan train`")
+    folder = gan_folder(name_or_dir)
     cfg = read_folder_config(folder, kinds=(KIND,), what="a GAN", fix="pass a folder written by `genlens gan train`")
     config = GanConfig.from_dict(cfg.get("gan"), where=f"'{folder}/config.json' 'gan'")
     G = load_folder_weights(folder, Generator(config), arch=config.arch, verify=verify)

@@ -24,6 +24,12 @@ def png_bytes(img: torch.Tensor, *, upscale: int = 1) -> bytes:
     return buf.getvalue()
 
 
+def raw_bytes(img: torch.Tensor) -> bytes:
+    """One (C, H, W) image in [0, 1] -> its uint8 pixels, row-major with channels last (H, W, C): what the page
+    puts in an ``ImageData`` without decoding anything (the GAN panel's drag frames)."""
+    return to_uint8(img).tobytes()
+
+
 def data_url(png: bytes) -> str:
     return "data:image/png;base64," + base64.b64encode(png).decode("ascii")
 

@@ -65,6 +65,16 @@ class ExplorerConfig:
     device: str = "cpu"
 
 
+def torch_threads(render_threads: int, cpus: int | None = None) -> int:
+    """Intra-op threads for each render worker: this process's cores shared out among the ``render_threads``
+    workers, at least one. A 32 px frame is a few dozen small convolutions; measured on 2 loaded cores
+    (docs/explorer.md), two threads per render were slower than one even at their best (11.7 against 8.0 ms)
+    and five times slower at the median, and two workers of two threads each oversubscribe the cores."""
+    if cpus is None:
+        cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    return max(1, cpus // max(1, render_threads))
+
+
 def one_line(exc: Exception) -> str:
     if isinstance(exc, ValidationError | RequestValidationError):
         err = exc.errors()[0]

@@ -23,7 +23,7 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Hashable
-from typing import Any
+from typing import Any, Literal
 
 import torch
 from pydantic import BaseModel, ConfigDict, Field
@@ -62,6 +62,9 @@ class GanRequest(BaseModel):
     baseline: str | None = Field(None, max_length=512)
     dcam: bool = False
     t0: float | None = None  # the client's clock at the pointer event, echoed back for latency
+    # "raw": parts are uint8 pixels (H, W, C) and the header's ``raw`` gives each part's [C, H, W], so the page
+    # draws a frame without decoding a PNG (a few ms per frame in the browser, see docs/explorer.md)
+    encoding: Literal["png", "raw"] = "png"
 
 
 class _LRU:
@@ -132,12 +135,10 @@ class GanPanel:
     @staticmethod
     def _d_folder(name: str):
         """The folder holding the generator's discriminator, or None when it has none."""
-        from pathlib import Path
-
+        from genlens.gan import gan_folder
         from genlens.gan.discriminator import has_discriminator
-        from genlens.gan.io import SHIPPED, shipped_gan_folder
 
-        folder = shipped_gan_folder(*SHIPPED[name]) if name in SHIPPED else Path(name)
+        folder = gan_folder(name)
         return folder if has_discriminator(folder) else None
 
     def discriminator(self, name: str):
@@ -149,15 +150,14 @@ class GanPanel:
                                "folders written by `genlens gan train` include one")
         return self._discriminators.get(name, lambda: load_discriminator(folder, device=self.device))
 
-    def dcam(self, name: str, image: torch.Tensor) -> bytes:
-        """What D's Grad-CAM marks on ``image`` (C, H, W) in [-1, 1], as an RGBA PNG (alpha = strength)."""
+    def dcam_image(self, name: str, image: torch.Tensor) -> torch.Tensor:
+        """What D's Grad-CAM marks on ``image`` (C, H, W) in [-1, 1], as RGBA (4, H, W) (alpha = strength)."""
         from genlens.gan.discriminator import discriminator_cams
-        from genlens.web.images import png_bytes
 
         cams = discriminator_cams(self.discriminator(name), image[None].clone())
         total = sum(cams.values())[0] / len(cams)
         total = (total - total.min()) / (total.max() - total.min()).clamp_min(1e-6)
-        return png_bytes(torch.cat([colorize(total), total[None]]))
+        return torch.cat([colorize(total), total[None]])
 
     def _seed_latent(self, G, seed: int) -> tuple[torch.Tensor, Heatmaps | None]:
         """z0 (1, z_dim) and the seed's heatmaps, drawn in the order ``genlens gan sample`` draws them."""
@@ -217,29 +217,35 @@ class GanPanel:
         return Heatmaps(maps, centers, sigmas)
 
     def render(self, req: GanRequest) -> dict[str, Any]:
-        """Images of one request as PNG bytes: ``image``, ``heat`` (heatmap generators), ``baseline``."""
-        from genlens.web.images import png_bytes
-
+        """Images of one request as PNG (or raw, see ``GanRequest.encoding``) bytes: ``image``, ``heat`` (heatmap
+        generators), ``baseline``, ``dcam``."""
         t0 = time.perf_counter()
         G, _ = self.generator(req.model)
         key = (req.model, req.seed, req.px, req.py, req.psi, req.seed2)
         parts: dict[str, bytes] = {}
+        shapes: dict[str, list[int]] = {}
+
+        def put(name: str, img: torch.Tensor) -> None:
+            parts[name] = _encode(img, req.encoding)
+            shapes[name] = list(img.shape)
+
         with torch.inference_mode():
             renderer = self._renderers.get(key, lambda: FixedLatentRenderer(
                 G, self._w(req.model, req.seed, req.px, req.py, req.psi, req.seed2), noise_mode="const"))
             heat = self._heatmaps(G, req.seed, req.blobs) if G.config.use_sel else None
             image = renderer(heat)[0]
-            parts["image"] = png_bytes(_unit01(image))
+            put("image", _unit01(image))
             if heat is not None:
                 total = sum(heat.maps[lv][0, 0] for lv in LEVELS)
                 total = (total - total.min()) / (total.max() - total.min()).clamp_min(1e-6)
-                parts["heat"] = png_bytes(torch.cat([colorize(total), total[None]]))  # RGBA: alpha = strength
+                put("heat", torch.cat([colorize(total), total[None]]))  # RGBA: alpha = strength
             if req.baseline:
                 self.check(req.baseline)
-                parts["baseline"] = self._baselines.get((req.baseline, *key[1:]), lambda: self._baseline(req))
+                put("baseline", self._baselines.get((req.baseline, *key[1:]), lambda: self._baseline(req)))
         if req.dcam:  # outside inference mode: Grad-CAM needs D's gradients
-            parts["dcam"] = self.dcam(req.model, image)
-        return {"parts": parts, "ms": 1000 * (time.perf_counter() - t0)}
+            put("dcam", self.dcam_image(req.model, image))
+        out = {"parts": parts, "ms": 1000 * (time.perf_counter() - t0)}
+        return out | {"raw": shapes} if req.encoding == "raw" else out
 
     def image(self, model: str, seed: int, px: float, py: float, psi: float, seed2: int | None = None,
               blobs: list[Blob] | None = None) -> torch.Tensor:
@@ -249,10 +255,14 @@ class GanPanel:
             heat = self._heatmaps(G, seed, blobs) if G.config.use_sel else None
             return _unit01(G.synthesize(self._w(model, seed, px, py, psi, seed2), heat, noise_mode="const")[0]).cpu()
 
-    def _baseline(self, req: GanRequest) -> bytes:
-        from genlens.web.images import png_bytes
-
+    def _baseline(self, req: GanRequest) -> torch.Tensor:
         B, _ = self.generator(req.baseline)
         w = self._w(req.baseline, req.seed, req.px, req.py, req.psi, req.seed2)
         heat = self._heatmaps(B, req.seed, None) if B.config.use_sel else None
-        return png_bytes(_unit01(B.synthesize(w, heat, noise_mode="const")[0]))
+        return _unit01(B.synthesize(w, heat, noise_mode="const")[0])
+
+
+def _encode(img: torch.Tensor, encoding: str) -> bytes:
+    from genlens.web.images import png_bytes, raw_bytes
+
+    return raw_bytes(img) if encoding == "raw" else png_bytes(img)

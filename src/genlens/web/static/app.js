@@ -45,7 +45,8 @@ export function setStatus(text, isError = false) {
   el.classList.toggle("error", isError);
 }
 
-// One socket per page. Binary frames: [u32 header length][header JSON][parts...].
+// One socket per page. Binary frames: [u32 header length][header JSON][parts...]. A part is a PNG Blob, or, when
+// the header's `raw` names it with [channels, height, width], its uint8 pixels (rows, channels last).
 class Socket {
   constructor() {
     this.handlers = new Set();
@@ -70,7 +71,10 @@ class Socket {
       const parts = {};
       let at = 4 + n;
       for (const [name, len] of header.parts) {
-        parts[name] = new Blob([new Uint8Array(data, at, len)], { type: "image/png" });
+        const bytes = new Uint8Array(data, at, len);
+        const shape = header.raw?.[name];
+        parts[name] = shape ? { pixels: bytes, channels: shape[0], height: shape[1], width: shape[2] }
+          : new Blob([bytes], { type: "image/png" });
         at += len;
       }
       msg = { header, parts, arrived: performance.now() };

@@ -81,6 +81,7 @@ export async function mount(root, params) {
       blobs: st.info?.heatmaps ? st.blobs : null,
       baseline: st.baseline && baselineName && baselineName !== st.model ? baselineName : null,
       dcam: st.dcam && !!st.info?.dcam,
+      encoding: "raw", // pixels, drawn without decoding a PNG
       t0,
     });
   };
@@ -144,7 +145,21 @@ export async function mount(root, params) {
   }
 
   // Frames: draw each part as soon as it is decoded; record the latency from the pointer event.
+  // Raw parts (1 gray, 3 RGB or 4 RGBA channels) go straight into an ImageData, no decoding.
+  const drawPixels = (canvas, { pixels, channels, width, height }) => {
+    const rgba = new Uint8ClampedArray(width * height * 4);
+    for (let i = 0, j = 0; i < width * height; i++, j += channels) {
+      const g = pixels[j];
+      rgba[4 * i] = g;
+      rgba[4 * i + 1] = channels >= 3 ? pixels[j + 1] : g;
+      rgba[4 * i + 2] = channels >= 3 ? pixels[j + 2] : g;
+      rgba[4 * i + 3] = channels === 4 ? pixels[j + 3] : 255;
+    }
+    canvas.width = width; canvas.height = height;
+    canvas.getContext("2d").putImageData(new ImageData(rgba, width, height), 0, 0);
+  };
   const draw = async (canvas, blob, smooth) => {
+    if (blob.pixels) { drawPixels(canvas, blob); return; }
     const bmp = await createImageBitmap(blob);
     canvas.width = bmp.width; canvas.height = bmp.height;
     const ctx = canvas.getContext("2d");
