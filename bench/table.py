@@ -150,6 +150,8 @@ class Table(NamedTuple):
 TABLES: tuple[Table, ...] = (
     Table("Headlines under the evaluator genlens-eval", "headlines.json", "bench/headlines.py",
           _lazy("headlines", "table"), "headlines"),
+    Table("Prompt accuracy under the evaluator", "prompts_evaluator.json", "bench/prompts_evaluator.py",
+          _lazy("prompts_evaluator", "table"), "prompts_evaluator"),
     Table("Real-data floors under the evaluator", "evaluator.json", "bench/evaluator.py",
           _lazy("evaluator", "table"), "evaluator"),
     Table("Zoo throughput", "zoo.json", "bench/zoo.py", zoo_table, "zoo"),
