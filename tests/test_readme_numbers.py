@@ -61,9 +61,12 @@ SOURCES: dict[str, tuple[list[tuple[Callable[[], float], Callable[[float], str]]
                      (lambda: _get(INVERSION, "methods", "pii", "summary", "cross_top1_mean"), pct(0))],
                   {"70"}),  # the evaluator-judged target of the trust issue
     "Text": ([(lambda: _get(WEIGHTS / "fmnist-clip" / "manifest.json", "metrics", "zero_shot_top1"), pct(1))], set()),
-    "Diffusion, class model": ([(lambda: _get(CLASS_EVAL, "class_eval", "fid", "value"), fixed(4)),
-                                (lambda: 3 * _get(*HALVES), fixed(4)),  # the bar: 3 x the real test halves
-                                (lambda: _get(CLASS_EVAL, "class_eval", "accuracy"), pct(1))], set()),
+    "Diffusion, class model": ([(lambda k=k: _get(HEADLINES, "parts", "diffusion", "stats", "fid", "interval", k), fixed(3))
+                                for k in ("estimate", "low", "high")]
+                               + [(lambda: _get(HEADLINES, "parts", "diffusion", "fid_bar"), fixed(3))]
+                               + [(lambda k=k: _get(HEADLINES, "parts", "diffusion", "stats", "accuracy[genlens-eval]",
+                                                    "interval", k), pct(1)) for k in ("estimate", "low", "high")],
+                               {"3"}),  # the bar is 3 x the floor at the same n (trust issue)
     "Diffusion, text model": ([(lambda f=f: _get(RESULTS / "diffusion-eval" / f / "eval.json", "prompts", "accuracy"),
                                 pct(1)) for f in ("text", "text-plain")], set()),
     "Diffusion against": ([(lambda: _get(RESULTS / "diffusion.json", "parts", "peer", "fid_ratio_ours_over_peer"),
