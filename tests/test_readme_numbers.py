@@ -54,7 +54,8 @@ SOURCES: dict[str, tuple[list[tuple[Callable[[], float], Callable[[float], str]]
                    for n in ZOO for k in ("estimate", "low", "high")]
                   + [(lambda n=n: _get(WEIGHTS / n / "manifest.json", "metrics", "top1"), pct(2)) for n in ZOO],
                   {"95"}),  # the interval's level
-    "Metrics": ([(lambda: _get(*HALVES), fixed(3))], set()),
+    "Metrics": ([(lambda k=k: _get(RESULTS / "evaluator.json", "floors", "fid", "interval", k), fixed(3))
+                 for k in ("estimate", "low", "high")], set()),
     "Inversion": ([(lambda k=k: _get(INV_EVAL, "methods", "pii", "seed_interval", k), pct(1))
                    for k in ("estimate", "low", "high")]
                   + [(lambda: _get(INV_EVAL, "methods", "lucent", "seed_interval", "estimate"), pct(1)),
@@ -86,7 +87,7 @@ SOURCES: dict[str, tuple[list[tuple[Callable[[], float], Callable[[float], str]]
     "Hardening": ([(lambda k=k: _get(RESULTS / "hardening.json", "summary", k), fixed(0))
                    for k in ("passed", "cases", "tracebacks")], set()),
     "Independent evaluator": ([(lambda: _get(WEIGHTS / "genlens-eval" / "manifest.json", "metrics", "top1"), pct(2))],
-                              {"93"}),  # the evaluator's target (trust issue)
+                              {"93", "95"}),  # the evaluator's target (trust issue), the intervals' level
     "Explorer": ([(lambda k=k: _get(RESULTS / "explorer.json", k), fixed(0)) for k in ("p50", "p95")]
                  + [(lambda k=k: _get(RESULTS / "explorer.json", "targets", k), fixed(0)) for k in ("p50", "p95")],
                  set()),
