@@ -68,8 +68,12 @@ SOURCES: dict[str, tuple[list[tuple[Callable[[], float], Callable[[float], str]]
                                + [(lambda k=k: _get(HEADLINES, "parts", "diffusion", "stats", "accuracy[genlens-eval]",
                                                     "interval", k), pct(1)) for k in ("estimate", "low", "high")],
                                {"3"}),  # the bar is 3 x the floor at the same n (trust issue)
-    "Diffusion, text model": ([(lambda f=f: _get(RESULTS / "diffusion-eval" / f / "eval.json", "prompts", "accuracy"),
-                                pct(1)) for f in ("text", "text-plain")], set()),
+    "Diffusion, text model": ([(lambda k=k: _get(RESULTS / "prompts_evaluator.json", "sets", "validation", "interval", k),
+                                pct(1)) for k in ("estimate", "low", "high")]
+                              + [(lambda k=k: _get(RESULTS / "prompts_evaluator.json", "sets", "validation",
+                                                   "first_seed_bootstrap_over_prompts", k), pct(1)) for k in ("low", "high")]
+                              + [(lambda: _get(RESULTS / "diffusion-eval" / "text" / "eval.json", "prompts", "accuracy"),
+                                  pct(1))], set()),
     "Diffusion against": ([(lambda: _get(RESULTS / "diffusion.json", "parts", "peer", "fid_ratio_ours_over_peer"),
                             fixed(2))], set()),
     "GANs": ([(lambda a=a, k=k: _get(HEADLINES, "parts", "gan", "models", a, "fid", "interval", k), fixed(2))
