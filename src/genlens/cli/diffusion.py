@@ -47,9 +47,12 @@ app = typer.Typer(help="Diffusion models (DDPM, classifier-free guidance) on Fas
 
 @app.command("train")
 def train(
-    cond: str | None = typer.Option(None, "--cond", help="Conditioning: class, text (MiniLM prompts), none, or layout "
-                                    "(scene layouts as blob channels; needs --data fashion-scenes). Default: class "
-                                    "when the data has labels of 2+ classes, else none."),
+    cond: str | None = typer.Option(None, "--cond", help="Conditioning: class, text (MiniLM prompts: each image's "
+                                    "own caption when the data has captions, from captions.jsonl or a .txt beside "
+                                    "each image, and images without one train with the null condition; else "
+                                    "Fashion-MNIST's class captions), none, or layout (scene layouts as blob "
+                                    "channels; needs --data fashion-scenes). Default: class when the data has "
+                                    "labels of 2+ classes, else none."),
     data: str = typer.Option("fashion-mnist", "--data", help=TRAIN_DATA_HELP + " The train split is used."),
     resolution: int | None = ResolutionOpt,
     channels: int | None = ChannelsOpt,
@@ -86,11 +89,16 @@ def train(
 
     Example: genlens diffusion train --cond text --steps 30000 --batch 128 --device cuda --out runs/ddpm-text
 
+    Your captioned images (captions.jsonl or IMAGE.txt): genlens diffusion train --data folder:photos --cond text
+    --resolution 32 --channels 3 --out runs/photos-text, then genlens diffusion sample runs/photos-text --prompt
+    "a red mug". Each image is conditioned on its own caption; images without one train with the null condition
+    (unconditional), and their count is said once.
+
     Your images: genlens diffusion train --data folder:photos --resolution 64 --channels 3 --hflip --out runs/photos
 
     Layouts: genlens diffusion train --data fashion-scenes --cond layout --size small --steps 30000 --out DIR
     """
-    from genlens.diffusion.config import CONDS, size_for
+    from genlens.diffusion.config import CONDS, data_fields, size_for
     from genlens.diffusion.io import SHIPPED, save_diffusion, warm_start_provenance
     from genlens.diffusion.schedule import NoiseSchedule
     from genlens.diffusion.train import DiffusionTrainConfig, train_diffusion
@@ -101,7 +109,7 @@ def train(
     if cond is not None and cond not in CONDS:
         raise GenlensError(f"--cond '{cond}' is unknown; use {', '.join(CONDS)}")
     if resolution is not None:  # a size the UNet cannot halve: one line before any data is read
-        _shape(resolution, channels or 1, cond or "none", size="tiny" if small else size)
+        data_fields(resolution, channels or 1, cond or "none", size="tiny" if small else size)
     options, data = training_data(data, resolution=resolution, channels=channels, hflip=hflip, data_dir=data_dir)
     if limit:
         data = data.take(limit)  # scenes keep their ground truth (SceneData.subset)
@@ -117,7 +125,7 @@ def train(
     extra = {"pooled_token": pooled_token} if cond == "text" else {}
     side = int(data.images.shape[-1])
     options = replace(options, resolution=side, channels=int(data.images.shape[1]))  # what it really trained on
-    extra |= _shape(side, int(data.images.shape[1]), cond, size="tiny" if small else size, data=data)
+    extra |= data_fields(side, int(data.images.shape[1]), cond, size="tiny" if small else size, data=data)
     name = "tiny" if small else size or size_for(side)
     unet = UNetConfig.preset(name, cond, num_classes=data.num_classes, **extra)
     warmup_steps = warmup if warmup is not None else min(500, max(1, steps // 10))
@@ -128,18 +136,24 @@ def train(
                                   hflip=hflip)
     out = out or Path("runs/diffusion") / SHIPPED.get(cond, "fmnist-ddpm-uncond")
     captions = None
-    if cond == "text":
-        from genlens.diffusion.text import build_caption_table
+    if cond == "text":  # each image's own captions when the data has them, else its Fashion-MNIST class's
+        from genlens.diffusion.text import caption_table
         from genlens.text import load_text_encoder
 
-        captions = build_caption_table(load_text_encoder("minilm"), max_tokens=unet.max_tokens,
-                                       pooled=unet.pooled_token, caption_round=config.caption_round)
+        captions = caption_table(data, load_text_encoder("minilm"), max_tokens=unet.max_tokens,
+                                 pooled=unet.pooled_token, caption_round=config.caption_round)
+        config = replace(config, captions_from="images" if captions.per_image else "classes")
+        if captions.per_image and (missing := captions.record()["uncaptioned"]):
+            err_console.print(f"note: {missing} of {len(data)} images have no caption: they train with the null "
+                              "condition (unconditional)")
     t0 = time.perf_counter()
     with progress_bar(f"diffusion ({cond})", steps, quiet=json_out) as cb:
         if grid_every:
             from genlens.cli.diffusion_eval import grid_writer
 
-            cb = grid_writer(cb, every=grid_every, out=out, class_names=data.class_names, seed=seed)
+            prompts = list(dict.fromkeys(t for t in data.captions if t))[:8] if config.captions_from == "images" \
+                else None  # a text model of its own captions: a row per caption (its first 8)
+            cb = grid_writer(cb, every=grid_every, out=out, class_names=data.class_names, seed=seed, prompts=prompts)
         result = train_diffusion(data.images, data.labels, config=config, captions=captions,
                                  scenes=data if cond == "layout" else None,
                                  run_dir=out / "checkpoints", resume=resume, device=device,
@@ -150,7 +164,7 @@ def train(
     losses = [h["loss"] for h in whole]
     metrics = {"init_from": warm_start_provenance(init_from)} if init_from is not None else {}
     if captions is not None:
-        metrics["captions"] = {"source": captions.source, "count": int(captions.labels.numel())}
+        metrics["captions"] = captions.record()
     metrics |= {"final_loss": losses[-1] if losses else None, "steps": steps, "train_seconds": round(result.seconds, 1),
                "history": [{"step": h["step"], "loss": h["loss"]} for h in whole[:: max(1, steps // 200)]]}
     if is_main_process():  # under accelerate launch only rank 0 writes the folder and prints
@@ -167,20 +181,6 @@ def train(
         emit_json(summary)
     else:
         err_console.print(f"diffusion ({cond}): final loss {metrics['final_loss']:.4f} -> {out}")
-
-
-def _shape(side: int, channels: int, cond: str, *, size: str | None, data=None) -> dict:
-    """UNet fields that follow the data (:func:`~genlens.diffusion.config.canvas_fields`) and, for layouts, the
-    most objects a scene holds."""
-    from genlens.diffusion.config import canvas_fields
-
-    out = canvas_fields(side, channels, size)
-    if cond == "layout" and data is not None:
-        if not hasattr(data, "classes"):
-            raise GenlensError("--cond layout needs scenes with ground-truth layouts; pass --data fashion-scenes "
-                               "(or fashion-scenes-rgb)")
-        out["max_items"] = int(data.classes.shape[1])
-    return out
 
 
 @app.command("sample")

@@ -63,10 +63,11 @@ def save_png_atomic(images, path: Path, *, nrow: int, upscale: int = 2) -> Path:
 
 
 def grid_writer(progress: Callable[[dict[str, Any]], None], *, every: int, out: Path, class_names,
-                per_class: int = 8, seed: int = 0) -> Callable[[dict[str, Any]], None]:
+                per_class: int = 8, seed: int = 0, prompts: list[str] | None = None) -> Callable[[dict[str, Any]], None]:
     """A training callback: the progress bar, plus every ``every`` steps a grid of the EMA model's samples
     (one row per class, fixed seed, DDIM 20 steps, guidance 3; layout models: each class alone, walking the
-    diagonal) at OUT/samples/step_XXXXXX.png. Sampling runs
+    diagonal; ``prompts``: one row per prompt, e.g. a text model's own training captions) at
+    OUT/samples/step_XXXXXX.png. Sampling runs
     under ``fork_rng`` with its own generator, so the training's random streams (and exact resume) are
     untouched."""
     import torch
@@ -80,9 +81,11 @@ def grid_writer(progress: Callable[[dict[str, Any]], None], *, every: int, out: 
         model = record.get("ema_model")
         if every <= 0 or model is None or record["step"] % every:
             return
-        pipe = DiffusionPipeline.from_model(model, class_names=class_names)
+        pipe = DiffusionPipeline.from_model(model, class_names=class_names, **({"anchors": 0} if prompts else {}))
         with torch.random.fork_rng(devices=[pipe.device] if pipe.device.type == "cuda" else []):
-            if pipe.cond_kind == "none":
+            if prompts:
+                images = pipe.sample(list(prompts), per_class, generator=make_generator(seed, pipe.device))
+            elif pipe.cond_kind == "none":
                 images = pipe.sample(None, len(class_names) * per_class, generator=make_generator(seed, pipe.device))
             elif pipe.cond_kind == "layout":
                 from genlens.diffusion.layout import layout_grid

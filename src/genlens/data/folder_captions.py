@@ -6,7 +6,8 @@ Two ways to caption a folder (both may be mixed; ``captions.jsonl`` wins where b
   (``/`` as separator; blank lines are fine). A malformed line is one error naming the file and line number.
 - ``ROOT/.../<image stem>.txt`` beside each image (UTF-8; surrounding whitespace is dropped).
 
-An image without a caption gets ``""`` (the trainer's empty / null prompt). Captions travel with the data
+An image without a caption gets ``""``; ``diffusion train --cond text`` trains it with the null condition
+(unconditional; :func:`genlens.diffusion.text.caption_table`). Captions travel with the data
 (``ImageData.captions``, aligned with the images) so a subset or a batch keeps them;
 :func:`captions_for` is what a trainer calls.
 """
@@ -56,7 +57,8 @@ def read_captions(root: Path, files: list[Path] | tuple[Path, ...], notes: list[
     if notes is not None:
         missing = sum(not t for t in out)
         if missing:
-            notes.append(f"{missing} of {len(out)} image(s) have no caption: they train with the empty prompt")
+            notes.append(f"{missing} of {len(out)} image(s) have no caption: with --cond text they train with the null "
+                         "condition (unconditional)")
         if unknown:
             notes.append(f"{len(unknown)} {CAPTIONS_FILE} entries name no image that was loaded "
                          f"(first: {unknown[0]})")

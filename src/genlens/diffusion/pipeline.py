@@ -85,6 +85,8 @@ class DiffusionPipeline:
                                + ", ".join(f.name for f in fields(SamplingConfig)))
         bundle = load_diffusion(resolve_model(path_or_name), device=device, verify=verify)
         base = SamplingConfig(guidance=None) if bundle.kind == "diffusion-none" else SamplingConfig()
+        if bundle.captions_from == "images":  # anchors are Fashion-MNIST captions: never for a model of its own
+            base = replace(base, anchors=0)
         config = replace(base, **{**bundle.sampling, **overrides})
         if "guide_weight" in overrides and config.guide_model is None and config.guide_weight != 1.0:
             raise GenlensError(f"guide weight {config.guide_weight:g} needs a guide model, and this model recommends "
@@ -198,6 +200,9 @@ class DiffusionPipeline:
             return labels.to(self.device)
         if self.cond_kind != "text":
             raise GenlensError("this model is unconditional; class samples need a class- or text-conditional model")
+        if self.bundle.captions_from == "images":
+            raise GenlensError("this text model was trained on its images' own captions, not on class captions; "
+                               "describe what to draw with a prompt (--prompt TEXT)")
         if self.class_tokens is None:
             self.class_tokens = self._encode(class_prompts(self.class_names))
         tokens, mask = self.class_tokens
@@ -211,6 +216,9 @@ class DiffusionPipeline:
         if self.cond_kind != "text":
             raise GenlensError("prompts need a text-conditional model (e.g. the shipped fmnist-ddpm-text)")
         config = config or self.config
+        if config.anchors and self.bundle.captions_from == "images":
+            raise GenlensError(f"anchoring retrieves Fashion-MNIST training captions, and this model was trained on "
+                               f"its images' own captions; sample with --anchors 0 (got {config.anchors})")
         _, (tokens, mask), found = condition_prompts(self.model, self.encoder(), prompts, AnchorConfig(k=config.anchors),
                                                      caption_round=self.bundle.caption_round)
         return (tokens.to(self.device), mask.to(self.device)), found
