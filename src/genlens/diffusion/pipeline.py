@@ -150,10 +150,17 @@ class DiffusionPipeline:
         """The network to sample ``config`` with: the model, autoguided when the config names a guide."""
         config = config or self.config
         check_guidance(self.model, config.guidance)  # guidance on an unconditional model: one line
+        self._check_anchors(config)
         folder = self.guide_folder(config)
         if folder is None:
             return self.model
         return AutoGuided(self.model, self._guide(folder)[0], config.guide_weight)
+
+    def _check_anchors(self, config: SamplingConfig) -> None:
+        """Anchors are Fashion-MNIST training captions: a model trained on its images' own captions takes none."""
+        if config.anchors and self.bundle.captions_from == "images":
+            raise GenlensError(f"anchoring retrieves Fashion-MNIST training captions, and this model was trained on "
+                               f"its images' own captions; sample with --anchors 0 (got {config.anchors})")
 
     def _guide(self, folder: Path) -> tuple[nn.Module, str | None]:
         if folder not in self._guides:
@@ -216,9 +223,7 @@ class DiffusionPipeline:
         if self.cond_kind != "text":
             raise GenlensError("prompts need a text-conditional model (e.g. the shipped fmnist-ddpm-text)")
         config = config or self.config
-        if config.anchors and self.bundle.captions_from == "images":
-            raise GenlensError(f"anchoring retrieves Fashion-MNIST training captions, and this model was trained on "
-                               f"its images' own captions; sample with --anchors 0 (got {config.anchors})")
+        self._check_anchors(config)
         _, (tokens, mask), found = condition_prompts(self.model, self.encoder(), prompts, AnchorConfig(k=config.anchors),
                                                      caption_round=self.bundle.caption_round)
         return (tokens.to(self.device), mask.to(self.device)), found
