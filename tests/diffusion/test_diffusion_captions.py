@@ -162,3 +162,20 @@ def test_text_on_an_uncaptioned_folder_is_one_line(cli, tmp_path, png_folder, se
     code, _, err = cli(["diffusion", "train", "--data", f"folder:{png_folder(classes=2, per_class=2, size=32)}",
                         "--cond", "text", "--tiny", "--steps", "1", "--out", tmp_path / "m", "--device", "cpu"])
     assert code == 2 and "--cond text needs captions" in err and len(err.strip().splitlines()) == 1, err
+
+
+def test_a_captioned_class_folder_is_scored_with_its_own_captions(cli, tmp_path, png_folder, seeded_text):
+    root = png_folder(classes=2, per_class=3, size=32)
+    for i, f in enumerate(sorted(root.glob("*/*.png"))):
+        f.with_suffix(".txt").write_text(f"a square in colour {i % 2}")
+    code, _, err = cli(["diffusion", "train", "--data", f"folder:{root}", "--cond", "text", "--channels", "3",
+                        "--tiny", "--steps", "1", "--batch", "4", "--out", tmp_path / "m", "--device", "cpu"])
+    assert code == 0, err
+    code, _, err = cli(["zoo", "train", "cnn", "--data", f"folder:{root}", "--channels", "3", "--epochs", "1",
+                        "--batch", "4", "--out", tmp_path / "cnn", "--json"])
+    assert code == 0, err
+    code, stdout, err = cli(["diffusion", "eval", tmp_path / "m", "--n", "4", "--steps", "2", "--features",
+                             tmp_path / "cnn", "--out", tmp_path / "e", "--json"])
+    assert code == 0, err
+    result = json.loads(stdout)
+    assert result["prompts"] == {"captions_of": f"folder:{root}", "count": 6} and result["fid"]["n_fake"] == 4

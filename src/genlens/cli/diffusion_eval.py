@@ -254,7 +254,17 @@ def _eval_on_data(pipe, *, data: str | None, resolution: int | None, features: A
 
     trained, unet, kind = pipe.bundle.data, pipe.model.config, pipe.cond_kind
     spec = data or trained.spec
-    if kind not in ("class", "none"):
+    prompts = None
+    if kind == "text" and pipe.bundle.captions_from == "images":  # each sample asks for a real image's caption
+        from genlens.data.folder_captions import spec_captions
+
+        prompts, where = spec_captions(spec), spec
+        if not prompts:  # other data without captions: ask for what the model was trained on
+            prompts, where = spec_captions(trained.spec), trained.spec
+        if not prompts:
+            raise GenlensError(f"{spec} has no captions to draw the text model's samples with; score it against "
+                               "captioned data (--data folder:PATH with captions.jsonl or .txt files)")
+    elif kind not in ("class", "none"):
         raise GenlensError(f"scoring a {kind}-conditional model against --data is not supported; use a class or "
                            "unconditional model")
     if features is None:
@@ -268,10 +278,13 @@ def _eval_on_data(pipe, *, data: str | None, resolution: int | None, features: A
     with progress_bar(f"sample {n} for FID", None, quiet=json_out) as cb:
         if kind == "class":
             images, _ = E.generate_class_samples(pipe, n, seed=seed, batch_size=batch, callback=cb)
+        elif prompts:
+            images = E.generate_prompt_samples(pipe, prompts, n, seed=seed, batch_size=batch, callback=cb)
         else:
             images = E.generate(pipe, lambda idx: None, n, seed=seed, batch_size=batch, callback=cb)
     result = {"model": str(pipe.bundle.folder), "kind": pipe.bundle.kind, "data": spec, "seed": seed,
               "device": device, **E.settings_record(pipe.config), "n": n,
+              **({"prompts": {"captions_of": where, "count": len(prompts)}} if prompts else {}),
               **fid_kid_against(images, real, features=features, device=device, seed=seed),
               "seconds": round(time.perf_counter() - t0, 2)}
     save_png_atomic(images[:64], out / "samples.png", nrow=8)
