@@ -20,6 +20,7 @@ from genlens.cli.common import (
     write_run_json,
 )
 from genlens.cli.data_opts import TRAIN_DATA_HELP, ChannelsOpt, HflipOpt, ResolutionOpt, conditional, training_data
+from genlens.cli.diffusion_average import average_cmd
 from genlens.cli.diffusion_eval import (
     AnchorsOpt,
     GuidanceIntervalOpt,
@@ -47,9 +48,12 @@ app = typer.Typer(help="Diffusion models (DDPM, classifier-free guidance) on Fas
 
 @app.command("train")
 def train(
-    cond: str | None = typer.Option(None, "--cond", help="Conditioning: class, text (MiniLM prompts), none, or layout "
-                                    "(scene layouts as blob channels; needs --data fashion-scenes). Default: class "
-                                    "when the data has labels of 2+ classes, else none."),
+    cond: str | None = typer.Option(None, "--cond", help="Conditioning: class, text (MiniLM prompts: each image's "
+                                    "own caption when the data has captions, from captions.jsonl or a .txt beside "
+                                    "each image, and images without one train with the null condition; else "
+                                    "Fashion-MNIST's class captions), none, or layout (scene layouts as blob "
+                                    "channels; needs --data fashion-scenes). Default: class when the data has "
+                                    "labels of 2+ classes, else none."),
     data: str = typer.Option("fashion-mnist", "--data", help=TRAIN_DATA_HELP + " The train split is used."),
     resolution: int | None = ResolutionOpt,
     channels: int | None = ChannelsOpt,
@@ -76,7 +80,8 @@ def train(
     checkpoint_every: int = typer.Option(1000, "--checkpoint-every", help="Save OUT/checkpoints/last every N steps."),
     grid_every: int = typer.Option(0, "--grid-every", help="Every N steps write OUT/samples/step_XXXXXX.png: EMA "
                                    "samples, one row per class (DDIM 20, guidance 3, fixed seed; layout models: the class alone, walking the "
-                                   "diagonal). 0: off."),
+                                   "diagonal; text models of the data's own captions: a row per caption, the first "
+                                   "8). 0: off."),
     seed: int = SeedOpt,
     device: str = DeviceOpt,
     data_dir: Path | None = DataDirOpt,
@@ -86,11 +91,16 @@ def train(
 
     Example: genlens diffusion train --cond text --steps 30000 --batch 128 --device cuda --out runs/ddpm-text
 
+    Your captioned images (captions.jsonl or IMAGE.txt): genlens diffusion train --data folder:photos --cond text
+    --resolution 32 --channels 3 --out runs/photos-text, then genlens diffusion sample runs/photos-text --prompt
+    "a red mug". Each image is conditioned on its own caption; images without one train with the null condition
+    (unconditional), and their count is said once.
+
     Your images: genlens diffusion train --data folder:photos --resolution 64 --channels 3 --hflip --out runs/photos
 
     Layouts: genlens diffusion train --data fashion-scenes --cond layout --size small --steps 30000 --out DIR
     """
-    from genlens.diffusion.config import CONDS, size_for
+    from genlens.diffusion.config import CONDS, data_fields, size_for
     from genlens.diffusion.io import SHIPPED, save_diffusion, warm_start_provenance
     from genlens.diffusion.schedule import NoiseSchedule
     from genlens.diffusion.train import DiffusionTrainConfig, train_diffusion
@@ -101,7 +111,7 @@ def train(
     if cond is not None and cond not in CONDS:
         raise GenlensError(f"--cond '{cond}' is unknown; use {', '.join(CONDS)}")
     if resolution is not None:  # a size the UNet cannot halve: one line before any data is read
-        _shape(resolution, channels or 1, cond or "none", size="tiny" if small else size)
+        data_fields(resolution, channels or 1, cond or "none", size="tiny" if small else size)
     options, data = training_data(data, resolution=resolution, channels=channels, hflip=hflip, data_dir=data_dir)
     if limit:
         data = data.take(limit)  # scenes keep their ground truth (SceneData.subset)
@@ -117,7 +127,7 @@ def train(
     extra = {"pooled_token": pooled_token} if cond == "text" else {}
     side = int(data.images.shape[-1])
     options = replace(options, resolution=side, channels=int(data.images.shape[1]))  # what it really trained on
-    extra |= _shape(side, int(data.images.shape[1]), cond, size="tiny" if small else size, data=data)
+    extra |= data_fields(side, int(data.images.shape[1]), cond, size="tiny" if small else size, data=data)
     name = "tiny" if small else size or size_for(side)
     unet = UNetConfig.preset(name, cond, num_classes=data.num_classes, **extra)
     warmup_steps = warmup if warmup is not None else min(500, max(1, steps // 10))
@@ -128,18 +138,24 @@ def train(
                                   hflip=hflip)
     out = out or Path("runs/diffusion") / SHIPPED.get(cond, "fmnist-ddpm-uncond")
     captions = None
-    if cond == "text":
-        from genlens.diffusion.text import build_caption_table
+    if cond == "text":  # each image's own captions when the data has them, else its Fashion-MNIST class's
+        from genlens.diffusion.text import caption_table
         from genlens.text import load_text_encoder
 
-        captions = build_caption_table(load_text_encoder("minilm"), max_tokens=unet.max_tokens,
-                                       pooled=unet.pooled_token, caption_round=config.caption_round)
+        captions = caption_table(data, load_text_encoder("minilm"), max_tokens=unet.max_tokens,
+                                 pooled=unet.pooled_token, caption_round=config.caption_round)
+        config = replace(config, captions_from="images" if captions.per_image else "classes")
+        if captions.per_image and (missing := captions.record()["uncaptioned"]):
+            err_console.print(f"note: {missing} of {len(data)} images have no caption: they train with the null "
+                              "condition (unconditional)", soft_wrap=True)
     t0 = time.perf_counter()
     with progress_bar(f"diffusion ({cond})", steps, quiet=json_out) as cb:
         if grid_every:
             from genlens.cli.diffusion_eval import grid_writer
 
-            cb = grid_writer(cb, every=grid_every, out=out, class_names=data.class_names, seed=seed)
+            prompts = list(dict.fromkeys(t for t in data.captions if t))[:8] if config.captions_from == "images" \
+                else None  # a text model of its own captions: a row per caption (its first 8)
+            cb = grid_writer(cb, every=grid_every, out=out, class_names=data.class_names, seed=seed, prompts=prompts)
         result = train_diffusion(data.images, data.labels, config=config, captions=captions,
                                  scenes=data if cond == "layout" else None,
                                  run_dir=out / "checkpoints", resume=resume, device=device,
@@ -150,7 +166,7 @@ def train(
     losses = [h["loss"] for h in whole]
     metrics = {"init_from": warm_start_provenance(init_from)} if init_from is not None else {}
     if captions is not None:
-        metrics["captions"] = {"source": captions.source, "count": int(captions.labels.numel())}
+        metrics["captions"] = captions.record()
     metrics |= {"final_loss": losses[-1] if losses else None, "steps": steps, "train_seconds": round(result.seconds, 1),
                "history": [{"step": h["step"], "loss": h["loss"]} for h in whole[:: max(1, steps // 200)]]}
     if is_main_process():  # under accelerate launch only rank 0 writes the folder and prints
@@ -167,20 +183,6 @@ def train(
         emit_json(summary)
     else:
         err_console.print(f"diffusion ({cond}): final loss {metrics['final_loss']:.4f} -> {out}")
-
-
-def _shape(side: int, channels: int, cond: str, *, size: str | None, data=None) -> dict:
-    """UNet fields that follow the data (:func:`~genlens.diffusion.config.canvas_fields`) and, for layouts, the
-    most objects a scene holds."""
-    from genlens.diffusion.config import canvas_fields
-
-    out = canvas_fields(side, channels, size)
-    if cond == "layout" and data is not None:
-        if not hasattr(data, "classes"):
-            raise GenlensError("--cond layout needs scenes with ground-truth layouts; pass --data fashion-scenes "
-                               "(or fashion-scenes-rgb)")
-        out["max_items"] = int(data.classes.shape[1])
-    return out
 
 
 @app.command("sample")
@@ -347,52 +349,6 @@ def defaults_cmd(
     err_console.print(f"{model}: guidance {where}{guided}{spacing}" + (f" ({note})" if note else ""))
 
 
-@app.command("average")
-def average_cmd(
-    inputs: list[Path] = typer.Argument(..., help="Two or more diffusion model folders of one architecture, or "
-                                        "EMA snapshots (.safetensors) of it; the first folder gives the config."),
-    out: Path = typer.Option(..., "--out", help="Model folder to write (weights, config, manifest)."),
-    weights: str | None = typer.Option(None, "--weights", help="Relative weights, comma-separated, one per input "
-                                       "(default: equal)."),
-    json_out: bool = JsonOpt,
-) -> None:
-    """Average the weights of models fine-tuned from a common start (a "model soup"; Wortsman et al. 2022) into a
-    new model folder whose manifest records every input's sha256 and the command that made it. The first
-    folder's recommended sampling settings are kept; re-measure them with `diffusion eval`.
-
-    Example: genlens diffusion average runs/ddpm-a runs/ddpm-b --out runs/ddpm-soup
-    """
-    from genlens.diffusion.average import provenance, read_ingredient, soup
-    from genlens.diffusion.unet import Denoiser, UNetConfig
-    from genlens.models.weights_io import load_state_into, save_model_folder
-    from genlens.utils.config_io import from_dict
-
-    if len(inputs) < 2:
-        raise GenlensError(f"averaging needs at least two inputs, got {len(inputs)}; pass two or more model folders")
-    ws = [1.0] * len(inputs)
-    if weights is not None:
-        try:
-            ws = [float(v) for v in weights.split(",")]
-        except ValueError:
-            raise GenlensError(f"--weights '{weights}' is not a comma-separated list of numbers, e.g. 1,1,2") from None
-    if len(ws) != len(inputs):
-        raise GenlensError(f"--weights has {len(ws)} values for {len(inputs)} inputs; give one per input")
-    if out.resolve() in {Path(i).resolve() for i in inputs}:
-        raise GenlensError(f"--out '{out}' is one of the inputs; write the average to a new folder")
-    ingredients = [read_ingredient(p, weight=w) for p, w in zip(inputs, ws, strict=True)]
-    state, config = soup(ingredients)
-    model = Denoiser(from_dict(UNetConfig, config["unet"], where=f"'{inputs[0]}' unet"))
-    load_state_into(model, state, what="the averaged weights", arch=config["kind"])
-    sources = provenance(ingredients)
-    save_model_folder(out, model, config=config, command=command_line(), metrics={},
-                      dtype=next(iter(state.values())).dtype, extra={"soup": sources})
-    result = {"out": str(out), "inputs": sources}
-    if json_out:
-        emit_json(result)
-    else:
-        err_console.print(f"wrote {out}: the average of {len(inputs)} models "
-                          f"(weights {', '.join(format(s['weight'], '.2f') for s in sources)})")
-
-
+app.command("average")(average_cmd)  # genlens diffusion average (cli/diffusion_average.py)
 app.command("eval")(eval_cmd)  # genlens diffusion eval (cli/diffusion_eval.py)
 app.command("edit")(edit_cmd)  # genlens diffusion edit (cli/diffusion_layout.py)

@@ -63,10 +63,11 @@ def save_png_atomic(images, path: Path, *, nrow: int, upscale: int = 2) -> Path:
 
 
 def grid_writer(progress: Callable[[dict[str, Any]], None], *, every: int, out: Path, class_names,
-                per_class: int = 8, seed: int = 0) -> Callable[[dict[str, Any]], None]:
+                per_class: int = 8, seed: int = 0, prompts: list[str] | None = None) -> Callable[[dict[str, Any]], None]:
     """A training callback: the progress bar, plus every ``every`` steps a grid of the EMA model's samples
     (one row per class, fixed seed, DDIM 20 steps, guidance 3; layout models: each class alone, walking the
-    diagonal) at OUT/samples/step_XXXXXX.png. Sampling runs
+    diagonal; ``prompts``: one row per prompt, e.g. a text model's own training captions) at
+    OUT/samples/step_XXXXXX.png. Sampling runs
     under ``fork_rng`` with its own generator, so the training's random streams (and exact resume) are
     untouched."""
     import torch
@@ -80,9 +81,11 @@ def grid_writer(progress: Callable[[dict[str, Any]], None], *, every: int, out: 
         model = record.get("ema_model")
         if every <= 0 or model is None or record["step"] % every:
             return
-        pipe = DiffusionPipeline.from_model(model, class_names=class_names)
+        pipe = DiffusionPipeline.from_model(model, class_names=class_names, **({"anchors": 0} if prompts else {}))
         with torch.random.fork_rng(devices=[pipe.device] if pipe.device.type == "cuda" else []):
-            if pipe.cond_kind == "none":
+            if prompts:
+                images = pipe.sample(list(prompts), per_class, generator=make_generator(seed, pipe.device))
+            elif pipe.cond_kind == "none":
                 images = pipe.sample(None, len(class_names) * per_class, generator=make_generator(seed, pipe.device))
             elif pipe.cond_kind == "layout":
                 from genlens.diffusion.layout import layout_grid
@@ -251,7 +254,17 @@ def _eval_on_data(pipe, *, data: str | None, resolution: int | None, features: A
 
     trained, unet, kind = pipe.bundle.data, pipe.model.config, pipe.cond_kind
     spec = data or trained.spec
-    if kind not in ("class", "none"):
+    prompts = None
+    if kind == "text" and pipe.bundle.captions_from == "images":  # each sample asks for a real image's caption
+        from genlens.data.folder_captions import spec_captions
+
+        prompts, where = spec_captions(spec), spec
+        if not prompts:  # other data without captions: ask for what the model was trained on
+            prompts, where = spec_captions(trained.spec), trained.spec
+        if not prompts:
+            raise GenlensError(f"{spec} has no captions to draw the text model's samples with; score it against "
+                               "captioned data (--data folder:PATH with captions.jsonl or .txt files)")
+    elif kind not in ("class", "none"):
         raise GenlensError(f"scoring a {kind}-conditional model against --data is not supported; use a class or "
                            "unconditional model")
     if features is None:
@@ -265,10 +278,13 @@ def _eval_on_data(pipe, *, data: str | None, resolution: int | None, features: A
     with progress_bar(f"sample {n} for FID", None, quiet=json_out) as cb:
         if kind == "class":
             images, _ = E.generate_class_samples(pipe, n, seed=seed, batch_size=batch, callback=cb)
+        elif prompts:
+            images = E.generate_prompt_samples(pipe, prompts, n, seed=seed, batch_size=batch, callback=cb)
         else:
             images = E.generate(pipe, lambda idx: None, n, seed=seed, batch_size=batch, callback=cb)
     result = {"model": str(pipe.bundle.folder), "kind": pipe.bundle.kind, "data": spec, "seed": seed,
               "device": device, **E.settings_record(pipe.config), "n": n,
+              **({"prompts": {"captions_of": where, "count": len(prompts)}} if prompts else {}),
               **fid_kid_against(images, real, features=features, device=device, seed=seed),
               "seconds": round(time.perf_counter() - t0, 2)}
     save_png_atomic(images[:64], out / "samples.png", nrow=8)

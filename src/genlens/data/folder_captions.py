@@ -6,7 +6,8 @@ Two ways to caption a folder (both may be mixed; ``captions.jsonl`` wins where b
   (``/`` as separator; blank lines are fine). A malformed line is one error naming the file and line number.
 - ``ROOT/.../<image stem>.txt`` beside each image (UTF-8; surrounding whitespace is dropped).
 
-An image without a caption gets ``""`` (the trainer's empty / null prompt). Captions travel with the data
+An image without a caption gets ``""``; ``diffusion train --cond text`` trains it with the null condition
+(unconditional; :func:`genlens.diffusion.text.caption_table`). Captions travel with the data
 (``ImageData.captions``, aligned with the images) so a subset or a batch keeps them;
 :func:`captions_for` is what a trainer calls.
 """
@@ -33,6 +34,19 @@ def captions_for(data) -> list[str]:
     return list(captions)
 
 
+def spec_captions(spec, split: str = "test") -> list[str]:
+    """The captions (non-empty, in index order) of the images a folder ``spec`` names for ``split``, read
+    without decoding a pixel; ``[]`` for other specs and uncaptioned folders."""
+    from genlens.data.folder import scan_folder, split_root
+    from genlens.data.spec import parse_data_spec
+
+    s = parse_data_spec(spec)
+    if s.kind != "folder":
+        return []
+    index = scan_folder(split_root(s.path, split))
+    return [t for t in read_captions(index.root, list(index.files)) or () if t]
+
+
 def read_captions(root: Path, files: list[Path] | tuple[Path, ...], notes: list[str] | None = None
                   ) -> tuple[str, ...] | None:
     """The caption of each of ``files`` (images under ``root``), or None when the folder has no captions at all;
@@ -56,7 +70,8 @@ def read_captions(root: Path, files: list[Path] | tuple[Path, ...], notes: list[
     if notes is not None:
         missing = sum(not t for t in out)
         if missing:
-            notes.append(f"{missing} of {len(out)} image(s) have no caption: they train with the empty prompt")
+            notes.append(f"{missing} of {len(out)} image(s) have no caption: with --cond text they train with the null "
+                         "condition (unconditional)")
         if unknown:
             notes.append(f"{len(unknown)} {CAPTIONS_FILE} entries name no image that was loaded "
                          f"(first: {unknown[0]})")

@@ -17,6 +17,7 @@ from genlens.errors import GenlensError
 from genlens.utils.config_io import Migration
 
 CONDS = ("class", "text", "none", "layout")
+CAPTIONS_FROM = ("classes", "images")  # where a text run's captions come from (DiffusionTrainConfig.captions_from)
 LAYOUT_MODES = ("blobs", "masks")  # genlens.data.layout.render_layout
 IMAGE_SIZE = 28  # Fashion-MNIST
 PAD = 2  # 28 + 2·2 = 32: three resolutions (32, 16, 8) divide evenly
@@ -188,6 +189,18 @@ def canvas_fields(side: int, channels: int, size: str | None) -> dict[str, int]:
     return {"in_channels": channels, "sample_size": side + 2 * pad, "pad": pad}
 
 
+def data_fields(side: int, channels: int, cond: str, *, size: str | None, data: Any = None) -> dict[str, int]:
+    """UNet fields that follow the data (:func:`canvas_fields`) and, for layouts, the most objects a scene of
+    ``data`` holds (data without ground-truth layouts is a one-line error)."""
+    out = canvas_fields(side, channels, size)
+    if cond == "layout" and data is not None:
+        if not hasattr(data, "classes"):
+            raise GenlensError("--cond layout needs scenes with ground-truth layouts; pass --data fashion-scenes "
+                               "(or fashion-scenes-rgb)")
+        out["max_items"] = int(data.classes.shape[1])
+    return out
+
+
 def check_canvas(side: int, pad: int, levels: int) -> None:
     """``side`` px (plus ``pad`` on each side) must halve evenly ``levels - 1`` times (the UNet's downsamplings)."""
     need = 2 ** (levels - 1)
@@ -251,9 +264,14 @@ class DiffusionTrainConfig:
     # Text runs: the caption round trained on (genlens.data.captions.ROUNDS); prompt anchoring retrieves only
     # from this round's captions, never from captions the model did not see.
     caption_round: int = LATEST_ROUND
+    # Text runs: "classes" (each image draws a caption of its Fashion-MNIST class from the round) or "images"
+    # (each image has its own captions, e.g. a captioned folder; see genlens.diffusion.text.caption_table).
+    captions_from: str = "classes"
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "caption_round", check_round(self.caption_round))
+        if self.captions_from not in CAPTIONS_FROM:
+            raise GenlensError(f"captions_from '{self.captions_from}' is unknown; use {' or '.join(CAPTIONS_FROM)}")
         if not 0.0 <= self.cond_dropout < 1.0:
             raise GenlensError(f"cond_dropout must be in [0, 1), got {self.cond_dropout} (0.1 is usual)")
         if self.mixed_precision not in ("no", "bf16"):
@@ -314,7 +332,9 @@ SAMPLING_MIGRATION = Migration(removed={"guide_interval": None})
 # Older "train" blocks predate --hflip: no flips.
 # Older "train" blocks predate caption rounds: they were trained on round 1 (the shipped fmnist-ddpm-text was;
 # round 2 came later, commit c69baba).
+# Older "train" blocks predate per-image captions: text runs drew their class's captions.
 TRAIN_MIGRATION = Migration(removed={"word_dropout": 0.0, "cond_noise": 0.0},
-                            added={"data": "fashion-mnist", "hflip": False, "caption_round": 1})
+                            added={"data": "fashion-mnist", "hflip": False, "caption_round": 1,
+                                   "captions_from": "classes"})
 # Older "unet" blocks predate layout conditioning and other canvases: 28-px images padded by 2, no layout.
 UNET_MIGRATION = Migration(added={"pad": PAD, "max_items": 0, "layout_mode": "blobs"})

@@ -105,6 +105,20 @@ def generate_class_samples(pipe: DiffusionPipeline | nn.Module, n: int, config: 
     return generate(pipe, lambda idx: labels[idx], n, config, **kw), labels
 
 
+def generate_prompt_samples(pipe: DiffusionPipeline | nn.Module, prompts: Sequence[str], n: int,
+                            config: SamplingConfig | None = None, **kw: Any) -> torch.Tensor:
+    """n samples, sample i drawn for ``prompts[i % len(prompts)]`` (e.g. a captioned data set's own captions, so
+    the samples ask for what the real images show: text-to-image FID). Each distinct prompt is encoded once.
+    Keyword arguments as :func:`generate`."""
+    pipe = as_pipeline(pipe)
+    if not prompts:
+        raise GenlensError("no prompts to sample; pass at least one caption")
+    unique = list(dict.fromkeys(prompts))
+    tokens, mask = pipe.prompt_condition(unique, config)[0]
+    pos = torch.tensor([unique.index(p) for p in prompts])[torch.arange(n) % len(prompts)].to(tokens.device)
+    return generate(pipe, lambda idx: (tokens[pos[idx]], mask[pos[idx]]), n, config, **kw)
+
+
 def class_grid(pipe: DiffusionPipeline | nn.Module, config: SamplingConfig | None = None, *, per_class: int = 8,
                class_tokens: ClassTokens | None = None, seed: int = 0, **settings: Any) -> torch.Tensor:
     """(K·per_class, 1, 28, 28): ``per_class`` samples of each class, class-major (one grid row per class

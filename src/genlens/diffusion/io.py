@@ -63,6 +63,7 @@ class DiffusionBundle:
     sampling: dict[str, Any] = field(default_factory=dict)
     note: str = ""
     caption_round: int = 1  # text models: the caption round trained on (genlens.data.captions), anchors' only source
+    captions_from: str = "classes"  # text models: "classes" (the round's class captions) or "images" (their own)
 
 
 def save_diffusion(folder: str | os.PathLike, model: Denoiser, *, config: DiffusionTrainConfig,
@@ -159,6 +160,7 @@ def load_diffusion(folder: str | os.PathLike, *, device: str | torch.device = "c
     # holds an option that has since left the library still loads for sampling, as before.
     train = meta.get("train") if isinstance(meta.get("train"), dict) else {}
     caption_round = check_round(train.get("caption_round", TRAIN_MIGRATION.added["caption_round"]))
+    captions_from = str(train.get("captions_from", TRAIN_MIGRATION.added["captions_from"]))
     return DiffusionBundle(model=model, schedule=schedule, class_names=tuple(meta.get("class_names") or ()),
                            kind=kind, folder=folder, text_encoder=meta.get("text_encoder"), sampling=sampling,
-                           note=note, data=data, caption_round=caption_round)
+                           note=note, data=data, caption_round=caption_round, captions_from=captions_from)

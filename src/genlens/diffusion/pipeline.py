@@ -85,6 +85,8 @@ class DiffusionPipeline:
                                + ", ".join(f.name for f in fields(SamplingConfig)))
         bundle = load_diffusion(resolve_model(path_or_name), device=device, verify=verify)
         base = SamplingConfig(guidance=None) if bundle.kind == "diffusion-none" else SamplingConfig()
+        if bundle.captions_from == "images":  # anchors are Fashion-MNIST captions: never for a model of its own
+            base = replace(base, anchors=0)
         config = replace(base, **{**bundle.sampling, **overrides})
         if "guide_weight" in overrides and config.guide_model is None and config.guide_weight != 1.0:
             raise GenlensError(f"guide weight {config.guide_weight:g} needs a guide model, and this model recommends "
@@ -148,10 +150,17 @@ class DiffusionPipeline:
         """The network to sample ``config`` with: the model, autoguided when the config names a guide."""
         config = config or self.config
         check_guidance(self.model, config.guidance)  # guidance on an unconditional model: one line
+        self._check_anchors(config)
         folder = self.guide_folder(config)
         if folder is None:
             return self.model
         return AutoGuided(self.model, self._guide(folder)[0], config.guide_weight)
+
+    def _check_anchors(self, config: SamplingConfig) -> None:
+        """Anchors are Fashion-MNIST training captions: a model trained on its images' own captions takes none."""
+        if config.anchors and self.bundle.captions_from == "images":
+            raise GenlensError(f"anchoring retrieves Fashion-MNIST training captions, and this model was trained on "
+                               f"its images' own captions; sample with --anchors 0 (got {config.anchors})")
 
     def _guide(self, folder: Path) -> tuple[nn.Module, str | None]:
         if folder not in self._guides:
@@ -198,6 +207,9 @@ class DiffusionPipeline:
             return labels.to(self.device)
         if self.cond_kind != "text":
             raise GenlensError("this model is unconditional; class samples need a class- or text-conditional model")
+        if self.bundle.captions_from == "images":
+            raise GenlensError("this text model was trained on its images' own captions, not on class captions; "
+                               "describe what to draw with a prompt (--prompt TEXT)")
         if self.class_tokens is None:
             self.class_tokens = self._encode(class_prompts(self.class_names))
         tokens, mask = self.class_tokens
@@ -211,6 +223,7 @@ class DiffusionPipeline:
         if self.cond_kind != "text":
             raise GenlensError("prompts need a text-conditional model (e.g. the shipped fmnist-ddpm-text)")
         config = config or self.config
+        self._check_anchors(config)
         _, (tokens, mask), found = condition_prompts(self.model, self.encoder(), prompts, AnchorConfig(k=config.anchors),
                                                      caption_round=self.bundle.caption_round)
         return (tokens.to(self.device), mask.to(self.device)), found

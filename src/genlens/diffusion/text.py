@@ -1,7 +1,9 @@
 """Text conditions for the denoiser: MiniLM token embeddings of prompts and of every training caption.
 
-The caption table (all Fashion-MNIST captions from :mod:`genlens.data.captions`, about 10,000) is encoded
-once and cached on disk, keyed by the encoder, the token count and a hash of the captions.
+A caption table (:class:`~genlens.diffusion.train.CaptionTable`) is encoded once and cached on disk, keyed by the
+encoder, the token layout and a hash of the captions. It holds either every Fashion-MNIST caption of a round
+(:mod:`genlens.data.captions`, about 10,000, each describing a class) or, for data with its own captions (a
+folder's ``captions.jsonl`` or ``.txt`` files), each image's caption (:func:`caption_table` picks).
 """
 from __future__ import annotations
 
@@ -13,6 +15,7 @@ from pathlib import Path
 import torch
 
 from genlens.diffusion.train import CaptionTable
+from genlens.errors import GenlensError
 
 
 def encode_prompts(encoder, prompts: Sequence[str], *, max_tokens: int, pooled: bool = False
@@ -44,24 +47,73 @@ def _cache_path(name: str, texts: Sequence[str], max_tokens: int, cache_dir: str
     return folder / f"{name}-tokens{max_tokens}{'-pooled' if pooled else ''}-{key}.safetensors"
 
 
+def caption_table(data, encoder, *, max_tokens: int, pooled: bool = False, caption_round: int,
+                  cache_dir: str | os.PathLike | None = None) -> CaptionTable:
+    """The caption table to train ``data`` (ImageData) with ``--cond text``.
+
+    Data with captions (``data.captions``, one text per image, ``""`` where an image has none): every image's
+    own caption (:func:`image_caption_table`); images without one train with the null condition, the
+    unconditional branch of classifier-free guidance (they still teach the model the images, and a prompt
+    never learns to mean "no caption"). Data without captions but with Fashion-MNIST's classes: the caption
+    round's captions of each image's class (:func:`build_caption_table`). Anything else: one line saying how
+    to caption the data."""
+    from genlens.data.fashion_mnist import CLASS_NAMES
+
+    if getattr(data, "captions", None) is not None:
+        return image_caption_table(encoder, data.captions, max_tokens=max_tokens, pooled=pooled, cache_dir=cache_dir)
+    if tuple(data.class_names) == CLASS_NAMES:
+        return build_caption_table(encoder, max_tokens=max_tokens, caption_round=caption_round, cache_dir=cache_dir,
+                                   pooled=pooled)
+    raise GenlensError(f"--cond text needs captions, and {getattr(data, 'name', 'the data')} has neither captions "
+                       "nor Fashion-MNIST's classes; add ROOT/captions.jsonl (lines {\"file\": \"a/1.png\", "
+                       "\"text\": \"...\"}) or a .txt beside each image")
+
+
+def image_caption_table(encoder, captions: Sequence[str], *, max_tokens: int, pooled: bool = False,
+                        cache_dir: str | os.PathLike | None = None, batch: int = 256) -> CaptionTable:
+    """A per-image table: row i of ``captions`` (``""``: no caption) is image i's caption; images without one
+    have no row (they train with the null condition, :meth:`CaptionTable.captioned`). A caption the encoder
+    refuses (too long) is one line naming the image."""
+    keys = [i for i, t in enumerate(captions) if t and t.strip()]
+    if not keys:
+        raise GenlensError(f"none of the {len(captions)} images has a caption; add ROOT/captions.jsonl or a .txt "
+                           "beside each image, or train without --cond text")
+    texts = []
+    for i in keys:
+        try:
+            texts.append(encoder.check(captions[i]))
+        except GenlensError as exc:
+            raise GenlensError(f"the caption of image {i} ({captions[i][:40]!r}...) is refused: {exc}") from None
+    tokens, mask = _encoded(encoder, texts, max_tokens=max_tokens, pooled=pooled, cache_dir=cache_dir, batch=batch)
+    return CaptionTable(tokens, mask, torch.tensor(keys), caption_source(encoder.name, texts, keys), per_image=True,
+                        groups=len(captions))
+
+
 def build_caption_table(encoder, *, max_tokens: int, caption_round: int, cache_dir: str | os.PathLike | None = None,
                         batch: int = 256, pooled: bool = False) -> CaptionTable:
     """Token embeddings of every training caption of ``caption_round``, with their labels (cached on disk)."""
-    from safetensors.torch import load_file, save_file
-
     from genlens.data.captions import all_captions
-    from genlens.utils.io import atomic_write
 
     texts, labels = all_captions(caption_round)
+    tokens, mask = _encoded(encoder, texts, max_tokens=max_tokens, pooled=pooled, cache_dir=cache_dir, batch=batch)
+    return CaptionTable(tokens, mask, torch.tensor(labels), caption_source(encoder.name, texts, labels))
+
+
+def _encoded(encoder, texts: Sequence[str], *, max_tokens: int, pooled: bool, cache_dir: str | os.PathLike | None,
+             batch: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Token embeddings (float32) and bool mask of ``texts``, from the disk cache when it holds them."""
+    from safetensors.torch import load_file, save_file
+
+    from genlens.utils.io import atomic_write
+
     path = _cache_path(encoder.name, texts, max_tokens, cache_dir, pooled)
-    source = caption_source(encoder.name, texts, labels)
     if path.is_file():
         saved = load_file(str(path))
         if saved["tokens"].shape[:2] == (len(texts), max_tokens):
-            return CaptionTable(saved["tokens"].float(), saved["mask"].bool(), torch.tensor(labels), source)
+            return saved["tokens"].float(), saved["mask"].bool()
     parts = [encode_prompts(encoder, texts[i:i + batch], max_tokens=max_tokens, pooled=pooled)
              for i in range(0, len(texts), batch)]
     tokens = torch.cat([p[0] for p in parts]).half()  # fp16 on disk and in memory: 10k × T × 384
     mask = torch.cat([p[1] for p in parts])
     atomic_write(path, lambda p: save_file({"tokens": tokens.contiguous(), "mask": mask.to(torch.uint8)}, str(p)))
-    return CaptionTable(tokens.float(), mask, torch.tensor(labels), source)
+    return tokens.float(), mask

@@ -45,40 +45,67 @@ def warm_start(model: Denoiser, config: DiffusionTrainConfig) -> None:
 
 @dataclass
 class CaptionTable:
-    """Token embeddings of every training caption and the class each describes (text conditioning)."""
+    """Token embeddings of training captions and the group each caption describes (text conditioning).
+
+    A group is a class (Fashion-MNIST's caption rounds: each step an image draws a random caption of its class)
+    or, with ``per_image``, an image (data with its own captions, e.g. a captioned folder: each image draws one
+    of its own captions). Per image, ``groups`` is the number of images; an image with no caption has an empty
+    group and trains with the null condition (:meth:`captioned`)."""
 
     tokens: torch.Tensor  # (M, T, D)
     mask: torch.Tensor  # (M, T) bool
-    labels: torch.Tensor  # (M,) long
+    labels: torch.Tensor  # (M,) long: the class of each caption, or (per_image) the index of its image
     # What the table was made of (encoder and a hash of the caption texts and labels); a text run keeps it in
     # its checkpoints, so a resume after the captions change stops and says so instead of silently training on
     # another caption set.
     source: str = ""
+    per_image: bool = False
+    groups: int = 0  # per_image: how many images the labels index (images past the last captioned one count)
 
     def __post_init__(self) -> None:
         order = torch.argsort(self.labels, stable=True)
         self.tokens, self.mask, self.labels = self.tokens[order], self.mask[order].bool(), self.labels[order].long()
-        n = int(self.labels.max()) + 1
-        self.count = torch.bincount(self.labels, minlength=n)  # captions per class
+        n = max(int(self.labels.max()) + 1 if self.labels.numel() else 0, self.groups)
+        self.count = torch.bincount(self.labels, minlength=n)  # captions per class (per image)
         self.offset = torch.cumsum(self.count, 0) - self.count
-        if (self.count == 0).any():
+        if not self.per_image and (self.count == 0).any():
             raise GenlensError("every class needs at least one caption")
+        if self.labels.numel() == 0:
+            raise GenlensError("the caption table is empty; caption at least one image")
 
     def pick(self, labels: torch.Tensor, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
-        """One random caption of each image's class: (B, T, D), (B, T)."""
+        """One random caption of each image's class (per image: of the image ``labels`` indexes): (B, T, D),
+        (B, T). An image without a caption gets some row; train it with the null condition (:meth:`captioned`)."""
         labels = labels.cpu()
         u = torch.rand(labels.shape[0], generator=generator)
         idx = self.offset[labels] + (u * self.count[labels]).long().clamp_max(self.count[labels] - 1)
+        idx = idx.clamp(0, self.labels.numel() - 1)  # only empty groups (uncaptioned images) are moved
         return self.tokens[idx], self.mask[idx]
+
+    def captioned(self, labels: torch.Tensor) -> torch.Tensor:
+        """(B,) bool: the group ``labels`` names has a caption (False: an uncaptioned image)."""
+        return self.count[labels.cpu()] > 0
+
+    def record(self) -> dict[str, Any]:
+        """What a trained folder's metrics say about its captions: source and count (per image: also how
+        many images there are and how many have no caption)."""
+        out: dict[str, Any] = {"source": self.source, "count": int(self.labels.numel())}
+        if self.per_image:
+            out |= {"from": "images", "images": int(self.count.numel()),
+                    "uncaptioned": int((self.count == 0).sum())}
+        return out
 
 
 def diffusion_loss(model: torch.nn.Module, x0: torch.Tensor, cond: Any, *, alphas_cumprod: torch.Tensor,
-                   generator: torch.Generator, cond_dropout: float) -> torch.Tensor:
-    """L_simple for a batch ``x0`` (B, 1, 32, 32) in [-1, 1]; draws t, ε and the dropout mask from ``generator``."""
+                   generator: torch.Generator, cond_dropout: float, null: torch.Tensor | None = None) -> torch.Tensor:
+    """L_simple for a batch ``x0`` (B, 1, 32, 32) in [-1, 1]; draws t, ε and the dropout mask from ``generator``.
+    ``null`` (B,) bool: rows that always take the null condition (images without a caption), whatever the draw."""
     b = x0.shape[0]
     t = torch.randint(0, alphas_cumprod.shape[0], (b,), generator=generator)
     noise = torch.randn(x0.shape, generator=generator)
     drop = torch.rand(b, generator=generator) < cond_dropout
+    if null is not None:
+        drop = drop | null.cpu()
     t, noise, drop = t.to(x0.device), noise.to(x0.device), drop.to(x0.device)
     x_t = q_sample(x0, noise, t, alphas_cumprod)
     eps = model(x_t, t, cond, drop=drop if cond is not None else None)
@@ -144,7 +171,14 @@ def train_diffusion(
     it under its own generator (and ``torch.random.fork_rng``) so the training draws stay exact."""
     kind = config.unet.cond
     if kind == "text" and captions is None:
-        raise GenlensError("text conditioning needs a caption table (see build_caption_table)")
+        raise GenlensError("text conditioning needs a caption table (see genlens.diffusion.text.caption_table)")
+    per_image = kind == "text" and captions.per_image
+    if kind == "text" and per_image != (config.captions_from == "images"):
+        raise GenlensError(f"the run says captions_from={config.captions_from!r} but the caption table is "
+                           f"{'per image' if per_image else 'per class'}; build it with caption_table(data, ...)")
+    if per_image and captions.count.numel() != len(images):
+        raise GenlensError(f"the caption table covers {captions.count.numel()} images but there are {len(images)}; "
+                           "build it from the same data (genlens.diffusion.text.caption_table)")
     if kind == "class" and int(labels.max()) >= config.unet.num_classes:
         raise GenlensError(f"labels go up to {int(labels.max())} but the model has {config.unet.num_classes} classes")
     if kind == "layout":
@@ -179,13 +213,15 @@ def train_diffusion(
             from genlens.diffusion.layout import layout_channels
 
             cond = layout_channels(scene_layouts(scenes, batch[2].cpu()), config.unet).to(x0.device)
-        elif kind == "text":
-            tokens, mask = captions.pick(y, gen)
+        elif kind == "text":  # per image: batch[2] holds the images' indices, each draws one of its own captions
+            key = batch[2].cpu() if per_image else y
+            tokens, mask = captions.pick(key, gen)
             cond = (tokens.to(x0.device), mask.to(x0.device))
         else:
             cond = None
+        null = ~captions.captioned(key) if per_image else None  # uncaptioned images: the null condition
         return diffusion_loss(net, x0, cond, alphas_cumprod=alphas_cumprod, generator=gen,
-                              cond_dropout=config.cond_dropout)
+                              cond_dropout=config.cond_dropout, null=null)
 
     tcfg = TrainConfig(total_steps=config.steps, batch_size=config.batch_size, seed=config.seed,
                        grad_clip=config.grad_clip, mixed_precision=config.mixed_precision, device=device,
@@ -198,7 +234,7 @@ def train_diffusion(
     if kind == "text":
         run_config["captions"] = captions.source or "unnamed caption table"
     start = time.perf_counter()
-    data = (images, labels) if kind != "layout" else (images, labels, torch.arange(len(images)))
+    data = (images, labels, torch.arange(len(images))) if kind == "layout" or per_image else (images, labels)
     history = train(model=model, optimizer=optimizer, loss_fn=loss_fn, data=data, config=tcfg,
                     scheduler=scheduler, ema=ema, run_dir=run_dir, resume=resume, run_config=run_config,
                     stop_at_step=stop_at_step, generators={"diffusion": gen},
