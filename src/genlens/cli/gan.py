@@ -54,7 +54,8 @@ def train(
                                              "none for the registered sets (the shipped GANs' recipe).")] = None,
     steps: Annotated[int, typer.Option("--steps", min=1, help="Training steps (one D and one G update each).")]
     = 20000,
-    batch: Annotated[int, typer.Option("--batch", min=1, help="Images per training step.")] = 64,
+    batch: Annotated[int, typer.Option("--batch", min=1, help="Images per training step (global: under accelerate launch, "
+                                         "a multiple of the process count, split among them).")] = 64,
     run_dir: Annotated[Path | None, typer.Option("--run-dir", help="Checkpoints (default runs/gan/<arch>, "
                                                  "runs/gan/<data>-<arch> for other data).")] = None,
     out: Annotated[Path | None, typer.Option("--out", help="Model folder for the final EMA generator "
