@@ -15,6 +15,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -63,12 +64,14 @@ def _plan(out: Path, fmnist: Path) -> list[dict]:
 
 
 def _gan_plan(out: Path, data: list[str]) -> list[dict]:
-    """``gan train`` for 2 steps straight; for 1 step, then resumed to 2; with a global batch of 5 (refused)."""
-    def gan(steps: int, run: str, model: str, *extra: str) -> list[str]:
-        return ["gan", "train", "--arch", "stylegan2", "--tiny", "--steps", str(steps), "--batch", "4", "--limit", "16",
+    """``gan train`` for 2 steps straight; for 1 step, then resumed to 2; EqGAN-SA (Grad-CAM alignment loss, a
+    double backward in G's phase); with a global batch of 5 (refused)."""
+    def gan(steps: int, run: str, model: str, *extra: str, arch: str = "stylegan2") -> list[str]:
+        return ["gan", "train", "--arch", arch, "--tiny", "--steps", str(steps), "--batch", "4", "--limit", "16",
                 "--json", "--run-dir", str(out / run), "--out", str(out / model), *extra, *data]
     return [
         {"name": "gan", "argv": gan(2, "gan-run", "gan")},
+        {"name": "gan-eqgan", "argv": gan(2, "gan-eqgan-run", "gan-eqgan", arch="eqgan-sa")},
         {"name": "gan-step1", "argv": gan(1, "gan-resumed-run", "gan-step1")},
         {"name": "gan-resumed", "argv": gan(2, "gan-resumed-run", "gan-resumed", "--resume")},
         {"name": "gan-odd-batch", "argv": [*gan(1, "gan-odd-run", "gan-odd"), "--batch", "5"]},
@@ -126,7 +129,7 @@ def _gan_weights(out: Path, name: str, rank: int = 0) -> dict[str, torch.Tensor]
     return load_file(_record(out, rank, name) / "trained.safetensors")
 
 
-@pytest.mark.parametrize("name", ["gan", "gan-step1", "gan-resumed"])
+@pytest.mark.parametrize("name", ["gan", "gan-step1", "gan-resumed", "gan-eqgan"])
 def test_gan_trains_data_parallel(launched, name):
     """Gradients averaged after each phase (no DDP): both processes hold bit-identical G, D and EMA; only the
     main process wrote the model folder, the checkpoints and the one --json line."""
@@ -157,6 +160,23 @@ def test_gan_trained_and_resumes_exactly(launched):
         torch.testing.assert_close(resumed[key], value, rtol=0, atol=0, msg=key)
     state = json.loads((launched / "gan-resumed-run" / "last" / "state.json").read_text())
     assert state["num_processes"] == 2 and len(state["rng"]) == 2 and state["rng"][0] != state["rng"][1]
+
+
+def test_gan_resumes_in_one_process(launched, tmp_path, fmnist_dir):
+    """The 2-process checkpoint continues in one process (as the shared loop: same data position, RNG streams
+    re-seeded from the seed and the step), and its history keeps the earlier steps."""
+    from genlens.cli.main import main
+
+    run = tmp_path / "run"
+    shutil.copytree(launched / "gan-resumed-run", run)
+    with pytest.raises(SystemExit) as done:
+        main(["gan", "train", "--arch", "stylegan2", "--tiny", "--steps", "3", "--batch", "4", "--limit", "16",
+              "--resume", "--json", "--run-dir", str(run), "--out", str(tmp_path / "model"), "--data-dir",
+              str(fmnist_dir), "--device", "cpu"])
+    assert done.value.code in (0, None)
+    state = json.loads((run / "last" / "state.json").read_text())
+    assert state["step"] == 3 and state["num_processes"] == 1 and len(state["rng"]) == 1
+    assert [r["step"] for r in state["history"]] == [1, 2, 3]
 
 
 def test_gan_refuses_a_batch_not_divisible_by_the_processes(launched):
