@@ -204,8 +204,9 @@ def train_gan(
     (``GanRun.whole_history``: the run's, earlier calls' records read from the checkpoint).
 
     ``callback(record)`` gets ``{"step", "total", "loss_d", "loss_g", "d_real", "d_fake"[, "r1", "align",
-    "di"]}`` after every step (d_real / d_fake: mean raw logits of this step's batch). On NaN/Inf the run
-    stops before touching the weights with a one-line error naming the step; ``run_dir/last`` is kept.
+    "di"]}`` after every step on the main process (d_real / d_fake: mean raw logits of this step's batch; with
+    several processes every value is the mean over them). On NaN/Inf (in any process) the run stops before
+    touching the weights with a one-line error naming the step; ``run_dir/last`` is kept.
 
     Variants are injected, not configured: ``make_generator(model_config)`` builds G (e.g.
     ``functools.partial(Generator, block=LayerSelBlock)``), ``alignment(D, fake, heatmaps)`` is EqGAN-SA's

@@ -91,10 +91,11 @@ def average_gradients(params: Iterable[torch.Tensor]) -> None:
                      + [torch.tensor([float(p.grad is not None) for p in params], dtype=dtype,
                                      device=params[0].device)])
     dist.all_reduce(flat)  # sum over processes
+    present = flat[-len(params):].tolist()  # one device-to-host copy, not one per parameter
     offset = 0
-    for i, p in enumerate(params):
+    for p, count in zip(params, present, strict=True):
         n = p.numel()
-        if flat[-len(params) + i] > 0:
+        if count > 0:
             mean = (flat[offset:offset + n] / world).view_as(p)
             if p.grad is None:
                 p.grad = mean.to(p.dtype).clone()
