@@ -5,7 +5,9 @@
 Every rank records under ``OUT/rank<r>/<name>/``:
 
 - ``exit``: the command's exit code; ``stdout.txt``: what it printed on stdout;
-- ``trained.safetensors``: the weights the trainer returned in this process (shared loop: model and EMA);
+- ``stderr.txt`` (``gan`` entries): what it printed on stderr;
+- ``trained.safetensors``: the weights the trainer returned in this process (shared loop: model and EMA;
+  ``gan train``: G, D and the EMA generator);
 - ``writes.txt``: every file this process moved into place (``os.replace``: all of genlens' atomic writes).
 
 ``"noise"`` is not a command: it trains a tiny model through the shared loop with a generator-drawing loss
@@ -52,6 +54,7 @@ def _patch() -> None:
     import genlens.cli.gan
     import genlens.cli.zoo
     import genlens.clip.train
+    import genlens.gan.train
     import genlens.metrics.locator_train
     import genlens.training.loop as loop
     from genlens.training.ema import unwrap_module
@@ -87,7 +90,19 @@ def _patch() -> None:
         if dist.is_initialized():
             dist.barrier()
 
+    real_gan = genlens.gan.train.train_gan
+
+    def gan(**kw):
+        result = real_gan(**kw)
+        tensors: dict[str, torch.Tensor] = {}
+        _keep("G", result.pair.G, tensors)
+        _keep("D", result.pair.D, tensors)
+        _keep("ema", result.G_ema, tensors)
+        _dump(tensors)
+        return result
+
     loop._run = run
+    genlens.gan.train.train_gan = gan
     genlens.clip.train.train_fmnist_clip = clip
     genlens.metrics.locator_train.train_locator = locator
     for module in (genlens.cli.diffusion, genlens.cli.gan, genlens.cli.zoo):
@@ -145,13 +160,16 @@ def main(out: Path, plan: list[dict]) -> None:
             continue
         if "scenes_from" in entry:
             _small_scenes(entry["scenes_from"])
-        stdout, code = io.StringIO(), 0
+        stdout, stderr, code = io.StringIO(), io.StringIO(), 0
+        keep_stderr = contextlib.redirect_stderr(stderr) if entry["name"].startswith("gan") else contextlib.nullcontext()
         try:
-            with contextlib.redirect_stdout(stdout):
+            with contextlib.redirect_stdout(stdout), keep_stderr:
                 genlens_main(entry["argv"])
         except SystemExit as exc:  # typer ends a command with sys.exit; genlens errors exit 2
             code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
         (_here["dir"] / "stdout.txt").write_text(stdout.getvalue())
+        if entry["name"].startswith("gan"):
+            (_here["dir"] / "stderr.txt").write_text(stderr.getvalue())
         (_here["dir"] / "exit").write_text(str(code))
     _here.clear()
     end_distributed()

@@ -5,14 +5,17 @@ each process trained and wrote is recorded; the tests read those records.
 
 Semantics checked (docs/scaling.md): trainers on the shared loop (diffusion, zoo) are data-parallel, so
 both processes end with bit-identical weights; ``clip train`` and ``locator train`` have their own loops and
-train the whole run in every process (identical results, no speed-up); ``gan train`` refuses several
-processes with one line.
+train the whole run in every process (identical results, no speed-up); ``gan train`` is data-parallel
+without DDP (gradients all-reduced after each phase's backward, since R1 and Grad-CAM take a double
+backward): both processes end with bit-identical G, D and EMA, a run stopped after step 1 and resumed
+equals the straight run, and a global batch that does not divide by 2 is refused with one line.
 """
 from __future__ import annotations
 
 import importlib.util
 import json
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -55,9 +58,23 @@ def _plan(out: Path, fmnist: Path) -> list[dict]:
         {"name": "locator", "scenes_from": str(fmnist),
          "argv": ["locator", "train", "--size", "8", "--steps", "2", "--batch", "8", "--held-out", "16", "--json",
                   "--out", str(out / "locator"), "--device", "cpu"]},
-        {"name": "gan", "argv": ["gan", "train", "--arch", "stylegan2", "--tiny", "--steps", "1", "--batch", "4",
-                                 "--limit", "16", "--run-dir", str(out / "gan-run"), "--out", str(out / "gan"), *data]},
+        *_gan_plan(out, data),
         {"name": "noise", "argv": []},
+    ]
+
+
+def _gan_plan(out: Path, data: list[str]) -> list[dict]:
+    """``gan train`` for 2 steps straight; for 1 step, then resumed to 2; EqGAN-SA (Grad-CAM alignment loss, a
+    double backward in G's phase); with a global batch of 5 (refused)."""
+    def gan(steps: int, run: str, model: str, *extra: str, arch: str = "stylegan2") -> list[str]:
+        return ["gan", "train", "--arch", arch, "--tiny", "--steps", str(steps), "--batch", "4", "--limit", "16",
+                "--json", "--run-dir", str(out / run), "--out", str(out / model), *extra, *data]
+    return [
+        {"name": "gan", "argv": gan(2, "gan-run", "gan")},
+        {"name": "gan-eqgan", "argv": gan(2, "gan-eqgan-run", "gan-eqgan", arch="eqgan-sa")},
+        {"name": "gan-step1", "argv": gan(1, "gan-resumed-run", "gan-step1")},
+        {"name": "gan-resumed", "argv": gan(2, "gan-resumed-run", "gan-resumed", "--resume")},
+        {"name": "gan-odd-batch", "argv": [*gan(1, "gan-odd-run", "gan-odd"), "--batch", "5"]},
     ]
 
 
@@ -108,10 +125,67 @@ def test_diffusion_bf16_autocast_trains_apart_from_fp32(launched):
     assert config["mixed_precision"] == "bf16"
 
 
-def test_gan_refuses_several_processes_in_one_line(launched):
+def _gan_weights(out: Path, name: str, rank: int = 0) -> dict[str, torch.Tensor]:
+    return load_file(_record(out, rank, name) / "trained.safetensors")
+
+
+@pytest.mark.parametrize("name", ["gan", "gan-step1", "gan-resumed", "gan-eqgan"])
+def test_gan_trains_data_parallel(launched, name):
+    """Gradients averaged after each phase (no DDP): both processes hold bit-identical G, D and EMA; only the
+    main process wrote the model folder, the checkpoints and the one --json line."""
     for rank in (0, 1):
-        assert (_record(launched, rank, "gan") / "exit").read_text() == "2"
-    assert not (launched / "gan" / "model.safetensors").exists()
+        assert (_record(launched, rank, name) / "exit").read_text() == "0", \
+            (rank, name, (_record(launched, rank, name) / "stderr.txt").read_text()[-2000:])
+    mine, theirs = _gan_weights(launched, name, 0), _gan_weights(launched, name, 1)
+    assert mine.keys() == theirs.keys() and {k.split(".")[0] for k in mine} == {"G", "D", "ema"}
+    for key, value in mine.items():
+        torch.testing.assert_close(theirs[key], value, rtol=0, atol=0, msg=key)
+    folder = launched / name
+    manifest = json.loads((folder / "manifest.json").read_text())
+    assert manifest["sha256"]["model.safetensors"] == sha256_file(folder / "model.safetensors")
+    printed = [line for line in _record(launched, 0, name).joinpath("stdout.txt").read_text().splitlines() if line]
+    assert len(printed) == 1 and json.loads(printed[0])["steps"] == (1 if name == "gan-step1" else 2)
+    written = _record(launched, 1, name) / "writes.txt"
+    assert not written.is_file() and _record(launched, 1, name).joinpath("stdout.txt").read_text() == ""
+
+
+def test_gan_trained_and_resumes_exactly(launched):
+    """Step 2 changed every network (it trained), and a run stopped after step 1 and resumed with the same two
+    processes (per-process RNG streams, Adam, EMA and data position from the checkpoint) equals the straight
+    run bit for bit."""
+    straight, step1, resumed = (_gan_weights(launched, n) for n in ("gan", "gan-step1", "gan-resumed"))
+    for part in ("G", "D", "ema"):
+        assert any(not torch.equal(straight[k], step1[k]) for k in straight if k.startswith(f"{part}.")), part
+    for key, value in straight.items():
+        torch.testing.assert_close(resumed[key], value, rtol=0, atol=0, msg=key)
+    state = json.loads((launched / "gan-resumed-run" / "last" / "state.json").read_text())
+    assert state["num_processes"] == 2 and len(state["rng"]) == 2 and state["rng"][0] != state["rng"][1]
+
+
+def test_gan_resumes_in_one_process(launched, tmp_path, fmnist_dir):
+    """The 2-process checkpoint continues in one process (as the shared loop: same data position, RNG streams
+    re-seeded from the seed and the step), and its history keeps the earlier steps."""
+    from genlens.cli.main import main
+
+    run = tmp_path / "run"
+    shutil.copytree(launched / "gan-resumed-run", run)
+    with pytest.raises(SystemExit) as done:
+        main(["gan", "train", "--arch", "stylegan2", "--tiny", "--steps", "3", "--batch", "4", "--limit", "16",
+              "--resume", "--json", "--run-dir", str(run), "--out", str(tmp_path / "model"), "--data-dir",
+              str(fmnist_dir), "--device", "cpu"])
+    assert done.value.code in (0, None)
+    state = json.loads((run / "last" / "state.json").read_text())
+    assert state["step"] == 3 and state["num_processes"] == 1 and len(state["rng"]) == 1
+    assert [r["step"] for r in state["history"]] == [1, 2, 3]
+
+
+def test_gan_refuses_a_batch_not_divisible_by_the_processes(launched):
+    for rank in (0, 1):
+        record = _record(launched, rank, "gan-odd-batch")
+        assert (record / "exit").read_text() == "2"
+        lines = [line for line in (record / "stderr.txt").read_text().splitlines() if line.strip()]
+        assert len(lines) == 1 and "not divisible by the 2 processes" in lines[0], lines
+    assert not (launched / "gan-odd" / "model.safetensors").exists()
 
 
 def test_processes_draw_their_own_noise(launched):

@@ -22,7 +22,7 @@ from genlens.cli.data_opts import TRAIN_DATA_HELP, ChannelsOpt, HflipOpt, Resolu
 from genlens.cli.gan_common import finish, load_gan
 from genlens.cli.gan_eval import evaluate
 from genlens.errors import GenlensError
-from genlens.training.distributed import end_distributed
+from genlens.training.distributed import end_distributed, is_main_process
 from genlens.utils.preset_costs import presets_help
 
 app = typer.Typer(
@@ -54,7 +54,8 @@ def train(
                                              "none for the registered sets (the shipped GANs' recipe).")] = None,
     steps: Annotated[int, typer.Option("--steps", min=1, help="Training steps (one D and one G update each).")]
     = 20000,
-    batch: Annotated[int, typer.Option("--batch", min=1, help="Images per training step.")] = 64,
+    batch: Annotated[int, typer.Option("--batch", min=1, help="Images per training step (global: under accelerate launch, "
+                                         "a multiple of the process count, split among them).")] = 64,
     run_dir: Annotated[Path | None, typer.Option("--run-dir", help="Checkpoints (default runs/gan/<arch>, "
                                                  "runs/gan/<data>-<arch> for other data).")] = None,
     out: Annotated[Path | None, typer.Option("--out", help="Model folder for the final EMA generator "
@@ -133,14 +134,17 @@ def _train(*, arch: str, options, cond: str | None, steps: int, batch: int, run_
                           f"to train longer, pass --steps above {run.step}")
     metrics = run.metrics()
     model_cfg = inputs["model_config"]
-    out = out or run_dir / "model"
-    folder = save_generator(out, run.G_ema.cpu(), command=command_line(), metrics=metrics, data=options,
-                            train=train_cfg.identity(), discriminator=run.pair.D.cpu())
+    folder = out or run_dir / "model"
     config = {"model": to_dict(model_cfg), "train": to_dict(train_cfg), "data": to_dict(options), "run_dir": str(run_dir),
               "model_folder": str(folder)}
-    write_run_json(run_dir, command=command_line(), config=config, seed=seed, metrics=metrics,
-                   seconds=time.perf_counter() - t0)
+    if is_main_process():  # under accelerate launch only rank 0 writes the folder and prints
+        save_generator(folder, run.G_ema.cpu(), command=command_line(), metrics=metrics, data=options,
+                       train=train_cfg.identity(), discriminator=run.pair.D.cpu())
+        write_run_json(run_dir, command=command_line(), config=config, seed=seed, metrics=metrics,
+                       seconds=time.perf_counter() - t0)
     end_distributed()  # under accelerate launch: all ranks done, no abort at exit
+    if not is_main_process():
+        return
     finish(None, {"model_folder": str(folder), "run_dir": str(run_dir), **metrics}, config=config, seed=seed,
             t0=t0, json_out=json_out, done=f"{arch}: {run.step} steps, DI {metrics['di']}, generator in {folder}")
 

@@ -9,7 +9,13 @@ judged with their own layout, fakes are drawn for (and judged with) the layouts 
 Reuses :mod:`genlens.training` pieces: ``DataOrder`` for the real batches, ``EMA``, atomic
 ``save_checkpoint`` / ``load_checkpoint`` (G and D saved together as one module, both optimizers as one
 state), ``capture_rng_state`` (z, heatmaps and noise all come from one ``torch.Generator``, checkpointed),
-and Accelerate for the device the same way :func:`genlens.training.train` does. Single process.
+and Accelerate for the device the same way :func:`genlens.training.train` does.
+
+Several processes (``accelerate launch``): data-parallel without DDP, as StyleGAN2-ADA's loop does, since R1
+and EqGAN-SA's Grad-CAM take a double backward: the initial weights are broadcast from rank 0, each process
+takes its slice of every global batch and draws its own z / heatmaps / noise, and after each phase's backward
+the phase's gradients are averaged (:func:`~genlens.training.distributed.average_gradients`), so every
+process takes the same optimizer steps. Only rank 0 writes checkpoints (with every process's RNG state).
 """
 from __future__ import annotations
 
@@ -21,6 +27,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 import torch
+from accelerate.utils import gather_object
 from torch import nn
 
 from genlens.errors import GenlensError
@@ -31,6 +38,7 @@ from genlens.gan.networks import Discriminator, GanConfig, Generator, part_name
 from genlens.gan.spatial import AlignmentResult, alignment_loss, frozen
 from genlens.training.checkpoint import find_checkpoint, load_checkpoint, read_checkpoint_state, save_checkpoint
 from genlens.training.data_order import DataOrder
+from genlens.training.distributed import all_reduce_mean, average_gradients, broadcast_module, split_generators
 from genlens.training.ema import EMA
 from genlens.training.interrupt import DeferredInterrupt
 from genlens.training.loop import _make_accelerator
@@ -196,8 +204,9 @@ def train_gan(
     (``GanRun.whole_history``: the run's, earlier calls' records read from the checkpoint).
 
     ``callback(record)`` gets ``{"step", "total", "loss_d", "loss_g", "d_real", "d_fake"[, "r1", "align",
-    "di"]}`` after every step (d_real / d_fake: mean raw logits of this step's batch). On NaN/Inf the run
-    stops before touching the weights with a one-line error naming the step; ``run_dir/last`` is kept.
+    "di"]}`` after every step on the main process (d_real / d_fake: mean raw logits of this step's batch; with
+    several processes every value is the mean over them). On NaN/Inf (in any process) the run stops before
+    touching the weights with a one-line error naming the step; ``run_dir/last`` is kept.
 
     Variants are injected, not configured: ``make_generator(model_config)`` builds G (e.g.
     ``functools.partial(Generator, block=LayerSelBlock)``), ``alignment(D, fake, heatmaps)`` is EqGAN-SA's
@@ -218,21 +227,21 @@ def train_gan(
     if config.hflip and layouts is not None:
         raise GenlensError("--hflip would mirror scenes away from their layouts; drop it for a layout GAN")
     accelerator = _make_accelerator(config)
-    if accelerator.num_processes > 1:
-        raise GenlensError("the GAN loop runs in one process (R1 and Grad-CAM use double backward, which DDP "
-                           "does not average); launch it without --multi_gpu / --num_processes")
+    rank, world = accelerator.process_index, accelerator.num_processes
+    # --batch is global: each process takes its slice (one line when it does not divide by the process count)
+    order = DataOrder(len(data), batch_size=config.batch_size, seed=config.seed, num_processes=world,
+                      process_index=rank)
     device = accelerator.device
     seed_everything(config.seed)
-    pair = GanPair(model_config, make_generator=make_generator)
+    pair = GanPair(model_config, make_generator=make_generator).to(device)  # never DDP-wrapped: see above
+    broadcast_module(pair)  # every process starts from rank 0's weights (a resume then loads the checkpoint's)
     opt_g = torch.optim.Adam(pair.G.parameters(), lr=config.lr_g, betas=config.betas)
     opt_d = torch.optim.Adam(pair.D.parameters(), lr=config.lr_d, betas=config.betas)
-    pair, opt_g, opt_d = accelerator.prepare(pair, opt_g, opt_d)
     G, D = pair.G, pair.D
     ema = EMA(G, decay=config.ema_decay).to(device)
     optims = _Optimizers(g=opt_g, d=opt_d)
     gen = torch.Generator().manual_seed(config.seed)  # z, heatmaps, noise (CPU draws: device-independent)
     generators = {"gan": gen}
-    order = DataOrder(len(data), batch_size=config.batch_size, seed=config.seed)
     identity = {"train": config.identity(), "model": to_dict(model_config), "num_items": len(data),
                 "parts": {**pair.G.parts, "alignment": part_name(alignment)}}
 
@@ -254,14 +263,24 @@ def train_gan(
             raise GenlensError(f"{run_dir} is already at step {step}, past the {config.total_steps} steps asked "
                                f"for; pass --steps {step} or more to continue it")
         order.load_state_dict(saved["data_order"])
-        restore_rng_state(saved["rng"], generators=generators)
+        rngs = saved["rng"] if isinstance(saved["rng"], list) else [saved["rng"]]  # one process's dict before
+        if len(rngs) == world:
+            restore_rng_state(rngs[rank], generators=generators)
+        else:  # another process count (as the shared loop): same data order, streams re-seeded from (seed, step)
+            split_generators(generators, rank, salt=1_000_003 * step)
+    elif world > 1:  # each process draws its own z / heatmaps / noise for its slice (rank 0 keeps the stream)
+        split_generators(generators, rank)
     last_saved = step if found is not None else None
     end = config.total_steps if stop_at_step is None else min(config.total_steps, stop_at_step)
 
     def save(at_step: int) -> None:
-        save_checkpoint(run_dir, step=at_step, model=pair, config=identity, optimizer=optims, ema=ema,
-                        state={"data_order": order.state_dict(), "rng": capture_rng_state(generators=generators),
-                               "history": past + [{k: r[k] for k in HISTORY_KEYS if k in r} for r in history]})
+        rng = capture_rng_state(generators=generators)
+        rngs = gather_object([rng]) if world > 1 else [rng]
+        if accelerator.is_main_process:
+            save_checkpoint(run_dir, step=at_step, model=pair, config=identity, optimizer=optims, ema=ema,
+                            state={"data_order": order.state_dict(), "rng": rngs, "num_processes": world,
+                                   "history": past + [{k: r[k] for k in HISTORY_KEYS if k in r} for r in history]})
+        accelerator.wait_for_everyone()
 
     def layout_of(idx: torch.Tensor | None) -> torch.Tensor | None:
         return None if layouts is None or idx is None else layouts(idx).to(device)
@@ -273,13 +292,17 @@ def train_gan(
         lab = torch.randint(k, (batch,), generator=gen).to(device) if k else None  # only conditional runs draw
         return G(z, heat, layout=lay, labels=lab, generator=gen), heat, lay, lab
 
-    def check_finite(which: str, loss: torch.Tensor) -> None:
-        value = float(loss.detach())
-        if not math.isfinite(value):
+    def check_finite(which: str, *values: torch.Tensor | None) -> list[float]:
+        """The processes' mean of each value (0 for None); the first, the phase's total loss, must be finite."""
+        stats = all_reduce_mean(torch.stack([torch.zeros((), device=device) if v is None
+                                             else v.detach().float().reshape(()) for v in values]))
+        means = stats.tolist()
+        if not math.isfinite(means[0]):
             kept = ("no checkpoint was saved yet" if last_saved is None
                     else f"{run_dir}/last (step {last_saved}) is kept")
-            raise GenlensError(f"{which} loss is {value} at step {step + 1}; training stopped and {kept}; "
+            raise GenlensError(f"{which} loss is {means[0]} at step {step + 1}; training stopped and {kept}; "
                                "lower the learning rate or raise r1_gamma")
+        return means
 
     history: list[dict[str, Any]] = []
     with DeferredInterrupt() as interrupt:
@@ -304,9 +327,11 @@ def train_gan(
             fake_logits = D(fake, fake_layout, fake_labels)
             loss_d = d_loss(real_logits, fake_logits)
             total_d = loss_d + (r1 * config.r1_every if r1 is not None else 0.0)
-            check_finite("D", total_d)
+            _, mean_d, d_real, d_fake, mean_r1 = check_finite("D", total_d, loss_d, real_logits.mean(),
+                                                              fake_logits.mean(), r1)
             opt_d.zero_grad(set_to_none=True)
             accelerator.backward(total_d)
+            average_gradients(D.parameters())  # the data-parallel step (one process: nothing)
             opt_d.step()
             opt_d.zero_grad(set_to_none=True)
             # --- G step (D frozen: G's losses never reach D's .grad)
@@ -315,33 +340,36 @@ def train_gan(
                 if model_config.use_alignment and config.align_weight > 0:
                     align = alignment(D, fake, heat)
                     loss_g = g_loss(align.logits)
-                    total_g = loss_g + config.align_weight * align.loss
-                    record["align"] = float(align.loss.detach())
+                    total_g, align_loss = loss_g + config.align_weight * align.loss, align.loss
                 else:
                     loss_g = g_loss(D(fake, fake_layout, fake_labels))
-                    total_g = loss_g
-                check_finite("G", total_g)
+                    total_g, align_loss = loss_g, None
+                _, mean_g, mean_align = check_finite("G", total_g, loss_g, align_loss)
+                if align_loss is not None:
+                    record["align"] = mean_align
                 opt_g.zero_grad(set_to_none=True)
                 accelerator.backward(total_g)
+                average_gradients(G.parameters())
                 opt_g.step()
                 opt_g.zero_grad(set_to_none=True)
             ema.update(G)
             step += 1
-            record.update(loss_d=float(loss_d.detach()), loss_g=float(loss_g.detach()),
-                          d_real=float(real_logits.detach().mean()), d_fake=float(fake_logits.detach().mean()),
-                          images_per_s=b / max(time.perf_counter() - start, 1e-9))
+            record.update(loss_d=mean_d, loss_g=mean_g, d_real=d_real, d_fake=d_fake,
+                          images_per_s=b * world / max(time.perf_counter() - start, 1e-9))
             if r1 is not None:
-                record["r1"] = float(r1.detach())
+                record["r1"] = mean_r1
             if held_out is not None and (layouts is None) == (held_out_layouts is None) and ((config.di_every and step % config.di_every == 0) or step == end):
                 record["di"] = measure_di(G, D, held_out, n=config.di_samples, seed=config.seed + 7919,
                                           layouts=held_out_layouts)
             history.append(record)
-            if callback is not None:
+            if callback is not None and accelerator.is_main_process:
                 callback(record)
-            if run_dir is not None and (interrupt.requested or step == end
+            stop = interrupt.requested if world == 1 else bool(all_reduce_mean(
+                torch.tensor(float(interrupt.requested), device=device)) > 0)  # one process's Ctrl-C stops all
+            if run_dir is not None and (stop or step == end
                                         or (config.checkpoint_every and step % config.checkpoint_every == 0)):
                 save(step)
                 last_saved = step
-            if interrupt.requested:
+            if stop:
                 raise KeyboardInterrupt
     return GanRun(pair=pair, ema=ema, history=history, step=step, past=past)

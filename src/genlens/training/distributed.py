@@ -2,11 +2,12 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     import torch
+    from torch import nn
 
 # A large odd constant (the 64-bit golden ratio): seed + rank · STRIDE keeps the processes' streams apart from
 # each other and from the neighbouring seeds (seed + 1, ...) that callers give their other generators.
@@ -56,3 +57,73 @@ def end_distributed() -> None:
     if dist.is_available() and dist.is_initialized():
         dist.barrier()
         dist.destroy_process_group()
+
+
+def _group_size() -> int:
+    """The default process group's size; 1 when none is running."""
+    import torch.distributed as dist
+
+    return dist.get_world_size() if dist.is_available() and dist.is_initialized() else 1
+
+
+def average_gradients(params: Iterable[torch.Tensor]) -> None:
+    """Replace each parameter's ``.grad`` by its mean over the processes, in place; a no-op in one process.
+
+    For loops that take a double backward (R1's gradient penalty, Grad-CAM inside a loss): DDP averages
+    gradients with hooks on the first backward only and does not support ``create_graph`` passes, so such
+    loops keep their modules unwrapped and call this after each phase's backward on the parameters the phase
+    updates (as StyleGAN2-ADA's training loop does: one all-reduce of the flattened gradients, divided by the
+    process count). One buffer travels: the gradients (a missing one as zeros) and one presence flag per
+    parameter; a parameter with no gradient on any process keeps ``None`` (the optimizer then skips it, as in
+    one process), one with a gradient somewhere gets the mean over all processes.
+    """
+    import torch
+    import torch.distributed as dist
+
+    world = _group_size()
+    params = [p for p in params if p.requires_grad]
+    if world == 1 or not params:
+        return
+    dtype = params[0].dtype
+    for p in params[1:]:
+        dtype = torch.promote_types(dtype, p.dtype)
+    flat = torch.cat([(p.grad if p.grad is not None else torch.zeros_like(p)).reshape(-1).to(dtype) for p in params]
+                     + [torch.tensor([float(p.grad is not None) for p in params], dtype=dtype,
+                                     device=params[0].device)])
+    dist.all_reduce(flat)  # sum over processes
+    present = flat[-len(params):].tolist()  # one device-to-host copy, not one per parameter
+    offset = 0
+    for p, count in zip(params, present, strict=True):
+        n = p.numel()
+        if count > 0:
+            mean = (flat[offset:offset + n] / world).view_as(p)
+            if p.grad is None:
+                p.grad = mean.to(p.dtype).clone()
+            else:
+                p.grad.copy_(mean)
+        offset += n
+
+
+def broadcast_module(module: nn.Module, *, src: int = 0) -> None:
+    """Copy rank ``src``'s parameters and buffers into every process's ``module``, in place; a no-op in one
+    process. A fresh run calls it once so that all processes start from one set of weights."""
+    import torch
+    import torch.distributed as dist
+
+    if _group_size() == 1:
+        return
+    with torch.no_grad():
+        for tensor in module.state_dict(keep_vars=True).values():
+            dist.broadcast(tensor.data, src=src)
+
+
+def all_reduce_mean(values: torch.Tensor) -> torch.Tensor:
+    """``values`` averaged over the processes (a new tensor); ``values`` itself in one process."""
+    import torch.distributed as dist
+
+    world = _group_size()
+    if world == 1:
+        return values
+    out = values.detach().clone()
+    dist.all_reduce(out)
+    return out / world
