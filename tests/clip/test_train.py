@@ -42,6 +42,13 @@ def test_bad_config_is_one_line():
         ClipTrainConfig(batch_size=1)
 
 
+def test_global_batch_must_split_over_the_processes(fmnist_test, monkeypatch):
+    monkeypatch.setenv("WORLD_SIZE", "2")  # as accelerate launch --num_processes 2 sets it; refused before joining
+    with pytest.raises(GenlensError, match="--batch 15 is not divisible by the 2 processes") as err:
+        train_fmnist_clip(fmnist_test, device=torch.device("cpu"), config=ClipTrainConfig(batch_size=15))
+    assert "\n" not in str(err.value)
+
+
 def test_five_step_smoke_run_and_evaluation(fmnist_test, tmp_path, monkeypatch):
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))  # the caption cache goes to a temporary folder
     cfg = ClipTrainConfig(epochs=5, batch_size=16, limit_images=64, captions_per_class=3, warmup_steps=1)

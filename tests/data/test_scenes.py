@@ -140,3 +140,22 @@ def test_cache_is_reused_and_rebuilt_when_corrupt(tmp_path, monkeypatch):
 
 def test_registered_like_other_data_sets():
     assert "fashion-scenes" in DATASETS and "fashion-scenes-rgb" in DATASETS
+
+
+def test_cache_is_keyed_by_the_fashion_mnist_files_it_was_built_from(tiny_fmnist, tmp_path):
+    """Two --data-dir folders with other files never share cached scenes; the same files elsewhere do."""
+    import shutil
+
+    from genlens.data.fashion_mnist import load_fashion_mnist
+
+    config, cache = SceneConfig(split="test", count=12), tmp_path / "cache"
+    first, second = tiny_fmnist(n_test=8, folder=tmp_path / "a"), tiny_fmnist(n_test=9, folder=tmp_path / "b")
+    from_first = load_scenes(config, data_dir=first, cache=cache)
+    from_second = load_scenes(config, data_dir=second, cache=cache)
+    want = generate_scenes(config, load_fashion_mnist("test", data_dir=second))
+    assert content_sha256(from_second) == content_sha256(want) != content_sha256(from_first)
+    assert cache_paths(config, cache, data_dir=first) != cache_paths(config, cache, data_dir=second)
+    assert len(list(cache.glob("*.safetensors"))) == 2
+
+    copy = shutil.copytree(first, tmp_path / "copy")
+    assert cache_paths(config, cache, data_dir=copy) == cache_paths(config, cache, data_dir=first)

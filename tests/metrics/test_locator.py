@@ -116,6 +116,13 @@ def test_refuses_scenes_it_was_not_trained_for(scenes, fmnist_test, tmp_path):
         load_locator(tmp_path / "x")
 
 
+def test_global_batch_must_split_over_the_processes(scenes, monkeypatch):
+    monkeypatch.setenv("WORLD_SIZE", "2")  # as accelerate launch --num_processes 2 sets it; refused before joining
+    with pytest.raises(GenlensError, match="--batch 7 is not divisible by the 2 processes") as err:
+        train_locator(TINY, scenes, steps=1, batch=7)
+    assert "\n" not in str(err.value)
+
+
 def test_training_depends_on_the_generator_only_not_the_global_rng(scenes):
     def run():
         return train_locator(TINY, scenes, steps=2, batch=8, generator=torch.Generator().manual_seed(3))

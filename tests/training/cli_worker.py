@@ -8,11 +8,15 @@ Every rank records under ``OUT/rank<r>/<name>/``:
 - ``stderr.txt`` (``gan`` entries): what it printed on stderr;
 - ``trained.safetensors``: the weights the trainer returned in this process (shared loop: model and EMA;
   ``gan train``: G, D and the EMA generator);
-- ``writes.txt``: every file this process moved into place (``os.replace``: all of genlens' atomic writes).
+- ``writes.txt``: every file this process moved into place (``os.replace``: all of genlens' atomic writes);
+- ``indices.safetensors`` (``clip``, ``locator``): ``indices`` (steps, local batch), the training items this
+  process read at each step.
 
 ``"noise"`` is not a command: it trains a tiny model through the shared loop with a generator-drawing loss
 for one step (checkpoint in ``OUT/noise-run``) and records this process's draws (``draws.safetensors``), to
-check that the processes draw apart.
+check that the processes draw apart. ``"grads"`` is not a command either: it records the gradients of clip's
+and the locator's losses on tiny models without BatchNorm, each process holding its half of a fixed global
+batch (``grads.safetensors``), for comparison with one process holding all of it (:func:`own_loss_grads`).
 """
 from __future__ import annotations
 
@@ -28,6 +32,7 @@ from safetensors.torch import save_file
 
 RANK = int(os.environ.get("RANK", "0"))
 _here: dict[str, Path] = {}  # "dir": the current command's record folder
+_indices: list[torch.Tensor] = []  # the items the current command's own loop (clip, locator) read, per step
 _real_replace = os.replace
 
 
@@ -46,12 +51,23 @@ def _dump(tensors: dict[str, torch.Tensor]) -> None:
     save_file(tensors, str(_here["dir"] / "trained.safetensors"))
 
 
+def recording_indices(fn, into: list[torch.Tensor]):
+    """``fn(data, idx, ...)`` (clip's ``augmented_batch``, the locator's ``scene_targets``) that also appends
+    ``idx`` to ``into``."""
+    def wrapped(data, idx, *args, **kwargs):
+        into.append(idx.detach().cpu().clone())
+        return fn(data, idx, *args, **kwargs)
+    return wrapped
+
+
 def _patch() -> None:
     """Record what each process trains and writes; keep the process group alive between commands."""
     import torch.distributed as dist
 
+    import genlens.cli.clip
     import genlens.cli.diffusion
     import genlens.cli.gan
+    import genlens.cli.locator
     import genlens.cli.zoo
     import genlens.clip.train
     import genlens.gan.train
@@ -105,20 +121,23 @@ def _patch() -> None:
     genlens.gan.train.train_gan = gan
     genlens.clip.train.train_fmnist_clip = clip
     genlens.metrics.locator_train.train_locator = locator
-    for module in (genlens.cli.diffusion, genlens.cli.gan, genlens.cli.zoo):
+    genlens.clip.train.augmented_batch = recording_indices(genlens.clip.train.augmented_batch, _indices)
+    genlens.metrics.locator_train.scene_targets = recording_indices(genlens.metrics.locator_train.scene_targets,
+                                                                    _indices)
+    for module in (genlens.cli.clip, genlens.cli.diffusion, genlens.cli.gan, genlens.cli.locator, genlens.cli.zoo):
         module.end_distributed = barrier
 
 
-def _small_scenes(data_dir: str) -> None:
-    """``locator train``: a few hundred generated scenes instead of the full 60,000-scene split."""
-    import genlens.cli.locator as locator_cli
+def small_scenes(data_dir: str):
+    """``locator train``: a few hundred generated scenes instead of the full 60,000-scene split; returns the
+    replacement of ``genlens.cli.locator._scenes``."""
     from genlens.data.fashion_mnist import load_fashion_mnist
     from genlens.data.scenes import SceneConfig, generate_scenes
 
     items = load_fashion_mnist("test", data_dir=data_dir)
     made = {split: generate_scenes(SceneConfig(split=split, count=n), items) for split, n in
             (("train", 96), ("test", 24))}
-    locator_cli._scenes = lambda spec, split, data_dir: made[spec.partition(":")[2] or split]
+    return lambda spec, split, data_dir: made[spec.partition(":")[2] or split]
 
 
 def noise_run(run_dir: Path, *, stop_at: int | None) -> list[torch.Tensor]:
@@ -146,6 +165,57 @@ def _noise(out: Path) -> None:
     save_file({"draws": torch.cat(draws)}, str(_here["dir"] / "draws.safetensors"))
 
 
+def own_loss_grads() -> dict[str, torch.Tensor]:
+    """Gradients of clip's contrastive loss and the locator's loss over a fixed global batch of 8, this process
+    holding its slice (DDP-averaged under a launcher; the whole batch without one)."""
+    import torch.nn.functional as F
+
+    from genlens.clip.train import _global_batch, multi_positive_clip_loss
+    from genlens.metrics.locator_train import locator_loss
+    from genlens.training.distributed import make_accelerator, num_processes
+
+    world = num_processes()
+    accelerator = make_accelerator(device="cpu") if world > 1 else None
+    rank = accelerator.process_index if accelerator else 0
+    mine = slice(rank * 8 // world, (rank + 1) * 8 // world)
+    g = torch.Generator().manual_seed(0)
+
+    class Tower(torch.nn.Module):  # clip: unit-norm embeddings and the temperature
+        def __init__(self) -> None:
+            super().__init__()
+            self.lin, self.logit_scale = torch.nn.Linear(6, 5), torch.nn.Parameter(torch.tensor(2.0))
+
+        def forward(self, x):
+            return F.normalize(self.lin(x), dim=-1), self.logit_scale.exp()
+
+    class Heads(torch.nn.Module):  # locator: heatmap logits and offsets
+        def __init__(self) -> None:
+            super().__init__()
+            self.heat, self.off = torch.nn.Conv2d(1, 3, 3, padding=1), torch.nn.Conv2d(1, 2, 3, padding=1)
+
+        def forward(self, x):
+            return self.heat(x), self.off(x)
+
+    torch.manual_seed(0)
+    tower, heads = Tower(), Heads()
+    x, txt = torch.randn(8, 6, generator=g), F.normalize(torch.randn(8, 5, generator=g), dim=-1)
+    labels = torch.tensor([0, 1, 0, 2, 1, 1, 3, 0])
+    images, heat = torch.rand(8, 1, 4, 4, generator=g), torch.rand(8, 3, 4, 4, generator=g)
+    heat[torch.arange(8), labels % 3, labels, 3 - labels] = 1.0  # one peak per image; rank 1's hold more objects
+    heat[5, 0, 0, 0] = heat[6, 1, 1, 1] = 1.0
+    offsets, mask = torch.rand(8, 2, 4, 4, generator=g), (heat.amax(1, keepdim=True) >= 1.0).float()
+    nets = [accelerator.prepare(m) if accelerator else m for m in (tower, heads)]
+
+    img, scale = nets[0](x[mine])
+    t, y = txt[mine], labels[mine]
+    if accelerator:
+        img, t, y = _global_batch(img, t, y, accelerator)
+    multi_positive_clip_loss(img, t, y, scale).backward()
+    locator_loss(nets[1], images[mine], (heat[mine], offsets[mine], mask[mine]), accelerator)["loss"].backward()
+    return {f"{name}.{k}": p.grad.detach().clone() for name, m in (("clip", tower), ("locator", heads))
+            for k, p in m.named_parameters()}
+
+
 def main(out: Path, plan: list[dict]) -> None:
     _patch()
     from genlens.cli.main import main as genlens_main
@@ -158,8 +228,14 @@ def main(out: Path, plan: list[dict]) -> None:
             _noise(out)
             (_here["dir"] / "exit").write_text("0")
             continue
+        if entry["name"] == "grads":
+            save_file(own_loss_grads(), str(_here["dir"] / "grads.safetensors"))
+            continue
         if "scenes_from" in entry:
-            _small_scenes(entry["scenes_from"])
+            import genlens.cli.locator as locator_cli
+
+            locator_cli._scenes = small_scenes(entry["scenes_from"])
+        _indices.clear()
         stdout, stderr, code = io.StringIO(), io.StringIO(), 0
         keep_stderr = contextlib.redirect_stderr(stderr) if entry["name"].startswith("gan") else contextlib.nullcontext()
         try:
@@ -170,6 +246,8 @@ def main(out: Path, plan: list[dict]) -> None:
         (_here["dir"] / "stdout.txt").write_text(stdout.getvalue())
         if entry["name"].startswith("gan"):
             (_here["dir"] / "stderr.txt").write_text(stderr.getvalue())
+        if _indices:
+            save_file({"indices": torch.stack(_indices)}, str(_here["dir"] / "indices.safetensors"))
         (_here["dir"] / "exit").write_text(str(code))
     _here.clear()
     end_distributed()

@@ -4,11 +4,12 @@ One launch runs all trainers one after another (:mod:`cli_worker`), so the start
 each process trained and wrote is recorded; the tests read those records.
 
 Semantics checked (docs/scaling.md): trainers on the shared loop (diffusion, zoo) are data-parallel, so
-both processes end with bit-identical weights; ``clip train`` and ``locator train`` have their own loops and
-train the whole run in every process (identical results, no speed-up); ``gan train`` is data-parallel
-without DDP (gradients all-reduced after each phase's backward, since R1 and Grad-CAM take a double
-backward): both processes end with bit-identical G, D and EMA, a run stopped after step 1 and resumed
-equals the straight run, and a global batch that does not divide by 2 is refused with one line.
+both processes end with bit-identical weights; ``clip train`` and ``locator train`` have their own loops,
+data-parallel too: each process trains on its half of every global batch (the global batches one process
+would train on) and both end with bit-identical weights; ``gan train`` is data-parallel without DDP
+(gradients all-reduced after each phase's backward, since R1 and Grad-CAM take a double backward): both
+processes end with bit-identical G, D and EMA, a run stopped after step 1 and resumed equals the straight
+run, and a global batch that does not divide by 2 is refused with one line.
 """
 from __future__ import annotations
 
@@ -60,6 +61,7 @@ def _plan(out: Path, fmnist: Path) -> list[dict]:
                   "--out", str(out / "locator"), "--device", "cpu"]},
         *_gan_plan(out, data),
         {"name": "noise", "argv": []},
+        {"name": "grads", "argv": []},
     ]
 
 
@@ -197,12 +199,61 @@ def test_processes_draw_their_own_noise(launched):
     assert torch.equal(draws[0], torch.randn((2, 3), generator=torch.Generator().manual_seed(5)))
 
 
-def test_resuming_in_another_process_count_reseeds_from_seed_and_step(launched):
-    """The 2-process run stopped after step 1; one process resumes it: the saved streams (one per process) do
-    not map, so the caller's generator restarts from (its seed, rank 0, step 1), never from step 0's draws."""
+def _worker():
     spec = importlib.util.spec_from_file_location("genlens_cli_worker", WORKER)
     worker = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(worker)
+    return worker
+
+
+def _halves(out: Path, name: str) -> list[torch.Tensor]:
+    """What each process's own loop trained on: (steps, local batch) item indices per rank."""
+    return [load_file(_record(out, r, name) / "indices.safetensors")["indices"] for r in (0, 1)]
+
+
+def test_clip_processes_split_every_global_batch(launched):
+    """32 images, global batch 16, one epoch: 2 steps x 2 processes x 8 images; together the processes see
+    every image exactly once, so each trained on its own, disjoint half of every global batch."""
+    halves = _halves(launched, "clip")
+    assert halves[0].shape == halves[1].shape == (2, 8)
+    assert torch.equal(torch.cat(halves).flatten().sort().values, torch.arange(32))
+
+
+def test_locator_processes_split_every_global_batch(launched, fmnist_dir, tmp_path, monkeypatch):
+    """The locator draws its batches with replacement: rank 0's and rank 1's halves of each step, joined, are
+    the global batch that one process (no launcher, the same command) trains on at that step."""
+    import genlens.cli.locator as locator_cli
+    import genlens.metrics.locator_train as locator_train
+    from genlens.cli.main import main as genlens_main
+
+    worker, alone = _worker(), []
+    monkeypatch.setattr(locator_train, "scene_targets", worker.recording_indices(locator_train.scene_targets, alone))
+    monkeypatch.setattr(locator_cli, "_scenes", worker.small_scenes(str(fmnist_dir)))
+    argv = next(e["argv"] for e in _plan(launched, fmnist_dir) if e["name"] == "locator")
+    argv[argv.index("--out") + 1] = str(tmp_path / "alone")
+    with pytest.raises(SystemExit) as done:
+        genlens_main(argv)
+    assert done.value.code in (0, None)
+    halves = _halves(launched, "locator")
+    assert halves[0].shape == halves[1].shape == (2, 4)  # 2 steps, global batch 8
+    assert torch.equal(torch.cat(halves, dim=1), torch.stack(alone))
+
+
+def test_own_losses_give_one_process_gradient(launched):
+    """clip's loss over features gathered with their gradient, and the locator's loss with global normalisers:
+    two processes holding halves of a global batch end (after DDP's mean) with one process's gradient."""
+    alone = _worker().own_loss_grads()
+    for rank in (0, 1):
+        two = load_file(_record(launched, rank, "grads") / "grads.safetensors")
+        assert two.keys() == alone.keys() and any(k.startswith("clip.") for k in two)
+        for key, value in alone.items():
+            torch.testing.assert_close(two[key], value, rtol=0, atol=1e-6, msg=key)
+
+
+def test_resuming_in_another_process_count_reseeds_from_seed_and_step(launched):
+    """The 2-process run stopped after step 1; one process resumes it: the saved streams (one per process) do
+    not map, so the caller's generator restarts from (its seed, rank 0, step 1), never from step 0's draws."""
+    worker = _worker()
     draws = worker.noise_run(launched / "noise-run", stop_at=None)
     assert len(draws) == 1 and draws[0].shape == (4, 3)  # step 2 only, the whole global batch
     expected = torch.randn((4, 3), generator=torch.Generator().manual_seed(5 + 1_000_003))

@@ -17,6 +17,7 @@ from genlens.cli.common import (
     progress_bar,
     write_run_json,
 )
+from genlens.training.distributed import end_distributed, is_main_process
 
 app = typer.Typer(help="A small CLIP-style model: the zoo CNN as image tower, trained against the frozen "
                   "all-MiniLM-L6-v2 sentence encoder on Fashion-MNIST captions.\n\n"
@@ -35,7 +36,8 @@ def _metrics_line(m: dict) -> str:
 def train(
     out: Path = typer.Option(Path("runs/fmnist-clip"), "--out", help="Output model folder."),
     epochs: float = typer.Option(2.0, "--epochs", help="Passes over the training images (may be fractional)."),
-    batch: int = typer.Option(256, "--batch", help="Images (and captions) per contrastive batch."),
+    batch: int = typer.Option(256, "--batch", help="Images (and captions) per contrastive batch (global: split "
+                              "over the processes of accelerate launch)."),
     lr: float = typer.Option(3e-3, "--lr", help="Peak AdamW learning rate."),
     seed: int = SeedOpt,
     device: str = DeviceOpt,
@@ -56,7 +58,6 @@ def train(
     from genlens.clip.train import ClipTrainConfig, evaluate_clip, train_config_dict, train_fmnist_clip
     from genlens.data.fashion_mnist import load_fashion_mnist
     from genlens.models.weights_io import save_model_folder
-    from genlens.training.distributed import is_main_process
     from genlens.utils.device import resolve_device
 
     if threads:
@@ -71,13 +72,14 @@ def train(
     t0 = time.perf_counter()
     with progress_bar(f"train fmnist-clip on {dev}", None, quiet=json_out) as cb:
         result = train_fmnist_clip(train_data, device=dev, config=cfg, callback=cb)
+    end_distributed()  # under accelerate launch: every process has trained its slices; the others stop here
+    if not is_main_process():  # under accelerate launch only rank 0 evaluates, writes the folder and prints
+        return
     metrics = evaluate_clip(result.model, test_data)
     metrics.update({"train_seconds": round(result.seconds, 1), "train_images_per_second":
                     round(result.images_per_second, 1), "device": str(dev), "threads": torch.get_num_threads(),
                     "history": result.history})
     config = train_config_dict(result, result.model)
-    if not is_main_process():  # under accelerate launch only rank 0 writes the folder and prints
-        return
     save_model_folder(out, result.model, config=config, command=command_line(), metrics=metrics)
     write_run_json(out, command=command_line(), config=config, seed=seed, metrics=metrics,
                    seconds=time.perf_counter() - t0)

@@ -18,6 +18,7 @@ from genlens.cli.common import (
     progress_bar,
     write_run_json,
 )
+from genlens.training.distributed import end_distributed, is_main_process
 
 app = typer.Typer(help="The object locator (CenterNet-style centres and classes), trained on real scenes' ground truth "
                   "and used only to evaluate generators.\n\n"
@@ -45,7 +46,8 @@ def train(data: str = typer.Option("fashion-scenes", "--data", help=SCENES_HELP 
                                    "manifest.json, run.json)."),
           size: int = typer.Option(16, "--size", help="Model width: channels of the first stage (16 or 32)."),
           steps: int = typer.Option(1500, "--steps", help="Training steps."),
-          batch: int = typer.Option(64, "--batch", help="Scenes per step."),
+          batch: int = typer.Option(64, "--batch", help="Scenes per step (global: split over the processes of "
+                                    "accelerate launch)."),
           lr: float = typer.Option(3e-3, "--lr", help="AdamW learning rate (cosine to zero)."),
           held_out: int = typer.Option(2000, "--held-out", help="Last train scenes kept out of training to choose "
                                        "the detection threshold (never the test scenes)."),
@@ -62,7 +64,6 @@ def train(data: str = typer.Option("fashion-scenes", "--data", help=SCENES_HELP 
     from genlens.metrics.locator import LocatorConfig, save_locator
     from genlens.metrics.locator_eval import choose_threshold, evaluate_locator
     from genlens.metrics.locator_train import train_locator
-    from genlens.training.distributed import is_main_process
     from genlens.utils.config_io import to_dict
     from genlens.utils.device import resolve_device
 
@@ -77,13 +78,14 @@ def train(data: str = typer.Option("fashion-scenes", "--data", help=SCENES_HELP 
     with progress_bar("locator", steps, quiet=json_out) as cb:
         model = train_locator(config, fit, steps=steps, batch=batch, lr=lr, callback=cb,
                               generator=torch.Generator().manual_seed(seed), device=resolve_device(device))
+    end_distributed()  # under accelerate launch: every process has trained its slices; the others stop here
+    if not is_main_process():  # under accelerate launch only rank 0 evaluates, writes the folder and prints
+        return
     threshold, validation = choose_threshold(model, held)
     test_spec = f"{data.partition(':')[0]}:test"
     scores = evaluate_locator(model, _scenes(test_spec, "test", data_dir), threshold=threshold)
     train_info = {"data": data, "steps": steps, "batch": batch, "lr": lr, "seed": seed, "scenes": len(fit),
                   "held_out": held_out, "seconds": round(time.perf_counter() - start, 1)}
-    if not is_main_process():  # under accelerate launch only rank 0 writes the folder and prints
-        return
     save_locator(out, model.cpu(), command=command_line(), metrics=scores, train=train_info, threshold=threshold)
     result = {"folder": str(out), "threshold": threshold, "threshold_chosen_on": f"{held_out} held-out train scenes "
               "(best F1)", "test": scores, "validation": validation}

@@ -7,6 +7,11 @@ captions, with multi-positive soft targets: every caption of the image's class i
 1/k for k positives (as in SupCon, Khosla et al. 2020, eq. 2, applied to image-text pairs). The text
 tower is locked (LiT, Zhai et al. 2022, with the roles of the towers swapped), so only the CNN, the
 projection and the temperature learn. Augmentation, optimiser and schedule are the zoo trainer's.
+
+Under ``accelerate launch`` with N processes the run is data-parallel: ``batch_size`` stays the global batch
+(a multiple of N), each process encodes its contiguous slice of every global batch (the same permutation
+as one process) and draws its own augmentation and captions (:func:`split_generators`), and the loss is
+the one-process loss over the whole global batch (see :func:`_global_batch`).
 """
 from __future__ import annotations
 
@@ -17,6 +22,7 @@ from typing import Any
 
 import torch
 import torch.nn.functional as F
+from torch import nn
 
 from genlens.clip.model import FmnistClip, FmnistClipConfig
 from genlens.data.base import ImageData
@@ -24,6 +30,7 @@ from genlens.data.captions import NOUNS, class_captions, held_out_prompts
 from genlens.errors import GenlensError
 from genlens.models.zoo.augment import augmented_batch
 from genlens.models.zoo.train import adamw_warmup_cosine, clipped_step
+from genlens.training.distributed import make_accelerator, num_processes, split_generators
 from genlens.utils.config_io import to_dict
 from genlens.utils.modes import eval_mode
 
@@ -90,16 +97,50 @@ def caption_bank(encoder, *, per_class: int | None = None) -> tuple[torch.Tensor
     return emb, offsets, counts
 
 
+class _ImageTower(nn.Module):
+    """What a step runs through DDP: the image embeddings and the temperature (every trainable parameter)."""
+
+    def __init__(self, clip: FmnistClip) -> None:
+        super().__init__()
+        self.clip = clip
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        return self.clip.encode_image(x), self.clip.scale()
+
+
+def _global_batch(img: torch.Tensor, txt: torch.Tensor, labels: torch.Tensor,
+                  accelerator: Any) -> tuple[torch.Tensor, ...]:
+    """Every process's (img, txt, labels) slices joined in rank order: the global batch of one process.
+
+    The image features are gathered WITH their gradient (``torch.distributed.nn.functional.all_gather``), as
+    CLIP trains (Radford et al. 2021: the similarity matrix over the whole batch across workers), so the
+    negatives are the global batch and the recipe does not change with the process count (local negatives
+    would shrink them to B / N). Every process then computes the same loss L over all B pairs; the gather's
+    backward sums the processes' gradients, so each holds N x dL/d(its slice), and DDP's mean over the
+    processes gives exactly one process's gradient dL/dtheta. Captions and labels carry no gradient."""
+    from torch.distributed.nn.functional import all_gather
+
+    return torch.cat(all_gather(img)), accelerator.gather(txt), accelerator.gather(labels)
+
+
 def train_fmnist_clip(train: ImageData, *, device: torch.device, config: ClipTrainConfig | None = None,
                       model_config: FmnistClipConfig | None = None, callback: Callback | None = None,
                       max_steps: int | None = None) -> ClipTrainResult:
     cfg = config or ClipTrainConfig()
+    world = num_processes()
+    if cfg.batch_size % world:
+        raise GenlensError(f"--batch {cfg.batch_size} is not divisible by the {world} processes; give a global batch "
+                           f"that is a multiple of {world}")
+    accelerator = make_accelerator(device=device) if world > 1 else None  # joins the process group
+    rank, local = (accelerator.process_index if accelerator else 0), cfg.batch_size // world
     torch.manual_seed(cfg.seed)
     model = FmnistClip(model_config).to(device)
     emb, offsets, counts = caption_bank(model.text_encoder(), per_class=cfg.captions_per_class)
     emb, offsets, counts = emb.to(device), offsets.to(device), counts.to(device)
     gen = torch.Generator(device=device).manual_seed(cfg.seed)
-    order_gen = torch.Generator().manual_seed(cfg.seed + 1)
+    if world > 1:  # each process draws its own augmentation and captions; rank 0 keeps the one-process stream
+        split_generators({"augment": gen}, rank)
+    order_gen = torch.Generator().manual_seed(cfg.seed + 1)  # never split: every process needs the same order
 
     data = train.take(cfg.limit_images) if cfg.limit_images else train
     x_all, y_all = data.images.to(device), data.labels.to(device)
@@ -111,10 +152,12 @@ def train_fmnist_clip(train: ImageData, *, device: torch.device, config: ClipTra
 
     opt, sched = adamw_warmup_cosine(model, lr=cfg.lr, weight_decay=cfg.weight_decay, total=total,
                                      warmup=min(cfg.warmup_steps, total // 2))
+    tower = _ImageTower(model)
+    net = accelerator.prepare(tower) if accelerator else tower  # DDP: averages the gradients of the processes
 
     history: list[dict[str, float]] = []
     t0 = time.perf_counter()
-    model.train()
+    net.train()  # the model too
     step, epoch = 0, 0
     while step < total:
         perm = torch.randperm(n, generator=order_gen).to(device)
@@ -122,17 +165,21 @@ def train_fmnist_clip(train: ImageData, *, device: torch.device, config: ClipTra
         for b in range(per_epoch):
             if step >= total:
                 break
-            idx = perm[b * cfg.batch_size : (b + 1) * cfg.batch_size]
+            start = b * cfg.batch_size + rank * local
+            idx = perm[start : start + local]  # this process's slice of the global batch
             x = augmented_batch(x_all, idx, max_shift=cfg.max_shift, hflip=cfg.hflip, generator=gen)
             y = y_all[idx]
             u = torch.rand(len(y), generator=gen, device=gen.device).to(device)
             cap = offsets[y] + (u * counts[y]).long().clamp_max(counts[y] - 1)  # one random caption per image
-            img = model.encode_image(x)  # (B, 384)
-            loss = multi_positive_clip_loss(img, emb[cap], y, model.scale())
+            img, scale = net(x)  # (b, 384) unit-norm, b = B / processes
+            txt = emb[cap]
+            if accelerator:
+                img, txt, y = _global_batch(img, txt, y, accelerator)  # (B, 384), (B, 384), (B,)
+            loss = multi_positive_clip_loss(img, txt, y, scale)
             clipped_step(loss, model, opt, sched, grad_clip=cfg.grad_clip)
             step += 1
             with torch.no_grad():  # does the image pick a caption of its class among the batch's?
-                acc = float((y[(img @ emb[cap].T).argmax(1)] == y).float().mean())
+                acc = float((y[(img @ txt.T).argmax(1)] == y).float().mean())
             run_loss, run_acc, seen = run_loss + float(loss.detach()), run_acc + acc, seen + 1
             if callback is not None:
                 callback({"step": step, "total": total, "epoch": epoch, "loss": float(loss.detach()), "acc": acc,

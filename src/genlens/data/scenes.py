@@ -16,8 +16,8 @@ exclusive), centres (the box centre; pixel ``i`` spans ``[i, i + 1)``) and per-i
 item's nonzero pixels before compositing). ``labels`` (the ImageData field) is slot 0's class.
 
 Generated data are cached in ``~/.cache/genlens/fashion-scenes`` (beside the Fashion-MNIST cache) as
-safetensors with a JSON holding the config and the file's sha256; a missing, unreadable or changed
-file is regenerated.
+safetensors with a JSON holding the config and the file's sha256, keyed by the config and the Fashion-MNIST
+files the items come from; a missing, unreadable or changed file is regenerated.
 """
 from __future__ import annotations
 
@@ -32,7 +32,7 @@ import torch
 
 import genlens.data.scene_render as R
 from genlens.data.base import ImageData
-from genlens.data.fashion_mnist import CLASS_NAMES, cache_dir, load_fashion_mnist
+from genlens.data.fashion_mnist import CLASS_NAMES, FILES, cache_dir, find_fashion_mnist, load_fashion_mnist
 from genlens.errors import GenlensError
 from genlens.utils.config_io import from_dict, to_dict
 from genlens.utils.io import atomic_write, atomic_write_json, sha256_file
@@ -184,24 +184,38 @@ def scenes_cache_dir() -> Path:
     return cache_dir().parent / "fashion-scenes"
 
 
-def config_key(config: SceneConfig) -> str:
-    text = json.dumps({"format": FORMAT, "config": to_dict(config)}, sort_keys=True)
+def source_sha256(split: str, data_dir: str | os.PathLike | None = None) -> str:
+    """What the scenes are built from: sha256 over the bytes of the split's two Fashion-MNIST files, as found
+    for ``data_dir``. Scenes of one folder are never served for another with other files; the same files in
+    two folders share their scenes."""
+    folder = find_fashion_mnist(data_dir)
+    digests = {name: sha256_file(folder / name) for name in FILES[split]}
+    return hashlib.sha256(json.dumps(digests, sort_keys=True).encode()).hexdigest()
+
+
+def config_key(config: SceneConfig, source: str) -> str:
+    """The cache key: generator format, scene config and item source (:func:`source_sha256`)."""
+    text = json.dumps({"format": FORMAT, "config": to_dict(config), "source": source}, sort_keys=True)
     return hashlib.sha256(text.encode()).hexdigest()
 
 
-def cache_paths(config: SceneConfig, folder: str | os.PathLike | None = None) -> tuple[Path, Path]:
+def cache_paths(config: SceneConfig, folder: str | os.PathLike | None = None, *,
+                data_dir: str | os.PathLike | None = None, source: str | None = None) -> tuple[Path, Path]:
+    """(tensors, meta) cache files of ``config``'s scenes built from the Fashion-MNIST files of ``data_dir``
+    (or from ``source``, their :func:`source_sha256`)."""
     folder = Path(folder) if folder else scenes_cache_dir()
-    stem = f"{config.name}-{config.split}-{config_key(config)[:16]}"
+    source = source_sha256(config.split, data_dir) if source is None else source
+    stem = f"{config.name}-{config.split}-{config_key(config, source)[:16]}"
     return folder / f"{stem}.safetensors", folder / f"{stem}.json"
 
 
-def _read_cached(config: SceneConfig, tensors_path: Path, meta_path: Path) -> SceneData | None:
+def _read_cached(config: SceneConfig, key: str, tensors_path: Path, meta_path: Path) -> SceneData | None:
     from safetensors import SafetensorError
     from safetensors.torch import load_file
 
     try:
         meta = json.loads(meta_path.read_text())
-        if meta.get("config_sha256") != config_key(config) or meta.get("sha256") != sha256_file(tensors_path):
+        if meta.get("config_sha256") != key or meta.get("sha256") != sha256_file(tensors_path):
             return None
         if from_dict(SceneConfig, meta.get("config"), where=str(meta_path)) != config:
             return None
@@ -222,9 +236,11 @@ def load_scenes(config: SceneConfig | None = None, *, data_dir: str | os.PathLik
     config = config or SceneConfig()
     if items is not None:
         return generate_scenes(config, items)
-    tensors_path, meta_path = cache_paths(config, cache)
+    source = source_sha256(config.split, data_dir)
+    key = config_key(config, source)
+    tensors_path, meta_path = cache_paths(config, cache, source=source)
     if tensors_path.is_file() and meta_path.is_file():
-        hit = _read_cached(config, tensors_path, meta_path)
+        hit = _read_cached(config, key, tensors_path, meta_path)
         if hit is not None:
             return hit
     start = time.perf_counter()
@@ -232,7 +248,7 @@ def load_scenes(config: SceneConfig | None = None, *, data_dir: str | os.PathLik
     seconds = time.perf_counter() - start
     tensors = {k: v.contiguous() for k, v in data.tensors().items()}
     atomic_write(tensors_path, lambda p: save_file(tensors, str(p), metadata={"format": "pt"}))
-    atomic_write_json(meta_path, {"format": FORMAT, "config": to_dict(config), "config_sha256": config_key(config),
-                                  "sha256": sha256_file(tensors_path), "content_sha256": content_sha256(data),
+    atomic_write_json(meta_path, {"format": FORMAT, "config": to_dict(config), "config_sha256": key,
+                                  "source_sha256": source, "sha256": sha256_file(tensors_path), "content_sha256": content_sha256(data),
                                   "generate_seconds": round(seconds, 3)})
     return data

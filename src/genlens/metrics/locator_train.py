@@ -8,6 +8,12 @@ p / R - p~ in [0, 1)^2.
 
 Loss: the penalty-reduced pixel-wise focal loss (eq. 1, alpha = 2, beta = 4), normalised by the number of
 objects, plus the L1 offset loss at object cells only (eq. 2, weight 1).
+
+Under ``accelerate launch`` with N processes the run is data-parallel: ``batch`` stays the global batch (a
+multiple of N), every process draws the same global batch and trains on its contiguous slice of it, DDP
+averages the gradients, and the two normalisers (objects, object cells) are the global batch's counts, so
+the loss and its gradient are one process's over the whole batch (BatchNorm aside: each process normalises
+with its slice's statistics).
 """
 from __future__ import annotations
 
@@ -19,6 +25,7 @@ import torch
 
 from genlens.errors import GenlensError
 from genlens.metrics.locator import Locator, LocatorConfig, build_locator, check_images
+from genlens.training.distributed import make_accelerator, num_processes
 
 ALPHA, BETA = 2.0, 4.0
 
@@ -52,22 +59,30 @@ def make_targets(classes: torch.Tensor, centres_px: torch.Tensor, sides_px: torc
     return heat, offset, mask
 
 
-def focal_loss(logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+def focal_loss(logits: torch.Tensor, target: torch.Tensor, *, count: torch.Tensor | None = None) -> torch.Tensor:
     """CenterNet eq. 1: -1/N sum[(1 - p)^a log p at peaks (target == 1); (1 - Y)^b p^a log(1 - p) elsewhere],
-    N = number of peaks; computed from logits with log-sigmoid for stability."""
+    N = number of peaks (or ``count``: the global batch's, under several processes); computed from logits
+    with log-sigmoid for stability."""
     p = logits.sigmoid()
     log_p, log_1mp = torch.nn.functional.logsigmoid(logits), torch.nn.functional.logsigmoid(-logits)
     pos = (target >= 1.0).float()
     pos_term = (1 - p) ** ALPHA * log_p * pos
     neg_term = (1 - target) ** BETA * p**ALPHA * log_1mp * (1 - pos)
-    return -(pos_term.sum() + neg_term.sum()) / pos.sum().clamp(min=1.0)
+    return -(pos_term.sum() + neg_term.sum()) / (pos.sum() if count is None else count).clamp(min=1.0)
 
 
-def locator_loss(model: Locator, images: torch.Tensor, targets: tuple[torch.Tensor, ...]) -> dict[str, torch.Tensor]:
+def locator_loss(model: Locator, images: torch.Tensor, targets: tuple[torch.Tensor, ...],
+                 accelerator: Any = None) -> dict[str, torch.Tensor]:
+    """Focal + offset loss; with ``accelerator`` (several processes) the normalisers are summed over the
+    processes and the loss scaled by their number, so DDP's mean of the gradients is the global batch's."""
     heat_t, off_t, mask = targets
     logits, off = model(images)
-    focal = focal_loss(logits, heat_t)
-    l1 = ((off - off_t).abs() * mask).sum() / mask.sum().clamp(min=1.0)  # eq. 2, object cells only
+    peaks, cells, world = (heat_t >= 1.0).float().sum(), mask.sum(), 1
+    if accelerator is not None:
+        peaks, cells = accelerator.reduce(torch.stack([peaks, cells]), reduction="sum")
+        world = accelerator.num_processes
+    focal = focal_loss(logits, heat_t, count=peaks) * world
+    l1 = ((off - off_t).abs() * mask).sum() / cells.clamp(min=1.0) * world  # eq. 2, object cells only
     return {"loss": focal + l1, "focal": focal, "offset": l1}
 
 
@@ -93,7 +108,13 @@ def train_locator(config: LocatorConfig, data: Any, *, steps: int, batch: int = 
     if int(data.counts.max()) > config.max_items:
         raise GenlensError(f"the scenes hold up to {int(data.counts.max())} objects but max_items is "
                            f"{config.max_items}; raise max_items")
-    generator = generator or torch.Generator().manual_seed(0)
+    world = num_processes()
+    if batch % world:
+        raise GenlensError(f"--batch {batch} is not divisible by the {world} processes; give a global batch that is a "
+                           f"multiple of {world}")
+    accelerator = make_accelerator(device=device) if world > 1 else None  # joins the process group
+    rank, local = (accelerator.process_index if accelerator else 0), batch // world
+    generator = generator or torch.Generator().manual_seed(0)  # never split: it draws the global batches
     # the initial weights come from ``generator`` too, not the global RNG: the same seed, the same locator
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(int(torch.randint(0, 2**62, (1,), generator=generator)))
@@ -101,19 +122,23 @@ def train_locator(config: LocatorConfig, data: Any, *, steps: int, batch: int = 
     model = model.to(device).train()
     opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=weight_decay)
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: 0.5 * (1 + torch.cos(torch.tensor(s / steps * torch.pi))).item())
+    net = accelerator.prepare(model) if accelerator else model  # DDP: averages the gradients of the processes
     start = time.perf_counter()
     for step in range(steps):
-        idx = torch.randint(0, len(data), (batch,), generator=generator)
+        idx = torch.randint(0, len(data), (batch,), generator=generator)[rank * local : (rank + 1) * local]
         images = check_images(model, data.images[idx])
         targets = tuple(t.to(images.device) for t in scene_targets(data, idx, config))
-        losses = locator_loss(model, images, targets)
-        if not torch.isfinite(losses["loss"]):
-            raise GenlensError(f"locator loss became {losses['loss'].item()} at step {step}; lower the learning rate")
+        losses = locator_loss(net, images, targets, accelerator)
+        logged = {k: v.detach() for k, v in losses.items()}
+        if accelerator:  # the global batch's values, the same in every process (so all stop together on NaN)
+            logged = dict(zip(logged, accelerator.reduce(torch.stack(list(logged.values())), reduction="mean")))
+        if not torch.isfinite(logged["loss"]):
+            raise GenlensError(f"locator loss became {logged['loss'].item()} at step {step}; lower the learning rate")
         opt.zero_grad(set_to_none=True)
         losses["loss"].backward()
         opt.step()
         sched.step()
         if callback is not None:
-            callback({"step": step + 1, "steps": steps, **{k: float(v.detach()) for k, v in losses.items()},
+            callback({"step": step + 1, "steps": steps, **{k: float(v) for k, v in logged.items()},
                       "seconds": time.perf_counter() - start})
     return model.eval()

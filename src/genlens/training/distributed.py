@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     import torch
+    from accelerate import Accelerator
     from torch import nn
 
 # A large odd constant (the 64-bit golden ratio): seed + rank · STRIDE keeps the processes' streams apart from
@@ -22,6 +23,12 @@ def process_index() -> int:
     if int(os.environ.get("WORLD_SIZE", "1") or 1) <= 1:
         return 0
     return int(os.environ.get("RANK", "0") or 0)
+
+
+def num_processes() -> int:
+    """How many processes the launcher started (``WORLD_SIZE``; 1 without a launcher), read from the
+    environment like :func:`process_index`."""
+    return max(1, int(os.environ.get("WORLD_SIZE", "1") or 1))
 
 
 def is_main_process() -> bool:
@@ -43,6 +50,25 @@ def split_generators(generators: Mapping[str, torch.Generator] | None, rank: int
     ``world`` correlated copies of the draws instead of independent ones."""
     for gen in (generators or {}).values():
         gen.manual_seed(process_seed(gen.initial_seed() + salt, rank))
+
+
+def make_accelerator(*, device: str | torch.device = "auto", mixed_precision: str = "no") -> Accelerator:
+    """An ``Accelerator`` for ``device`` (``cpu=True`` on a CPU, so several CPU processes use gloo); under a
+    launcher this joins the process group. Accelerate keeps one shared state per process: a second trainer in
+    the same process with other settings resets it instead of failing."""
+    from accelerate import Accelerator
+    from accelerate.state import AcceleratorState
+
+    from genlens.utils.device import resolve_device
+
+    kwargs = {"cpu": resolve_device(device).type == "cpu", "mixed_precision": mixed_precision}
+    try:
+        return Accelerator(**kwargs)
+    except ValueError as err:  # an earlier run in this process fixed other settings in the shared state
+        if "already been initialized" not in str(err):
+            raise
+        AcceleratorState._reset_state()
+        return Accelerator(**kwargs)
 
 
 def end_distributed() -> None:

@@ -23,7 +23,6 @@ from typing import Any, ClassVar
 
 import torch
 from accelerate import Accelerator
-from accelerate.state import AcceleratorState
 from accelerate.utils import gather_object
 from torch import nn
 
@@ -31,12 +30,11 @@ from genlens.errors import GenlensError
 from genlens.training.checkpoint import find_intact_checkpoint, load_checkpoint, read_checkpoint_state, save_checkpoint
 from genlens.training.config_diff import check_same_config, config_to_dict
 from genlens.training.data_order import DataOrder
-from genlens.training.distributed import split_generators
+from genlens.training.distributed import make_accelerator, split_generators
 from genlens.training.ema import EMA, unwrap_module
 from genlens.training.interrupt import DeferredInterrupt
 from genlens.training.lock import run_lock
 from genlens.training.rng import capture_rng_state, restore_rng_state
-from genlens.utils.device import resolve_device
 from genlens.utils.seed import seed_everything
 
 Batch = Any  # a tensor, or a tuple / list / dict of tensors, sliced along dim 0
@@ -110,14 +108,7 @@ def _take(data: Batch, idx: torch.Tensor, device: torch.device) -> Batch:
 
 
 def _make_accelerator(config: TrainConfig) -> Accelerator:
-    kwargs = {"cpu": resolve_device(config.device).type == "cpu", "mixed_precision": config.mixed_precision}
-    try:
-        return Accelerator(**kwargs)
-    except ValueError as err:  # an earlier run in this process fixed other settings in the shared state
-        if "already been initialized" not in str(err):
-            raise
-        AcceleratorState._reset_state()
-        return Accelerator(**kwargs)
+    return make_accelerator(device=config.device, mixed_precision=config.mixed_precision)
 
 
 # ----------------------------------------------------------------------------------------- the loop
