@@ -2,12 +2,11 @@
 beside it), uncaptioned images take the null condition, and the trained folder samples prompts by path."""
 from __future__ import annotations
 
-import hashlib
 import json
 
-import numpy as np
 import pytest
 import torch
+from captioned_data import CAPTIONS, TextSeeded, captioned_folder, use_seeded_text
 from PIL import Image
 
 from genlens.data.folder import load_image_folder
@@ -15,27 +14,6 @@ from genlens.diffusion import DiffusionTrainConfig, UNetConfig, train_diffusion
 from genlens.diffusion.text import caption_table, image_caption_table
 from genlens.diffusion.train import CaptionTable, diffusion_loss
 from genlens.errors import GenlensError
-from genlens.text import check_prompt
-
-# Index order is by path: 0.png, 1.png, 2.png, 3.png.
-CAPTIONS = ["a red square", "a green square", "a blue square", ""]
-
-
-class TextSeeded:
-    """Stands in for MiniLM (11 s to load): token embeddings seeded by the text, so a row names its caption."""
-
-    name = "minilm"
-
-    def check(self, text):
-        return check_prompt(text)
-
-    def encode_tokens(self, texts, *, max_tokens, pooled=False):
-        rows = [torch.randn(max_tokens, 384, generator=torch.Generator().manual_seed(
-            int(hashlib.sha256(t.encode()).hexdigest()[:8], 16))) for t in texts]
-        return torch.stack(rows), torch.ones(len(texts), max_tokens, dtype=torch.bool)
-
-    def encode(self, texts):
-        return torch.nn.functional.normalize(torch.randn(len(texts), 384), dim=-1)
 
 
 @pytest.fixture(autouse=True)
@@ -45,25 +23,8 @@ def own_cache(tmp_path, monkeypatch):
 
 
 @pytest.fixture
-def seeded_text(monkeypatch):
-    import genlens.text
-
-    monkeypatch.setattr(genlens.text, "load_text_encoder", lambda name="minilm", **kw: TextSeeded())
-
-
-def captioned_folder(root, captions=CAPTIONS):
-    """A flat folder of 32x32 colour PNGs: the first two captioned in captions.jsonl, the rest by .txt files."""
-    root.mkdir(parents=True, exist_ok=True)
-    rng = np.random.default_rng(0)
-    for i, text in enumerate(captions):
-        img = rng.integers(0, 60, (32, 32, 3), dtype=np.uint8)
-        img[8:24, 8:24, i % 3] = 230
-        Image.fromarray(img).save(root / f"{i}.png")
-        if i >= 2 and text:
-            (root / f"{i}.txt").write_text(text + "\n")
-    (root / "captions.jsonl").write_text("".join(json.dumps({"file": f"{i}.png", "text": captions[i]}) + "\n"
-                                                 for i in range(2)))
-    return root
+def seeded_text(monkeypatch, tmp_path):
+    use_seeded_text(monkeypatch, tmp_path)
 
 
 def test_the_table_holds_each_images_own_caption(tmp_path):
