@@ -95,7 +95,7 @@ def test_a_captioned_folder_trains_samples_by_prompt_and_resumes_only_on_its_cap
     code, stdout, err = cli(args)
     assert code == 0, err
     assert json.loads(stdout)["cond"] == "text"
-    assert "1 of 4 images have no caption: they train with the null condition" in " ".join(err.split())
+    assert "1 of 4 image(s) have no caption: with --cond text they train with the null condition" in " ".join(err.split())
     record = json.loads((out / "manifest.json").read_text())["metrics"]["captions"]
     assert record["count"] == 3 and record["images"] == 4 and record["uncaptioned"] == 1
     assert record["source"].startswith("minilm/")

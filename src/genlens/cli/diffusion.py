@@ -145,9 +145,6 @@ def train(
         captions = caption_table(data, load_text_encoder("minilm"), max_tokens=unet.max_tokens,
                                  pooled=unet.pooled_token, caption_round=config.caption_round)
         config = replace(config, captions_from="images" if captions.per_image else "classes")
-        if captions.per_image and (missing := captions.record()["uncaptioned"]):
-            err_console.print(f"note: {missing} of {len(data)} images have no caption: they train with the null "
-                              "condition (unconditional)", soft_wrap=True)
     t0 = time.perf_counter()
     with progress_bar(f"diffusion ({cond})", steps, quiet=json_out) as cb:
         if grid_every:
