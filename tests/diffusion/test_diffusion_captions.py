@@ -140,3 +140,17 @@ def test_a_captioned_class_folder_is_scored_with_its_own_captions(cli, tmp_path,
     assert code == 0, err
     result = json.loads(stdout)
     assert result["prompts"] == {"captions_of": f"folder:{root}", "count": 6} and result["fid"]["n_fake"] == 4
+
+
+def test_a_captioned_folder_without_cond_text_trains_by_its_classes_and_says_how_to_use_the_captions(
+        cli, tmp_path, png_folder):
+    root = png_folder(classes=2, per_class=3, size=32)
+    for f in sorted(root.glob("*/*.png"))[:4]:
+        f.with_suffix(".txt").write_text("a coloured square")
+    code, stdout, err = cli(["diffusion", "train", "--data", f"folder:{root}", "--channels", "3", "--tiny",
+                             "--steps", "1", "--batch", "4", "--out", tmp_path / "m", "--device", "cpu", "--json"])
+    assert code == 0, err
+    assert json.loads(stdout)["cond"] == "class"  # the default stays: captions are used only when asked for
+    said = " ".join(err.split())
+    assert said.count("this folder has captions for 4 image(s); pass --cond text to train on them") == 1, err
+    assert "(this run trains --cond class)" in said
