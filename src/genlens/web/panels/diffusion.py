@@ -46,6 +46,7 @@ class DiffusionPanel:
     def __init__(self, names: list[str], *, device: str = "cpu") -> None:
         self.names, self.device = list(names), device
         self._pipes: dict[str, Any] = {}
+        self._prompts: dict[str, list[str]] = {}
         self._lock = threading.Lock()
         self._runs: dict[str, threading.Lock] = {name: threading.Lock() for name in self.names}
 
@@ -72,10 +73,17 @@ class DiffusionPanel:
         own = pipe.bundle.captions_from == "images"
         return {"model": name, "cond": pipe.cond_kind, "classes": [] if own else list(pipe.class_names),
                 "captions_from": pipe.bundle.captions_from if pipe.cond_kind == "text" else None,
-                "prompts": pipe.own_prompts(),
+                "prompts": self._own_prompts(name, pipe),
                 "samplers": list(SAMPLER_NAMES), "max_steps": MAX_STEPS,
                 "recommended": {k: record[k] for k in ("sampler", "steps", "guidance", "anchors")},
                 "sources": record["sources"]}
+
+    def _own_prompts(self, name: str, pipe) -> list[str]:
+        """The model's own captions to start from, read once per model (a big folder's scan is not free)."""
+        with self._lock:
+            if name not in self._prompts:
+                self._prompts[name] = pipe.own_prompts()
+            return self._prompts[name]
 
     def _configured(self, req: DiffusionRequest):
         pipe = self.pipeline(req.model)
