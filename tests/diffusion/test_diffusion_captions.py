@@ -2,12 +2,11 @@
 beside it), uncaptioned images take the null condition, and the trained folder samples prompts by path."""
 from __future__ import annotations
 
-import hashlib
 import json
 
-import numpy as np
 import pytest
 import torch
+from captioned_data import CAPTIONS, TextSeeded, captioned_folder, use_seeded_text
 from PIL import Image
 
 from genlens.data.folder import load_image_folder
@@ -15,27 +14,6 @@ from genlens.diffusion import DiffusionTrainConfig, UNetConfig, train_diffusion
 from genlens.diffusion.text import caption_table, image_caption_table
 from genlens.diffusion.train import CaptionTable, diffusion_loss
 from genlens.errors import GenlensError
-from genlens.text import check_prompt
-
-# Index order is by path: 0.png, 1.png, 2.png, 3.png.
-CAPTIONS = ["a red square", "a green square", "a blue square", ""]
-
-
-class TextSeeded:
-    """Stands in for MiniLM (11 s to load): token embeddings seeded by the text, so a row names its caption."""
-
-    name = "minilm"
-
-    def check(self, text):
-        return check_prompt(text)
-
-    def encode_tokens(self, texts, *, max_tokens, pooled=False):
-        rows = [torch.randn(max_tokens, 384, generator=torch.Generator().manual_seed(
-            int(hashlib.sha256(t.encode()).hexdigest()[:8], 16))) for t in texts]
-        return torch.stack(rows), torch.ones(len(texts), max_tokens, dtype=torch.bool)
-
-    def encode(self, texts):
-        return torch.nn.functional.normalize(torch.randn(len(texts), 384), dim=-1)
 
 
 @pytest.fixture(autouse=True)
@@ -45,25 +23,8 @@ def own_cache(tmp_path, monkeypatch):
 
 
 @pytest.fixture
-def seeded_text(monkeypatch):
-    import genlens.text
-
-    monkeypatch.setattr(genlens.text, "load_text_encoder", lambda name="minilm", **kw: TextSeeded())
-
-
-def captioned_folder(root, captions=CAPTIONS):
-    """A flat folder of 32x32 colour PNGs: the first two captioned in captions.jsonl, the rest by .txt files."""
-    root.mkdir(parents=True, exist_ok=True)
-    rng = np.random.default_rng(0)
-    for i, text in enumerate(captions):
-        img = rng.integers(0, 60, (32, 32, 3), dtype=np.uint8)
-        img[8:24, 8:24, i % 3] = 230
-        Image.fromarray(img).save(root / f"{i}.png")
-        if i >= 2 and text:
-            (root / f"{i}.txt").write_text(text + "\n")
-    (root / "captions.jsonl").write_text("".join(json.dumps({"file": f"{i}.png", "text": captions[i]}) + "\n"
-                                                 for i in range(2)))
-    return root
+def seeded_text(monkeypatch, tmp_path):
+    use_seeded_text(monkeypatch, tmp_path)
 
 
 def test_the_table_holds_each_images_own_caption(tmp_path):
@@ -134,7 +95,7 @@ def test_a_captioned_folder_trains_samples_by_prompt_and_resumes_only_on_its_cap
     code, stdout, err = cli(args)
     assert code == 0, err
     assert json.loads(stdout)["cond"] == "text"
-    assert "1 of 4 images have no caption: they train with the null condition" in " ".join(err.split())
+    assert "1 of 4 image(s) have no caption: with --cond text they train with the null condition" in " ".join(err.split())
     record = json.loads((out / "manifest.json").read_text())["metrics"]["captions"]
     assert record["count"] == 3 and record["images"] == 4 and record["uncaptioned"] == 1
     assert record["source"].startswith("minilm/")
@@ -179,3 +140,17 @@ def test_a_captioned_class_folder_is_scored_with_its_own_captions(cli, tmp_path,
     assert code == 0, err
     result = json.loads(stdout)
     assert result["prompts"] == {"captions_of": f"folder:{root}", "count": 6} and result["fid"]["n_fake"] == 4
+
+
+def test_a_captioned_folder_without_cond_text_trains_by_its_classes_and_says_how_to_use_the_captions(
+        cli, tmp_path, png_folder):
+    root = png_folder(classes=2, per_class=3, size=32)
+    for f in sorted(root.glob("*/*.png"))[:4]:
+        f.with_suffix(".txt").write_text("a coloured square")
+    code, stdout, err = cli(["diffusion", "train", "--data", f"folder:{root}", "--channels", "3", "--tiny",
+                             "--steps", "1", "--batch", "4", "--out", tmp_path / "m", "--device", "cpu", "--json"])
+    assert code == 0, err
+    assert json.loads(stdout)["cond"] == "class"  # the default stays: captions are used only when asked for
+    said = " ".join(err.split())
+    assert said.count("this folder has captions for 4 image(s); pass --cond text to train on them") == 1, err
+    assert "(this run trains --cond class)" in said

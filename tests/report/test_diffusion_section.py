@@ -5,10 +5,12 @@ import json
 
 import pytest
 import torch
+from captioned_data import CAPTIONS, captioned_folder, train_text_folder, use_seeded_text
 
 from genlens.data.fashion_mnist import CLASS_NAMES
+from genlens.errors import GenlensError
 from genlens.report import diffusion_section as D
-from genlens.report.tour import SECTIONS, TourContext
+from genlens.report.tour import SECTIONS, TourContext, build_tour
 
 
 @pytest.fixture(autouse=True, scope="module")
@@ -112,3 +114,22 @@ def test_missing_models_and_bench_name_the_commands(ctx, shipped, monkeypatch, t
 def test_tour_lists_the_real_section():
     fn = dict((a, f) for a, _, f in SECTIONS)["diffusion"]
     assert "later" not in getattr(fn, "__qualname__", "")
+
+
+def test_a_text_model_of_its_own_captions_shows_them_unanchored(ctx, cli, tmp_path, monkeypatch):
+    use_seeded_text(monkeypatch, tmp_path)
+    monkeypatch.setattr(D, "STEPS", 2)
+    root = captioned_folder(tmp_path / "photos")
+    ctx.text_diffusion = tmp_path / "m"
+    train_text_folder(cli, root, ctx.text_diffusion)
+    html = D._text_part(ctx, cnn=None)  # no judge: the zoo knows Fashion-MNIST's classes only
+    gallery = ctx.numbers["diffusion"]["prompt_gallery"]
+    assert gallery["prompts"] == [c for c in CAPTIONS if c] and gallery["anchors"] == 0
+    assert gallery["captions_of"] == f"folder:{root}" and gallery["n"] == 3
+    assert (ctx.out / "diffusion" / "prompts.png").is_file() and "a green square" in html
+    for f in root.iterdir():  # the training folder went away: the part says how to draw it instead
+        f.unlink()
+    root.rmdir()
+    assert "--prompt TEXT" in D._text_part(ctx, cnn=None)
+    with pytest.raises(GenlensError, match="--text-diffusion"):
+        build_tour(tmp_path / "out", text_diffusion=tmp_path / "nowhere")

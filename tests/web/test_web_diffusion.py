@@ -4,8 +4,12 @@ from __future__ import annotations
 import io
 import json
 
+import pytest
+from captioned_data import CAPTIONS, captioned_folder, train_text_folder, use_seeded_text
 from PIL import Image
 from test_web_api import TOKEN, WS, split_frame
+
+from genlens.errors import GenlensError
 
 
 def receive(ws) -> tuple[dict, dict[str, bytes]]:
@@ -82,3 +86,22 @@ def test_a_prompt_shows_the_training_captions_it_was_anchored_to(client):
     anchors = got[0][0]["anchors"]
     assert len(anchors) == 3 and anchors[0]["class"] == "Ankle boot" and "boot" in anchors[0]["caption"]
     assert got[-1][0]["final"]
+
+
+def test_a_text_model_of_its_own_captions_offers_them_as_prompts_and_no_classes(cli, tmp_path, monkeypatch):
+    from genlens.web.panels.diffusion import DiffusionPanel, DiffusionRequest
+
+    use_seeded_text(monkeypatch, tmp_path)
+    name = str(tmp_path / "m")
+    train_text_folder(cli, captioned_folder(tmp_path / "photos"), name)
+    panel = DiffusionPanel([name])
+    info = panel.info(name)
+    assert info["captions_from"] == "images" and info["classes"] == [] and info["recommended"]["anchors"] == 0
+    assert info["prompts"] == [c for c in CAPTIONS if c]  # the page starts from the model's own first caption
+    headers = []
+    out = panel.run(DiffusionRequest(model=name, prompt=info["prompts"][0], steps=1),
+                    lambda header, parts: headers.append(header), lambda: False)
+    assert headers[0]["anchors"] == [] and Image.open(io.BytesIO(out["parts"]["image"])).size == (32, 32)
+    with pytest.raises(GenlensError, match="own captions, not on classes; send a prompt") as err:
+        panel.run(DiffusionRequest.model_validate({"model": name, "class": "photos"}), lambda h, p: None, lambda: False)
+    assert "\n" not in str(err.value)

@@ -26,6 +26,20 @@ DataDirOpt = typer.Option(None, "--data-dir", help="Folder with the Fashion-MNIS
                           "/usr/share/datasets/fashion-mnist, ~/.cache/genlens/fashion-mnist).")
 
 
+def say_data_notes(*datasets: Any, notes: Iterator[str] | list[str] | tuple[str, ...] = ()) -> None:
+    """What loading data did that the user should hear (images converted, resized or skipped, captions missing:
+    each data set's ``notes``, plus ``notes`` a library call returned), each distinct note once, in order, on
+    stderr (also under --json, whose stdout stays one JSON object), by the main process only. Every command that
+    reads ``--data`` says its notes here; the library returns them and never prints."""
+    from genlens.training.distributed import is_main_process
+
+    said = dict.fromkeys([*(n for d in datasets for n in getattr(d, "notes", ()) or ()), *notes])
+    if not is_main_process():
+        return
+    for note in said:
+        err_console.print(f"genlens: note: {note}", markup=False, highlight=False, soft_wrap=True)
+
+
 def emit_json(obj: Any) -> None:
     """Print ``obj`` as one line of strict JSON: a NaN or infinity becomes ``null`` and the object gains
     ``"nulls": {"<path>": "<why>"}`` (strict parsers reject bare ``NaN``)."""

@@ -5,7 +5,16 @@ from pathlib import Path
 
 import typer
 
-from genlens.cli.common import DATA_SPEC_HELP, DataDirOpt, JsonOpt, SeedOpt, emit_json, err_console, progress_bar
+from genlens.cli.common import (
+    DATA_SPEC_HELP,
+    DataDirOpt,
+    JsonOpt,
+    SeedOpt,
+    emit_json,
+    err_console,
+    progress_bar,
+    say_data_notes,
+)
 from genlens.errors import GenlensError
 
 app = typer.Typer(help="Data sets: Fashion-MNIST (offline from Debian's dataset-fashion-mnist), digits, folders, .npz.\n\n"
@@ -29,11 +38,6 @@ def _options(name: str | None, data: str | None, resolution: int | None, channel
     if name is not None and data is not None and name != data:
         raise GenlensError(f"two data specs given ('{name}' and --data '{data}'); pass one of them")
     return DataOptions(spec=data or name or "fashion-mnist", resolution=resolution, channels=channels)
-
-
-def _say_notes(notes) -> None:
-    for note in dict.fromkeys(notes):  # each once, in order
-        err_console.print(f"genlens: note: {note}", markup=False, highlight=False, soft_wrap=True)
 
 
 @app.command("info")
@@ -71,7 +75,7 @@ def info(name: str | None = SpecArg, data: str | None = DataOpt, resolution: int
     if json_out:
         emit_json(out)
         return
-    _say_notes(notes)
+    say_data_notes(notes=notes)
     for k, v in out.items():
         if isinstance(v, dict):
             v = {key: val for key, val in v.items() if key != "notes"}
@@ -106,7 +110,7 @@ def show(name: str | None = SpecArg, data: str | None = DataOpt, resolution: int
     with progress_bar("reading images", None) as callback:
         d = load_with_options(_options(name, data, resolution, channels), split="train", data_dir=data_dir,
                               callback=callback)
-    _say_notes(d.notes)
+    say_data_notes(d)
     imgs = per_class_sample(d, per_class, seed=seed)
     save_grid(imgs, out, nrow=per_class, upscale=3 if d.image_shape[-1] <= 32 else 1)
     err_console.print(f"grid of {d.num_classes} classes x {per_class} -> {out}")

@@ -10,7 +10,7 @@ from typing import Any
 
 import typer
 
-from genlens.cli.common import err_console
+from genlens.cli.common import err_console, say_data_notes
 
 TRAIN_DATA_HELP = ("Training data: fashion-mnist (default), fashion-scenes, fashion-scenes-rgb, folder:PATH "
                    "(class labels from sub-folder names; a flat folder is one class) or npz:PATH.")
@@ -24,11 +24,14 @@ HflipOpt = typer.Option(False, "--hflip", help="Random horizontal flips as a tra
 
 def training_data(spec: str, *, resolution: int | None, channels: int | None, hflip: bool,
                   data_dir: str | os.PathLike | None, split: str = "train", limit: int | None = None) -> tuple[Any, Any]:
-    """(DataOptions, ImageData) of the flags; the options are checked before anything is read."""
+    """(DataOptions, ImageData) of the flags; the options are checked before anything is read, and what loading
+    did (images converted, resized, skipped) is said once on stderr."""
     from genlens.data.options import DataOptions, load_with_options
 
     options = DataOptions(spec, resolution, channels, hflip)
-    return options, load_with_options(options, split=split, data_dir=data_dir, limit=limit)
+    data = load_with_options(options, split=split, data_dir=data_dir, limit=limit)
+    say_data_notes(data)
+    return options, data
 
 
 def conditional(data: Any, *, what: str) -> bool:

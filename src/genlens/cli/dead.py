@@ -16,6 +16,7 @@ from genlens.cli.common import (
     emit_json,
     err_console,
     progress_bar,
+    say_data_notes,
     write_run_json,
 )
 
@@ -45,6 +46,7 @@ def dead(
     t0 = time.perf_counter()
     handle = load_model(model, device=device, allow_download=allow_download)
     ds = classifier_data(handle, data, split=split, data_dir=data_dir, limit=limit)
+    say_data_notes(ds)
     with progress_bar(f"census {handle.name}", len(ds), quiet=json_out) as cb:
         report = dead_unit_census(handle, ds.float_images(), threshold=threshold, callback=cb)
     bar_png({c.name: 100 * c.fraction_dead for c in report.layers}, out / "dead_units.png",

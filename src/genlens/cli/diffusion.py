@@ -17,6 +17,7 @@ from genlens.cli.common import (
     err_console,
     progress_bar,
     safe_child,
+    say_data_notes,
     write_run_json,
 )
 from genlens.cli.data_opts import TRAIN_DATA_HELP, ChannelsOpt, HflipOpt, ResolutionOpt, conditional, training_data
@@ -53,7 +54,8 @@ def train(
                                     "each image, and images without one train with the null condition; else "
                                     "Fashion-MNIST's class captions), none, or layout (scene layouts as blob "
                                     "channels; needs --data fashion-scenes). Default: class when the data has "
-                                    "labels of 2+ classes, else none."),
+                                    "labels of 2+ classes, else none, captions or not (a captioned folder trains "
+                                    "on its captions only with --cond text, and says so)."),
     data: str = typer.Option("fashion-mnist", "--data", help=TRAIN_DATA_HELP + " The train split is used."),
     resolution: int | None = ResolutionOpt,
     channels: int | None = ChannelsOpt,
@@ -145,9 +147,9 @@ def train(
         captions = caption_table(data, load_text_encoder("minilm"), max_tokens=unet.max_tokens,
                                  pooled=unet.pooled_token, caption_round=config.caption_round)
         config = replace(config, captions_from="images" if captions.per_image else "classes")
-        if captions.per_image and (missing := captions.record()["uncaptioned"]):
-            err_console.print(f"note: {missing} of {len(data)} images have no caption: they train with the null "
-                              "condition (unconditional)", soft_wrap=True)
+    elif captioned := sum(bool(t) for t in getattr(data, "captions", None) or ()):  # explicit, never guessed
+        say_data_notes(notes=[f"this folder has captions for {captioned} image(s); pass --cond text to train on "
+                              f"them (this run trains --cond {cond})"])
     t0 = time.perf_counter()
     with progress_bar(f"diffusion ({cond})", steps, quiet=json_out) as cb:
         if grid_every:

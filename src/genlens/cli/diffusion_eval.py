@@ -246,7 +246,7 @@ def _eval_on_data(pipe, *, data: str | None, resolution: int | None, features: A
                   seed: int, device: str, data_dir: Path | None, out: Path, json_out: bool) -> None:
     """FID/KID of ``n`` samples against the model's own data (or ``data``) under ``features``: models of any data,
     unconditional ones included; eval.json and samples.png in ``out``."""
-    from genlens.cli.common import progress_bar
+    from genlens.cli.common import progress_bar, say_data_notes
     from genlens.diffusion import evaluate as E
     from genlens.metrics.against_data import fid_kid_against
     from genlens.utils.data_record import real_images
@@ -273,8 +273,10 @@ def _eval_on_data(pipe, *, data: str | None, resolution: int | None, features: A
                                f"train cnn --data {spec} --out DIR) or a registered extractor")
         features = "genlens-fmnist"
     t0 = time.perf_counter()
+    notes: list[str] = []
     real = real_images(trained, data, model_px=unet.sample_size - 2 * unet.pad, model=str(pipe.bundle.folder),
-                       resolution=resolution, data_dir=data_dir)
+                       resolution=resolution, data_dir=data_dir, notes=notes)
+    say_data_notes(notes=notes)
     with progress_bar(f"sample {n} for FID", None, quiet=json_out) as cb:
         if kind == "class":
             images, _ = E.generate_class_samples(pipe, n, seed=seed, batch_size=batch, callback=cb)

@@ -16,6 +16,7 @@ from genlens.cli.common import (
     command_line,
     err_console,
     progress_bar,
+    say_data_notes,
     write_run_json,
 )
 from genlens.cli.data_opts import TRAIN_DATA_HELP, ChannelsOpt, HflipOpt, ResolutionOpt, conditional
@@ -119,6 +120,7 @@ def _train(*, arch: str, options, cond: str | None, steps: int, batch: int, run_
         options = replace(options, resolution=CANVAS)  # folders: the shipped canvas unless --resolution says
     images, train_data = load_gan_data(options, "train", data_dir=data_dir, limit=limit)
     held_out, test_data = load_gan_data(options, "test", data_dir=data_dir, limit=1024)
+    say_data_notes(train_data, test_data)
     labelled = arch != "layout" and conditional(train_data, what="training an unconditional GAN")
     if cond == "class" and not labelled:
         raise GenlensError("--cond class needs labels of 2+ classes (and an arch other than layout); use --cond none")

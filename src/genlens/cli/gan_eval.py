@@ -138,8 +138,12 @@ def _eval_on_data(name: str, G, loc, *, data: str | None, resolution: int | None
     result: dict = {"model": name, "data": spec, "n": n, "seed": seed}
     done = f"{name}:"
     if not G.config.use_layout:
+        from genlens.cli.common import say_data_notes
+
+        notes: list[str] = []
         real = real_images(trained, data, model_px=G.config.resolution, model=name, resolution=resolution,
-                           data_dir=data_dir)
+                           data_dir=data_dir, notes=notes)
+        say_data_notes(notes=notes)
         fake = (generate(G, n, seed=seed) + 1) / 2
         result.update(fid_kid_against(fake, real, features=extractor, device=str(G.const.device), seed=seed))
         done += (f" FID {result['fid']['value']:.2f}, KID {result['kid']['value']:.4f} ({result['fid']['extractor']}, "

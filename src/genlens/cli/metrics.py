@@ -6,7 +6,16 @@ from pathlib import Path
 
 import typer
 
-from genlens.cli.common import AllowDownloadOpt, DataDirOpt, DeviceOpt, JsonOpt, SeedOpt, emit_json, err_console
+from genlens.cli.common import (
+    AllowDownloadOpt,
+    DataDirOpt,
+    DeviceOpt,
+    JsonOpt,
+    SeedOpt,
+    emit_json,
+    err_console,
+    say_data_notes,
+)
 
 app = typer.Typer(help="FID, KID, precision/recall, Inception Score and classifier judging of image sets.\n\n"
                   "A set is a data spec: NAME[:train|test] (fashion-mnist, digits), folder:PATH (ROOT/<class>/*.png or "
@@ -33,7 +42,18 @@ def _extractor(features: str, device: str, allow_download: bool):
 def _load(spec: str, *, data_dir: Path | None, limit: int | None, class_names=None):
     from genlens.data.spec import load_data
 
-    return load_data(spec, data_dir=data_dir, size=None, limit=limit, class_names=class_names)
+    data = load_data(spec, data_dir=data_dir, size=None, limit=limit, class_names=class_names)
+    say_data_notes(data)
+    return data
+
+
+def _images(*specs: str, data_dir: Path | None, limit: int | None):
+    """Each spec's images (N, C, H, W) in [0, 1]; what loading them did is said once for all of them."""
+    from genlens.data.spec import load_data
+
+    sets = [load_data(spec, data_dir=data_dir, size=None, limit=limit) for spec in specs]
+    say_data_notes(*sets)
+    return [d.float_images() for d in sets]
 
 
 def _report(result: dict, json_out: bool) -> None:
@@ -58,8 +78,7 @@ def fid(real: str = typer.Argument(..., help="Reference set, e.g. fashion-mnist:
     from genlens.metrics import compute_fid
 
     ext = _extractor(features, device, allow_download)  # a missing weights file fails before any data loads
-    r = compute_fid(_load(real, data_dir=data_dir, limit=limit).float_images(),
-                    _load(fake, data_dir=data_dir, limit=limit).float_images(),
+    r = compute_fid(*_images(real, fake, data_dir=data_dir, limit=limit),
                     extractor=ext)
     _report(r.to_dict(), json_out)
 
@@ -77,8 +96,7 @@ def kid(real: str = typer.Argument(..., help="Reference set."), fake: str = type
     from genlens.metrics import compute_kid
 
     ext = _extractor(features, device, allow_download)  # a missing weights file fails before any data loads
-    r = compute_kid(_load(real, data_dir=data_dir, limit=limit).float_images(),
-                    _load(fake, data_dir=data_dir, limit=limit).float_images(),
+    r = compute_kid(*_images(real, fake, data_dir=data_dir, limit=limit),
                     extractor=ext, subsets=subsets, subset_size=subset_size,
                     seed=seed)
     _report(r.to_dict(), json_out)
@@ -97,8 +115,7 @@ def precision_recall(real: str = typer.Argument(..., help="Reference set, e.g. f
     from genlens.metrics import compute_precision_recall
 
     ext = _extractor(features, device, allow_download)  # a missing weights file fails before any data loads
-    r = compute_precision_recall(_load(real, data_dir=data_dir, limit=limit).float_images(),
-                                 _load(fake, data_dir=data_dir, limit=limit).float_images(),
+    r = compute_precision_recall(*_images(real, fake, data_dir=data_dir, limit=limit),
                                  extractor=ext, k=k)
     if json_out:
         emit_json({"metric": "pr", **r.to_dict()})
@@ -119,7 +136,7 @@ def inception_score(images: str = typer.Argument(..., help="Image set."), featur
     from genlens.metrics import compute_inception_score
 
     ext = _extractor(features, device, allow_download)  # a missing weights file fails before any data loads
-    r = compute_inception_score(_load(images, data_dir=data_dir, limit=limit).float_images(),
+    r = compute_inception_score(*_images(images, data_dir=data_dir, limit=limit),
                                 extractor=ext, splits=splits)
     _report(r.to_dict(), json_out)
 

@@ -17,6 +17,10 @@ def tour(out: Path = typer.Option(Path("out/tour"), "--out", help="Folder for in
          layout_gan: Path | None = typer.Option(None, "--layout-gan", help="A trained layout GAN folder for the "
                                                 "Scenes section (`genlens gan train --arch layout --out DIR`); "
                                                 "default: the shipped scenes-gan-layout when it is trained."),
+         text_diffusion: Path | None = typer.Option(None, "--text-diffusion", help="A text diffusion folder for "
+                                                    "the Diffusion section's prompt gallery (`genlens diffusion train "
+                                                    "--cond text --out DIR`); a model of a captioned folder shows its "
+                                                    "own captions. Default: the shipped fmnist-ddpm-text."),
          seed: int = SeedOpt, device: str = DeviceOpt, data_dir: Path = DataDirOpt,
          quick: bool = typer.Option(False, "--quick", help="Smaller sample counts (for tests).")) -> None:
     """Write the tour: out/tour/index.html with the data, the zoo and a section per capability.
@@ -26,5 +30,6 @@ def tour(out: Path = typer.Option(Path("out/tour"), "--out", help="Folder for in
     from genlens.report.tour import build_tour
 
     index = build_tour(out, seed=seed, device=device, data_dir=data_dir, results=results, quick=quick,
-                       screenshots=screenshots, layout_gan=layout_gan, log=lambda msg: err_console.print(msg))
+                       screenshots=screenshots, layout_gan=layout_gan,
+                       text_diffusion=text_diffusion, log=lambda msg: err_console.print(msg))
     err_console.print(f"tour written -> {index}")

@@ -108,6 +108,7 @@ RULES: dict[str, Rule] = {
     "explore --port": Rule("count", 0, 65535, why="0 picks a free port"),
     "explore --screenshots": OUT,
     "tour --screenshots": Rule("in_dir"), "tour --layout-gan": Rule("in_dir"),
+    "tour --text-diffusion": Rule("in_dir"),
     "audit plant --rate": Rule("number", 0.0, 1.0, lo_open=True, hi_open=True),
     "audit plant --n-images": Rule("count", 0, INT_MAX, why="0 uses all training images"),
     "--weight-decay": Rule("number", 0.0, 10.0),

@@ -16,6 +16,7 @@ from genlens.cli.common import (
     emit_json,
     err_console,
     progress_bar,
+    say_data_notes,
     write_run_json,
 )
 from genlens.cli.data_opts import TRAIN_DATA_HELP, ChannelsOpt, HflipOpt, ResolutionOpt
@@ -114,6 +115,7 @@ def train(
     dev = resolve_device(device)
     out = out or Path("runs/zoo") / name
     options, train_data, test_data = _train_test(data, resolution, channels, hflip, data_dir=data_dir)
+    say_data_notes(train_data, test_data)
     test_data = test_data.take(limit) if limit else test_data
     spec = _spec(name, train_data, options)
     cfg = replace(spec.train, seed=seed, **({"batch_size": batch} if batch else {}))
@@ -206,6 +208,7 @@ def eval_model(
     t0 = time.perf_counter()
     handle = load_model(name, device=device, weights=weights)
     test = classifier_data(handle, data, split="test", data_dir=data_dir, limit=limit, resolution=resolution)
+    say_data_notes(test)
     data = data or handle.meta["data"].spec
     report = evaluate_classifier(handle, test)
     out = out or Path("out/zoo-eval") / Path(str(name)).name

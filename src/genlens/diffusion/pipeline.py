@@ -215,6 +215,19 @@ class DiffusionPipeline:
         tokens, mask = self.class_tokens
         return tokens[labels.cpu()].to(self.device), mask[labels.cpu()].to(self.device)
 
+    def own_prompts(self, limit: int = 8) -> list[str]:
+        """A text model of its images' own captions: the first ``limit`` distinct captions of the data it
+        recorded (``data.spec``, its training split), prompts it was taught; ``[]`` for any other model or when
+        that data is no longer there. What the explorer and the tour draw instead of class prompts."""
+        if self.cond_kind != "text" or self.bundle.captions_from != "images":
+            return []
+        from genlens.data.folder_captions import spec_captions
+
+        try:
+            return list(dict.fromkeys(spec_captions(self.bundle.data.spec, split="train")))[:limit]
+        except (GenlensError, OSError):  # the training folder moved or went away: the user types a prompt
+            return []
+
     def prompt_condition(self, prompts: list[str], config: SamplingConfig | None = None):
         """(tokens, mask) of ``prompts``, anchored to their ``config.anchors`` nearest training captions (tokens
         then (P, 1 + K, T, D)), and the anchors found (None when plain; :mod:`genlens.diffusion.anchors`)."""

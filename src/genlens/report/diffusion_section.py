@@ -133,12 +133,14 @@ def _missing(cond: str, folder: Path) -> str:
 
 
 def _pipeline(cond: str, ctx):
-    """The shipped model with its recommended settings (guide, guidance interval, spacing), as `diffusion sample`
-    uses them, drawing DDIM 20 with s = 3; or None and a note saying how to make a missing model."""
+    """The shipped model (for text: the tour's ``--text-diffusion`` folder when given) with its recommended
+    settings (guide, guidance interval, spacing), as `diffusion sample` uses them, drawing DDIM 20 with s = 3;
+    or None and a note saying how to make a missing model."""
     from genlens.diffusion.io import shipped_diffusion_folder
     from genlens.diffusion.pipeline import DiffusionPipeline
 
-    folder = shipped_diffusion_folder(cond)
+    given = getattr(ctx, "text_diffusion", None) if cond == "text" else None
+    folder = Path(given) if given is not None else shipped_diffusion_folder(cond)
     if not (folder / "model.safetensors").is_file():
         return None, _missing(cond, folder)
     return DiffusionPipeline.from_folder(folder, device=ctx.device, sampler=SAMPLER, steps=STEPS,
@@ -207,6 +209,8 @@ def _text_part(ctx, cnn) -> str:
     pipe, note = _pipeline("text", ctx)
     if pipe is None:
         return note
+    if pipe.bundle.captions_from == "images":
+        return _own_captions_part(ctx, pipe)
     names = list(pipe.class_names)
     gallery = [GALLERY[i] for i in QUICK_GALLERY] if ctx.quick else list(GALLERY)
     gallery = [g for g in gallery if g[1] < len(names)]
@@ -253,6 +257,35 @@ def _text_part(ctx, cnn) -> str:
             + H.figure("diffusion/prompts.png", "one row per prompt, in the order of the table; left half the "
                        "prompt alone, right half anchored", width=120 * per + 40)
             + H.table(["prompt", "kind", "intended class", "alone", "anchored", "nearest training caption"], rows))
+
+
+def _own_captions_part(ctx, pipe) -> str:
+    """A text model of its images' own captions (a captioned folder): a row per caption of its own, drawn plain
+    (anchors are Fashion-MNIST captions) and unjudged (the zoo judges know Fashion-MNIST's classes only)."""
+    from genlens.diffusion.evaluate import generate_prompt_samples
+    from genlens.utils.images import save_grid
+
+    folder, spec = H.esc(pipe.bundle.folder), H.esc(pipe.bundle.data.spec)
+    prompts = pipe.own_prompts(4 if ctx.quick else 8)
+    if not prompts:
+        return (f"<h3>Prompt gallery</h3><p class='todo'><code>{folder}</code> was trained on its images' own "
+                f"captions, and its data <code>{spec}</code> is no longer there to take prompts from; draw it with "
+                f"<code>genlens diffusion sample {folder} --prompt TEXT</code>. This part is skipped.</p>")
+    per = 1 if ctx.quick else 3
+    t0 = time.perf_counter()
+    images = generate_prompt_samples(pipe, [p for p in prompts for _ in range(per)], len(prompts) * per,
+                                     seed=ctx.seed)  # row-major: a row of `per` samples per caption
+    secs = time.perf_counter() - t0
+    save_grid(images, ctx.out / "diffusion" / "prompts.png", nrow=per, upscale=2)
+    ctx.numbers.setdefault("diffusion", {})["prompt_gallery"] = {
+        "model": str(pipe.bundle.folder), "captions_from": "images", "captions_of": pipe.bundle.data.spec,
+        "n": int(images.shape[0]), "per_prompt": per, "seconds": round(secs, 2), "anchors": 0, "prompts": prompts}
+    return (f"<h3>Prompt gallery</h3><p><code>{folder}</code>, a text model trained on the captions of "
+            f"<code>{spec}</code>: a row per one of its own first {len(prompts)} distinct captions, {per} samples "
+            f"each, guidance s = {GUIDANCE:g}, DDIM {STEPS}, {secs:.1f} s. No anchoring (it retrieves Fashion-MNIST "
+            "captions) and no judge (the zoo's classifiers know Fashion-MNIST's classes only).</p>"
+            + H.figure("diffusion/prompts.png", "one row per caption, in the order of the table", width=120 * per + 40)
+            + H.table(["caption"], [(p,) for p in prompts]))
 
 
 def _bench_part(ctx) -> str:

@@ -31,6 +31,7 @@ class TourContext:
     results: Path | None = None  # benchmark result files (bench/results in a checkout); None: not shown
     screenshots: Path | None = None  # explorer screenshots (docs/explorer in a checkout); None: not shown
     layout_gan: Path | None = None  # a trained layout GAN folder to show (else the shipped one, if any)
+    text_diffusion: Path | None = None  # a text diffusion folder for the prompt gallery (else fmnist-ddpm-text)
     numbers: dict[str, Any] = field(default_factory=dict)
     _cache: dict[str, Any] = field(default_factory=dict)
 
@@ -218,10 +219,13 @@ SECTIONS: list[tuple[str, str, Callable[[TourContext], str]]] = [
 
 def build_tour(out: str | Path, *, seed: int = 0, device: str = "cpu", data_dir: Path | None = None,
                results: str | Path | None = None, quick: bool = False, screenshots: str | Path | None = None,
-               layout_gan: str | Path | None = None, log: Callable[[str], None] = lambda m: None) -> Path:
+               layout_gan: str | Path | None = None, text_diffusion: str | Path | None = None,
+               log: Callable[[str], None] = lambda m: None) -> Path:
     """Write ``out/index.html`` (+ PNGs, tour.json). ``results``: a folder of benchmark result files to show;
     ``screenshots``: a folder of explorer screenshots (``explorer-<panel>.png``) to show; ``layout_gan``: a
-    trained layout GAN folder for the Scenes section (default: the shipped scenes-gan-layout, when trained)."""
+    trained layout GAN folder for the Scenes section (default: the shipped scenes-gan-layout, when trained);
+    ``text_diffusion``: a text diffusion folder for the Diffusion section's prompt gallery (default: the shipped
+    fmnist-ddpm-text; a model of its images' own captions shows those captions)."""
     from genlens.utils.device import resolve_device
 
     out = Path(out)
@@ -234,11 +238,15 @@ def build_tour(out: str | Path, *, seed: int = 0, device: str = "cpu", data_dir:
     if layout_gan is not None and not Path(layout_gan).is_dir():
         raise GenlensError(f"tour layout GAN folder {layout_gan} does not exist; pass a folder written by `genlens "
                            "gan train --arch layout --out DIR` or leave --layout-gan out")
+    if text_diffusion is not None and not Path(text_diffusion).is_dir():
+        raise GenlensError(f"tour text diffusion folder {text_diffusion} does not exist; pass a folder written by "
+                           "`genlens diffusion train --cond text --out DIR` or leave --text-diffusion out")
     out.mkdir(parents=True, exist_ok=True)
     ctx = TourContext(out=out, seed=seed, device=str(resolve_device(device)), data_dir=data_dir, quick=quick, log=log,
                       results=None if results is None else Path(results),
                       screenshots=None if screenshots is None else Path(screenshots),
-                      layout_gan=None if layout_gan is None else Path(layout_gan))
+                      layout_gan=None if layout_gan is None else Path(layout_gan),
+                      text_diffusion=None if text_diffusion is None else Path(text_diffusion))
     t_all = time.perf_counter()
     parts, timings = [], {}
     for anchor, title, fn in SECTIONS:

@@ -45,10 +45,11 @@ def check_resolution(model_px: int, data_px: int, *, model: str, data: str) -> N
 
 def real_images(trained: DataOptions, spec: str | None = None, *, model_px: int, model: str,
                 resolution: int | None = None, split: str = "test", data_dir: Any = None,
-                limit: int | None = None):
+                limit: int | None = None, notes: list[str] | None = None):
     """The real images (N, C, H, W) in [0, 1] a generator trained with ``trained`` is scored against: its own
     data preprocessed as in training (``spec`` None), or ``spec`` at its own size (``resolution``: resized) in
-    the model's channels. Another size than the model's ``model_px``: one line naming both."""
+    the model's channels. Another size than the model's ``model_px``: one line naming both. ``notes`` gets what
+    loading did that the user should hear (images converted, resized, skipped)."""
     from dataclasses import replace
 
     from genlens.data.options import load_with_options
@@ -58,5 +59,7 @@ def real_images(trained: DataOptions, spec: str | None = None, *, model_px: int,
     if resolution is not None:
         options = replace(options, resolution=resolution)
     data = load_with_options(options, split=split, data_dir=data_dir, limit=limit)
+    if notes is not None:
+        notes.extend(data.notes)
     check_resolution(model_px, int(data.images.shape[-1]), model=model, data=options.spec)
     return data.float_images()

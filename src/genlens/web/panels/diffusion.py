@@ -46,6 +46,7 @@ class DiffusionPanel:
     def __init__(self, names: list[str], *, device: str = "cpu") -> None:
         self.names, self.device = list(names), device
         self._pipes: dict[str, Any] = {}
+        self._prompts: dict[str, list[str]] = {}
         self._lock = threading.Lock()
         self._runs: dict[str, threading.Lock] = {name: threading.Lock() for name in self.names}
 
@@ -64,13 +65,25 @@ class DiffusionPanel:
             return self._pipes[name]
 
     def info(self, name: str) -> dict[str, Any]:
-        """What the page needs for its controls: the condition kind, classes and the recommended settings."""
+        """What the page needs for its controls: the condition kind, classes, the recommended settings and, for a
+        text model of its images' own captions (``captions_from: "images"``: no classes to ask for, no anchors),
+        prompts from those captions to start with."""
         pipe = self.pipeline(name)
         record = pipe.record()
-        return {"model": name, "cond": pipe.cond_kind, "classes": list(pipe.class_names),
+        own = pipe.bundle.captions_from == "images"
+        return {"model": name, "cond": pipe.cond_kind, "classes": [] if own else list(pipe.class_names),
+                "captions_from": pipe.bundle.captions_from if pipe.cond_kind == "text" else None,
+                "prompts": self._own_prompts(name, pipe),
                 "samplers": list(SAMPLER_NAMES), "max_steps": MAX_STEPS,
                 "recommended": {k: record[k] for k in ("sampler", "steps", "guidance", "anchors")},
                 "sources": record["sources"]}
+
+    def _own_prompts(self, name: str, pipe) -> list[str]:
+        """The model's own captions to start from, read once per model (a big folder's scan is not free)."""
+        with self._lock:
+            if name not in self._prompts:
+                self._prompts[name] = pipe.own_prompts()
+            return self._prompts[name]
 
     def _configured(self, req: DiffusionRequest):
         pipe = self.pipeline(req.model)
@@ -85,6 +98,9 @@ class DiffusionPanel:
         if req.cls is not None:
             from genlens.data.base import resolve_class
 
+            if pipe.bundle.captions_from == "images":
+                raise GenlensError(f"'{req.model}' was trained on its images' own captions, not on classes; send a "
+                                   "prompt (the model info lists some of its captions)")
             return torch.tensor([resolve_class(req.cls, pipe.class_names)]), []
         if pipe.cond_kind != "text":
             raise GenlensError(f"'{req.model}' is class-conditional; send a class, or pick a text model for prompts")

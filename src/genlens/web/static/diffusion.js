@@ -16,7 +16,9 @@ export async function mount(root, params) {
   const model = el("select", { id: "dif-model" }, ...diffusion.map((m) => el("option", { value: m, textContent: m })));
   model.value = st.model;
   const cls = el("select", { id: "dif-class" });
+  const ownPrompts = el("datalist", { id: "dif-own-prompts" });  // a model of its own captions: some of them
   const prompt = el("input", { id: "dif-prompt", type: "text", placeholder: "a prompt (text models), or leave empty", value: st.prompt });
+  prompt.setAttribute("list", "dif-own-prompts");
   const guidance = el("input", { id: "dif-guidance", type: "number", min: 0, max: 20, step: 0.5 });
   const sampler = el("select", { id: "dif-sampler" });
   const steps = el("input", { id: "dif-steps", type: "number", min: 1, max: 1000 });
@@ -31,7 +33,7 @@ export async function mount(root, params) {
   const anchorCard = el("div", { className: "card" }, el("h3", { textContent: "anchored to these training captions" }), anchors);
   root.append(el("div", { className: "panel" },
     el("div", { className: "controls" },
-      el("label", {}, "model", model), el("label", {}, "class (picking one clears the prompt)", cls), el("label", {}, "prompt (text models)", prompt),
+      el("label", {}, "model", model), el("label", {}, "class (picking one clears the prompt)", cls), el("label", {}, "prompt (text models)", prompt, ownPrompts),
       el("label", {}, "guidance s", guidance), el("label", {}, "sampler", sampler), el("label", {}, "steps", steps),
       el("label", {}, "seed", seed), el("span", { style: "display:flex;gap:6px" }, go, stop),
       el("div", { className: "hint", id: "dif-settings" })),
@@ -64,16 +66,20 @@ export async function mount(root, params) {
     try { info = await api(`/api/diffusion/info?model=${encodeURIComponent(st.model)}`); }
     catch (e) { setStatus(e.message, true); return; }
     cls.replaceChildren(...info.classes.map((c) => el("option", { value: c, textContent: c })));
-    if (!info.classes.includes(st.cls)) st.cls = info.classes[0];
+    if (!info.classes.includes(st.cls)) st.cls = info.classes[0] || "";
     cls.value = st.cls;
+    cls.disabled = !info.classes.length;  // a text model of its images' own captions: prompts only
     prompt.disabled = info.cond !== "text";
     if (prompt.disabled) st.prompt = "";
+    if (!st.prompt && !info.classes.length && info.prompts.length) st.prompt = info.prompts[0];
     prompt.value = st.prompt;
+    ownPrompts.replaceChildren(...info.prompts.map((t) => el("option", { value: t })));
     sampler.replaceChildren(...info.samplers.map((s) => el("option", { value: s, textContent: s })));
     sampler.value = st.sampler || info.recommended.sampler;
     guidance.value = st.guidance !== "" ? st.guidance : info.recommended.guidance ?? "";
     steps.value = st.steps !== "" ? st.steps : info.recommended.steps;
-    anchorCard.style.display = info.cond === "text" ? "" : "none";
+    anchorCard.style.display = info.cond === "text" && info.captions_from !== "images" ? "" : "none";
+    if (!st.prompt && !st.cls) { setStatus("this model was trained on its images' own captions: type a prompt"); return; }
     run();
   }
 
