@@ -10,6 +10,11 @@ test scenes are written beside the results, and the FID's extractor is named.
 
     .venv/bin/python bench/spatial.py --generator layout-gan:scenes-gan-layout   # the shipped scenes-locator
     .venv/bin/python bench/spatial.py --quick --locator runs/locator      # paste-follow only (the ceiling)
+    .venv/bin/python bench/spatial.py --generator layout-gan:scenes-gan-layout --baseline free-gan:scenes-gan
+
+Sample quality (:mod:`spatial_quality`): every generator's FID against N real test scenes per evaluation seed
+(same extractor), and with ``--baseline`` the ratio of each layout model's FID to the baseline's, with a 95 %
+bootstrap interval and its verdict against 1.5.
 
 Writes bench/results/spatial.json.
 """
@@ -28,6 +33,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import environment, load_average, write_json
+from spatial_quality import sample_quality
 
 from genlens.data.scenes import SceneConfig, load_scenes
 from genlens.errors import GenlensError
@@ -41,7 +47,8 @@ from genlens.metrics.spatial_generators import SPATIAL_GENERATORS, LocatorFeatur
 SEEDS = (0, 1, 2)  # evaluation seeds: layouts, moves and latents
 N_EDITS = 2000  # edits per seed, also the samples on each side of the FID
 MAX_MOVE = 1 / 3  # longest move, fraction of the canvas
-RESAMPLES, FID_RESAMPLES = 1000, 200  # bootstrap draws
+RESAMPLES, FID_RESAMPLES = 1000, 200  # bootstrap draws (FID_RESAMPLES also for the sample-quality ratio)
+N_QUALITY = 2000  # generated samples and real test scenes on each side of the sample-quality FID, per seed
 DEFAULT_GENERATORS = ("paste-follow",)  # the ceiling: real garments pasted exactly on the layout
 TARGETS = {"median_error_px": ("<=", 1.5), "slope": ("in", (0.9, 1.1)), "r2": (">=", 0.9),
            "class_right": (">=", 0.95), "count_right": (">=", 0.95)}  # layout-conditioned models, 32-px canvas
@@ -100,9 +107,12 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                  if args.features == "locator" else PooledPixels())
     n = quick.get("n", args.n)
     results: dict[str, Any] = {}
+    trained = []  # the generators (not their floors) whose samples' FID against real test scenes is reported
     for spec in args.generator or DEFAULT_GENERATORS:
         for untrained in (False, True):
             gen = load_adapter(spec, untrained=untrained, seed=0, device=args.device)
+            if not untrained:
+                trained.append(gen)
             per_seed = {}
             for seed in SEEDS:
                 # heatmap generators (no classes, one level-1 blob) are measured on the one-item scenes
@@ -115,10 +125,16 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             summary = over_seeds(per_seed)
             results[gen.name] = {"spec": spec, "floor": untrained, "class_aware": gen.class_aware,
                                  "over_seeds": summary, "targets_met": meets(summary), "seeds": per_seed}
+    baseline = None
+    if args.baseline:
+        baseline = load_adapter(args.baseline, device=args.device)
+        trained = [g for g in trained if g.name != baseline.name] + [baseline]
+    quality = sample_quality(trained, test, extractor, seeds=SEEDS, n=quick.get("n", N_QUALITY), baseline=baseline and baseline.name,
+                             resamples=quick.get("fid_resamples", FID_RESAMPLES))
     return {
         "benchmark": "spatial",
         "config": {"seeds": list(SEEDS), "n_edits": n, "max_move": MAX_MOVE, "resamples": RESAMPLES,
-                   "fid_resamples": FID_RESAMPLES, "quick": bool(args.quick), "generators": args.generator or
+                   "fid_resamples": FID_RESAMPLES, "n_quality": N_QUALITY, "baseline": args.baseline, "quick": bool(args.quick), "generators": args.generator or
                    list(DEFAULT_GENERATORS), "adapters": SPATIAL_GENERATORS.available()},
         "targets": {k: f"{op} {b}" for k, (op, b) in TARGETS.items()},
         "locator": {"folder": str(args.locator), "threshold": threshold, "config": dataclasses.asdict(locator.config),
@@ -127,6 +143,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "layouts": "ground truth of the real fashion-scenes test scenes, a fresh permutation per seed (generators "
                    "whose heatmaps carry no class: the one-item scenes only)",
         "generators": results,
+        "sample_quality": quality,
         "env": {**environment(torch.device(args.device)), "load_average": load_average()},
         "seconds": round(time.perf_counter() - t0, 1),
     }
@@ -138,6 +155,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                     "name (default scenes-locator)")
     ap.add_argument("--generator", action="append", help="ADAPTER or ADAPTER:SOURCE (repeatable); default: "
                     "paste-follow, real garments pasted on the layout")
+    ap.add_argument("--baseline", help="the unconditional baseline for the sample-quality FID ratio, e.g. "
+                    "free-gan:scenes-gan or free-gan:runs/spatial/scenes-stylegan2-s0/model")
     ap.add_argument("--features", choices=("locator", "pooled-pixels"), default="locator",
                     help="FID extractor: the locator's backbone (default) or pooled pixels (smoke runs)")
     ap.add_argument("--n", type=int, default=N_EDITS)
