@@ -1,5 +1,5 @@
 """bench/spatial_quality.py and the sample-quality part of bench/spatial.py: the FID ratio to the unconditional
-baseline, its paired bootstrap interval and its verdict, and the ``free-gan`` adapter the baseline goes through."""
+baseline (through the ``free-gan`` adapter), its paired bootstrap interval and its verdict."""
 from __future__ import annotations
 
 import json
@@ -7,14 +7,11 @@ import json
 import pytest
 import torch
 
-from genlens.data.layout import Layout, LayoutItem
 from genlens.data.scenes import SceneConfig, generate_scenes
-from genlens.errors import GenlensError
 from genlens.gan import GanConfig, Generator, save_generator
 from genlens.metrics.intervals import Interval
 from genlens.metrics.locator import LocatorConfig, save_locator
 from genlens.metrics.locator_train import train_locator
-from genlens.metrics.spatial_generators import load_adapter, sample_images
 
 
 @pytest.fixture(scope="module")
@@ -29,7 +26,7 @@ def gan_folders(tmp_path_factory):
     root = tmp_path_factory.mktemp("free")
     torch.manual_seed(0)
     return {arch: save_generator(root / arch, Generator(GanConfig.tiny(arch)), command="test", metrics={})
-            for arch in ("stylegan2", "eqgan-sa")}
+            for arch in ("stylegan2",)}
 
 
 def test_ratio_of_translated_features_is_exact(bench_script):
@@ -53,24 +50,6 @@ def test_ratio_verdict_rule(bench_script, low, high, expected):
     assert q.ratio_verdict(iv) == expected
     nan = Interval(estimate=float("nan"), low=float("nan"), high=float("nan"), level=0.95, method="x", n=3)
     assert q.ratio_verdict(nan) is None
-
-
-def test_free_gan_ignores_layouts_and_samples_freely(gan_folders):
-    gen = load_adapter(f"free-gan:{gan_folders['stylegan2']}")
-    z = gen.latents(2, torch.Generator().manual_seed(0))
-    lay = [Layout((LayoutItem(1, 0.3, 0.5, 0.3),))] * 2
-    a = gen.sample(z, lay)
-    assert a.shape == (2, 1, 32, 32) and torch.equal(a, gen.sample(z, [lay[0].moved(0, 0.3, 0.0)] * 2))
-    free = sample_images(gen, 5, seed=1, batch=2)
-    assert free.shape == (5, 1, 32, 32) and torch.equal(free, sample_images(gen, 5, seed=1, batch=2))
-    assert 0 <= float(free.min()) and float(free.max()) <= 1
-    heat = sample_images(load_adapter(f"heatmap-gan:{gan_folders['eqgan-sa']}"), 3, seed=0)  # its own heatmaps
-    assert heat.shape == (3, 1, 32, 32)
-    assert "untrained" in load_adapter(f"free-gan:{gan_folders['stylegan2']}", untrained=True).name
-    with pytest.raises(GenlensError, match="use heatmap-gan"):
-        load_adapter(f"free-gan:{gan_folders['eqgan-sa']}")
-    with pytest.raises(GenlensError, match="pass the layouts"):
-        sample_images(load_adapter("analytic-follow"), 3)
 
 
 @pytest.mark.timeout(300)
