@@ -30,7 +30,7 @@ from genlens.metrics.editing import EditingConfig, EditRecord, editing_layouts, 
 from genlens.metrics.spatial_generators import load_adapter
 
 ROLES = {"eqgan-sa": "heatmap-gan", "sel-only": "heatmap-gan", "baseline": "free-gan"}  # role -> adapter
-TABLE_STATS = ("slope", "r2", "median_error_px", "class_kept", "count_kept", "object_found")
+TABLE_STATS = ("slope", "r2", "median_error_px", "class_kept", "count_kept", "object_found", "fid_edited_vs_unedited")
 DI_N = 1024  # held-out real test scenes (and fresh fakes) for the DI
 STEERS = "the heatmap steers objects"
 

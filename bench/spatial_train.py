@@ -28,6 +28,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import torch
+
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import environment, load_average, write_json
 
@@ -167,7 +169,7 @@ def record(out: Path, run: Run, root: Path, segment: dict[str, Any], *, smoke: b
     entry["finished"] = entry["steps_done"] >= (SMOKE["steps"] if smoke else run.steps)
     data.update({"benchmark": "spatial_train", "smoke": smoke, "threads": segment["threads"],
                  "cpu_hours": "user + system CPU seconds of each training process / 3600, summed over its segments",
-                 "env": {**environment(__import__("torch").device("cpu")), "load_average": load_average()}})
+                 "env": {**environment(torch.device("cpu")), "load_average": load_average()}})
     write_json(out, data)
     return entry
 
