@@ -42,6 +42,18 @@ def test_ratio_of_translated_features_is_exact(bench_script):
     assert q.ratio_verdict(q.ratio_interval(real, far, near, resamples=50)) == "missed"  # ratio 4
 
 
+@pytest.mark.parametrize(("ratios", "expected"), [((1.0, 1.05, 1.1), "met"), ((1.0, 1.2, 1.4), "at the bar"),
+                                                 ((2.0, 2.1, 2.2), "missed")])
+def test_ratio_over_seeds_is_a_t_interval(bench_script, ratios, expected):
+    q = bench_script("spatial_quality")
+    iv = q.seed_ratio_interval(list(ratios))
+    half = 4.302652729911275 * (ratios[2] - ratios[1]) / 3**0.5  # t_{0.975, 2} * s / sqrt(3), s = the step here
+    assert iv.method == "t over seeds" and iv.estimate == pytest.approx(ratios[1])
+    assert iv.low == pytest.approx(ratios[1] - half) and iv.high == pytest.approx(ratios[1] + half)
+    assert q.ratio_verdict(iv) == expected
+    assert q.ratio_verdict(q.seed_ratio_interval([1.0, float("nan"), 1.1])) is None  # a baseline FID of 0
+
+
 @pytest.mark.parametrize(("low", "high", "expected"), [(1.1, 1.4, "met"), (1.3, 1.7, "at the bar"),
                                                        (1.5, 1.8, "at the bar"), (1.6, 2.0, "missed")])
 def test_ratio_verdict_rule(bench_script, low, high, expected):
@@ -65,5 +77,6 @@ def test_quick_run_reports_the_ratio(bench_script, tiny_locator, gan_folders, tm
     assert set(q["fid"]) == {"analytic-follow", base}
     assert all(len(v["per_seed"]) == len(bench.SEEDS) and v["mean"] > 0 for v in q["fid"].values())
     ratio = q["ratios"]["analytic-follow"]
-    assert ratio["low"] <= ratio["estimate"] <= ratio["high"] and ratio["method"] == "bootstrap-percentile"
+    assert ratio["low"] <= ratio["estimate"] <= ratio["high"] and ratio["method"] == "t over seeds"
+    assert ratio["bootstrap"]["method"] == "bootstrap-percentile" and len(ratio["per_seed"]) == len(bench.SEEDS)
     assert ratio["verdict"] in ("met", "at the bar", "missed") and result["config"]["n_quality"] == bench.N_QUALITY
