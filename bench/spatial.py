@@ -109,6 +109,30 @@ def plan_runs(root: Path) -> list[str]:
             if r.role is not None and (root / r.folder / "model" / "config.json").is_file()]
 
 
+def quality_part(args: argparse.Namespace, trained: list[Any], test: Any, extractor: Any,
+                 quick: dict[str, int]) -> dict[str, Any]:
+    """Sample quality of the generators given and ``--baseline`` (spatial_quality.py)."""
+    baseline = None
+    if args.baseline:
+        baseline = load_adapter(args.baseline, device=args.device)
+        trained = [g for g in trained if g.name != baseline.name] + [baseline]
+    return sample_quality(trained, test, extractor, seeds=SEEDS, n=quick.get("n", N_QUALITY),
+                          baseline=None if baseline is None else baseline.name,
+                          resamples=quick.get("fid_resamples", FID_RESAMPLES))
+
+
+def comparison_part(args: argparse.Namespace, sa: list[str], locator: Any, threshold: float, test: Any,
+                    extractor: Any, quick: dict[str, int]) -> dict[str, Any]:
+    """The EqGAN-SA comparison of the ``--sa`` / ``--sa-plan`` runs (spatial_compare.py)."""
+    config = EditingConfig(n=quick.get("n", args.n), max_move=MAX_MOVE, threshold=threshold,
+                           resamples=quick.get("resamples", RESAMPLES),
+                           fid_resamples=quick.get("fid_resamples", FID_RESAMPLES))
+    return compare(parse_runs(sa), locator_finder(locator, threshold=threshold), test, seeds=SEEDS, config=config,
+                   extractor=extractor, di_n=quick.get("n", DI_N), device=args.device,
+                   quality=lambda gens: sample_quality(gens, test, extractor, seeds=SEEDS,
+                                                       n=quick.get("n", N_QUALITY), baseline=None, resamples=0))
+
+
 def run(args: argparse.Namespace) -> dict[str, Any]:
     t0 = time.perf_counter()
     quick = QUICK if args.quick else {}
@@ -139,22 +163,9 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             summary = over_seeds(per_seed)
             results[gen.name] = {"spec": spec, "floor": untrained, "class_aware": gen.class_aware,
                                  "over_seeds": summary, "targets_met": meets(summary), "seeds": per_seed}
-    baseline = None
-    if args.baseline:
-        baseline = load_adapter(args.baseline, device=args.device)
-        trained = [g for g in trained if g.name != baseline.name] + [baseline]
-    quality = sample_quality(trained, test, extractor, seeds=SEEDS, n=quick.get("n", N_QUALITY), baseline=baseline and baseline.name,
-                             resamples=quick.get("fid_resamples", FID_RESAMPLES))
-    comparison = None
+    quality = quality_part(args, trained, test, extractor, quick)
     sa = list(args.sa or []) + (plan_runs(Path(args.sa_plan)) if args.sa_plan else [])
-    if sa:
-        config = EditingConfig(n=n, max_move=MAX_MOVE, threshold=threshold, resamples=quick.get("resamples", RESAMPLES),
-                               fid_resamples=quick.get("fid_resamples", FID_RESAMPLES))
-        comparison = compare(parse_runs(sa), locator_finder(locator, threshold=threshold), test, seeds=SEEDS,
-                             config=config, extractor=extractor, di_n=quick.get("n", DI_N), device=args.device,
-                             quality=lambda gens: sample_quality(gens, test, extractor, seeds=SEEDS,
-                                                                 n=quick.get("n", N_QUALITY), baseline=None,
-                                                                 resamples=0))
+    comparison = comparison_part(args, sa, locator, threshold, test, extractor, quick) if sa else None
     return {
         "benchmark": "spatial",
         "config": {"seeds": list(SEEDS), "n_edits": n, "max_move": MAX_MOVE, "resamples": RESAMPLES,
@@ -182,7 +193,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     ap.add_argument("--generator", action="append", help="ADAPTER or ADAPTER:SOURCE (repeatable); default: "
                     "paste-follow, real garments pasted on the layout")
     ap.add_argument("--baseline", help="the unconditional baseline for the sample-quality FID ratio, e.g. "
-                    "free-gan:scenes-gan or free-gan:runs/spatial/scenes-stylegan2-s0/model")
+                    "free-gan:scenes-gan or free-gan:runs/spatial/scenes-gan-s0/model")
     ap.add_argument("--sa", action="append", help="EqGAN-SA comparison: ROLE:RUN_DIR (repeatable), ROLE one of "
                     "eqgan-sa, sel-only, baseline; runs of one role in training-seed order")
     ap.add_argument("--sa-plan", metavar="ROOT", help="EqGAN-SA comparison on every finished GAN run of "
