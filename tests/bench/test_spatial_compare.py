@@ -135,3 +135,13 @@ def test_quick_comparison_on_the_smoke_runs(bench_script, smoke_root, tiny_locat
     (diff,) = comp["slope_difference"]
     assert diff["paired"] and diff["edits"] == len(bench.SEEDS) * bench.QUICK["n"]
     assert comp["verdict"].startswith("the heatmap") and comp["table"].count("\n") == len(comp["rows"]) + 1
+
+
+def test_plan_runs_pair_eqgan_and_sel_only_by_seed(bench_script, tmp_path):
+    bench = bench_script("spatial")
+    for name in ("scenes-eqgan-s1", "scenes-sel-only-s0", "scenes-sel-only-s1", "scenes-gan-s0"):
+        (tmp_path / "runs/spatial" / name / "model").mkdir(parents=True)
+        (tmp_path / "runs/spatial" / name / "model/config.json").write_text("{}")
+    got = [s.replace(str(tmp_path) + "/", "") for s in bench.plan_runs(tmp_path)]
+    assert got == ["baseline:runs/spatial/scenes-gan-s0", "sel-only:runs/spatial/scenes-sel-only-s1",
+                   "eqgan-sa:runs/spatial/scenes-eqgan-s1"]  # seed 0 has no EqGAN-SA run: its SEL-only is left out
