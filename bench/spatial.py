@@ -10,6 +10,15 @@ test scenes are written beside the results, and the FID's extractor is named.
 
     .venv/bin/python bench/spatial.py --generator layout-gan:scenes-gan-layout   # the shipped scenes-locator
     .venv/bin/python bench/spatial.py --quick --locator runs/locator      # paste-follow only (the ceiling)
+    .venv/bin/python bench/spatial.py --generator layout-gan:scenes-gan-layout --baseline free-gan:scenes-gan
+
+Sample quality (:mod:`spatial_quality`): every generator's FID against N real test scenes per evaluation seed
+(same extractor), and with ``--baseline`` the ratio of each layout model's FID to the baseline's, with a 95 %
+bootstrap interval and its verdict against 1.5. EqGAN-SA comparison (:mod:`spatial_compare`, ``--sa ROLE:RUN_DIR``):
+editing statistics, FID and DI of each EqGAN-SA, SEL-only and baseline run and the untrained floor, and per
+training seed the slope difference EqGAN-SA minus SEL-only with its paired bootstrap interval and the verdict.
+
+    .venv/bin/python bench/spatial.py --sa eqgan-sa:runs/spatial/scenes-eqgan-sa-s0 --sa sel-only:runs/spatial/scenes-sel-only-s0
 
 Writes bench/results/spatial.json.
 """
@@ -28,10 +37,12 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import environment, load_average, write_json
+from spatial_compare import compare, parse_runs
+from spatial_quality import sample_quality
 
 from genlens.data.scenes import SceneConfig, load_scenes
 from genlens.errors import GenlensError
-from genlens.metrics.editing import EditingConfig, editing_layouts, measure_editing
+from genlens.metrics.editing import EditingConfig, editing_layouts, locator_finder, measure_editing
 from genlens.metrics.locator import load_locator, locator_threshold, resolve_locator
 from genlens.metrics.locator_eval import evaluate_locator
 from genlens.metrics.spatial_analytic import PooledPixels
@@ -41,7 +52,9 @@ from genlens.metrics.spatial_generators import SPATIAL_GENERATORS, LocatorFeatur
 SEEDS = (0, 1, 2)  # evaluation seeds: layouts, moves and latents
 N_EDITS = 2000  # edits per seed, also the samples on each side of the FID
 MAX_MOVE = 1 / 3  # longest move, fraction of the canvas
-RESAMPLES, FID_RESAMPLES = 1000, 200  # bootstrap draws
+RESAMPLES, FID_RESAMPLES = 1000, 200  # bootstrap draws (FID_RESAMPLES also for the sample-quality ratio)
+DI_N = 1024  # real test scenes (and fresh fakes) for the disequilibrium indicator of the EqGAN-SA comparison
+N_QUALITY = 2000  # generated samples and real test scenes on each side of the sample-quality FID, per seed
 DEFAULT_GENERATORS = ("paste-follow",)  # the ceiling: real garments pasted exactly on the layout
 TARGETS = {"median_error_px": ("<=", 1.5), "slope": ("in", (0.9, 1.1)), "r2": (">=", 0.9),
            "class_right": (">=", 0.95), "count_right": (">=", 0.95)}  # layout-conditioned models, 32-px canvas
@@ -88,6 +101,41 @@ def meets(summary: dict[str, Any]) -> dict[str, bool | None]:
     return out
 
 
+def plan_runs(root: Path) -> list[str]:
+    """``ROLE:RUN_DIR`` of every GAN run of bench/spatial_train.py's plan under ``root`` that has its model, in seed
+    order; EqGAN-SA and SEL-only only for the training seeds both have finished (the comparison pairs them by order)."""
+    from spatial_train import PLAN
+
+    done = [r for r in sorted(PLAN, key=lambda r: r.seed)
+            if r.role is not None and (root / r.folder / "model" / "config.json").is_file()]
+    both = {r.seed for r in done if r.role == "eqgan-sa"} & {r.seed for r in done if r.role == "sel-only"}
+    return [f"{r.role}:{root / r.folder}" for r in done if r.role == "baseline" or r.seed in both]
+
+
+def quality_part(args: argparse.Namespace, trained: list[Any], test: Any, extractor: Any,
+                 quick: dict[str, int]) -> dict[str, Any]:
+    """Sample quality of the generators given and ``--baseline`` (spatial_quality.py)."""
+    baseline = None
+    if args.baseline:
+        baseline = load_adapter(args.baseline, device=args.device)
+        trained = [g for g in trained if g.name != baseline.name] + [baseline]
+    return sample_quality(trained, test, extractor, seeds=SEEDS, n=quick.get("n", N_QUALITY),
+                          baseline=None if baseline is None else baseline.name,
+                          resamples=quick.get("fid_resamples", FID_RESAMPLES))
+
+
+def comparison_part(args: argparse.Namespace, sa: list[str], locator: Any, threshold: float, test: Any,
+                    extractor: Any, quick: dict[str, int]) -> dict[str, Any]:
+    """The EqGAN-SA comparison of the ``--sa`` / ``--sa-plan`` runs (spatial_compare.py)."""
+    config = EditingConfig(n=quick.get("n", args.n), max_move=MAX_MOVE, threshold=threshold,
+                           resamples=quick.get("resamples", RESAMPLES),
+                           fid_resamples=quick.get("fid_resamples", FID_RESAMPLES))
+    return compare(parse_runs(sa), locator_finder(locator, threshold=threshold), test, seeds=SEEDS, config=config,
+                   extractor=extractor, di_n=quick.get("n", DI_N), device=args.device,
+                   quality=lambda gens: sample_quality(gens, test, extractor, seeds=SEEDS,
+                                                       n=quick.get("n", N_QUALITY), baseline=None, resamples=0))
+
+
 def run(args: argparse.Namespace) -> dict[str, Any]:
     t0 = time.perf_counter()
     quick = QUICK if args.quick else {}
@@ -100,9 +148,12 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                  if args.features == "locator" else PooledPixels())
     n = quick.get("n", args.n)
     results: dict[str, Any] = {}
+    trained = []  # the generators (not their floors) whose samples' FID against real test scenes is reported
     for spec in args.generator or DEFAULT_GENERATORS:
         for untrained in (False, True):
             gen = load_adapter(spec, untrained=untrained, seed=0, device=args.device)
+            if not untrained:
+                trained.append(gen)
             per_seed = {}
             for seed in SEEDS:
                 # heatmap generators (no classes, one level-1 blob) are measured on the one-item scenes
@@ -115,10 +166,14 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             summary = over_seeds(per_seed)
             results[gen.name] = {"spec": spec, "floor": untrained, "class_aware": gen.class_aware,
                                  "over_seeds": summary, "targets_met": meets(summary), "seeds": per_seed}
+    quality = quality_part(args, trained, test, extractor, quick)
+    sa = list(args.sa or []) + (plan_runs(Path(args.sa_plan)) if args.sa_plan else [])
+    comparison = comparison_part(args, sa, locator, threshold, test, extractor, quick) if sa else None
     return {
         "benchmark": "spatial",
         "config": {"seeds": list(SEEDS), "n_edits": n, "max_move": MAX_MOVE, "resamples": RESAMPLES,
-                   "fid_resamples": FID_RESAMPLES, "quick": bool(args.quick), "generators": args.generator or
+                   "fid_resamples": FID_RESAMPLES, "n_quality": N_QUALITY, "di_n": DI_N,
+                   "baseline": args.baseline, "sa_runs": sa, "quick": bool(args.quick), "generators": args.generator or
                    list(DEFAULT_GENERATORS), "adapters": SPATIAL_GENERATORS.available()},
         "targets": {k: f"{op} {b}" for k, (op, b) in TARGETS.items()},
         "locator": {"folder": str(args.locator), "threshold": threshold, "config": dataclasses.asdict(locator.config),
@@ -127,6 +182,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "layouts": "ground truth of the real fashion-scenes test scenes, a fresh permutation per seed (generators "
                    "whose heatmaps carry no class: the one-item scenes only)",
         "generators": results,
+        "sample_quality": quality,
+        "eqgan_sa_comparison": comparison,
         "env": {**environment(torch.device(args.device)), "load_average": load_average()},
         "seconds": round(time.perf_counter() - t0, 1),
     }
@@ -138,6 +195,12 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                     "name (default scenes-locator)")
     ap.add_argument("--generator", action="append", help="ADAPTER or ADAPTER:SOURCE (repeatable); default: "
                     "paste-follow, real garments pasted on the layout")
+    ap.add_argument("--baseline", help="the unconditional baseline for the sample-quality FID ratio, e.g. "
+                    "free-gan:scenes-gan or free-gan:runs/spatial/scenes-gan-s0/model")
+    ap.add_argument("--sa", action="append", help="EqGAN-SA comparison: ROLE:RUN_DIR (repeatable), ROLE one of "
+                    "eqgan-sa, sel-only, baseline; runs of one role in training-seed order")
+    ap.add_argument("--sa-plan", metavar="ROOT", help="EqGAN-SA comparison on every finished GAN run of "
+                    "bench/spatial_train.py's plan under ROOT (its --root, e.g. .)")
     ap.add_argument("--features", choices=("locator", "pooled-pixels"), default="locator",
                     help="FID extractor: the locator's backbone (default) or pooled pixels (smoke runs)")
     ap.add_argument("--n", type=int, default=N_EDITS)
@@ -156,6 +219,10 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         s = r["over_seeds"]
         print(f"{name:32s} slope {s.get('slope', {}).get('mean')}  r2 {s.get('r2', {}).get('mean')}  "
               f"error {s.get('median_error_px', {}).get('mean')} px", flush=True)
+    for name, r in result["sample_quality"]["ratios"].items():
+        print(f"FID ratio {name} / baseline: {r['estimate']} [{r['low']}, {r['high']}] -> {r['verdict']}", flush=True)
+    if result["eqgan_sa_comparison"]:
+        print(result["eqgan_sa_comparison"]["table"], "\n" + result["eqgan_sa_comparison"]["verdict"], flush=True)
     return result
 
 

@@ -13,7 +13,7 @@ from genlens.errors import GenlensError
 from genlens.gan import GanConfig, Generator, save_generator
 from genlens.metrics.editing import EditingConfig, measure_editing
 from genlens.metrics.spatial_analytic import sprite_finder
-from genlens.metrics.spatial_generators import load_adapter
+from genlens.metrics.spatial_generators import load_adapter, sample_images
 
 LAYOUTS = [Layout((LayoutItem(i % 10, 0.3 + 0.04 * i, 0.5, 0.3),)) for i in range(6)]
 
@@ -65,3 +65,24 @@ def test_wrong_kind_is_one_line(folders):
         load_adapter(f"layout-diffusion:{folders['plain']}")
     with pytest.raises(GenlensError, match="class-conditional, not a layout model"):
         load_adapter("layout-diffusion:fmnist-ddpm")
+
+
+def test_free_gan_ignores_layouts_and_samples_freely(folders):
+    gen = load_adapter(f"free-gan:{folders['plain']}")
+    z = gen.latents(2, torch.Generator().manual_seed(0))
+    a = gen.sample(z, LAYOUTS[:2])
+    assert a.shape == (2, 1, 32, 32) and torch.equal(a, gen.sample(z, [LAYOUTS[0].moved(0, 0.3, 0.0), LAYOUTS[1]]))
+    free = sample_images(gen, 5, seed=1, batch=2)
+    assert free.shape == (5, 1, 32, 32) and torch.equal(free, sample_images(gen, 5, seed=1, batch=2))
+    assert 0 <= float(free.min()) and float(free.max()) <= 1
+    heat = sample_images(load_adapter(f"heatmap-gan:{folders['heatmap-gan']}"), 3, seed=0)  # its own heatmaps
+    assert heat.shape == (3, 1, 32, 32) and not torch.equal(heat[0], heat[1])
+    assert "untrained" in load_adapter(f"free-gan:{folders['plain']}", untrained=True).name
+    with pytest.raises(GenlensError, match="use heatmap-gan"):
+        load_adapter(f"free-gan:{folders['heatmap-gan']}")
+    with pytest.raises(GenlensError, match="use layout-gan"):
+        load_adapter(f"free-gan:{folders['layout-gan']}")
+    with pytest.raises(GenlensError, match="pass the layouts"):
+        sample_images(load_adapter("analytic-follow"), 3)
+    laid = sample_images(load_adapter("analytic-follow"), 4, layouts=LAYOUTS[:2], seed=0)  # layouts cycled
+    assert laid.shape == (4, 1, 32, 32)

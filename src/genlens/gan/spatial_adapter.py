@@ -1,5 +1,8 @@
-"""GANs as spatial generators (:class:`~genlens.metrics.editing.SpatialGenerator`): the layout GAN (adapter ``layout-gan``) and the
-SEL GANs steered by their heatmaps (``heatmap-gan``, see :class:`HeatmapGanGenerator`).
+"""GANs as spatial generators (:class:`~genlens.metrics.editing.SpatialGenerator`): the layout GAN (adapter ``layout-gan``),
+the SEL GANs steered by their heatmaps (``heatmap-gan``, see :class:`HeatmapGanGenerator`) and a GAN that takes
+neither (``free-gan``, the unconditional StyleGAN2-style baseline: it ignores the layout, so it is the sample-quality
+reference and the "deaf" row of the EqGAN-SA comparison). Generators that have a distribution of their own (the SEL
+and free GANs) also have ``sample_free(n, generator)``: images drawn as they were trained, for FID against real scenes.
 
 ``layout-gan:SOURCE`` loads a layout GAN folder or shipped name (default ``scenes-gan-layout``); with
 ``untrained=True`` it builds a generator of the same configuration with fresh weights (the floor). A latent is
@@ -111,6 +114,11 @@ class HeatmapGanGenerator:
             x = self.G(latents[:, :self.G.config.z_dim].to(device), heat, noise_mode="const")
         return ((x.clamp(-1, 1) + 1) / 2).float().cpu()
 
+    @torch.no_grad()
+    def sample_free(self, n: int, generator: torch.Generator) -> torch.Tensor:
+        """``n`` images with heatmaps drawn as in training (the level-1 centre too), in [0, 1]."""
+        return _free_images(self.G, n, generator, heatmaps=True)
+
 
 @SPATIAL_GENERATORS.register("heatmap-gan", description="a SEL GAN (EqGAN-SA, SEL-only) steered by its heatmaps; "
                              "a folder or shipped name (scenes-eqgan)")
@@ -129,6 +137,62 @@ def _heatmap_gan(source: str | None = None, *, untrained: bool = False, seed: in
         G = Generator(G.config).to(device).eval().requires_grad_(False)
         name += " (untrained)"
     return HeatmapGanGenerator(G, name)
+
+
+def _free_images(G: Generator, n: int, generator: torch.Generator, *, heatmaps: bool) -> torch.Tensor:
+    device = G.const.device
+    z = torch.randn(n, G.config.z_dim, generator=generator)
+    heat = G.sample_heatmaps(n, generator=generator, device=device) if heatmaps else None
+    with eval_mode(G):
+        x = G(z.to(device), heat, noise_mode="const")
+    return ((x.clamp(-1, 1) + 1) / 2).float().cpu()
+
+
+@dataclass
+class FreeGanGenerator:
+    """A GAN without heatmaps or layouts (the StyleGAN2-style baseline): a latent is z and the layout is ignored,
+    so a moved blob moves nothing (slope 0 by construction: the comparison's deaf row)."""
+
+    G: Generator
+    name: str
+    class_aware: bool = False
+
+    @property
+    def canvas(self) -> int:
+        return int(self.G.config.resolution)
+
+    def latents(self, n: int, generator: torch.Generator) -> torch.Tensor:
+        return torch.randn(n, self.G.config.z_dim, generator=generator)
+
+    @torch.no_grad()
+    def sample(self, latents: torch.Tensor, layouts: Sequence[Layout]) -> torch.Tensor:
+        with eval_mode(self.G):
+            x = self.G(latents.to(self.G.const.device), None, noise_mode="const")
+        return ((x.clamp(-1, 1) + 1) / 2).float().cpu()
+
+    @torch.no_grad()
+    def sample_free(self, n: int, generator: torch.Generator) -> torch.Tensor:
+        return _free_images(self.G, n, generator, heatmaps=False)
+
+
+@SPATIAL_GENERATORS.register("free-gan", description="an unconditional GAN without heatmaps (the StyleGAN2-style "
+                             "baseline, scenes-gan), sampled freely; it ignores layouts")
+def _free_gan(source: str | None = None, *, untrained: bool = False, seed: int = 0,
+              device: str = "cpu") -> FreeGanGenerator:
+    from genlens.errors import GenlensError
+    from genlens.gan.io import load_generator
+
+    name = str(source or "scenes-gan")
+    G = load_generator(name, device=device)
+    if G.config.use_sel or G.config.use_layout:
+        raise GenlensError(f"'{name}' is a '{G.config.arch}' GAN that takes "
+                           f"{'heatmaps' if G.config.use_sel else 'layouts'}; use "
+                           f"{'heatmap-gan' if G.config.use_sel else 'layout-gan'}:{name} instead of free-gan")
+    if untrained:
+        torch.manual_seed(seed)
+        G = Generator(G.config).to(device).eval().requires_grad_(False)
+        name += " (untrained)"
+    return FreeGanGenerator(G, name)
 
 
 def as_spatial_generator(G: Generator, name: str) -> LayoutGanGenerator | HeatmapGanGenerator | None:

@@ -9,16 +9,20 @@ list the module in :data:`ADAPTER_MODULES` so that :func:`load_adapter` finds th
 analytic generators of :mod:`genlens.metrics.spatial_analytic` (squares, for exact checks) and of
 :mod:`genlens.metrics.spatial_paste` (``paste-follow``: real garments pasted on the layout, the ceiling of
 the measurement with the real locator; ``source`` is the Fashion-MNIST folder, default the usual search).
+:func:`sample_images` draws the samples of a sample-quality FID: freely where a generator has ``sample_free``
+(``free-gan``, ``heatmap-gan``), else on the layouts of real test scenes.
 """
 from __future__ import annotations
 
 import importlib
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import torch
 import torch.nn.functional as F
 
+from genlens.data.layout import Layout
+from genlens.errors import GenlensError
 from genlens.metrics.editing import SpatialGenerator
 from genlens.metrics.locator import Locator, check_images
 from genlens.metrics.spatial_analytic import SpriteGenerator
@@ -64,6 +68,26 @@ def load_adapter(spec: str, *, untrained: bool = False, seed: int = 0, device: s
                 raise
     name, _, source = spec.partition(":")
     return SPATIAL_GENERATORS.create(name, source=source or None, untrained=untrained, seed=seed, device=device)
+
+
+def sample_images(generator: SpatialGenerator, n: int, *, layouts: Sequence[Layout] | None = None, seed: int = 0,
+                  batch: int = 250) -> torch.Tensor:
+    """``n`` images (n, C, canvas, canvas) in [0, 1] for a sample-quality FID: a generator with a distribution of
+    its own (``sample_free``: unconditional and heatmap GANs) is sampled freely; any other is sampled on
+    ``layouts`` (cycled; the ground truth of real test scenes), one fresh latent each. Seeded by ``seed``."""
+    g = torch.Generator().manual_seed(int(seed))
+    free = getattr(generator, "sample_free", None)
+    if free is None and not layouts:
+        raise GenlensError(f"generator '{generator.name}' draws from layouts; pass the layouts of real test scenes")
+    out = []
+    for s in range(0, n, batch):
+        k = min(batch, n - s)
+        if free is not None:
+            out.append(free(k, g))
+        else:
+            assert layouts is not None
+            out.append(generator.sample(generator.latents(k, g), [layouts[(s + i) % len(layouts)] for i in range(k)]))
+    return torch.cat(out)
 
 
 class LocatorFeatures:
