@@ -46,6 +46,7 @@ INVERSION = RESULTS / "inversion.json"
 INV_EVAL = RESULTS / "inversion_evaluator.json"
 HEADLINES = RESULTS / "headlines.json"
 GAN = RESULTS / "gan.json"
+AUDIT = RESULTS / "audit.json"
 
 # Row (the start of its first cell) -> [(value from a file, how the README prints it)], plus the constants the
 # row may print besides (targets fixed by the issues, not measured).
@@ -92,6 +93,10 @@ SOURCES: dict[str, tuple[list[tuple[Callable[[], float], Callable[[float], str]]
                    for k in ("passed", "cases", "tracebacks")], set()),
     "Independent evaluator": ([(lambda: _get(WEIGHTS / "genlens-eval" / "manifest.json", "metrics", "top1"), pct(2))],
                               {"93", "95"}),  # the evaluator's target (trust issue), the intervals' level
+    "Audits": ([(lambda s=s, k=k: _get(AUDIT, "backdoor", "summary", s, k), fixed(0))
+                for s in ("l1", "log") for k in ("backdoored_target_flagged", "backdoored", "clean_flagged", "clean")]
+               + [(lambda: _get(AUDIT, "backdoor", "audit_cpu_seconds_max"), fixed(0))],
+               {"9", "10", "1", "120"}),  # the audit issue's targets: >= 9/10 flagged, <= 1/10 clean, 2 CPU-minutes
     "Explorer": ([(lambda k=k: _get(RESULTS / "explorer.json", k), fixed(0)) for k in ("p50", "p95")]
                  + [(lambda k=k: _get(RESULTS / "explorer.json", "targets", k), fixed(0)) for k in ("p50", "p95")],
                  set()),
