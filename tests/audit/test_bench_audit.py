@@ -34,6 +34,18 @@ def test_config_is_preregistered(bench):
     assert len(set(ids)) == 20
 
 
+def test_confirmation_set_is_new_models_of_the_same_recipe(bench):
+    """CONFIRM keeps every setting but the models: no fine-tuning seed, control seed or (seed, trigger, target)
+    of CONFIG again, still ten different targets and both trigger kinds; --confirm runs its backdoor part only."""
+    cfg, new = bench.CONFIG, bench.CONFIRM
+    assert replace(new, planted=cfg.planted, clean_seeds=cfg.clean_seeds) == cfg
+    assert not {j.seed for j in new.planted} & {j.seed for j in cfg.planted}
+    assert not set(new.clean_seeds) & set(cfg.clean_seeds)
+    assert len({j.target for j in new.planted}) == 10 and {j.trigger for j in new.planted} == {"patch", "blend"}
+    with pytest.raises(SystemExit):
+        bench.main(["--confirm", "--parts", "sweep"])
+
+
 def test_backdoor_part_resumes_per_model(bench, tiny, tmp_path, fmnist_dir, monkeypatch):
     out = tmp_path / "audit.json"
     lines = []
