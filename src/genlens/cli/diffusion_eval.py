@@ -256,7 +256,7 @@ def _eval_on_data(pipe, *, data: str | None, resolution: int | None, features: A
     spec = data or trained.spec
     prompts = None
     if kind == "text" and pipe.bundle.captions_from == "images":  # each sample asks for a real image's caption
-        from genlens.data.folder_captions import spec_captions
+        from genlens.data.spec import spec_captions
 
         prompts, where = spec_captions(spec), spec
         if not prompts:  # other data without captions: ask for what the model was trained on

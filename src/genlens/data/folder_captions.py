@@ -34,19 +34,6 @@ def captions_for(data) -> list[str]:
     return list(captions)
 
 
-def spec_captions(spec, split: str = "test") -> list[str]:
-    """The captions (non-empty, in index order) of the images a folder ``spec`` names for ``split``, read
-    without decoding a pixel; ``[]`` for other specs and uncaptioned folders."""
-    from genlens.data.folder import scan_folder, split_root
-    from genlens.data.spec import parse_data_spec
-
-    s = parse_data_spec(spec)
-    if s.kind != "folder":
-        return []
-    index = scan_folder(split_root(s.path, split))
-    return [t for t in read_captions(index.root, list(index.files)) or () if t]
-
-
 def read_captions(root: Path, files: list[Path] | tuple[Path, ...], notes: list[str] | None = None
                   ) -> tuple[str, ...] | None:
     """The caption of each of ``files`` (images under ``root``), or None when the folder has no captions at all;

@@ -100,3 +100,16 @@ def load_dataset(name_or_path: str | os.PathLike, *, split: str = "train", data_
                  channels: int = 1, size: int | None = 28) -> ImageData:
     """:func:`load_data` under its first name (``split`` applies when the spec names none)."""
     return load_data(name_or_path, split=split, data_dir=data_dir, channels=channels, size=size)
+
+
+def spec_captions(spec, split: str = "test") -> list[str]:
+    """The captions (non-empty, in index order) of the images a folder ``spec`` names for ``split``, read
+    without decoding a pixel; ``[]`` for other specs and uncaptioned folders."""
+    from genlens.data.folder import scan_folder, split_root
+    from genlens.data.folder_captions import read_captions
+
+    s = parse_data_spec(spec)
+    if s.kind != "folder":
+        return []
+    index = scan_folder(split_root(s.path, split))
+    return [t for t in read_captions(index.root, list(index.files)) or () if t]

@@ -221,7 +221,7 @@ class DiffusionPipeline:
         that data is no longer there. What the explorer and the tour draw instead of class prompts."""
         if self.cond_kind != "text" or self.bundle.captions_from != "images":
             return []
-        from genlens.data.folder_captions import spec_captions
+        from genlens.data.spec import spec_captions
 
         try:
             return list(dict.fromkeys(spec_captions(self.bundle.data.spec, split="train")))[:limit]
