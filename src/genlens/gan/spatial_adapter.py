@@ -45,7 +45,7 @@ class LayoutGanGenerator:
         channels = layout_channels(self.G.config, list(layouts)).to(device)
         with eval_mode(self.G):
             x = self.G(latents.to(device), layout=channels, noise_mode="const")
-        return ((x.clamp(-1, 1) + 1) / 2).float().cpu()
+        return _unit(x)
 
 
 @SPATIAL_GENERATORS.register("layout-gan", description="a layout GAN folder or shipped name (scenes-gan-layout)")
@@ -112,7 +112,7 @@ class HeatmapGanGenerator:
         heat = self._heatmaps(latents, layouts).to(device)
         with eval_mode(self.G):
             x = self.G(latents[:, :self.G.config.z_dim].to(device), heat, noise_mode="const")
-        return ((x.clamp(-1, 1) + 1) / 2).float().cpu()
+        return _unit(x)
 
     @torch.no_grad()
     def sample_free(self, n: int, generator: torch.Generator) -> torch.Tensor:
@@ -139,13 +139,18 @@ def _heatmap_gan(source: str | None = None, *, untrained: bool = False, seed: in
     return HeatmapGanGenerator(G, name)
 
 
+def _unit(x: torch.Tensor) -> torch.Tensor:
+    """A generator's output in [-1, 1] as images in [0, 1] on the CPU (what every adapter returns)."""
+    return ((x.clamp(-1, 1) + 1) / 2).float().cpu()
+
+
 def _free_images(G: Generator, n: int, generator: torch.Generator, *, heatmaps: bool) -> torch.Tensor:
     device = G.const.device
     z = torch.randn(n, G.config.z_dim, generator=generator)
     heat = G.sample_heatmaps(n, generator=generator, device=device) if heatmaps else None
     with eval_mode(G):
         x = G(z.to(device), heat, noise_mode="const")
-    return ((x.clamp(-1, 1) + 1) / 2).float().cpu()
+    return _unit(x)
 
 
 @dataclass
@@ -168,7 +173,7 @@ class FreeGanGenerator:
     def sample(self, latents: torch.Tensor, layouts: Sequence[Layout]) -> torch.Tensor:
         with eval_mode(self.G):
             x = self.G(latents.to(self.G.const.device), None, noise_mode="const")
-        return ((x.clamp(-1, 1) + 1) / 2).float().cpu()
+        return _unit(x)
 
     @torch.no_grad()
     def sample_free(self, n: int, generator: torch.Generator) -> torch.Tensor:
