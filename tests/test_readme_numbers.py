@@ -95,8 +95,16 @@ SOURCES: dict[str, tuple[list[tuple[Callable[[], float], Callable[[float], str]]
                               {"93", "95"}),  # the evaluator's target (trust issue), the intervals' level
     "Audits": ([(lambda s=s, k=k: _get(AUDIT, "backdoor", "summary", s, k), fixed(0))
                 for s in ("l1", "log") for k in ("backdoored_target_flagged", "backdoored", "clean_flagged", "clean")]
-               + [(lambda: _get(AUDIT, "backdoor", "audit_cpu_seconds_max"), fixed(0))],
-               {"9", "10", "1", "120"}),  # the audit issue's targets: >= 9/10 flagged, <= 1/10 clean, 2 CPU-minutes
+               + [(lambda: _get(AUDIT, "backdoor", "audit_cpu_seconds_max"), fixed(0)),
+                  (lambda: _get(AUDIT, "sweep", "cpu_hours"), fixed(1))]
+               + [(lambda s=s: _get(AUDIT, "sweep", "mean_top1", s), pct(1)) for s in ("0.0", "0.3")]
+               + [(lambda k=k: float(len(_json(AUDIT)["sweep"][k])), fixed(0)) for k in ("losing_classes",
+                                                                                        "gaining_classes")]
+               + [(lambda: -_get(AUDIT, "sweep", "change_first_to_last", "Pullover", "mean_change"), pct(1))]
+               + [(lambda i=i: -_json(AUDIT)["sweep"]["change_first_to_last"]["Pullover"]["ci"][i], pct(1))
+                  for i in (1, 0)],
+               {"9", "10", "1", "120", "0", "0.3", "3"}),  # the audit issue's targets (>= 9/10 flagged, <= 1/10
+    # clean, 2 CPU-minutes); the sweep's declared strengths and seeds
     "Explorer": ([(lambda k=k: _get(RESULTS / "explorer.json", k), fixed(0)) for k in ("p50", "p95")]
                  + [(lambda k=k: _get(RESULTS / "explorer.json", "targets", k), fixed(0)) for k in ("p50", "p95")],
                  set()),
