@@ -51,18 +51,11 @@ class LayoutGanGenerator:
 @SPATIAL_GENERATORS.register("layout-gan", description="a layout GAN folder or shipped name (scenes-gan-layout)")
 def _layout_gan(source: str | None = None, *, untrained: bool = False, seed: int = 0,
                 device: str = "cpu") -> LayoutGanGenerator:
-    from genlens.errors import GenlensError
-    from genlens.gan.io import load_generator
+    def wrong(G: Generator) -> str | None:
+        return None if G.config.use_layout else (f"is a '{G.config.arch}' GAN, not a layout GAN; pass a folder "
+                                                 "trained with `genlens gan train --arch layout`")
 
-    G = load_generator(source or DEFAULT_SOURCE, device=device)
-    if not G.config.use_layout:
-        raise GenlensError(f"'{source or DEFAULT_SOURCE}' is a '{G.config.arch}' GAN, not a layout GAN; "
-                           "pass a folder trained with `genlens gan train --arch layout`")
-    name = str(source or DEFAULT_SOURCE)
-    if untrained:
-        torch.manual_seed(seed)  # fresh weights of the same shape: the floor (Generator draws from the global RNG)
-        G = Generator(G.config).to(device).eval().requires_grad_(False)
-        name += " (untrained)"
+    G, name = _load(source or DEFAULT_SOURCE, wrong, untrained=untrained, seed=seed, device=device)
     return LayoutGanGenerator(G, name)
 
 
@@ -124,19 +117,31 @@ class HeatmapGanGenerator:
                              "a folder or shipped name (scenes-eqgan)")
 def _heatmap_gan(source: str | None = None, *, untrained: bool = False, seed: int = 0,
                  device: str = "cpu") -> HeatmapGanGenerator:
+    def wrong(G: Generator) -> str | None:
+        return None if G.config.use_sel else (f"is a '{G.config.arch}' GAN without heatmaps; pass an EqGAN-SA or "
+                                              "SEL-only GAN (or use layout-gan for a layout GAN)")
+
+    G, name = _load(source or "scenes-eqgan", wrong, untrained=untrained, seed=seed, device=device)
+    return HeatmapGanGenerator(G, name)
+
+
+def _load(source: str, wrong, *, untrained: bool, seed: int, device: str) -> tuple[Generator, str]:
+    """The generator ``source`` names and its display name; ``wrong(G)`` says why it is the wrong kind for the
+    adapter (one line after the quoted name) or None. ``untrained``: fresh weights of the same shape, the floor
+    (``Generator`` draws them from the global RNG, seeded with ``seed``)."""
     from genlens.errors import GenlensError
     from genlens.gan.io import load_generator
 
-    name = str(source or "scenes-eqgan")
+    name = str(source)
     G = load_generator(name, device=device)
-    if not G.config.use_sel:
-        raise GenlensError(f"'{name}' is a '{G.config.arch}' GAN without heatmaps; pass an EqGAN-SA or SEL-only "
-                           "GAN (or use layout-gan for a layout GAN)")
+    why = wrong(G)
+    if why:
+        raise GenlensError(f"'{name}' {why}")
     if untrained:
         torch.manual_seed(seed)
         G = Generator(G.config).to(device).eval().requires_grad_(False)
         name += " (untrained)"
-    return HeatmapGanGenerator(G, name)
+    return G, name
 
 
 def _unit(x: torch.Tensor) -> torch.Tensor:
@@ -184,19 +189,14 @@ class FreeGanGenerator:
                              "baseline, scenes-gan), sampled freely; it ignores layouts")
 def _free_gan(source: str | None = None, *, untrained: bool = False, seed: int = 0,
               device: str = "cpu") -> FreeGanGenerator:
-    from genlens.errors import GenlensError
-    from genlens.gan.io import load_generator
+    def wrong(G: Generator) -> str | None:
+        if not (G.config.use_sel or G.config.use_layout):
+            return None
+        takes, adapter = ("heatmaps", "heatmap-gan") if G.config.use_sel else ("layouts", "layout-gan")
+        return f"is a '{G.config.arch}' GAN that takes {takes}; use {adapter}:{name} instead of free-gan"
 
     name = str(source or "scenes-gan")
-    G = load_generator(name, device=device)
-    if G.config.use_sel or G.config.use_layout:
-        raise GenlensError(f"'{name}' is a '{G.config.arch}' GAN that takes "
-                           f"{'heatmaps' if G.config.use_sel else 'layouts'}; use "
-                           f"{'heatmap-gan' if G.config.use_sel else 'layout-gan'}:{name} instead of free-gan")
-    if untrained:
-        torch.manual_seed(seed)
-        G = Generator(G.config).to(device).eval().requires_grad_(False)
-        name += " (untrained)"
+    G, name = _load(name, wrong, untrained=untrained, seed=seed, device=device)
     return FreeGanGenerator(G, name)
 
 
