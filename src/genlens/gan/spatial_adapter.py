@@ -27,10 +27,11 @@ DEFAULT_SOURCE = "scenes-gan-layout"
 
 
 @dataclass
-class LayoutGanGenerator:
+class _ZGan:
+    """A generator whose latent is z alone, on a square canvas of its resolution."""
+
     G: Generator
     name: str
-    class_aware: bool = True
 
     @property
     def canvas(self) -> int:
@@ -38,6 +39,11 @@ class LayoutGanGenerator:
 
     def latents(self, n: int, generator: torch.Generator) -> torch.Tensor:
         return torch.randn(n, self.G.config.z_dim, generator=generator)
+
+
+@dataclass
+class LayoutGanGenerator(_ZGan):
+    class_aware: bool = True
 
     @torch.no_grad()
     def sample(self, latents: torch.Tensor, layouts: Sequence[Layout]) -> torch.Tensor:
@@ -159,20 +165,11 @@ def _free_images(G: Generator, n: int, generator: torch.Generator, *, heatmaps: 
 
 
 @dataclass
-class FreeGanGenerator:
+class FreeGanGenerator(_ZGan):
     """A GAN without heatmaps or layouts (the StyleGAN2-style baseline): a latent is z and the layout is ignored,
     so a moved blob moves nothing (slope 0 by construction: the comparison's deaf row)."""
 
-    G: Generator
-    name: str
     class_aware: bool = False
-
-    @property
-    def canvas(self) -> int:
-        return int(self.G.config.resolution)
-
-    def latents(self, n: int, generator: torch.Generator) -> torch.Tensor:
-        return torch.randn(n, self.G.config.z_dim, generator=generator)
 
     @torch.no_grad()
     def sample(self, latents: torch.Tensor, layouts: Sequence[Layout]) -> torch.Tensor:
