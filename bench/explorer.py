@@ -86,7 +86,7 @@ def measure(url: str, *, model: str, seconds: float, rate: float, chromium: str,
         start, i, measured = time.perf_counter(), 0, False
         while (elapsed := time.perf_counter() - start) < warmup + seconds:
             if not measured and elapsed >= warmup:  # forget the warm-up frames (first renders, JIT)
-                page.evaluate("() => { window.__genlens.latencies = []; window.__genlens.renderMs = []; window.__genlens.arrivals = []; window.__genlens.serverMs = []; window.__genlens.sent0 = window.__genlens.sent; "
+                page.evaluate("() => { window.__genlens.latencies = []; window.__genlens.renderMs = []; window.__genlens.arrivals = []; window.__genlens.serverMs = []; window.__genlens.ids = []; window.__genlens.sent0 = window.__genlens.sent; "
                               "window.__genlens.frames0 = window.__genlens.frames; }")
                 measured = True
             angle = 2 * math.pi * i / (2 * rate)  # one turn every two seconds
@@ -97,8 +97,13 @@ def measure(url: str, *, model: str, seconds: float, rate: float, chromium: str,
         page.wait_for_function("window.__genlens.lastId === window.__genlens.sent - 1", timeout=30_000)
         stats = page.evaluate("() => ({latencies: window.__genlens.latencies, render: window.__genlens.renderMs, "
                               "arrivals: window.__genlens.arrivals, server: window.__genlens.serverMs, "
-                              "sent: window.__genlens.sent - "
-                              "window.__genlens.sent0, frames: window.__genlens.frames - window.__genlens.frames0})")
+                              "ids: window.__genlens.ids, sent0: window.__genlens.sent0, "
+                              "sent: window.__genlens.sent - window.__genlens.sent0})")
+        # a request sent before the reset can be answered after it: keep only frames of requests sent while measuring
+        keep = [i for i, rid in enumerate(stats.pop("ids")) if rid >= stats["sent0"]]
+        for key in ("latencies", "render", "arrivals", "server"):
+            stats[key] = [stats[key][i] for i in keep]
+        stats["frames"] = len(keep)
         browser.close()
     return stats | {"first_frame": first_frame, "warm_first_frame": warm_first_frame}
 
@@ -249,6 +254,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--model", default="fmnist-eqgan", help="generator with heatmap input")
     p.add_argument("--seconds", type=float, help="measured drag duration (default 20; 60 with --stress)")
     p.add_argument("--warmup", type=float, default=2.0, help="drag seconds not measured")
+    p.add_argument("--repeats", type=int, default=3, help="drag measurements, each in a fresh browser (default 3)")
     p.add_argument("--rate", type=float, help="pointer moves per second (default 60; per client 30 with --stress)")
     p.add_argument("--chromium", default=os.environ.get("GENLENS_CHROMIUM") or shutil.which("chromium"),
                    help="Chromium binary (Debian's chromium package)")
@@ -264,8 +270,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     args.clients = STRESS["clients"] if args.clients is None else args.clients
     args.seconds = args.seconds or (STRESS["seconds"] if stressing else 20.0)
     args.rate = args.rate or (STRESS["rate"] if stressing else 60.0)
-    if args.clients < 1 or args.seconds <= 0 or args.rate <= 0:
-        p.error("--clients, --seconds and --rate must be positive")
+    if args.clients < 1 or args.seconds <= 0 or args.rate <= 0 or args.repeats < 1:
+        p.error("--clients, --seconds, --rate and --repeats must be positive")
     args.stress = stressing
     return args
 
@@ -303,9 +309,15 @@ def main(argv: list[str] | None = None) -> int:
             print(path)
         return 0
     env = environment(torch.device("cpu"))
+    runs = []
     with serve(args.model) as (_proc, url):
-        stats = measure(url, model=args.model, seconds=args.seconds, rate=args.rate, chromium=args.chromium,
-                        warmup=args.warmup)
+        for _ in range(args.repeats):  # a fresh browser each time, the same server (as a user reloading)
+            runs.append(measure(url, model=args.model, seconds=args.seconds, rate=args.rate, chromium=args.chromium,
+                                warmup=args.warmup))
+    # the headline percentiles pool every repeat's frames; each repeat's own p50/p95 shows the spread
+    stats = {key: [x for r in runs for x in r[key]] for key in ("latencies", "render", "server", "arrivals")}
+    stats |= {key: sum(r[key] for r in runs) for key in ("frames", "sent")}
+    stats |= {key: runs[0][key] for key in ("first_frame", "warm_first_frame")}  # the first page load is the cold one
     lat = stats["latencies"]
     result = {
         "benchmark": "explorer",
@@ -320,8 +332,11 @@ def main(argv: list[str] | None = None) -> int:
                                         "models_loaded": round(stats["warm_first_frame"], 1)},
         "frames": stats["frames"], "requests": stats["sent"],
         "stale_dropped": stats["sent"] - stats["frames"],
+        "repeats": [{"p50": round(percentile(r["latencies"], 50), 2), "p95": round(percentile(r["latencies"], 95), 2),
+                     "frames": r["frames"], "requests": r["sent"]} for r in runs],
         "targets": {"p50": 25.0, "p95": 50.0},
-        "config": {"seconds": args.seconds, "warmup": args.warmup, "rate": args.rate, "browser": "chromium headless",
+        "config": {"seconds": args.seconds, "warmup": args.warmup, "rate": args.rate, "repeats": args.repeats,
+                   "browser": "chromium headless",
                    "torch_threads": torch.get_num_threads()},
         "env": env | {"load_average_end": load_average()},
     }
@@ -330,7 +345,7 @@ def main(argv: list[str] | None = None) -> int:
         if key in previous:
             result[key] = previous[key]
     write_json(args.out, result)
-    print(f"drag latency p50 {result['p50']} ms, p95 {result['p95']} ms over {len(lat)} frames "
+    print(f"drag latency p50 {result['p50']} ms, p95 {result['p95']} ms over {len(lat)} frames of {args.repeats} runs "
           f"({result['stale_dropped']} of {result['requests']} requests dropped as stale) -> {args.out}")
     return 0
 

@@ -106,7 +106,10 @@ SOURCES: dict[str, tuple[list[tuple[Callable[[], float], Callable[[float], str]]
                {"9", "10", "1", "120", "0", "0.3", "3"}),  # the audit issue's targets (>= 9/10 flagged, <= 1/10
     # clean, 2 CPU-minutes); the sweep's declared strengths and seeds
     "Explorer": ([(lambda k=k: _get(RESULTS / "explorer.json", k), fixed(0)) for k in ("p50", "p95")]
-                 + [(lambda k=k: _get(RESULTS / "explorer.json", "targets", k), fixed(0)) for k in ("p50", "p95")],
+                 + [(lambda k=k: _get(RESULTS / "explorer.json", "targets", k), fixed(0)) for k in ("p50", "p95")]
+                 + [(lambda: _get(RESULTS / "explorer.json", "config", "repeats"), fixed(0))]
+                 + [(lambda k=k: _get(RESULTS / "explorer.json", "stress", k), fixed(0))
+                    for k in ("clients", "seconds", "errors")],
                  set()),
 }
 NUMBER = re.compile(r"(?<![\w.-])\d+(?:\.\d+)?")

@@ -4,7 +4,7 @@ import { api, el, socket, readHash, writeHash, setStatus, token } from "./app.js
 
 const clamp01 = (v) => Math.min(1, Math.max(0, v));
 // Shared with tests and the benchmark: frames received and pointer-to-decoded latencies (ms).
-const stats = (window.__genlens = { frames: 0, sent: 0, lastId: -1, latencies: [], arrivals: [], renderMs: [], serverMs: [], errors: 0 });
+const stats = (window.__genlens = { frames: 0, sent: 0, lastId: -1, latencies: [], arrivals: [], renderMs: [], serverMs: [], ids: [], errors: 0 });
 
 export async function mount(root, params) {
   const { gans } = await api("/api/models");
@@ -183,6 +183,7 @@ export async function mount(root, params) {
       stats.arrivals.push(arrived - header.t0); // the frame's bytes on the page, before decoding
     }
     stats.renderMs.push(header.ms);
+    stats.ids.push(header.id); // which request each frame answers (the benchmark keeps those sent while measuring)
     stats.serverMs.push(header.server_ms);
     frameInfo.textContent = `frame ${header.id}: render ${header.ms} ms, stale requests dropped ${header.dropped}`;
   });
