@@ -1,6 +1,10 @@
-"""Your data at 64 px: the diffusion trainer's step against two peers, and whether a folder loader keeps it fed.
+"""Your data at 64 px: the diffusion trainer's step against two peers, and whether the streaming folder loader
+keeps it fed.
 
-Three parts, one run, one torch thread in the training process (``OMP_NUM_THREADS=1``):
+The denoiser is the shipped ``64`` preset, colour and class-conditional, built the way ``genlens diffusion
+train --data folder:PATH --resolution 64 --channels 3`` builds it: ``UNetConfig.preset("64", "class", ...)``
+with the canvas fields of ``canvas_fields(64, 3, "64")`` (4 resolutions 64/32/16/8, self-attention at 16 and 8 px,
+6.67 M parameters). Three parts, one run, one torch thread in the training process (``OMP_NUM_THREADS=1``):
 
 * ``plain``: training images/s of genlens' diffusion trainer (``train_diffusion``: the shared Accelerate loop
   with ``diffusion_loss``, gradient clipping, cosine LR, EMA) against a bare diffusers step on the SAME UNet
@@ -8,21 +12,22 @@ Three parts, one run, one torch thread in the training process (``OMP_NUM_THREAD
   Target: ours >= 0.95x plain.
 * ``ddpm``: the same against denoising-diffusion-pytorch (``Unet`` + ``GaussianDiffusion`` with the package's
   defaults, one step of its ``Trainer``: loss, backward, clip 1.0, Adam, ``ema_pytorch.EMA``), its width chosen
-  for the parameter count closest to ours, with the same four-level ``dim_mults``. Target: ours >= 2x.
+  for the parameter count closest to ours (``ddpm_peer.peer_dim_for``), with four levels ``dim_mults`` like the
+  preset's. Target: ours >= 2x.
   Windows of ``window`` steps alternate inside one training run of ours: [ddpm, plain], ours, [ddpm, plain],
   ..., ours, [ddpm, plain] (the peers' windows run from our loop's step callback, their time excluded from
   ours), so outside load hits all alike. Each window of ours is divided by the mean of the peer's windows
   before and after it; the median of these paired ratios is reported with a 95 % bootstrap interval.
-* ``loader``: a folder of ``files`` generated 64x64 RGB PNGs in a temporary directory, read by
-  ``torch.utils.data.DataLoader(num_workers=2)`` over a Dataset that decodes each file with
-  ``genlens.utils.images.load_image`` (``genlens.data.stream`` is not on main yet), feeding the trainer's
-  step (``diffusion_loss`` + backward + clip + AdamW on the same UNet). Data time is the wait for the next
-  batch; target: data time <= 5 % of step time. The loader's own rate (images/s with no training) is given too.
+* ``loader``: a labelled folder (``ROOT/<class>/<i>.png``, 10 classes) of ``files`` generated 64x64 RGB PNGs in a
+  temporary directory, read by the library's streaming loader as a trainer reads a big folder:
+  ``genlens.data.stream.open_data(DataOptions("folder:ROOT", resolution, channels=3), stream=True)`` (a
+  ``StreamedFolder``, streaming forced on although the folder is small) and ``batches(..., workers=2)``, feeding
+  the trainer's step (``diffusion_loss`` + backward + clip + AdamW on the same UNet). Data time is the wait for
+  the next batch; target: data time <= 5 % of step time. The loader's own rate (images/s of one epoch of
+  ``batches`` with no training) is given too.
 
-The 64-px colour UNet is declared here (``UNET_64``): main has no 64-px preset yet.
-
-    OMP_NUM_THREADS=1 .venv/bin/python bench/data.py                      # ~6 min on one loaded CPU thread
-    .venv/bin/python bench/data.py --quick --out /tmp/data.json          # smoke run: 16 px, tiny UNet, < 1 min
+    OMP_NUM_THREADS=1 .venv/bin/python bench/data.py                      # ~9 min on one loaded CPU thread
+    .venv/bin/python bench/data.py --quick --out /tmp/data.json          # smoke run: 16 px, tiny preset, < 1 min
 """
 from __future__ import annotations
 
@@ -32,7 +37,7 @@ import statistics
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -41,24 +46,33 @@ import torch.nn.functional as F
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import InterleavedWindows, environment, load_average, summarize, write_json
-from ddpm_peer import PEER_PACKAGE, PEER_TRAINER, PlainDiffusersStep, param_count, peer_available, peer_version
+from ddpm_peer import (
+    PEER_PACKAGE,
+    PEER_TRAINER,
+    PlainDiffusersStep,
+    param_count,
+    peer_available,
+    peer_dim_for,
+    peer_version,
+)
 
+from genlens.data import DataOptions, StreamedFolder, batches, open_data
 from genlens.diffusion import Denoiser, DiffusionTrainConfig, UNetConfig, to_model_space, train_diffusion
+from genlens.diffusion.config import canvas_fields
 from genlens.diffusion.schedule import NoiseSchedule
 from genlens.diffusion.train import diffusion_loss
 from genlens.diffusion.unet import build_unet
+from genlens.utils.config_io import to_dict
 
-SCHEMA = 1
+SCHEMA = 2  # 2: the UNet named by its preset ("unet": {"preset": ...}), the loader is genlens.data.stream
 PARTS = ("plain", "ddpm", "loader")
 Progress = Callable[[str], None]
 
-# The 64-px colour class-conditional UNet (4 resolutions 64/32/16/8, attention at 8 px only), 4.3 M parameters.
-UNET_64 = dict(cond="class", num_classes=10, in_channels=3, sample_size=64, pad=0,
-               block_out_channels=(32, 64, 128, 128), layers_per_block=1, norm_num_groups=16,
-               attention_head_dim=8, attention_levels=(False, False, False, True))
-UNET_QUICK = dict(cond="class", num_classes=10, in_channels=3, sample_size=16, pad=0, block_out_channels=(8, 16),
-                  layers_per_block=1, norm_num_groups=4, attention_head_dim=4, attention_levels=(False, False))
-PEER_DIM_MULTS_64 = (1, 2, 4, 4)  # four resolutions, like UNET_64
+# The denoiser by preset name (genlens.diffusion.config.PRESETS), colour, class-conditional; see unet_config.
+UNET_64 = {"preset": "64", "cond": "class", "num_classes": 10, "channels": 3}
+UNET_QUICK = {"preset": "tiny", "cond": "class", "num_classes": 10, "channels": 3}
+PEER_DIM_MULTS_64 = (1, 2, 4, 4)  # four resolutions, like the 64 preset
+LOADER = "genlens.data.stream: open_data(DataOptions('folder:ROOT', resolution, channels=3), stream=True), batches"
 
 # Everything the numbers depend on, declared before anything runs.
 FULL = {"resolution": 64, "unet": UNET_64, "batch": 8, "pool": 256, "warmup": 1, "window": 1, "repeats": 14,
@@ -80,45 +94,25 @@ def make_images(n: int, size: int, *, seed: int) -> torch.Tensor:
     return (x * 255).round().clamp(0, 255).to(torch.uint8)
 
 
-def write_pngs(images: torch.Tensor, folder: Path) -> list[Path]:
+def write_pngs(images: torch.Tensor, folder: Path, *, classes: int) -> None:
+    """``folder/c<k>/<i>.png``, image i in class i % ``classes``: a labelled folder as users give one."""
     from PIL import Image
 
-    paths = []
+    for k in range(classes):
+        (folder / f"c{k}").mkdir()
     for i, img in enumerate(images):
-        path = folder / f"{i:05d}.png"
-        Image.fromarray(img.permute(1, 2, 0).numpy()).save(path)
-        paths.append(path)
-    return paths
+        Image.fromarray(img.permute(1, 2, 0).numpy()).save(folder / f"c{i % classes}" / f"{i:05d}.png")
 
 
-class PngFolder(torch.utils.data.Dataset):
-    """Files decoded by ``genlens.utils.images.load_image`` (float (3, H, W) in [0, 1]) with a label each."""
-
-    def __init__(self, paths: list[Path]):
-        self.paths = paths
-
-    def __len__(self) -> int:
-        return len(self.paths)
-
-    def __getitem__(self, i: int) -> tuple[torch.Tensor, int]:
-        from genlens.utils.images import load_image
-
-        return load_image(self.paths[i], channels=3), i % 10
-
-
-def _one_thread(_worker: int) -> None:
-    torch.set_num_threads(1)
+def unet_config(cfg: dict[str, Any]) -> UNetConfig:
+    """The UNet of ``cfg["unet"]`` as the CLI builds it: the named preset with the canvas fields of
+    ``cfg["resolution"]``-px images of ``channels`` (``genlens.cli.diffusion``'s path, no copied numbers)."""
+    spec = cfg["unet"]
+    canvas = canvas_fields(cfg["resolution"], spec["channels"], spec["preset"])
+    return UNetConfig.preset(spec["preset"], spec["cond"], num_classes=spec["num_classes"], **canvas)
 
 
 # ------------------------------------------------------------------ the peers
-class PlainStep64(PlainDiffusersStep):
-    """The bare diffusers step over images already at the UNet's size (no 28 -> 32 padding)."""
-
-    def __init__(self, config: UNetConfig, images: torch.Tensor, labels: torch.Tensor, **kw: Any):
-        super().__init__(config, images, labels, **kw)
-        self.pool = to_model_space(images, 0)
-
-
 class DdpmStep:
     """One step of denoising-diffusion-pytorch's ``Trainer`` on ``GaussianDiffusion(Unet(dim, dim_mults))``."""
 
@@ -126,8 +120,7 @@ class DdpmStep:
         from denoising_diffusion_pytorch import GaussianDiffusion, Unet
         from ema_pytorch import EMA
 
-        self.dim, _ = min(((d, param_count(Unet(dim=d, dim_mults=PEER_DIM_MULTS_64, channels=3)))
-                           for d in range(8, 65, 8)), key=lambda dn: abs(dn[1] - target_params))
+        self.dim, _ = peer_dim_for(target_params, channels=3, dim_mults=PEER_DIM_MULTS_64)
         torch.manual_seed(seed)
         self.model = GaussianDiffusion(Unet(dim=self.dim, dim_mults=PEER_DIM_MULTS_64, channels=3),
                                        image_size=images.shape[-1], timesteps=1000).train()
@@ -166,7 +159,7 @@ def measure_step(cfg: dict[str, Any], parts: list[str], images: torch.Tensor, la
                  progress: Progress) -> dict[str, Any]:
     """Our loop with the peers' windows interleaved from its step callback (see the module docstring)."""
     warm, window, repeats, batch = cfg["warmup"], cfg["window"], cfg["repeats"], cfg["batch"]
-    unet = UNetConfig(**cfg["unet"])
+    unet = unet_config(cfg)
     config = DiffusionTrainConfig(unet=unet, steps=warm + window * repeats, batch_size=batch, seed=cfg["seed"],
                                   warmup_steps=1, data="generated")
     params = param_count(build_unet(unet))
@@ -178,7 +171,7 @@ def measure_step(cfg: dict[str, Any], parts: list[str], images: torch.Tensor, la
         else:
             notes["ddpm"] = f"skipped: {PEER_PACKAGE} is not installed (pip install {PEER_PACKAGE})"
     if "plain" in parts:
-        peers["plain"] = PlainStep64(unet, images, labels, batch=batch, lr=config.lr, seed=cfg["seed"])
+        peers["plain"] = PlainDiffusersStep(unet, images, labels, batch=batch, lr=config.lr, seed=cfg["seed"])
     for step in peers.values():
         for _ in range(warm):
             step()
@@ -197,17 +190,18 @@ def measure_step(cfg: dict[str, Any], parts: list[str], images: torch.Tensor, la
 
 
 def measure_loader(cfg: dict[str, Any], images: torch.Tensor, progress: Progress) -> dict[str, Any]:
-    """Data time against step time for the trainer's step fed by a 2-worker DataLoader over PNG files."""
-    batch, steps = cfg["batch"], cfg["loader_steps"]
-    unet = UNetConfig(**cfg["unet"])
-    torch.manual_seed(cfg["seed"])
+    """Data time against step time for the trainer's step fed by ``genlens.data.stream`` (streamed, 2 workers)."""
+    batch, steps, workers, seed = cfg["batch"], cfg["loader_steps"], cfg["workers"], cfg["seed"]
+    unet = unet_config(cfg)
+    torch.manual_seed(seed)
     net = Denoiser(unet).train()
     opt = torch.optim.AdamW(net.parameters(), lr=2e-4)
     alphas = NoiseSchedule().alphas_cumprod()
-    gen = torch.Generator().manual_seed(cfg["seed"] + 1)
+    gen = torch.Generator().manual_seed(seed + 1)
 
     def train_step(x: torch.Tensor, y: torch.Tensor) -> None:  # the trainer's loss, backward, clip, AdamW
-        loss = diffusion_loss(net, to_model_space(x, 0), y, alphas_cumprod=alphas, generator=gen, cond_dropout=0.1)
+        loss = diffusion_loss(net, to_model_space(x, unet.pad), y, alphas_cumprod=alphas, generator=gen,
+                              cond_dropout=0.1)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(net.parameters(), 1.0)
         opt.step()
@@ -215,39 +209,43 @@ def measure_loader(cfg: dict[str, Any], images: torch.Tensor, progress: Progress
 
     with tempfile.TemporaryDirectory(prefix="genlens-bench-data-") as tmp:
         t0 = time.perf_counter()
-        paths = write_pngs(make_images(cfg["files"], cfg["resolution"], seed=cfg["seed"] + 7), Path(tmp))
+        write_pngs(make_images(cfg["files"], cfg["resolution"], seed=seed + 7), Path(tmp), classes=unet.num_classes)
         write_s = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        options = DataOptions(f"folder:{tmp}", resolution=cfg["resolution"], channels=unet.in_channels)
+        data = open_data(options, stream=True)  # what a trainer gets for a folder too big for memory
+        open_s = time.perf_counter() - t0
+        if not isinstance(data, StreamedFolder) or data.num_classes != unet.num_classes:
+            raise RuntimeError(f"expected a streamed folder of {unet.num_classes} classes, got {data!r:.200}")
 
-        def loader() -> torch.utils.data.DataLoader:
-            return torch.utils.data.DataLoader(PngFolder(paths), batch_size=batch, shuffle=True, drop_last=True,
-                                               num_workers=cfg["workers"], worker_init_fn=_one_thread,
-                                               generator=torch.Generator().manual_seed(cfg["seed"]))
+        def epoch(k: int) -> Iterator[tuple[torch.Tensor, torch.Tensor, torch.Tensor]]:
+            return batches(data, batch=batch, seed=seed, epoch=k, workers=workers, drop_last=True)
 
         t0 = time.perf_counter()
-        seen = sum(len(x) for x, _ in loader())  # the loader alone: one epoch, no training
+        seen = sum(len(x) for x, _, _ in epoch(0))  # the loader alone: one epoch, no training
         alone = seen / (time.perf_counter() - t0)
         progress(f"loader alone: {alone:.0f} img/s over {seen} files")
-        it = iter(loader())
+        it = epoch(1)
         t0 = time.perf_counter()
-        x, y = next(it)  # worker start-up and the first batch: reported, not counted
+        x, y, _ = next(it)  # worker start-up and the first batch: reported, not counted
         first_s = time.perf_counter() - t0
         train_step(x, y)  # warm-up step
         waits, works = [], []
         for _ in range(steps):
             t0 = time.perf_counter()
-            x, y = next(it)
+            x, y, _ = next(it)
             t1 = time.perf_counter()
             train_step(x, y)
             waits.append(t1 - t0)
             works.append(time.perf_counter() - t1)
-        del it
+        it.close()  # stops the workers before the folder goes
     share = sum(waits) / (sum(waits) + sum(works))
     progress(f"loader feeding the step: data {1000 * statistics.median(waits):.1f} ms, step "
              f"{1000 * statistics.median(works):.0f} ms per batch ({100 * share:.2f} % data)")
-    return {"files": cfg["files"], "workers": cfg["workers"], "batch": batch, "steps": steps,
-            "dataset": "torch.utils.data.Dataset over PNG files, genlens.utils.images.load_image(channels=3)",
-            "write_pngs_s": write_s, "first_batch_s": first_s, "loader_alone_images_per_s": alone,
-            "data_s": summarize(waits), "step_s": summarize(works), "data_share": share}
+    return {"files": cfg["files"], "workers": workers, "batch": batch, "steps": steps, "loader": LOADER,
+            "streamed": True, "classes": data.num_classes, "write_pngs_s": write_s, "open_data_s": open_s,
+            "first_batch_s": first_s, "loader_alone_images_per_s": alone, "data_s": summarize(waits),
+            "step_s": summarize(works), "data_share": share}
 
 
 # ------------------------------------------------------------------ the run
@@ -258,6 +256,7 @@ def run(cfg: dict[str, Any], parts: list[str], progress: Progress = lambda _m: N
     labels = torch.arange(cfg["pool"]) % cfg["unet"]["num_classes"]
     result: dict[str, Any] = {"benchmark": "data", "schema": SCHEMA, "env": environment(torch.device("cpu")),
                               "config": {**cfg, "parts": parts, "threads": torch.get_num_threads()},
+                              "unet": to_dict(unet_config(cfg)),  # the preset's fields, as they were
                               "targets": TARGETS, "parts": {}, "wall_seconds": 0.0}
     if {"plain", "ddpm"} & set(parts):
         progress("step throughput")
@@ -297,12 +296,14 @@ def verdict(result: dict[str, Any]) -> dict[str, Any]:
 
 
 def table(result: dict[str, Any]) -> str:
-    """Markdown summary of a result."""
+    """Markdown summary of a result, of this schema or schema 1 (a UNet of its own fields, a hand-made Dataset)."""
     cfg, step, loader = result["config"], result["parts"].get("step"), result["parts"].get("loader")
+    preset = cfg["unet"].get("preset")  # schema 1 stored the UNet's fields, no preset
+    ours = f"genlens train_diffusion, preset {preset}" if preset else "genlens train_diffusion"
     out = []
     if step:
         out += ["| side | params | img/s (median) | ours / side, median [95 % CI] |", "|---|---:|---:|---:|",
-                f"| genlens train_diffusion | {step['params'] / 1e6:.2f} M | {step['ours']['median']:.2f} | |"]
+                f"| {ours} | {step['params'] / 1e6:.2f} M | {step['ours']['median']:.2f} | |"]
         for name, label in (("plain", "bare diffusers step"), ("ddpm", "denoising-diffusion-pytorch")):
             if name in step:
                 s, r = step[name], step[name]["ratio_ours_over_peer"]
@@ -311,7 +312,8 @@ def table(result: dict[str, Any]) -> str:
                            f"[{r['ci95'][0]:.2f}, {r['ci95'][1]:.2f}] |")
         out += [f"| {k} | {v} | | |" for k, v in step["notes"].items()]
     if loader:
-        out.append(f"\nLoader: {loader['workers']} workers over {loader['files']} PNGs, batch {loader['batch']}: data "
+        how = " (genlens.data.stream, streamed)" if loader.get("streamed") else ""
+        out.append(f"\nLoader{how}: {loader['workers']} workers over {loader['files']} PNGs, batch {loader['batch']}: data "
                    f"{100 * loader['data_share']:.2f} % of step time (target <= 5 %); the loader alone "
                    f"{loader['loader_alone_images_per_s']:.0f} img/s.")
     out.append(f"\n{cfg['resolution']} px RGB, batch {cfg['batch']}, {cfg['repeats']} windows of {cfg['window']} steps, "
@@ -330,7 +332,7 @@ def table(result: dict[str, Any]) -> str:
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--parts", nargs="+", choices=PARTS, default=list(PARTS))
-    p.add_argument("--quick", action="store_true", help="smoke run: 16 px, tiny UNet, a few steps, < 1 min")
+    p.add_argument("--quick", action="store_true", help="smoke run: 16 px, tiny preset, a few steps, < 1 min")
     p.add_argument("--out", default="bench/results/data.json")
     return p.parse_args(argv)
 

@@ -59,13 +59,15 @@ def crop01(x: torch.Tensor) -> torch.Tensor:
 
 
 # ------------------------------------------------------------------ denoising-diffusion-pytorch
-def peer_dim_for(target_params: int, *, channels: int = 1) -> tuple[int, int]:
-    """The peer ``Unet`` width (a multiple of 8) whose parameter count is closest to ``target_params``."""
+def peer_dim_for(target_params: int, *, channels: int = 1,
+                 dim_mults: tuple[int, ...] = PEER_DIM_MULTS) -> tuple[int, int]:
+    """The peer ``Unet(dim, dim_mults)`` width (a multiple of 8) whose parameter count is closest to
+    ``target_params``, and that count."""
     from denoising_diffusion_pytorch import Unet
 
     best: tuple[int, int] | None = None
     for dim in range(8, 129, 8):
-        n = param_count(Unet(dim=dim, dim_mults=PEER_DIM_MULTS, channels=channels))
+        n = param_count(Unet(dim=dim, dim_mults=dim_mults, channels=channels))
         if best is None or abs(n - target_params) < abs(best[1] - target_params):
             best = (dim, n)
         if n > target_params:
@@ -152,7 +154,7 @@ class PlainDiffusersStep:
         self.unet = build_unet(config).train()
         self.scheduler = DDPMScheduler(**(schedule or NoiseSchedule()).scheduler_config())
         self.opt = torch.optim.AdamW(self.unet.parameters(), lr=lr)
-        self.pool = to_model_space(images)  # (N, 1, 32, 32) in [-1, 1], converted once
+        self.pool = to_model_space(images, config.pad)  # (N, C, S, S) in [-1, 1], converted once
         self.labels = labels.long()
         self.gen = torch.Generator().manual_seed(seed + 1)
 

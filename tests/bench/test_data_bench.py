@@ -17,13 +17,15 @@ def data_bench(bench_script):
 
 
 def test_the_full_run_declares_a_64px_colour_setting(data_bench):
-    from genlens.diffusion import UNetConfig
+    from genlens.diffusion.config import PRESETS
 
     full = data_bench.FULL
     assert full["resolution"] == 64 and full["workers"] == 2 and full["repeats"] >= 5
-    unet = UNetConfig(**full["unet"])
-    assert (unet.sample_size, unet.in_channels, unet.pad) == (64, 3, 0)
-    assert unet.block_out_channels == (32, 64, 128, 128)
+    assert full["unet"] == {"preset": "64", "cond": "class", "num_classes": 10, "channels": 3}
+    unet = data_bench.unet_config(full)  # the shipped preset, not a copy of its numbers
+    assert (unet.sample_size, unet.in_channels, unet.pad, unet.cond) == (64, 3, 0, "class")
+    assert (unet.block_out_channels, unet.attention_levels) == (PRESETS["64"]["block_out_channels"],
+                                                                PRESETS["64"]["attention_levels"])
     assert data_bench.TARGETS == {"ours_over_plain": 0.95, "ours_over_ddpm": 2.0, "loader_data_share": 0.05}
 
 
@@ -48,10 +50,13 @@ def test_a_tiny_run_writes_the_schema(data_bench, tmp_path):
         assert "not installed" in step["notes"]["ddpm"]
     loader = result["parts"]["loader"]
     assert 0.0 <= loader["data_share"] <= 1.0 and len(loader["data_s"]["samples"]) == cfg["loader_steps"]
+    assert loader["streamed"] and loader["classes"] == 10 and loader["loader_alone_images_per_s"] > 0
+    assert result["unet"]["block_out_channels"] == [8, 16] and result["unet"]["sample_size"] == 16  # tiny preset
     assert set(result["verdict"]) == set(data_bench.TARGETS)
     assert all(v["met"] in (True, False, None) for v in result["verdict"].values())
     json.dumps(result, allow_nan=False)  # the result file is strict JSON
-    assert "Quick smoke run" in data_bench.table(result)
+    text = data_bench.table(result)
+    assert "Quick smoke run" in text and "preset tiny" in text and "genlens.data.stream" in text
 
 
 def test_the_committed_result_came_from_the_declared_config(data_bench):
@@ -62,3 +67,23 @@ def test_the_committed_result_came_from_the_declared_config(data_bench):
     declared = json.loads(json.dumps(data_bench.FULL))  # tuples as lists, as in the file
     assert {k: result["config"][k] for k in declared} == declared
     assert all(math.isfinite(v["value"]) for v in result["verdict"].values() if v["value"] is not None)
+
+
+def _result(unet: dict, loader_extra: dict) -> dict:
+    """A minimal result file: one step part with the plain peer, a loader part, the config keys table() reads."""
+    ratio = {"median": 0.97, "ci95": [0.9, 1.0], "samples": [0.97]}
+    return {"config": {"resolution": 64, "unet": unet, "batch": 8, "repeats": 14, "window": 1, "threads": 1},
+            "env": {"cpu": "CPU", "torch": "2"},
+            "parts": {"step": {"params": 4.33e6, "ours": {"median": 2.27}, "notes": {},
+                               "plain": {"median": 2.4, "ratio_ours_over_peer": ratio}},
+                      "loader": {"workers": 2, "files": 2000, "batch": 8, "data_share": 0.0035,
+                                 "loader_alone_images_per_s": 735.0, **loader_extra}}}
+
+
+def test_the_table_reads_both_result_layouts(data_bench):
+    old = data_bench.table(_result({"block_out_channels": [32, 64, 128, 128]}, {"dataset": "a Dataset"}))
+    assert "| genlens train_diffusion | 4.33 M | 2.27 | |" in old
+    assert "\nLoader: 2 workers over 2000 PNGs, batch 8: data 0.35 % of step time" in old
+    new = data_bench.table(_result(data_bench.FULL["unet"], {"loader": data_bench.LOADER, "streamed": True}))
+    assert "| genlens train_diffusion, preset 64 | 4.33 M | 2.27 | |" in new
+    assert "\nLoader (genlens.data.stream, streamed): 2 workers over 2000 PNGs" in new
