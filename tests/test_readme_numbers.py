@@ -88,7 +88,12 @@ SOURCES: dict[str, tuple[list[tuple[Callable[[], float], Callable[[float], str]]
                                                                           ("class_right", pct(0)), ("count_right", pct(0)))],
                         {"90", "95"}),  # the locator's class-accuracy target and the layout models' (spatial issue)
     "Your data": ([(lambda k=k: _get(RESULTS / "data.json", "verdict", k, "value"), fixed(2))
-                   for k in ("ours_over_plain", "ours_over_ddpm")], {"0.95", "2"}),  # the issue's targets
+                   for k in ("ours_over_plain", "ours_over_ddpm")]
+                  + [(lambda i=i: _json(RESULTS / "data.json")["verdict"]["ours_over_plain"]["ci95"][i], fixed(2))
+                     for i in (0, 1)]
+                  + [(lambda: _get(RESULTS / "data.json", "verdict", "loader_data_share", "value"), pct(1))]
+                  + [(lambda: _get(RESULTS / "data.json", "config", "resolution"), fixed(0))],
+                  {"0.95", "2", "5"}),  # the issue's targets
     "Hardening": ([(lambda k=k: _get(RESULTS / "hardening.json", "summary", k), fixed(0))
                    for k in ("passed", "cases", "tracebacks")], set()),
     "Independent evaluator": ([(lambda: _get(WEIGHTS / "genlens-eval" / "manifest.json", "metrics", "top1"), pct(2))],
