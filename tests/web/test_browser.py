@@ -168,3 +168,35 @@ def test_inversions_panel_runs_and_cancels_a_background_inversion(browser_page, 
     page.locator("#inv-cancel").click()
     page.wait_for_function("window.__inversions.cancelled > 0", timeout=30_000)
     assert page.locator("#inv-result").inner_text() == "cancelled" and "scale=1" in page.url
+
+
+def test_gan_panel_drags_a_layout_item(browser_page, live_url):
+    page = browser_page
+    page.goto(live_url + "#gan?model=scenes-gan-layout&seed=2")
+    frames = wait_frames(page, 0)
+    markers = page.locator("#gan-stage .item")
+    assert markers.count() == 2 and markers.first.inner_text().startswith("Sneaker")
+    assert page.locator("#gan-class option").count() == 10 and page.locator("#gan-base").is_hidden()
+    stage = page.locator("#gan-stage").bounding_box()
+    start = markers.first.bounding_box()
+    sx, sy = start["x"] + start["width"] / 2, start["y"] + start["height"] / 2
+    tx, ty = stage["x"] + 0.8 * stage["width"], stage["y"] + 0.75 * stage["height"]
+    image = "() => document.querySelector('#gan-image').toDataURL()"
+    before = page.evaluate(image)
+    page.mouse.move(sx, sy)
+    page.mouse.down()
+    page.mouse.move(tx, ty, steps=10)
+    mid = page.evaluate("window.__genlens.frames")
+    page.mouse.up()
+    assert mid > frames  # frames arrived while dragging
+    page.wait_for_function("window.__genlens.lastId === window.__genlens.sent - 1", timeout=15_000)
+    end = markers.first.bounding_box()
+    assert abs(end["x"] + end["width"] / 2 - tx) < 2 and abs(end["y"] + end["height"] / 2 - ty) < 2
+    assert page.evaluate(image) != before  # the scene was redrawn with the item moved
+    assert re.search(r"l=7(?::|%3A)0\.80", page.url)
+    page.locator("#gan-class").select_option("Bag")
+    page.locator("#gan-add-item").click()  # a third item: the model's limit, so "add" turns off
+    assert markers.count() == 3 and page.locator("#gan-add-item").is_disabled()
+    page.locator("#gan-stage .item .remove").last.click()
+    assert markers.count() == 2
+    page.wait_for_function("window.__genlens.lastId === window.__genlens.sent - 1", timeout=15_000)

@@ -15,6 +15,8 @@ from genlens.report import html as H
 PANELS = {
     "gan": "Spatial editing: drag a heatmap blob (add, remove, scroll to spread) and the EqGAN-SA image follows; "
            "the baseline with the same latent beside it, the discriminator's Grad-CAM as a toggle",
+    "layout": "Layout GAN: each object of the layout a marker labelled with its class; drag one and the scene is "
+              "redrawn with the object there (add, remove, scroll to resize)",
     "walk": "Latent walk: a 2-D pad over a plane of latent space, truncation, saved points, GIF export",
     "diffusion": "Diffusion: the denoising streams in step by step (noisy x_t and predicted x0), then a slider "
                  "scrubs back through the steps",

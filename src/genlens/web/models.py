@@ -9,6 +9,9 @@ from pathlib import Path
 from genlens.errors import GenlensError
 
 SHIPPED_GANS = ("fmnist-eqgan", "fmnist-gan", "fmnist-sel-only")
+# trained on fashion-scenes: listed when their weights are there (scenes-gan-layout ships; the others are trained
+# with `genlens gan train --data fashion-scenes`)
+SCENE_GANS = ("scenes-gan-layout", "scenes-eqgan", "scenes-gan")
 SHIPPED_DIFFUSION = ("fmnist-ddpm", "fmnist-ddpm-text")
 TAKES = ("the explorer takes GAN folders (`genlens gan train`), diffusion folders (`genlens diffusion train`), "
          "classifier folders and the shipped names")
@@ -21,16 +24,35 @@ class Sorted:
     diffusion: list[str] = field(default_factory=list)
 
 
+def shipped_gans() -> tuple[str, ...]:
+    """The Fashion-MNIST GANs and every fashion-scenes GAN whose weights are present."""
+    from genlens.gan import gan_folder
+
+    present = []
+    for name in SCENE_GANS:
+        try:
+            gan_folder(name)
+        except GenlensError:  # not trained here
+            continue
+        present.append(name)
+    return (*SHIPPED_GANS, *present)
+
+
 def sort_models(names: list[str]) -> Sorted:
     """``names`` -> generators, classifiers and diffusion models; empty ``names`` means every shipped model."""
     from genlens import zoo_names
 
     zoo = zoo_names()
     if not names:
-        return Sorted(list(SHIPPED_GANS), zoo, list(SHIPPED_DIFFUSION))
+        return Sorted(list(shipped_gans()), zoo, list(SHIPPED_DIFFUSION))
     out = Sorted()
     for name in names:
         if name in SHIPPED_GANS:
+            out.gans.append(name)
+        elif name in SCENE_GANS:
+            from genlens.gan import gan_folder
+
+            gan_folder(name)  # one line saying how to train it when its weights are not there
             out.gans.append(name)
         elif name in SHIPPED_DIFFUSION:
             out.diffusion.append(name)
@@ -51,6 +73,6 @@ def sort_models(names: list[str]) -> Sorted:
                 raise GenlensError(f"'{name}' holds a {kind} model; {TAKES} (diffusion: class- or "
                                    "text-conditional)")
         else:
-            shipped = ", ".join((*SHIPPED_GANS, *SHIPPED_DIFFUSION, *zoo))
+            shipped = ", ".join((*shipped_gans(), *SHIPPED_DIFFUSION, *zoo))
             raise GenlensError(f"'{name}' is neither a shipped model ({shipped}) nor a model folder; {TAKES}")
     return out

@@ -44,6 +44,9 @@ SHOTS = (
          "window.__genlens && window.__genlens.frames > 0"),
     Shot("explorer-walk.png", "#gan?model=fmnist-gan&seed=3&seed2=11&px=0.2&py=0.1&psi=0.8&baseline=0"
          "&pts=-1.000:0.000;0.200:0.100;1.000:-0.300", "window.__genlens && window.__genlens.frames > 0"),
+    Shot("explorer-layout.png", "#gan?model=scenes-gan-layout&seed=3&psi=0.8"
+         "&l=7:0.250:0.700:0.400,8:0.700:0.300:0.400,1:0.300:0.250:0.350",
+         "window.__genlens && window.__genlens.frames > 0"),
     Shot("explorer-diffusion.png", "#diffusion?model=fmnist-ddpm-text&prompt=a%20leather%20ankle%20boot&steps=20&seed=1",
          "window.__diffusion && window.__diffusion.done > 0"),
     Shot("explorer-cam.png", "#cam?model=fmnist-cnn&image=test:12",

@@ -28,7 +28,7 @@ from pydantic import ValidationError
 
 from genlens.errors import GenlensError
 from genlens.web.images import MAX_UPLOAD_BYTES
-from genlens.web.models import SHIPPED_DIFFUSION, SHIPPED_GANS
+from genlens.web.models import SHIPPED_DIFFUSION, shipped_gans
 from genlens.web.panels.cam import CamPanel, CamRequest, Classifiers
 from genlens.web.panels.diffusion import DiffusionPanel, DiffusionRequest
 from genlens.web.panels.gan import GanPanel, GanRequest
@@ -50,7 +50,7 @@ class ExplorerConfig:
     token: str
     host: str = "127.0.0.1"
     port: int = 0
-    gans: tuple[str, ...] = SHIPPED_GANS
+    gans: tuple[str, ...] = field(default_factory=shipped_gans)
     diffusion: tuple[str, ...] = SHIPPED_DIFFUSION
     classifiers: tuple[str, ...] = ("fmnist-cnn", "fmnist-vit", "fmnist-mixer", "fmnist-resmlp")
     cache_dir: Path = field(default_factory=default_cache_dir)

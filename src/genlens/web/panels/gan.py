@@ -16,6 +16,10 @@ counts they were trained with). While only the blobs change, w is fixed and one
 convolutions. With ``dcam`` the reply also carries what the discriminator's Grad-CAM marks on the image
 (:func:`genlens.gan.discriminator.discriminator_cams`, the CAM EqGAN-SA aligns with the heatmaps, eq. 3),
 averaged over the three levels.
+
+Layout generators (``scenes-gan-layout``) take layout items instead of blobs (:mod:`genlens.web.panels.gan_layout`):
+the same latent pad, truncation, renderer cache and encodings; only the spatial input differs, rendered by the
+library's :func:`genlens.gan.layout_channels` and passed to the same :class:`~genlens.gan.FixedLatentRenderer`.
 """
 from __future__ import annotations
 
@@ -30,8 +34,9 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from genlens.attribution import colorize
 from genlens.errors import GenlensError
-from genlens.gan import FixedLatentRenderer, Heatmaps, MeanHeatmaps, load_generator, render_heatmap
+from genlens.gan import FixedLatentRenderer, Heatmaps, MeanHeatmaps, layout_channels, load_generator, render_heatmap
 from genlens.gan.spatial import CENTRES_PER_LEVEL, canvas_to_heat, heat_to_canvas
+from genlens.web.panels.gan_layout import Item, default_layout, layout_info, layout_overlay, to_layout
 
 LEVELS = (1, 2, 3)
 W_AVG_SAMPLES = 2048
@@ -59,6 +64,7 @@ class GanRequest(BaseModel):
     py: float = Field(0.0, ge=-1.0, le=1.0)
     psi: float = Field(1.0, ge=0.0, le=2.0)
     blobs: list[Blob] | None = Field(None, max_length=64)
+    items: list[Item] | None = Field(None, max_length=64)  # layout generators; None: the default layout
     baseline: str | None = Field(None, max_length=512)
     dcam: bool = False
     t0: float | None = None  # the client's clock at the pointer event, echoed back for latency
@@ -124,9 +130,23 @@ class GanPanel:
                 xy = heat_to_canvas(heat.centers[lv][0], G.config.resolution)
                 for (cx, cy), s in zip(xy.tolist(), heat.sigmas[lv][0].tolist()):
                     blobs.append({"level": lv, "x": cx, "y": cy, "sigma": s})
-        return {"model": name, "resolution": G.config.resolution, "heatmaps": G.config.use_sel,
-                "arch": G.config.arch, "blobs": blobs, "fixed_counts": self._fixed_counts(G),
-                "dcam": self._d_folder(name) is not None}
+        out = {"model": name, "resolution": G.config.resolution, "heatmaps": G.config.use_sel,
+               "layout": G.config.use_layout, "arch": G.config.arch, "blobs": blobs,
+               "fixed_counts": self._fixed_counts(G), "baseline": self.baseline_for(name),
+               # a layout GAN's D judges image and layout together; its CAM is not drawn here
+               "dcam": self._d_folder(name) is not None and not G.config.use_layout}
+        return out | layout_info(G.config) if G.config.use_layout else out
+
+    def baseline_for(self, name: str) -> str | None:
+        """The unconditional baseline trained on the same data as ``name`` (``fmnist-gan``, or ``scenes-gan`` for
+        fashion-scenes models), when this explorer has it; None otherwise."""
+        from genlens.gan import gan_folder
+        from genlens.utils.io import read_json
+
+        data = read_json(gan_folder(name) / "config.json").get("data")
+        spec = data.get("spec", "") if isinstance(data, dict) else ""
+        want = "scenes-gan" if str(spec).startswith("fashion-scenes") else "fmnist-gan"
+        return want if want in self.names and want != name else None
 
     @staticmethod
     def _fixed_counts(G) -> bool:
@@ -154,6 +174,9 @@ class GanPanel:
         """What D's Grad-CAM marks on ``image`` (C, H, W) in [-1, 1], as RGBA (4, H, W) (alpha = strength)."""
         from genlens.gan.discriminator import discriminator_cams
 
+        if self.generator(name)[0].config.use_layout:
+            raise GenlensError(f"'{name}' is a layout GAN, whose D judges image and layout together; the explorer "
+                               "draws no D Grad-CAM for it: leave dcam off")
         cams = discriminator_cams(self.discriminator(name), image[None].clone())
         total = sum(cams.values())[0] / len(cams)
         total = (total - total.min()) / (total.max() - total.min()).clamp_min(1e-6)
@@ -218,7 +241,7 @@ class GanPanel:
 
     def render(self, req: GanRequest) -> dict[str, Any]:
         """Images of one request as PNG (or raw, see ``GanRequest.encoding``) bytes: ``image``, ``heat`` (heatmap
-        generators), ``baseline``, ``dcam``."""
+        and layout generators: what they are given), ``baseline``, ``dcam``."""
         t0 = time.perf_counter()
         G, _ = self.generator(req.model)
         key = (req.model, req.seed, req.px, req.py, req.psi, req.seed2)
@@ -232,13 +255,21 @@ class GanPanel:
         with torch.inference_mode():
             renderer = self._renderers.get(key, lambda: FixedLatentRenderer(
                 G, self._w(req.model, req.seed, req.px, req.py, req.psi, req.seed2), noise_mode="const"))
-            heat = self._heatmaps(G, req.seed, req.blobs) if G.config.use_sel else None
-            image = renderer(heat)[0]
+            overlay = None  # RGBA, alpha = strength: the heatmap or the layout the generator is given
+            if G.config.use_layout:
+                channels = self._layout(G, req.items)
+                image = renderer(layout=channels)[0]
+                overlay = layout_overlay(channels[0])
+            else:
+                heat = self._heatmaps(G, req.seed, req.blobs) if G.config.use_sel else None
+                image = renderer(heat)[0]
+                if heat is not None:
+                    total = sum(heat.maps[lv][0, 0] for lv in LEVELS)
+                    total = (total - total.min()) / (total.max() - total.min()).clamp_min(1e-6)
+                    overlay = torch.cat([colorize(total), total[None]])
             put("image", _unit01(image))
-            if heat is not None:
-                total = sum(heat.maps[lv][0, 0] for lv in LEVELS)
-                total = (total - total.min()) / (total.max() - total.min()).clamp_min(1e-6)
-                put("heat", torch.cat([colorize(total), total[None]]))  # RGBA: alpha = strength
+            if overlay is not None:
+                put("heat", overlay)
             if req.baseline:
                 self.check(req.baseline)
                 put("baseline", self._baselines.get((req.baseline, *key[1:]), lambda: self._baseline(req)))
@@ -248,12 +279,19 @@ class GanPanel:
         return out | {"raw": shapes} if req.encoding == "raw" else out
 
     def image(self, model: str, seed: int, px: float, py: float, psi: float, seed2: int | None = None,
-              blobs: list[Blob] | None = None) -> torch.Tensor:
+              blobs: list[Blob] | None = None, items: list[Item] | None = None) -> torch.Tensor:
         """One image (C, H, W) in [0, 1] of a pad point (the latent walk's GIF frames)."""
         G, _ = self.generator(model)
         with torch.inference_mode():
             heat = self._heatmaps(G, seed, blobs) if G.config.use_sel else None
-            return _unit01(G.synthesize(self._w(model, seed, px, py, psi, seed2), heat, noise_mode="const")[0]).cpu()
+            layout = self._layout(G, items) if G.config.use_layout else None
+            w = self._w(model, seed, px, py, psi, seed2)
+            return _unit01(G.synthesize(w, heat, layout=layout, noise_mode="const")[0]).cpu()
+
+    def _layout(self, G, items: list[Item] | None) -> torch.Tensor:
+        """The layout channels (1, K, S, S) of ``items`` (None: the default layout), checked by the library."""
+        layout = default_layout(G.config) if items is None else to_layout(items)
+        return layout_channels(G.config, [layout]).to(self.device)
 
     def _baseline(self, req: GanRequest) -> torch.Tensor:
         B, _ = self.generator(req.baseline)

@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from genlens.errors import GenlensError
 from genlens.utils.images import to_uint8
 from genlens.web.panels.gan import Blob, GanPanel
+from genlens.web.panels.gan_layout import Item
 
 MAX_GIF_FRAMES = 400
 
@@ -31,6 +32,7 @@ class WalkGifRequest(BaseModel):
     loop: bool = False
     upscale: int = Field(4, ge=1, le=8)
     blobs: list[Blob] | None = Field(None, max_length=64)
+    items: list[Item] | None = Field(None, max_length=64)  # layout generators
 
 
 def path_points(points: list[tuple[float, float]], frames: int, *, loop: bool) -> list[tuple[float, float]]:
@@ -54,7 +56,8 @@ def walk_gif(panel: GanPanel, req: WalkGifRequest) -> bytes:
                            "lower frames per segment")
     images = []
     for px, py in path:
-        img = Image.fromarray(to_uint8(panel.image(req.model, req.seed, px, py, req.psi, req.seed2, req.blobs)))
+        img = Image.fromarray(to_uint8(panel.image(req.model, req.seed, px, py, req.psi, req.seed2, req.blobs,
+                                                     req.items)))
         images.append(img.resize((img.width * req.upscale, img.height * req.upscale), Image.NEAREST))
     buf = io.BytesIO()
     images[0].save(buf, format="GIF", save_all=True, append_images=images[1:], duration=req.ms, loop=0)

@@ -1,6 +1,8 @@
 // GAN panel: a 2-D latent pad, truncation, and for heatmap generators (EqGAN-SA) draggable heatmap blobs
-// over the image, with the baseline generator's image of the same latent beside it.
+// over the image, for layout generators (scenes-gan-layout) draggable layout items (gan_layout.js), with the
+// baseline generator's image of the same latent beside it.
 import { api, el, socket, readHash, writeHash, setStatus, token } from "./app.js";
+import { itemsText, layoutEditor, parseItems } from "./gan_layout.js";
 
 const clamp01 = (v) => Math.min(1, Math.max(0, v));
 // Shared with tests and the benchmark: frames received and pointer-to-decoded latencies (ms).
@@ -19,6 +21,7 @@ export async function mount(root, params) {
     seed2: params.get("seed2") ? +params.get("seed2") : null,
     points: (params.get("pts") || "").split(";").filter(Boolean).map((p) => p.split(":").map((v) => Math.min(1, Math.max(-1, +v || 0)))),
     blobs: null, info: null,
+    items: params.get("l") ? parseItems(params.get("l")) : null,
   };
   if (params.get("b") === "none") st.blobs = [];
   else if (params.get("b")) {
@@ -27,7 +30,7 @@ export async function mount(root, params) {
       return { level, x: clamp01(x), y: clamp01(y), sigma };
     });
   }
-  const baselineName = gans.includes("fmnist-gan") ? "fmnist-gan" : null;
+  const baselineName = () => st.info?.baseline ?? null; // the unconditional GAN of the same data, if loaded
 
   const model = el("select", { id: "gan-model" }, ...gans.map((g) => el("option", { value: g, textContent: g })));
   model.value = st.model;
@@ -40,6 +43,7 @@ export async function mount(root, params) {
   const psi = el("input", { id: "gan-psi", type: "range", min: 0, max: 1.5, step: 0.05, value: st.psi });
   const psiOut = el("span", { textContent: st.psi.toFixed(2) });
   const base = el("input", { id: "gan-baseline", type: "checkbox", checked: st.baseline });
+  const baseLabel = el("label", { style: "flex-direction:row;gap:6px" }, base, "show the baseline");
   const dcamBox = el("input", { id: "gan-dcam", type: "checkbox", checked: st.dcam });
   const dcamLabel = el("label", { style: "flex-direction:row;gap:6px" }, dcamBox, "show what D's Grad-CAM marks");
   const newLevel = el("select", { id: "gan-newlevel" }, ...[["1", "object (level 1)"], ["2", "part (level 2)"], ["3", "detail (level 3)"]].map(([v, t]) => el("option", { value: v, textContent: t })));
@@ -51,7 +55,13 @@ export async function mount(root, params) {
   const dcam = el("canvas", { id: "gan-dcam-overlay", className: "dcam", width: 32, height: 32 });
   const stage = el("div", { id: "gan-stage", className: "stage" }, image, heat, dcam);
   const baseCanvas = el("canvas", { id: "gan-base", className: "plain", width: 32, height: 32 });
-  const baseCard = el("div", { className: "card" }, el("h3", { textContent: `baseline (${baselineName}), same latent` }), baseCanvas);
+  const baseTitle = el("h3");
+  const baseCard = el("div", { className: "card" }, baseTitle, baseCanvas);
+  const blobHint = el("div", { className: "hint", textContent: "Drag a blob to move what the generator draws; the large blob moves the object, small ones its parts; scroll on a blob to change its spread; double-click (or right-click) a blob to remove it." });
+  // pointerrawupdate (Chromium, secure contexts such as 127.0.0.1) fires as soon as the pointer moves;
+  // pointermove is aligned to animation frames, up to one frame later.
+  const MOVE = "onpointerrawupdate" in window ? "pointerrawupdate" : "pointermove";
+  const layout = layoutEditor(stage, st, { send: (t0) => send(t0), save: () => save(), move: MOVE });
   const frameInfo = el("div", { className: "hint", id: "gan-frame" });
   root.append(el("div", { className: "panel" },
     el("div", { className: "controls" },
@@ -60,9 +70,8 @@ export async function mount(root, params) {
       el("label", {}, "line to a second seed (pad x: −1 seed, +1 second seed)", seed2),
       el("label", {}, "latent plane (drag)", pad),
       el("span", { style: "display:flex;gap:6px;align-items:center" }, savePt, clearPts, gif, ptsInfo),
-      el("label", { style: "flex-direction:row;gap:6px" }, base, "show the baseline"),
-      dcamLabel, newLabel,
-      el("div", { className: "hint", textContent: "Drag a blob to move what the generator draws; the large blob moves the object, small ones its parts; scroll on a blob to change its spread; double-click (or right-click) a blob to remove it." })),
+      baseLabel,
+      dcamLabel, newLabel, blobHint, layout.controls),
     el("div", { className: "card" }, el("h3", { id: "gan-title" }), stage, frameInfo),
     baseCard));
 
@@ -70,6 +79,7 @@ export async function mount(root, params) {
     const p = { model: st.model, seed: st.seed, px: st.px.toFixed(3), py: st.py.toFixed(3), psi: st.psi, baseline: st.baseline ? 1 : 0, dcam: st.dcam ? 1 : 0 };
     if (st.seed2 !== null) p.seed2 = st.seed2;
     if (st.points.length) p.pts = st.points.map(([x, y]) => `${x.toFixed(3)}:${y.toFixed(3)}`).join(";");
+    if (st.items && st.info?.layout) p.l = itemsText(st.items);
     if (st.blobs && st.info?.heatmaps) p.b = st.blobs.length ? st.blobs.map((b) => [b.level, b.x.toFixed(3), b.y.toFixed(3), b.sigma.toFixed(3)].join(":")).join(",") : "none";
     writeHash("gan", p);
   };
@@ -79,7 +89,8 @@ export async function mount(root, params) {
     socket.send({
       type: "gan", id: stats.sent++, model: st.model, seed: st.seed, seed2: st.seed2, px: st.px, py: st.py, psi: st.psi,
       blobs: st.info?.heatmaps ? st.blobs : null,
-      baseline: st.baseline && baselineName && baselineName !== st.model ? baselineName : null,
+      items: st.info?.layout ? st.items : null,
+      baseline: st.baseline && baselineName() ? baselineName() : null,
       dcam: st.dcam && !!st.info?.dcam,
       encoding: "raw", // pixels, drawn without decoding a PNG
       t0,
@@ -88,7 +99,8 @@ export async function mount(root, params) {
 
   const drawBlobs = () => {
     for (const b of stage.querySelectorAll(".blob")) b.remove();
-    stage.classList.toggle("no-heat", !st.info?.heatmaps);
+    stage.classList.toggle("no-heat", !(st.info?.heatmaps || st.info?.layout));
+    layout.draw();
     if (!st.info?.heatmaps) return;
     st.blobs.forEach((b, i) => {
       const h = el("div", { className: "blob", title: `level ${b.level}` });
@@ -119,7 +131,7 @@ export async function mount(root, params) {
   gif.onclick = async () => {
     setStatus("rendering the GIF…");
     const body = { model: st.model, seed: st.seed, seed2: st.seed2, psi: st.psi, points: st.points,
-                   blobs: st.info?.heatmaps ? st.blobs : null };
+                   blobs: st.info?.heatmaps ? st.blobs : null, items: st.info?.layout ? st.items : null };
     const res = await fetch("/api/gan/walk.gif", { method: "POST", body: JSON.stringify(body),
                                                    headers: { "X-Genlens-Token": token, "Content-Type": "application/json" } });
     if (!res.ok) { setStatus((await res.json()).error, true); return; }
@@ -136,8 +148,12 @@ export async function mount(root, params) {
       st.info = await api(`/api/gan/info?model=${encodeURIComponent(st.model)}&seed=${st.seed}`);
     } catch (e) { setStatus(e.message, true); return; }
     if (!keepBlobs || !st.blobs) st.blobs = st.info.blobs;
+    if (st.info.layout && !st.items) st.items = st.info.items; // a new seed keeps the layout: a new latent for it
     document.getElementById("gan-title").textContent = `${st.model} (${st.info.arch}), seed ${st.seed}`;
-    baseCard.style.display = st.baseline && baselineName && baselineName !== st.model ? "" : "none";
+    baseTitle.textContent = `baseline (${baselineName()}), same latent`;
+    baseCard.style.display = st.baseline && baselineName() ? "" : "none";
+    baseLabel.style.display = baselineName() ? "" : "none";
+    blobHint.style.display = st.info.heatmaps ? "" : "none";
     dcamLabel.style.display = st.info.dcam ? "" : "none";
     newLabel.style.display = st.info.heatmaps && !st.info.fixed_counts ? "" : "none";
     stage.classList.toggle("no-dcam", !(st.dcam && st.info.dcam));
@@ -198,9 +214,6 @@ export async function mount(root, params) {
     h.classList.add("dragging");
     drag = { h, i: +h.dataset.index, start: st.blobs.map((b) => ({ ...b })) };
   });
-  // pointerrawupdate (Chromium, secure contexts such as 127.0.0.1) fires as soon as the pointer moves;
-  // pointermove is aligned to animation frames, up to one frame later.
-  const MOVE = "onpointerrawupdate" in window ? "pointerrawupdate" : "pointermove";
   stage.addEventListener(MOVE, (ev) => {
     if (!drag) return;
     const r = stage.getBoundingClientRect();
@@ -264,7 +277,7 @@ export async function mount(root, params) {
   pad.addEventListener(MOVE, (ev) => { if (padDown) padMove(ev); });
   pad.addEventListener("pointerup", () => { padDown = false; save(); });
 
-  model.onchange = () => { st.model = model.value; st.blobs = null; load(false); };
+  model.onchange = () => { st.model = model.value; st.blobs = null; st.items = null; load(false); };
   seed2.onchange = () => { st.seed2 = seed2.value === "" ? null : Math.max(0, Math.floor(+seed2.value || 0)); save(); send(); };
   seed.onchange = () => { st.seed = Math.max(0, Math.floor(+seed.value || 0)); st.blobs = null; load(false); };
   psi.oninput = () => { st.psi = +psi.value; psiOut.textContent = st.psi.toFixed(2); send(); };
