@@ -100,6 +100,8 @@ SOURCES: dict[str, tuple[list[tuple[Callable[[], float], Callable[[float], str]]
                               {"93", "95"}),  # the evaluator's target (trust issue), the intervals' level
     "Audits": ([(lambda s=s, k=k: _get(AUDIT, "backdoor", "summary", s, k), fixed(0))
                 for s in ("l1", "log") for k in ("backdoored_target_flagged", "backdoored", "clean_flagged", "clean")]
+               + [(lambda k=k: _get(RESULTS / "audit_confirm.json", "backdoor", "summary", "log", k), fixed(0))
+                  for k in ("backdoored_target_flagged", "clean_flagged")]
                + [(lambda: _get(AUDIT, "backdoor", "audit_cpu_seconds_max"), fixed(0)),
                   (lambda: _get(AUDIT, "sweep", "cpu_hours"), fixed(1))]
                + [(lambda s=s: _get(AUDIT, "sweep", "mean_top1", s), pct(1)) for s in ("0.0", "0.3")]
