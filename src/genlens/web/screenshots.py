@@ -118,12 +118,39 @@ def shoot(url: str, folder: Path, *, chromium: str, shots: tuple[Shot, ...] = SH
     return written
 
 
+SHEET = "explorer-panels.png"  # every panel on one page, for the README
+
+
+def contact_sheet(paths: list[Path], out: Path, *, width: int = 560, columns: int = 2, gap: int = 8) -> Path:
+    """The screenshots ``paths`` scaled to ``width`` pixels and tiled ``columns`` to a row (each row as tall as
+    its tallest picture, top-aligned, on white) into one PNG ``out``."""
+    from PIL import Image
+
+    tiles = []
+    for path in paths:
+        with Image.open(path) as im:
+            im = im.convert("RGB")
+            tiles.append(im.resize((width, round(im.height * width / im.width)), Image.LANCZOS))
+    rows = [tiles[i:i + columns] for i in range(0, len(tiles), columns)]
+    heights = [max(t.height for t in row) for row in rows]
+    sheet = Image.new("RGB", (columns * width + (columns + 1) * gap, sum(heights) + (len(rows) + 1) * gap), "white")
+    y = gap
+    for row, h in zip(rows, heights):
+        for c, tile in enumerate(row):
+            sheet.paste(tile, (gap + c * (width + gap), y))
+        y += h + gap
+    sheet.save(out, optimize=True)
+    return out
+
+
 def take_screenshots(folder: str | os.PathLike, *, chromium: str | None = None, device: str = "cpu",
                      cache_dir: Path | None = None) -> list[Path]:
-    """Start the explorer with the shipped models and write every panel's screenshot into ``folder``."""
+    """Start the explorer with the shipped models and write every panel's screenshot into ``folder``, plus
+    :data:`SHEET`, all of them on one page."""
     chromium = chromium or find_chromium()
     config: dict[str, Any] = {"device": device, "inversion_steps_scale": 0.1, "inversion_n": 2}
     if cache_dir is not None:
         config["cache_dir"] = Path(cache_dir)
     with serve_in_thread(**config) as url:
-        return shoot(url, Path(folder), chromium=chromium)
+        shots = shoot(url, Path(folder), chromium=chromium)
+    return [*shots, contact_sheet(shots, Path(folder) / SHEET)]
