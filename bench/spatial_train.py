@@ -188,7 +188,14 @@ def train(runs: list[Run], *, root: Path, out: Path, threads: int, smoke: bool, 
             record(out, run, root, {**stop.segment, "from_step": start, "threads": threads, "interrupted": True},
                    smoke=smoke)
             raise SystemExit(f"spatial_train.py: {run.name} interrupted; run the same command again to resume") from None
-        entry = record(out, run, root, {**seg, "from_step": start, "threads": threads}, smoke=smoke)
+        # 130: the child was stopped by SIGINT sent to it alone (a driver started in the background ignores SIGINT,
+        # so `kill -INT <child>` is how such a run is paused); it checkpointed like a Ctrl-C
+        stopped = seg["exit"] == 130
+        entry = record(out, run, root, {**seg, "from_step": start, "threads": threads,
+                                        **({"interrupted": True} if stopped else {})}, smoke=smoke)
+        if stopped:
+            raise SystemExit(f"spatial_train.py: {run.name} interrupted at step {entry['steps_done']}; run the same "
+                             "command again to resume")
         if seg["exit"] != 0:
             raise SystemExit(f"spatial_train.py: {run.name} stopped with exit code {seg['exit']} at step "
                              f"{entry['steps_done']}; fix the cause and run it again (it resumes)")

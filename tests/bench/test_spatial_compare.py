@@ -88,6 +88,16 @@ def test_estimate_extrapolates_cpu_seconds(bench_script, monkeypatch, tmp_path):
                                                                                          "scenes-eqgan-s1"}
 
 
+def test_a_child_stopped_by_sigint_is_recorded_as_interrupted(bench_script, monkeypatch, tmp_path):
+    t = bench_script("spatial_train")
+    monkeypatch.setattr(t, "timed", lambda args, *, threads, quiet=False: {"exit": 130, "wall_s": 2.0, "cpu_s": 3.0})
+    with pytest.raises(SystemExit, match="scenes-gan-s0 interrupted at step 0; run the same command again"):
+        t.main(["scenes-gan-s0", "scenes-gan-s1", "--root", str(tmp_path), "--out", str(tmp_path / "train.json")])
+    runs = json.loads((tmp_path / "train.json").read_text())["runs"]
+    assert list(runs) == ["scenes-gan-s0"]  # the driver stops: the next run is not started
+    assert runs["scenes-gan-s0"]["segments"][0]["interrupted"] and runs["scenes-gan-s0"]["cpu_hours"] == round(3 / 3600, 4)
+
+
 @pytest.fixture(scope="module")
 def smoke_root(tmp_path_factory):
     from tests.conftest import load_script
