@@ -102,11 +102,12 @@ def meets(summary: dict[str, Any]) -> dict[str, bool | None]:
 
 
 def plan_runs(root: Path) -> list[str]:
-    """``ROLE:RUN_DIR`` of every GAN run of bench/spatial_train.py's plan under ``root`` that has its model, in seed
-    order; EqGAN-SA and SEL-only only for the training seeds both have finished (the comparison pairs them by order)."""
-    from spatial_train import PLAN
+    """``ROLE:RUN_DIR`` of every GAN run of bench/spatial_train.py's plan (and its GPU seeds, where trained) under
+    ``root`` that has its model, in seed order; EqGAN-SA and SEL-only only for the training seeds both have finished
+    (the comparison pairs them by order)."""
+    from spatial_train import GPU_RUNS, PLAN
 
-    done = [r for r in sorted(PLAN, key=lambda r: r.seed)
+    done = [r for r in sorted((*PLAN, *GPU_RUNS), key=lambda r: r.seed)
             if r.role is not None and (root / r.folder / "model" / "config.json").is_file()]
     both = {r.seed for r in done if r.role == "eqgan-sa"} & {r.seed for r in done if r.role == "sel-only"}
     return [f"{r.role}:{root / r.folder}" for r in done if r.role == "baseline" or r.seed in both]

@@ -12,6 +12,12 @@ of the child process, from ``getrusage``) and wall seconds are added to the run'
     python bench/spatial_train.py --estimate                  # time a few steps of each, extrapolate CPU-hours
     python bench/spatial_train.py scenes-eqgan-s0 scenes-sel-only-s0      # train (or resume) these runs
     python bench/spatial_train.py --smoke --root /tmp/smoke --out /tmp/smoke/train.json   # tiny, seconds
+    python bench/spatial_train.py --gpu-seeds --device cuda --root runs/gpu   # where a GPU is lent: three seeds
+
+Where a GPU is lent the issue asks for three training seeds: ``GPU_TRAINING_SEEDS`` adds the runs of seed 2
+(``scenes-gan-s2``, ``scenes-sel-only-s2``, ``scenes-eqgan-s2``: ``GPU_RUNS``, the same commands with another seed).
+They are selected by name or all together by ``--gpu-seeds``; the CPU plan (``PLAN``, the default) is unchanged.
+``scripts/train_spatial_gpu.sh`` trains every run of both at once on one GPU within a wall budget.
 
 The GAN run dirs are what ``bench/spatial.py --sa ROLE:RUN_DIR`` compares (``--sa-plan`` takes them all from here).
 Writes bench/results/spatial_train.json.
@@ -40,7 +46,8 @@ KIMG = 80
 GAN_BATCH = 64
 GAN_STEPS = KIMG * 1000 // GAN_BATCH  # 1250 steps of 64 = 80 kimg
 GAN_SIZE = "half"  # the shipped CPU-trained GANs' widths
-TRAINING_SEEDS = (0, 1)  # two per EqGAN-SA comparison variant on CPU (three where a GPU is lent)
+TRAINING_SEEDS = (0, 1)  # two per EqGAN-SA comparison variant on CPU
+GPU_TRAINING_SEEDS = (0, 1, 2)  # three where a GPU is lent; the extra seeds' runs are GPU_RUNS (--gpu-seeds)
 ROLE_OF_ARCH = {"stylegan2": "baseline", "sel-only": "sel-only", "eqgan-sa": "eqgan-sa"}
 NAME_OF_ARCH = {"stylegan2": "scenes-gan", "sel-only": "scenes-sel-only", "eqgan-sa": "scenes-eqgan"}
 DIFFUSION_STEPS, DIFFUSION_BATCH = 30000, 64
@@ -90,13 +97,19 @@ class Run:  # (no `from __future__ import annotations`: tests load this script o
         return root / self.folder / ("checkpoints" if self.kind == "diffusion" else "")
 
 
+def gan_runs(seeds: tuple[int, ...]) -> tuple[Run, ...]:
+    """The comparison's GAN runs (baseline, SEL-only, EqGAN-SA) for each training seed of ``seeds``."""
+    return tuple(Run(f"{NAME_OF_ARCH[arch]}-s{seed}", "gan", arch, seed, GAN_STEPS, GAN_BATCH,
+                     f"runs/spatial/{NAME_OF_ARCH[arch]}-s{seed}")
+                 for arch in ("stylegan2", "sel-only", "eqgan-sa") for seed in seeds)
+
+
 PLAN: tuple[Run, ...] = (
     Run("scenes-ddpm-layout", "diffusion", "layout", 0, DIFFUSION_STEPS, DIFFUSION_BATCH,
         "runs/diffusion/scenes-ddpm-layout"),
-    *(Run(f"{NAME_OF_ARCH[arch]}-s{seed}", "gan", arch, seed, GAN_STEPS, GAN_BATCH,
-          f"runs/spatial/{NAME_OF_ARCH[arch]}-s{seed}")
-      for arch in ("stylegan2", "sel-only", "eqgan-sa") for seed in TRAINING_SEEDS),
+    *gan_runs(TRAINING_SEEDS),
 )
+GPU_RUNS: tuple[Run, ...] = gan_runs(tuple(s for s in GPU_TRAINING_SEEDS if s not in TRAINING_SEEDS))
 
 
 def steps_done(run: Run, root: Path) -> int:
@@ -107,12 +120,13 @@ def steps_done(run: Run, root: Path) -> int:
     return int(read_checkpoint_state(folder)["step"]) if find_checkpoint(folder) is not None else 0
 
 
-def select(names: list[str]) -> list[Run]:
-    known = {r.name: r for r in PLAN}
+def select(names: list[str], *, gpu_seeds: bool = False) -> list[Run]:
+    """The runs named (any of PLAN and GPU_RUNS); none named: PLAN, plus GPU_RUNS with ``gpu_seeds``."""
+    known = {r.name: r for r in (*PLAN, *GPU_RUNS)}
     unknown = [n for n in names if n not in known]
     if unknown:
         raise SystemExit(f"spatial_train.py: unknown run {', '.join(unknown)}; choose from {', '.join(known)}")
-    return [known[n] for n in names] if names else list(PLAN)
+    return [known[n] for n in names] if names else [*PLAN, *(GPU_RUNS if gpu_seeds else ())]
 
 
 def child_env(threads: int) -> dict[str, str]:
@@ -252,12 +266,14 @@ def main(argv: list[str] | None = None) -> Any:
     ap.add_argument("--list", action="store_true", help="print the plan, each run's step and CPU-hours; train nothing")
     ap.add_argument("--estimate", action="store_true", help="time short fresh runs and extrapolate CPU-hours")
     ap.add_argument("--smoke", action="store_true", help=f"tiny networks, {SMOKE} (seconds)")
+    ap.add_argument("--gpu-seeds", action="store_true", help=f"with no run named: also the runs of the training seeds "
+                    f"a lent GPU adds ({', '.join(r.name for r in GPU_RUNS)})")
     ap.add_argument("--root", default=".", help="folder the run folders are relative to (default: the current one)")
     ap.add_argument("--threads", type=int, default=THREADS, help="OMP threads of each training process")
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--out", default=str(HERE / "results" / "spatial_train.json"))
     args = ap.parse_args(argv)
-    runs, root, out = select(args.runs), Path(args.root), Path(args.out)
+    runs, root, out = select(args.runs, gpu_seeds=args.gpu_seeds), Path(args.root), Path(args.out)
     if args.smoke and out.resolve() == (HERE / "results" / "spatial_train.json").resolve():
         raise SystemExit("spatial_train.py: --smoke must not write the real result file; pass --out")
     if args.list:

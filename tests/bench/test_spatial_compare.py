@@ -68,6 +68,22 @@ def test_plan_is_the_issue_budget(bench_script, tmp_path, capsys):
         t.main(["--list", "no-such-run"])
 
 
+def test_gpu_seeds_add_seed_2_beside_the_cpu_plan(bench_script, tmp_path, capsys):
+    t = bench_script("spatial_train")
+    assert t.GPU_TRAINING_SEEDS == (0, 1, 2) and {r.seed for r in t.PLAN if r.kind == "gan"} == {0, 1}
+    assert sorted((r.role, r.seed) for r in t.GPU_RUNS) == [("baseline", 2), ("eqgan-sa", 2), ("sel-only", 2)]
+    s2 = next(r for r in t.GPU_RUNS if r.name == "scenes-eqgan-s2")
+    s0 = next(r for r in t.PLAN if r.name == "scenes-eqgan-s0")
+    assert " ".join(s2.command(tmp_path)) == " ".join(s0.command(tmp_path)).replace("s0", "s2").replace(
+        "--seed 0", "--seed 2")  # the plan's command, another seed and folder
+    out = str(tmp_path / "none.json")
+    assert [r["name"] for r in t.main(["--list", "--root", str(tmp_path), "--out", out])] == [r.name for r in t.PLAN]
+    rows = t.main(["--list", "--gpu-seeds", "--root", str(tmp_path), "--out", out])
+    assert [r["name"] for r in rows] == [r.name for r in (*t.PLAN, *t.GPU_RUNS)]
+    assert [r["name"] for r in t.main(["--list", "scenes-gan-s2", "--out", out])] == ["scenes-gan-s2"]
+    assert "scenes-sel-only-s2" in capsys.readouterr().out
+
+
 def test_estimate_extrapolates_cpu_seconds(bench_script, monkeypatch, tmp_path):
     t = bench_script("spatial_train")
     calls = []
