@@ -14,8 +14,8 @@ import signal
 import statistics
 import threading
 import time
-from collections.abc import Callable
-from concurrent.futures import ProcessPoolExecutor
+from collections.abc import Callable, Iterator
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from multiprocessing import get_context
 from pathlib import Path
 from typing import Any
@@ -144,11 +144,12 @@ def load_average() -> list[float] | None:
 
 
 def write_json(path: str | os.PathLike, obj: dict[str, Any]) -> Path:
-    """Write ``obj`` as indented JSON, creating parent folders."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(obj, indent=2) + "\n")
-    return path
+    """Write ``obj`` as indented JSON (keys in their order), creating parent folders. Atomic (a temporary file
+    moved over ``path``): a benchmark killed while saving leaves the previous file whole, never a torn one."""
+    from genlens.utils.io import atomic_write
+
+    text = json.dumps(obj, indent=2) + "\n"
+    return atomic_write(path, lambda tmp: tmp.write_text(text))
 
 
 # --- running jobs in this process or in spawned workers ---------------------------------------------
@@ -199,6 +200,17 @@ class Runner:
 
     def map(self, jobs: list[Any]) -> list[Any]:
         return [self.fn(j) for j in jobs] if self.pool is None else list(self.pool.map(self.fn, jobs))
+
+    def imap_unordered(self, jobs: list[Any]) -> Iterator[tuple[Any, Any]]:
+        """(job, result) as each job finishes: in order in this process, in order of completion in the pool,
+        so the caller can checkpoint after every job. A job's exception is raised here when its turn comes."""
+        if self.pool is None:
+            for j in jobs:
+                yield j, self.fn(j)
+            return
+        futures = {self.pool.submit(self.fn, j): i for i, j in enumerate(jobs)}
+        for fut in as_completed(futures):
+            yield jobs[futures[fut]], fut.result()
 
     def __enter__(self) -> Runner:
         return self

@@ -21,7 +21,16 @@ no budget reaches it). ``ratio_to_best_peer`` = pii-tuned's CPU-seconds over the
 at most 0.5. The plot (accuracy against CPU-seconds, evaluator and zoo judges) goes beside the result file.
 
 The result goes under the key ``time_to_quality`` of the ``--out`` file; other keys (the equal-steps
-comparison) are kept. Runs already in that file under the same config are reused, so a stopped run resumes.
+comparison) are kept. The file is rewritten (atomically) after every finished run, so Ctrl-C or ``kill`` loses
+at most the runs in flight; runs already in the file under the same config are reused, so rerunning the same
+command resumes. Until every run is in, the block says ``"complete": false`` with ``runs_done`` of
+``runs_total``, its summary covers only the runs there (methods without runs are absent) and there is no plot.
+``--methods M [M ...]`` runs only those methods' runs (the config and the file stay the full ones; the other
+methods' runs are kept), so a run too long for one session is spread deliberately:
+
+    OMP_NUM_THREADS=1 .venv/bin/python bench/inversion.py --time-to-quality --methods pii-tuned deepdream \
+        deepinversion lucent torch-dreams       # the cheap ~3 CPU-hours first
+    OMP_NUM_THREADS=1 .venv/bin/python bench/inversion.py --time-to-quality --methods pii-literal   # repeat per session
 """
 from __future__ import annotations
 
@@ -35,7 +44,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from common import Runner, environment, load_average, write_json
+from common import Runner, environment, load_average, stop_on_sigterm, write_json
 from peers import INSTALL, PEERS, installed, preload
 
 ZOO = ["fmnist-cnn", "fmnist-vit", "fmnist-mixer", "fmnist-resmlp"]
@@ -191,7 +200,8 @@ def plot(summary: dict[str, Any], path: Path, *, title: str) -> Path:
 
 # --- the run ----------------------------------------------------------------------------------------
 def jobs(config: dict[str, Any]) -> list[tuple[str, str, int, int]]:
-    """(method, arch, seed, budget) in run order: method-major, so a stopped run leaves whole methods."""
+    """(method, arch, seed, budget) in run order and in the order of the saved runs: method-major (a session
+    finishes one method's runs before the next's), then architecture, seed and budget."""
     out = []
     for m in config["methods"]:
         budgets = sorted(set(config["budgets"]) | {config["full_budget"].get(m, config["budgets"][0])})
@@ -226,40 +236,51 @@ def job(task: tuple[str, str, int, int, list[int], list[str], int]) -> dict[str,
     return run_one(method, judges[arch], budget, seed, torch.tensor(classes), judges)
 
 
-def run(config: dict[str, Any], out: Path, *, smoke: bool, workers: int = 1,
+def run(config: dict[str, Any], out: Path, *, smoke: bool, workers: int = 1, methods: list[str] | None = None,
         progress=lambda _m: None) -> dict[str, Any]:
-    """Every job of ``config`` (``workers`` processes of one thread each), saved after each method."""
+    """Every job of ``config`` (``workers`` processes of one thread each), or only those of ``methods``; the
+    file is rewritten after every finished run, so a stop loses at most the runs in flight."""
     torch.set_num_threads(config["threads"])
     previous = json.loads(out.read_text()) if out.is_file() else {}
     block = previous.get("time_to_quality", {})
+    plan_jobs = jobs(config)
+    # runs are keyed by (method, arch, seed, budget): those in the file under the same config are reused
     done = {(r["method"], r["arch"], r["seed"], r["budget"]): r for r in block.get("runs", [])
             if block.get("config") == config}
+    done = {j: done[j] for j in plan_jobs if j in done}
     result = {"benchmark": "inversion", "schema": previous.get("schema", 2), **previous}
     env = environment(torch.device("cpu"))
     env.update(omp_num_threads=os.environ.get("OMP_NUM_THREADS"), workers=workers)
     t0 = time.perf_counter()
-    runs: list[dict[str, Any]] = []
     judge_names = [*config["zoo_judges"], EVALUATOR]
+    selected = config["methods"] if methods is None else methods
 
-    def save() -> None:
+    def save() -> dict[str, Any]:
+        runs = [done[j] for j in plan_jobs if j in done]  # jobs() order, whatever order they finished in
         env["load_average_end"] = load_average()
-        result["time_to_quality"] = {"config": config, "smoke": smoke, "env": env, "runs": runs,
+        result["time_to_quality"] = {"config": config, "smoke": smoke, "env": env,
+                                     "complete": len(runs) == len(plan_jobs),
+                                     "runs_done": len(runs), "runs_total": len(plan_jobs), "runs": runs,
                                      "wall_seconds": time.perf_counter() - t0, **summarize(runs, config)}
         write_json(out, result)
+        return result["time_to_quality"]
 
+    pending = [j for j in plan_jobs if j[0] in selected and j not in done]
+    for m in selected:  # method order kept; a --methods subset leaves the other methods' runs as they are
+        todo = [j for j in plan_jobs if j[0] == m]
+        progress(f"{m}: {sum(j in pending for j in todo)} runs ({sum(j in done for j in todo)} reused)")
     with Runner(job, workers) as runner:
-        for m in config["methods"]:  # method-major: a stopped run keeps whole methods (and resumes the rest)
-            todo = [j for j in jobs(config) if j[0] == m]
-            pending = [j for j in todo if j not in done]
-            progress(f"{m}: {len(pending)} runs ({len(todo) - len(pending)} reused)")
-            fresh = runner.map([(*j, config["classes"], judge_names, config["threads"]) for j in pending])
-            by_job = {**{j: done[j] for j in todo if j in done}, **dict(zip(pending, fresh))}
-            runs += [by_job[j] for j in todo]
+        tasks = [(*j, config["classes"], judge_names, config["threads"]) for j in pending]
+        for task, row in runner.imap_unordered(tasks):
+            done[tuple(task[:4])] = row
             save()
-    png = plot(result["time_to_quality"], out.parent / "inversion" / "time_to_quality.png",
-               title=("SMOKE (toy budgets) " if smoke else "") + "inversion: accuracy against CPU-seconds")
-    result["time_to_quality"]["plot"] = str(png)
-    write_json(out, result)
+            progress(f"{len(done)}/{len(plan_jobs)} runs: {task[0]} {task[1]} seed {task[2]} budget {task[3]}")
+    ttq = save()
+    if ttq["complete"]:  # the plot only once every run is in
+        png = plot(ttq, out.parent / "inversion" / "time_to_quality.png",
+                   title=("SMOKE (toy budgets) " if smoke else "") + "inversion: accuracy against CPU-seconds")
+        ttq["plot"] = str(png)
+        write_json(out, result)
     return result
 
 
@@ -270,21 +291,40 @@ def main(argv: list[str]) -> int:
     p.add_argument("--out", type=Path, default=Path(__file__).parent / "results" / "inversion.json")
     p.add_argument("--workers", type=int, default=1,
                    help="runs in parallel, one spawned process of one thread each (one per idle core)")
+    p.add_argument("--methods", nargs="+", metavar="M",
+                   help="run only these methods' runs this time (the config and the file stay the full ones: the "
+                        "other methods' runs are kept from the file), e.g. the cheap ones first")
     args = p.parse_args(argv)
     config = dict(SMOKE if args.smoke else CONFIG)
+    unknown = [m for m in args.methods or [] if m not in config["methods"]]
+    if unknown:
+        p.error(f"--methods: unknown method {', '.join(unknown)}; choose from {', '.join(config['methods'])}")
+    selected = args.methods or config["methods"]
     missing = [m for m in config["methods"] if m in PEERS and not installed(m)]
-    if missing and not args.smoke:
-        p.error(f"peer {', '.join(missing)} is not installed; install with: {INSTALL}")
-    if missing:  # a smoke run proves the pipeline with what is installed, and says what it left out
+    if missing and not args.smoke and any(m in missing for m in selected):
+        p.error(f"peer {', '.join(m for m in missing if m in selected)} is not installed; install with: {INSTALL}")
+    if missing and args.smoke:  # a smoke run proves the pipeline with what is installed, and says what it left out
         print(f"[ttq] smoke run without {', '.join(missing)} (not installed)", file=sys.stderr)
         config["methods"] = [m for m in config["methods"] if m not in missing]
         config["peers"] = [m for m in config["peers"] if m not in missing]
+        selected = [m for m in selected if m not in missing]
     if os.environ.get("OMP_NUM_THREADS") != "1":
         print("[ttq] note: set OMP_NUM_THREADS=1 so CPU-seconds are one thread's", file=sys.stderr)
-    result = run(config, args.out, smoke=args.smoke, workers=args.workers,
-                 progress=lambda msg: print(f"[ttq] {msg}", file=sys.stderr, flush=True))
+    stop_on_sigterm()  # kill unwinds like Ctrl-C: the workers stop, the finished runs are already saved
+    t0 = time.perf_counter()
+    try:
+        result = run(config, args.out, smoke=args.smoke, workers=args.workers, methods=selected,
+                     progress=lambda msg: print(f"[ttq] {msg}", file=sys.stderr, flush=True))
+    except KeyboardInterrupt:
+        print(f"[ttq] stopped after {time.perf_counter() - t0:.0f} s; every finished run is in {args.out}: "
+              "rerun the same command to resume", file=sys.stderr)
+        return 130
     ttq = result["time_to_quality"]
-    print(json.dumps({k: ttq[k] for k in ("best_peer", "best_peer_best_evaluator_top1", "ratio_to_best_peer",
-                                          "methods", "targets", "plot")}, indent=2))
+    print(json.dumps({k: ttq.get(k) for k in ("complete", "runs_done", "runs_total", "best_peer",
+                                              "best_peer_best_evaluator_top1", "ratio_to_best_peer", "methods",
+                                              "targets", "plot")}, indent=2))
+    if not ttq["complete"]:
+        print(f"[ttq] {ttq['runs_done']} of {ttq['runs_total']} runs in: the summary covers only those "
+              "(no plot yet); run the remaining methods to complete it", file=sys.stderr)
     print(f"wrote {args.out} in {ttq['wall_seconds']:.0f} s", file=sys.stderr)
     return 0

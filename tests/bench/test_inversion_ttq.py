@@ -1,5 +1,6 @@
 """bench/inversion_ttq.py (inversion at equal quality): the time-to-quality arithmetic on synthetic curves,
-the run plan, and a toy end-to-end run that writes the ``time_to_quality`` key and the plot."""
+the run plan, a toy end-to-end run that writes the ``time_to_quality`` key and the plot, and resuming at the
+granularity of one run (a stop keeps every finished run; ``--methods`` runs a subset and keeps the rest)."""
 from __future__ import annotations
 
 import json
@@ -92,3 +93,116 @@ def test_toy_run_writes_time_to_quality_beside_other_keys(tmp_path):
     assert "ratio_to_best_peer" in block and Path(block["plot"]).is_file()
     again = ttq.run(config, out, smoke=True)  # same config: every run is reused, none repeated
     assert again["time_to_quality"]["runs"] == result["time_to_quality"]["runs"]
+
+
+# --- resuming at the granularity of one run (a fake job: the bookkeeping, not the inversions) ----------------
+SMALL = {"methods": ["pii-tuned", "pii-literal", "deepdream"], "peers": ["deepdream"], "budgets": [1, 2],
+         "full_budget": {"pii-literal": 3}, "archs": ["a", "b"], "seeds": [0], "classes": [9],
+         "zoo_judges": ["a", "b"], "bootstrap_resamples": 200}
+
+
+def _fake_job(calls: list, stop_after: int | None = None):
+    """A stand-in for ``inversion_ttq.job``: a deterministic row per task; KeyboardInterrupt on call
+    ``stop_after + 1`` (as Ctrl-C mid-run)."""
+    def job(task):
+        method, arch, seed, budget = task[:4]
+        if stop_after is not None and len(calls) == stop_after:
+            raise KeyboardInterrupt
+        calls.append((method, arch, seed, budget))
+        flags = [int(budget >= 2)]
+        return {"method": method, "arch": arch, "seed": seed, "budget": budget, "status": "ok", "steps": budget,
+                "cpu_s": budget * (3.0 if method == "pii-literal" else 1.0), "wall_s": 0.0,
+                "evaluator_correct": flags, "zoo_correct": {"a" if arch == "b" else "b": flags}, "own_correct": flags}
+    return job
+
+
+def _config(ttq) -> dict:
+    return {**ttq.SMOKE, **SMALL}
+
+
+def test_a_stopped_run_keeps_every_finished_run_and_resumes_from_them(tmp_path, monkeypatch):
+    import inversion_ttq as ttq
+
+    config, plan = _config(ttq), ttq.jobs(_config(ttq))
+    assert len(plan) == 14
+    full_calls: list = []
+    monkeypatch.setattr(ttq, "job", _fake_job(full_calls))
+    whole = ttq.run(config, tmp_path / "whole.json", smoke=True)["time_to_quality"]
+    assert whole["complete"] and whole["runs_done"] == whole["runs_total"] == 14
+    assert [tuple(r[k] for k in ("method", "arch", "seed", "budget")) for r in whole["runs"]] == plan
+    assert Path(whole["plot"]).is_file()
+
+    out = tmp_path / "stopped" / "inversion.json"
+    out.parent.mkdir()
+    out.write_text(json.dumps({"benchmark": "inversion", "schema": 2, "methods": {"kept": 1}}))
+    calls: list = []
+    monkeypatch.setattr(ttq, "job", _fake_job(calls, stop_after=4))
+    with pytest.raises(KeyboardInterrupt):
+        ttq.run(config, out, smoke=True)
+    saved = json.loads(out.read_text())
+    block = saved["time_to_quality"]
+    assert saved["methods"] == {"kept": 1}
+    assert block["complete"] is False and (block["runs_done"], block["runs_total"]) == (4, 14)
+    assert block["runs"] == whole["runs"][:4]  # exactly the runs that finished, nothing of the one in flight
+    # the summary covers only what is there: pii-tuned (4 runs), none yet of pii-literal or the peer
+    assert set(block["curves"]) == {"pii-tuned"} and block["best_peer"] is None
+    assert block["ratio_to_best_peer"] is None and "plot" not in block
+    assert not (out.parent / "inversion" / "time_to_quality.png").exists()  # the plot waits for the end
+
+    calls.clear()
+    monkeypatch.setattr(ttq, "job", _fake_job(calls))
+    again = ttq.run(config, out, smoke=True)["time_to_quality"]
+    assert calls == plan[4:]  # the 4 saved runs are reused, not rerun
+    assert again["complete"] and again["runs"] == whole["runs"]
+    for key in ("curves", "methods", "best_peer", "ratio_to_best_peer", "targets"):
+        assert again[key] == whole[key]
+    assert Path(again["plot"]).is_file()
+
+
+def test_methods_runs_only_those_and_keeps_the_others_from_the_file(tmp_path, monkeypatch):
+    import inversion_ttq as ttq
+
+    config, out = _config(ttq), tmp_path / "inversion.json"
+    calls: list = []
+    monkeypatch.setattr(ttq, "job", _fake_job(calls))
+    first = ttq.run(config, out, smoke=True, methods=["deepdream", "pii-tuned"])["time_to_quality"]
+    assert {c[0] for c in calls} == {"deepdream", "pii-tuned"} and len(calls) == 8
+    assert first["config"] == config  # the file keeps the full, pre-registered config
+    assert not first["complete"] and first["runs_done"] == 8
+    assert [r["method"] for r in first["runs"]] == ["pii-tuned"] * 4 + ["deepdream"] * 4  # jobs() order
+    assert first["best_peer"] == "deepdream" and "pii-literal" not in first["methods"]
+
+    calls.clear()
+    last = ttq.run(config, out, smoke=True, methods=["pii-literal"])["time_to_quality"]
+    assert calls == [j for j in ttq.jobs(config) if j[0] == "pii-literal"]  # the others come from the file
+    assert last["complete"] and last["runs_done"] == 14 and "plot" in last
+    assert [r for r in last["runs"] if r["method"] != "pii-literal"] == first["runs"]
+
+
+def test_methods_names_an_unknown_method_in_one_line(tmp_path, capsys):
+    import inversion_ttq as ttq
+
+    with pytest.raises(SystemExit) as exc:
+        ttq.main(["--time-to-quality", "--smoke", "--out", str(tmp_path / "x.json"), "--methods", "pii-fast"])
+    assert exc.value.code == 2
+    assert "unknown method pii-fast; choose from pii-tuned" in capsys.readouterr().err
+    assert not (tmp_path / "x.json").exists()
+
+
+def test_the_runner_yields_each_result_as_its_job_finishes():
+    from common import Runner
+
+    seen = []
+    with Runner(lambda j: seen.append(j) or j * j, 1) as runner:
+        it = runner.imap_unordered([3, 1, 2])
+        assert next(it) == (3, 9) and seen == [3]  # one job at a time: the caller can save before the next
+        assert list(it) == [(1, 1), (2, 4)]
+
+
+@pytest.mark.slow
+def test_the_pool_runner_pairs_each_result_with_its_job():
+    from common import Runner
+
+    with Runner(abs, 2) as runner:  # two spawned workers: results come in order of completion
+        got = list(runner.imap_unordered([-3, 1, -2]))
+    assert sorted(got) == [(-3, 3), (-2, 2), (1, 1)]
