@@ -85,7 +85,10 @@ SOURCES: dict[str, tuple[list[tuple[Callable[[], float], Callable[[float], str]]
                         + [(lambda k=k: _get(RESULTS / "spatial.json", "generators", "scenes-gan-layout", "over_seeds", k,
                                              "mean"), fmt) for k, fmt in (("slope", fixed(2)), ("r2", fixed(2)),
                                                                           ("median_error_px", fixed(2)),
-                                                                          ("class_right", pct(0)), ("count_right", pct(0)))],
+                                                                          ("class_right", pct(0)), ("count_right", pct(0)))]
+                        + [(lambda k=k: _get(RESULTS / "spatial.json", "sample_quality", "ratios", "scenes-gan-layout", k),
+                            fixed(2)) for k in ("estimate", "low", "high")]
+                        + [(lambda: _get(RESULTS / "spatial.json", "sample_quality", "target_ratio"), fixed(1))],
                         {"90", "95"}),  # the locator's class-accuracy target and the layout models' (spatial issue)
     "Your data": ([(lambda k=k: _get(RESULTS / "data.json", "verdict", k, "value"), fixed(2))
                    for k in ("ours_over_plain", "ours_over_ddpm")]
