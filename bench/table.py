@@ -144,7 +144,8 @@ class Table(NamedTuple):
     file: str  # relative to the results folder; a folder for ``genlens diffusion eval`` outputs
     script: str
     render: Callable[[Any], str]
-    benchmark: str | None = None  # the ``"benchmark"`` key the file must carry (None: a folder, no key)
+    benchmark: str | None = None  # the ``"benchmark"`` key the file must carry (None: a folder, or a file without
+    # the key: bench/audit.py's files predate it)
 
 
 TABLES: tuple[Table, ...] = (
@@ -165,10 +166,20 @@ TABLES: tuple[Table, ...] = (
           "genlens diffusion eval", _lazy("diffusion_eval_table", "render")),
     Table("GANs: StyleGAN2 baseline, +SEL, EqGAN-SA", "gan.json", "bench/gan.py",
           _lazy("gan", "gan_table"), "gan"),
+    Table("Spatial control: the locator, editing, sample quality, EqGAN-SA", "spatial.json", "bench/spatial.py",
+          _lazy("table_more", "spatial_table"), "spatial"),
+    Table("Spatial control: the pre-registered training runs", "spatial_train.json", "bench/spatial_train.py",
+          _lazy("table_more", "spatial_train_table"), "spatial_train"),
     Table("Your data: a 64-px colour diffusion step and the folder loader", "data.json", "bench/data.py",
           _lazy("data", "table"), "data"),
     Table("Hardening: the issue's bad inputs re-run end to end", "hardening.json", "bench/hardening.py",
           _lazy("hardening", "table"), "hardening"),
+    Table("Audits: backdoors (Neural Cleanse) and the class sweep", "audit.json", "bench/audit.py",
+          _lazy("table_more", "audit_table")),
+    Table("Audits: the declared backdoor confirmation set", "audit_confirm.json", "bench/audit.py --confirm",
+          _lazy("table_more", "audit_table")),
+    Table("Explorer: drag latency, load test, diffusion panel", "explorer.json", "bench/explorer.py",
+          _lazy("table_more", "explorer_table"), "explorer"),
 )
 
 
@@ -179,11 +190,13 @@ class ResultError(ValueError):
 def load(table: Table, results: Path) -> Any | None:
     """The parsed result file of ``table`` (the folder itself for a folder), or None when it is missing."""
     path = results / table.file
-    if table.benchmark is None:
-        return path if path.is_dir() else None
+    if table.benchmark is None and path.is_dir():
+        return path
     if not path.is_file():
         return None
     result = json.loads(path.read_text())
+    if table.benchmark is None:
+        return result
     found = result.get("benchmark") if isinstance(result, dict) else None
     if found != table.benchmark:
         raise ResultError(f"{path}: key 'benchmark' is {found!r}, expected {table.benchmark!r}; "
