@@ -24,6 +24,20 @@ def wait_frames(page, more_than: int) -> int:
     return page.evaluate("window.__genlens.frames")
 
 
+def drag_and_check(page, handle, sx: float, sy: float, tx: float, ty: float, *, frames: int, steps: int) -> None:
+    """Drag from (sx, sy) to (tx, ty) with real pointer events; frames must arrive during the drag, every request
+    must be answered, and ``handle`` must end under the pointer (within 2 px)."""
+    page.mouse.move(sx, sy)
+    page.mouse.down()
+    page.mouse.move(tx, ty, steps=steps)
+    mid = page.evaluate("window.__genlens.frames")
+    page.mouse.up()
+    assert mid > frames  # frames arrived while dragging
+    page.wait_for_function("window.__genlens.lastId === window.__genlens.sent - 1", timeout=15_000)
+    end = handle.bounding_box()
+    assert abs(end["x"] + end["width"] / 2 - tx) < 2 and abs(end["y"] + end["height"] / 2 - ty) < 2
+
+
 def test_gan_panel_drag_a_heatmap_blob(browser_page, live_url):
     page = browser_page
     page.goto(live_url + "#gan?model=fmnist-eqgan&seed=1")
@@ -37,15 +51,7 @@ def test_gan_panel_drag_a_heatmap_blob(browser_page, live_url):
     # drag towards the far side of the canvas, with real pointer events all the way
     tx = stage["x"] + (0.15 if sx > stage["x"] + stage["width"] / 2 else 0.85) * stage["width"]
     ty = stage["y"] + (0.2 if sy > stage["y"] + stage["height"] / 2 else 0.8) * stage["height"]
-    page.mouse.move(sx, sy)
-    page.mouse.down()
-    page.mouse.move(tx, ty, steps=12)
-    mid = page.evaluate("window.__genlens.frames")
-    page.mouse.up()
-    assert mid > frames  # frames arrived while dragging
-    page.wait_for_function("window.__genlens.lastId === window.__genlens.sent - 1", timeout=15_000)
-    end = blob.bounding_box()
-    assert abs(end["x"] + end["width"] / 2 - tx) < 2 and abs(end["y"] + end["height"] / 2 - ty) < 2
+    drag_and_check(page, blob, sx, sy, tx, ty, frames=frames, steps=12)
     after = page.evaluate(HEAT_CENTROID)
     # the server-rendered heatmap moved the way the pointer did
     fx, fy = (tx - stage["x"]) / stage["width"], (ty - stage["y"]) / stage["height"]
@@ -185,15 +191,7 @@ def test_gan_panel_drags_a_layout_item(browser_page, live_url):
     tx, ty = stage["x"] + 0.8 * stage["width"], stage["y"] + 0.75 * stage["height"]
     image = "() => document.querySelector('#gan-image').toDataURL()"
     before = page.evaluate(image)
-    page.mouse.move(sx, sy)
-    page.mouse.down()
-    page.mouse.move(tx, ty, steps=10)
-    mid = page.evaluate("window.__genlens.frames")
-    page.mouse.up()
-    assert mid > frames  # frames arrived while dragging
-    page.wait_for_function("window.__genlens.lastId === window.__genlens.sent - 1", timeout=15_000)
-    end = markers.first.bounding_box()
-    assert abs(end["x"] + end["width"] / 2 - tx) < 2 and abs(end["y"] + end["height"] / 2 - ty) < 2
+    drag_and_check(page, markers.first, sx, sy, tx, ty, frames=frames, steps=10)
     assert page.evaluate(image) != before  # the scene was redrawn with the item moved
     assert re.search(r"l=7(?::|%3A)0\.80", page.url)
     page.locator("#gan-class").select_option("Bag")
