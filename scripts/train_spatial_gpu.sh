@@ -29,7 +29,7 @@
 # Resume in a later call: unpack, then carry the run root (run tool: carry ["runs/gpu"]) and run the same command:
 # every run continues from its checkpoint, finished ones are skipped. Data: Fashion-MNIST from $GENLENS_DATA,
 # .data/fashion-mnist (carry it) or /usr/share/datasets/fashion-mnist; none found: one line and exit 2 in seconds.
-# Size limit: only 64 MiB of working tree travels and the tracked tree is ~58 MiB, so neither Fashion-MNIST
+# Size limit: only 64 MiB of working tree travels and the tracked tree is ~54 MiB, so neither Fashion-MNIST
 # (~30 MB) nor the layout model's checkpoint (~11 MB) can be carried today: the machine must have the data.
 # Call it as: run(command="bash scripts/train_spatial_gpu.sh", timeout_s=600), then give_back.
 set -u

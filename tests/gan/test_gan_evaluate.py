@@ -2,6 +2,7 @@
 editing score on a generator whose output is its heatmap, render timing, DI from a checkpoint."""
 from __future__ import annotations
 
+import json
 import math
 
 import pytest
@@ -150,8 +151,10 @@ def test_discriminator_next_to_generator(tmp_path):
     folder = save_generator(tmp_path / "g", Generator(cfg), command="test", metrics={})
     D = Discriminator(cfg)
     save_discriminator(folder, D)
-    D2 = load_discriminator(folder)
-    assert all(torch.equal(a, b) for a, b in zip(D.state_dict().values(), D2.state_dict().values(), strict=True))
+    D2 = load_discriminator(folder)  # stored in float16 (half the bytes), loaded back as float32
+    assert json.loads((folder / "manifest.json").read_text())["discriminator_dtype"] == "float16"
+    assert all(b.dtype == a.dtype and torch.equal(a.half().to(a.dtype) if a.is_floating_point() else a, b)
+               for a, b in zip(D.state_dict().values(), D2.state_dict().values(), strict=True))
     cams = discriminator_cams(D2, torch.rand(3, 1, 32, 32) * 2 - 1)
     assert set(cams) == {1, 2, 3} and cams[1].shape == (3, 32, 32)
     assert cams[3].min() >= 0 and cams[3].max() <= 1

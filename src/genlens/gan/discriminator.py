@@ -2,7 +2,9 @@
 
 A GAN model folder (``save_generator``) holds the EMA generator; ``genlens gan train`` also writes the final D as
 ``discriminator.safetensors`` in the same folder and lists its sha256 in ``manifest.json``, so the tour can
-show D's CAM beside G's input heatmap and ``genlens gan eval`` can report DI without the training run.
+show D's CAM beside G's input heatmap and ``genlens gan eval`` can report DI without the training run. That D
+is stored in float16 (half the bytes of the generator's float32): it only judges and explains, training resumes
+from the run dir's float32 checkpoint, and the shipped folders must fit the 64 MiB a lent GPU machine takes.
 The CAM is the one EqGAN-SA aligns with the heatmaps (arXiv 2112.00718, eq. 3): gradient of G's
 non-saturating loss softplus(-D(x)) w.r.t. the D block matching a heatmap level, channel weights = spatial
 mean of the gradients, CAM = sum_c relu(w_c A_c), upsampled to the image and min-max normalised.
@@ -27,16 +29,19 @@ from genlens.utils.modes import eval_mode
 D_FILE = "discriminator.safetensors"
 
 
-def save_discriminator(folder: str | os.PathLike, D: Discriminator) -> Path:
-    """Write D (float32) into an existing GAN model folder and add its sha256 to the manifest."""
+def save_discriminator(folder: str | os.PathLike, D: Discriminator, *, dtype: torch.dtype = torch.float16) -> Path:
+    """Write D (floating tensors as ``dtype``, float16 by default: module docstring) into an existing GAN model
+    folder and add its sha256 and dtype to the manifest; loading casts back to D's float32."""
     folder = Path(folder)
     mpath = folder / "manifest.json"
     if not mpath.is_file():
         raise GenlensError(f"'{folder}' has no manifest.json; save the generator there first (save_generator)")
-    state = {k: v.detach().float().cpu().contiguous() for k, v in D.state_dict().items()}
+    state = {k: (v.detach().to(dtype) if v.is_floating_point() else v.detach()).cpu().contiguous()
+             for k, v in D.state_dict().items()}
     atomic_write(folder / D_FILE, lambda p: save_file(state, str(p), metadata={"format": "pt"}))
     manifest = read_json(mpath)
     manifest.setdefault("sha256", {})[D_FILE] = sha256_file(folder / D_FILE)
+    manifest["discriminator_dtype"] = str(dtype).removeprefix("torch.")
     atomic_write_json(mpath, manifest)
     return folder / D_FILE
 
