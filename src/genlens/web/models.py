@@ -9,8 +9,8 @@ from pathlib import Path
 from genlens.errors import GenlensError
 
 SHIPPED_GANS = ("fmnist-eqgan", "fmnist-gan", "fmnist-sel-only")
-# trained on fashion-scenes: listed when their weights are there (scenes-gan-layout ships; the others are trained
-# with `genlens gan train --data fashion-scenes`)
+# trained on fashion-scenes: listed when their weights are there (all three ship; a slim checkout without them
+# trains them with `genlens gan train --data fashion-scenes`)
 SCENE_GANS = ("scenes-gan-layout", "scenes-eqgan", "scenes-gan")
 SHIPPED_DIFFUSION = ("fmnist-ddpm", "fmnist-ddpm-text")
 TAKES = ("the explorer takes GAN folders (`genlens gan train`), diffusion folders (`genlens diffusion train`), "
