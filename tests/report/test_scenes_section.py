@@ -71,3 +71,27 @@ def test_a_layout_gan_folder_that_is_not_there_is_a_one_line_error(tmp_path):
     with pytest.raises(GenlensError, match="--layout-gan"):
         build_tour(tmp_path / "out", layout_gan=tmp_path / "nowhere")
     assert not (tmp_path / "out").exists()
+
+
+def test_the_eqgan_strip_moves_the_heatmap_ring_and_records_the_nearest_object(ctx, tmp_path, monkeypatch):
+    import genlens.report.scenes_heatmap as sh
+
+    html = sh.section_scenes_eqgan(ctx)  # no scenes-eqgan weights under the patched root: the command that trains it
+    assert sh.TRAIN_COMMAND in html and "scenes" not in ctx.numbers
+    torch.manual_seed(0)
+    save_generator(gan_io.WEIGHTS_ROOT / "scenes-eqgan", Generator(GanConfig.tiny("eqgan-sa")), command="t",
+                   metrics={}, data="fashion-scenes")
+    html = sh.section_scenes_eqgan(ctx)
+    n = ctx.numbers["scenes"]["eqgan_strip"]
+    assert n["latents"] == 2 and len(n["nearest_object_dx"]) == 2 and n["blob_dx"] == pytest.approx(0.6)
+    from PIL import Image
+
+    with Image.open(ctx.out / "scenes" / "eqgan_heatmap_strip.png") as im:
+        assert im.width >= ss.STRIP * 32 * ss.UPSCALE and im.height >= 2 * 32 * ss.UPSCALE
+    assert "scenes/eqgan_heatmap_strip.png" in html
+
+
+def test_a_ring_is_a_white_circle_around_its_point():
+    out = ss.annotate(torch.zeros(1, 1, 32, 32), None, CLASS_NAMES, rings=[[(0.5, 0.5)]])
+    assert torch.allclose(out[0, :, 64, 64 + ss.RING], torch.ones(3))  # on the circle, right of the centre
+    assert out[0, :, 64, 64].abs().sum() == 0  # the centre itself stays the image's

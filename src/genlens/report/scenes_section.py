@@ -1,6 +1,6 @@
 """The tour's "Scenes" section (issue 27): real fashion-scenes with the shipped locator's detections drawn on
 them and, given a trained layout GAN, images made from layouts with the requested boxes drawn and an edit
-strip where one item travels.
+strip where one item travels (EqGAN-SA's heatmap moved across a scene is the next section, scenes_heatmap.py).
 
 The locator and the real test scenes are loaded once per tour (:func:`shipped_locator`, :func:`test_scenes`);
 the GAN section's editing measurement uses the same ones.
@@ -42,16 +42,18 @@ TRAIN_COMMAND = ("genlens gan train --arch layout --data fashion-scenes --size h
 REQUESTED = ("Sneaker@0.25,0.7;Bag@0.7,0.3", "Trouser@0.5,0.5", "Ankle_boot@0.3,0.3;Dress@0.72,0.68",
              "T-shirt/top@0.25,0.25;Sandal@0.75,0.3;Bag@0.5,0.75")  # hand-written layouts (the CLI's text form)
 STRIP = 7  # frames of the edit strip
+RING = 10  # radius in drawn pixels of a ring (a heatmap centre)
 
 
 def _colour(cls: int) -> tuple[int, int, int]:
     return PALETTE[cls % len(PALETTE)]
 
 
-def annotate(images01, marks, class_names, *, boxes=None, box_width: int = 2):
+def annotate(images01, marks, class_names, *, boxes=None, box_width: int = 2, rings=None):
     """Images (N, C, H, W) in [0, 1] -> RGB (N, 3, H*UPSCALE, W*UPSCALE) with, per image, ``marks`` (detections
     or layout items with ``cls``, ``x``, ``y`` in [0, 1]: a cross and a short class name) and ``boxes``
-    (``(cls, x0, y0, x1, y1)`` in [0, 1]: a rectangle), each in its class's colour."""
+    (``(cls, x0, y0, x1, y1)`` in [0, 1]: a rectangle), each in its class's colour, and ``rings`` (``(x, y)`` in
+    [0, 1]: a white circle, for class-less places such as a heatmap's centre)."""
     import numpy as np
     import torch
     from PIL import Image, ImageDraw
@@ -64,6 +66,8 @@ def annotate(images01, marks, class_names, *, boxes=None, box_width: int = 2):
         im = Image.fromarray(arr).resize((w * UPSCALE, h * UPSCALE), Image.NEAREST)
         draw = ImageDraw.Draw(im)
         W, H = im.size
+        for x, y in rings[i] if rings is not None else ():
+            draw.ellipse([x * W - RING, y * H - RING, x * W + RING, y * H + RING], outline=(255, 255, 255), width=1)
         for cls, x0, y0, x1, y1 in (boxes[i] if boxes is not None else ()):
             draw.rectangle([x0 * W, y0 * H, x1 * W - 1, y1 * H - 1], outline=_colour(cls), width=box_width)
         for m in marks[i] if marks is not None else ():
