@@ -158,6 +158,12 @@ def test_discriminator_next_to_generator(tmp_path):
     cams = discriminator_cams(D2, torch.rand(3, 1, 32, 32) * 2 - 1)
     assert set(cams) == {1, 2, 3} and cams[1].shape == (3, 32, 32)
     assert cams[3].min() >= 0 and cams[3].max() <= 1
+    lay_cfg = GanConfig.tiny("layout", class_names=tuple("abc"), max_items=2)
+    D_lay = Discriminator(lay_cfg)
+    with pytest.raises(GenlensError, match="layout channels"):
+        discriminator_cams(D_lay, torch.rand(2, 1, 32, 32) * 2 - 1)
+    cams = discriminator_cams(D_lay, torch.rand(2, 1, 32, 32) * 2 - 1, layout=torch.rand(1, 3, 32, 32))
+    assert cams[1].shape == (2, 32, 32) and cams[2].max() <= 1
     (folder / "discriminator.safetensors").write_bytes(b"broken")
     with pytest.raises(GenlensError, match="sha256"):
         load_discriminator(folder)

@@ -34,7 +34,7 @@ def test_explore_without_models_offers_the_layout_gan(client, monkeypatch, tmp_p
 
 def test_info_gives_classes_item_limit_and_a_default_layout(client):
     info = client.get("/api/gan/info", params=TOKEN | {"model": MODEL, "seed": 5}).json()
-    assert info["layout"] and not info["heatmaps"] and not info["dcam"]
+    assert info["layout"] and not info["heatmaps"] and info["dcam"]  # its D ships: Grad-CAM with the layout
     assert info["max_items"] == 3 and len(info["class_names"]) == 10 and len(info["typical_sizes"]) == 3
     names = [info["class_names"][it["cls"]] for it in info["items"]]
     assert names == ["Sneaker", "Bag"] and all(0 < it["size"] <= 1 for it in info["items"])
@@ -80,3 +80,13 @@ def test_walk_gif_of_a_layout(client):
     assert r.status_code == 200 and r.content.startswith(b"GIF8")
     r = client.post("/api/gan/walk.gif", params=TOKEN, json=body | {"items": [{"cls": 12, "x": 0.3, "y": 0.6}]})
     assert r.status_code == 400 and "use a class 0..9" in r.json()["error"]
+
+
+def test_d_cam_of_a_layout_gan_judges_the_image_with_its_layout(client):
+    items = [{"cls": 7, "x": 0.25, "y": 0.7, "size": 0.4}]
+    with client.websocket_connect(WS + "?token=test-token") as ws:
+        ws.send_text(json.dumps({"type": "gan", "id": 0, "model": MODEL, "seed": 1, "items": items, "dcam": True}))
+        header, parts = split_frame(ws.receive_bytes())
+    assert header["id"] == 0 and set(parts) == {"image", "heat", "dcam"}
+    cam = Image.open(io.BytesIO(parts["dcam"]))
+    assert cam.size == (32, 32) and cam.mode == "RGBA" and cam.getchannel("A").getextrema()[1] == 255

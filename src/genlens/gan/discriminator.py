@@ -64,14 +64,31 @@ def load_discriminator(folder: str | os.PathLike, *, device: str | torch.device 
     return D.to(device).eval().requires_grad_(False)
 
 
-def discriminator_cams(D: Discriminator, images: torch.Tensor, *, levels: tuple[int, ...] = LEVELS
-                       ) -> dict[int, torch.Tensor]:
-    """Level -> (B, H, W) CAM in [0, 1] of D on images (B, C, 32, 32) in [-1, 1], at the D block of each level."""
+class _Judge(torch.nn.Module):
+    """A layout GAN's D with the layout fixed, so Grad-CAM sees a one-argument model: D(images, layout)."""
+
+    def __init__(self, D: Discriminator, layout: torch.Tensor) -> None:
+        super().__init__()
+        self.D, self.layout = D, layout
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        return self.D(images, self.layout.to(images.device).expand(images.shape[0], -1, -1, -1))
+
+
+def discriminator_cams(D: Discriminator, images: torch.Tensor, *, levels: tuple[int, ...] = LEVELS,
+                       layout: torch.Tensor | None = None) -> dict[int, torch.Tensor]:
+    """Level -> (B, H, W) CAM in [0, 1] of D on images (B, C, 32, 32) in [-1, 1], at the D block of each level.
+    A layout GAN's D judges image and layout together: pass the layout channels the images were made from
+    (``layout``, (1 or B, classes, H, W)); the gradient is taken w.r.t. D's features of both."""
+    if D.config.use_layout and layout is None:
+        raise GenlensError("a layout GAN's discriminator judges an image with its layout; pass the layout channels "
+                           "the images were generated from (layout=...)")
+    model = _Judge(D, layout) if D.config.use_layout else D
     size = tuple(images.shape[-2:])
     out = {}
     with eval_mode(D):
         for level in levels:
-            cam = GradCAM(D, layer=D.cam_layer(level), relu="per_channel")
+            cam = GradCAM(model, layer=D.cam_layer(level), relu="per_channel")
             res = cam.compute(images, target=lambda logits: F.softplus(-logits).reshape(-1))
             out[level] = normalize_cam(upsample_cam(res.cam, size)).detach()
     return out

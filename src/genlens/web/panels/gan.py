@@ -134,7 +134,7 @@ class GanPanel:
                "layout": G.config.use_layout, "arch": G.config.arch, "blobs": blobs,
                "fixed_counts": self._fixed_counts(G), "baseline": self.baseline_for(name),
                # a layout GAN's D judges image and layout together; its CAM is not drawn here
-               "dcam": self._d_folder(name) is not None and not G.config.use_layout}
+               "dcam": self._d_folder(name) is not None}
         return out | layout_info(G.config) if G.config.use_layout else out
 
     def baseline_for(self, name: str) -> str | None:
@@ -170,14 +170,13 @@ class GanPanel:
                                "folders written by `genlens gan train` include one")
         return self._discriminators.get(name, lambda: load_discriminator(folder, device=self.device))
 
-    def dcam_image(self, name: str, image: torch.Tensor) -> torch.Tensor:
-        """What D's Grad-CAM marks on ``image`` (C, H, W) in [-1, 1], as RGBA (4, H, W) (alpha = strength)."""
+    def dcam_image(self, name: str, image: torch.Tensor, layout: torch.Tensor | None = None) -> torch.Tensor:
+        """What D's Grad-CAM marks on ``image`` (C, H, W) in [-1, 1], as RGBA (4, H, W) (alpha = strength); a
+        layout GAN's D also takes the ``layout`` channels the image was made from."""
         from genlens.gan.discriminator import discriminator_cams
 
-        if self.generator(name)[0].config.use_layout:
-            raise GenlensError(f"'{name}' is a layout GAN, whose D judges image and layout together; the explorer "
-                               "draws no D Grad-CAM for it: leave dcam off")
-        cams = discriminator_cams(self.discriminator(name), image[None].clone())
+        cams = discriminator_cams(self.discriminator(name), image[None].clone(),
+                                  layout=None if layout is None else layout.clone())
         total = sum(cams.values())[0] / len(cams)
         total = (total - total.min()) / (total.max() - total.min()).clamp_min(1e-6)
         return torch.cat([colorize(total), total[None]])
@@ -255,7 +254,7 @@ class GanPanel:
         with torch.inference_mode():
             renderer = self._renderers.get(key, lambda: FixedLatentRenderer(
                 G, self._w(req.model, req.seed, req.px, req.py, req.psi, req.seed2), noise_mode="const"))
-            overlay = None  # RGBA, alpha = strength: the heatmap or the layout the generator is given
+            overlay = channels = None  # RGBA, alpha = strength: the heatmap or the layout the generator is given
             if G.config.use_layout:
                 channels = self._layout(G, req.items)
                 image = renderer(layout=channels)[0]
@@ -274,7 +273,7 @@ class GanPanel:
                 self.check(req.baseline)
                 put("baseline", self._baselines.get((req.baseline, *key[1:]), lambda: self._baseline(req)))
         if req.dcam:  # outside inference mode: Grad-CAM needs D's gradients
-            put("dcam", self.dcam_image(req.model, image))
+            put("dcam", self.dcam_image(req.model, image, channels))
         out = {"parts": parts, "ms": 1000 * (time.perf_counter() - t0)}
         return out | {"raw": shapes} if req.encoding == "raw" else out
 
