@@ -200,3 +200,24 @@ def test_gan_panel_drags_a_layout_item(browser_page, live_url):
     page.locator("#gan-stage .item .remove").last.click()
     assert markers.count() == 2
     page.wait_for_function("window.__genlens.lastId === window.__genlens.sent - 1", timeout=15_000)
+    # scrolling up on an item enlarges its box (the size written to the hash grows); double-click removes it
+    size = lambda: float(re.search(r"l=7(?::|%3A)[0-9.]+(?::|%3A)[0-9.]+(?::|%3A)([0-9.]+)", page.url).group(1))  # noqa: E731
+    boxes = page.locator("#gan-stage .item-box")
+    before, width = size(), boxes.first.bounding_box()["width"]
+    markers.first.hover()
+    page.mouse.wheel(0, -100)
+    for _ in range(100):
+        if size() > before:
+            break
+        page.wait_for_timeout(50)
+    assert size() > before and boxes.first.bounding_box()["width"] > width
+    frames = wait_frames(page, page.evaluate("window.__genlens.frames") - 1)
+    box = markers.last.bounding_box()
+    page.mouse.dblclick(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+    page.wait_for_function("!/[?&]l=[^&]*(,|%2C)/.test(location.href)", timeout=5_000)  # one item in the hash
+    assert markers.count() == 1 and re.search(r"[?&]l=7(?::|%3A)", page.url)  # the Bag went, the Sneaker stayed
+    # D's Grad-CAM, taken with the layout fixed, can be shown for a layout GAN too
+    page.locator("#gan-dcam").check()
+    wait_frames(page, frames)
+    page.wait_for_function("window.__genlens.lastId === window.__genlens.sent - 1", timeout=15_000)
+    assert page.locator("#gan-dcam-overlay").is_visible() and "dcam=1" in page.url
