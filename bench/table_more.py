@@ -126,7 +126,8 @@ def spatial_train_table(result: dict[str, Any]) -> str:
         out += f"\n\nNo segment recorded yet (not started, or its first segment still running): {', '.join(waiting)}."
     gpu = [r.name for r in GPU_RUNS if r.name not in runs]
     if gpu:
-        out += f" Nor for the runs a lent GPU adds: {', '.join(gpu)}."
+        out += (f" Nor for the runs a lent GPU adds: {', '.join(gpu)}." if waiting
+                else f"\n\nNot run (a lent GPU adds them): {', '.join(gpu)}.")
     out += (f"\n\nCPU-hours: {result['cpu_hours']}; {result['threads']} thread(s) per run. Last segment written "
             f"{result['env']['date'][:10]} on {result['env']['cpu']}.")
     return out + (f"\n\n{QUICK}" if result.get("smoke") else "")

@@ -88,7 +88,14 @@ SOURCES: dict[str, tuple[list[tuple[Callable[[], float], Callable[[float], str]]
                                                                           ("class_right", pct(0)), ("count_right", pct(0)))]
                         + [(lambda k=k: _get(RESULTS / "spatial.json", "sample_quality", "ratios", "scenes-gan-layout", k),
                             fixed(2)) for k in ("estimate", "low", "high")]
-                        + [(lambda: _get(RESULTS / "spatial.json", "sample_quality", "target_ratio"), fixed(1))],
+                        + [(lambda: _get(RESULTS / "spatial.json", "sample_quality", "target_ratio"), fixed(1))]
+                        + [(lambda i=i, k=k: _eqgan_row(i)[k], fixed(2)) for i in range(4) for k in ("slope", "fid_vs_test")]
+                        + [(lambda i=i, k=k: _json(RESULTS / "spatial.json")["eqgan_sa_comparison"]["slope_difference"][i][k],
+                            fixed(2)) for i in (0, 1) for k in ("value", "low", "high")]
+                        + [(lambda k=k: _get(RESULTS / "spatial_train.json", "runs", "scenes-ddpm-layout", k), fixed(0))
+                           for k in ("steps_done", "steps")]
+                        + [(lambda: float(len(_json(RESULTS / "spatial.json")["eqgan_sa_comparison"]["slope_difference"])),
+                            fixed(0))],
                         {"90", "95"}),  # the locator's class-accuracy target and the layout models' (spatial issue)
     "Your data": ([(lambda k=k: _get(RESULTS / "data.json", "verdict", k, "value"), fixed(2))
                    for k in ("ours_over_plain", "ours_over_ddpm")]
@@ -122,6 +129,11 @@ SOURCES: dict[str, tuple[list[tuple[Callable[[], float], Callable[[float], str]]
                     for k in ("clients", "seconds", "errors")],
                  set()),
 }
+def _eqgan_row(i: int) -> dict[str, float]:
+    """Row i of the EqGAN-SA comparison (EqGAN-SA seeds 0, 1, then SEL-only seeds 0, 1)."""
+    return _json(RESULTS / "spatial.json")["eqgan_sa_comparison"]["rows"][i]
+
+
 NUMBER = re.compile(r"(?<![\w.-])\d+(?:\.\d+)?")
 
 
