@@ -43,6 +43,7 @@ from spatial_quality import sample_quality
 from genlens.data.scenes import SceneConfig, load_scenes
 from genlens.errors import GenlensError
 from genlens.metrics.editing import EditingConfig, editing_layouts, locator_finder, measure_editing
+from genlens.metrics.intervals import MIN_SEEDS, Interval, seed_interval, verdict
 from genlens.metrics.locator import load_locator, locator_threshold, resolve_locator
 from genlens.metrics.locator_eval import evaluate_locator
 from genlens.metrics.spatial_analytic import PooledPixels
@@ -75,29 +76,36 @@ def clean(obj: Any) -> Any:
 
 
 def over_seeds(per_seed: dict[str, dict[str, Any]]) -> dict[str, Any]:
-    """Mean over seeds of each statistic's value, with the smallest and largest seed value."""
+    """Mean over seeds of each statistic's value, with the smallest and largest seed value and, from 3 seeds on,
+    the 95 % Student-t interval of the mean (:func:`genlens.metrics.intervals.seed_interval`)."""
     out: dict[str, Any] = {}
     for stat in STATS:
         vals = [r[stat]["value"] for r in per_seed.values() if stat in r and not math.isnan(r[stat]["value"])]
         if vals:
             out[stat] = {"mean": statistics.fmean(vals), "min": min(vals), "max": max(vals), "seeds": len(vals)}
+            if len(vals) >= MIN_SEEDS:
+                iv = seed_interval(vals)
+                out[stat].update(low=iv.low, high=iv.high, interval=iv.method)
     out["shortened"] = sum(r["shortened"] for r in per_seed.values())
     return out
 
 
-def meets(summary: dict[str, Any]) -> dict[str, bool | None]:
-    """Each target against the mean over seeds (None where the statistic is missing)."""
-    out: dict[str, bool | None] = {}
+def meets(summary: dict[str, Any]) -> dict[str, str | None]:
+    """Each target's word (met / at the bar / missed) from the seed interval of the mean (None where the
+    statistic is missing or has fewer than 3 seeds). A range target (the slope) is met when the interval lies
+    inside the range, missed when it lies wholly outside, at the bar otherwise."""
+    out: dict[str, str | None] = {}
     for stat, (op, bound) in TARGETS.items():
-        v = summary.get(stat, {}).get("mean")
-        if v is None:
+        s = summary.get(stat, {})
+        if "low" not in s:
             out[stat] = None
-        elif op == "<=":
-            out[stat] = v <= bound
-        elif op == ">=":
-            out[stat] = v >= bound
+        elif op in ("<=", ">="):
+            iv = Interval(s["mean"], s["low"], s["high"], 0.95, s["interval"], s["seeds"])
+            out[stat] = verdict(iv, bound, higher_is_better=op == ">=")
         else:
-            out[stat] = bound[0] <= v <= bound[1]
+            lo, hi = bound
+            out[stat] = ("met" if lo < s["low"] and s["high"] < hi else
+                         "missed" if s["high"] < lo or s["low"] > hi else "at the bar")
     return out
 
 

@@ -30,8 +30,10 @@ def _pct(x: float | None, digits: int = 1) -> str:
     return "–" if x is None else f"{100 * x:.{digits}f} %"
 
 
-def _word(met: bool | None) -> str:
-    return "n/a" if met is None else "met" if met else "missed"
+def _word(met: bool | str | None) -> str:
+    """A verdict as the file holds it: a word (met / at the bar / missed) unchanged, a boolean of older files as
+    met / missed, None as n/a."""
+    return "n/a" if met is None else met if isinstance(met, str) else "met" if met else "missed"
 
 
 def _where(env: dict[str, Any]) -> str:
@@ -65,9 +67,12 @@ def _editing(result: dict[str, Any]) -> str:
                     f"{_pct(s.get('class_right'))} | {_pct(s.get('count_right'))} | {_pct(s.get('object_found'))} | "
                     f"{_g(s.get('fid_edited_vs_unedited'))} | {verdicts} |")
     cfg, targets = result["config"], result["targets"]
+    with_interval = any("low" in v for g in result["generators"].values() for v in g["over_seeds"].values()
+                        if isinstance(v, dict))
+    judged = "judged on the 95 % t interval over seeds" if with_interval else "against the mean over seeds"
     return ("\n".join(rows) + f"\n\nMeans over evaluation seeds {', '.join(map(str, cfg['seeds']))}, "
             f"{cfg['n_edits']:,} edits each (moves up to {cfg['max_move']:.3g} of the canvas; per-seed values with "
-            f"95 % bootstrap intervals, {cfg['resamples']} draws, in the file). Targets, against the mean over seeds: "
+            f"95 % bootstrap intervals, {cfg['resamples']} draws, in the file). Targets, {judged}: "
             + ", ".join(f"{SPATIAL_TARGETS.get(k, k)} {v}" for k, v in targets.items())
             + f". \"(floor)\" and \"(untrained)\" rows: an untrained generator of the same shape. FID under "
             f"`{result['extractor']}`. Layouts: {result['layouts']}.")

@@ -151,3 +151,13 @@ def test_missing_files_leave_the_note_and_keyless_audit_files_load(bench_script,
         assert f"_Not measured yet: `{script}` writes `bench/results/{name}`._" in page
     (tmp_path / "audit.json").write_text(json.dumps(audit_result(None)))  # bench/audit.py writes no "benchmark" key
     assert "| log | 9 / 10 | 1 / 10 |" in table.render_all(tmp_path)
+
+
+def test_spatial_words_and_seed_intervals_pass_through(more):
+    result = spatial_result()
+    gen = result["generators"]["lay"]
+    gen["over_seeds"]["slope"].update(low=0.97, high=0.99, interval="t over seeds")
+    gen["targets_met"] = {"slope": "met", "r2": "at the bar", "class_right": "missed"}
+    text = more.spatial_table(result)
+    assert "met: slope; at the bar: R²; missed: class |" in text
+    assert "judged on the 95 % t interval over seeds" in text and "against the mean" not in text
