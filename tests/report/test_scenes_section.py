@@ -95,3 +95,28 @@ def test_a_ring_is_a_white_circle_around_its_point():
     out = ss.annotate(torch.zeros(1, 1, 32, 32), None, CLASS_NAMES, rings=[[(0.5, 0.5)]])
     assert torch.allclose(out[0, :, 64, 64 + ss.RING], torch.ones(3))  # on the circle, right of the centre
     assert out[0, :, 64, 64].abs().sum() == 0  # the centre itself stays the image's
+
+
+def test_the_layout_diffusion_section_draws_layouts_and_a_strip_or_says_how_to_train(ctx, tmp_path, monkeypatch):
+    import genlens.report.scenes_diffusion as sd
+    from genlens.diffusion import Denoiser, DiffusionTrainConfig, UNetConfig, save_diffusion
+
+    monkeypatch.setattr(sd, "layout_diffusion_source", lambda ctx: None)
+    html = sd.section_layout_diffusion(ctx)
+    assert "genlens diffusion train --data fashion-scenes --cond layout" in html and "scenes" not in ctx.numbers
+    torch.manual_seed(0)
+    cfg = DiffusionTrainConfig(unet=UNetConfig.tiny("layout", num_classes=10, max_items=3, pad=0), steps=1,
+                               data="fashion-scenes")
+    folder = save_diffusion(tmp_path / "ddpm", Denoiser(cfg.unet).eval(), config=cfg, class_names=CLASS_NAMES,
+                            command="test", metrics={})
+    monkeypatch.setattr(sd, "layout_diffusion_source", lambda ctx: str(folder))
+    html = sd.section_layout_diffusion(ctx)
+    n = ctx.numbers["scenes"]["layout_diffusion"]
+    assert n["layouts"] == len(ss.REQUESTED) + 4 and n["latents"] == 2 and n["steps"] == 20
+    from PIL import Image
+
+    with Image.open(ctx.out / "scenes" / "layout_diffusion_samples.png") as im:
+        assert im.width >= n["layouts"] * 32 * ss.UPSCALE
+    with Image.open(ctx.out / "scenes" / "layout_diffusion_edit_strip.png") as im:
+        assert im.width >= ss.STRIP * 32 * ss.UPSCALE and im.height >= 2 * 32 * ss.UPSCALE
+    assert "scenes/layout_diffusion_edit_strip.png" in html and "DDIM, 20 steps" in html

@@ -144,10 +144,57 @@ def _layout_folder(ctx):
     return folder if (folder / WEIGHTS_FILE).is_file() else None
 
 
-def _layout_part(ctx) -> str:
+def layout_figures(ctx, gen, names: list[str], max_items: int | None, prefix: str) -> dict:
+    """Samples of ``gen`` (a layout generator adapter: ``latents``, ``sample``) for the hand-written layouts it can
+    take and the ground truth of four real test scenes, one latent per row, with the requested boxes drawn; and an
+    edit strip where item 0 of the first layout travels from x = 0.2 to 0.8 under the same latent. PNGs are
+    ``scenes/<prefix>_samples.png`` and ``scenes/<prefix>_edit_strip.png``; returns their paths and what was drawn."""
     import torch
 
     from genlens.data.layout import parse_layout, scene_layouts
+    from genlens.errors import GenlensError
+
+    locator, _ = shipped_locator(ctx)
+    real = test_scenes(ctx, locator)
+    picked = torch.randperm(len(real), generator=torch.Generator().manual_seed(ctx.seed + 1))[:4]
+    layouts = []
+    for text in REQUESTED:  # the hand-written layouts this model can take (its classes, its item count)
+        try:
+            layouts.append(parse_layout(text, names, max_items=max_items or None)[0])
+        except GenlensError:
+            continue
+    asked = [lay.to_text(names) for lay in layouts]
+    layouts += [lay for lay in scene_layouts(real, picked) if len(lay) <= (max_items or len(lay))]
+    rows = 2 if ctx.quick else 4
+    z = gen.latents(rows, torch.Generator().manual_seed(ctx.seed))
+    images = torch.cat([gen.sample(z[r:r + 1].expand(len(layouts), *z.shape[1:]), layouts) for r in range(rows)])
+    boxes = [layout_boxes(lay) for _ in range(rows) for lay in layouts]
+    src = _save(annotate(images, None, names, boxes=boxes), ctx, f"{prefix}_samples.png", nrow=len(layouts))
+    base = layouts[0]
+    moved = [base.moved(0, x - base.items[0].x, 0.0) for x in torch.linspace(0.2, 0.8, STRIP).tolist()]
+    strip = torch.cat([gen.sample(z[r:r + 1].expand(STRIP, *z.shape[1:]), moved) for r in range(rows)])
+    strip_src = _save(annotate(strip, None, names, boxes=[layout_boxes(m) for _ in range(rows) for m in moved]),
+                      ctx, f"{prefix}_edit_strip.png", nrow=STRIP)
+    return {"samples": src, "strip": strip_src, "asked": asked, "layouts": len(layouts), "latents": rows,
+            "moved": names[base.items[0].cls]}
+
+
+def layout_html(what: str, figs: dict) -> str:
+    """The paragraph and the two figures of :func:`layout_figures` for the model ``what`` (HTML)."""
+    from genlens.report import html as H
+
+    text = "; ".join(H.esc(t) for t in figs["asked"]) or "none fit this model"
+    return (f"<p>{what} draws what a layout asks for: each column is one layout (the first {len(figs['asked'])} "
+            f"written by hand: {text}; then the ground truth of real test scenes), each row one latent; the boxes "
+            "are the requested items (centre and size), in their class's colour.</p>"
+            + H.figure(figs["samples"], "layout-conditioned samples with the requested boxes",
+                       width=figs["layouts"] * 132)
+            + H.figure(figs["strip"], f"an edit strip: the {H.esc(figs['moved'])} of the first layout moves from "
+                       "x = 0.2 to 0.8, the same latent along each row; does the object travel with its box?",
+                       width=STRIP * 132))
+
+
+def _layout_part(ctx) -> str:
     from genlens.errors import GenlensError
     from genlens.gan.io import load_generator
     from genlens.gan.spatial_adapter import LayoutGanGenerator
@@ -162,43 +209,12 @@ def _layout_part(ctx) -> str:
     if not G.config.use_layout:
         raise GenlensError(f"'{folder}' is a '{G.config.arch}' GAN, not a layout GAN; pass a folder trained with "
                            "`genlens gan train --arch layout` to --layout-gan")
-    gen = LayoutGanGenerator(G, str(folder))
-    names = list(G.config.class_names)
-    locator, _ = shipped_locator(ctx)
-    real = test_scenes(ctx, locator)
-    picked = torch.randperm(len(real), generator=torch.Generator().manual_seed(ctx.seed + 1))[:4]
-    layouts = []
-    for text in REQUESTED:  # the hand-written layouts this GAN can take (its classes, its item count)
-        try:
-            layouts.append(parse_layout(text, names, max_items=G.config.max_items or None)[0])
-        except GenlensError:
-            continue
-    asked = [lay.to_text(names) for lay in layouts]
-    layouts += [lay for lay in scene_layouts(real, picked) if len(lay) <= (G.config.max_items or len(lay))]
-    rows = 2 if ctx.quick else 4
-    g = torch.Generator().manual_seed(ctx.seed)
-    z = gen.latents(rows, g)
-    images = torch.cat([gen.sample(z[r:r + 1].expand(len(layouts), -1), layouts) for r in range(rows)])
-    boxes = [layout_boxes(lay) for _ in range(rows) for lay in layouts]
-    src = _save(annotate(images, None, names, boxes=boxes), ctx, "layout_samples.png", nrow=len(layouts))
-    # the edit strip: item 0 of the first layout travels left to right, the same latent throughout
-    base = layouts[0]
-    xs = torch.linspace(0.2, 0.8, STRIP).tolist()
-    moved = [base.moved(0, x - base.items[0].x, 0.0) for x in xs]
-    strip = torch.cat([gen.sample(z[r:r + 1].expand(STRIP, -1), moved) for r in range(rows)])
-    strip_src = _save(annotate(strip, None, names, boxes=[layout_boxes(m) for _ in range(rows) for m in moved]),
-                      ctx, "layout_edit_strip.png", nrow=STRIP)
-    ctx.numbers.setdefault("scenes", {})["layout_gan"] = {"folder": str(folder), "layouts": len(layouts),
-                                                          "latents": rows}
-    text = "; ".join(H.esc(t) for t in asked) or "none fit this GAN"
-    return ("<h3>Layouts</h3>"
-            f"<p>The layout GAN <code>{H.esc(folder)}</code> draws what a layout asks for: each column is one layout "
-            f"(the first {len(asked)} written by hand: {text}; then the ground truth of real test scenes), each row one latent; the boxes are the requested items (centre and size), in their class's "
-            "colour. <code>genlens gan sample MODEL --layout \"Sneaker@0.25,0.7;Bag@0.7,0.3\"</code> does the "
-            "same.</p>" + H.figure(src, "layout-conditioned samples with the requested boxes", width=len(layouts) * 132)
-            + H.figure(strip_src, f"an edit strip: the {H.esc(names[base.items[0].cls])} of the first layout moves "
-                       "from x = 0.2 to 0.8, the same latent along each row; does the object travel with its box?",
-                       width=STRIP * 132))
+    figs = layout_figures(ctx, LayoutGanGenerator(G, str(folder)), list(G.config.class_names), G.config.max_items,
+                          "layout")
+    ctx.numbers.setdefault("scenes", {})["layout_gan"] = {"folder": str(folder), "layouts": figs["layouts"],
+                                                          "latents": figs["latents"]}
+    return ("<h3>Layouts</h3>" + layout_html(f"The layout GAN <code>{H.esc(folder)}</code>", figs)
+            + "<p><code>genlens gan sample MODEL --layout \"Sneaker@0.25,0.7;Bag@0.7,0.3\"</code> does the same.</p>")
 
 
 def section_scenes(ctx) -> str:

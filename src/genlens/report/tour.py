@@ -210,6 +210,8 @@ SECTIONS: list[tuple[str, str, Callable[[TourContext], str]]] = [
                                                             fromlist=["section_scenes"]).section_scenes(ctx)),
     ("scenes-eqgan", "EqGAN-SA on scenes", lambda ctx: __import__("genlens.report.scenes_heatmap",
                                                                   fromlist=["x"]).section_scenes_eqgan(ctx)),
+    ("scenes-diffusion", "Layout diffusion", lambda ctx: __import__("genlens.report.scenes_diffusion",
+                                                                    fromlist=["x"]).section_layout_diffusion(ctx)),
     ("diffusion", "Diffusion", lambda ctx: __import__("genlens.report.diffusion_section",
                                                       fromlist=["section_diffusion"]).section_diffusion(ctx)),
     ("audit", "Audits", lambda ctx: __import__("genlens.report.audit_section",
