@@ -15,11 +15,12 @@ import pytest
 PORT = 8765  # TestClient never opens it; it only names the Host the guard expects
 
 
-def make_config(tmp: Path, *, port: int = PORT, data_dir: Path | None = None):
+def make_config(tmp: Path, *, port: int = PORT, data_dir: Path | None = None, **more):
     from genlens.web import ExplorerConfig
 
     return ExplorerConfig(token="test-token", port=port, classifiers=("fmnist-cnn",), cache_dir=tmp,
-                          data_dir=str(data_dir) if data_dir else None, unit_images=200, vis_steps_scale=0.02)
+                          data_dir=str(data_dir) if data_dir else None, unit_images=200, vis_steps_scale=0.02,
+                          **more)
 
 
 @pytest.fixture
@@ -40,6 +41,11 @@ def client(app):
 @pytest.fixture(scope="session")
 def live_url(tmp_path_factory: pytest.TempPathFactory, fmnist_dir: Path) -> Iterator[str]:
     """A real server on a free loopback port, serving until the session ends; yields the printed URL."""
+    yield from serve(tmp_path_factory.mktemp("explorer-cache"), data_dir=fmnist_dir)
+
+
+def serve(cache: Path, **config) -> Iterator[str]:
+    """Run the explorer (``make_config(cache, **config)`` on a free loopback port) in a thread; yields its URL."""
     import uvicorn
 
     from genlens.web import create_app
@@ -47,7 +53,7 @@ def live_url(tmp_path_factory: pytest.TempPathFactory, fmnist_dir: Path) -> Iter
     sock = socket.socket()
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]
-    app = create_app(make_config(tmp_path_factory.mktemp("explorer-cache"), port=port, data_dir=fmnist_dir))
+    app = create_app(make_config(cache, port=port, **config))
     server = uvicorn.Server(uvicorn.Config(app, log_level="warning"))
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()

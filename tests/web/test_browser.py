@@ -221,3 +221,40 @@ def test_gan_panel_drags_a_layout_item(browser_page, live_url):
     wait_frames(page, frames)
     page.wait_for_function("window.__genlens.lastId === window.__genlens.sent - 1", timeout=15_000)
     assert page.locator("#gan-dcam-overlay").is_visible() and "dcam=1" in page.url
+
+
+@pytest.fixture(scope="module")
+def layout_url(tmp_path_factory, fmnist_dir):
+    """An explorer whose only diffusion model is a tiny untrained layout model (fast: a few steps per image)."""
+    import torch
+    from conftest import serve
+
+    from genlens.data.fashion_mnist import CLASS_NAMES
+    from genlens.diffusion import Denoiser, DiffusionTrainConfig, UNetConfig, save_diffusion
+
+    torch.manual_seed(0)
+    root = tmp_path_factory.mktemp("layout-diffusion")
+    cfg = DiffusionTrainConfig(unet=UNetConfig.tiny("layout", num_classes=10, max_items=3, pad=0), steps=1,
+                               data="fashion-scenes")
+    folder = save_diffusion(root / "lay", Denoiser(cfg.unet).eval(), config=cfg, class_names=CLASS_NAMES,
+                            command="test", metrics={})
+    yield from serve(root / "cache", data_dir=fmnist_dir, diffusion=(str(folder),), gans=())
+
+
+def test_diffusion_panel_moves_a_layout_item_and_samples_again(browser_page, layout_url):
+    page = browser_page
+    page.goto(layout_url + "#diffusion?steps=3&seed=2")
+    page.wait_for_function("window.__diffusion && window.__diffusion.done > 0", timeout=30_000)
+    markers = page.locator("#dif-stage .item")
+    assert markers.count() == 2 and markers.first.inner_text().startswith("Sneaker")
+    image = "() => document.querySelector('#dif-layout-image').toDataURL()"
+    before = page.evaluate(image)
+    stage = page.locator("#dif-stage").bounding_box()
+    start = markers.first.bounding_box()
+    page.mouse.move(start["x"] + start["width"] / 2, start["y"] + start["height"] / 2)
+    page.mouse.down()
+    page.mouse.move(stage["x"] + 0.8 * stage["width"], stage["y"] + 0.25 * stage["height"], steps=8)
+    page.mouse.up()
+    page.wait_for_function("window.__diffusion.done > 1", timeout=30_000)
+    assert page.evaluate(image) != before  # the same seed drew the moved layout
+    assert re.search(r"[?&]l=7(?::|%3A)0\.8", page.url)

@@ -105,3 +105,43 @@ def test_a_text_model_of_its_own_captions_offers_them_as_prompts_and_no_classes(
     with pytest.raises(GenlensError, match="own captions, not on classes; send a prompt") as err:
         panel.run(DiffusionRequest.model_validate({"model": name, "class": "photos"}), lambda h, p: None, lambda: False)
     assert "\n" not in str(err.value)
+
+
+def test_a_layout_model_takes_items_and_redraws_with_the_same_noise(tmp_path):
+    import torch
+
+    from genlens.data.fashion_mnist import CLASS_NAMES
+    from genlens.diffusion import Denoiser, DiffusionTrainConfig, UNetConfig, save_diffusion
+    from genlens.web.models import sort_models
+    from genlens.web.panels.diffusion import DiffusionPanel, DiffusionRequest
+
+    torch.manual_seed(0)
+    cfg = DiffusionTrainConfig(unet=UNetConfig.tiny("layout", num_classes=10, max_items=3, pad=0), steps=1,
+                               data="fashion-scenes")
+    name = str(save_diffusion(tmp_path / "lay", Denoiser(cfg.unet).eval(), config=cfg, class_names=CLASS_NAMES,
+                              command="test", metrics={}))
+    assert sort_models([name]).diffusion == [name]  # a layout folder is a diffusion model of the explorer
+    panel = DiffusionPanel([name])
+    info = panel.info(name)
+    assert info["cond"] == "layout" and info["layout"]["max_items"] == 3
+    assert [CLASS_NAMES[it["cls"]] for it in info["layout"]["items"]] == ["Sneaker", "Bag"]
+
+    def image(**req) -> bytes:
+        return panel.run(DiffusionRequest.model_validate({"model": name, "steps": 2, "seed": 3, **req}),
+                         lambda h, p: None, lambda: False)["parts"]["image"]
+
+    default = image()
+    assert image(items=info["layout"]["items"]) == default  # no items: the default layout, same seed, same image
+    moved = [dict(info["layout"]["items"][0], x=0.8, y=0.2), info["layout"]["items"][1]]
+    assert image(items=moved) != default  # the layout reaches the image
+    assert Image.open(io.BytesIO(default)).size == (32, 32)
+    for bad, match in (({"items": [{"cls": 10, "x": 0.5, "y": 0.5}]}, "class"),
+                       ({"items": [{"cls": 1, "x": 0.1 * i, "y": 0.5} for i in range(4)]}, "3"),
+                       ({"class": "Bag"}, "draws layouts; send 'items'")):
+        with pytest.raises(GenlensError, match=match) as err:
+            image(**bad)
+        assert "\n" not in str(err.value)
+    with pytest.raises(GenlensError, match="takes no layout items"):
+        DiffusionPanel(["fmnist-ddpm"]).condition(
+            DiffusionRequest.model_validate({"model": "fmnist-ddpm", "class": "Bag", "items": []}),
+            DiffusionPanel(["fmnist-ddpm"]).pipeline("fmnist-ddpm"))

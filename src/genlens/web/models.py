@@ -13,6 +13,7 @@ SHIPPED_GANS = ("fmnist-eqgan", "fmnist-gan", "fmnist-sel-only")
 # trains them with `genlens gan train --data fashion-scenes`)
 SCENE_GANS = ("scenes-gan-layout", "scenes-eqgan", "scenes-gan")
 SHIPPED_DIFFUSION = ("fmnist-ddpm", "fmnist-ddpm-text")
+SCENE_DIFFUSION = ("scenes-ddpm-layout",)  # listed when its weights are there (layout items in the diffusion panel)
 TAKES = ("the explorer takes GAN folders (`genlens gan train`), diffusion folders (`genlens diffusion train`), "
          "classifier folders and the shipped names")
 
@@ -38,13 +39,21 @@ def shipped_gans() -> tuple[str, ...]:
     return (*SHIPPED_GANS, *present)
 
 
+def shipped_diffusion() -> tuple[str, ...]:
+    """The Fashion-MNIST diffusion models and the layout model when its weights are present."""
+    from genlens.models.load import shipped_folder
+
+    present = tuple(n for n in SCENE_DIFFUSION if (shipped_folder(n) / "config.json").is_file())
+    return (*SHIPPED_DIFFUSION, *present)
+
+
 def sort_models(names: list[str]) -> Sorted:
     """``names`` -> generators, classifiers and diffusion models; empty ``names`` means every shipped model."""
     from genlens import zoo_names
 
     zoo = zoo_names()
     if not names:
-        return Sorted(list(shipped_gans()), zoo, list(SHIPPED_DIFFUSION))
+        return Sorted(list(shipped_gans()), zoo, list(shipped_diffusion()))
     out = Sorted()
     for name in names:
         if name in SHIPPED_GANS:
@@ -55,6 +64,11 @@ def sort_models(names: list[str]) -> Sorted:
             gan_folder(name)  # one line saying how to train it when its weights are not there
             out.gans.append(name)
         elif name in SHIPPED_DIFFUSION:
+            out.diffusion.append(name)
+        elif name in SCENE_DIFFUSION:
+            from genlens.diffusion.pipeline import resolve_model
+
+            resolve_model(name)  # one line saying how to train it when its weights are not there
             out.diffusion.append(name)
         elif name in zoo:
             out.classifiers.append(name)
@@ -67,12 +81,12 @@ def sort_models(names: list[str]) -> Sorted:
                 out.gans.append(name)
             elif kind == "classifier":
                 out.classifiers.append(name)
-            elif kind in ("diffusion-class", "diffusion-text"):
+            elif kind in ("diffusion-class", "diffusion-text", "diffusion-layout"):
                 out.diffusion.append(name)
             else:
-                raise GenlensError(f"'{name}' holds a {kind} model; {TAKES} (diffusion: class- or "
-                                   "text-conditional)")
+                raise GenlensError(f"'{name}' holds a {kind} model; {TAKES} (diffusion: class-, text- or "
+                                   "layout-conditional)")
         else:
-            shipped = ", ".join((*shipped_gans(), *SHIPPED_DIFFUSION, *zoo))
+            shipped = ", ".join((*shipped_gans(), *shipped_diffusion(), *zoo))
             raise GenlensError(f"'{name}' is neither a shipped model ({shipped}) nor a model folder; {TAKES}")
     return out

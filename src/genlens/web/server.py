@@ -28,7 +28,7 @@ from pydantic import ValidationError
 
 from genlens.errors import GenlensError
 from genlens.web.images import MAX_UPLOAD_BYTES
-from genlens.web.models import SHIPPED_DIFFUSION, shipped_gans
+from genlens.web.models import shipped_diffusion, shipped_gans
 from genlens.web.panels.cam import CamPanel, CamRequest, Classifiers
 from genlens.web.panels.diffusion import DiffusionPanel, DiffusionRequest
 from genlens.web.panels.gan import GanPanel, GanRequest
@@ -51,7 +51,7 @@ class ExplorerConfig:
     host: str = "127.0.0.1"
     port: int = 0
     gans: tuple[str, ...] = field(default_factory=shipped_gans)
-    diffusion: tuple[str, ...] = SHIPPED_DIFFUSION
+    diffusion: tuple[str, ...] = field(default_factory=shipped_diffusion)
     classifiers: tuple[str, ...] = ("fmnist-cnn", "fmnist-vit", "fmnist-mixer", "fmnist-resmlp")
     cache_dir: Path = field(default_factory=default_cache_dir)
     data_dir: str | None = None

@@ -1,10 +1,16 @@
-"""Diffusion panel: a class or a prompt, guidance, sampler, steps and seed; the denoising streams step by step.
+"""Diffusion panel: a class, a prompt or a layout, guidance, sampler, steps and seed; the denoising streams step by
+step.
 
 Sampling goes through :class:`genlens.diffusion.DiffusionPipeline` with the model's recommended settings and
 the user's changes (``with_config``), exactly as ``genlens diffusion sample`` draws. The pipeline's step
 callback gives the noisy image x_t and the predicted clean image x̂_0 (Ho et al. 2020, eq. 4 solved for x_0);
 each step is sent to the page as soon as it exists, and the page keeps them for scrubbing. A prompt is
 anchored to its nearest training captions (:mod:`genlens.diffusion.anchors`), which the page lists.
+
+A layout model (``scenes-ddpm-layout``) takes ``items``, the layout as the GAN panel's layout items
+(:mod:`genlens.web.panels.gan_layout`: class index, centre, optional size; the library checks classes and the
+item limit, clamps centres); without items it draws the default layout. The page moves items over the image and
+samples again from the same seed, so only the layout changes (Make-A-Scene's editing).
 
 A newer request, or a cancel, stops the running one at its next step (the callback raises :class:`Cancelled`).
 """
@@ -19,6 +25,7 @@ import torch
 from pydantic import BaseModel, ConfigDict, Field
 
 from genlens.errors import GenlensError
+from genlens.web.panels.gan_layout import Item, default_layout, layout_info, to_layout
 from genlens.web.render_queue import Cancelled
 
 SAMPLER_NAMES = ("ddim", "dpm++", "ddpm")
@@ -39,6 +46,7 @@ class DiffusionRequest(BaseModel):
     steps: int | None = Field(None, ge=1, le=MAX_STEPS)
     seed: int = Field(0, ge=0, le=2**31 - 1)
     anchors: int | None = Field(None, ge=0, le=32)
+    items: list[Item] | None = Field(None, max_length=64)  # layout models: the whole layout
     t0: float | None = None
 
 
@@ -71,7 +79,9 @@ class DiffusionPanel:
         pipe = self.pipeline(name)
         record = pipe.record()
         own = pipe.bundle.captions_from == "images"
+        layout = layout_info(_layout_spec(pipe)) if pipe.cond_kind == "layout" else None
         return {"model": name, "cond": pipe.cond_kind, "classes": [] if own else list(pipe.class_names),
+                "layout": layout,
                 "captions_from": pipe.bundle.captions_from if pipe.cond_kind == "text" else None,
                 "prompts": self._own_prompts(name, pipe),
                 "samplers": list(SAMPLER_NAMES), "max_steps": MAX_STEPS,
@@ -93,6 +103,15 @@ class DiffusionPanel:
 
     def condition(self, req: DiffusionRequest, pipe) -> tuple[Any, list[dict[str, Any]]]:
         """The condition to sample with and, for prompts, the training captions it is anchored to."""
+        if pipe.cond_kind == "layout":
+            if req.cls is not None or req.prompt is not None:
+                raise GenlensError(f"'{req.model}' draws layouts; send 'items' (class index, x, y in [0, 1], size), "
+                                   "not a class or a prompt")
+            layout = default_layout(_layout_spec(pipe)) if req.items is None else to_layout(req.items)
+            return pipe.layout_condition([layout]), []
+        if req.items is not None:
+            raise GenlensError(f"'{req.model}' is {pipe.cond_kind}-conditional and takes no layout items; pick a "
+                               "layout model (scenes-ddpm-layout)")
         if (req.cls is None) == (req.prompt is None):
             raise GenlensError("send one of 'class' (a class name) and 'prompt' (text models)")
         if req.cls is not None:
@@ -135,3 +154,10 @@ class DiffusionPanel:
             image = pipe.sample(cond, 1, generator=gen, callback=step)[0].float().cpu()
         return {"parts": {"image": png_bytes(image)}, "ms": 1000 * (time.perf_counter() - t0),
                 "total": record["steps"]}
+
+
+def _layout_spec(pipe) -> Any:
+    """What :func:`layout_info` / :func:`default_layout` read from a layout model: its class names and item limit."""
+    from types import SimpleNamespace
+
+    return SimpleNamespace(class_names=tuple(pipe.class_names), max_items=int(pipe.model.config.max_items))

@@ -1,7 +1,9 @@
-// Diffusion panel: a class or a prompt, guidance, sampler, steps and seed. The denoising streams in step by
-// step (the noisy image x_t beside the predicted clean image x̂0); afterwards a slider scrubs back through
-// the steps the page kept. Prompts list the training captions they were anchored to.
+// Diffusion panel: a class, a prompt or a layout, guidance, sampler, steps and seed. The denoising streams in
+// step by step (the noisy image x_t beside the predicted clean image x̂0); afterwards a slider scrubs back through
+// the steps the page kept. Prompts list the training captions they were anchored to. A layout model shows its
+// image under draggable layout items (the GAN panel's editor); moving one samples again from the same seed.
 import { api, el, socket, writeHash, setStatus } from "./app.js";
+import { itemsText, layoutEditor, parseItems } from "./gan_layout.js";
 
 const stats = (window.__diffusion = { runs: 0, steps: 0, done: 0, cancelled: 0, errors: 0, firstStepMs: [], finalMs: [] });
 
@@ -13,6 +15,7 @@ export async function mount(root, params) {
     guidance: params.get("guidance") || "", sampler: params.get("sampler") || "", steps: params.get("steps") || "",
     seed: +(params.get("seed") || 0),
   };
+  const lst = { info: null, items: params.get("l") ? parseItems(params.get("l")) : null };  // layout models
   const model = el("select", { id: "dif-model" }, ...diffusion.map((m) => el("option", { value: m, textContent: m })));
   model.value = st.model;
   const cls = el("select", { id: "dif-class" });
@@ -31,12 +34,20 @@ export async function mount(root, params) {
   const stepInfo = el("div", { className: "hint", id: "dif-step" });
   const anchors = el("ol", { id: "dif-anchors", className: "anchors" });
   const anchorCard = el("div", { className: "card" }, el("h3", { textContent: "anchored to these training captions" }), anchors);
+  const layoutImage = el("canvas", { id: "dif-layout-image", width: 32, height: 32 });
+  const stage = el("div", { id: "dif-stage", className: "stage" }, layoutImage);
+  let pending = 0;  // moving an item samples again once the pointer rests (each run restarts the denoising)
+  const layout = layoutEditor(stage, lst, { send: () => { clearTimeout(pending); pending = setTimeout(run, 150); },
+                                            save: () => save(), move: "pointermove" });
+  const layoutCard = el("div", { className: "card", id: "dif-layout-card" },
+    el("h3", { textContent: "layout: drag an item, the same seed draws it again" }), stage, layout.controls);
   root.append(el("div", { className: "panel" },
     el("div", { className: "controls" },
       el("label", {}, "model", model), el("label", {}, "class (picking one clears the prompt)", cls), el("label", {}, "prompt (text models)", prompt, ownPrompts),
       el("label", {}, "guidance s", guidance), el("label", {}, "sampler", sampler), el("label", {}, "steps", steps),
       el("label", {}, "seed", seed), el("span", { style: "display:flex;gap:6px" }, go, stop),
       el("div", { className: "hint", id: "dif-settings" })),
+    layoutCard,
     el("div", { className: "card" }, el("h3", { textContent: "noisy image x_t  |  predicted clean image x̂0" }),
       el("div", { style: "display:flex;gap:8px" }, xt, x0), el("label", { className: "hint" }, "scrub through the steps", scrub), stepInfo),
     anchorCard));
@@ -44,7 +55,8 @@ export async function mount(root, params) {
   let info = null, frames = [], runId = 0, sentAt = 0;
   const save = () => {
     const p = { model: st.model, seed: st.seed };
-    if (st.prompt) p.prompt = st.prompt; else p.class = st.cls;
+    if (isLayout()) p.l = itemsText(lst.items);
+    else if (st.prompt) p.prompt = st.prompt; else p.class = st.cls;
     for (const k of ["guidance", "sampler", "steps"]) if (st[k] !== "") p[k] = st[k];
     writeHash("diffusion", p);
   };
@@ -55,6 +67,7 @@ export async function mount(root, params) {
     ctx.imageSmoothingEnabled = false;
     ctx.drawImage(bmp, 0, 0); bmp.close();
   };
+  const isLayout = () => info?.cond === "layout";
   const show = async (i) => {
     const f = frames[i - 1];
     if (!f) return;
@@ -79,7 +92,11 @@ export async function mount(root, params) {
     guidance.value = st.guidance !== "" ? st.guidance : info.recommended.guidance ?? "";
     steps.value = st.steps !== "" ? st.steps : info.recommended.steps;
     anchorCard.style.display = info.cond === "text" && info.captions_from !== "images" ? "" : "none";
-    if (!st.prompt && !st.cls) { setStatus("this model was trained on its images' own captions: type a prompt"); return; }
+    layoutCard.style.display = isLayout() ? "" : "none";
+    lst.info = isLayout() ? { ...info.layout, layout: true } : { layout: false };
+    if (isLayout()) { cls.disabled = true; lst.items = lst.items ?? info.layout.items; }
+    layout.draw();
+    if (!isLayout() && !st.prompt && !st.cls) { setStatus("this model was trained on its images' own captions: type a prompt"); return; }
     run();
   }
 
@@ -89,7 +106,8 @@ export async function mount(root, params) {
     scrub.disabled = true; anchors.replaceChildren();
     save();
     const msg = { type: "diffusion", id: runId, model: st.model, seed: st.seed, t0: performance.now() };
-    if (st.prompt) msg.prompt = st.prompt; else msg.class = st.cls;
+    if (isLayout()) msg.items = lst.items;
+    else if (st.prompt) msg.prompt = st.prompt; else msg.class = st.cls;
     if (st.guidance !== "") msg.guidance = +st.guidance;
     if (st.sampler !== "") msg.sampler = st.sampler;
     if (st.steps !== "") msg.steps = +st.steps;
@@ -115,11 +133,13 @@ export async function mount(root, params) {
       stats.steps++;
       scrub.max = h.total; scrub.value = h.step;
       await show(h.step);
+      if (isLayout()) await draw(layoutImage, msg.parts.x0);
       return;
     }
     if (h.final) {
       stats.finalMs.push(performance.now() - sentAt);
       await draw(x0, msg.parts.image);
+      if (isLayout()) await draw(layoutImage, msg.parts.image);
       scrub.disabled = false; scrub.max = frames.length; scrub.value = frames.length;
       stats.done++;
       setStatus(`done in ${Math.round(h.ms)} ms`);
@@ -129,7 +149,7 @@ export async function mount(root, params) {
   scrub.oninput = () => show(+scrub.value);
   go.onclick = run;
   stop.onclick = () => socket.send({ type: "cancel", what: "diffusion" });
-  model.onchange = () => { st.model = model.value; st.prompt = ""; load(); };
+  model.onchange = () => { st.model = model.value; st.prompt = ""; lst.items = null; load(); };
   cls.onchange = () => { st.cls = cls.value; st.prompt = ""; prompt.value = ""; run(); };
   prompt.onchange = () => { st.prompt = prompt.value.trim(); run(); };
   guidance.onchange = () => { st.guidance = guidance.value; run(); };
