@@ -47,6 +47,11 @@ def test_quick_run_writes_strict_json(tiny_locator, tmp_path):
     for g in gens.values():
         assert set(g["seeds"]) == {"0", "1", "2"} and g["over_seeds"]["shortened"] >= 0
         assert all(s["edits"] == bench.QUICK["n"] and "fid_edited_vs_unedited" in s for s in g["seeds"].values())
+        # no per-seed bootstrap for the edit FID (biased by duplicates): its interval is the t over seeds
+        assert all(s["fid_edited_vs_unedited"]["low"] is None for s in g["seeds"].values())
+        fid = g["over_seeds"]["fid_edited_vs_unedited"]
+        assert fid["seeds"] == 3 and fid["low"] <= fid["mean"] <= fid["high"]
+    assert result["config"]["edit_fid_resamples"] == 0
     assert gens["paste-follow (floor)"]["floor"] is True
 
 
