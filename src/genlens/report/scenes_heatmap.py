@@ -8,20 +8,9 @@ one-item layout places the level-1 centre, the other levels keep their offsets).
 """
 from __future__ import annotations
 
-from pathlib import Path
-
 HEAT_X = (0.2, 0.8)  # the level-1 centre's path, at HEAT_Y
 HEAT_Y = 0.5
 TRAIN_COMMAND = "python bench/spatial_train.py scenes-eqgan-s0"
-
-
-def heatmap_folder(ctx) -> Path | None:
-    """The shipped scenes-eqgan folder when its weights are there, else None."""
-    from genlens.gan.io import SCENES, shipped_gan_folder
-    from genlens.models.weights_io import WEIGHTS_FILE
-
-    folder = shipped_gan_folder("eqgan-sa", SCENES)
-    return folder if (folder / WEIGHTS_FILE).is_file() else None
 
 
 def section_scenes_eqgan(ctx) -> str:
@@ -32,9 +21,9 @@ def section_scenes_eqgan(ctx) -> str:
     from genlens.gan.spatial_adapter import HeatmapGanGenerator
     from genlens.metrics.locator import locate
     from genlens.report import html as H
-    from genlens.report.scenes_section import STRIP, _save, annotate, shipped_locator
+    from genlens.report.scenes_section import STRIP, annotate, save_png, shipped_locator, shipped_scene_gan
 
-    folder = heatmap_folder(ctx)
+    folder = shipped_scene_gan("eqgan-sa")
     if folder is None:
         return ("<p class='todo'>No <code>scenes-eqgan</code> weights here; "
                 f"<code>{H.esc(TRAIN_COMMAND)}</code> trains it (80 kimg, under a CPU-hour).</p>")
@@ -48,7 +37,7 @@ def section_scenes_eqgan(ctx) -> str:
     frames = torch.cat([gen.sample(latents[r:r + 1].expand(STRIP, -1), layouts) for r in range(rows)])
     dets = locate(locator, frames, threshold)
     rings = [[(x, HEAT_Y)] for _ in range(rows) for x in xs]
-    src = _save(annotate(frames, dets, names, rings=rings), ctx, "eqgan_heatmap_strip.png", nrow=STRIP)
+    src = save_png(annotate(frames, dets, names, rings=rings), ctx, "eqgan_heatmap_strip.png", nrow=STRIP)
     # how far the detection nearest the blob moved, first frame to last, per row (None: nothing found)
     travelled = []
     for r in range(rows):

@@ -89,7 +89,7 @@ def layout_boxes(layout) -> list[tuple[int, float, float, float, float]]:
 
 
 # --- the section -----------------------------------------------------------------------------------------
-def _save(images, ctx, name: str, nrow: int) -> str:
+def save_png(images, ctx, name: str, nrow: int) -> str:
     from genlens.utils.images import save_grid
 
     save_grid(images, ctx.out / "scenes" / name, nrow=nrow)
@@ -112,7 +112,7 @@ def _real_part(ctx) -> str:
     truth = [[(int(c), *(b.float() / scenes.canvas).tolist()) for c, b in zip(cls, box, strict=True) if c >= 0]
              for cls, box in zip(shown.classes, shown.boxes, strict=True)]
     images = annotate(shown.images.float() / 255, dets, names, boxes=truth, box_width=1)
-    src = _save(images, ctx, "real_detections.png", nrow=8)
+    src = save_png(images, ctx, "real_detections.png", nrow=8)
     scored = scenes.subset(torch.arange(min(len(scenes), 300 if ctx.quick else 2000)))
     s = evaluate_locator(locator, scored, threshold=threshold)
     ctx.numbers["scenes"] = {"locator": LOCATOR, "threshold": threshold, "scored_scenes": s["images"],
@@ -132,16 +132,20 @@ def _real_part(ctx) -> str:
                         f"{s['median_centre_error_px']:.2f} px")]))
 
 
-def _layout_folder(ctx):
-    """The layout GAN to show: the tour's ``--layout-gan`` folder, else the shipped scenes-gan-layout when its
-    weights exist, else None."""
+def shipped_scene_gan(arch: str):
+    """The shipped fashion-scenes GAN folder of ``arch`` (``layout``, ``eqgan-sa`` ...) when its weights are
+    there, else None."""
     from genlens.gan.io import SCENES, shipped_gan_folder
     from genlens.models.weights_io import WEIGHTS_FILE
 
-    if ctx.layout_gan is not None:
-        return ctx.layout_gan
-    folder = shipped_gan_folder("layout", SCENES)
+    folder = shipped_gan_folder(arch, SCENES)
     return folder if (folder / WEIGHTS_FILE).is_file() else None
+
+
+def _layout_folder(ctx):
+    """The layout GAN to show: the tour's ``--layout-gan`` folder, else the shipped scenes-gan-layout when its
+    weights exist, else None."""
+    return ctx.layout_gan if ctx.layout_gan is not None else shipped_scene_gan("layout")
 
 
 def layout_figures(ctx, gen, names: list[str], max_items: int | None, prefix: str) -> dict:
@@ -169,11 +173,11 @@ def layout_figures(ctx, gen, names: list[str], max_items: int | None, prefix: st
     z = gen.latents(rows, torch.Generator().manual_seed(ctx.seed))
     images = torch.cat([gen.sample(z[r:r + 1].expand(len(layouts), *z.shape[1:]), layouts) for r in range(rows)])
     boxes = [layout_boxes(lay) for _ in range(rows) for lay in layouts]
-    src = _save(annotate(images, None, names, boxes=boxes), ctx, f"{prefix}_samples.png", nrow=len(layouts))
+    src = save_png(annotate(images, None, names, boxes=boxes), ctx, f"{prefix}_samples.png", nrow=len(layouts))
     base = layouts[0]
     moved = [base.moved(0, x - base.items[0].x, 0.0) for x in torch.linspace(0.2, 0.8, STRIP).tolist()]
     strip = torch.cat([gen.sample(z[r:r + 1].expand(STRIP, *z.shape[1:]), moved) for r in range(rows)])
-    strip_src = _save(annotate(strip, None, names, boxes=[layout_boxes(m) for _ in range(rows) for m in moved]),
+    strip_src = save_png(annotate(strip, None, names, boxes=[layout_boxes(m) for _ in range(rows) for m in moved]),
                       ctx, f"{prefix}_edit_strip.png", nrow=STRIP)
     return {"samples": src, "strip": strip_src, "asked": asked, "layouts": len(layouts), "latents": rows,
             "moved": names[base.items[0].cls]}
