@@ -75,7 +75,7 @@ def test_static_files_never_escape_the_static_folder(client, path):
 def test_the_page_and_its_modules_are_served_without_the_network(client):
     page = client.get("/").text
     assert "/static/app.js" in page and "http" not in page.replace("http-equiv", "")
-    for name in ("app.js", "gan.js", "gan_layout.js", "diffusion.js", "cam.js", "units.js", "inversions.js", "style.css"):
+    for name in ("app.js", "gan.js", "gan_layout.js", "drag.js", "diffusion.js", "cam.js", "units.js", "inversions.js", "style.css"):
         body = client.get(f"/static/{name}").text
         assert "https://" not in body and "http://" not in body
 

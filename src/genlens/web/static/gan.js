@@ -3,8 +3,8 @@
 // baseline generator's image of the same latent beside it.
 import { api, el, socket, readHash, writeHash, setStatus, token } from "./app.js";
 import { itemsText, layoutEditor, parseItems } from "./gan_layout.js";
+import { clamp01, dragMarkers, stagePoint, wheelScale } from "./drag.js";
 
-const clamp01 = (v) => Math.min(1, Math.max(0, v));
 // Shared with tests and the benchmark: frames received and pointer-to-decoded latencies (ms).
 const stats = (window.__genlens = { frames: 0, sent: 0, lastId: -1, latencies: [], arrivals: [], renderMs: [], serverMs: [], ids: [], errors: 0 });
 
@@ -204,41 +204,24 @@ export async function mount(root, params) {
     frameInfo.textContent = `frame ${header.id}: render ${header.ms} ms, stale requests dropped ${header.dropped}`;
   });
 
-  // Blob dragging: pointer capture keeps the drag while the pointer leaves the blob.
-  let drag = null;
-  stage.addEventListener("pointerdown", (ev) => {
-    const h = ev.target.closest(".blob");
-    if (!h) return;
-    ev.preventDefault();
-    h.setPointerCapture(ev.pointerId);
-    h.classList.add("dragging");
-    drag = { h, i: +h.dataset.index, start: st.blobs.map((b) => ({ ...b })) };
+  // Blob dragging: the object's blob (level 1) carries every blob with it, a part's blob moves alone.
+  dragMarkers(stage, ".blob", MOVE, {
+    start: () => st.blobs.map((b) => ({ ...b })),
+    move: (i, { x, y }, ev, before) => {
+      const b0 = before[i];
+      const dx = x - b0.x, dy = y - b0.y;
+      if (b0.level === 1) st.blobs = before.map((b) => ({ ...b, x: clamp01(b.x + dx), y: clamp01(b.y + dy) }));
+      else st.blobs[i] = { ...b0, x, y };
+      placeBlobs();
+      send(ev.timeStamp);
+    },
+    end: save,
   });
-  stage.addEventListener(MOVE, (ev) => {
-    if (!drag) return;
-    const r = stage.getBoundingClientRect();
-    const x = clamp01((ev.clientX - r.left) / r.width), y = clamp01((ev.clientY - r.top) / r.height);
-    const b0 = drag.start[drag.i];
-    const dx = x - b0.x, dy = y - b0.y;
-    if (b0.level === 1) { // the object: every blob moves with it
-      st.blobs = drag.start.map((b) => ({ ...b, x: clamp01(b.x + dx), y: clamp01(b.y + dy) }));
-    } else {
-      st.blobs[drag.i] = { ...b0, x, y };
-    }
-    placeBlobs();
-    send(ev.timeStamp);
-  });
-  const endDrag = () => { if (drag) { drag.h.classList.remove("dragging"); drag = null; save(); } };
-  stage.addEventListener("pointerup", endDrag);
-  stage.addEventListener("pointercancel", endDrag);
-  stage.addEventListener("wheel", (ev) => {
-    const h = ev.target.closest(".blob");
-    if (!h) return;
-    ev.preventDefault();
-    const b = st.blobs[+h.dataset.index];
-    b.sigma = Math.min(4, Math.max(0.01, b.sigma * (ev.deltaY < 0 ? 1.1 : 1 / 1.1)));
+  wheelScale(stage, ".blob", (i, f) => {
+    const b = st.blobs[i];
+    b.sigma = Math.min(4, Math.max(0.01, b.sigma * f));
     save(); send();
-  }, { passive: false });
+  });
 
   // Add and remove blobs (generators whose heatmap encoder takes any number of blobs per level).
   const canEdit = () => st.info?.heatmaps && !st.info.fixed_counts;
@@ -251,11 +234,10 @@ export async function mount(root, params) {
     ev.preventDefault();
     const h = ev.target.closest(".blob");
     if (h) { removeBlob(h); return; }
-    const r = stage.getBoundingClientRect();
     const level = +newLevel.value;
     const same = st.blobs.filter((b) => b.level === level);
     const sigma = same.length ? same[0].sigma : [0.5, 0.25, 0.12][level - 1];
-    st.blobs.push({ level, x: clamp01((ev.clientX - r.left) / r.width), y: clamp01((ev.clientY - r.top) / r.height), sigma });
+    st.blobs.push({ level, ...stagePoint(stage, ev), sigma });
     drawBlobs(); save(); send();
   });
   stage.addEventListener("contextmenu", (ev) => {

@@ -3,8 +3,8 @@
 // object (the image re-renders while dragging), scroll on it to resize, double-click it or click its × to remove
 // it; a class selector and "add item" add one. Items are canvas coordinates, x right and y down in [0, 1].
 import { el } from "./app.js";
+import { clamp01, dragMarkers, wheelScale } from "./drag.js";
 
-const clamp01 = (v) => Math.min(1, Math.max(0, v));
 const MIN_SIZE = 0.05;
 
 // The hash form: cls:x:y:size items joined by ","; "none" for an empty layout.
@@ -72,26 +72,11 @@ export function layoutEditor(stage, st, { send, save, move }) {
     st.items.push({ cls: +cls.value, x: 0.5, y: 0.5, size: st.info.typical_sizes[n - 1] ?? 0.3 });
     draw(); save(); send();
   };
-  let drag = null;
-  stage.addEventListener("pointerdown", (ev) => {
-    const m = ev.target.closest(".item");
-    if (!m || ev.target.closest(".remove")) return;
-    ev.preventDefault();
-    m.setPointerCapture(ev.pointerId);
-    m.classList.add("dragging");
-    drag = { m, i: +m.dataset.index };
+  dragMarkers(stage, ".item", move, {
+    ignore: ".remove",
+    move: (i, { x, y }, ev) => { st.items[i] = { ...st.items[i], x, y }; place(); send(ev.timeStamp); },
+    end: save,
   });
-  stage.addEventListener(move, (ev) => {
-    if (!drag) return;
-    const r = stage.getBoundingClientRect();
-    const it = st.items[drag.i];
-    st.items[drag.i] = { ...it, x: clamp01((ev.clientX - r.left) / r.width), y: clamp01((ev.clientY - r.top) / r.height) };
-    place();
-    send(ev.timeStamp);
-  });
-  const end = () => { if (drag) { drag.m.classList.remove("dragging"); drag = null; save(); } };
-  stage.addEventListener("pointerup", end);
-  stage.addEventListener("pointercancel", end);
   stage.addEventListener("click", (ev) => {
     const x = ev.target.closest(".item .remove");
     if (x) remove(+x.parentElement.dataset.index);
@@ -100,14 +85,11 @@ export function layoutEditor(stage, st, { send, save, move }) {
     const m = ev.target.closest(".item");
     if (m && !ev.target.closest(".remove")) { ev.preventDefault(); remove(+m.dataset.index); }
   });
-  stage.addEventListener("wheel", (ev) => {
-    const m = ev.target.closest(".item");
-    if (!m) return;
-    ev.preventDefault();
-    const it = st.items[+m.dataset.index];
-    it.size = Math.min(1, Math.max(MIN_SIZE, size(it) * (ev.deltaY < 0 ? 1.1 : 1 / 1.1)));
+  wheelScale(stage, ".item", (i, f) => {
+    const it = st.items[i];
+    it.size = Math.min(1, Math.max(MIN_SIZE, size(it) * f));
     place(); save(); send();
-  }, { passive: false });
+  });
 
   return { controls, draw };
 }
