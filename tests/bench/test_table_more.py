@@ -100,11 +100,23 @@ def test_audit_backdoor_rows_and_the_sweep(more):
              "summary": {"Coat": [{"mean": 0.848}, {"mean": 0.822}], "Bag": [{"mean": 0.976}, {"mean": 0.969}]},
              "losing_classes": ["Coat"], "gaining_classes": []}
     text = more.audit_table(audit_result(sweep))
-    assert "| l1 | 2 / 10 | 0 / 10 |" in text and "| log | 9 / 10 | 1 / 10 |" in text
-    assert "median 29.9, max 38.2 (target < 120)" in text
+    # exact counts against the 9/10 and 1/10: the boundary counts are met, one short is missed
+    assert "| l1 | 2 / 10 (missed) | 0 / 10 (met) |" in text and "| log | 9 / 10 (met) | 1 / 10 (met) |" in text
+    assert "median 29.9, max 38.2 (target < 120: met)" in text
     assert "Mean top-1 per strength: 0.0: 89.25 %, 0.3: 87.48 %." in text
     assert "| Coat | 84.8 % | 82.2 % | -2.63 [-5.24, -0.02] | loses |" in text
     assert "| Bag | 97.6 % | 96.9 % | -0.63 [-1.88, +0.62] |  |" in text
+
+
+def test_audit_verdicts_miss_one_over_the_bar_and_wait_for_an_incomplete_run(more):
+    result = audit_result(None)
+    result["backdoor"]["summary"]["log"].update(backdoored_target_flagged=8, clean_flagged=2)
+    result["backdoor"]["audit_cpu_seconds_max"] = 120.0
+    text = more.audit_table(result)
+    assert "| log | 8 / 10 (missed) | 2 / 10 (missed) |" in text and "(target < 120: missed)" in text
+    result["backdoor"]["complete"] = False
+    text = more.audit_table(result)
+    assert "| log | 8 / 10 (pending) | 2 / 10 (pending) |" in text and "Incomplete" in text
 
 
 def test_audit_confirmation_file_has_no_sweep_and_an_incomplete_sweep_says_so(more):
@@ -150,7 +162,7 @@ def test_missing_files_leave_the_note_and_keyless_audit_files_load(bench_script,
                          ("bench/audit.py --confirm", "audit_confirm.json"), ("bench/explorer.py", "explorer.json")):
         assert f"_Not measured yet: `{script}` writes `bench/results/{name}`._" in page
     (tmp_path / "audit.json").write_text(json.dumps(audit_result(None)))  # bench/audit.py writes no "benchmark" key
-    assert "| log | 9 / 10 | 1 / 10 |" in table.render_all(tmp_path)
+    assert "| log | 9 / 10 (met) | 1 / 10 (met) |" in table.render_all(tmp_path)
 
 
 def test_spatial_words_and_seed_intervals_pass_through(more):
