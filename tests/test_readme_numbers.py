@@ -94,6 +94,7 @@ SOURCES: dict[str, tuple[list[tuple[Callable[[], float], Callable[[float], str]]
                             fixed(2)) for i in (0, 1) for k in ("value", "low", "high")]
                         + [(lambda k=k: _get(RESULTS / "spatial_train.json", "runs", "scenes-ddpm-layout", k), fixed(0))
                            for k in ("steps_done", "steps")]
+                        + [(lambda: _get(RESULTS / "spatial_train.json", "runs", "scenes-ddpm-layout", "cpu_hours"), fixed(2))]
                         + [(lambda: float(len(_json(RESULTS / "spatial.json")["eqgan_sa_comparison"]["slope_difference"])),
                             fixed(0))],
                         {"90", "95"}),  # the locator's class-accuracy target and the layout models' (spatial issue)

@@ -97,12 +97,17 @@ def test_cli_layout_and_model_kind_must_agree(run, layout_folder, model_folder, 
 
 
 def test_shipped_name_resolves_or_says_how_to_train(run, tmp_path):
+    """The shipped name samples a layout as a folder does; before its weights shipped it said how to train them."""
     from genlens.models.load import shipped_folder
 
-    if shipped_folder("scenes-ddpm-layout").is_dir():
-        pytest.skip("scenes-ddpm-layout is shipped")
-    code, _, err = run(["sample", "scenes-ddpm-layout", "--layout", LAYOUT, "--out", tmp_path])
-    assert code == 2 and "--cond layout" in err and len(err.strip().splitlines()) == 1
+    out = tmp_path / "s"
+    code, _, err = run(["sample", "scenes-ddpm-layout", "--layout", LAYOUT, "--n", "2", "--steps", "2", "--out", out])
+    if (shipped_folder("scenes-ddpm-layout") / "config.json").is_file():
+        assert code == 0, err
+        assert {"0.png", "1.png", "grid.png"} <= {p.name for p in out.iterdir()}
+        assert json.loads((out / "run.json").read_text())["config"]["layout"] == LAYOUT
+    else:
+        assert code == 2 and "--cond layout" in err and len(err.strip().splitlines()) == 1
 
 
 def test_cli_edit_moves_an_item(run, layout_folder, tmp_path):
