@@ -43,7 +43,7 @@ def tree_mib(root: Path, *, untracked: bool = False) -> float:
 
 
 def ship(src: Path, name: str, *, note: str, role: str | None = None, discriminator: bool = True,
-         weights: Path = WEIGHTS) -> Path:
+         git_commit: str | None = None, weights: Path = WEIGHTS) -> Path:
     from genlens.errors import GenlensError
     from genlens.models.weights_io import WEIGHTS_FILE, verify_manifest
     from genlens.utils.io import read_json
@@ -54,6 +54,10 @@ def ship(src: Path, name: str, *, note: str, role: str | None = None, discrimina
     if not (src / "config.json").is_file():
         raise GenlensError(f"'{src}' has no config.json; pass the model folder a training run wrote (its --out)")
     verify_manifest(src)
+    commit = git_commit or str(read_json(src / "manifest.json").get("git_commit", ""))
+    if not re.fullmatch(r"[0-9a-f]{40}", commit):  # a run from a `git archive` snapshot records "unknown"
+        raise GenlensError(f"'{src}' records git commit '{commit}' (trained outside a git checkout); pass --git-commit "
+                           "with the full 40-hex commit of the code that trained it")
     kind = read_json(src / "config.json").get("kind", "classifier")
     dest.mkdir(parents=True)
     try:
@@ -63,6 +67,7 @@ def ship(src: Path, name: str, *, note: str, role: str | None = None, discrimina
         manifest["command"] = portable(str(manifest.get("command", "")))
         manifest["sha256"] = {WEIGHTS_FILE: manifest["sha256"][WEIGHTS_FILE]}
         manifest["note"] = note
+        manifest["git_commit"] = commit
         if role:
             manifest["role"] = role
         (dest / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
@@ -99,6 +104,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("name", help="the shipped name, e.g. scenes-ddpm-layout")
     ap.add_argument("--note", required=True, help="how it was trained (sittings, CPU-hours, the result file)")
     ap.add_argument("--role", help="what `genlens models list` says it does")
+    ap.add_argument("--git-commit", help="the full commit of the code that trained it, when its manifest says "
+                    "'unknown' (a run from a `git archive` snapshot)")
     ap.add_argument("--no-discriminator", action="store_true", help="ship a GAN without its discriminator")
     args = ap.parse_args(argv)
     sys.path.insert(0, str(ROOT / "src"))
@@ -106,7 +113,7 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         dest = ship(args.src, args.name, note=args.note, role=args.role, discriminator=not args.no_discriminator,
-                    weights=WEIGHTS)
+                    git_commit=args.git_commit, weights=WEIGHTS)
     except GenlensError as exc:
         print(f"ship_model.py: {exc}", file=sys.stderr)
         return 2

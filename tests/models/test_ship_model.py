@@ -63,3 +63,17 @@ def test_the_cli_ships_and_says_whether_the_tree_still_travels(ship_script, tmp_
     assert ship_script.main([str(src), "tiny", "--note", "n", "--role", "test"]) == 0
     out = capsys.readouterr().out
     assert "tracked tree is" in out and "64 MiB a lent GPU" in out and (tmp_path / "weights" / "tiny").is_dir()
+
+
+def test_a_run_trained_outside_git_ships_only_with_the_commit_named(ship_script, tmp_path):
+    src = save_generator(tmp_path / "m", Generator(GanConfig.tiny("stylegan2")), command="c", metrics={})
+    manifest = json.loads((src / "manifest.json").read_text())
+    manifest["git_commit"] = "unknown"  # what a run from a `git archive` snapshot records
+    (src / "manifest.json").write_text(json.dumps(manifest))
+    with pytest.raises(GenlensError, match="--git-commit"):
+        ship_script.ship(src, "s", note="n", weights=tmp_path / "weights")
+    with pytest.raises(GenlensError, match="--git-commit"):
+        ship_script.ship(src, "s", note="n", git_commit="15baf33", weights=tmp_path / "weights")  # full hash only
+    assert not (tmp_path / "weights" / "s").exists()
+    dest = ship_script.ship(src, "s", note="n", git_commit="a" * 40, weights=tmp_path / "weights")
+    assert read_json(dest / "manifest.json")["git_commit"] == "a" * 40

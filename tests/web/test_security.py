@@ -36,7 +36,7 @@ def test_sort_models_by_panel(tmp_path):
 
     shipped = sort_models([])
     assert "fmnist-eqgan" in shipped.gans and "fmnist-cnn" in shipped.classifiers
-    assert shipped.diffusion == ["fmnist-ddpm", "fmnist-ddpm-text"]
+    assert shipped.diffusion == ["fmnist-ddpm", "fmnist-ddpm-text", "scenes-ddpm-layout"]
     (tmp_path / "g").mkdir()
     (tmp_path / "g" / "config.json").write_text('{"kind": "gan"}')
     (tmp_path / "c").mkdir()
