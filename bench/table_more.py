@@ -144,17 +144,29 @@ def spatial_train_table(result: dict[str, Any]) -> str:
 _PLANTED_MIN, _CLEAN_MAX, _CPU_SECONDS_BELOW = (9, 10), (1, 10), 120  # fractions as (numerator, denominator)
 
 
+def _at_least(count: int, n: int, frac: tuple[int, int]) -> bool:
+    """count / n >= frac, in integers (exact counts: no rounding at the bar)."""
+    return count * frac[1] >= frac[0] * n
+
+
+def _at_most(count: int, n: int, frac: tuple[int, int]) -> bool:
+    """count / n <= frac, in integers."""
+    return count * frac[1] <= frac[0] * n
+
+
 def _backdoor(bd: dict[str, Any] | None) -> str:
     if bd is None:
         return "Backdoor part: not run yet (`bench/audit.py --parts backdoor`)."
     # Counts are exact, so each is met or missed outright (no interval); an incomplete run gets no verdict.
     word = (lambda ok: "met" if ok else "missed") if bd["complete"] else (lambda ok: "pending")
-    rows = [f"| scale | planted models: right class flagged (target >= {_PLANTED_MIN[0]}/{_PLANTED_MIN[1]}) | clean models flagged "
-            f"(target <= {_CLEAN_MAX[0]}/{_CLEAN_MAX[1]}) |", "|---|---:|---:|"]
-    rows += [f"| {scale} | {s['backdoored_target_flagged']} / {s['backdoored']} "
-             f"({word(s['backdoored_target_flagged'] * _PLANTED_MIN[1] >= _PLANTED_MIN[0] * s['backdoored'])}) | {s['clean_flagged']} / "
-             f"{s['clean']} ({word(s['clean_flagged'] * _CLEAN_MAX[1] <= _CLEAN_MAX[0] * s['clean'])}) |"
-             for scale, s in bd["summary"].items()]
+    (p, q), (c, d) = _PLANTED_MIN, _CLEAN_MAX
+    rows = [f"| scale | planted models: right class flagged (target >= {p}/{q}) | clean models flagged "
+            f"(target <= {c}/{d}) |", "|---|---:|---:|"]
+    for scale, s in bd["summary"].items():
+        planted, clean = s["backdoored_target_flagged"], s["clean_flagged"]
+        ok_planted, ok_clean = _at_least(planted, s["backdoored"], (p, q)), _at_most(clean, s["clean"], (c, d))
+        rows.append(f"| {scale} | {planted} / {s['backdoored']} ({word(ok_planted)}) | "
+                    f"{clean} / {s['clean']} ({word(ok_clean)}) |")
     done = "" if bd["complete"] else " **Incomplete: the run has not audited every model yet.**"
     return ("\n".join(rows) + f"\n\nAudit CPU-seconds per model: median {_g(bd['audit_cpu_seconds_median'])}, max "
             f"{_g(bd['audit_cpu_seconds_max'])} (target < {_CPU_SECONDS_BELOW}: "
