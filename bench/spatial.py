@@ -149,6 +149,11 @@ def comparison_part(args: argparse.Namespace, sa: list[str], locator: Any, thres
                                                        n=quick.get("n", N_QUALITY), baseline=None, resamples=0))
 
 
+def say(t0: float, msg: str) -> None:
+    """Progress on stderr (a full run takes about an hour on 2 cores): elapsed wall seconds and what finished."""
+    print(f"[spatial] {time.perf_counter() - t0:6.0f} s  {msg}", file=sys.stderr, flush=True)
+
+
 def run(args: argparse.Namespace) -> dict[str, Any]:
     t0 = time.perf_counter()
     quick = QUICK if args.quick else {}
@@ -176,12 +181,16 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                                        fid_resamples=EDIT_FID_RESAMPLES)
                 per_seed[str(seed)] = measure_editing(gen, locator, layouts, config=config,
                                                       extractor=extractor)
+                say(t0, f"editing: {gen.name}{' (untrained floor)' if untrained else ''}, seed {seed}")
             summary = over_seeds(per_seed)
             results[gen.name] = {"spec": spec, "floor": untrained, "class_aware": gen.class_aware,
                                  "over_seeds": summary, "targets_met": meets(summary), "seeds": per_seed}
     quality = quality_part(args, trained, test, extractor, quick)
+    say(t0, "sample quality")
     sa = list(args.sa or []) + (plan_runs(Path(args.sa_plan)) if args.sa_plan else [])
     comparison = comparison_part(args, sa, locator, threshold, test, extractor, quick) if sa else None
+    if sa:
+        say(t0, f"EqGAN-SA comparison of {len(sa)} runs")
     return {
         "benchmark": "spatial",
         "config": {"seeds": list(SEEDS), "n_edits": n, "max_move": MAX_MOVE, "resamples": RESAMPLES,
