@@ -54,7 +54,11 @@ def ship(src: Path, name: str, *, note: str, role: str | None = None, discrimina
     if not (src / "config.json").is_file():
         raise GenlensError(f"'{src}' has no config.json; pass the model folder a training run wrote (its --out)")
     verify_manifest(src)
-    commit = git_commit or str(read_json(src / "manifest.json").get("git_commit", ""))
+    recorded = str(read_json(src / "manifest.json").get("git_commit", ""))
+    if git_commit and re.fullmatch(r"[0-9a-f]{40}", recorded) and git_commit != recorded:
+        raise GenlensError(f"'{src}' records git commit {recorded}, not {git_commit}; --git-commit is only for runs "
+                           "trained outside a git checkout: leave it out")
+    commit = git_commit or recorded
     if not re.fullmatch(r"[0-9a-f]{40}", commit):  # a run from a `git archive` snapshot records "unknown"
         raise GenlensError(f"'{src}' records git commit '{commit}' (trained outside a git checkout); pass --git-commit "
                            "with the full 40-hex commit of the code that trained it")

@@ -77,3 +77,15 @@ def test_a_run_trained_outside_git_ships_only_with_the_commit_named(ship_script,
     assert not (tmp_path / "weights" / "s").exists()
     dest = ship_script.ship(src, "s", note="n", git_commit="a" * 40, weights=tmp_path / "weights")
     assert read_json(dest / "manifest.json")["git_commit"] == "a" * 40
+
+
+def test_git_commit_never_overrides_a_commit_the_run_recorded(ship_script, tmp_path):
+    src = save_generator(tmp_path / "m", Generator(GanConfig.tiny("stylegan2")), command="c", metrics={})
+    manifest = json.loads((src / "manifest.json").read_text())
+    manifest["git_commit"] = "b" * 40
+    (src / "manifest.json").write_text(json.dumps(manifest))
+    with pytest.raises(GenlensError, match="records git commit b{40}, not a{40}"):
+        ship_script.ship(src, "s", note="n", git_commit="a" * 40, weights=tmp_path / "weights")
+    assert not (tmp_path / "weights" / "s").exists()
+    dest = ship_script.ship(src, "s", note="n", git_commit="b" * 40, weights=tmp_path / "weights")  # the same: fine
+    assert read_json(dest / "manifest.json")["git_commit"] == "b" * 40
