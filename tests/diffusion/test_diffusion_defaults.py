@@ -82,6 +82,21 @@ def test_defaults_command_sets_what_sample_uses(run, own_folder, sample_bar):
     assert load_diffusion(own_folder).sampling["guidance_interval"] is None
 
 
+def test_defaults_command_sets_the_guidance_scale(run, own_folder, sample_bar):
+    code, stdout, err = run(["defaults", own_folder, "--guidance", "1", "--note", "dev sweep", "--json"])
+    assert code == 0, err
+    assert json.loads(stdout) == {"model": str(own_folder), "guidance": 1.0, "note": "dev sweep"}
+    by_model, img_model = sample_bar(own_folder, "model")
+    by_flag, img_flag = sample_bar(own_folder, "flag", "--guidance", "1")
+    louder, img_louder = sample_bar(own_folder, "louder", "--guidance", "3")
+    assert (by_model["guidance"], by_model["sources"]["guidance"]) == (1.0, "model")
+    assert (louder["guidance"], louder["sources"]["guidance"]) == (3.0, "user")
+    np.testing.assert_array_equal(img_model, img_flag)  # the recommendation is exactly the flag
+    assert not np.array_equal(img_model, img_louder)
+    code, _, err = run(["defaults", own_folder, "--guidance", "-1"])
+    assert code != 0 and len(err.strip().splitlines()) == 1
+
+
 def test_defaults_command_bad_inputs(run, model_folder, own_folder, tmp_path):
     code, _, err = run(["defaults", own_folder, "--guidance-interval", "700,100"])
     assert code != 0 and "lo <= hi" in err and len(err.strip().splitlines()) == 1

@@ -317,6 +317,8 @@ def sample_cmd(
 @app.command("defaults")
 def defaults_cmd(
     model: Path = typer.Argument(..., help="Diffusion model folder."),
+    guidance: float | None = typer.Option(None, "--guidance", help="Set the recommended classifier-free guidance "
+                                          "scale s (1 = the conditional model alone, no unconditional pass)."),
     guidance_interval: str | None = typer.Option(None, "--guidance-interval", help="Set the recommended interval "
                                                  "LO,HI (training timesteps), or 'none' for guidance at every step."),
     guide_model: str | None = typer.Option(None, "--guide-model", help="Set the recommended autoguidance guide: a "
@@ -329,15 +331,15 @@ def defaults_cmd(
     note: str | None = typer.Option(None, "--note", help="Where the choice was measured (kept in config.json)."),
     json_out: bool = JsonOpt,
 ) -> None:
-    """Show or set a model's recommended sampling settings (guidance interval, autoguidance guide, timestep
-    spacing), which `diffusion sample`, `diffusion eval` and the tour use unless their flags override them. The
+    """Show or set a model's recommended sampling settings (guidance scale and interval, autoguidance guide,
+    timestep spacing), which `diffusion sample`, `diffusion eval` and the tour use unless their flags override them. The
     weights and manifest are untouched.
 
     Example: genlens diffusion defaults runs/ddpm --guidance-interval 150,600 --guide-model ddpm-early --guide-weight 2
     """
     from genlens.diffusion.pipeline import recommend, settings_from_flags
 
-    flags = settings_from_flags(guidance_interval=guidance_interval, timestep_spacing=timestep_spacing,
+    flags = settings_from_flags(guidance=guidance, guidance_interval=guidance_interval, timestep_spacing=timestep_spacing,
                                 guide_model=guide_model, guide_weight=guide_weight)
     settings, note = recommend(model, flags, note=note)
     result = {"model": str(model), **settings, "note": note}
@@ -348,7 +350,8 @@ def defaults_cmd(
     where = f"at training timesteps {gi[0]}-{gi[1]}" if gi else "at every step"
     guided = f"; autoguided by {guide} (w={settings.get('guide_weight', 2.0):g})" if guide else ""
     spacing = f"; timestep spacing {settings['timestep_spacing']}" if settings.get("timestep_spacing") else ""
-    err_console.print(f"{model}: guidance {where}{guided}{spacing}" + (f" ({note})" if note else ""))
+    scale = f"guidance s={settings['guidance']:g}" if settings.get("guidance") is not None else "guidance"
+    err_console.print(f"{model}: {scale} {where}{guided}{spacing}" + (f" ({note})" if note else ""))
 
 
 app.command("average")(average_cmd)  # genlens diffusion average (cli/diffusion_average.py)
