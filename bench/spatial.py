@@ -181,7 +181,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                                        fid_resamples=EDIT_FID_RESAMPLES)
                 per_seed[str(seed)] = measure_editing(gen, locator, layouts, config=config,
                                                       extractor=extractor)
-                say(t0, f"editing: {gen.name}{' (untrained floor)' if untrained else ''}, seed {seed}")
+                say(t0, f"editing: {gen.name}, seed {seed}")  # a floor's name says so
             summary = over_seeds(per_seed)
             results[gen.name] = {"spec": spec, "floor": untrained, "class_aware": gen.class_aware,
                                  "over_seeds": summary, "targets_met": meets(summary), "seeds": per_seed}

@@ -47,6 +47,7 @@ INV_EVAL = RESULTS / "inversion_evaluator.json"
 HEADLINES = RESULTS / "headlines.json"
 GAN = RESULTS / "gan.json"
 AUDIT = RESULTS / "audit.json"
+LAYOUT_MODELS = ("scenes-gan-layout", "scenes-ddpm-layout")  # the spatial issue's layout-conditioned generators
 
 # Row (the start of its first cell) -> [(value from a file, how the README prints it)], plus the constants the
 # row may print besides (targets fixed by the issues, not measured).
@@ -82,12 +83,12 @@ SOURCES: dict[str, tuple[list[tuple[Callable[[], float], Callable[[float], str]]
              set()),
     "Spatial control": ([(lambda: _get(RESULTS / "spatial.json", "locator", "test", "class_accuracy"), pct(1)),
                          (lambda: _get(RESULTS / "spatial.json", "locator", "test", "recall"), pct(1))]
-                        + [(lambda k=k: _get(RESULTS / "spatial.json", "generators", "scenes-gan-layout", "over_seeds", k,
-                                             "mean"), fmt) for k, fmt in (("slope", fixed(2)), ("r2", fixed(2)),
-                                                                          ("median_error_px", fixed(2)),
-                                                                          ("class_right", pct(0)), ("count_right", pct(0)))]
-                        + [(lambda k=k: _get(RESULTS / "spatial.json", "sample_quality", "ratios", "scenes-gan-layout", k),
-                            fixed(2)) for k in ("estimate", "low", "high")]
+                        + [(lambda g=g, k=k: _get(RESULTS / "spatial.json", "generators", g, "over_seeds", k, "mean"), fmt)
+                           for g in LAYOUT_MODELS for k, fmt in (("slope", fixed(2)), ("r2", fixed(2)),
+                                                                 ("median_error_px", fixed(2)),
+                                                                 ("class_right", pct(0)), ("count_right", pct(0)))]
+                        + [(lambda g=g, k=k: _get(RESULTS / "spatial.json", "sample_quality", "ratios", g, k), fixed(2))
+                           for g in LAYOUT_MODELS for k in ("estimate", "low", "high")]
                         + [(lambda: _get(RESULTS / "spatial.json", "sample_quality", "target_ratio"), fixed(1))]
                         + [(lambda i=i, k=k: _eqgan_row(i)[k], fixed(2)) for i in range(4) for k in ("slope", "fid_vs_test")]
                         + [(lambda i=i, k=k: _json(RESULTS / "spatial.json")["eqgan_sa_comparison"]["slope_difference"][i][k],
