@@ -339,8 +339,8 @@ def defaults_cmd(
     """
     from genlens.diffusion.pipeline import recommend, settings_from_flags
 
-    flags = settings_from_flags(guidance=guidance, guidance_interval=guidance_interval, timestep_spacing=timestep_spacing,
-                                guide_model=guide_model, guide_weight=guide_weight)
+    flags = settings_from_flags(guidance=guidance, guidance_interval=guidance_interval,
+                                timestep_spacing=timestep_spacing, guide_model=guide_model, guide_weight=guide_weight)
     settings, note = recommend(model, flags, note=note)
     result = {"model": str(model), **settings, "note": note}
     if json_out:
