@@ -30,6 +30,31 @@ def test_cpu_to_reach_interpolates_the_first_crossing():
     assert ttq.cpu_to_reach(pts, 0.9) == 4.0
 
 
+def test_target_verdicts_follow_the_bootstrap_intervals():
+    import inversion_ttq as ttq
+
+    archs = ["a"]
+    config = {**ttq.CONFIG, "methods": ["pii-tuned", "deepdream"], "peers": ["deepdream"], "archs": archs,
+              "bootstrap_resamples": 500}
+    many = 400  # images per point: narrow intervals
+    # pii reaches the peer's best (0.5) at 1 s, the peer at 10 s: ratio 0.1, met; pii's best 0.95 clears 0.8
+    sure = (_runs("pii-tuned", archs, [(75, 1.0, [1] * (many // 2) + [0] * (many // 2)),
+                                        (150, 2.0, [1] * (many * 95 // 100) + [0] * (many * 5 // 100))])
+            + _runs("deepdream", archs, [(75, 10.0, [1] * (many // 2) + [0] * (many // 2))]))
+    t = ttq.summarize(sure, config)["targets"]
+    assert (t["ratio"], t["accuracy"]) == ("met", "met") and t["ratio_interval"]["high"] < 0.5
+    # pii never reaches the peer's 0.9 nor 0.8: both missed; the ratio's interval is open (null = inf)
+    never = (_runs("pii-tuned", archs, [(75, 1.0, [1] * (many // 2) + [0] * (many // 2))])
+             + _runs("deepdream", archs, [(75, 10.0, [1] * (many * 9 // 10) + [0] * (many // 10))]))
+    s = ttq.summarize(never, config)
+    t = s["targets"]
+    assert s["ratio_to_best_peer"] is None and t["ratio_interval"]["estimate"] is None
+    assert (t["ratio"], t["accuracy"], t["reaches_target_accuracy"]) == ("missed", "missed", False)
+    # no eligible peer yet: no ratio verdict, but the accuracy one stands
+    alone = ttq.summarize(never[:1], config)["targets"]
+    assert "ratio" not in alone and alone["accuracy"] == "missed"
+
+
 def _runs(method: str, archs: list[str], points: list[tuple[int, float, list[int]]]) -> list[dict]:
     """One run per (arch, budget): ``points`` = (budget, cpu_s, evaluator flags per image)."""
     return [{"method": method, "arch": a, "seed": 0, "budget": b, "status": "ok", "steps": b, "cpu_s": cpu,
@@ -54,7 +79,15 @@ def test_summary_picks_the_best_peer_on_every_architecture_and_the_ratio():
     assert s["ratio_to_best_peer"] == pytest.approx(1.5 / 4.0)
     assert s["methods"]["pii-tuned"]["cpu_s_to_target"] == pytest.approx(1.0 + (0.8 - 0.5) / 0.5)
     assert s["methods"]["deepdream"]["cpu_s_to_target"] is None
-    assert s["targets"] == {"ratio_at_most": 0.5, "ratio_met": True, "reaches_target_accuracy": True}
+    t = s["targets"]
+    assert (t["ratio_at_most"], t["accuracy_at_least"], t["reaches_target_accuracy"]) == (0.5, 0.8, True)
+    # 8 images per point: the bootstrap interval is wide, so each verdict follows from its interval
+    iv = t["ratio_interval"]
+    assert iv["estimate"] == pytest.approx(1.5 / 4.0) and iv["low"] <= iv["estimate"]
+    assert t["ratio"] == ("met" if iv["high"] is not None and iv["high"] < 0.5 else "at the bar")
+    acc = t["pii_best_evaluator_top1"]
+    assert acc == {"estimate": 1.0, "low": 1.0, "high": 1.0}  # every image right at 150: every resample too
+    assert t["accuracy"] == "met"
     curve = s["curves"]["pii-tuned"]
     assert [p["budget"] for p in curve] == [75, 150] and curve[0]["images"] == 8
     assert curve[0]["evaluator_interval"]["low"] <= 0.5 <= curve[0]["evaluator_interval"]["high"]
