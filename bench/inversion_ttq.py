@@ -174,16 +174,18 @@ def target_intervals(runs: list[dict[str, Any]], curves: dict[str, list[dict[str
     if pii not in curves:
         return {}
     g = torch.Generator().manual_seed(0)
+    used = [m for m in config["methods"] if m == pii or m in eligible]  # the methods the statistics read, in
+    # config order: runs of other methods (pii-literal coming in) leave the draws, so the intervals, unchanged
     drawn: dict[str, list[torch.Tensor]] = {}  # method -> per point, (B,) resampled evaluator top-1
-    for m, c in curves.items():
+    for m in used:
         drawn[m] = []
-        for p in c:
+        for p in curves[m]:
             rs = [r for r in runs if r["method"] == m and r["budget"] == p["budget"] and r["status"] == "ok"]
             flags = torch.tensor([f for r in rs for f in r["evaluator_correct"]], dtype=torch.float64)
             drawn[m].append(flags[torch.randint(0, len(flags), (resamples, len(flags)), generator=g)].mean(1))
     ratios, bests = [], []
     for b in range(resamples):
-        cb = {m: [{**p, "evaluator_top1": float(drawn[m][i][b])} for i, p in enumerate(c)] for m, c in curves.items()}
+        cb = {m: [{**p, "evaluator_top1": float(drawn[m][i][b])} for i, p in enumerate(curves[m])] for m in used}
         ratios.append(_ratio(cb, eligible, pii))
         bests.append(max(q["evaluator_top1"] for q in cb[pii]))
     out: dict[str, Any] = {"interval_method": f"bootstrap over images, {resamples} resamples, 95 %; CPU-seconds at "
@@ -260,6 +262,57 @@ def plot(summary: dict[str, Any], path: Path, *, title: str) -> Path:
     fig.savefig(path, dpi=120)
     plt.close(fig)
     return path
+
+
+def table(result: dict[str, Any]) -> str:
+    """The bench/README.md section: per method and budget, evaluator top-1 and CPU-seconds per run; the targets."""
+    ttq = result.get("time_to_quality")
+    if not ttq:
+        return "_Not measured yet: `bench/inversion.py --time-to-quality` writes the key `time_to_quality`._"
+    cfg = ttq["config"]
+    budgets = sorted(set(cfg["budgets"]) | set(cfg["full_budget"].values()))
+
+    def secs(x: float | None) -> str:
+        return "never" if x is None else f"{x:.1f} s"
+
+    rows = ["Evaluator top-1 % (`genlens-eval`) and mean CPU-seconds per run (one thread; a run = 10 classes, "
+            "one image each) at each step budget, pooled over " + ", ".join(cfg["archs"]) + " and seeds "
+            + ", ".join(map(str, cfg["seeds"])) + "; the last columns read the curve (linear between budgets).", "",
+            "| method | " + " | ".join(map(str, budgets)) + " | best zoo cross top-1 | CPU-s to best peer's best "
+            "| CPU-s to " + f"{100 * cfg['target_accuracy']:.0f} % |", "|---|" + "---:|" * (len(budgets) + 3)]
+    for m, c in ttq["curves"].items():
+        at = {p["budget"]: p for p in c}
+        cells = [f"{100 * at[b]['evaluator_top1']:.0f} % · {at[b]['cpu_s']:.1f} s" if b in at else "" for b in budgets]
+        zoo = [p["zoo_cross_top1"] for p in c if p["zoo_cross_top1"] is not None]
+        best_zoo = f"{100 * max(zoo):.0f} %" if zoo else "n/a"
+        s = ttq["methods"][m]
+        archs = " (not all archs)" if m in cfg["peers"] and m not in ttq["eligible_peers"] else ""
+        rows.append(f"| {m}{archs} | " + " | ".join(cells) + f" | {best_zoo} | "
+                    f"{secs(s['cpu_s_to_best_peer_best'])} | {secs(s['cpu_s_to_target'])} |")
+    t = ttq["targets"]
+    rows.append("")
+    if ttq["best_peer"]:
+        rows.append(f"Best peer: {ttq['best_peer']} ({100 * ttq['best_peer_best_evaluator_top1']:.1f} % at best).")
+    if "ratio" in t:
+        iv = t["ratio_interval"]
+
+        def r(x: float | None) -> str:
+            return "inf" if x is None else f"{x:.2f}"
+
+        rows.append(f"`{cfg['pii']}` CPU-seconds over the best peer's to reach that: {r(iv['estimate'])} "
+                    f"[{r(iv['low'])}, {r(iv['high'])}] (target at most {t['ratio_at_most']}): **{t['ratio']}**.")
+    if "accuracy" in t:
+        a = t["pii_best_evaluator_top1"]
+        rows.append(f"`{cfg['pii']}` best evaluator top-1 {100 * a['estimate']:.1f} % [{100 * a['low']:.1f}, "
+                    f"{100 * a['high']:.1f}] (target {100 * t['accuracy_at_least']:.0f} %): **{t['accuracy']}**.")
+    rows.append(f"Intervals: {t.get('interval_method', 'n/a')}.")
+    if not ttq["complete"]:
+        have = {m: sum(r["method"] == m for r in ttq["runs"]) for m in cfg["methods"]}
+        want = {m: sum(j[0] == m for j in jobs(cfg)) for m in cfg["methods"]}
+        short = [f"{m} {have[m]} of {want[m]}" for m in cfg["methods"] if have[m] < want[m]]
+        rows.append(f"**Partial: {ttq['runs_done']} of {ttq['runs_total']} runs** ({', '.join(short)}); the "
+                    "summary covers the runs present and the pre-registered run resumes with `--methods`.")
+    return "\n".join(rows)
 
 
 # --- the run ----------------------------------------------------------------------------------------

@@ -158,6 +158,8 @@ TABLES: tuple[Table, ...] = (
     Table("Zoo throughput", "zoo.json", "bench/zoo.py", zoo_table, "zoo"),
     Table("Class inversion across architectures", "inversion.json", "bench/inversion.py --seeds 0 1 2",
           inversion_table, "inversion"),
+    Table("Inversion at equal quality: accuracy against CPU-seconds", "inversion.json",
+          "bench/inversion.py --time-to-quality", _lazy("inversion_ttq", "table"), "inversion"),
     Table("Inversion recognisability under the evaluator", "inversion_evaluator.json",
           "bench/inversion_evaluator.py", _lazy("inversion_evaluator", "table"), "inversion_evaluator"),
     Table("Diffusion against a peer and a plain diffusers step", "diffusion.json", "bench/diffusion.py",

@@ -43,6 +43,10 @@ def test_target_verdicts_follow_the_bootstrap_intervals():
             + _runs("deepdream", archs, [(75, 10.0, [1] * (many // 2) + [0] * (many // 2))]))
     t = ttq.summarize(sure, config)["targets"]
     assert (t["ratio"], t["accuracy"]) == ("met", "met") and t["ratio_interval"]["high"] < 0.5
+    # runs of a method that is neither pii nor a peer (pii-literal coming in) leave the intervals as they were
+    more = {**config, "methods": ["pii-tuned", "pii-literal", "deepdream"]}
+    literal = _runs("pii-literal", archs, [(75, 5.0, [0, 1] * 50)])
+    assert ttq.summarize(sure + literal, more)["targets"] == t
     # pii never reaches the peer's 0.9 nor 0.8: both missed; the ratio's interval is open (null = inf)
     never = (_runs("pii-tuned", archs, [(75, 1.0, [1] * (many // 2) + [0] * (many // 2))])
              + _runs("deepdream", archs, [(75, 10.0, [1] * (many * 9 // 10) + [0] * (many // 10))]))
