@@ -289,6 +289,17 @@ def table(result: dict[str, Any]) -> str:
         archs = " (not all archs)" if m in cfg["peers"] and m not in ttq["eligible_peers"] else ""
         rows.append(f"| {m}{archs} | " + " | ".join(cells) + f" | {best_zoo} | "
                     f"{secs(s['cpu_s_to_best_peer_best'])} | {secs(s['cpu_s_to_target'])} |")
+    top = max(cfg["budgets"])
+    rows += ["", f"Per architecture at {top} steps (evaluator top-1 % · CPU-seconds per run, over the seeds):", "",
+             "| method | " + " | ".join(cfg["archs"]) + " |", "|---|" + "---:|" * len(cfg["archs"])]
+    for m in ttq["curves"]:
+        cells = []
+        for a in cfg["archs"]:
+            rs = [r for r in ttq["runs"] if (r["method"], r["arch"], r["budget"], r["status"]) == (m, a, top, "ok")]
+            flags = [f for r in rs for f in r["evaluator_correct"]]
+            cells.append(f"{100 * sum(flags) / len(flags):.0f} % · {sum(r['cpu_s'] for r in rs) / len(rs):.1f} s"
+                         if rs else "n/a")
+        rows.append(f"| {m} | " + " | ".join(cells) + " |")
     t = ttq["targets"]
     rows.append("")
     if ttq["best_peer"]:

@@ -108,8 +108,13 @@ SOURCES: dict[str, tuple[list[tuple[Callable[[], float], Callable[[float], str]]
                   {"0.95", "2", "5"}),  # the issue's targets
     "Hardening": ([(lambda k=k: _get(RESULTS / "hardening.json", "summary", k), fixed(0))
                    for k in ("passed", "cases", "tracebacks")], set()),
-    "Independent evaluator": ([(lambda: _get(WEIGHTS / "genlens-eval" / "manifest.json", "metrics", "top1"), pct(2))],
-                              {"93", "95"}),  # the evaluator's target (trust issue), the intervals' level
+    "Independent evaluator": ([(lambda: _get(WEIGHTS / "genlens-eval" / "manifest.json", "metrics", "top1"), pct(2)),
+                               (lambda: _get(INVERSION, "time_to_quality", "best_peer_best_evaluator_top1"), pct(1))]
+                              + [(lambda k=k: _get(INVERSION, "time_to_quality", "targets", "ratio_interval", k),
+                                  fixed(2)) for k in ("estimate", "low", "high")]
+                              + [(lambda k=k: _get(INVERSION, "time_to_quality", "targets", "pii_best_evaluator_top1",
+                                                   k), pct(1)) for k in ("estimate", "low", "high")],
+                              {"93", "95", "0.5", "80"}),  # targets of the trust issue, the intervals' level
     "Audits": ([(lambda s=s, k=k: _get(AUDIT, "backdoor", "summary", s, k), fixed(0))
                 for s in ("l1", "log") for k in ("backdoored_target_flagged", "backdoored", "clean_flagged", "clean")]
                + [(lambda k=k: _get(RESULTS / "audit_confirm.json", "backdoor", "summary", "log", k), fixed(0))
