@@ -188,21 +188,25 @@ def target_intervals(runs: list[dict[str, Any]], curves: dict[str, list[dict[str
         cb = {m: [{**p, "evaluator_top1": float(drawn[m][i][b])} for i, p in enumerate(curves[m])] for m in used}
         ratios.append(_ratio(cb, eligible, pii))
         bests.append(max(q["evaluator_top1"] for q in cb[pii]))
+    def interval(point: float, draws: list[float]) -> Interval:
+        # "nearest": no interpolation between an infinite draw and a finite one
+        lo, hi = torch.quantile(torch.tensor(draws, dtype=torch.float64),
+                                torch.tensor([0.025, 0.975], dtype=torch.float64), interpolation="nearest").tolist()
+        return Interval(estimate=point, low=lo, high=hi, level=0.95, method="bootstrap-percentile", n=resamples)
+
+    def as_json(iv: Interval) -> dict[str, float | None]:
+        return {k: None if math.isinf(v) else v for k, v in (("estimate", iv.estimate), ("low", iv.low),
+                                                              ("high", iv.high))}
+
     out: dict[str, Any] = {"interval_method": f"bootstrap over images, {resamples} resamples, 95 %; CPU-seconds at "
                                               "their means; null = inf (pii never reaches it in the budgets)"}
     point = _ratio(curves, eligible, pii)
     if point is not None and all(r is not None for r in ratios):
-        lo, hi = torch.quantile(torch.tensor(ratios, dtype=torch.float64),
-                                torch.tensor([0.025, 0.975], dtype=torch.float64), interpolation="nearest").tolist()
-        iv = Interval(estimate=point, low=lo, high=hi, level=0.95, method="bootstrap-percentile", n=resamples)
-        out["ratio_interval"] = {k: (None if math.isinf(v) else v) for k, v in
-                                 {"estimate": point, "low": lo, "high": hi}.items()}
+        iv = interval(point, ratios)
+        out["ratio_interval"] = as_json(iv)
         out["ratio"] = verdict(iv, config["target_ratio"], higher_is_better=False)
-    best_point = max(q["evaluator_top1"] for q in curves[pii])
-    lo, hi = torch.quantile(torch.tensor(bests, dtype=torch.float64),
-                            torch.tensor([0.025, 0.975], dtype=torch.float64), interpolation="nearest").tolist()
-    iv = Interval(estimate=best_point, low=lo, high=hi, level=0.95, method="bootstrap-percentile", n=resamples)
-    out["pii_best_evaluator_top1"] = {"estimate": best_point, "low": lo, "high": hi}
+    iv = interval(max(q["evaluator_top1"] for q in curves[pii]), bests)
+    out["pii_best_evaluator_top1"] = as_json(iv)
     out["accuracy"] = verdict(iv, config["target_accuracy"], higher_is_better=True)
     return out
 
