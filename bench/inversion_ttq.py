@@ -31,7 +31,7 @@ command resumes. Until every run is in, the block says ``"complete": false`` wit
 methods' runs are kept), so a run too long for one session is spread deliberately:
 
     OMP_NUM_THREADS=1 .venv/bin/python bench/inversion.py --time-to-quality --methods pii-tuned deepdream \
-        deepinversion lucent torch-dreams       # the cheap ~3 CPU-hours first
+        deepinversion lucent torch-dreams       # the cheap 1.8 CPU-hours first
     OMP_NUM_THREADS=1 .venv/bin/python bench/inversion.py --time-to-quality --methods pii-literal   # repeat per session
 """
 from __future__ import annotations
