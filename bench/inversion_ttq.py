@@ -156,6 +156,8 @@ def _ratio(curves: dict[str, list[dict[str, Any]]], eligible: list[str], pii: st
     if best is None or acc is None or pii not in curves:
         return None
     mine, theirs = cpu_to_reach(curves[pii], acc), cpu_to_reach(curves[best], acc)
+    if not theirs:  # a peer always reaches its own best; 0 CPU-seconds only in a broken file
+        return None
     return math.inf if mine is None else mine / theirs
 
 
@@ -224,9 +226,8 @@ def summarize(runs: list[dict[str, Any]], config: dict[str, Any]) -> dict[str, A
                       "cpu_s_to_best_peer_best": cpu_to_reach(c, best_acc) if best_acc is not None else None,
                       "cpu_s_to_target": cpu_to_reach(c, config["target_accuracy"]),
                       "zoo_cpu_s_to_target": cpu_to_reach(c, config["target_accuracy"], key="zoo_cross_top1")}
-    pii = methods.get(config["pii"], {}).get("cpu_s_to_best_peer_best")
-    peer = methods[best_peer]["cpu_s_to_best_peer_best"] if best_peer else None
-    ratio = pii / peer if pii is not None and peer else None
+    ratio = _ratio(curves, eligible, config["pii"])  # the file says null where pii never reaches it
+    ratio = None if ratio is None or math.isinf(ratio) else ratio
     reaches = methods.get(config["pii"], {}).get("cpu_s_to_target") is not None
     return {"curves": curves, "methods": methods, "eligible_peers": eligible, "best_peer": best_peer,
             "best_peer_best_evaluator_top1": best_acc,
